@@ -1,0 +1,86 @@
+"""order-process-payment: capture the order's payment (deterministic local simulator)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities._support import DbActivities, business_error, derived_id, not_recorded
+from orders import identities
+from orders.db.schema import PAYMENT_CAPTURED, orders, payments
+from orders.models import BusinessError, PaymentRequest, PaymentResult
+
+DECLINE_PREFIX: Final = "decline-"
+"""The simulator declines every payment reference starting with this."""
+
+
+def transaction_id_for(order_id: str) -> str:
+    """The simulator's transaction id of an order's payment (the same on every retry)."""
+    return derived_id("TXN", "payment", order_id, length=24)
+
+
+class ProcessPayment(DbActivities):
+    """Activities of the order-process-payment identity."""
+
+    identity = identities.ORDER_PROCESS_PAYMENT
+
+    @activity.defn(name=identities.PROCESS_PAYMENT)
+    async def process_payment(self, request: PaymentRequest) -> PaymentResult:
+        """Capture the recorded order total; exactly one payment per order under retries.
+
+        The amount and currency come from the recorded order, never from the request.
+        The payment reference is only looked at, never stored or logged.
+
+        Args:
+            request: The order id and the customer's payment reference.
+
+        Returns:
+            The captured (or, if compensation already ran, refunded) payment.
+
+        Raises:
+            ApplicationError: ``PaymentDeclined`` (non-retryable); no payment is recorded.
+        """
+        async with self._engine.begin() as conn:
+            order = (
+                await conn.execute(
+                    select(orders.c.total_cents, orders.c.currency).where(
+                        orders.c.id == request.order_id
+                    )
+                )
+            ).one_or_none()
+            if order is None:
+                raise not_recorded("order", request.order_id)
+            if request.payment_reference.startswith(DECLINE_PREFIX):
+                raise business_error(BusinessError.PAYMENT_DECLINED, "payment declined")
+            await conn.execute(
+                insert(payments)
+                .values(
+                    transaction_id=transaction_id_for(request.order_id),
+                    order_id=request.order_id,
+                    amount_cents=order.total_cents,
+                    currency=order.currency,
+                    status=PAYMENT_CAPTURED,
+                )
+                .on_conflict_do_nothing(index_elements=[payments.c.order_id])
+            )
+            payment = (
+                await conn.execute(
+                    select(
+                        payments.c.transaction_id,
+                        payments.c.amount_cents,
+                        payments.c.currency,
+                        payments.c.status,
+                    ).where(payments.c.order_id == request.order_id)
+                )
+            ).one()
+        activity.logger.info("payment captured")
+        return PaymentResult(
+            order_id=request.order_id,
+            transaction_id=payment.transaction_id,
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            status=payment.status,
+        )

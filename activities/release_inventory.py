@@ -1,0 +1,63 @@
+"""order-release-inventory (compensation): return the order's held stock."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from temporalio import activity
+
+from activities._support import DbActivities
+from orders import identities
+from orders.db.schema import RESERVATION_HELD, RESERVATION_RELEASED, inventory, reservations
+from orders.models import OrderRef, Reservation
+
+
+class ReleaseInventory(DbActivities):
+    """Activities of the order-release-inventory identity."""
+
+    identity = identities.ORDER_RELEASE_INVENTORY
+
+    @activity.defn(name=identities.RELEASE_INVENTORY)
+    async def release_inventory(self, ref: OrderRef) -> Reservation:
+        """Return every held reservation of the order to available stock, once.
+
+        Released reservations stay released, so a retry (or an order with nothing held)
+        changes nothing.
+
+        Args:
+            ref: The order.
+
+        Returns:
+            All of the order's reservations, now ``released``.
+        """
+        async with self._engine.begin() as conn:
+            held = await conn.execute(
+                select(reservations.c.sku, reservations.c.quantity)
+                .where(
+                    reservations.c.order_id == ref.order_id,
+                    reservations.c.status == RESERVATION_HELD,
+                )
+                .order_by(reservations.c.sku)
+                .with_for_update()
+            )
+            for sku, quantity in held.all():
+                await conn.execute(
+                    update(inventory)
+                    .where(inventory.c.sku == sku)
+                    .values(
+                        available=inventory.c.available + quantity,
+                        reserved=inventory.c.reserved - quantity,
+                    )
+                )
+                await conn.execute(
+                    update(reservations)
+                    .where(reservations.c.order_id == ref.order_id, reservations.c.sku == sku)
+                    .values(status=RESERVATION_RELEASED)
+                )
+            skus = await conn.execute(
+                select(reservations.c.sku)
+                .where(reservations.c.order_id == ref.order_id)
+                .order_by(reservations.c.sku)
+            )
+            released = tuple(skus.scalars().all())
+        activity.logger.info("stock released")
+        return Reservation(order_id=ref.order_id, skus=released, status=RESERVATION_RELEASED)

@@ -1,0 +1,86 @@
+"""order-validate: price the order from the catalogue and record it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+
+from activities._support import UNIQUE_VIOLATION, DbActivities, business_error, violation
+from orders import identities
+from orders.db.schema import inventory, order_items, orders
+from orders.models import BusinessError, OrderRequest, ValidatedOrder
+
+ORDERS_PK: Final = "pk_orders"
+
+
+class ValidateOrder(DbActivities):
+    """Activities of the order-validate identity."""
+
+    identity = identities.ORDER_VALIDATE
+
+    @activity.defn(name=identities.VALIDATE_ORDER)
+    async def validate_order(self, order: OrderRequest) -> ValidatedOrder:
+        """Price every item from the catalogue and insert the order with its items.
+
+        The identity may insert orders but not read them, so a retry after a committed
+        attempt is recognised by the primary-key violation and answered from the input
+        and the catalogue prices.
+
+        Args:
+            order: The customer's order.
+
+        Returns:
+            The order as recorded, with its total.
+
+        Raises:
+            ApplicationError: ``InvalidOrder`` (non-retryable) naming unknown SKUs.
+        """
+        skus = [item.sku for item in order.items]
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                select(inventory.c.sku, inventory.c.price_cents).where(inventory.c.sku.in_(skus))
+            )
+            prices: dict[str, int] = dict(result.all())
+        unknown = sorted(set(skus) - prices.keys())
+        if unknown:
+            raise business_error(BusinessError.INVALID_ORDER, f"unknown SKU: {', '.join(unknown)}")
+        total = sum(prices[item.sku] * item.quantity for item in order.items)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(orders).values(
+                        id=order.order_id,
+                        customer_id=order.customer_id,
+                        customer_email=order.customer_email,
+                        shipping_address=order.shipping_address,
+                        total_cents=total,
+                        currency=order.currency,
+                    )
+                )
+                await conn.execute(
+                    insert(order_items),
+                    [
+                        {
+                            "order_id": order.order_id,
+                            "sku": item.sku,
+                            "quantity": item.quantity,
+                            "unit_price_cents": prices[item.sku],
+                        }
+                        for item in order.items
+                    ],
+                )
+        except IntegrityError as exc:
+            if violation(exc, UNIQUE_VIOLATION) != ORDERS_PK:
+                raise
+            activity.logger.info("order already recorded by an earlier attempt")
+        else:
+            activity.logger.info("order recorded")
+        return ValidatedOrder(
+            order_id=order.order_id,
+            total_cents=total,
+            currency=order.currency,
+            item_count=len(order.items),
+        )

@@ -1,0 +1,5 @@
+"""``python -m orders`` is the ``orders`` command."""
+
+from orders.cli import app
+
+app()

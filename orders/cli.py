@@ -1,0 +1,194 @@
+"""The ``orders`` command line: the local stack, orders, and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orders import client as orders_client
+from orders import temporal
+from orders.devstack import control
+from orders.devstack.state import StackInfo, StackPaths, Status
+
+# Tracebacks must never print local variables: they can hold tokens and PII.
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+)
+dev = typer.Typer(no_args_is_help=True, help="The local stack (real servers from wheels).")
+order = typer.Typer(no_args_is_help=True, help="Place and inspect orders.")
+app.add_typer(dev, name="dev")
+app.add_typer(order, name="order")
+out = Console()
+err = Console(stderr=True)
+
+
+def _paths() -> StackPaths:
+    return StackPaths.default()
+
+
+def _stack() -> StackInfo:
+    try:
+        return StackInfo.load(_paths())
+    except FileNotFoundError:
+        err.print("[red]The stack is not running: start it with `orders dev up`.[/red]")
+        raise typer.Exit(3) from None
+
+
+def _status_table(status: Status) -> Table:
+    table = Table(title=f"stack: {status.state} ({status.detail})")
+    table.add_column("process")
+    table.add_column("pid", justify="right")
+    table.add_column("restarts", justify="right")
+    for name, pid in sorted(status.processes.items()):
+        table.add_row(name, str(pid), str(status.restarts.get(name, 0)))
+    return table
+
+
+@dev.command("up")
+def dev_up(
+    db_ttl: Annotated[int, typer.Option(help="Default TTL of database credentials (s).")] = 60,
+    db_max_ttl: Annotated[int, typer.Option(help="Max TTL of database credentials (s).")] = 300,
+    token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = 120,
+    token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = 420,
+) -> None:
+    """Start the stack in the background; return when every part is healthy."""
+    try:
+        status = control.up(
+            _paths(),
+            control.UpOptions(
+                db_ttl=db_ttl, db_max_ttl=db_max_ttl, token_ttl=token_ttl,
+                token_max_ttl=token_max_ttl,
+            ),
+        )  # fmt: skip
+    except control.StackError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(_status_table(status))
+    info = StackInfo.load(_paths())
+    out.print(f"Temporal UI: {info.ui_url}   stack file: {_paths().stack_json}")
+
+
+@dev.command("down")
+def dev_down() -> None:
+    """Stop everything, revoke every lease, and check no dynamic role is left."""
+    try:
+        status = control.down(_paths())
+    except control.StackError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if status is None:
+        out.print("No stack was running.")
+        return
+    leftover = status.report.get("leftover_dynamic_roles")
+    out.print(f"Stack {status.state}. Revocations: {_revocations(status.report)}.")
+    if leftover is not None:
+        out.print(f"Dynamic Postgres roles left after shutdown: {len(leftover)}")
+        if leftover:
+            err.print(f"[red]leftover roles: {leftover}[/red]")
+            raise typer.Exit(1)
+
+
+def _revocations(report: dict[str, Any]) -> str:
+    parts = [f"{k.split(':', 1)[1]} {v}" for k, v in report.items() if k.startswith("revoked:")]
+    return ", ".join(parts) or "none needed"
+
+
+@dev.command("status")
+def dev_status() -> None:
+    """Show the stack's processes and health."""
+    paths = _paths()
+    status = Status.load(paths)
+    running = control.supervisor_process(paths) is not None
+    if status is None or not running:
+        out.print("The stack is not running.")
+        raise typer.Exit(3)
+    out.print(_status_table(status))
+    out.print_json(StackInfo.load(paths).model_dump_json(exclude={"postgres_admin_dsn"}))
+
+
+def _place(order_req: Any, output: str) -> None:
+    async def go() -> str:
+        info = _stack()
+        client = await temporal.connect(info.temporal_address, info.namespace)
+        handle = await orders_client.place(client, order_req)
+        return handle.id
+
+    wid = asyncio.run(go())
+    if output == "json":
+        out.print_json(json.dumps({"workflow_id": wid, "order_id": order_req.order_id}))
+    else:
+        out.print(f"Order {order_req.order_id} placed: workflow {wid}")
+
+
+@order.command("place")
+def order_place(
+    customer_id: Annotated[str | None, typer.Option(help="Customer id.")] = None,
+    email: Annotated[str | None, typer.Option(help="Customer e-mail (PII).")] = None,
+    address: Annotated[str | None, typer.Option(help="Shipping address (PII).")] = None,
+    payment_ref: Annotated[str | None, typer.Option(help="Payment reference.")] = None,
+    currency: Annotated[str, typer.Option(help="ISO currency.")] = "EUR",
+    item: Annotated[list[str] | None, typer.Option(help="SKU:QUANTITY (repeatable).")] = None,
+    order_id: Annotated[str | None, typer.Option(help="Order id (default: a new UUID).")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Order as a JSON file.")] = None,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Validate an order and start its workflow. Invalid orders are refused, naming the field."""
+    try:
+        if json_file is not None:
+            order_req = orders_client.order_from_json(json_file)
+        else:
+            data: dict[str, Any] = {
+                "customer_id": customer_id,
+                "customer_email": email,
+                "shipping_address": address,
+                "payment_reference": payment_ref,
+                "currency": currency,
+                "items": orders_client.parse_items(item or []),
+            }
+            if order_id:
+                data["order_id"] = order_id
+            order_req = orders_client.parse_order({k: v for k, v in data.items() if v is not None})
+    except orders_client.InvalidOrderError as exc:
+        err.print("[red]Order refused; nothing was started or written.[/red]")
+        for field, msg in exc.problems:
+            err.print(f"  {field}: {msg}")
+        raise typer.Exit(2) from None
+    _place(order_req, output)
+
+
+@order.command("status")
+def order_status(
+    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
+    """Show an order's step, outcome and compensations (the workflow's status query)."""
+
+    async def go() -> Any:
+        info = _stack()
+        client = await temporal.connect(info.temporal_address, info.namespace)
+        return await orders_client.status(client, order_id)
+
+    st = asyncio.run(go())
+    if output == "json":
+        out.print_json(st.model_dump_json())
+        return
+    table = Table(title=f"order {st.order_id}")
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in st.model_dump(mode="json").items():
+        table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+    out.print(table)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the demo scenarios against the running stack and print the evidence."""
+    from orders.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(_stack(), _paths(), out)))

@@ -1,0 +1,62 @@
+"""Async SQLAlchemy engine whose every new connection uses the current Vault credential.
+
+The pool never stores a password: ``async_creator`` asks the Vault session for the
+credential of the moment. When the session replaces the credential, the pool is disposed:
+idle connections close at once, checked-out ones finish their work and close when
+returned, and new connections log in as the new Vault-issued user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from orders import logging as olog
+
+if TYPE_CHECKING:
+    from orders.security.vault import DbCredential, VaultSession
+    from orders.settings import WorkerSettings
+
+log = olog.get(__name__)
+
+
+def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngine:
+    """An engine for ``settings.identity`` that follows ``session``'s credential.
+
+    Args:
+        settings: Database host/port/name and pool size.
+        session: The started Vault session of a database identity.
+
+    Returns:
+        The engine; it registers itself to be disposed at every credential rotation.
+    """
+
+    async def connect() -> asyncpg.Connection:
+        cred = session.credential
+        return await asyncpg.connect(
+            host=settings.db_host,
+            port=settings.db_port,
+            database=settings.db_name,
+            user=cred.username,
+            password=cred.password,
+            timeout=10,
+            server_settings={"application_name": settings.identity},
+        )
+
+    engine = create_async_engine(
+        "postgresql+asyncpg://",
+        async_creator=connect,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+    async def swap(cred: DbCredential) -> None:
+        await engine.dispose()
+        log.info("db.pool.swapped", db_user=cred.username)
+
+    session.on_rotate(swap)
+    return engine

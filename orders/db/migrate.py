@@ -1,0 +1,86 @@
+"""Run the alembic migrations programmatically, as the order-migrate identity.
+
+The caller supplies the DSN of a login role that is a member of the migrate group (in the
+stack: a Vault-issued dynamic user from ``database/creds/order-migrate``). ``env.py``
+switches to the group with ``SET ROLE`` first, so every object is owned by the group and the
+short-lived login user owns nothing: Vault can then drop it when the lease ends.
+
+No ``alembic.ini`` is involved; the configuration is built here and the DSN is handed to
+``env.py`` as an open connection, so the password never passes through configparser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Final
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
+ASYNC_DRIVER: Final = "postgresql+asyncpg"
+
+
+def async_url(dsn: str) -> str:
+    """Normalise ``postgres://``, ``postgresql://`` or ``postgresql+asyncpg://`` to asyncpg.
+
+    Args:
+        dsn: A Postgres URL with any (or no) driver.
+
+    Returns:
+        The same URL with the ``postgresql+asyncpg`` driver, password included.
+    """
+    return make_url(dsn).set(drivername=ASYNC_DRIVER).render_as_string(hide_password=False)
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the packaged migrations (no ini file)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _upgrade_on(connection: Connection, cfg: Config, revision: str) -> None:
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+async def upgrade_async(dsn: str, revision: str = "head") -> None:
+    """Migrate the schema to ``revision`` in one transaction.
+
+    Args:
+        dsn: DSN of a login role that is a member of ``ORDER_MIGRATE.db_group`` (any
+            ``postgresql[+driver]://`` form); the application database must be selected.
+        revision: Target revision.
+    """
+    engine = create_async_engine(async_url(dsn), poolclass=NullPool)
+    try:
+        # One transaction for SET ROLE, the DDL and the version bump: all or nothing.
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_on, alembic_config(), revision)
+    finally:
+        await engine.dispose()
+
+
+def upgrade(dsn: str, revision: str = "head") -> None:
+    """Blocking :func:`upgrade_async`: call it from a thread or a script, not a running loop.
+
+    Args:
+        dsn: As for :func:`upgrade_async`.
+        revision: Target revision.
+    """
+    asyncio.run(upgrade_async(dsn, revision))

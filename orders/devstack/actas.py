@@ -1,0 +1,33 @@
+"""Act as one identity against the local stack, for evidence (demo) and negative tests.
+
+Only tools with access to ``.orders/`` (the cluster admin's seat) can do this: they play
+the kubelet for an identity, exactly as that identity's worker does.
+"""
+
+from __future__ import annotations
+
+import hvac
+
+from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.supervisor import identity_settings
+from orders.identities import Identity
+from orders.security.k8s_token import TokenProjector, read_token
+
+
+def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
+    """A real projected token for ``identity``, via TokenRequest through the k8s client."""
+    projector = TokenProjector.from_settings(identity_settings(stack, paths, identity), identity)
+    projector.refresh()
+    return read_token(stack.token_files[identity.name])
+
+
+def login(stack: StackInfo, role: str, jwt: str) -> hvac.Client:
+    """Kubernetes-auth login as ``role``; raises hvac errors when Vault refuses."""
+    client = hvac.Client(url=stack.vault_addr, timeout=10)
+    client.auth.kubernetes.login(role, jwt)
+    return client
+
+
+def login_as(stack: StackInfo, paths: StackPaths, identity: Identity) -> hvac.Client:
+    """Log in as ``identity`` with its own projected token."""
+    return login(stack, identity.vault_role, projected_token(stack, paths, identity))

@@ -1,0 +1,151 @@
+"""Client side of the dev stack: ``orders dev up | down | status``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from orders.devstack.procs import kill_tree
+from orders.devstack.servers import tail
+from orders.devstack.state import StackPaths, Status
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """Lifetimes the stack is configured with (seconds)."""
+
+    db_ttl: int = 60
+    db_max_ttl: int = 300
+    token_ttl: int = 120
+    token_max_ttl: int = 420
+    min_token_seconds: int = 60
+
+
+class StackError(RuntimeError):
+    """The stack could not be started or stopped; the message says why."""
+
+
+def supervisor_process(paths: StackPaths) -> psutil.Process | None:
+    """The running supervisor of this stack, if any."""
+    try:
+        pid = int(paths.supervisor_pid.read_text())
+        proc = psutil.Process(pid)
+        if "orders.devstack.supervisor" in " ".join(proc.cmdline()):
+            return proc
+    except (FileNotFoundError, ValueError, psutil.Error):
+        pass
+    return None
+
+
+def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
+    """Start the stack in the background and wait until every part is healthy.
+
+    Running it while the stack is up is harmless: it returns the current status.
+
+    Raises:
+        StackError: If start-up failed (with the supervisor's log tail) or timed out.
+    """
+    paths.ensure()
+    if supervisor_process(paths) is not None:
+        status = Status.load(paths)
+        if status is not None and status.state == "ready":
+            return status
+        return _wait_ready(paths, timeout)
+    paths.status_json.unlink(missing_ok=True)
+    for marker in paths.run.glob("*.ready"):
+        marker.unlink()
+    log = paths.log_file("supervisor").open("ab")
+    try:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orders.devstack.supervisor",
+                "--home",
+                str(paths.home),
+                "--db-ttl",
+                str(options.db_ttl),
+                "--db-max-ttl",
+                str(options.db_max_ttl),
+                "--token-ttl",
+                str(options.token_ttl),
+                "--token-max-ttl",
+                str(options.token_max_ttl),
+                "--min-token-seconds",
+                str(options.min_token_seconds),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the CLI; `dev down` stops it
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        log.close()
+    return _wait_ready(paths, timeout, child)
+
+
+def _wait_ready(
+    paths: StackPaths, timeout: float, child: subprocess.Popen[bytes] | None = None
+) -> Status:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None and Status.load(paths) is None:
+            raise StackError(
+                f"the supervisor exited with code {child.returncode} before reporting:\n"
+                f"{tail(paths.log_file('supervisor'), 40)}"
+            )
+        status = Status.load(paths)
+        if status is not None and status.state == "ready":
+            return status
+        if status is not None and status.state in ("failed", "stopped"):
+            raise StackError(
+                f"the stack failed to start: {status.detail}\n"
+                f"--- {paths.log_file('supervisor')}\n{tail(paths.log_file('supervisor'), 40)}"
+            )
+        time.sleep(0.5)
+    raise StackError(f"the stack was not ready after {timeout:.0f}s; see {paths.logs}")
+
+
+def down(paths: StackPaths, timeout: float = 150.0) -> Status | None:
+    """Stop the stack: drain, revoke every lease, stop every server.
+
+    Returns:
+        The final status with the supervisor's report (leftover roles, revocations).
+    """
+    proc = supervisor_process(paths)
+    if proc is None:
+        _kill_leftovers(paths)
+        return Status.load(paths)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        kill_tree(proc.pid)
+        _kill_leftovers(paths)
+        raise StackError(f"the supervisor did not stop in {timeout:.0f}s; killed it") from None
+    return Status.load(paths)
+
+
+def _kill_leftovers(paths: StackPaths) -> None:
+    """Kill processes a crashed supervisor left behind (recorded in status.json)."""
+    status = Status.load(paths)
+    if status is None:
+        return
+    for pid in status.processes.values():
+        try:
+            proc = psutil.Process(pid)
+            # Servers name the stack's home on their command line, workers in their env.
+            ours = str(paths.home) in " ".join(proc.cmdline()) or any(
+                str(paths.home) in v for v in proc.environ().values()
+            )
+        except psutil.Error:
+            continue
+        if ours:
+            kill_tree(pid)

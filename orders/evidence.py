@@ -1,0 +1,130 @@
+"""Evidence the demo prints and the tests assert: read from Temporal history and Postgres.
+
+Nothing here trusts the application's own claims: which queue an activity was scheduled
+on and which worker identity picked it up come from the workflow history; which database
+user wrote a row, and which group that user belongs to, come from Postgres itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from orders import identities
+
+
+@dataclass(frozen=True)
+class ActivityRun:
+    """One activity execution as the history records it."""
+
+    activity: str
+    task_queue: str
+    worker_identity: str
+    attempt: int
+    failed: bool
+
+    @property
+    def expected_queue(self) -> str:
+        """The queue the identity contract assigns to this activity."""
+        return identities.activity_identity(self.activity).task_queue
+
+
+async def activity_runs(client: Client, workflow_id: str) -> list[ActivityRun]:
+    """Activities of a workflow with their queue and the worker that ran them."""
+    handle = client.get_workflow_handle(workflow_id)
+    scheduled: dict[int, tuple[str, str]] = {}
+    started: dict[int, tuple[str, int]] = {}
+    outcome: dict[int, bool] = {}
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            scheduled[event.event_id] = (attrs.activity_type.name, attrs.task_queue.name)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            s = event.activity_task_started_event_attributes
+            started[s.scheduled_event_id] = (s.identity, s.attempt)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            outcome[event.activity_task_completed_event_attributes.scheduled_event_id] = False
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+            outcome[event.activity_task_failed_event_attributes.scheduled_event_id] = True
+    runs = []
+    for event_id, (activity, queue) in scheduled.items():
+        worker, attempt = started.get(event_id, ("", 0))
+        runs.append(ActivityRun(activity, queue, worker, attempt, outcome.get(event_id, False)))
+    return runs
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A row's writer: the Vault-issued login and the group role it belongs to."""
+
+    table: str
+    db_user: str
+    groups: str
+
+
+WRITERS_SQL = """
+SELECT t.tbl AS table, t.written_by AS db_user,
+       coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
+                   FROM pg_auth_members m
+                   JOIN pg_roles g ON g.oid = m.roleid
+                   JOIN pg_roles u ON u.oid = m.member
+                  WHERE u.rolname = t.written_by), '(role dropped)') AS groups
+FROM (
+  SELECT 'orders' AS tbl, written_by FROM orders.orders WHERE id = $1
+  UNION ALL SELECT 'order_items', written_by FROM orders.order_items WHERE order_id = $1
+  UNION ALL SELECT 'reservations', written_by FROM orders.reservations WHERE order_id = $1
+  UNION ALL SELECT 'payments', written_by FROM orders.payments WHERE order_id = $1
+  UNION ALL SELECT 'shipments', written_by FROM orders.shipments WHERE order_id = $1
+  UNION ALL SELECT 'notifications', written_by FROM orders.notifications WHERE order_id = $1
+) t
+GROUP BY 1, 2
+ORDER BY 1
+"""
+
+
+async def writers(admin_dsn: str, order_id: str) -> list[Writer]:
+    """Who wrote (or last updated) each row of an order, per table."""
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        rows = await conn.fetch(WRITERS_SQL, order_id)
+    finally:
+        await conn.close()
+    return [Writer(r["table"], r["db_user"], r["groups"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live Postgres session of a worker."""
+
+    identity: str
+    db_user: str
+    groups: str
+    connections: int
+
+
+SESSIONS_SQL = """
+SELECT a.application_name AS identity, a.usename AS db_user,
+       coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
+                   FROM pg_auth_members m
+                   JOIN pg_roles g ON g.oid = m.roleid
+                   JOIN pg_roles u ON u.oid = m.member
+                  WHERE u.rolname = a.usename), '') AS groups,
+       count(*) AS connections
+FROM pg_stat_activity a
+WHERE a.usename LIKE 'v-%'
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+
+async def sessions(admin_dsn: str) -> list[Session]:
+    """Live worker sessions: identity (application_name), Vault-issued user, group."""
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        rows = await conn.fetch(SESSIONS_SQL)
+    finally:
+        await conn.close()
+    return [Session(r["identity"], r["db_user"], r["groups"], r["connections"]) for r in rows]

@@ -1,0 +1,190 @@
+"""Order data models: one pydantic model per workflow/activity argument and result.
+
+Validation happens here, once: the CLI refuses an invalid order before anything is started
+or written, and the error names the field. The same models travel through Temporal (with
+the pydantic data converter), so a workflow or activity never sees an unvalidated order.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+CURRENCIES: Final = frozenset({"EUR", "USD", "GBP", "CHF"})
+SKU_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
+MAX_ITEMS: Final = 50
+MAX_QUANTITY: Final = 1000
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24}$")
+
+Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
+
+
+class Model(BaseModel):
+    """Base: frozen, strict about unknown fields, so typos are errors rather than ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class OrderItem(Model):
+    """One line of an order."""
+
+    sku: Sku
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+
+class OrderRequest(Model):
+    """What a customer submits. Contains PII (email, address) and a payment reference."""
+
+    order_id: str = Field(
+        default_factory=lambda: str(uuid.uuid4()), pattern=r"^[A-Za-z0-9-]{8,64}$"
+    )
+    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    customer_email: str = Field(min_length=3, max_length=254)
+    shipping_address: str = Field(min_length=5, max_length=500)
+    payment_reference: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    items: tuple[OrderItem, ...] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    @field_validator("customer_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("not a valid e-mail address")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unsupported currency; one of {', '.join(sorted(CURRENCIES))}")
+        return value
+
+    @field_validator("items")
+    @classmethod
+    def _unique_skus(cls, items: tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
+        skus = [i.sku for i in items]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each SKU may appear once; merge the quantities")
+        return items
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow id for this order (one workflow per order, enforced by Temporal)."""
+        return workflow_id_for(self.order_id)
+
+
+def workflow_id_for(order_id: str) -> str:
+    """Workflow id of an order."""
+    return f"order-{order_id}"
+
+
+class ValidatedOrder(Model):
+    """Result of validate_order: the order as recorded, priced from the catalogue."""
+
+    order_id: str
+    total_cents: int
+    currency: str
+    item_count: int
+
+
+class OrderRef(Model):
+    """Argument of activities that only need to know which order (they read the rest)."""
+
+    order_id: str
+
+
+class ReserveRequest(Model):
+    """Argument of reserve_inventory."""
+
+    order_id: str
+    items: tuple[OrderItem, ...]
+
+
+class Reservation(Model):
+    """Result of reserve_inventory / release_inventory."""
+
+    order_id: str
+    skus: tuple[str, ...]
+    status: str
+
+
+class PaymentRequest(Model):
+    """Argument of process_payment. The amount is read from the database, not trusted here."""
+
+    order_id: str
+    payment_reference: str
+
+
+class PaymentResult(Model):
+    """Result of process_payment / refund_payment."""
+
+    order_id: str
+    transaction_id: str
+    amount_cents: int
+    currency: str
+    status: str
+
+
+class Shipment(Model):
+    """Result of fulfill_order."""
+
+    order_id: str
+    tracking_number: str
+
+
+class Notification(Model):
+    """Result of notify_customer."""
+
+    order_id: str
+    kind: str
+
+
+class Outcome(enum.StrEnum):
+    """Terminal outcome of an order."""
+
+    COMPLETED = "COMPLETED"
+    INVALID = "INVALID"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    FULFILLMENT_FAILED = "FULFILLMENT_FAILED"
+    REJECTED = "REJECTED"
+
+
+class Step(enum.StrEnum):
+    """Where an order is."""
+
+    STARTED = "started"
+    VALIDATING = "validating"
+    RESERVING = "reserving_inventory"
+    PAYING = "processing_payment"
+    FULFILLING = "fulfilling"
+    NOTIFYING = "notifying"
+    COMPENSATING = "compensating"
+    DONE = "done"
+
+
+class OrderStatus(Model):
+    """Answer of the workflow's ``status`` query and its final result."""
+
+    order_id: str
+    step: Step
+    outcome: Outcome | None = None
+    reason: str | None = None
+    total_cents: int | None = None
+    currency: str | None = None
+    completed_steps: tuple[str, ...] = ()
+    compensations: tuple[str, ...] = ()
+
+
+class BusinessError(enum.StrEnum):
+    """``ApplicationError.type`` of failures that retrying cannot fix."""
+
+    INVALID_ORDER = "InvalidOrder"
+    OUT_OF_STOCK = "OutOfStock"
+    PAYMENT_DECLINED = "PaymentDeclined"
+    UNDELIVERABLE = "Undeliverable"

@@ -1,0 +1,60 @@
+"""Settings, read once at process start and passed down (never read deep inside code).
+
+Workers and tools get their configuration from ``ORDERS_*`` environment variables (the dev
+stack's supervisor sets them; in Kubernetes a ConfigMap does). Nothing secret is configured
+here: a worker's only bootstrap material is its ServiceAccount token *file*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orders import identities
+
+
+class LeaseTiming(BaseSettings):
+    """When to renew and when to replace a credential generation (fractions of a TTL)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERS_LEASE_", frozen=True)
+
+    renew_fraction: float = Field(default=2 / 3, gt=0, lt=1)
+    """Renew a lease or token once this fraction of its current TTL has passed."""
+    replace_margin_fraction: float = Field(default=0.25, gt=0, lt=1)
+    """Replace the credential when less than this fraction of its max TTL is left."""
+    revoke_grace_seconds: float = Field(default=15.0, ge=0)
+    """Keep a replaced credential this long so in-flight activities finish on it."""
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=10.0, gt=0)
+
+
+class WorkerSettings(BaseSettings):
+    """Everything a worker process needs, from ``ORDERS_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERS_", frozen=True)
+
+    identity: str
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = identities.TEMPORAL_NAMESPACE
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_cacert: Path | None = None
+    vault_k8s_mount: str = "kubernetes"
+    vault_db_mount: str = "database"
+    token_file: Path = Path("/var/run/secrets/tokens/vault-token")
+    """Projected ServiceAccount token (audience ``vault``) the worker logs in with."""
+    k8s_host: str | None = None
+    """If set, the worker requests its own token here (the dev stack plays kubelet)."""
+    k8s_ca_file: Path | None = None
+    k8s_client_token_file: Path | None = None
+    token_seconds: int = Field(default=600, ge=10)
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_name: str = identities.DB_NAME
+    db_pool_size: int = Field(default=5, ge=1)
+    max_concurrent_activities: int = Field(default=50, ge=1)
+    log_level: str = "info"
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    ready_file: Path | None = None
+    """Written once the worker polls its queue (the supervisor waits for it)."""

@@ -1,0 +1,48 @@
+"""One real stack per test session: Temporal, OpenBao, Postgres, identity endpoint, workers.
+
+The stack runs under its own home (``.orders/test``) with short credential lifetimes, so
+renewal and rotation happen many times while the suite runs. Tear-down stops it and fails
+the session if any dynamic Postgres role is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from temporalio.client import Client
+
+from orders import temporal
+from orders.devstack import control
+from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
+
+TEST_HOME = PROJECT_ROOT / ".orders" / "test"
+TEST_TTLS = control.UpOptions(
+    db_ttl=10, db_max_ttl=30, token_ttl=20, token_max_ttl=60, min_token_seconds=10
+)
+
+
+@pytest.fixture(scope="session")
+def stack_paths() -> StackPaths:
+    return StackPaths(TEST_HOME)
+
+
+@pytest.fixture(scope="session")
+def stack(stack_paths: StackPaths) -> Iterator[StackInfo]:
+    """Start the stack once (fresh state), stop it at the end and check the clean-up."""
+    os.environ["ORDERS_HOME"] = str(TEST_HOME)
+    if control.supervisor_process(stack_paths) is None:
+        shutil.rmtree(TEST_HOME, ignore_errors=True)
+    control.up(stack_paths, TEST_TTLS)
+    yield StackInfo.load(stack_paths)
+    status = control.down(stack_paths)
+    assert status is not None
+    assert status.state == "stopped", status.detail
+    assert status.report.get("leftover_dynamic_roles") == [], status.report
+
+
+@pytest.fixture(scope="session")
+async def client(stack: StackInfo) -> Client:
+    return await temporal.connect(stack.temporal_address, stack.namespace)

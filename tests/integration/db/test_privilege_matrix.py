@@ -1,0 +1,161 @@
+"""What each Vault-issued Postgres role can really do, against what the contract says.
+
+For every database identity we log in to Vault with that identity's own projected token,
+obtain its dynamic credential, and *try* every operation on every table (and, for SELECT,
+INSERT and UPDATE, on every column), each in a transaction that is rolled back. Postgres'
+answer must equal the contract's. The migration holds the grants as literal statements, so
+widening a grant there (or by hand) fails this test, and so does widening the contract
+alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from orders import identities
+from orders.db.schema import metadata
+from orders.devstack.state import StackInfo, StackPaths
+from orders.identities import Identity, Privilege
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = identities.DB_SCHEMA
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One attempted operation."""
+
+    privilege: Privilege
+    table: str
+    column: str | None
+    sql: str
+
+    def expected(self, identity: Identity) -> bool:
+        if identity.owns_schema:
+            return True
+        grant = identity.grant_for(self.table)
+        return grant is not None and grant.allows(self.privilege, self.column)
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        return f"{self.privilege} {where}"
+
+
+def probes() -> Iterator[Probe]:
+    """Every operation the matrix covers, built from the schema itself."""
+    assert {t.name for t in metadata.tables.values()} == set(identities.TABLES)
+    for table in metadata.tables.values():
+        t = f'{SCHEMA}."{table.name}"'
+        for col in table.columns:
+            c = f'"{col.name}"'
+            yield Probe(Privilege.SELECT, table.name, col.name, f"SELECT {c} FROM {t} WHERE false")
+            yield Probe(
+                Privilege.INSERT,
+                table.name,
+                col.name,
+                f"INSERT INTO {t} ({c}) SELECT NULL WHERE false",
+            )
+            yield Probe(
+                Privilege.UPDATE, table.name, col.name, f"UPDATE {t} SET {c} = NULL WHERE false"
+            )
+        yield Probe(Privilege.DELETE, table.name, None, f"DELETE FROM {t} WHERE false")
+        yield Probe(Privilege.TRUNCATE, table.name, None, f"TRUNCATE {t}")
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def allowed(conn: asyncpg.Connection, sql: str) -> bool:
+    """Run ``sql`` in a rolled-back transaction; False only for a privilege error."""
+    try:
+        async with conn.transaction():
+            await conn.execute(sql)
+            raise _Rollback
+    except _Rollback:
+        return True
+    except asyncpg.exceptions.InsufficientPrivilegeError:
+        return False
+    except asyncpg.PostgresError:
+        # Any other error (e.g. TRUNCATE of a referenced table) comes after the
+        # privilege check passed.
+        return True
+
+
+@pytest.fixture(scope="module")
+def credentials(stack: StackInfo, stack_paths: StackPaths) -> Iterator[dict[str, tuple[str, str]]]:
+    """One dynamic credential per database identity, each via its own Vault login."""
+    creds: dict[str, tuple[str, str]] = {}
+    clients = []
+    for ident in identities.db_identities():
+        client = support.login_as(stack, stack_paths, ident)
+        resp = client.secrets.database.generate_credentials(ident.db_role)
+        creds[ident.name] = (resp["data"]["username"], resp["data"]["password"])
+        clients.append(client)
+    yield creds
+    for client in clients:
+        client.auth.token.revoke_self()  # revokes the leases: the roles are dropped
+
+
+@pytest.mark.parametrize("identity", list(identities.db_identities()), ids=lambda i: i.name)
+async def test_table_privileges_match_contract(
+    stack: StackInfo, credentials: dict[str, tuple[str, str]], identity: Identity
+) -> None:
+    user, password = credentials[identity.name]
+    conn = await support.connect_pg(stack, user, password)
+    try:
+        group = await conn.fetchval(
+            "SELECT string_agg(g.rolname, ',') FROM pg_auth_members m "
+            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = current_user"
+        )
+        assert group == identity.db_group
+        mismatches = []
+        checked = 0
+        for probe in probes():
+            got = await allowed(conn, probe.sql)
+            checked += 1
+            if got != probe.expected(identity):
+                mismatches.append(f"{probe}: postgres={got} contract={probe.expected(identity)}")
+        assert checked > 100
+        assert mismatches == []
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("identity", list(identities.db_identities()), ids=lambda i: i.name)
+async def test_no_dynamic_role_creates_objects_outside_its_remit(
+    stack: StackInfo, credentials: dict[str, tuple[str, str]], identity: Identity
+) -> None:
+    user, password = credentials[identity.name]
+    conn = await support.connect_pg(stack, user, password)
+    try:
+        name = f"zz_probe_{identity.name.replace('-', '_')}"
+        in_schema = await allowed(conn, f"CREATE TABLE {SCHEMA}.{name} (id int)")
+        assert in_schema is identity.owns_schema
+        assert not await allowed(conn, f"CREATE TABLE public.{name} (id int)")
+        assert not await allowed(conn, f"CREATE TEMP TABLE {name} (id int)")
+        assert not await allowed(conn, f"CREATE SCHEMA {name}")
+        assert not await allowed(conn, f"CREATE ROLE {name}")
+        # Only the schema owner's group may alter or drop tables (inside the rollback).
+        alter = f'ALTER TABLE {SCHEMA}."payments" ADD COLUMN x int'
+        assert await allowed(conn, alter) is identity.owns_schema
+        drop = f'DROP TABLE {SCHEMA}."notifications"'
+        assert await allowed(conn, drop) is identity.owns_schema
+    finally:
+        await conn.close()
+
+
+def test_every_identity_is_in_the_matrix() -> None:
+    covered = {i.name for i in identities.db_identities()}
+    activity_identities = {i.name for i in identities.ALL if i.kind is identities.Kind.ACTIVITY}
+    assert activity_identities <= covered
+    assert identities.ORDER_WORKFLOW.name not in covered
+    assert len(list(itertools.islice(probes(), 5))) == 5

@@ -1,0 +1,127 @@
+"""Vault refuses every cross-identity move, and every bad ServiceAccount token.
+
+Expected results come from the identity contract; the policies and roles applied to the
+running OpenBao come from ``vault/``. Widening a policy file (e.g. ``database/creds/*``)
+makes the cross-identity checks fail.
+"""
+
+from __future__ import annotations
+
+import hvac
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from orders import identities
+from orders.devstack.state import StackInfo, StackPaths
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+
+DB_IDENTITIES = list(identities.db_identities())
+ALL = list(identities.ALL)
+REFUSED = (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)
+
+
+def _revoke(client: hvac.Client, lease_id: str) -> None:
+    client.adapter.put(f"/v1/sys/leases/revoke/{lease_id}")
+
+
+@pytest.mark.parametrize("identity", DB_IDENTITIES, ids=lambda i: i.name)
+def test_identity_reads_only_its_own_credentials(
+    stack: StackInfo, stack_paths: StackPaths, identity: identities.Identity
+) -> None:
+    client = support.login_as(stack, stack_paths, identity)
+    own = client.secrets.database.generate_credentials(identity.db_role)
+    assert own["data"]["username"].startswith(f"v-{identity.db_role}-")
+    _revoke(client, own["lease_id"])
+    for other in DB_IDENTITIES:
+        if other is identity:
+            continue
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.secrets.database.generate_credentials(other.db_role)
+    # Nor may it read Vault's database configuration or roles (that would leak grants).
+    for path in (f"database/config/{identities.VAULT_DB_CONNECTION}", "database/roles"):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.read(path)
+    client.auth.token.revoke_self()
+
+
+@pytest.mark.parametrize("identity", [i for i in ALL if not i.has_db_role], ids=lambda i: i.name)
+def test_identities_without_db_role_get_no_credential(
+    stack: StackInfo, stack_paths: StackPaths, identity: identities.Identity
+) -> None:
+    client = support.login_as(stack, stack_paths, identity)
+    for other in DB_IDENTITIES:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.secrets.database.generate_credentials(other.db_role)
+    client.auth.token.revoke_self()
+
+
+def test_service_account_cannot_log_in_as_another_role(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    tokens = {i.name: support.projected_token(stack, stack_paths, i) for i in ALL}
+    accepted = []
+    for sa, token in tokens.items():
+        for role in ALL:
+            if role.name == sa:
+                continue
+            try:
+                support.login(stack, role.vault_role, token)
+                accepted.append((sa, role.name))
+            except REFUSED:
+                pass
+    assert accepted == []
+
+
+def test_own_token_logs_in(stack: StackInfo, stack_paths: StackPaths) -> None:
+    ident = identities.ORDER_NOTIFY
+    client = support.login(
+        stack, ident.vault_role, support.projected_token(stack, stack_paths, ident)
+    )
+    info = client.auth.token.lookup_self()["data"]
+    assert ident.vault_policy in info["policies"]
+    assert info["meta"]["service_account_name"] == ident.service_account
+    client.auth.token.revoke_self()
+
+
+def test_wrong_audience_is_refused(stack: StackInfo, stack_paths: StackPaths) -> None:
+    ident = identities.ORDER_VALIDATE
+    token = support.forged_token(
+        stack, stack_paths, ident.service_account, audiences=("https://kubernetes.default.svc",)
+    )
+    with pytest.raises(REFUSED):
+        support.login(stack, ident.vault_role, token)
+
+
+def test_expired_token_is_refused(stack: StackInfo, stack_paths: StackPaths) -> None:
+    ident = identities.ORDER_VALIDATE
+    token = support.forged_token(
+        stack, stack_paths, ident.service_account, seconds=60, issued_ago=120
+    )
+    with pytest.raises(REFUSED):
+        support.login(stack, ident.vault_role, token)
+
+
+def test_token_signed_by_another_key_is_refused(stack: StackInfo, stack_paths: StackPaths) -> None:
+    ident = identities.ORDER_VALIDATE
+    genuine = support.forged_token(stack, stack_paths, ident.service_account)
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    header = jwt.get_unverified_header(genuine)
+    attacker_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, attacker_key, algorithm="RS256", headers={"kid": header["kid"]})
+    with pytest.raises(REFUSED):
+        support.login(stack, ident.vault_role, forged)
+
+
+def test_token_for_another_namespace_is_refused(stack: StackInfo, stack_paths: StackPaths) -> None:
+    ident = identities.ORDER_VALIDATE
+    state = support.identity_state(stack, stack_paths)
+    genuine = support.forged_token(stack, stack_paths, ident.service_account)
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    claims["sub"] = f"system:serviceaccount:default:{ident.service_account}"
+    claims["kubernetes.io"]["namespace"] = "default"
+    other_ns = jwt.encode(claims, state.signing_key, algorithm="RS256", headers={"kid": state.kid})
+    with pytest.raises(REFUSED):
+        support.login(stack, ident.vault_role, other_ns)

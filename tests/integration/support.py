@@ -1,0 +1,89 @@
+"""Helpers for integration tests: act as a given identity against the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import hvac
+
+from orders import identities
+from orders.devstack.actas import login, login_as, projected_token
+from orders.devstack.identity_endpoint import IdentityState, mint_token
+from orders.devstack.state import StackInfo, StackPaths
+
+__all__ = ["login", "login_as", "projected_token"]
+
+
+def identity_state(stack: StackInfo, paths: StackPaths) -> IdentityState:
+    """The running identity endpoint's keys (tests act as cluster admin)."""
+    return IdentityState.load_or_create(paths.identity, stack.identity_endpoint)
+
+
+def forged_token(
+    stack: StackInfo,
+    paths: StackPaths,
+    service_account: str,
+    *,
+    audiences: tuple[str, ...] = (identities.VAULT_AUDIENCE,),
+    seconds: int = 600,
+    issued_ago: int = 0,
+) -> str:
+    """A token signed with the endpoint's real key but with chosen claims."""
+    state = identity_state(stack, paths)
+    now = datetime.now(UTC) - timedelta(seconds=issued_ago)
+    return mint_token(state, service_account, list(audiences), seconds, now=now)
+
+
+def vault(stack: StackInfo, token: str | None = None) -> hvac.Client:
+    """An hvac client for the stack's Vault."""
+    return hvac.Client(url=stack.vault_addr, token=token, timeout=10)
+
+
+async def connect_pg(stack: StackInfo, username: str, password: str) -> asyncpg.Connection:
+    """A Postgres connection as a (Vault-issued) user."""
+    return await asyncpg.connect(
+        host=stack.postgres_host,
+        port=stack.postgres_port,
+        database=stack.database,
+        user=username,
+        password=password,
+        timeout=10,
+    )
+
+
+async def admin_pg(stack: StackInfo) -> asyncpg.Connection:
+    """The superuser connection (for checks only)."""
+    return await asyncpg.connect(stack.postgres_admin_dsn, timeout=10)
+
+
+async def dynamic_roles(stack: StackInfo) -> list[str]:
+    """Names of the ``v-%`` roles currently in Postgres."""
+    conn = await admin_pg(stack)
+    try:
+        return [
+            r["rolname"]
+            for r in await conn.fetch(
+                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1"
+            )
+        ]
+    finally:
+        await conn.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.5
+) -> Any:
+    """Poll ``check`` until it returns a truthy value; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")

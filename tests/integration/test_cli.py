@@ -1,0 +1,87 @@
+"""The ``orders`` CLI against the running stack: bad input is refused and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orders.devstack.state import StackInfo, StackPaths
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+
+GOOD = {
+    "customer_id": "cust-cli",
+    "customer_email": "cli@example.com",
+    "shipping_address": "3 Command Line, Shell City",
+    "payment_reference": "tok-4242",
+    "currency": "EUR",
+    "items": [{"sku": "SKU-WIDGET", "quantity": 1}],
+}
+
+
+def orders_cli(paths: StackPaths, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORDERS_HOME": str(paths.home), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orders", *args],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def count_orders(stack: StackInfo) -> int:
+    conn = await support.admin_pg(stack)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM orders.orders"))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer_email": "not-an-email"}, "customer_email"),
+        ({"items": [{"sku": "SKU-WIDGET", "quantity": 0}]}, "items.0.quantity"),
+        ({"items": [{"sku": "bad sku!", "quantity": 1}]}, "items.0.sku"),
+        ({"currency": "XXX"}, "currency"),
+        ({"shipping_address": None}, "shipping_address"),
+        ({"unexpected": "field"}, "unexpected"),
+    ],
+)
+async def test_invalid_order_is_refused_naming_the_field(
+    stack: StackInfo, stack_paths: StackPaths, tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    data = {**GOOD, **change}
+    data = {k: v for k, v in data.items() if v is not None}
+    order_file = tmp_path / "order.json"
+    order_file.write_text(json.dumps(data))
+    before = await count_orders(stack)
+    done = orders_cli(stack_paths, "order", "place", "--json", str(order_file))
+    assert done.returncode == 2, done.stderr
+    assert f"{field}:" in done.stderr
+    assert "nothing was started or written" in done.stderr
+    # The offending value (possibly PII) is never echoed back.
+    if "customer_email" in change:
+        assert "not-an-email" not in done.stderr + done.stdout
+    assert await count_orders(stack) == before
+
+
+async def test_valid_order_prints_workflow_id_and_completes(
+    stack: StackInfo, stack_paths: StackPaths, tmp_path: Path
+) -> None:
+    order_file = tmp_path / "order.json"
+    order_file.write_text(json.dumps(GOOD))
+    done = orders_cli(stack_paths, "order", "place", "--json", str(order_file), "--output", "json")
+    assert done.returncode == 0, done.stderr
+    wid = json.loads(done.stdout)["workflow_id"]
+    assert wid.startswith("order-")
+
+    async def completed() -> bool:
+        st = orders_cli(stack_paths, "order", "status", wid, "--output", "json")
+        return st.returncode == 0 and json.loads(st.stdout)["outcome"] == "COMPLETED"
+
+    await support.eventually(completed, timeout=60)

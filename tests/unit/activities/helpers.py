@@ -1,0 +1,86 @@
+"""Building blocks for activity tests: orders, catalogue entries, restricted engines."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.testing import ActivityEnvironment
+
+from orders.identities import Identity
+from orders.models import OrderItem, OrderRequest
+from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+EMAIL = "jane.doe@example.com"
+ADDRESS = "1 Main Street, 1000 Brussels"
+
+
+def order_id() -> str:
+    """A fresh order id."""
+    return f"ord-{uuid.uuid4()}"
+
+
+def new_order(
+    *items: tuple[str, int], address: str = ADDRESS, email: str = EMAIL, currency: str = "EUR"
+) -> OrderRequest:
+    """An order for ``items`` ((sku, quantity) pairs) with a fresh id."""
+    return OrderRequest(
+        order_id=order_id(),
+        customer_id="cust-1",
+        customer_email=email,
+        shipping_address=address,
+        payment_reference="tok_visa_4242",
+        currency=currency,
+        items=tuple(OrderItem(sku=sku, quantity=qty) for sku, qty in items),
+    )
+
+
+async def new_sku(db: OrdersDb, *, price_cents: int = 1000, available: int = 10) -> str:
+    """A catalogue entry only this test uses (so stock counts are its own)."""
+    sku = "T-" + uuid.uuid4().hex[:12].upper()
+    await execute(
+        db,
+        "INSERT INTO orders.inventory (sku, name, price_cents, available) VALUES ($1, $2, $3, $4)",
+        sku,
+        f"test item {sku}",
+        price_cents,
+        available,
+    )
+    return sku
+
+
+async def stock(db: OrdersDb, sku: str) -> tuple[int, int]:
+    """(available, reserved) of ``sku``."""
+    (row,) = await fetch(db, "SELECT available, reserved FROM orders.inventory WHERE sku = $1", sku)
+    return row["available"], row["reserved"]
+
+
+async def count(db: OrdersDb, table: str, order: str) -> int:
+    """Rows of ``table`` for order ``order``."""
+    column = "id" if table == "orders" else "order_id"
+    (row,) = await fetch(db, f"SELECT count(*) AS n FROM orders.{table} WHERE {column} = $1", order)
+    return int(row["n"])
+
+
+class Engines:
+    """One engine per identity, each logging in as a Vault-style member of its group."""
+
+    def __init__(self, db: OrdersDb) -> None:
+        self._db = db
+        self._engines: dict[str, AsyncEngine] = {}
+
+    async def __call__(self, identity: Identity) -> AsyncEngine:
+        """The engine of ``identity`` (created on first use)."""
+        if identity.name not in self._engines:
+            self._engines[identity.name] = await self._db.engine_for(identity)
+        return self._engines[identity.name]
+
+
+async def run(fn: Callable[[A], Awaitable[T]], arg: A) -> T:
+    """Run an activity in a real activity context (logger, info), as a worker would."""
+    return await ActivityEnvironment().run(fn, arg)

@@ -1,0 +1,391 @@
+"""OrderWorkflow on a real Temporal dev server, with one worker per identity queue.
+
+The activities here are in-memory stand-ins with the real ones' names and business rules;
+each identity's worker registers only its own, so a step scheduled on the wrong queue would
+never run. Every history produced is replayed at the end to prove determinism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from orders import identities
+from orders.identities import Kind
+from orders.models import (
+    BusinessError,
+    Notification,
+    OrderItem,
+    OrderRef,
+    OrderRequest,
+    OrderStatus,
+    Outcome,
+    PaymentRequest,
+    PaymentResult,
+    Reservation,
+    ReserveRequest,
+    Shipment,
+    Step,
+    ValidatedOrder,
+)
+from workflows import OrderWorkflow
+from workflows.order import NOTIFY_FAILED, STATUS_QUERY
+
+TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+NAMESPACE = "orders-unit"
+PRICES = {"SKU-WIDGET": 1250, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
+EMAIL = "ann@example.org"
+ADDRESS = "12 Quay Street, Dublin"
+
+VALIDATE, RESERVE, PAY, FULFILL, NOTIFY = (
+    identities.VALIDATE_ORDER,
+    identities.RESERVE_INVENTORY,
+    identities.PROCESS_PAYMENT,
+    identities.FULFILL_ORDER,
+    identities.NOTIFY_CUSTOMER,
+)
+REFUND, RELEASE = identities.REFUND_PAYMENT, identities.RELEASE_INVENTORY
+HAPPY_STEPS = (VALIDATE, RESERVE, PAY, FULFILL, NOTIFY)
+
+
+def business(kind: BusinessError, message: str) -> ApplicationError:
+    return ApplicationError(message, type=kind.value, non_retryable=True)
+
+
+@dataclass
+class FakeShop:
+    """Activities by name, recording (activity, order id, task queue) for every attempt."""
+
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    orders: dict[str, OrderRequest] = field(default_factory=dict)
+    fulfil_gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    fulfil_started: dict[str, asyncio.Event] = field(default_factory=dict)
+    flaky_payments: set[str] = field(default_factory=set)
+    broken: dict[str, set[str]] = field(default_factory=dict)
+    """activity name -> order ids for which it fails with a non-business, non-retryable error."""
+
+    def _record(self, name: str, order_id: str) -> None:
+        self.calls.append((name, order_id, activity.info().task_queue))
+        if order_id in self.broken.get(name, set()):
+            raise ApplicationError("invariant broken", type="NotRecorded", non_retryable=True)
+
+    def steps(self, order_id: str) -> list[str]:
+        return [name for name, oid, _ in self.calls if oid == order_id]
+
+    @activity.defn(name=VALIDATE)
+    async def validate_order(self, order: OrderRequest) -> ValidatedOrder:
+        self._record(VALIDATE, order.order_id)
+        unknown = sorted(i.sku for i in order.items if i.sku not in PRICES)
+        if unknown:
+            raise business(BusinessError.INVALID_ORDER, f"unknown SKU: {', '.join(unknown)}")
+        self.orders[order.order_id] = order
+        total = sum(PRICES[i.sku] * i.quantity for i in order.items)
+        return ValidatedOrder(
+            order_id=order.order_id,
+            total_cents=total,
+            currency=order.currency,
+            item_count=len(order.items),
+        )
+
+    @activity.defn(name=RESERVE)
+    async def reserve_inventory(self, request: ReserveRequest) -> Reservation:
+        self._record(RESERVE, request.order_id)
+        for item in request.items:
+            if item.sku == "SKU-SOLDOUT":
+                raise business(BusinessError.OUT_OF_STOCK, f"insufficient stock for {item.sku}")
+        skus = tuple(i.sku for i in request.items)
+        return Reservation(order_id=request.order_id, skus=skus, status="held")
+
+    @activity.defn(name=PAY)
+    async def process_payment(self, request: PaymentRequest) -> PaymentResult:
+        self._record(PAY, request.order_id)
+        if request.order_id in self.flaky_payments and activity.info().attempt == 1:
+            raise RuntimeError("processor timeout")  # retryable
+        if request.payment_reference.startswith("decline-"):
+            raise business(BusinessError.PAYMENT_DECLINED, "payment declined")
+        order = self.orders[request.order_id]
+        total = sum(PRICES[i.sku] * i.quantity for i in order.items)
+        return PaymentResult(
+            order_id=request.order_id,
+            transaction_id=f"TXN-{request.order_id}",
+            amount_cents=total,
+            currency=order.currency,
+            status="captured",
+        )
+
+    @activity.defn(name=FULFILL)
+    async def fulfill_order(self, ref: OrderRef) -> Shipment:
+        self._record(FULFILL, ref.order_id)
+        if ref.order_id in self.fulfil_started:
+            self.fulfil_started[ref.order_id].set()
+            await self.fulfil_gates[ref.order_id].wait()
+        if "undeliverable" in self.orders[ref.order_id].shipping_address.lower():
+            raise business(BusinessError.UNDELIVERABLE, "the carrier cannot deliver")
+        return Shipment(order_id=ref.order_id, tracking_number=f"TRK-{ref.order_id}")
+
+    @activity.defn(name=NOTIFY)
+    async def notify_customer(self, ref: OrderRef) -> Notification:
+        self._record(NOTIFY, ref.order_id)
+        return Notification(order_id=ref.order_id, kind="order_completed")
+
+    @activity.defn(name=REFUND)
+    async def refund_payment(self, ref: OrderRef) -> PaymentResult:
+        self._record(REFUND, ref.order_id)
+        return PaymentResult(
+            order_id=ref.order_id,
+            transaction_id=f"TXN-{ref.order_id}",
+            amount_cents=0,
+            currency="EUR",
+            status="refunded",
+        )
+
+    @activity.defn(name=RELEASE)
+    async def release_inventory(self, ref: OrderRef) -> Reservation:
+        self._record(RELEASE, ref.order_id)
+        return Reservation(order_id=ref.order_id, skus=(), status="released")
+
+
+@dataclass
+class Harness:
+    client: Client
+    shop: FakeShop
+    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+
+    async def start(self, order: OrderRequest) -> WorkflowHandle[OrderWorkflow, OrderStatus]:
+        handle = await self.client.start_workflow(
+            OrderWorkflow.run,
+            order,
+            id=order.workflow_id,
+            task_queue=identities.ORDER_WORKFLOW.task_queue,
+        )
+        self.handles.append(handle)
+        return handle
+
+    async def run(self, order: OrderRequest) -> OrderStatus:
+        return await (await self.start(order)).result()
+
+
+def new_order(
+    *items: tuple[str, int], reference: str = "tok_visa_4242", address: str = ADDRESS
+) -> OrderRequest:
+    return OrderRequest(
+        order_id=f"ord-{uuid.uuid4()}",
+        customer_id="cust-7",
+        customer_email=EMAIL,
+        shipping_address=address,
+        payment_reference=reference,
+        items=tuple(OrderItem(sku=s, quantity=q) for s, q in items)
+        or (OrderItem(sku="SKU-WIDGET", quantity=2),),
+    )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def harness() -> AsyncIterator[Harness]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=TEMPORAL,
+        data_converter=pydantic_data_converter,
+        namespace=NAMESPACE,
+        dev_server_log_level="error",
+    )
+    shop = FakeShop()
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(env)
+        await stack.enter_async_context(
+            Worker(
+                env.client,
+                task_queue=identities.ORDER_WORKFLOW.task_queue,
+                workflows=[OrderWorkflow],
+            )
+        )
+        for ident in identities.ALL:
+            if ident.kind is not Kind.ACTIVITY:
+                continue
+            fns: list[Callable[..., Any]] = [getattr(shop, name) for name in ident.activities]
+            await stack.enter_async_context(
+                Worker(env.client, task_queue=ident.task_queue, activities=fns)
+            )
+        yield Harness(env.client, shop)
+
+
+def assert_no_pii(status: OrderStatus) -> None:
+    text = status.model_dump_json()
+    assert EMAIL not in text
+    assert "Quay Street" not in text
+    assert "undeliverable" not in (status.reason or "").lower()
+
+
+async def test_happy_path(harness: Harness) -> None:
+    order = new_order(("SKU-WIDGET", 2), ("SKU-LAPTOP", 1))
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.COMPLETED
+    assert status.step is Step.DONE
+    assert status.reason is None
+    assert status.completed_steps == HAPPY_STEPS
+    assert status.compensations == ()
+    assert status.total_cents == 2 * 1250 + 149900
+    assert status.currency == "EUR"
+    assert harness.shop.steps(order.order_id) == list(HAPPY_STEPS)
+    for name, order_id, queue in harness.shop.calls:
+        if order_id == order.order_id:
+            assert queue == identities.activity_identity(name).task_queue
+    assert_no_pii(status)
+
+
+async def test_out_of_stock_pays_nothing_and_releases_nothing(harness: Harness) -> None:
+    order = new_order(("SKU-WIDGET", 1), ("SKU-SOLDOUT", 1))
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.OUT_OF_STOCK
+    assert status.reason is not None
+    assert "SKU-SOLDOUT" in status.reason
+    assert status.completed_steps == (VALIDATE,)
+    assert status.compensations == ()
+    assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE]
+
+
+async def test_invalid_order_stops_at_validation(harness: Harness) -> None:
+    order = new_order(("SKU-NOPE", 1))
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.INVALID
+    assert status.reason == "unknown SKU: SKU-NOPE"
+    assert status.total_cents is None
+    assert harness.shop.steps(order.order_id) == [VALIDATE]
+
+
+async def test_payment_declined_releases_the_stock(harness: Harness) -> None:
+    order = new_order(reference="decline-card-1")
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.PAYMENT_DECLINED
+    assert status.completed_steps == (VALIDATE, RESERVE)
+    assert status.compensations == (RELEASE,)
+    assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE, PAY, RELEASE]
+    assert "decline-card-1" not in (status.reason or "")
+
+
+async def test_undeliverable_refunds_then_releases(harness: Harness) -> None:
+    order = new_order(address="Undeliverable Road 1, Atlantis")
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.FULFILLMENT_FAILED
+    assert status.step is Step.DONE
+    assert status.completed_steps == (VALIDATE, RESERVE, PAY)
+    assert status.compensations == (REFUND, RELEASE)
+    assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE, PAY, FULFILL, REFUND, RELEASE]
+    assert "Atlantis" not in (status.reason or "")
+    assert_no_pii(status)
+
+
+async def test_transient_failure_is_retried(harness: Harness) -> None:
+    order = new_order()
+    harness.shop.flaky_payments.add(order.order_id)
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.COMPLETED
+    assert harness.shop.steps(order.order_id).count(PAY) == 2
+
+
+async def test_failed_notification_does_not_compensate(harness: Harness) -> None:
+    order = new_order()
+    harness.shop.broken[NOTIFY] = {order.order_id}
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.COMPLETED
+    assert status.reason == NOTIFY_FAILED
+    assert status.completed_steps == (VALIDATE, RESERVE, PAY, FULFILL)
+    assert status.compensations == ()
+    assert REFUND not in harness.shop.steps(order.order_id)
+
+
+async def test_non_business_failure_compensates_then_fails(harness: Harness) -> None:
+    order = new_order()
+    harness.shop.broken[PAY] = {order.order_id}
+    handle = await harness.start(order)
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    # Stock was held, so it is returned; the payment never completed, so nothing is refunded.
+    assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE, PAY, RELEASE]
+    status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    assert status.step is Step.COMPENSATING
+    assert status.outcome is None
+    assert status.compensations == (RELEASE,)
+
+
+async def test_unsure_reservation_is_released(harness: Harness) -> None:
+    order = new_order()
+    harness.shop.broken[RESERVE] = {order.order_id}
+    handle = await harness.start(order)
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE, RELEASE]
+
+
+async def test_status_query_mid_way(harness: Harness) -> None:
+    order = new_order(("SKU-WIDGET", 3))
+    harness.shop.fulfil_gates[order.order_id] = asyncio.Event()
+    started = harness.shop.fulfil_started[order.order_id] = asyncio.Event()
+    handle = await harness.start(order)
+
+    await asyncio.wait_for(started.wait(), timeout=10)
+    mid = await handle.query(OrderWorkflow.status)
+
+    assert mid.step is Step.FULFILLING
+    assert mid.outcome is None
+    assert mid.completed_steps == (VALIDATE, RESERVE, PAY)
+    assert mid.total_cents == 3 * 1250
+    harness.shop.fulfil_gates[order.order_id].set()
+    final = await handle.result()
+    assert final.outcome is Outcome.COMPLETED
+    assert await handle.query(OrderWorkflow.status) == final
+
+
+async def test_histories_replay_deterministically(harness: Harness) -> None:
+    # Runs of its own, so the test does not depend on the others having run first.
+    scenarios = [
+        new_order(),
+        new_order(("SKU-SOLDOUT", 1)),
+        new_order(reference="decline-x"),
+        new_order(address="undeliverable, nowhere"),
+    ]
+    for order in scenarios:
+        await harness.run(order)
+    histories = [await handle.fetch_history() for handle in harness.handles]
+    assert len(histories) >= len(scenarios)
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+
+    assert dict(results.replay_failures) == {}

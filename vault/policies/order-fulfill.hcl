@@ -1,0 +1,15 @@
+# Policy of identity order-fulfill: its own short-lived Postgres role, nothing else.
+# Applied by `orders vault apply`; the Vault-isolation tests prove every other path is denied.
+
+# Obtain a dynamic Postgres credential for this identity's role only.
+path "database/creds/order-fulfill" {
+  capabilities = ["read"]
+}
+
+# Renew and revoke only leases of that role (the lease id is the path below).
+path "sys/leases/renew/database/creds/order-fulfill/*" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke/database/creds/order-fulfill/*" {
+  capabilities = ["update"]
+}

@@ -1,0 +1,133 @@
+"""Wiring of one worker: identity -> settings -> Vault session -> DB engine -> queue.
+
+The workflow worker registers only the workflow and never gets a database engine (its
+Vault policy could not obtain a credential anyway). Each activity worker registers only
+its own identity's activities, on its own task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import activities_for
+from orders import logging as olog
+from orders import temporal
+from orders.db.engine import create_engine
+from orders.identities import Identity, Kind
+from orders.security.k8s_token import TokenProjector
+from orders.security.vault import VaultSession
+from orders.settings import WorkerSettings
+from workflows import OrderWorkflow
+
+log = olog.get(__name__)
+
+
+def build_worker(
+    client: Client,
+    identity: Identity,
+    engine: AsyncEngine | None,
+    *,
+    max_concurrent_activities: int = 50,
+    graceful_shutdown: timedelta = timedelta(seconds=20),
+) -> Worker:
+    """A Temporal worker for ``identity`` on its own task queue.
+
+    Args:
+        client: Connected Temporal client.
+        identity: A workflow or activity identity.
+        engine: Database engine of an activity identity (None for the workflow identity).
+        max_concurrent_activities: Activity slots.
+        graceful_shutdown: How long in-flight activities may finish on shutdown.
+
+    Raises:
+        ValueError: For an identity that runs no worker, or a missing engine.
+    """
+    if identity.kind is Kind.WORKFLOW:
+        return Worker(
+            client,
+            task_queue=identity.task_queue,
+            workflows=[OrderWorkflow],
+            identity=f"{identity.name}@{_host()}",
+        )
+    if identity.kind is not Kind.ACTIVITY or engine is None:
+        raise ValueError(f"{identity.name} runs no activity worker (or has no engine)")
+    return Worker(
+        client,
+        task_queue=identity.task_queue,
+        activities=activities_for(identity, engine),
+        max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=graceful_shutdown,
+        identity=f"{identity.name}@{_host()}",
+    )
+
+
+async def run_worker(identity: Identity, settings: WorkerSettings | None = None) -> int:
+    """Run ``identity``'s worker until SIGTERM/SIGINT, then drain and revoke.
+
+    Returns:
+        Process exit code.
+    """
+    settings = settings or WorkerSettings(identity=identity.name)
+    olog.configure(identity.name, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    background: list[asyncio.Task[None]] = []
+    if settings.k8s_host:
+        # Locally the worker plays kubelet: it requests its own projected token.
+        projector = TokenProjector.from_settings(settings, identity)
+        await asyncio.to_thread(projector.refresh)
+        background.append(asyncio.create_task(projector.run(stop)))
+
+    session = VaultSession(identity, settings)
+    await session.start()
+    background.append(asyncio.create_task(session.run(stop)))
+    engine = create_engine(settings, session) if identity.has_db_role else None
+    try:
+        client = await temporal.connect(settings.temporal_address, settings.temporal_namespace)
+        worker = build_worker(
+            client,
+            identity,
+            engine,
+            max_concurrent_activities=settings.max_concurrent_activities,
+            graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
+        )
+        async with worker:
+            log.info("worker.started", task_queue=identity.task_queue)
+            if settings.ready_file is not None:
+                settings.ready_file.write_text("ready\n")
+            await stop.wait()
+            log.info("worker.draining")
+        log.info("worker.stopped")
+    finally:
+        stop.set()
+        for task in background:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=5)
+        if engine is not None:
+            await engine.dispose()
+        await session.close()
+        if settings.ready_file is not None:
+            settings.ready_file.unlink(missing_ok=True)
+    return 0
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def ready_path(state_dir: Path, identity: Identity) -> Path:
+    """Where the dev stack expects ``identity``'s ready marker."""
+    return state_dir / f"{identity.name}.ready"
