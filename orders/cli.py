@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orders import client as orders_client
-from orders import temporal
+from orders import identities, temporal
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 
@@ -22,10 +23,13 @@ app = typer.Typer(
 )
 dev = typer.Typer(no_args_is_help=True, help="The local stack (real servers from wheels).")
 order = typer.Typer(no_args_is_help=True, help="Place and inspect orders.")
+vault = typer.Typer(no_args_is_help=True, help="Vault (OpenBao) configuration as code.")
 app.add_typer(dev, name="dev")
 app.add_typer(order, name="order")
-out = Console()
-err = Console(stderr=True)
+app.add_typer(vault, name="vault")
+# Off a terminal (make, CI, pipes) Rich would cut evidence at 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _paths() -> StackPaths:
@@ -184,6 +188,49 @@ def order_status(
     for key, value in st.model_dump(mode="json").items():
         table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     out.print(table)
+
+
+@vault.command("apply")
+def vault_apply(
+    vault_addr: Annotated[str, typer.Option(envvar="VAULT_ADDR", help="Vault address.")],
+    token_file: Annotated[Path, typer.Option(help="File with a token allowed to configure.")],
+    kubernetes_host: Annotated[str, typer.Option(help="Kubernetes API URL as Vault reaches it.")],
+    kubernetes_ca_file: Annotated[Path, typer.Option(help="PEM CA of the Kubernetes API.")],
+    db_url: Annotated[
+        str, typer.Option(help="postgresql://{{username}}:{{password}}@host:port/db?sslmode=…")
+    ],
+    db_admin_password_file: Annotated[Path, typer.Option(help="Initial Vault DB admin password.")],
+    db_admin_user: Annotated[str, typer.Option(help="Postgres role Vault uses.")] = (
+        identities.VAULT_DB_ADMIN_ROLE
+    ),
+    db_ttl: Annotated[int, typer.Option(help="Default TTL of database credentials (s).")] = 60,
+    db_max_ttl: Annotated[int, typer.Option(help="Max TTL of database credentials (s).")] = 300,
+    token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = 120,
+    token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = 420,
+    rotate_root: Annotated[bool, typer.Option(help="Rotate the DB admin password.")] = True,
+) -> None:
+    """Apply vault/ (policies, Kubernetes auth, database roles) to any Vault; idempotent."""
+    import hvac
+
+    from orders.vault_config import ApplyConfig, Ttls, apply
+
+    client = hvac.Client(url=vault_addr, token=token_file.read_text().strip())
+    written = apply(
+        client,
+        ApplyConfig(
+            kubernetes_host=kubernetes_host,
+            kubernetes_ca_pem=kubernetes_ca_file.read_text(),
+            db_connection_url=db_url,
+            db_admin_username=db_admin_user,
+            db_admin_password=db_admin_password_file.read_text().strip(),
+            ttls=Ttls(
+                db_default=db_ttl, db_max=db_max_ttl, token=token_ttl, token_max=token_max_ttl
+            ),
+            rotate_db_root=rotate_root,
+        ),
+    )
+    for path in written:
+        out.print(path)
 
 
 @app.command("demo")

@@ -130,7 +130,7 @@ def _pg_refusal(stack: StackInfo, cred: dict[str, str]) -> str:
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left")
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     return table
 
 

@@ -26,6 +26,18 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _temporal_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Lift the Temporal SDK's activity/workflow info (LogRecord extras) into fields."""
+    record = event.get("_record")
+    for attr in ("temporal_activity", "temporal_workflow"):
+        info = getattr(record, attr, None)
+        if isinstance(info, dict):
+            for key in ("workflow_id", "activity_type", "attempt", "task_queue", "workflow_type"):
+                if key in info:
+                    event.setdefault(key, info[key])
+    return event
+
+
 def configure(identity: str, level: str = "info") -> None:
     """Route structlog and stdlib logging to stderr as JSON lines tagged with ``identity``.
 
@@ -59,9 +71,14 @@ def configure(identity: str, level: str = "info") -> None:
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.JSONRenderer(),
             ],
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _temporal_context],
         )
     )
+    # Workflow/activity info goes into JSON fields (above), not into the message text.
+    from temporalio import activity, workflow
+
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.INFO))

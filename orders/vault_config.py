@@ -62,7 +62,8 @@ class ApplyConfig:
         kubernetes_ca_pem: PEM of the CA that signed that endpoint's TLS certificate.
         db_connection_url: Templated URL, e.g. ``postgresql://{{username}}:{{password}}@h:p/db``.
         db_admin_username: Postgres role Vault's plugin logs in as.
-        db_admin_password: Its initial password (rotated away when ``rotate_db_root``).
+        db_admin_password: Its initial password, used only when Vault has no connection yet
+            (then rotated away when ``rotate_db_root``, so only Vault knows it).
         ttls: Token and credential lifetimes.
         rotate_db_root: Rotate the admin password so only Vault knows it.
     """
@@ -171,19 +172,20 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
 
     _ensure_secrets(client, DB_MOUNT, "database")
     db_idents = list(identities.db_identities())
-    write(
-        f"{DB_MOUNT}/config/{identities.VAULT_DB_CONNECTION}",
-        {
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": config.db_connection_url,
-            "username": config.db_admin_username,
-            "password": config.db_admin_password,
-            "password_authentication": "scram-sha-256",
-            "allowed_roles": [i.db_role for i in db_idents],
-            "username_template": USERNAME_TEMPLATE,
-            "verify_connection": True,
-        },
-    )
+    connection_path = f"{DB_MOUNT}/config/{identities.VAULT_DB_CONNECTION}"
+    first_time = not db_connection_exists(client)
+    connection: dict[str, Any] = {
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": config.db_connection_url,
+        "password_authentication": "scram-sha-256",
+        "allowed_roles": [i.db_role for i in db_idents],
+        "username_template": USERNAME_TEMPLATE,
+        "verify_connection": True,
+    }
+    if first_time:
+        # Afterwards Vault merges updates and keeps the (rotated) admin credential it has.
+        connection |= {"username": config.db_admin_username, "password": config.db_admin_password}
+    write(connection_path, connection)
     for ident in db_idents:
         write(f"{DB_MOUNT}/roles/{ident.db_role}", db_role(ident, config.ttls))
     # Roles that no longer exist in the contract must not keep issuing credentials.
@@ -192,9 +194,14 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
         if name not in {i.db_role for i in db_idents}:
             client.delete(f"{DB_MOUNT}/roles/{name}")
             written.append(f"-{DB_MOUNT}/roles/{name}")
-    if config.rotate_db_root:
+    if config.rotate_db_root and first_time:
         write(f"{DB_MOUNT}/rotate-root/{identities.VAULT_DB_CONNECTION}", {})
     return written
+
+
+def db_connection_exists(client: hvac.Client) -> bool:
+    """Whether Vault already has the database connection (and so its admin credential)."""
+    return client.read(f"{DB_MOUNT}/config/{identities.VAULT_DB_CONNECTION}") is not None
 
 
 def describe(config: ApplyConfig) -> str:

@@ -157,14 +157,18 @@ async def _ensure_database(conn: asyncpg.Connection) -> None:
         log.info("database created", database=identities.DB_NAME)
 
 
-async def bootstrap(admin_dsn: str, vault_admin_password: str) -> None:
+async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
     """Create the database, group roles, schema and Vault's admin role; safe to re-run.
 
     Args:
         admin_dsn: DSN of a Postgres superuser (any database; ``postgres`` is used first,
             then the application database). ``postgresql+asyncpg://`` URLs are accepted.
         vault_admin_password: Password Vault's database plugin logs in with as
-            ``VAULT_DB_ADMIN_ROLE``; set (or reset) on every run, stored as SCRAM.
+            ``VAULT_DB_ADMIN_ROLE``, stored as SCRAM. None keeps the current one: once Vault
+            has rotated it, only Vault knows it and re-running must not undo that.
+
+    Raises:
+        ValueError: If the admin role does not exist yet and no password is given.
     """
     dsn = asyncpg_dsn(admin_dsn)
     db = quote_ident(identities.DB_NAME)
@@ -183,13 +187,15 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str) -> None:
                 conn, group, "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
             )
             await conn.execute(f"GRANT CONNECT ON DATABASE {db} TO {quote_ident(group)}")
-        verifier = scram_sha256_verifier(vault_admin_password)
-        await _ensure_role(
-            conn,
-            identities.VAULT_DB_ADMIN_ROLE,
-            "LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS "
-            f"PASSWORD {quote_literal(verifier)}",
-        )
+        options = "LOGIN CREATEROLE NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS"
+        if vault_admin_password is not None:
+            verifier = scram_sha256_verifier(vault_admin_password)
+            options += f" PASSWORD {quote_literal(verifier)}"
+        elif not await conn.fetchval(
+            "SELECT 1 FROM pg_roles WHERE rolname = $1", identities.VAULT_DB_ADMIN_ROLE
+        ):
+            raise ValueError(f"{identities.VAULT_DB_ADMIN_ROLE} does not exist: give a password")
+        await _ensure_role(conn, identities.VAULT_DB_ADMIN_ROLE, options)
         await conn.execute(f"GRANT CONNECT ON DATABASE {db} TO {admin}")
         # Vault's revocation statement terminates the dynamic role's sessions before DROP.
         await conn.execute(f"GRANT pg_signal_backend TO {admin}")

@@ -32,7 +32,7 @@ from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.security.k8s_token import TokenProjector
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
-from orders.vault_config import ApplyConfig, Ttls, apply
+from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 
 log = olog.get(__name__)
 
@@ -75,7 +75,6 @@ class Supervisor:
 
         pg, admin_dsn = servers.postgres(p, pg_port)
         await self._start(pg, servers.postgres_ready(admin_dsn))
-        await bootstrap(admin_dsn, p.secret("vault-dbadmin-password"))
 
         ident, id_url = servers.identity_endpoint(p, id_port, self.min_token_seconds)
         ca_file = p.identity / "ca.crt"
@@ -86,20 +85,12 @@ class Supervisor:
         root_token_file = await asyncio.to_thread(servers.openbao_unseal, p, vault_addr)
         await servers.wait_ready("openbao-active", servers.openbao_active(vault_addr), bao)
         root = hvac.Client(url=vault_addr, token=Path(root_token_file).read_text().strip())
+        # The admin password is (re)set only while Vault has no connection: after that,
+        # Vault has rotated it and is the only one who knows it.
+        fresh = not await asyncio.to_thread(db_connection_exists, root)
+        await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
         written = await asyncio.to_thread(
-            apply,
-            root,
-            ApplyConfig(
-                kubernetes_host=id_url,
-                kubernetes_ca_pem=ca_file.read_text(),
-                db_connection_url=(
-                    f"postgresql://{{{{username}}}}:{{{{password}}}}@{servers.HOST}:{pg_port}/"
-                    f"{identities.DB_NAME}?sslmode=disable"
-                ),
-                db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
-                db_admin_password=p.secret("vault-dbadmin-password"),
-                ttls=self.ttls,
-            ),
+            apply, root, stack_apply_config(p, id_url, ca_file.read_text(), pg_port, self.ttls)
         )
         log.info("vault.applied", paths=len(written))
 
@@ -181,6 +172,23 @@ class Supervisor:
             if name in self.procs:
                 await asyncio.to_thread(self.procs[name].stop, 30.0)
         self.save_status("stopped", "stack stopped")
+
+
+def stack_apply_config(
+    paths: StackPaths, identity_url: str, identity_ca_pem: str, pg_port: int, ttls: Ttls
+) -> ApplyConfig:
+    """How the local stack applies ``vault/``: Kubernetes auth at the identity endpoint."""
+    return ApplyConfig(
+        kubernetes_host=identity_url,
+        kubernetes_ca_pem=identity_ca_pem,
+        db_connection_url=(
+            f"postgresql://{{{{username}}}}:{{{{password}}}}@{servers.HOST}:{pg_port}/"
+            f"{identities.DB_NAME}?sslmode=disable"
+        ),
+        db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
+        db_admin_password=paths.secret("vault-dbadmin-password"),
+        ttls=ttls,
+    )
 
 
 def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity) -> dict[str, str]:

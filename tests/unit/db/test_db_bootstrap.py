@@ -24,6 +24,23 @@ async def test_bootstrap_is_idempotent(orders_db: OrdersDb) -> None:
     assert sorted(r["rolname"] for r in rows) == sorted(GROUPS)
 
 
+async def test_rerun_without_password_keeps_the_rotated_one(orders_db: OrdersDb) -> None:
+    # What Vault's rotate-root does: only Vault knows the new password afterwards.
+    rotated = "rotated-" + base64.b16encode(b"by-vault").decode()
+    await execute(
+        orders_db,
+        f"ALTER ROLE {identities.VAULT_DB_ADMIN_ROLE} PASSWORD '{rotated}'",
+    )
+    try:
+        await bootstrap(orders_db.cluster.admin_dsn, None)
+        conn = await asyncpg.connect(orders_db.cluster.dsn(identities.VAULT_DB_ADMIN_ROLE, rotated))
+        await conn.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(orders_db.vault_admin_dsn)
+    finally:
+        await bootstrap(orders_db.cluster.admin_dsn, VAULT_ADMIN_PASSWORD)
+
+
 async def test_groups_are_nologin_with_connect_and_usage_only(orders_db: OrdersDb) -> None:
     for group in GROUPS:
         (row,) = await fetch(

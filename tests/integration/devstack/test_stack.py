@@ -1,0 +1,84 @@
+"""The dev stack's own promises: idempotent start, private secrets, no PII in any log."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import uuid
+
+import pytest
+from temporalio.client import Client
+
+from orders import client as orders_client
+from orders import identities
+from orders.devstack import control
+from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.models import OrderItem, OrderRequest, Outcome
+from tests.integration.conftest import TEST_TTLS
+
+pytestmark = pytest.mark.integration
+
+
+def test_dev_up_twice_is_harmless(stack: StackInfo, stack_paths: StackPaths) -> None:
+    before = Status.load(stack_paths)
+    assert before is not None
+    again = control.up(stack_paths, TEST_TTLS, timeout=10)
+    assert again.state == "ready"
+    assert again.supervisor_pid == before.supervisor_pid
+    assert StackInfo.load(stack_paths).temporal_address == stack.temporal_address
+
+
+def test_stack_runs_one_worker_per_identity(stack: StackInfo, stack_paths: StackPaths) -> None:
+    status = Status.load(stack_paths)
+    assert status is not None
+    workers = {i.name for i in identities.workers()}
+    assert workers <= set(status.processes)
+    assert len(workers) == 8
+
+
+def test_secrets_and_state_are_private(stack: StackInfo, stack_paths: StackPaths) -> None:
+    private = [
+        stack_paths.stack_json,
+        *stack_paths.secrets.iterdir(),
+        *stack_paths.tokens.iterdir(),
+        *(stack_paths.identity / "clients").iterdir(),
+        stack_paths.identity / "signing.key",
+    ]
+    assert len(private) > 10
+    for path in private:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == 0o600, f"{path} has mode {oct(mode)}"
+    for directory in (stack_paths.secrets, stack_paths.tokens, stack_paths.logs):
+        assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0, directory
+
+
+async def test_no_pii_or_secret_in_any_log(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    pii = {
+        "email": f"pii.{tag}@example.org",
+        "address": f"{tag} Secret Garden Lane, Hiddenville",
+        "payment": f"tok-{tag}",
+    }
+    order = OrderRequest(
+        order_id=f"pii-{tag}",
+        customer_id="cust-pii",
+        customer_email=pii["email"],
+        shipping_address=pii["address"],
+        payment_reference=pii["payment"],
+        items=(OrderItem(sku="SKU-WIDGET", quantity=1),),
+    )
+    handle = await orders_client.place(client, order)
+    assert (await asyncio.wait_for(handle.result(), 60)).outcome is Outcome.COMPLETED
+    await asyncio.sleep(1)  # let log lines reach the files
+    secrets = [p.read_text().strip() for p in stack_paths.secrets.iterdir()]
+    logs = list(stack_paths.logs.glob("*.log"))
+    assert len(logs) >= 12
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for kind, value in pii.items():
+            assert value not in text, f"{kind} leaked into {log.name}"
+        for secret in secrets:
+            assert secret not in text, f"a dev secret leaked into {log.name}"
+        assert "eyJ" not in text, f"a JWT leaked into {log.name}"
