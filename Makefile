@@ -3,41 +3,89 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 ORDERS  := $(VENV)/bin/orders
 STAMP   := $(VENV)/.installed-stamp
+# Offline validation tools (checkov, hadolint, kubernetes-validate, check-jsonschema) live in
+# their own virtualenv: their dependency trees would clash with the application's.
+TOOLS_VENV  ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean
+.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser bench \
+	tools manifests kind-up kind-demo kind-down compose-secrets
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,stack]'
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(TOOLS_STAMP): tools/requirements.txt
+	python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r tools/requirements.txt
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
 
 ## make demo: install, start the real local stack, run the scenarios, print evidence, stop.
 demo: venv
 	$(ORDERS) dev up || { $(ORDERS) dev down; exit 1; }
 	$(ORDERS) demo; rc=$$?; $(ORDERS) dev down || rc=1; exit $$rc
 
+## make browser: Debian's chromium for the UI test (Playwright drives it; no browser download).
+CHROMIUM ?= /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser: venv
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
 ## make test: lint + types, unit tests, integration tests against the real stack.
-test: venv lint
-	$(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+test: venv tools lint browser
+	ORDERS_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin ORDERS_REQUIRE_DEPLOY_TOOLS=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy orders workflows activities workers tests
+	$(VENV)/bin/mypy orders workflows activities workers tests bench
 
 fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## make bench: plain vs hardened, same workload, one run (not part of `make test`).
+BENCH_ARGS ?=
+bench: venv
+	$(PY) -m pip install --quiet -e '.[dev,stack,bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
 
 integration: venv
 	$(PY) -m pytest -q tests/integration
+
+## make manifests: re-render k8s/base and docker-compose.yml from orders/identities.py.
+manifests: venv
+	$(PY) -m orders.deploy.render
+
+## make kind-up / kind-demo / kind-down: the same identities on a kind cluster (needs Docker).
+kind-up:
+	k8s/kind.sh up
+
+kind-demo:
+	k8s/kind.sh demo
+
+kind-down:
+	k8s/kind.sh down
+
+## make compose-secrets: random passwords for docker-compose.yml, under .orders/ (git-ignored).
+# The directory is private; the files are 0644 so the containers' own users can read them.
+compose-secrets:
+	@mkdir -p .orders/compose/secrets && chmod 700 .orders/compose/secrets
+	@cd .orders/compose/secrets && for s in postgres-password temporal-db-password \
+	  vault-dbadmin-password; do [ -s $$s ] || { head -c 24 /dev/urandom | base64 \
+	  | tr -d '/+=\n' > $$s && chmod 644 $$s && echo "created $$s"; }; done
 
 dev-up: venv
 	$(ORDERS) dev up

@@ -20,6 +20,7 @@ from activities.release_inventory import ReleaseInventory
 from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
 from orders.identities import Identity
+from orders.security.sealing import Unsealer
 
 ACTIVITY_CLASSES: Final[dict[str, type[DbActivities]]] = {
     cls.identity.name: cls
@@ -36,24 +37,29 @@ ACTIVITY_CLASSES: Final[dict[str, type[DbActivities]]] = {
 """Identity name -> the class implementing its activities."""
 
 
-def activities_for(identity: Identity, engine: AsyncEngine) -> list[Callable[..., Any]]:
-    """The activity callables a worker of ``identity`` registers, bound to ``engine``.
+def activities_for(
+    identity: Identity, engine: AsyncEngine, unsealer: Unsealer
+) -> list[Callable[..., Any]]:
+    """The activity callables a worker of ``identity`` registers, bound to its dependencies.
 
     Args:
         identity: An activity identity from the contract.
         engine: Engine whose connections use that identity's database role.
+        unsealer: ``identity``'s unsealer (its Vault token); only the consumers of sealed
+            fields (payment, fulfill, notify) use it.
 
     Returns:
         One bound ``@activity.defn`` method per name in ``identity.activities``.
 
     Raises:
-        ValueError: If ``identity`` runs no activities (workflow, migrate, client, codec).
+        ValueError: If ``identity`` runs no activities (workflow, migrate, client, codec),
+            or ``unsealer`` belongs to another identity.
     """
     try:
         cls = ACTIVITY_CLASSES[identity.name]
     except KeyError:
         raise ValueError(f"identity {identity.name!r} runs no activities") from None
-    return list(cls(engine).definitions())
+    return list(cls(engine, unsealer).definitions())
 
 
 __all__ = [

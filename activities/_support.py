@@ -1,7 +1,8 @@
-"""What every activity module shares: the engine holder, error helpers, derived ids.
+"""What every activity module shares: the engine holder, unsealing, error helpers, ids.
 
-Nothing here knows about Vault: the engine handed in already connects with the identity's
-own (dynamic) Postgres role, so an activity can do exactly what its grants allow.
+The engine handed in already connects with the identity's own (dynamic) Postgres role, so
+an activity can do exactly what its grants allow. The unsealer handed in holds the
+identity's own Vault token, so it opens exactly the sealed fields the identity consumes.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.exceptions import ApplicationError
 
-from orders.identities import Identity
+from orders.identities import SEALED_FIELDS, Identity
 from orders.models import BusinessError
+from orders.security.sealing import Unsealer
+from orders.security.transit import TransitInvalidError
 
 UNIQUE_VIOLATION: Final = "23505"
 FOREIGN_KEY_VIOLATION: Final = "23503"
@@ -25,6 +28,19 @@ NOT_RECORDED: Final = "NotRecorded"
 
 Not a :class:`BusinessError`: it means the saga's own invariants are broken, which no retry
 fixes and which the workflow must not report as a customer-facing outcome.
+"""
+
+SEALED_FIELD_DENIED: Final = "SealedFieldDenied"
+"""``ApplicationError.type`` when Vault (or the local check) refuses to unseal a field.
+
+A misconfiguration (the worker runs with another identity's policy), not a business
+outcome: no retry fixes it, and the order must not be reported as, say, declined.
+"""
+
+SEALED_FIELD_INVALID: Final = "SealedFieldInvalid"
+"""``ApplicationError.type`` for a sealed value that does not open for this order.
+
+It was sealed for another order or field, or tampered with: retrying cannot help.
 """
 
 
@@ -37,13 +53,62 @@ class DbActivities:
 
     identity: ClassVar[Identity]
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        """Keep the engine (its connections use the identity's own database role).
+    def __init__(self, engine: AsyncEngine, unsealer: Unsealer | None = None) -> None:
+        """Keep the engine and, for identities that consume sealed fields, the unsealer.
 
         Args:
-            engine: Async engine for the application database.
+            engine: Async engine for the application database (its connections use the
+                identity's own database role).
+            unsealer: Opens the sealed fields :attr:`identity` consumes; required exactly
+                when it consumes one (payment, fulfill, notify), optional otherwise.
+
+        Raises:
+            ValueError: If the unsealer belongs to another identity, or one is needed and
+                missing: a wiring mistake, refused when the worker is built rather than on
+                the first order.
         """
+        if unsealer is not None and unsealer.identity != self.identity:
+            raise ValueError(
+                f"{type(self).__name__} runs as {self.identity.name}, "
+                f"but the unsealer is {unsealer.identity.name}'s"
+            )
+        if unsealer is None and any(s.consumer == self.identity for s in SEALED_FIELDS):
+            raise ValueError(f"{self.identity.name} consumes sealed fields and needs an Unsealer")
         self._engine = engine
+        self._unsealer = unsealer
+
+    async def unseal(self, field: str, order_id: str, sealed: str) -> str:
+        """Open a sealed field of ``order_id`` for this identity. Never log the result.
+
+        Args:
+            field: The sealed field's name.
+            order_id: The order it must belong to.
+            sealed: Its Transit ciphertext.
+
+        Returns:
+            The plaintext.
+
+        Raises:
+            ApplicationError: ``SealedFieldDenied`` or ``SealedFieldInvalid``, both
+                non-retryable; messages name the field and order only.
+            VaultUnavailableError: Propagated as is, so Temporal retries the activity: an
+                outage delays the order, it never fails it.
+        """
+        if self._unsealer is None:
+            # The constructor guarantees an unsealer for every consumer identity.
+            raise sealed_field_denied(field, order_id, f"{self.identity.name} has no unsealer")
+        try:
+            return await self._unsealer.unseal(field, order_id, sealed)
+        except PermissionError as exc:
+            # Vault's 403 (TransitDeniedError) and the local not-the-consumer check alike.
+            raise sealed_field_denied(field, order_id, str(exc)) from None
+        except TransitInvalidError:
+            raise ApplicationError(
+                f"sealed {field} of order {order_id} does not open: it belongs to another "
+                "order or field, or was altered",
+                type=SEALED_FIELD_INVALID,
+                non_retryable=True,
+            ) from None
 
     def definitions(self) -> list[Callable[..., Awaitable[Any]]]:
         """The bound activity methods, one per activity name of :attr:`identity`.
@@ -69,6 +134,15 @@ def business_error(kind: BusinessError, message: str) -> ApplicationError:
             workflow's ``reason``).
     """
     return ApplicationError(message, type=kind.value, non_retryable=True)
+
+
+def sealed_field_denied(field: str, order_id: str, why: str) -> ApplicationError:
+    """A non-retryable failure for a sealed field this worker may not open."""
+    return ApplicationError(
+        f"cannot unseal {field} of order {order_id}: {why}",
+        type=SEALED_FIELD_DENIED,
+        non_retryable=True,
+    )
 
 
 def not_recorded(what: str, order_id: str) -> ApplicationError:

@@ -33,6 +33,9 @@ class FulfillOrder(DbActivities):
     async def fulfill_order(self, ref: OrderRef) -> Shipment:
         """Create the order's one shipment to the recorded address (never logged).
 
+        The address is stored sealed to this identity; it is unsealed here, only to hand it
+        to the carrier.
+
         Args:
             ref: The order.
 
@@ -41,20 +44,27 @@ class FulfillOrder(DbActivities):
 
         Raises:
             ApplicationError: ``Undeliverable`` (non-retryable) if the carrier refuses the
-                address; no shipment is recorded.
+                address; no shipment is recorded. ``SealedFieldDenied`` /
+                ``SealedFieldInvalid`` (non-retryable) if the address does not open for
+                this worker and order.
+            VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
-        async with self._engine.begin() as conn:
-            address = (
+        async with self._engine.connect() as conn:
+            sealed = (
                 await conn.execute(
                     select(orders.c.shipping_address).where(orders.c.id == ref.order_id)
                 )
             ).scalar_one_or_none()
-            if address is None:
-                raise not_recorded("order", ref.order_id)
-            if _UNDELIVERABLE.search(address):
-                raise business_error(
-                    BusinessError.UNDELIVERABLE, "the carrier cannot deliver to the address"
-                )
+        if sealed is None:
+            raise not_recorded("order", ref.order_id)
+        # Between transactions: no connection is held while Vault answers. The order row
+        # never changes after validation, so reading it apart from the insert is safe.
+        address = await self.unseal("shipping_address", ref.order_id, sealed)
+        if _UNDELIVERABLE.search(address):
+            raise business_error(
+                BusinessError.UNDELIVERABLE, "the carrier cannot deliver to the address"
+            )
+        async with self._engine.begin() as conn:
             await conn.execute(
                 insert(shipments)
                 .values(

@@ -13,6 +13,7 @@ from activities._support import DbActivities, not_recorded
 from orders import identities
 from orders.db.schema import notifications, orders
 from orders.models import Notification, OrderRef
+from orders.security.sealing import Unsealer
 
 ORDER_COMPLETED: Final = "order_completed"
 
@@ -39,14 +40,18 @@ class NotifyCustomer(DbActivities):
 
     identity = identities.ORDER_NOTIFY
 
-    def __init__(self, engine: AsyncEngine, mailer: Mailer | None = None) -> None:
-        """Keep the engine and the mailer.
+    def __init__(
+        self, engine: AsyncEngine, unsealer: Unsealer | None = None, mailer: Mailer | None = None
+    ) -> None:
+        """Keep the engine, the unsealer and the mailer.
 
         Args:
             engine: Async engine for the application database.
+            unsealer: Opens the customer's e-mail address (required: this identity is its
+                consumer).
             mailer: Delivery channel; logs only, by default.
         """
-        super().__init__(engine)
+        super().__init__(engine, unsealer)
         self._mailer: Mailer = mailer if mailer is not None else LogMailer()
 
     @activity.defn(name=identities.NOTIFY_CUSTOMER)
@@ -54,12 +59,18 @@ class NotifyCustomer(DbActivities):
         """Send the order-completed notification unless it was already recorded as sent.
 
         Delivery is at least once: a crash between sending and recording means one resend.
+        The e-mail address is stored sealed to this identity and unsealed only to send.
 
         Args:
             ref: The order.
 
         Returns:
             The notification.
+
+        Raises:
+            ApplicationError: ``SealedFieldDenied`` / ``SealedFieldInvalid``
+                (non-retryable) if the address does not open for this worker and order.
+            VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
         async with self._engine.connect() as conn:
             sent = (
@@ -72,13 +83,14 @@ class NotifyCustomer(DbActivities):
             ).one_or_none()
             if sent is not None:
                 return Notification(order_id=ref.order_id, kind=ORDER_COMPLETED)
-            email = (
+            sealed = (
                 await conn.execute(
                     select(orders.c.customer_email).where(orders.c.id == ref.order_id)
                 )
             ).scalar_one_or_none()
-        if email is None:
+        if sealed is None:
             raise not_recorded("order", ref.order_id)
+        email = await self.unseal("customer_email", ref.order_id, sealed)
         # Outside any transaction: no connection is held while the mail service is slow.
         await self._mailer.send(order_id=ref.order_id, recipient=email, kind=ORDER_COMPLETED)
         async with self._engine.begin() as conn:

@@ -32,17 +32,26 @@ class ProcessPayment(DbActivities):
         """Capture the recorded order total; exactly one payment per order under retries.
 
         The amount and currency come from the recorded order, never from the request.
-        The payment reference is only looked at, never stored or logged.
+        The payment reference is unsealed here, the one place that may, and only looked
+        at: never stored, logged or returned.
 
         Args:
-            request: The order id and the customer's payment reference.
+            request: The order id and the customer's payment reference, sealed to this
+                identity and bound to the order.
 
         Returns:
             The captured (or, if compensation already ran, refunded) payment.
 
         Raises:
             ApplicationError: ``PaymentDeclined`` (non-retryable); no payment is recorded.
+                ``SealedFieldDenied`` / ``SealedFieldInvalid`` (non-retryable) if the
+                reference does not open for this worker and order.
+            VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
+        # Before the transaction: no database connection is held while Vault answers.
+        reference = await self.unseal(
+            "payment_reference", request.order_id, request.payment_reference
+        )
         async with self._engine.begin() as conn:
             order = (
                 await conn.execute(
@@ -53,7 +62,7 @@ class ProcessPayment(DbActivities):
             ).one_or_none()
             if order is None:
                 raise not_recorded("order", request.order_id)
-            if request.payment_reference.startswith(DECLINE_PREFIX):
+            if reference.startswith(DECLINE_PREFIX):
                 raise business_error(BusinessError.PAYMENT_DECLINED, "payment declined")
             await conn.execute(
                 insert(payments)

@@ -1,4 +1,8 @@
-"""order-validate: price the order from the catalogue and record it."""
+"""order-validate: price the order from the catalogue and record it.
+
+The need-to-know fields arrive sealed and are stored sealed: this identity never sees the
+customer's e-mail or address, and the database holds them encrypted at rest.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from temporalio import activity
 from activities._support import UNIQUE_VIOLATION, DbActivities, business_error, violation
 from orders import identities
 from orders.db.schema import inventory, order_items, orders
-from orders.models import BusinessError, OrderRequest, ValidatedOrder
+from orders.models import BusinessError, SealedOrder, ValidatedOrder
 
 ORDERS_PK: Final = "pk_orders"
 
@@ -22,7 +26,7 @@ class ValidateOrder(DbActivities):
     identity = identities.ORDER_VALIDATE
 
     @activity.defn(name=identities.VALIDATE_ORDER)
-    async def validate_order(self, order: OrderRequest) -> ValidatedOrder:
+    async def validate_order(self, order: SealedOrder) -> ValidatedOrder:
         """Price every item from the catalogue and insert the order with its items.
 
         The identity may insert orders but not read them, so a retry after a committed
@@ -30,7 +34,8 @@ class ValidateOrder(DbActivities):
         and the catalogue prices.
 
         Args:
-            order: The customer's order.
+            order: The customer's order, need-to-know fields sealed (stored as they are;
+                their consumers unseal them from the row).
 
         Returns:
             The order as recorded, with its total.

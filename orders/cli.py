@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from orders import client as orders_client
-from orders import identities, temporal
-from orders.devstack import control
+from orders import identities
+from orders import logging as olog
+from orders.devstack import actas, control
 from orders.devstack.state import StackInfo, StackPaths, Status
 
 # Tracebacks must never print local variables: they can hold tokens and PII.
@@ -27,9 +28,20 @@ vault = typer.Typer(no_args_is_help=True, help="Vault (OpenBao) configuration as
 app.add_typer(dev, name="dev")
 app.add_typer(order, name="order")
 app.add_typer(vault, name="vault")
+keys = typer.Typer(no_args_is_help=True, help="Transit key lifecycle (an operator's task).")
+app.add_typer(keys, name="keys")
 # Off a terminal (make, CI, pipes) Rich would cut evidence at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(help="Log level (logs go to stderr).")] = "warning",
+) -> None:
+    """Hardened order processing: local stack, orders, Vault configuration, demo."""
+    # stdout is for results (``--output json``); structured logs go to stderr.
+    olog.configure(identities.ORDER_CLIENT.name, log_level)
 
 
 def _paths() -> StackPaths:
@@ -76,6 +88,8 @@ def dev_up(
     out.print(_status_table(status))
     info = StackInfo.load(_paths())
     out.print(f"Temporal UI: {info.ui_url}   stack file: {_paths().stack_json}")
+    if info.codec_server_url:
+        out.print(f"Codec server sign-in (to decode in the UI): {info.codec_server_url}/login")
 
 
 @dev.command("down")
@@ -118,10 +132,9 @@ def dev_status() -> None:
 
 def _place(order_req: Any, output: str) -> None:
     async def go() -> str:
-        info = _stack()
-        client = await temporal.connect(info.temporal_address, info.namespace)
-        handle = await orders_client.place(client, order_req)
-        return handle.id
+        async with actas.temporal_client(_stack(), _paths()) as client:
+            handle = await orders_client.place(client, order_req)
+            return handle.id
 
     wid = asyncio.run(go())
     if output == "json":
@@ -166,6 +179,32 @@ def order_place(
     _place(order_req, output)
 
 
+@order.command("show")
+def order_show(
+    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
+) -> None:
+    """Print the order's history decoded with the client identity's key.
+
+    Need-to-know fields stay sealed here: only their consuming activity can open them.
+    """
+    from orders import evidence
+    from orders.models import workflow_id_for
+
+    wid = order_id if order_id.startswith("order-") else workflow_id_for(order_id)
+
+    async def go() -> list[evidence.DecodedEvent]:
+        async with actas.temporal_client(_stack(), _paths()) as client:
+            return await evidence.decoded_history(client, wid)
+
+    table = Table(title=f"decoded history of {wid} (as {identities.ORDER_CLIENT.name})")
+    table.add_column("event", justify="right")
+    table.add_column("type")
+    table.add_column("payloads (decoded)", overflow="fold")
+    for ev in asyncio.run(go()):
+        table.add_row(str(ev.event_id), ev.event_type, json.dumps(ev.payloads, default=str))
+    out.print(table)
+
+
 @order.command("status")
 def order_status(
     order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
@@ -174,9 +213,8 @@ def order_status(
     """Show an order's step, outcome and compensations (the workflow's status query)."""
 
     async def go() -> Any:
-        info = _stack()
-        client = await temporal.connect(info.temporal_address, info.namespace)
-        return await orders_client.status(client, order_id)
+        async with actas.temporal_client(_stack(), _paths()) as client:
+            return await orders_client.status(client, order_id)
 
     st = asyncio.run(go())
     if output == "json":
@@ -231,6 +269,98 @@ def vault_apply(
     )
     for path in written:
         out.print(path)
+
+
+def _admin_vault(token_file: Path | None) -> Any:
+    """An operator's Vault client: the given token, or the dev stack's root token."""
+    import hvac
+
+    info = _stack()
+    token = token_file.read_text().strip() if token_file else info.root_token()
+    return hvac.Client(url=info.vault_addr, token=token)
+
+
+TokenFileOpt = Annotated[
+    Path | None, typer.Option(help="Operator token file (default: the dev stack's root token).")
+]
+
+
+@keys.command("rotate")
+def keys_rotate(
+    key: Annotated[list[str] | None, typer.Option(help="Key to rotate (default: all).")] = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Rotate the Transit keys; new payloads and sealed fields use the new version."""
+    from orders import keys as key_ops
+
+    for name, version in key_ops.rotate(_admin_vault(token_file), key).items():
+        out.print(f"{name}: latest version {version}")
+
+
+@keys.command("rewrap")
+def keys_rewrap(
+    history: Annotated[Path, typer.Argument(help="History JSON (temporal workflow show -o json).")],
+    output: Annotated[Path, typer.Option(help="Where to write the rewrapped history.")],
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Rewrap the data keys of an exported history under the newest key version."""
+    from orders import keys as key_ops
+
+    data = key_ops.load(str(history))
+    counts = key_ops.rewrap_history(_admin_vault(token_file), data)
+    output.write_text(json.dumps(data))
+    out.print(
+        f"{counts['encrypted']} encrypted payloads, {counts['rewrapped_keys']} data keys "
+        f"rewrapped; versions now {sorted(key_ops.history_key_versions(data))}"
+    )
+
+
+@keys.command("min-version")
+def keys_min_version(
+    key: Annotated[str, typer.Argument(help="Transit key name.")],
+    version: Annotated[int, typer.Argument(help="Oldest version that may still decrypt.")],
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Raise (or lower) the oldest key version allowed to decrypt."""
+    from orders import keys as key_ops
+
+    key_ops.set_min_decryption_version(_admin_vault(token_file), key, version)
+    out.print(f"{key}: min_decryption_version = {version}")
+
+
+@app.command("codec-server")
+def codec_server_cmd(
+    host: Annotated[str | None, typer.Option(help="Listen address (ORDERS_CODEC_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (ORDERS_CODEC_PORT).")] = None,
+) -> None:
+    """Serve /decode for the Temporal UI and CLIs, as identity codec-server (ORDERS_* env)."""
+    from orders.codec_server.server import main as serve_codec
+
+    raise typer.Exit(serve_codec(host, port))
+
+
+@app.command("login")
+def login_cmd(
+    user: Annotated[str, typer.Option("--user", help="Person (dev users: see README).")],
+    password_file: Annotated[
+        Path | None, typer.Option(help="File with the password (default: the dev stack's).")
+    ] = None,
+) -> None:
+    """Log a person in to OpenBao (userpass) and print a codec-server token to stdout."""
+    from orders import vault_people
+
+    info = _stack()
+    try:
+        if password_file is not None:
+            password = password_file.read_text().strip()
+        else:
+            password = vault_people.dev_password(_paths(), user)
+        token = asyncio.run(vault_people.fetch_person_token(info.vault_addr, user, password))
+    except vault_people.PersonLoginError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    # Plain print: Rich would wrap the token at the console width.
+    print(token)
 
 
 @app.command("demo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from temporalio.client import Client, WorkflowHandle
 
 from orders import identities
 from orders.models import OrderItem, OrderRequest, OrderStatus, workflow_id_for
+from orders.security.codec import EnvelopeCodec
+from orders.security.sealing import Sealer
+from orders.security.transit import TransitClient
 
 STATUS_QUERY = "status"
 
@@ -63,15 +67,39 @@ def parse_items(specs: list[str]) -> list[dict[str, Any]]:
     return items
 
 
+_SEALERS: weakref.WeakKeyDictionary[TransitClient, Sealer] = weakref.WeakKeyDictionary()
+
+
+def sealer_for(client: Client) -> Sealer:
+    """The client's one Sealer (its field data keys are cached across orders)."""
+    codec = client.data_converter.payload_codec
+    if not isinstance(codec, EnvelopeCodec):
+        raise TypeError("orders are placed only through a client made by orders.temporal")
+    sealer = _SEALERS.get(codec.transit)
+    if sealer is None:
+        sealer = _SEALERS[codec.transit] = Sealer(codec.transit)
+    return sealer
+
+
 async def place(client: Client, order: OrderRequest) -> WorkflowHandle[Any, OrderStatus]:
-    """Start the order's workflow on the workflow identity's queue."""
+    """Seal the need-to-know fields, then start the order's workflow.
+
+    The seals use the client's own Transit access (through its codec); the workflow input
+    carries only sealed values for the payment reference, address and e-mail.
+
+    Raises:
+        VaultUnavailableError: Vault unreachable; nothing was started, retry.
+    """
     from workflows import OrderWorkflow
 
+    sealed = await sealer_for(client).seal_order(order)
     return await client.start_workflow(
         OrderWorkflow.run,
-        order,
-        id=order.workflow_id,
+        sealed,
+        id=sealed.workflow_id,
         task_queue=identities.ORDER_WORKFLOW.task_queue,
+        # Memo is encrypted by the codec like every payload; keep it free of PII anyway.
+        memo={"customer_id": order.customer_id, "items": len(order.items)},
     )
 
 

@@ -20,10 +20,14 @@ from rich.table import Table
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import evidence, identities, temporal
+from orders import evidence, identities
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.supervisor import identity_settings
 from orders.models import OrderItem, OrderRequest, OrderStatus, Outcome
+from orders.security.sealing import Unsealer
+from orders.security.transit import TransitClient, TransitDeniedError
+from orders.security.vault import VaultSession
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,37 @@ def refused_attempts(stack: StackInfo, paths: StackPaths) -> list[tuple[str, str
     return rows
 
 
+def unseal_attempts(
+    stack: StackInfo, paths: StackPaths, order: OrderRequest, decoded: dict[str, object]
+) -> list[tuple[str, str]]:
+    """Who can open the sealed address: only order-fulfill (others get a Vault 403)."""
+
+    async def attempt(identity: identities.Identity) -> str:
+        settings = identity_settings(stack, paths, identity)
+        await asyncio.to_thread(actas.projected_token, stack, paths, identity)
+        session = VaultSession(identity, settings)
+        await session.start()
+        transit = TransitClient(settings.vault_addr, lambda: str(session.client.token))
+        try:
+            # Skip the local consumer check on purpose: Vault itself must refuse the unwrap.
+            unsealer = Unsealer(transit, identities.ORDER_FULFILL)
+            value = await unsealer.unseal(
+                "shipping_address", order.order_id, str(decoded["shipping_address"])
+            )
+            return "opened (matches)" if value == order.shipping_address else "[red]WRONG[/red]"
+        except TransitDeniedError:
+            return "Vault: 403"
+        finally:
+            await transit.aclose()
+            await session.close()
+
+    # Runs in a worker thread (see _run_demo): a fresh event loop per attempt is fine.
+    return [
+        (ident.name, asyncio.run(attempt(ident)))
+        for ident in (identities.ORDER_FULFILL, identities.ORDER_WORKFLOW, identities.ORDER_NOTIFY)
+    ]
+
+
 def _pg_refusal(stack: StackInfo, cred: dict[str, str]) -> str:
     async def attempt() -> str:
         conn = await asyncpg.connect(
@@ -136,7 +171,11 @@ def _table(title: str, *columns: str) -> Table:
 
 async def run_demo(stack: StackInfo, paths: StackPaths, out: Console) -> int:
     """Run the scenarios and print the evidence; returns the exit code."""
-    client = await temporal.connect(stack.temporal_address, stack.namespace)
+    async with actas.temporal_client(stack, paths) as client:
+        return await _run_demo(client, stack, paths, out)
+
+
+async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Console) -> int:
     items = scenarios(uuid.uuid4().hex[:8])
     out.print(
         f"[bold]Placing {len(items)} orders[/bold] on queue {identities.ORDER_WORKFLOW.task_queue}"
@@ -194,6 +233,37 @@ async def run_demo(stack: StackInfo, paths: StackPaths, out: Console) -> int:
     for who, what, verdict in await asyncio.to_thread(refused_attempts, stack, paths):
         ok &= "ALLOWED" not in verdict
         t.add_row(who, what, verdict)
+    out.print(t)
+
+    happy = items[0]
+    t = _table(
+        "6. Payload protection (happy order)", "view", "who", "e-mail / address / payment ref",
+        "customer id, items",
+    )  # fmt: skip
+    raw = evidence.raw_history_json(
+        stack.temporal_address, stack.namespace, happy.order.workflow_id
+    )
+    pii = (happy.order.customer_email, happy.order.shipping_address, happy.order.payment_reference)
+    leaked = [v for v in pii if v in raw]
+    ok &= not leaked
+    t.add_row(
+        "raw history (temporal workflow show)", "anyone with Temporal access",
+        "[red]PRESENT (!)[/red]" if leaked else "absent", "absent (encrypted payloads)",
+    )  # fmt: skip
+    started = (await evidence.decoded_history(client, happy.order.workflow_id))[0]
+    decoded = started.payloads[0]
+    assert isinstance(decoded, dict)
+    sealed_fields = ("customer_email", "shipping_address", "payment_reference")
+    sealed_ok = all(str(decoded[f]).startswith("sealed:v1.") for f in sealed_fields)
+    ok &= sealed_ok and decoded["customer_id"] == happy.order.customer_id
+    t.add_row(
+        "decoded history", identities.ORDER_CLIENT.name,
+        "still sealed (need-to-know)" if sealed_ok else "[red]VISIBLE (!)[/red]",
+        f"{decoded['customer_id']}, {len(decoded['items'])} item(s)",
+    )  # fmt: skip
+    for who, what in await asyncio.to_thread(unseal_attempts, stack, paths, happy.order, decoded):
+        ok &= what.startswith(("opened", "Vault: 403"))
+        t.add_row("unseal shipping_address", who, what, "")
     out.print(t)
 
     out.print(

@@ -7,7 +7,10 @@ user wrote a row, and which group that user belongs to, come from Postgres itsel
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
@@ -128,3 +131,52 @@ async def sessions(admin_dsn: str) -> list[Session]:
     finally:
         await conn.close()
     return [Session(r["identity"], r["db_user"], r["groups"], r["connections"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    """One history event with its payloads decoded (as the given client's identity)."""
+
+    event_id: int
+    event_type: str
+    payloads: list[object]
+
+
+_PAYLOAD_FIELDS = (
+    ("workflow_execution_started_event_attributes", "input"),
+    ("workflow_execution_completed_event_attributes", "result"),
+    ("activity_task_scheduled_event_attributes", "input"),
+    ("activity_task_completed_event_attributes", "result"),
+    ("workflow_execution_signaled_event_attributes", "input"),
+)
+
+
+async def decoded_history(client: Client, workflow_id: str) -> list[DecodedEvent]:
+    """Events carrying payloads, decoded through ``client``'s codec."""
+    handle = client.get_workflow_handle(workflow_id)
+    out: list[DecodedEvent] = []
+    async for event in handle.fetch_history_events():
+        for attr, field_name in _PAYLOAD_FIELDS:
+            if not event.HasField(attr):  # type: ignore[arg-type]
+                continue
+            payloads = getattr(getattr(event, attr), field_name).payloads
+            values = await client.data_converter.decode(list(payloads)) if payloads else []
+            name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+            out.append(DecodedEvent(event.event_id, name, list(values)))
+    return out
+
+
+def raw_history_json(temporal_address: str, namespace: str, workflow_id: str) -> str:
+    """The history as anyone with Temporal read access sees it: ``temporal workflow show``.
+
+    Uses the CLI bundled with the dev server, with no codec: this is the stored form.
+    """
+    cli = Path(sys.executable).parent / "temporal"
+    done = subprocess.run(
+        [
+            str(cli), "workflow", "show", "-w", workflow_id, "-o", "json",
+            "--address", temporal_address, "--namespace", namespace,
+        ],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout

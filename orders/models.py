@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 CURRENCIES: Final = frozenset({"EUR", "USD", "GBP", "CHF"})
 SKU_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
@@ -21,7 +21,37 @@ MAX_QUANTITY: Final = 1000
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24}$")
 
+ORDER_ID_PATTERN: Final = r"^[A-Za-z0-9-]{8,64}$"
+SEALED_VALUE_PATTERN: Final = r"^sealed:v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+"""A Vault Transit ciphertext: what a need-to-know field looks like outside its consumer."""
+MAX_SEALED_LENGTH: Final = 4096
+"""Room for the longest plaintext (a 500-character address, up to 4 bytes per character)
+after Transit's nonce, tag, base64 and ``vault:vN:`` prefix; anything longer is not ours."""
+
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not a valid e-mail address")
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError(f"unsupported currency; one of {', '.join(sorted(CURRENCIES))}")
+    return value
+
+
+# The order-level types are shared by the plaintext request and its sealed form, so the two
+# models cannot drift apart on anything but the sealed fields.
+OrderId = Annotated[str, StringConstraints(pattern=ORDER_ID_PATTERN)]
+CustomerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+SealedValue = Annotated[
+    str, StringConstraints(pattern=SEALED_VALUE_PATTERN, max_length=MAX_SEALED_LENGTH)
+]
+"""A need-to-know field sealed to its consumer's Transit key (see ``orders.security.sealing``)."""
 
 
 class Model(BaseModel):
@@ -37,40 +67,61 @@ class OrderItem(Model):
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
-class OrderRequest(Model):
-    """What a customer submits. Contains PII (email, address) and a payment reference."""
+def _unique_skus(items: tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
+    skus = [i.sku for i in items]
+    if len(set(skus)) != len(skus):
+        raise ValueError("each SKU may appear once; merge the quantities")
+    return items
 
-    order_id: str = Field(
-        default_factory=lambda: str(uuid.uuid4()), pattern=r"^[A-Za-z0-9-]{8,64}$"
-    )
-    customer_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-    customer_email: str = Field(min_length=3, max_length=254)
+
+Items = Annotated[
+    tuple[OrderItem, ...],
+    Field(min_length=1, max_length=MAX_ITEMS),
+    AfterValidator(_unique_skus),
+]
+
+
+class OrderRequest(Model):
+    """What a customer submits. Contains PII (email, address) and a payment reference.
+
+    Only the client holds this plaintext form: it validates it, then seals the need-to-know
+    fields into a :class:`SealedOrder` before anything reaches Temporal.
+    """
+
+    order_id: OrderId = Field(default_factory=lambda: str(uuid.uuid4()))
+    customer_id: CustomerId
+    customer_email: Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
     shipping_address: str = Field(min_length=5, max_length=500)
     payment_reference: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    currency: str = Field(default="EUR", min_length=3, max_length=3)
-    items: tuple[OrderItem, ...] = Field(min_length=1, max_length=MAX_ITEMS)
+    currency: Currency = "EUR"
+    items: Items
 
-    @field_validator("customer_email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
-            raise ValueError("not a valid e-mail address")
-        return value
+    @property
+    def workflow_id(self) -> str:
+        """The workflow id for this order (one workflow per order, enforced by Temporal)."""
+        return workflow_id_for(self.order_id)
 
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        if value not in CURRENCIES:
-            raise ValueError(f"unsupported currency; one of {', '.join(sorted(CURRENCIES))}")
-        return value
 
-    @field_validator("items")
-    @classmethod
-    def _unique_skus(cls, items: tuple[OrderItem, ...]) -> tuple[OrderItem, ...]:
-        skus = [i.sku for i in items]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each SKU may appear once; merge the quantities")
-        return items
+class SealedOrder(Model):
+    """The workflow input: an :class:`OrderRequest` with its need-to-know fields sealed.
+
+    Each sealed field is a Transit ciphertext bound to this order id and field, which only
+    its consuming identity can open. Nothing here checks the sealed values' plaintext: the
+    client validated it before sealing, and nobody on the way can read it. ``order_id`` has
+    no default because the seals are bound to it.
+    """
+
+    # A client that forgot to seal must not have the plaintext echoed into the validation
+    # error, which a worker logs and Temporal records.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    order_id: OrderId
+    customer_id: CustomerId
+    customer_email: SealedValue
+    shipping_address: SealedValue
+    payment_reference: SealedValue
+    currency: Currency = "EUR"
+    items: Items
 
     @property
     def workflow_id(self) -> str:
@@ -114,10 +165,15 @@ class Reservation(Model):
 
 
 class PaymentRequest(Model):
-    """Argument of process_payment. The amount is read from the database, not trusted here."""
+    """Argument of process_payment. The amount is read from the database, not trusted here.
+
+    The payment reference stays sealed to the payment identity all the way from the client.
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     order_id: str
-    payment_reference: str
+    payment_reference: SealedValue
 
 
 class PaymentResult(Model):

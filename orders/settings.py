@@ -8,11 +8,15 @@ here: a worker's only bootstrap material is its ServiceAccount token *file*.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orders import identities
+
+DEFAULT_HEARTBEAT_SECONDS: Final = 10.0
+"""How often a worker touches its heartbeat file (probes allow a few missed beats)."""
 
 
 class LeaseTiming(BaseSettings):
@@ -56,5 +60,26 @@ class WorkerSettings(BaseSettings):
     max_concurrent_activities: int = Field(default=50, ge=1)
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    allow_plaintext_payloads: bool = False
+    """Accept unencrypted Temporal payloads (off: they are refused, never processed)."""
     ready_file: Path | None = None
     """Written once the worker polls its queue (the supervisor waits for it)."""
+    heartbeat_file: Path | None = None
+    """Touched by the event loop every ``heartbeat_seconds`` (liveness, ``workers.probe``)."""
+    heartbeat_seconds: float = Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0)
+
+
+class ProbeSettings(BaseSettings):
+    """What ``python -m workers.probe`` checks: the same ``ORDERS_*`` files the worker writes.
+
+    A separate model because a probe runs in the worker's container without needing (or
+    validating) the worker's identity and endpoints.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ORDERS_", frozen=True, extra="ignore")
+
+    heartbeat_file: Path | None = None
+    ready_file: Path | None = None
+    heartbeat_seconds: float = Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0)
+    heartbeat_missed: int = Field(default=3, ge=1)
+    """Beats that may be missed before the worker counts as hung."""

@@ -1,37 +1,53 @@
 """The one Temporal client factory: every client and worker connects through here.
 
-Keeping a single factory is what lets the payload codec be added in one place so that no
-path can forget it.
+A client cannot be made without the payload codec: the data converter is always pydantic
++ the Vault-backed envelope codec + a failure converter that encodes failure messages and
+stack traces, so no path can forget encryption.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError
 
 from orders import logging as olog
+from orders.security.codec import EnvelopeCodec
 
 log = olog.get(__name__)
 
 
-async def connect(address: str, namespace: str, *, attempts: int = 30) -> Client:
+def data_converter(codec: EnvelopeCodec) -> DataConverter:
+    """The project's data converter: pydantic models, encrypted payloads and failures."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(
+    address: str, namespace: str, codec: EnvelopeCodec, *, attempts: int = 30
+) -> Client:
     """Connect to Temporal, retrying while the frontend comes up.
 
     Args:
         address: ``host:port`` of the frontend.
         namespace: Temporal namespace.
+        codec: The process's envelope codec (see :mod:`orders.security.codec`).
         attempts: How many one-second-spaced tries before giving up.
 
     Returns:
-        A client using the pydantic data converter.
+        A client whose every payload and failure is encrypted.
     """
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
+                address, namespace=namespace, data_converter=data_converter(codec)
             )
         except (RuntimeError, RPCError) as exc:
             if attempt == attempts:

@@ -4,13 +4,17 @@ What is applied, all derived from the identity contract except the policies, whi
 literal files under ``vault/policies/`` (so a widened policy is a visible diff and fails
 the isolation tests):
 
-* Kubernetes auth pointed at the cluster (or the local identity endpoint) with its CA and
-  *no* static ``token_reviewer_jwt``: Vault reviews each login with the client's own JWT.
+* Kubernetes auth pointed at the cluster (or the local identity endpoint) with its CA.
+  Locally there is *no* ``token_reviewer_jwt``: Vault reviews each login with the client's
+  own JWT. A real cluster passes a dedicated reviewer ServiceAccount's token instead
+  (``ApplyConfig.token_reviewer_jwt``; see k8s/README.md).
 * One Kubernetes-auth role per identity, bound to its ServiceAccount name + namespace and
   audience ``vault``, carrying only that identity's policy.
 * The database secrets engine with one role per database identity: a LOGIN role with
   ``VALID UNTIL``, member of the identity's NOLOGIN group role; revocation terminates its
   sessions and drops it.
+* People (``orders.vault_people``): userpass, identity groups mapped to Temporal
+  permissions, and the identity-token role whose JWTs the codec server accepts.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hvac
 
 from orders import identities
 from orders.identities import Identity
+from orders.vault_people import apply_people
 
 VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
 POLICY_DIR: Final = VAULT_DIR / "policies"
@@ -66,6 +71,10 @@ class ApplyConfig:
             (then rotated away when ``rotate_db_root``, so only Vault knows it).
         ttls: Token and credential lifetimes.
         rotate_db_root: Rotate the admin password so only Vault knows it.
+        token_reviewer_jwt: JWT Vault presents to the TokenReview API. Unset (the local
+            stack) means none: each login is reviewed with the client's own JWT. A real
+            apiserver refuses a worker's ``aud: vault`` token as a TokenReview bearer, so a
+            cluster sets a dedicated reviewer ServiceAccount's token (see k8s/README.md).
     """
 
     kubernetes_host: str
@@ -75,6 +84,7 @@ class ApplyConfig:
     db_admin_password: str
     ttls: Ttls = Ttls()
     rotate_db_root: bool = True
+    token_reviewer_jwt: str | None = None
 
 
 def policy_path(identity: Identity) -> Path:
@@ -163,12 +173,16 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
             "kubernetes_host": config.kubernetes_host,
             "kubernetes_ca_cert": config.kubernetes_ca_pem,
             "disable_local_ca_jwt": True,
-            # Deliberately no token_reviewer_jwt: each login is reviewed with its own JWT.
-            "token_reviewer_jwt": "",
+            # Without a reviewer JWT each login is reviewed with its own JWT (local stack).
+            "token_reviewer_jwt": config.token_reviewer_jwt or "",
         },
     )
     for ident in identities.ALL:
         write(f"auth/{K8S_MOUNT}/role/{ident.vault_role}", k8s_role(ident, config.ttls))
+
+    _ensure_secrets(client, identities.TRANSIT_MOUNT, "transit")
+    for key, params in transit_keys().items():
+        write(f"{identities.TRANSIT_MOUNT}/keys/{key}", params)
 
     _ensure_secrets(client, DB_MOUNT, "database")
     db_idents = list(identities.db_identities())
@@ -196,7 +210,20 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
             written.append(f"-{DB_MOUNT}/roles/{name}")
     if config.rotate_db_root and first_time:
         write(f"{DB_MOUNT}/rotate-root/{identities.VAULT_DB_CONNECTION}", {})
+    written += apply_people(client)
     return written
+
+
+def transit_keys() -> dict[str, dict[str, Any]]:
+    """Transit keys and their creation parameters (creating an existing key is a no-op).
+
+    Every key only wraps data keys (envelope encryption); binding to a workflow or an order
+    happens in the AEAD associated data. No key is exportable, and none may be deleted.
+    """
+    return {
+        key: {"type": "aes256-gcm96"}
+        for key in (identities.PAYLOAD_KEY, *(s.key for s in identities.SEALED_FIELDS))
+    }
 
 
 def db_connection_exists(client: hvac.Client) -> bool:

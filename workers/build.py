@@ -22,9 +22,12 @@ from orders import logging as olog
 from orders import temporal
 from orders.db.engine import create_engine
 from orders.identities import Identity, Kind
+from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
+from orders.security.sealing import Unsealer
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
+from workers import probe
 from workflows import OrderWorkflow
 
 log = olog.get(__name__)
@@ -35,6 +38,7 @@ def build_worker(
     identity: Identity,
     engine: AsyncEngine | None,
     *,
+    unsealer: Unsealer | None = None,
     max_concurrent_activities: int = 50,
     graceful_shutdown: timedelta = timedelta(seconds=20),
 ) -> Worker:
@@ -44,11 +48,13 @@ def build_worker(
         client: Connected Temporal client.
         identity: A workflow or activity identity.
         engine: Database engine of an activity identity (None for the workflow identity).
+        unsealer: The identity's unsealer (required for an activity identity; the workflow
+            never unseals).
         max_concurrent_activities: Activity slots.
         graceful_shutdown: How long in-flight activities may finish on shutdown.
 
     Raises:
-        ValueError: For an identity that runs no worker, or a missing engine.
+        ValueError: For an identity that runs no worker, or a missing engine or unsealer.
     """
     if identity.kind is Kind.WORKFLOW:
         return Worker(
@@ -57,12 +63,12 @@ def build_worker(
             workflows=[OrderWorkflow],
             identity=f"{identity.name}@{_host()}",
         )
-    if identity.kind is not Kind.ACTIVITY or engine is None:
-        raise ValueError(f"{identity.name} runs no activity worker (or has no engine)")
+    if identity.kind is not Kind.ACTIVITY or engine is None or unsealer is None:
+        raise ValueError(f"{identity.name} runs no activity worker (or lacks engine/unsealer)")
     return Worker(
         client,
         task_queue=identity.task_queue,
-        activities=activities_for(identity, engine),
+        activities=activities_for(identity, engine, unsealer),
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,
         identity=f"{identity.name}@{_host()}",
@@ -89,16 +95,25 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
         await asyncio.to_thread(projector.refresh)
         background.append(asyncio.create_task(projector.run(stop)))
 
+    if settings.heartbeat_file is not None:
+        # Liveness for exec probes: beats stop if this event loop ever blocks.
+        beats = probe.heartbeat(settings.heartbeat_file, settings.heartbeat_seconds, stop)
+        background.append(asyncio.create_task(beats))
+
     session = VaultSession(identity, settings)
     await session.start()
     background.append(asyncio.create_task(session.run(stop)))
     engine = create_engine(settings, session) if identity.has_db_role else None
     try:
-        client = await temporal.connect(settings.temporal_address, settings.temporal_namespace)
+        codec = codec_for(session, settings)
+        client = await temporal.connect(
+            settings.temporal_address, settings.temporal_namespace, codec
+        )
         worker = build_worker(
             client,
             identity,
             engine,
+            unsealer=Unsealer(codec.transit, identity),
             max_concurrent_activities=settings.max_concurrent_activities,
             graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
         )

@@ -9,6 +9,10 @@ A business failure (an activity's non-retryable ``ApplicationError`` whose type 
 workflow *completes* with an outcome saying what happened. Any other failure (retries
 exhausted, a broken invariant) is also compensated and then fails the workflow, so it shows
 up as failed for an operator.
+
+The order arrives with its need-to-know fields sealed by the client (see
+``orders.security.sealing``): the workflow passes those ciphertexts on untouched and has no
+means to open them, so neither this worker nor the workflow history ever holds the plaintext.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ with workflow.unsafe.imports_passed_through():
         Model,
         Notification,
         OrderRef,
-        OrderRequest,
         OrderStatus,
         Outcome,
         PaymentRequest,
         PaymentResult,
         Reservation,
         ReserveRequest,
+        SealedOrder,
         Shipment,
         Step,
         ValidatedOrder,
@@ -87,7 +91,7 @@ class OrderWorkflow:
     """The order saga. Its ``status`` query answers where the order is at any time."""
 
     @workflow.init
-    def __init__(self, order: OrderRequest) -> None:
+    def __init__(self, order: SealedOrder) -> None:
         """Start with the order's status (queryable before the first step runs)."""
         self._status = OrderStatus(order_id=order.order_id, step=Step.STARTED)
         self._undo: list[str] = []
@@ -98,11 +102,12 @@ class OrderWorkflow:
         return self._status
 
     @workflow.run
-    async def run(self, order: OrderRequest) -> OrderStatus:
+    async def run(self, order: SealedOrder) -> OrderStatus:
         """Process ``order`` to an outcome.
 
         Args:
-            order: The validated-by-model customer order.
+            order: The customer order as the client validated and sealed it; its sealed
+                fields are only ever passed on (the payment reference to process_payment).
 
         Returns:
             The final status; ``outcome`` is ``COMPLETED`` or the business failure.

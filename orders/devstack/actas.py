@@ -6,12 +6,20 @@ the kubelet for an identity, exactly as that identity's worker does.
 
 from __future__ import annotations
 
-import hvac
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
+import hvac
+from temporalio.client import Client
+
+from orders import identities, temporal
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import identity_settings
 from orders.identities import Identity
+from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
+from orders.security.vault import VaultSession
 
 
 def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
@@ -31,3 +39,27 @@ def login(stack: StackInfo, role: str, jwt: str) -> hvac.Client:
 def login_as(stack: StackInfo, paths: StackPaths, identity: Identity) -> hvac.Client:
     """Log in as ``identity`` with its own projected token."""
     return login(stack, identity.vault_role, projected_token(stack, paths, identity))
+
+
+@contextlib.asynccontextmanager
+async def temporal_client(
+    stack: StackInfo, paths: StackPaths, identity: Identity = identities.ORDER_CLIENT
+) -> AsyncIterator[Client]:
+    """A Temporal client acting as ``identity``: its own token, Vault login and codec.
+
+    On exit the Vault token is revoked.
+    """
+    settings = identity_settings(stack, paths, identity)
+    await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
+    session = VaultSession(identity, settings)
+    await session.start()
+    stop = asyncio.Event()
+    renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
+    codec = codec_for(session, settings)
+    try:
+        yield await temporal.connect(stack.temporal_address, stack.namespace, codec)
+    finally:
+        stop.set()
+        await renewer
+        await codec.transit.aclose()
+        await session.close()

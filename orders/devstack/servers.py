@@ -277,11 +277,15 @@ def https_ready(url: str, ca_file: Path) -> Ready:
 # --- Temporal -----------------------------------------------------------------------------
 
 
-def temporal(paths: StackPaths, port: int, ui_port: int) -> Proc:
-    """The Temporal dev server on SQLite (WAL, synchronous=normal) with namespace ``orders``."""
+def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | None = None) -> Proc:
+    """The Temporal dev server on SQLite (WAL, synchronous=normal) with namespace ``orders``.
+
+    With ``codec_endpoint`` the UI sends payloads there to be decoded (remote codec).
+    """
     binary = Path(sys.executable).parent / "temporal"
     if not binary.exists():
         binary = Path(shutil.which("temporal") or "temporal")
+    codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
     return Proc(
         name="temporal",
         argv=[
@@ -309,6 +313,7 @@ def temporal(paths: StackPaths, port: int, ui_port: int) -> Proc:
             "--metrics-port",
             str(free_port()),
             "--ui-disable-news-fetch",
+            *codec,
             "--log-level",
             "warn",
         ],

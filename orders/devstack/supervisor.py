@@ -1,8 +1,9 @@
 """The dev-stack supervisor: ``python -m orders.devstack.supervisor``.
 
 ``orders dev up`` starts this process in the background. It brings the stack up in order —
-Postgres, the identity endpoint, OpenBao (init/unseal, then ``vault/`` applied), schema
-migrations under the ``order-migrate`` identity, Temporal, one worker per identity —
+Postgres, the identity endpoint, OpenBao (init/unseal, then ``vault/`` applied, dev users
+created), schema migrations under the ``order-migrate`` identity, the codec server, Temporal
+(its UI pointed at the codec server), one worker per identity —
 writes ``stack.json``, reports ``ready`` in ``status.json``, then watches its children and
 restarts dead workers with backoff. On SIGTERM (``orders dev down``) it drains the workers
 (each revokes its own lease), revokes whatever leases remain, verifies that no dynamic
@@ -25,6 +26,7 @@ import hvac
 
 from orders import identities
 from orders import logging as olog
+from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
 from orders.devstack import servers
 from orders.devstack.procs import Proc
@@ -33,6 +35,7 @@ from orders.security.k8s_token import TokenProjector
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
+from orders.vault_people import ensure_dev_users
 
 log = olog.get(__name__)
 
@@ -72,6 +75,7 @@ class Supervisor:
         p = self.paths
         pg_port, id_port, vault_port = (servers.free_port() for _ in range(3))
         t_port, ui_port = servers.free_port(), servers.free_port()
+        codec_port = servers.free_port()
 
         pg, admin_dsn = servers.postgres(p, pg_port)
         await self._start(pg, servers.postgres_ready(admin_dsn))
@@ -93,6 +97,9 @@ class Supervisor:
             apply, root, stack_apply_config(p, id_url, ca_file.read_text(), pg_port, self.ttls)
         )
         log.info("vault.applied", paths=len(written))
+        # People for the codec server and the UI: generated passwords under secrets/.
+        users = await asyncio.to_thread(ensure_dev_users, root, p)
+        log.info("vault.dev_users", users=users)
 
         self.info = StackInfo(
             temporal_address=f"{servers.HOST}:{t_port}",
@@ -107,13 +114,19 @@ class Supervisor:
             postgres_host=servers.HOST,
             postgres_port=pg_port,
             database=identities.DB_NAME,
+            codec_server_url=f"http://{servers.HOST}:{codec_port}",
         )
         self.info.save(p)
 
         self.save_status(detail="migrating")
         await migrate(self.info, p)
 
-        temporal = servers.temporal(p, t_port, ui_port)
+        # The codec server before Temporal: the UI is started pointing at it.
+        codec = self._codec_server(codec_port)
+        assert self.info.codec_server_url is not None
+        await self._start(codec, codec_server.ready(self.info.codec_server_url))
+
+        temporal = servers.temporal(p, t_port, ui_port, self.info.codec_server_url)
         await self._start(temporal, servers.temporal_ready(self.info.temporal_address), 120)
 
         workers = [self._worker(i) for i in identities.workers()]
@@ -137,6 +150,23 @@ class Supervisor:
             env=env,
         )
 
+    def _codec_server(self, port: int) -> Proc:
+        """``orders codec-server`` as identity ``codec-server``, allowing the UI's origin."""
+        assert self.info is not None
+        ident = identities.CODEC_SERVER
+        env = worker_env(self.info, self.paths, ident)
+        env |= {
+            "ORDERS_CODEC_HOST": servers.HOST,
+            "ORDERS_CODEC_PORT": str(port),
+            "ORDERS_CODEC_UI_ORIGIN": self.info.ui_url,
+        }
+        return Proc(
+            name=ident.name,
+            argv=[sys.executable, "-m", "orders", "codec-server"],
+            log_path=self.paths.log_file(ident.name),
+            env=env,
+        )
+
     async def watch(self) -> None:
         """Restart dead workers (with backoff) until asked to stop."""
         while not self.stopping.is_set():
@@ -151,7 +181,8 @@ class Supervisor:
     async def down(self) -> None:
         """Drain workers, revoke every lease, verify no dynamic role is left, stop servers."""
         self.save_status("stopping", "draining workers")
-        worker_names = {i.name for i in identities.workers()}
+        # The codec server drains with the workers: it revokes its own Vault token too.
+        worker_names = {i.name for i in identities.workers()} | {identities.CODEC_SERVER.name}
         for proc in self.procs.values():
             proc.restart = False
         await asyncio.gather(
@@ -245,7 +276,7 @@ def revoke_all(info: StackInfo) -> dict[str, Any]:
     """Revoke every database lease and every Kubernetes-auth token (root, at shutdown)."""
     client = hvac.Client(url=info.vault_addr, token=info.root_token(), timeout=30)
     counts: dict[str, Any] = {}
-    for prefix in ("database/creds", "auth/kubernetes/login"):
+    for prefix in ("database/creds", "auth/kubernetes/login", "auth/userpass/login"):
         try:
             client.sys.revoke_prefix(prefix)
             counts[f"revoked:{prefix}"] = "ok"

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.client import Client
 
-from orders import temporal
-from orders.devstack import control
+from orders.devstack import actas, control
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 
 TEST_HOME = PROJECT_ROOT / ".orders" / "test"
@@ -44,5 +43,7 @@ def stack(stack_paths: StackPaths) -> Iterator[StackInfo]:
 
 
 @pytest.fixture(scope="session")
-async def client(stack: StackInfo) -> Client:
-    return await temporal.connect(stack.temporal_address, stack.namespace)
+async def client(stack: StackInfo, stack_paths: StackPaths) -> AsyncIterator[Client]:
+    """A client acting as ``order-client``: own token, Vault login, payload codec."""
+    async with actas.temporal_client(stack, stack_paths) as c:
+        yield c

@@ -1,6 +1,11 @@
 # Policy of identity codec-server: decodes payloads for authorised UI users; never touches
-# the database. Transit decrypt permissions are added with the payload protection work.
+# the database and never encrypts: it may only decrypt payloads for the UI.
 
 path "database/*" {
   capabilities = ["deny"]
+}
+
+# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+path "transit/decrypt/orders-payload" {
+  capabilities = ["update"]
 }

@@ -1,6 +1,23 @@
 # Policy of identity order-client (CLI/API that starts workflows): no database access.
-# Payload-encryption and field-sealing keys are added with the payload protection work.
+# It encrypts and decrypts payloads and seals need-to-know fields, which it cannot unseal.
 
 path "database/*" {
   capabilities = ["deny"]
+}
+
+# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+path "transit/datakey/plaintext/field-address" {
+  capabilities = ["update"]
+}
+path "transit/datakey/plaintext/field-contact" {
+  capabilities = ["update"]
+}
+path "transit/datakey/plaintext/field-payment" {
+  capabilities = ["update"]
+}
+path "transit/datakey/plaintext/orders-payload" {
+  capabilities = ["update"]
+}
+path "transit/decrypt/orders-payload" {
+  capabilities = ["update"]
 }

@@ -1,4 +1,5 @@
-# Policy of identity order-fulfill: its own short-lived Postgres role, nothing else.
+# Policy of identity order-fulfill: its own short-lived Postgres role and the Transit operations it
+# needs (payload data keys; a need-to-know field key only for its consumer).
 # Applied by `orders vault apply`; the Vault-isolation tests prove every other path is denied.
 
 # Obtain a dynamic Postgres credential for this identity's role only.
@@ -11,5 +12,16 @@ path "sys/leases/renew/database/creds/order-fulfill/*" {
   capabilities = ["update"]
 }
 path "sys/leases/revoke/database/creds/order-fulfill/*" {
+  capabilities = ["update"]
+}
+
+# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+path "transit/decrypt/field-address" {
+  capabilities = ["update"]
+}
+path "transit/datakey/plaintext/orders-payload" {
+  capabilities = ["update"]
+}
+path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }

@@ -1,4 +1,5 @@
-# Policy of identity order-migrate: its own short-lived Postgres role, nothing else.
+# Policy of identity order-migrate: its own short-lived Postgres role and the Transit operations it
+# needs (payload data keys; a need-to-know field key only for its consumer).
 # Applied by `orders vault apply`; the Vault-isolation tests prove every other path is denied.
 
 # Obtain a dynamic Postgres credential for this identity's role only.
@@ -13,3 +14,5 @@ path "sys/leases/renew/database/creds/order-migrate/*" {
 path "sys/leases/revoke/database/creds/order-migrate/*" {
   capabilities = ["update"]
 }
+
+# No Transit access: this identity never sees a Temporal payload.

@@ -5,3 +5,11 @@
 path "database/*" {
   capabilities = ["deny"]
 }
+
+# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+path "transit/datakey/plaintext/orders-payload" {
+  capabilities = ["update"]
+}
+path "transit/decrypt/orders-payload" {
+  capabilities = ["update"]
+}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows import OrderWorkflow
@@ -23,7 +22,8 @@ async def test_histories_replay_with_current_code(client: Client) -> None:
     ):
         histories.append(await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history())
     assert len(histories) >= 4
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    # The histories are encrypted: replay decodes them with the same codec as the workers.
+    replayer = Replayer(workflows=[OrderWorkflow], data_converter=client.data_converter)
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
         assert result.replay_failure is None, history.workflow_id

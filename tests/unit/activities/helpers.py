@@ -1,4 +1,4 @@
-"""Building blocks for activity tests: orders, catalogue entries, restricted engines."""
+"""Building blocks for activity tests: orders, catalogue entries, engines, unsealers."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from temporalio.testing import ActivityEnvironment
 
 from orders.identities import Identity
 from orders.models import OrderItem, OrderRequest
+from orders.security.sealing import Unsealer
 from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
+from tests.unit.security.openbao_dev import Transits
 
 A = TypeVar("A")
 T = TypeVar("T")
 
 EMAIL = "jane.doe@example.com"
 ADDRESS = "1 Main Street, 1000 Brussels"
+REFERENCE = "tok_visa_4242"
 
 
 def order_id() -> str:
@@ -28,13 +31,16 @@ def order_id() -> str:
 def new_order(
     *items: tuple[str, int], address: str = ADDRESS, email: str = EMAIL, currency: str = "EUR"
 ) -> OrderRequest:
-    """An order for ``items`` ((sku, quantity) pairs) with a fresh id."""
+    """A plaintext order for ``items`` ((sku, quantity) pairs) with a fresh id.
+
+    Activities never see this form: seal it (``sealer.seal_order``) as the client does.
+    """
     return OrderRequest(
         order_id=order_id(),
         customer_id="cust-1",
         customer_email=email,
         shipping_address=address,
-        payment_reference="tok_visa_4242",
+        payment_reference=REFERENCE,
         currency=currency,
         items=tuple(OrderItem(sku=sku, quantity=qty) for sku, qty in items),
     )
@@ -79,6 +85,17 @@ class Engines:
         if identity.name not in self._engines:
             self._engines[identity.name] = await self._db.engine_for(identity)
         return self._engines[identity.name]
+
+
+class Unsealers:
+    """One unsealer per identity, each holding only that identity's Vault token."""
+
+    def __init__(self, transits: Transits) -> None:
+        self._transits = transits
+
+    def __call__(self, identity: Identity, *, token_of: Identity | None = None) -> Unsealer:
+        """``identity``'s unsealer; ``token_of`` wires another identity's token (a mistake)."""
+        return Unsealer(self._transits(token_of or identity), identity)
 
 
 async def run(fn: Callable[[A], Awaitable[T]], arg: A) -> T:

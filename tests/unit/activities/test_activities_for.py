@@ -1,16 +1,19 @@
-"""activities_for: exactly an identity's activities, bound to its engine."""
+"""activities_for: exactly an identity's activities, bound to its engine and unsealer."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
 
 from activities import ACTIVITY_CLASSES, activities_for
 from orders import identities
-from orders.identities import Kind
+from orders.identities import SEALED_FIELDS, Kind
+from orders.security.sealing import Unsealer
+from orders.security.transit import TransitClient
 
 ACTIVITY_IDENTITIES = [i for i in identities.ALL if i.kind is Kind.ACTIVITY]
+CONSUMERS = [s.consumer for s in SEALED_FIELDS]
 
 
 def _name(fn: object) -> str:
@@ -19,14 +22,25 @@ def _name(fn: object) -> str:
     return defn.name or ""
 
 
+def _engine() -> AsyncEngine:
+    return create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+
+
+def _unsealer(identity: identities.Identity) -> Unsealer:
+    # Never used to call Vault here: wiring only (the client connects lazily).
+    return Unsealer(TransitClient("http://127.0.0.1:1", lambda: "unused"), identity)
+
+
 @pytest.mark.parametrize("identity", ACTIVITY_IDENTITIES, ids=lambda i: i.name)
 def test_exactly_the_identitys_activities(identity: identities.Identity) -> None:
-    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    fns = activities_for(identity, engine)
+    engine = _engine()
+    unsealer = _unsealer(identity)
+    fns = activities_for(identity, engine, unsealer)
     assert [_name(fn) for fn in fns] == list(identity.activities)
     for fn in fns:
         assert getattr(fn, "__self__", None) is not None, "must be a bound method"
         assert fn.__self__._engine is engine  # type: ignore[attr-defined]
+        assert fn.__self__._unsealer is unsealer  # type: ignore[attr-defined]
 
 
 def test_every_activity_identity_has_a_class_and_no_other() -> None:
@@ -46,6 +60,25 @@ def test_every_activity_identity_has_a_class_and_no_other() -> None:
     ids=lambda i: i.name,
 )
 def test_identities_without_activities_are_refused(identity: identities.Identity) -> None:
-    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     with pytest.raises(ValueError, match=identity.name):
-        activities_for(identity, engine)
+        activities_for(identity, _engine(), _unsealer(identity))
+
+
+@pytest.mark.parametrize("identity", ACTIVITY_IDENTITIES, ids=lambda i: i.name)
+def test_another_identitys_unsealer_is_refused(identity: identities.Identity) -> None:
+    # Caught when the worker is built, not on the first order.
+    other = next(c for c in CONSUMERS if c != identity)
+    with pytest.raises(ValueError, match=other.name):
+        activities_for(identity, _engine(), _unsealer(other))
+
+
+@pytest.mark.parametrize("identity", CONSUMERS, ids=lambda i: i.name)
+def test_consumers_of_sealed_fields_need_an_unsealer(identity: identities.Identity) -> None:
+    with pytest.raises(ValueError, match="Unsealer"):
+        ACTIVITY_CLASSES[identity.name](_engine())
+
+
+def test_other_identities_need_none() -> None:
+    for identity in ACTIVITY_IDENTITIES:
+        if identity not in CONSUMERS:
+            assert ACTIVITY_CLASSES[identity.name](_engine()).definitions()

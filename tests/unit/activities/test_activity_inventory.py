@@ -10,12 +10,14 @@ from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
 from orders import identities
 from orders.models import BusinessError, OrderRef, OrderRequest, ReserveRequest
+from orders.security.sealing import Sealer
 from tests.unit.activities.helpers import Engines, count, new_order, new_sku, run, stock
 from tests.unit.db.pg_cluster import OrdersDb, fetch
 
 
-async def _recorded(engines: Engines, order: OrderRequest) -> ReserveRequest:
-    await run(ValidateOrder(await engines(identities.ORDER_VALIDATE)).validate_order, order)
+async def _recorded(engines: Engines, sealer: Sealer, order: OrderRequest) -> ReserveRequest:
+    sealed = await sealer.seal_order(order)
+    await run(ValidateOrder(await engines(identities.ORDER_VALIDATE)).validate_order, sealed)
     return ReserveRequest(order_id=order.order_id, items=order.items)
 
 
@@ -27,10 +29,12 @@ async def _release(engines: Engines) -> ReleaseInventory:
     return ReleaseInventory(await engines(identities.ORDER_RELEASE_INVENTORY))
 
 
-async def test_reserve_moves_stock_to_reserved(orders_db: OrdersDb, engines: Engines) -> None:
+async def test_reserve_moves_stock_to_reserved(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
     a = await new_sku(orders_db, available=10)
     b = await new_sku(orders_db, available=5)
-    request = await _recorded(engines, new_order((a, 3), (b, 5)))
+    request = await _recorded(engines, sealer, new_order((a, 3), (b, 5)))
 
     result = await run((await _reserve(engines)).reserve_inventory, request)
 
@@ -40,9 +44,11 @@ async def test_reserve_moves_stock_to_reserved(orders_db: OrdersDb, engines: Eng
     assert await stock(orders_db, b) == (0, 5)
 
 
-async def test_reserve_twice_holds_once(orders_db: OrdersDb, engines: Engines) -> None:
+async def test_reserve_twice_holds_once(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
     sku = await new_sku(orders_db, available=10)
-    request = await _recorded(engines, new_order((sku, 4)))
+    request = await _recorded(engines, sealer, new_order((sku, 4)))
     reserve = await _reserve(engines)
 
     first = await run(reserve.reserve_inventory, request)
@@ -54,11 +60,11 @@ async def test_reserve_twice_holds_once(orders_db: OrdersDb, engines: Engines) -
 
 
 async def test_out_of_stock_names_the_sku_and_holds_nothing(
-    orders_db: OrdersDb, engines: Engines
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
 ) -> None:
     plenty = await new_sku(orders_db, available=100)
     scarce = await new_sku(orders_db, available=1)
-    request = await _recorded(engines, new_order((plenty, 2), (scarce, 2)))
+    request = await _recorded(engines, sealer, new_order((plenty, 2), (scarce, 2)))
 
     with pytest.raises(ApplicationError) as failure:
         await run((await _reserve(engines)).reserve_inventory, request)
@@ -73,18 +79,22 @@ async def test_out_of_stock_names_the_sku_and_holds_nothing(
     assert await count(orders_db, "reservations", request.order_id) == 0
 
 
-async def test_seeded_sold_out_sku_is_out_of_stock(orders_db: OrdersDb, engines: Engines) -> None:
-    request = await _recorded(engines, new_order(("SKU-SOLDOUT", 1)))
+async def test_seeded_sold_out_sku_is_out_of_stock(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
+    request = await _recorded(engines, sealer, new_order(("SKU-SOLDOUT", 1)))
     with pytest.raises(ApplicationError) as failure:
         await run((await _reserve(engines)).reserve_inventory, request)
     assert failure.value.type == BusinessError.OUT_OF_STOCK
     assert "SKU-SOLDOUT" in failure.value.message
 
 
-async def test_release_returns_stock_once(orders_db: OrdersDb, engines: Engines) -> None:
+async def test_release_returns_stock_once(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
     a = await new_sku(orders_db, available=10)
     b = await new_sku(orders_db, available=10)
-    request = await _recorded(engines, new_order((a, 3), (b, 1)))
+    request = await _recorded(engines, sealer, new_order((a, 3), (b, 1)))
     await run((await _reserve(engines)).reserve_inventory, request)
     release = await _release(engines)
     ref = OrderRef(order_id=request.order_id)
@@ -110,10 +120,10 @@ async def test_release_with_nothing_held_changes_nothing(engines: Engines) -> No
 
 
 async def test_reserve_after_release_does_not_hold_again(
-    orders_db: OrdersDb, engines: Engines
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
 ) -> None:
     sku = await new_sku(orders_db, available=10)
-    request = await _recorded(engines, new_order((sku, 2)))
+    request = await _recorded(engines, sealer, new_order((sku, 2)))
     reserve = await _reserve(engines)
     await run(reserve.reserve_inventory, request)
     await run((await _release(engines)).release_inventory, OrderRef(order_id=request.order_id))

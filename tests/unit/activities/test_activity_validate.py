@@ -1,4 +1,8 @@
-"""validate_order against a real Postgres, as the order-validate group's login role."""
+"""validate_order against a real Postgres, as the order-validate group's login role.
+
+Orders arrive sealed (by the real client-side Sealer against a dev OpenBao) and their
+need-to-know fields are stored sealed: the row holds ciphertext, never the PII.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,25 @@ from temporalio.exceptions import ApplicationError
 from activities.validate import ValidateOrder
 from orders import identities
 from orders.models import BusinessError
-from tests.unit.activities.helpers import Engines, count, new_order, new_sku, run
+from orders.security.sealing import Sealer
+from tests.unit.activities.helpers import (
+    ADDRESS,
+    EMAIL,
+    Engines,
+    count,
+    new_order,
+    new_sku,
+    run,
+)
 from tests.unit.db.pg_cluster import OrdersDb, fetch
 
 
 async def test_records_the_order_priced_from_the_catalogue(
-    orders_db: OrdersDb, engines: Engines
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
 ) -> None:
     cheap = await new_sku(orders_db, price_cents=250)
     dear = await new_sku(orders_db, price_cents=1999)
-    order = new_order((cheap, 4), (dear, 1))
+    order = await sealer.seal_order(new_order((cheap, 4), (dear, 1)))
     acts = ValidateOrder(await engines(identities.ORDER_VALIDATE))
 
     result = await run(acts.validate_order, order)
@@ -35,7 +48,11 @@ async def test_records_the_order_priced_from_the_catalogue(
         order.order_id,
     )
     assert (row["total_cents"], row["currency"]) == (2999, "EUR")
+    # Stored exactly as sealed: encrypted at rest, openable only by each field's consumer.
     assert row["customer_email"] == order.customer_email
+    assert row["shipping_address"] == order.shipping_address
+    assert EMAIL not in str(dict(row))
+    assert ADDRESS not in str(dict(row))
     items = await fetch(
         orders_db,
         "SELECT sku, quantity, unit_price_cents FROM orders.order_items WHERE order_id = $1"
@@ -49,10 +66,10 @@ async def test_records_the_order_priced_from_the_catalogue(
 
 
 async def test_retry_after_commit_is_a_success_with_one_row(
-    orders_db: OrdersDb, engines: Engines
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
 ) -> None:
     sku = await new_sku(orders_db, price_cents=700)
-    order = new_order((sku, 3))
+    order = await sealer.seal_order(new_order((sku, 3)))
     acts = ValidateOrder(await engines(identities.ORDER_VALIDATE))
 
     first = await run(acts.validate_order, order)
@@ -64,10 +81,10 @@ async def test_retry_after_commit_is_a_success_with_one_row(
 
 
 async def test_unknown_sku_is_an_invalid_order_naming_it(
-    orders_db: OrdersDb, engines: Engines
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
 ) -> None:
     known = await new_sku(orders_db)
-    order = new_order((known, 1), ("NO-SUCH-SKU", 2))
+    order = await sealer.seal_order(new_order((known, 1), ("NO-SUCH-SKU", 2)))
     acts = ValidateOrder(await engines(identities.ORDER_VALIDATE))
 
     with pytest.raises(ApplicationError) as failure:

@@ -3,6 +3,11 @@
 The activities here are in-memory stand-ins with the real ones' names and business rules;
 each identity's worker registers only its own, so a step scheduled on the wrong queue would
 never run. Every history produced is replayed at the end to prove determinism.
+
+Orders are sealed as the client seals them, against a real OpenBao with the project's
+policies; the stand-ins of the consuming activities unseal with their identity's own
+token, so the workflow is proven to pass the sealed values through untouched and its
+history is proven to hold no plaintext.
 """
 
 from __future__ import annotations
@@ -40,18 +45,24 @@ from orders.models import (
     PaymentResult,
     Reservation,
     ReserveRequest,
+    SealedOrder,
     Shipment,
     Step,
     ValidatedOrder,
 )
+from orders.security.sealing import Sealer, Unsealer
+from tests.unit.security.openbao_dev import Transits, dev_vault, transits
 from workflows import OrderWorkflow
 from workflows.order import NOTIFY_FAILED, STATUS_QUERY
+
+__all__ = ["dev_vault", "transits"]  # fixtures, imported so pytest finds them here
 
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
 NAMESPACE = "orders-unit"
 PRICES = {"SKU-WIDGET": 1250, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
 EMAIL = "ann@example.org"
 ADDRESS = "12 Quay Street, Dublin"
+REFERENCE = "tok_visa_4242"
 
 VALIDATE, RESERVE, PAY, FULFILL, NOTIFY = (
     identities.VALIDATE_ORDER,
@@ -72,8 +83,12 @@ def business(kind: BusinessError, message: str) -> ApplicationError:
 class FakeShop:
     """Activities by name, recording (activity, order id, task queue) for every attempt."""
 
+    unsealers: dict[str, Unsealer]
+    """Activity name -> its identity's unsealer (own Vault token)."""
     calls: list[tuple[str, str, str]] = field(default_factory=list)
-    orders: dict[str, OrderRequest] = field(default_factory=dict)
+    orders: dict[str, SealedOrder] = field(default_factory=dict)
+    notified: dict[str, str] = field(default_factory=dict)
+    """Order id -> the e-mail address notify unsealed."""
     fulfil_gates: dict[str, asyncio.Event] = field(default_factory=dict)
     fulfil_started: dict[str, asyncio.Event] = field(default_factory=dict)
     flaky_payments: set[str] = field(default_factory=set)
@@ -88,8 +103,11 @@ class FakeShop:
     def steps(self, order_id: str) -> list[str]:
         return [name for name, oid, _ in self.calls if oid == order_id]
 
+    async def unseal(self, activity_name: str, field_name: str, order_id: str, value: str) -> str:
+        return await self.unsealers[activity_name].unseal(field_name, order_id, value)
+
     @activity.defn(name=VALIDATE)
-    async def validate_order(self, order: OrderRequest) -> ValidatedOrder:
+    async def validate_order(self, order: SealedOrder) -> ValidatedOrder:
         self._record(VALIDATE, order.order_id)
         unknown = sorted(i.sku for i in order.items if i.sku not in PRICES)
         if unknown:
@@ -117,7 +135,10 @@ class FakeShop:
         self._record(PAY, request.order_id)
         if request.order_id in self.flaky_payments and activity.info().attempt == 1:
             raise RuntimeError("processor timeout")  # retryable
-        if request.payment_reference.startswith("decline-"):
+        reference = await self.unseal(
+            PAY, "payment_reference", request.order_id, request.payment_reference
+        )
+        if reference.startswith("decline-"):
             raise business(BusinessError.PAYMENT_DECLINED, "payment declined")
         order = self.orders[request.order_id]
         total = sum(PRICES[i.sku] * i.quantity for i in order.items)
@@ -135,13 +156,19 @@ class FakeShop:
         if ref.order_id in self.fulfil_started:
             self.fulfil_started[ref.order_id].set()
             await self.fulfil_gates[ref.order_id].wait()
-        if "undeliverable" in self.orders[ref.order_id].shipping_address.lower():
+        sealed = self.orders[ref.order_id].shipping_address
+        address = await self.unseal(FULFILL, "shipping_address", ref.order_id, sealed)
+        if "undeliverable" in address.lower():
             raise business(BusinessError.UNDELIVERABLE, "the carrier cannot deliver")
         return Shipment(order_id=ref.order_id, tracking_number=f"TRK-{ref.order_id}")
 
     @activity.defn(name=NOTIFY)
     async def notify_customer(self, ref: OrderRef) -> Notification:
         self._record(NOTIFY, ref.order_id)
+        sealed = self.orders[ref.order_id].customer_email
+        self.notified[ref.order_id] = await self.unseal(
+            NOTIFY, "customer_email", ref.order_id, sealed
+        )
         return Notification(order_id=ref.order_id, kind="order_completed")
 
     @activity.defn(name=REFUND)
@@ -165,13 +192,17 @@ class FakeShop:
 class Harness:
     client: Client
     shop: FakeShop
+    sealer: Sealer
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    sealed: dict[str, SealedOrder] = field(default_factory=dict)
 
     async def start(self, order: OrderRequest) -> WorkflowHandle[OrderWorkflow, OrderStatus]:
+        # As the client does: seal, then start; the workflow never sees the plaintext.
+        sealed = self.sealed[order.order_id] = await self.sealer.seal_order(order)
         handle = await self.client.start_workflow(
             OrderWorkflow.run,
-            order,
-            id=order.workflow_id,
+            sealed,
+            id=sealed.workflow_id,
             task_queue=identities.ORDER_WORKFLOW.task_queue,
         )
         self.handles.append(handle)
@@ -182,7 +213,7 @@ class Harness:
 
 
 def new_order(
-    *items: tuple[str, int], reference: str = "tok_visa_4242", address: str = ADDRESS
+    *items: tuple[str, int], reference: str = REFERENCE, address: str = ADDRESS
 ) -> OrderRequest:
     return OrderRequest(
         order_id=f"ord-{uuid.uuid4()}",
@@ -196,14 +227,17 @@ def new_order(
 
 
 @pytest_asyncio.fixture(scope="module")
-async def harness() -> AsyncIterator[Harness]:
+async def harness(transits: Transits) -> AsyncIterator[Harness]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
         data_converter=pydantic_data_converter,
         namespace=NAMESPACE,
         dev_server_log_level="error",
     )
-    shop = FakeShop()
+    consumers = {name: identities.activity_identity(name) for name in (PAY, FULFILL, NOTIFY)}
+    shop = FakeShop(
+        unsealers={name: Unsealer(transits(ident), ident) for name, ident in consumers.items()}
+    )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(env)
         await stack.enter_async_context(
@@ -220,7 +254,7 @@ async def harness() -> AsyncIterator[Harness]:
             await stack.enter_async_context(
                 Worker(env.client, task_queue=ident.task_queue, activities=fns)
             )
-        yield Harness(env.client, shop)
+        yield Harness(env.client, shop, Sealer(transits(identities.ORDER_CLIENT)))
 
 
 def assert_no_pii(status: OrderStatus) -> None:
@@ -247,6 +281,31 @@ async def test_happy_path(harness: Harness) -> None:
         if order_id == order.order_id:
             assert queue == identities.activity_identity(name).task_queue
     assert_no_pii(status)
+    # The consumer at the end of the chain opens what the client sealed at the start.
+    assert harness.shop.notified[order.order_id] == EMAIL
+
+
+async def test_history_carries_only_sealed_values(harness: Harness) -> None:
+    # No payload codec here, so the history's payloads are plain JSON: whatever PII the
+    # workflow handled would be visible in them as is.
+    orders = [
+        new_order(),
+        new_order(reference="decline-secret-card"),
+        new_order(address="Undeliverable Alley 13, Secretville"),
+    ]
+    for order in orders:
+        await harness.run(order)
+
+    for order in orders:
+        handle = harness.client.get_workflow_handle(order.workflow_id)
+        history = await handle.fetch_history()
+        raw = b"".join(event.SerializeToString() for event in history.events)
+        sealed = harness.sealed[order.order_id]
+        for name in ("customer_email", "shipping_address", "payment_reference"):
+            assert getattr(order, name).encode() not in raw, name
+        # Positive control: the search does see payload contents (the sealed values).
+        assert sealed.shipping_address.encode() in raw
+        assert sealed.payment_reference.encode() in raw
 
 
 async def test_out_of_stock_pays_nothing_and_releases_nothing(harness: Harness) -> None:

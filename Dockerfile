@@ -1,0 +1,57 @@
+# One image for every identity of the contract (orders/identities.py):
+#   python -m workers <identity>        a worker (the default command prints the identities)
+#   python -m orders.deploy.setup ...   unseal / configure / migrate jobs
+#   orders codec-server                 the codec server
+# Build: docker build -t hardened-orders:0.1.0 .   (k8s/kind.sh does, then loads it into kind)
+#
+# Hardening: non-root numeric UID/GID 10001; nothing is written outside /tmp (mount an
+# emptyDir or tmpfs there and run with a read-only root filesystem); no compilers, package
+# caches, pip or setuid binaries in the final stage; no server wheels (the `stack` extra).
+
+# Base: python:3.11.13-slim-bookworm pinned by its multi-platform manifest digest (both
+# stages; tests/unit/deploy checks they are the same image).
+FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1 AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY tools/image-constraints.txt ./constraints.txt
+COPY orders ./orders
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY vault/policies ./vault/policies
+# Base dependencies only, at the pinned versions. orders/vault_config.py reads the policies
+# from vault/ beside the installed `orders` package, so they go to site-packages too.
+# pip itself is removed from the virtualenv: nothing installs anything at run time.
+RUN python -m venv /opt/orders \
+ && /opt/orders/bin/pip install --no-cache-dir --constraint constraints.txt . \
+ && cp -R vault /opt/orders/lib/python3.11/site-packages/vault \
+ && /opt/orders/bin/pip uninstall --yes pip setuptools \
+ && /opt/orders/bin/python -m compileall -q /opt/orders/lib/python3.11/site-packages
+
+FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
+# The system Python's pip/setuptools are of no use at run time; setuid/setgid bits would
+# be a way back to root for anything that finds a shell.
+RUN groupadd --system --gid 10001 orders \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
+      --shell /usr/sbin/nologin orders \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/orders \
+ && python -m pip uninstall --yes pip setuptools wheel \
+ && find / -xdev -perm /6000 -type f -exec chmod a-s {} +
+COPY --from=build /opt/orders /opt/orders
+ENV PATH=/opt/orders/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp \
+    ORDERS_HEARTBEAT_FILE=/tmp/orders-heartbeat \
+    ORDERS_READY_FILE=/tmp/orders-ready
+USER 10001:10001
+WORKDIR /tmp
+# Workers listen on no port: the probe reads the heartbeat and ready files they keep.
+# Non-worker commands (setup jobs, codec server) override it in compose and Kubernetes.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["python", "-m", "workers.probe", "ready"]
+CMD ["python", "-m", "workers"]

@@ -1,0 +1,147 @@
+"""Load generation and the counters a benchmark run reads before and after each phase."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import asyncpg
+import psutil
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Cumulative counters at one instant."""
+
+    vault_requests: int
+    vault_transit_requests: int
+    pg_sessions: int
+    cpu_seconds: float
+
+
+async def read_counters(audit_log: Path, admin_dsn: str, pids: Sequence[int]) -> Counters:
+    """Vault requests (audit log), Postgres sessions ever opened, CPU of ``pids``."""
+    vault = transit = 0
+    if audit_log.exists():
+        with audit_log.open("rb") as fh:
+            for line in fh:
+                # One "request" and one "response" entry per call; count requests.
+                if b'"type":"request"' not in line:
+                    continue
+                vault += 1
+                path = json.loads(line).get("request", {}).get("path", "")
+                transit += path.startswith("transit/")
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        sessions = int(await conn.fetchval("SELECT sum(sessions) FROM pg_stat_database"))
+    finally:
+        await conn.close()
+    cpu = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            cpu += times.user + times.system + times.children_user + times.children_system
+        except psutil.Error:
+            pass
+    return Counters(vault, transit, sessions, cpu)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One configuration's figures."""
+
+    name: str
+    orders: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    vault_requests_per_order: float
+    vault_transit_requests_per_order: float
+    pg_sessions_per_order: float
+    cpu_seconds_per_order: float
+    failed: int
+
+    def as_dict(self) -> dict[str, object]:
+        """For the JSON report."""
+        return asdict(self)
+
+
+def _pct(sorted_ms: list[float], q: float) -> float:
+    if not sorted_ms:
+        return float("nan")
+    idx = min(len(sorted_ms) - 1, round(q * (len(sorted_ms) - 1)))
+    return sorted_ms[idx]
+
+
+async def run_load(
+    place_and_wait: Callable[[int], Awaitable[bool]],
+    orders: int,
+    concurrency: int,
+    progress: Callable[[], None] | None = None,
+) -> tuple[list[float], int, float]:
+    """Run ``orders`` calls with at most ``concurrency`` in flight.
+
+    Returns:
+        Latencies in ms (successful calls), failures, wall seconds.
+    """
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    failed = 0
+
+    async def one(i: int) -> None:
+        nonlocal failed
+        async with sem:
+            t0 = time.perf_counter()
+            ok = await place_and_wait(i)
+            if ok:
+                latencies.append((time.perf_counter() - t0) * 1000)
+            else:
+                failed += 1
+            if progress:
+                progress()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(orders)))
+    return latencies, failed, time.perf_counter() - start
+
+
+def summarise(
+    name: str,
+    latencies: list[float],
+    failed: int,
+    seconds: float,
+    before: Counters,
+    after: Counters,
+) -> PhaseResult:
+    """Figures of one phase from its latencies and the counter deltas."""
+    n = len(latencies) + failed
+    ordered = sorted(latencies)
+    return PhaseResult(
+        name=name,
+        orders=n,
+        seconds=round(seconds, 3),
+        throughput=round(len(latencies) / seconds, 3) if seconds else 0.0,
+        p50_ms=round(statistics.median(ordered), 1) if ordered else float("nan"),
+        p95_ms=round(_pct(ordered, 0.95), 1),
+        p99_ms=round(_pct(ordered, 0.99), 1),
+        vault_requests_per_order=round((after.vault_requests - before.vault_requests) / n, 4),
+        vault_transit_requests_per_order=round(
+            (after.vault_transit_requests - before.vault_transit_requests) / n, 4
+        ),
+        pg_sessions_per_order=round((after.pg_sessions - before.pg_sessions) / n, 4),
+        cpu_seconds_per_order=round((after.cpu_seconds - before.cpu_seconds) / n, 5),
+        failed=failed,
+    )
+
+
+def write_json(path: Path, payload: dict[str, object]) -> None:
+    """Write the report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))

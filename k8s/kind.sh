@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The kind path: `make kind-up`, `make kind-demo`, `make kind-down` (see k8s/README.md).
+#
+#   up    create the cluster (k8s/kind-config.yaml), build and load the image, create the
+#         password Secrets, apply k8s/overlays/kind, then wait for the unseal Job, the
+#         vault-configure Job (database bootstrap + vault/ with Kubernetes auth at the real
+#         apiserver), the migrate Job (as order-migrate) and every worker Deployment.
+#   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
+#         cluster: the same scenarios and evidence as `make demo`.
+#   down  delete the cluster.
+#
+# It needs docker (with a running engine), kind and kubectl, and says so in one line,
+# exiting 3, before doing anything when one is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CLUSTER="${KIND_CLUSTER:-hardened-orders}"
+IMAGE="hardened-orders:0.1.0"
+HOME_DIR=".orders/kind"
+
+fail() {
+  echo "kind.sh: $*" >&2
+  exit 3
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 ||
+    fail "'$1' is not installed or not on PATH; it is needed $2. Without a container engine, use 'make demo' (the same identities on a local stack)."
+}
+
+preflight() {
+  need docker "to build the image and to run kind's node"
+  docker info >/dev/null 2>&1 ||
+    fail "'docker' is installed but no Docker engine answers ('docker info' failed); start one, or use 'make demo' (no container engine needed)."
+  need kind "to create the cluster (https://kind.sigs.k8s.io)"
+  need kubectl "to apply the manifests"
+}
+
+kc() { kubectl --context "kind-${CLUSTER}" "$@"; }
+
+random_secret() { # namespace name: create a Secret with a random password once
+  if ! kc -n "$1" get secret "$2" >/dev/null 2>&1; then
+    local f
+    f="$(mktemp)"
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$f")
+    kc -n "$1" create secret generic "$2" --from-file=password="$f" >/dev/null
+    rm -f "$f"
+    echo "created Secret $1/$2"
+  fi
+}
+
+up() {
+  preflight
+  if ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
+    kind create cluster --name "$CLUSTER" --config k8s/kind-config.yaml --wait 180s
+  fi
+  docker build -t "$IMAGE" .
+  kind load docker-image "$IMAGE" --name "$CLUSTER"
+
+  kc apply -f k8s/overlays/kind/infra/namespace.yaml
+  random_secret orders-infra postgres-superuser
+  random_secret orders-infra temporal-db
+  random_secret orders-infra vault-dbadmin
+  # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
+  # after a restart). Jobs are immutable, so delete before apply.
+  kc -n orders-infra delete job openbao-unseal vault-configure --ignore-not-found
+  kc -n orders delete job order-migrate --ignore-not-found
+  kc apply -k k8s/overlays/kind
+
+  kc -n orders-infra wait --for=condition=complete job/openbao-unseal --timeout=600s
+  kc -n orders-infra wait --for=condition=complete job/vault-configure --timeout=900s
+  kc -n orders wait --for=condition=complete job/order-migrate --timeout=900s
+  kc -n orders wait --for=condition=Available deployment \
+    -l 'app.kubernetes.io/component in (workflow-worker,activity-worker)' --timeout=600s
+  evidence
+}
+
+evidence() {
+  echo
+  echo "== Namespaces and their Pod Security level"
+  kc get namespace orders orders-infra -L pod-security.kubernetes.io/enforce
+  echo "== Worker Deployments: each runs under its own ServiceAccount"
+  kc -n orders get deployment \
+    -o custom-columns='DEPLOYMENT:.metadata.name,SERVICEACCOUNT:.spec.template.spec.serviceAccountName,AUTOMOUNT:.spec.template.spec.automountServiceAccountToken,READY:.status.readyReplicas'
+  echo "== Projected token audience and lifetime per Deployment"
+  kc -n orders get deployment \
+    -o custom-columns='DEPLOYMENT:.metadata.name,AUDIENCE:.spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.audience,SECONDS:.spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds'
+  echo "== NetworkPolicies"
+  kc -n orders get networkpolicy
+  echo "== Pods"
+  kc -n orders get pods -o wide
+}
+
+demo() {
+  preflight
+  make venv
+  local pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+  local t_port=17233 v_port=18200 p_port=15432
+  kc -n orders-infra port-forward svc/temporal-frontend "${t_port}:7233" >/dev/null &
+  pids+=($!)
+  kc -n orders-infra port-forward svc/openbao "${v_port}:8200" >/dev/null &
+  pids+=($!)
+  kc -n orders-infra port-forward svc/postgres "${p_port}:5432" >/dev/null &
+  pids+=($!)
+  sleep 3
+
+  local tmp
+  tmp="$(mktemp -d)"
+  chmod 700 "$tmp"
+  kubectl config view --raw --minify --context "kind-${CLUSTER}" \
+    -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$tmp/ca.crt"
+  kc -n orders-infra create token demo-token-requester --duration=1h >"$tmp/requester"
+  kc -n orders-infra get secret openbao-init -o jsonpath='{.data.root-token}' |
+    base64 -d >"$tmp/root"
+  kc -n orders-infra get secret postgres-superuser -o jsonpath='{.data.password}' |
+    base64 -d >"$tmp/pg"
+  .venv/bin/python -m orders.deploy.kind stack --home "$HOME_DIR" \
+    --apiserver "$(kubectl config view --minify --context "kind-${CLUSTER}" -o jsonpath='{.clusters[0].cluster.server}')" \
+    --ca-file "$tmp/ca.crt" --requester-token-file "$tmp/requester" \
+    --root-token-file "$tmp/root" --postgres-password-file "$tmp/pg" \
+    --temporal-port "$t_port" --vault-port "$v_port" --postgres-port "$p_port"
+  rm -rf "$tmp"
+  ORDERS_HOME="$HOME_DIR" .venv/bin/orders demo
+}
+
+down() {
+  preflight
+  kind delete cluster --name "$CLUSTER"
+  rm -rf "$HOME_DIR"
+}
+
+case "${1:-}" in
+  up) up ;;
+  demo) demo ;;
+  down) down ;;
+  evidence)
+    preflight
+    evidence
+    ;;
+  *)
+    echo "usage: k8s/kind.sh up|demo|down|evidence" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,452 @@
+"""The codec server's ASGI app (Temporal remote codec protocol, plus a browser login).
+
+``POST /decode`` (and ``POST /encode`` when enabled) take and return ``Payloads`` as proto3
+JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every request:
+
+1. CORS: only the configured UI origin, with credentials; preflights answered here.
+2. Authentication: ``Authorization: Bearer <JWT>``, or (browsers) the session cookie set
+   by ``/login``. Missing, invalid, expired or foreign tokens: 401.
+3. Authorization: the ``X-Namespace`` namespace must be readable (``:read``, ``:write``,
+   ``:admin``) for decode, writable for encode; otherwise 403.
+4. Size: ``Content-Length`` above the limit, or a (chunked) body that grows past it: 413.
+5. Decode each payload with the unbound envelope codec; a payload whose recorded context
+   names another namespace is returned still encrypted, so a permission on one namespace
+   never opens another's payloads.
+6. One audit line (``codec.audit``): who, namespace, payload count, outcome. Never payload
+   contents, tokens or passwords.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from google.protobuf import json_format
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
+
+from orders import logging as olog
+from orders.codec_server import pages
+from orders.codec_server.auth import (
+    InvalidTokenError,
+    KeysUnavailableError,
+    Principal,
+    SessionStore,
+    TokenVerifier,
+)
+from orders.codec_server.settings import CodecServerSettings
+from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, PayloadRefusedError
+from orders.security.transit import TransitDeniedError, TransitInvalidError
+from orders.security.vault import VaultUnavailableError
+from orders.vault_people import PersonLoginError
+
+log = olog.get(__name__)
+
+API_PATHS: Final = frozenset({"/decode", "/encode"})
+ALLOWED_HEADERS: Final = "Content-Type, X-Namespace, Authorization"
+PREFLIGHT_MAX_AGE: Final = "600"
+MAX_FORM_BYTES: Final = 8192
+COOKIE_SECURE: Final = "__Host-orders-codec-session"
+"""``__Host-``: the browser only accepts it Secure, for this exact host, on path ``/``."""
+COOKIE_PLAIN: Final = "orders-codec-session"
+
+LoginFn = Callable[[str, str], Awaitable[str]]
+"""(username, password) -> the person's JWT for this server (raises PersonLoginError)."""
+
+
+class Refusal(Exception):
+    """A request the server refuses: HTTP status, audit outcome and a short public reason."""
+
+    def __init__(self, status: int, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.outcome = outcome
+        self.reason = reason
+
+    def response(self) -> Response:
+        """The JSON error response (no detail beyond the reason)."""
+        headers = {"Cache-Control": "no-store"}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="codec-server"'
+        return JSONResponse({"error": self.reason}, status_code=self.status, headers=headers)
+
+
+def recorded_namespace(payload: Payload) -> str | None:
+    """Namespace in an envelope payload's recorded context (``temporal/v1|<ns>|<wf>``)."""
+    parts = bytes(payload.metadata.get(META_CONTEXT, b"")).decode(errors="replace").split("|")
+    return parts[1] if len(parts) == 3 and parts[0] == "temporal/v1" else None
+
+
+class CorsMiddleware:
+    """CORS for the one UI origin, with credentials; everything else gets no CORS headers.
+
+    A refused preflight is answered 403 here, so the browser never sends the real request.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer preflights; add CORS headers to responses for the allowed origin."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        allowed = origin is not None and origin.lower() in self.allowed
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            requested = headers["access-control-request-method"].upper()
+            ok = allowed and scope["path"] in API_PATHS and requested == "POST"
+            log.info("codec.preflight", origin=origin, path=scope["path"], allowed=ok)
+            response: Response
+            if ok:
+                assert origin is not None
+                cors = _cors_headers(origin)
+                cors |= {
+                    "Access-Control-Allow-Methods": "POST",
+                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+                }
+                if "access-control-request-private-network" in headers:
+                    cors["Access-Control-Allow-Private-Network"] = "true"
+                response = Response(status_code=204, headers=cors)
+            else:
+                response = JSONResponse(
+                    {"error": "origin not allowed"}, status_code=403, headers={"Vary": "Origin"}
+                )
+            await response(scope, receive, send)
+            return
+        if not allowed:
+            await self.app(scope, receive, send)
+            return
+        assert origin is not None
+        extra = [(k.lower().encode(), v.encode()) for k, v in _cors_headers(origin).items()]
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+def _cors_headers(origin: str) -> dict[str, str]:
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
+
+
+class CodecService:
+    """Request handling, independent of how the codec and the verifier were built.
+
+    Args:
+        settings: What to serve and to whom.
+        codec: The payload codec (the envelope codec of identity ``codec-server``).
+        verifier: JWT verifier for the issuer and audience.
+        login: Browser login against the identity provider (None: no ``/login``).
+        ready: Whether the server can decode now (its Vault session is up).
+    """
+
+    def __init__(
+        self,
+        settings: CodecServerSettings,
+        codec: PayloadCodec,
+        verifier: TokenVerifier,
+        *,
+        login: LoginFn | None = None,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.verifier = verifier
+        self.login_fn = login if settings.browser_login else None
+        self.ready = ready
+        self.sessions = SessionStore(settings.max_sessions)
+        self.cookie_name = COOKIE_SECURE if settings.secure_cookie else COOKIE_PLAIN
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _origin_ok(self, request: Request) -> bool:
+        """Cookie-bearing browser requests must come from the UI or from this server."""
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        return origin.lower() in (self.settings.allowed_origins | {self.settings.own_origin})
+
+    async def _authenticate(self, request: Request) -> tuple[Principal, str]:
+        header = request.headers.get("authorization")
+        try:
+            if header is not None:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise Refusal(401, "unauthenticated", "bearer token required")
+                return await self.verifier.verify(token.strip()), "bearer"
+            session_id = request.cookies.get(self.cookie_name)
+            stored = self.sessions.token(session_id) if session_id else None
+            if stored is None:
+                raise Refusal(401, "unauthenticated", "authentication required")
+            try:
+                return await self.verifier.verify(stored), "session"
+            except InvalidTokenError:
+                assert session_id is not None
+                self.sessions.delete(session_id)
+                raise
+        except InvalidTokenError:
+            raise Refusal(401, "invalid_token", "invalid or expired token") from None
+        except KeysUnavailableError:
+            raise Refusal(503, "keys_unavailable", "cannot verify tokens now") from None
+
+    async def _read_body(self, request: Request, limit: int) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise Refusal(400, "bad_request", "invalid Content-Length")
+            if int(declared) > limit:
+                raise Refusal(413, "too_large", f"body larger than {limit} bytes")
+        body = bytearray()
+        # Enforced while reading too: a chunked body has no Content-Length to check.
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise Refusal(413, "too_large", f"body larger than {limit} bytes")
+        return bytes(body)
+
+    async def _decode(
+        self, namespace: str, payloads: Sequence[Payload]
+    ) -> tuple[list[Payload], int]:
+        out: list[Payload] = []
+        refused = 0
+        for payload in payloads:
+            if payload.metadata.get(META_ENCODING) != ENCODING:
+                out.append(payload)  # not ours (e.g. a search attribute): shown as is
+                continue
+            if recorded_namespace(payload) != namespace:
+                refused += 1
+                out.append(payload)
+                continue
+            try:
+                out.extend(await self.codec.decode([payload]))
+            except (PayloadRefusedError, TransitInvalidError):
+                # Tampered, or its key version is retired: this one stays encrypted.
+                refused += 1
+                out.append(payload)
+        return out, refused
+
+    # --- endpoints --------------------------------------------------------------------
+
+    async def healthz(self, request: Request) -> Response:
+        """200 once the server's Vault session is up."""
+        if not self.ready():
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def decode(self, request: Request) -> Response:
+        """``POST /decode``."""
+        return await self._convert(request, "decode")
+
+    async def encode(self, request: Request) -> Response:
+        """``POST /encode`` (404 unless enabled)."""
+        if not self.settings.enable_encode:
+            self._audit(request, "encode", outcome="disabled", status=404)
+            return JSONResponse({"error": "encode is disabled"}, status_code=404)
+        return await self._convert(request, "encode")
+
+    async def _convert(self, request: Request, op: str) -> Response:
+        started = time.monotonic()
+        namespace = request.headers.get("x-namespace")
+        fields: dict[str, Any] = {"namespace": namespace}
+        status = 200
+        try:
+            if not self._origin_ok(request):
+                raise Refusal(403, "origin_refused", "origin not allowed")
+            principal, via = await self._authenticate(request)
+            fields |= {"subject": principal.subject, "username": principal.username, "auth": via}
+            if not namespace:
+                raise Refusal(400, "bad_request", "X-Namespace header required")
+            if op == "decode":
+                allowed = principal.can_read(namespace)
+            else:
+                allowed = principal.can_write(namespace)
+            if not allowed:
+                raise Refusal(403, "forbidden", f"no permission on namespace {namespace}")
+            body = await self._read_body(request, self.settings.max_body_bytes)
+            try:
+                message = json_format.Parse(body, Payloads(), ignore_unknown_fields=True)
+            except (json_format.ParseError, UnicodeDecodeError):
+                raise Refusal(400, "bad_request", "body is not Payloads JSON") from None
+            fields["payload_count"] = len(message.payloads)
+            try:
+                if op == "decode":
+                    out, refused = await self._decode(namespace, message.payloads)
+                else:
+                    out, refused = await self.codec.encode(message.payloads), 0
+            except TransitDeniedError:
+                raise Refusal(403, "identity_denied", f"this server may not {op}") from None
+            except VaultUnavailableError:
+                raise Refusal(503, "vault_unavailable", "key service unavailable") from None
+            fields |= {"outcome": "partial" if refused else "ok", "left_encoded": refused}
+            body_out = json_format.MessageToDict(Payloads(payloads=out))
+            return JSONResponse(body_out, headers={"Cache-Control": "no-store"})
+        except Refusal as refusal:
+            fields["outcome"] = refusal.outcome
+            status = refusal.status
+            return refusal.response()
+        finally:
+            fields["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+            self._audit(request, op, status=status, **fields)
+
+    def _audit(self, request: Request, endpoint: str, **fields: Any) -> None:
+        client = request.client
+        log.info(
+            "codec.audit",
+            endpoint=endpoint,
+            origin=request.headers.get("origin"),
+            remote=client.host if client else None,
+            **fields,
+        )
+
+    # --- browser login ----------------------------------------------------------------
+
+    def _safe_next(self, candidate: str | None) -> str | None:
+        """Redirect only back to the UI (never an open redirect)."""
+        ui = self.settings.ui_origin
+        if not candidate or not ui:
+            return None
+        ui = ui.rstrip("/")
+        return candidate if candidate == ui or candidate.startswith(ui + "/") else None
+
+    async def _session_principal(self, request: Request) -> Principal | None:
+        session_id = request.cookies.get(self.cookie_name)
+        token = self.sessions.token(session_id) if session_id else None
+        if token is None:
+            return None
+        try:
+            return await self.verifier.verify(token)
+        except (InvalidTokenError, KeysUnavailableError):
+            return None
+
+    def _html(self, content: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(content, status_code=status, headers=pages.SECURITY_HEADERS)
+
+    async def login_form(self, request: Request) -> Response:
+        """``GET /login``: the form, or who is signed in."""
+        if self.login_fn is None:
+            return JSONResponse({"error": "browser login is disabled"}, status_code=404)
+        principal = await self._session_principal(request)
+        if principal is not None:
+            perms = sorted(f"{ns}:{role}" for ns, role in principal.permissions)
+            return self._html(
+                pages.signed_in_page(principal.username, perms, self.settings.ui_origin)
+            )
+        next_url = self._safe_next(request.query_params.get("next")) or ""
+        return self._html(pages.login_page(next_url))
+
+    async def login(self, request: Request) -> Response:
+        """``POST /login`` (form): log the person in at the identity provider."""
+        if self.login_fn is None:
+            return JSONResponse({"error": "browser login is disabled"}, status_code=404)
+        if request.headers.get("origin") not in (None, self.settings.own_origin):
+            # Only this server's own form may sign people in (no login CSRF).
+            self._audit(request, "login", outcome="origin_refused", status=403)
+            return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        try:
+            body = await self._read_body(request, MAX_FORM_BYTES)
+        except Refusal as refusal:
+            return refusal.response()
+        form = parse_qs(body.decode(errors="replace"), max_num_fields=8)
+        username = (form.get("username") or [""])[0].strip()
+        password = (form.get("password") or [""])[0]
+        next_url = self._safe_next((form.get("next") or [""])[0])
+        logged = username if username.replace("-", "").replace(".", "").isalnum() else "?"
+        try:
+            token = await self.login_fn(username, password)
+            principal = await self.verifier.verify(token)
+        except (PersonLoginError, InvalidTokenError):
+            self._audit(request, "login", username=logged, outcome="refused", status=401)
+            page = pages.login_page(next_url or "", "Invalid username or password.", username)
+            return self._html(page, 401)
+        except (VaultUnavailableError, KeysUnavailableError):
+            self._audit(request, "login", username=logged, outcome="unavailable", status=503)
+            return self._html(pages.login_page(next_url or "", "Sign-in is unavailable."), 503)
+        session_id = self.sessions.create(token, principal.expires_at)
+        self._audit(
+            request,
+            "login",
+            username=principal.username,
+            subject=principal.subject,
+            outcome="ok",
+            status=303,
+        )
+        response = RedirectResponse(next_url or "/login", status_code=303)
+        response.set_cookie(
+            self.cookie_name,
+            session_id,
+            max_age=max(0, int(principal.expires_at - time.time())),
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        """``POST /logout``: end the session and clear the cookie."""
+        if not self._origin_ok(request):
+            return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        session_id = request.cookies.get(self.cookie_name)
+        if session_id:
+            self.sessions.delete(session_id)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(
+            self.cookie_name,
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    async def session(self, request: Request) -> Response:
+        """``GET /session``: the signed-in person (for the UI and scripts) or 401."""
+        principal = await self._session_principal(request)
+        if principal is None:
+            return JSONResponse({"error": "not signed in"}, status_code=401)
+        return JSONResponse(
+            {
+                "username": principal.username,
+                "subject": principal.subject,
+                "permissions": sorted(f"{ns}:{role}" for ns, role in principal.permissions),
+                "expires_at": principal.expires_at,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def create_app(service: CodecService, lifespan: Lifespan | None = None) -> ASGIApp:
+    """The ASGI app: routes of ``service`` behind the CORS middleware."""
+    routes = [
+        Route("/healthz", service.healthz, methods=["GET"]),
+        Route("/decode", service.decode, methods=["POST"]),
+        Route("/encode", service.encode, methods=["POST"]),
+        Route("/login", service.login_form, methods=["GET"]),
+        Route("/login", service.login, methods=["POST"]),
+        Route("/logout", service.logout, methods=["POST"]),
+        Route("/session", service.session, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return CorsMiddleware(app, service.settings.allowed_origins)

@@ -1,0 +1,149 @@
+"""The codec server process: identity ``codec-server``, served by uvicorn.
+
+Like a worker, it gets its own projected ServiceAccount token (the dev stack's
+TokenProjector, or the kubelet), logs in to Vault with Kubernetes auth and keeps the token
+renewed; its policy allows only ``transit/decrypt/orders-payload``. On SIGTERM it stops
+accepting requests, finishes the ones in flight and revokes its Vault token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from orders import identities
+from orders import logging as olog
+from orders.codec_server.app import CodecService, create_app
+from orders.codec_server.auth import JwksCache, TokenVerifier
+from orders.codec_server.settings import CodecServerSettings
+from orders.security.codec import codec_for
+from orders.security.k8s_token import TokenProjector
+from orders.security.vault import VaultSession
+from orders.settings import WorkerSettings
+from orders.vault_people import fetch_person_token
+
+log = olog.get(__name__)
+
+IDENTITY = identities.CODEC_SERVER
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: ours stops it and then cleans up."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
+    """Run until SIGTERM/SIGINT.
+
+    Returns:
+        Process exit code.
+    """
+    stop = asyncio.Event()
+    session = VaultSession(IDENTITY, worker)
+    codec = codec_for(session, worker)
+    # A viewer, not a worker: unencrypted payloads (search attributes, foreign SDKs) are
+    # shown as they are rather than failing the whole request.
+    codec.allow_plaintext = True
+    verify: str | bool = str(worker.vault_cacert) if worker.vault_cacert else True
+    keys = JwksCache(
+        settings.resolved_jwks_url(worker.vault_addr),
+        verify=verify,
+        ttl_seconds=settings.jwks_cache_seconds,
+    )
+    verifier = TokenVerifier(
+        keys,
+        settings.resolved_issuer(worker.vault_addr),
+        settings.audience,
+        settings.leeway_seconds,
+    )
+
+    async def login(username: str, password: str) -> str:
+        return await fetch_person_token(
+            worker.vault_addr,
+            username,
+            password,
+            role=settings.token_role,
+            mount=settings.userpass_mount,
+            verify=verify,
+        )
+
+    started = asyncio.Event()
+    service = CodecService(settings, codec, verifier, login=login, ready=started.is_set)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        background: list[asyncio.Task[None]] = []
+        if worker.k8s_host:
+            projector = TokenProjector.from_settings(worker, IDENTITY)
+            await asyncio.to_thread(projector.refresh)
+            background.append(asyncio.create_task(projector.run(stop)))
+        await session.start()
+        background.append(asyncio.create_task(session.run(stop)))
+        started.set()
+        log.info(
+            "codec_server.started",
+            url=settings.own_url,
+            ui_origin=settings.ui_origin,
+            issuer=verifier.issuer,
+            encode=settings.enable_encode,
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in background:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, timeout=5)
+            await codec.transit.aclose()
+            await keys.aclose()
+            await session.close()
+            log.info("codec_server.stopped")
+
+    app = create_app(service, lifespan)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,  # the audit line is the access log, without secrets
+            server_header=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    await server.serve()
+    return 0 if server.started else 1
+
+
+def main(host: str | None = None, port: int | None = None) -> int:
+    """Entry point of ``orders codec-server``: settings from ``ORDERS_*`` / ``ORDERS_CODEC_*``."""
+    worker = WorkerSettings(identity=IDENTITY.name)
+    olog.configure(IDENTITY.name, worker.log_level)
+    settings = CodecServerSettings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    return asyncio.run(serve(worker, settings))
+
+
+def ready(url: str) -> Callable[[], Awaitable[bool]]:
+    """A readiness check for the supervisor: ``GET <url>/healthz`` answers 200."""
+
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"{url}/healthz")).status_code == 200
+
+    return check

@@ -1,0 +1,103 @@
+"""Codec server settings, from ``ORDERS_CODEC_*`` environment variables.
+
+The server's *identity* settings (Vault address, token file, namespace) are the ordinary
+``ORDERS_*`` worker settings of identity ``codec-server``; these are what is particular to
+serving people.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orders import vault_people
+
+DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+"""The UI sends one event's payloads per request; 4 MiB is Temporal's default blob limit."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` (what browsers send as ``Origin``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class CodecServerSettings(BaseSettings):
+    """What the codec server serves, to whom, and how it verifies them."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERS_CODEC_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    public_url: str | None = None
+    """How browsers reach this server (default ``http://host:port``)."""
+    ui_origin: str | None = None
+    """The one browser origin allowed to call ``/decode`` cross-origin (the Temporal UI)."""
+    issuer: str | None = None
+    """Required ``iss`` (default: OpenBao's identity token issuer at ``ORDERS_VAULT_ADDR``)."""
+    jwks_url: str | None = None
+    """Where the issuer's public keys are (default: OpenBao's ``.well-known/keys``)."""
+    audience: str = vault_people.CODEC_CLIENT_ID
+    token_role: str = vault_people.CODEC_TOKEN_ROLE
+    userpass_mount: str = vault_people.USERPASS_MOUNT
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    enable_encode: bool = False
+    """``POST /encode``; off by default (the codec-server identity cannot encrypt anyway)."""
+    browser_login: bool = True
+    """Serve ``/login`` so browsers (the UI has no login of its own) get a session cookie."""
+    cookie_secure: bool | None = None
+    """``Secure`` cookie attribute; default: see :attr:`secure_cookie`."""
+    leeway_seconds: float = Field(default=2.0, ge=0, le=300)
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    max_sessions: int = Field(default=10_000, ge=1)
+
+    @property
+    def own_url(self) -> str:
+        """The public URL without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def own_origin(self) -> str:
+        """Origin of the login page (forms post back to it)."""
+        return origin_of(self.own_url)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins allowed to call the API from a browser."""
+        return frozenset({origin_of(self.ui_origin)}) if self.ui_origin else frozenset()
+
+    @property
+    def secure_cookie(self) -> bool:
+        """Whether the session cookie is ``Secure`` (and so ``__Host-`` prefixed).
+
+        By default: over https, and over plain http on a loopback host, which browsers
+        treat as a secure context (Chromium keeps ``Secure`` cookies from
+        ``http://127.0.0.1``). Elsewhere over http a ``Secure`` cookie would be dropped.
+        """
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        parts = urlsplit(self.own_url)
+        return parts.scheme == "https" or _is_loopback(parts.hostname or "")
+
+    def resolved_issuer(self, vault_addr: str) -> str:
+        """The issuer to require."""
+        return self.issuer or vault_people.issuer_for(vault_addr)
+
+    def resolved_jwks_url(self, vault_addr: str) -> str:
+        """The JWKS URL to fetch."""
+        return self.jwks_url or vault_people.jwks_url_for(vault_addr)

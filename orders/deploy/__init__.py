@@ -1,0 +1,1 @@
+"""Deployments of the identity contract: Kubernetes manifests, docker-compose, setup jobs."""

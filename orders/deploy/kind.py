@@ -1,0 +1,113 @@
+"""``stack.json`` for a kind cluster, so ``orders demo`` runs against it unchanged.
+
+``k8s/kind.sh demo`` port-forwards Temporal, OpenBao and Postgres to loopback, then calls
+``python -m orders.deploy.kind stack ...``. The result points the demo's tools at the
+cluster exactly where the local stack's file points at the identity endpoint:
+
+* ``identity_endpoint`` is the kind apiserver and ``identity_ca_file`` the cluster CA, so
+  acting as an identity is a real TokenRequest for that ServiceAccount (``aud: vault``);
+* the bootstrap credential of every ServiceAccount is the token of the
+  ``demo-token-requester`` ServiceAccount, whose Role allows exactly that TokenRequest;
+* Vault reviews the resulting logins against the same apiserver, from inside the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from orders import identities
+from orders.devstack.state import StackInfo, StackPaths, write_private
+
+
+def write_stack(
+    paths: StackPaths,
+    *,
+    apiserver: str,
+    ca_pem: str,
+    requester_token: str,
+    root_token: str,
+    postgres_password: str,
+    temporal_port: int,
+    vault_port: int,
+    postgres_port: int,
+) -> StackInfo:
+    """Write ``stack.json`` and the credential files it names under ``paths``.
+
+    Args:
+        paths: Home of this "stack" (``.orders/kind``).
+        apiserver: URL of the kind apiserver, as the host reaches it.
+        ca_pem: The cluster CA.
+        requester_token: Token of ``demo-token-requester`` (may request identity tokens).
+        root_token: OpenBao root token (from the ``openbao-init`` Secret).
+        postgres_password: Postgres superuser password (``postgres-superuser`` Secret).
+        temporal_port: Loopback port forwarded to the Temporal frontend.
+        vault_port: Loopback port forwarded to OpenBao.
+        postgres_port: Loopback port forwarded to Postgres.
+
+    Returns:
+        The stack description that was written.
+    """
+    paths.ensure()
+    clients = paths.identity / "clients"
+    clients.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca_file = paths.identity / "ca.crt"
+    ca_file.write_text(ca_pem)
+    for ident in identities.ALL:
+        write_private(clients / f"{ident.service_account}.token", requester_token)
+    root_file = paths.secrets / "openbao-root-token"
+    write_private(root_file, root_token)
+    host = "127.0.0.1"
+    info = StackInfo(
+        temporal_address=f"{host}:{temporal_port}",
+        namespace=identities.TEMPORAL_NAMESPACE,
+        ui_url="(kubectl -n orders-infra port-forward svc/temporal-ui 8080)",
+        vault_addr=f"http://{host}:{vault_port}",
+        vault_root_token_file=str(root_file),
+        postgres_admin_dsn=(
+            f"postgresql://postgres:{postgres_password}@{host}:{postgres_port}/{identities.DB_NAME}"
+        ),
+        identity_endpoint=apiserver,
+        identity_ca_file=str(ca_file),
+        token_files={i.name: str(paths.token_file(i.name)) for i in identities.ALL},
+        postgres_host=host,
+        postgres_port=postgres_port,
+        database=identities.DB_NAME,
+    )
+    info.save(paths)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m orders.deploy.kind stack --home DIR ...`` (secrets are read from files)."""
+    ap = argparse.ArgumentParser(prog="python -m orders.deploy.kind", description=__doc__)
+    ap.add_argument("step", choices=["stack"])
+    ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--apiserver", required=True)
+    ap.add_argument("--ca-file", type=Path, required=True)
+    ap.add_argument("--requester-token-file", type=Path, required=True)
+    ap.add_argument("--root-token-file", type=Path, required=True)
+    ap.add_argument("--postgres-password-file", type=Path, required=True)
+    ap.add_argument("--temporal-port", type=int, required=True)
+    ap.add_argument("--vault-port", type=int, required=True)
+    ap.add_argument("--postgres-port", type=int, required=True)
+    args = ap.parse_args(argv)
+    paths = StackPaths(args.home.resolve())
+    write_stack(
+        paths,
+        apiserver=args.apiserver,
+        ca_pem=args.ca_file.read_text(),
+        requester_token=args.requester_token_file.read_text().strip(),
+        root_token=args.root_token_file.read_text().strip(),
+        postgres_password=args.postgres_password_file.read_text().strip(),
+        temporal_port=args.temporal_port,
+        vault_port=args.vault_port,
+        postgres_port=args.postgres_port,
+    )
+    print(paths.stack_json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

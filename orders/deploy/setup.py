@@ -1,0 +1,277 @@
+"""One-shot setup steps of a deployed stack: ``python -m orders.deploy.setup <step>``.
+
+The local stack's supervisor does these in-process; in docker-compose and Kubernetes they
+run as one-shot services / Jobs from the project's image, in this order:
+
+``unseal``
+    Initialise OpenBao on first start (one key share: a demo, not a ceremony) and unseal it.
+    The unseal key and root token are kept in a directory (compose volume) or a Kubernetes
+    Secret (in-cluster, through the pod's own API token). Idempotent.
+``configure``
+    Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser, then
+    apply ``vault/`` (:func:`orders.vault_config.apply`): Kubernetes auth pointed at the
+    apiserver (or the local identity endpoint), roles, transit keys, database roles.
+``migrate``
+    Run the schema migrations as the ``order-migrate`` identity: its own ServiceAccount
+    token, Vault login and short-lived Postgres credential, configured by ``ORDERS_*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import hvac
+import structlog
+
+from orders import identities
+from orders import logging as olog
+from orders.settings import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+UNSEAL_KEY: Final = "unseal-key"
+ROOT_TOKEN: Final = "root-token"  # noqa: S105 - the name of a file/Secret key, not a token
+SERVICE_ACCOUNT_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+class KeyStore(Protocol):
+    """Where the unseal key and the root token are kept."""
+
+    def load(self) -> dict[str, str] | None:
+        """The stored values, or None before the first initialisation."""
+
+    def save(self, values: dict[str, str]) -> None:
+        """Store ``values`` (replacing what was there)."""
+
+
+class DirectoryStore:
+    """One 0600 file per value in a 0700 directory (a compose volume)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def load(self) -> dict[str, str] | None:
+        """Read every value; None if the directory holds none."""
+        if not (self.directory / UNSEAL_KEY).exists():
+            return None
+        return {
+            name: (self.directory / name).read_text().strip() for name in (UNSEAL_KEY, ROOT_TOKEN)
+        }
+
+    def save(self, values: dict[str, str]) -> None:
+        """Write each value atomically with mode 0600."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, value in values.items():
+            tmp = self.directory / f".{name}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value + "\n")
+            os.replace(tmp, self.directory / name)
+
+
+class SecretStore:
+    """A Kubernetes Secret, read and written with the pod's own (projected) API token."""
+
+    def __init__(self, api: Any, namespace: str, name: str) -> None:
+        """Args: api: a ``kubernetes.client.CoreV1Api``; namespace and name of the Secret."""
+        self.api = api
+        self.namespace = namespace
+        self.name = name
+
+    @classmethod
+    def in_cluster(cls, name: str) -> SecretStore:
+        """The Secret ``name`` in this pod's namespace."""
+        from kubernetes import client, config
+
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return cls(client.CoreV1Api(), SERVICE_ACCOUNT_NAMESPACE.read_text().strip(), name)
+
+    def load(self) -> dict[str, str] | None:
+        """Decode the Secret's data; None if it does not exist."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            secret = self.api.read_namespaced_secret(self.name, self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = secret.data or {}
+        return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+    def save(self, values: dict[str, str]) -> None:
+        """Create the Secret, or replace its data if it exists."""
+        from kubernetes.client import V1ObjectMeta, V1Secret
+        from kubernetes.client.exceptions import ApiException
+
+        body = V1Secret(
+            metadata=V1ObjectMeta(
+                name=self.name, labels={"app.kubernetes.io/part-of": "hardened-orders"}
+            ),
+            type="Opaque",
+            string_data=values,
+        )
+        try:
+            self.api.create_namespaced_secret(self.namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.api.replace_namespaced_secret(self.name, self.namespace, body)
+
+
+def wait_for_vault(client: hvac.Client, timeout: float) -> None:
+    """Wait until OpenBao answers (sealed or not).
+
+    Raises:
+        TimeoutError: If it does not answer within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.sys.read_seal_status()
+            return
+        except Exception as exc:  # not reachable yet: DNS, refused, 5xx while starting
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"OpenBao at {client.url} did not answer: {exc}") from exc
+            time.sleep(2)
+
+
+def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
+    """Initialise (first time only) and unseal OpenBao; safe to repeat.
+
+    Returns:
+        What was done: ``initialised``, ``unsealed`` or ``already unsealed``.
+
+    Raises:
+        RuntimeError: If OpenBao is initialised but the store has no unseal key (it was
+            initialised by someone else, or the store was lost: a human must decide).
+    """
+    done = "already unsealed"
+    if not client.sys.is_initialized():
+        result = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        # Saved before anything else: without it the storage can never be unsealed again.
+        store.save({UNSEAL_KEY: result["keys_base64"][0], ROOT_TOKEN: result["root_token"]})
+        done = "initialised"
+    if client.sys.is_sealed():
+        values = store.load()
+        if not values or UNSEAL_KEY not in values:
+            raise RuntimeError("OpenBao is initialised but the key store has no unseal key")
+        client.sys.submit_unseal_key(values[UNSEAL_KEY])
+        if done != "initialised":
+            done = "unsealed"
+    if client.sys.is_sealed():
+        raise RuntimeError("OpenBao is still sealed after submitting the unseal key")
+    return done
+
+
+def configure(args: argparse.Namespace) -> None:
+    """Bootstrap the database, then apply ``vault/`` (see the module docstring)."""
+    from orders.db.bootstrap import bootstrap
+    from orders.vault_config import ApplyConfig, apply, db_connection_exists
+
+    root = hvac.Client(
+        url=args.vault_addr, token=args.root_token_file.read_text().strip(), timeout=60
+    )
+    superuser = args.pg_superuser_password_file.read_text().strip()
+    admin_dsn = f"postgresql://postgres:{superuser}@{args.pg_host}:{args.pg_port}/postgres"
+    db_admin_password = args.db_admin_password_file.read_text().strip()
+    # Once Vault has the connection it has rotated the admin password: keep it that way.
+    fresh = not db_connection_exists(root)
+    asyncio.run(bootstrap(admin_dsn, db_admin_password if fresh else None))
+    reviewer_file: Path | None = args.token_reviewer_jwt_file
+    reviewer = reviewer_file.read_text().strip() if reviewer_file else None
+    written = apply(
+        root,
+        ApplyConfig(
+            kubernetes_host=args.kubernetes_host,
+            kubernetes_ca_pem=args.kubernetes_ca_file.read_text(),
+            db_connection_url=(
+                f"postgresql://{{{{username}}}}:{{{{password}}}}@{args.pg_host}:{args.pg_port}/"
+                f"{identities.DB_NAME}?sslmode=disable"
+            ),
+            db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
+            db_admin_password=db_admin_password,
+            token_reviewer_jwt=reviewer,
+        ),
+    )
+    log.info("vault.applied", paths=len(written), reviewer_jwt=reviewer is not None)
+
+
+async def migrate(settings: WorkerSettings) -> None:
+    """Run alembic as ``order-migrate``: its own token, Vault login and credential."""
+    from orders.db.migrate import upgrade_async
+    from orders.security.k8s_token import TokenProjector
+    from orders.security.vault import VaultSession
+
+    ident = identities.ORDER_MIGRATE
+    if settings.k8s_host:
+        # docker-compose: play kubelet against the local identity endpoint.
+        await asyncio.to_thread(TokenProjector.from_settings(settings, ident).refresh)
+    session = VaultSession(ident, settings)
+    await session.start()
+    try:
+        cred = session.credential
+        dsn = (
+            f"postgresql://{cred.username}:{cred.password}@{settings.db_host}:"
+            f"{settings.db_port}/{settings.db_name}"
+        )
+        await upgrade_async(dsn)
+        log.info("db.migrated", db_user=cred.username)
+    finally:
+        await session.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m orders.deploy.setup", description=__doc__)
+    steps = ap.add_subparsers(dest="step", required=True)
+    unseal = steps.add_parser("unseal", help="initialise (once) and unseal OpenBao")
+    unseal.add_argument("--vault-addr", required=True)
+    where = unseal.add_mutually_exclusive_group(required=True)
+    where.add_argument("--state-dir", type=Path, help="keep the keys in files here")
+    where.add_argument("--k8s-secret", help="keep the keys in this Secret (pod's namespace)")
+    unseal.add_argument("--wait-seconds", type=float, default=300)
+
+    conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
+    conf.add_argument("--vault-addr", required=True)
+    conf.add_argument("--root-token-file", type=Path, required=True)
+    conf.add_argument("--kubernetes-host", required=True)
+    conf.add_argument("--kubernetes-ca-file", type=Path, required=True)
+    conf.add_argument("--token-reviewer-jwt-file", type=Path)
+    conf.add_argument("--pg-host", required=True)
+    conf.add_argument("--pg-port", type=int, default=5432)
+    conf.add_argument("--pg-superuser-password-file", type=Path, required=True)
+    conf.add_argument("--db-admin-password-file", type=Path, required=True)
+
+    steps.add_parser("migrate", help="alembic upgrade as order-migrate (ORDERS_* settings)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one step; exit 0 on success."""
+    args = _parser().parse_args(argv)
+    olog.configure(identities.ORDER_MIGRATE.name if args.step == "migrate" else "setup")
+    if args.step == "unseal":
+        client = hvac.Client(url=args.vault_addr, timeout=60)  # raft init takes seconds
+        wait_for_vault(client, args.wait_seconds)
+        store: KeyStore = (
+            DirectoryStore(args.state_dir)
+            if args.state_dir
+            else SecretStore.in_cluster(args.k8s_secret)
+        )
+        log.info("openbao.unseal", result=init_and_unseal(client, store))
+    elif args.step == "configure":
+        configure(args)
+    else:
+        asyncio.run(migrate(WorkerSettings(identity=identities.ORDER_MIGRATE.name)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Data keys of one Transit key, cached so Vault is asked rarely, not per payload.
+
+Encryption uses the *current* data key until it has sealed ``max_uses`` values or is
+``max_age`` seconds old; then a fresh one comes from Transit ``datakey``. Decryption
+unwraps a data key through Transit ``decrypt`` once and keeps it (LRU, by its wrapped
+form). Keys this process generated are known already. At steady state a process calls
+Vault about once per ``max_age`` per key — whatever the number of payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+
+from orders.security.transit import DataKey, TransitClient
+
+
+class KeyRing:
+    """Cached data keys wrapped by one Transit key.
+
+    Args:
+        transit: Transit client of this process's identity.
+        key_name: The Transit key wrapping the data keys.
+        max_uses: Values encrypted under one data key before a new one is fetched.
+        max_age: Seconds a data key is used for encryption.
+        cache_size: Unwrapped data keys kept.
+    """
+
+    def __init__(
+        self,
+        transit: TransitClient,
+        key_name: str,
+        *,
+        max_uses: int = 10_000,
+        max_age: float = 300.0,
+        cache_size: int = 1024,
+    ) -> None:
+        self.transit = transit
+        self.key_name = key_name
+        self.max_uses = max_uses
+        self.max_age = max_age
+        self.cache_size = cache_size
+        self._current: DataKey | None = None
+        self._created = 0.0
+        self._uses = 0
+        self._lock = asyncio.Lock()
+        self._unwrapped: OrderedDict[str, bytes] = OrderedDict()
+        self.new_keys = 0
+        self.unwraps = 0
+
+    async def current(self) -> DataKey:
+        """The data key to encrypt the next value with (counts one use)."""
+        async with self._lock:
+            fresh = (
+                self._current is not None
+                and self._uses < self.max_uses
+                and time.monotonic() - self._created < self.max_age
+            )
+            if not fresh:
+                self._current = await self.transit.datakey(self.key_name)
+                self._created, self._uses = time.monotonic(), 0
+                self.new_keys += 1
+                self._remember(self._current.wrapped, self._current.plaintext)
+            self._uses += 1
+            assert self._current is not None
+            return self._current
+
+    async def unwrap(self, wrapped: str) -> bytes:
+        """The plaintext of a wrapped data key (asks Transit only the first time)."""
+        cached = self._unwrapped.get(wrapped)
+        if cached is not None:
+            self._unwrapped.move_to_end(wrapped)
+            return cached
+        plaintext = await self.transit.decrypt(self.key_name, wrapped)
+        self.unwraps += 1
+        self._remember(wrapped, plaintext)
+        return plaintext
+
+    def _remember(self, wrapped: str, plaintext: bytes) -> None:
+        self._unwrapped[wrapped] = plaintext
+        self._unwrapped.move_to_end(wrapped)
+        while len(self._unwrapped) > self.cache_size:
+            self._unwrapped.popitem(last=False)

@@ -1,0 +1,130 @@
+"""Async client for Vault's Transit engine (data keys, field encryption, rewrap).
+
+Non-blocking (httpx), so the codec never stalls a worker's event loop, and it takes the
+token from a callable so it always uses the Vault session's current token across
+re-logins. It counts its requests: the benchmark reports Vault calls per order.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from orders.security.vault import VaultUnavailableError
+
+TRANSIT_MOUNT: Final = "transit"
+_VERSION = re.compile(r"^vault:v(\d+):")
+
+
+class TransitDeniedError(PermissionError):
+    """Vault refused the operation (403): this identity's policy does not allow it."""
+
+
+class TransitInvalidError(ValueError):
+    """Vault rejected the input (400), e.g. a ciphertext that does not decrypt."""
+
+
+@dataclass(frozen=True, repr=False)
+class DataKey:
+    """A data-encryption key: plaintext for local AES, wrapped form for the metadata."""
+
+    plaintext: bytes
+    wrapped: str
+    version: int
+
+    def __repr__(self) -> str:
+        return f"DataKey(version={self.version})"
+
+
+def key_version(ciphertext: str) -> int:
+    """Key version of a Transit ciphertext (``vault:v<N>:...``)."""
+    match = _VERSION.match(ciphertext)
+    if not match:
+        raise TransitInvalidError("not a Vault Transit ciphertext")
+    return int(match.group(1))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class TransitClient:
+    """Transit operations for one identity.
+
+    Args:
+        vault_addr: Vault address.
+        token: Returns the current Vault token (e.g. the worker's session token).
+        verify: TLS verification (CA bundle path or bool).
+        mount: Transit mount path.
+        timeout: Per-request timeout in seconds.
+    """
+
+    def __init__(
+        self,
+        vault_addr: str,
+        token: Callable[[], str],
+        *,
+        verify: str | bool = True,
+        mount: str = TRANSIT_MOUNT,
+        timeout: float = 10.0,
+    ) -> None:
+        self._token = token
+        self._mount = mount
+        self._http = httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout)
+        self.requests = 0
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.requests += 1
+        try:
+            resp = await self._http.post(
+                f"/v1/{self._mount}/{path}", json=body, headers={"X-Vault-Token": self._token()}
+            )
+        except httpx.HTTPError as exc:
+            raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
+        if resp.status_code == 403:
+            raise TransitDeniedError(f"Vault denied {self._mount}/{path.split('/')[0]}")
+        if resp.status_code == 400:
+            raise TransitInvalidError(f"Vault rejected {self._mount}/{path.split('/')[0]}")
+        if resp.status_code >= 300:
+            # 5xx, sealed (503), 429: infrastructure trouble the caller retries.
+            raise VaultUnavailableError(f"Transit answered HTTP {resp.status_code}")
+        data: dict[str, Any] = resp.json()["data"]
+        return data
+
+    async def datakey(self, key: str) -> DataKey:
+        """A fresh AES-256 data key, plaintext and wrapped under ``key``."""
+        data = await self._post(f"datakey/plaintext/{key}", {"bits": 256})
+        wrapped = data["ciphertext"]
+        return DataKey(base64.b64decode(data["plaintext"]), wrapped, key_version(wrapped))
+
+    async def decrypt(self, key: str, ciphertext: str, context: bytes | None = None) -> bytes:
+        """Decrypt a Transit ciphertext (``context`` for derived keys)."""
+        body: dict[str, Any] = {"ciphertext": ciphertext}
+        if context is not None:
+            body["context"] = _b64(context)
+        return base64.b64decode((await self._post(f"decrypt/{key}", body))["plaintext"])
+
+    async def encrypt(self, key: str, plaintext: bytes, context: bytes | None = None) -> str:
+        """Encrypt with ``key`` (``context`` for derived keys); returns ``vault:vN:…``."""
+        body: dict[str, Any] = {"plaintext": _b64(plaintext)}
+        if context is not None:
+            body["context"] = _b64(context)
+        ciphertext: str = (await self._post(f"encrypt/{key}", body))["ciphertext"]
+        return ciphertext
+
+    async def rewrap(self, key: str, ciphertext: str, context: bytes | None = None) -> str:
+        """Re-encrypt under the newest key version without revealing the plaintext."""
+        body: dict[str, Any] = {"ciphertext": ciphertext}
+        if context is not None:
+            body["context"] = _b64(context)
+        rewrapped: str = (await self._post(f"rewrap/{key}", body))["ciphertext"]
+        return rewrapped

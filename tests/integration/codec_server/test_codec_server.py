@@ -1,0 +1,375 @@
+"""The codec server started by the stack: authentication, authorization, limits, CORS, audit.
+
+Every request goes to the real server over HTTP; tokens are minted by the stack's OpenBao
+for the dev users, or forged here with a key OpenBao never saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+
+from orders import vault_people
+from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
+from orders.devstack.state import StackInfo, StackPaths
+from tests.integration import support
+from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
+
+pytestmark = pytest.mark.integration
+
+VIEWER, OTHER_VIEWER, NO_GROUP = "dev-viewer", "dev-other-viewer", "dev-no-group"
+
+
+def body(*payloads: Payload) -> str:
+    return json_format.MessageToJson(Payloads(payloads=payloads))
+
+
+def decoded_values(response: httpx.Response) -> list[Any]:
+    out = json_format.Parse(response.content, Payloads())
+    return [json.loads(p.data) for p in out.payloads]
+
+
+def b64url(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+
+def claims(token: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return parsed
+
+
+@pytest.fixture
+async def http(codec_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=codec_url, timeout=30) as c:
+        yield c
+
+
+async def post_decode(
+    http: httpx.AsyncClient, content: str | bytes, token: str | None, namespace: str = NS
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json", "X-Namespace": namespace}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return await http.post("/decode", content=content, headers=headers)
+
+
+async def test_viewer_decodes_and_token_claims_come_from_openbao_groups(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer, stack: StackInfo
+) -> None:
+    token = await token_for(VIEWER)
+    c = claims(token)
+    assert c["iss"] == vault_people.issuer_for(stack.vault_addr)
+    assert c["aud"] == vault_people.CODEC_CLIENT_ID
+    assert c["username"] == VIEWER
+    # The permission comes from OpenBao's group hierarchy (order-viewers -> orders:read).
+    assert "orders:read" in c["permissions"]
+
+    secret = {"customer_id": "cust-decode", "n": 1}
+    sealed = await encrypt(secret, NS, "wf-decode")
+    assert b"cust-decode" not in sealed.SerializeToString()
+    resp = await post_decode(http, body(sealed), token)
+    assert resp.status_code == 200, resp.text
+    assert decoded_values(resp) == [secret]
+    assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_unauthenticated_requests_get_401(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer, stack: StackInfo
+) -> None:
+    sealed = body(await encrypt({"x": 1}, NS, "wf-401"))
+    real = await token_for(VIEWER)
+    header = jwt.get_unverified_header(real)
+
+    foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    forged_claims = {**claims(real), "iat": now, "exp": now + 600}
+    # Same claims and key id as a real token, signed by a key OpenBao never had.
+    forged = jwt.encode(
+        forged_claims, foreign_key, algorithm="RS256", headers={"kid": header["kid"]}
+    )
+    # A token from another issuer (its own key, its own iss).
+    other_issuer = jwt.encode(
+        {**forged_claims, "iss": "https://issuer.invalid/v1/identity/oidc"},
+        foreign_key,
+        algorithm="RS256",
+        headers={"kid": "foreign-key"},
+    )
+    # Right issuer, signature stripped ("alg": "none").
+    unsigned = ".".join(
+        [b64url({"alg": "none", "typ": "JWT", "kid": header["kid"]}), b64url(forged_claims), ""]
+    )
+
+    cases: dict[str, str | None] = {
+        "no token": None,
+        "garbage": "not-a-jwt",
+        "forged signature": forged,
+        "other issuer": other_issuer,
+        "unsigned": unsigned,
+    }
+    for name, token in cases.items():
+        resp = await post_decode(http, sealed, token)
+        assert resp.status_code == 401, (name, resp.status_code, resp.text)
+        assert "payloads" not in resp.json()
+
+    basic = await http.post(
+        "/decode",
+        content=sealed,
+        headers={"X-Namespace": NS, "Authorization": "Basic dXNlcjpwYXNz"},
+    )
+    assert basic.status_code == 401
+    assert basic.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_expired_token_gets_401(
+    http: httpx.AsyncClient, stack: StackInfo, encrypt: Sealer
+) -> None:
+    """A real OpenBao token from a 1-second role (same key and audience), once expired."""
+    root = support.vault(stack, stack.root_token())
+    suffix = uuid.uuid4().hex[:8]
+    role, policy, user = f"expiring-{suffix}", f"expiring-{suffix}", f"expiring-{suffix}"
+    password = uuid.uuid4().hex
+    root.write_data(
+        f"identity/oidc/role/{role}",
+        data={
+            "key": vault_people.OIDC_KEY,
+            "client_id": vault_people.CODEC_CLIENT_ID,
+            "ttl": 1,
+            "template": vault_people.CLAIMS_TEMPLATE,
+        },
+    )
+    root.sys.create_or_update_policy(
+        policy, f'path "identity/oidc/token/{role}" {{ capabilities = ["read"] }}'
+    )
+    root.write_data(
+        f"auth/{vault_people.USERPASS_MOUNT}/users/{user}",
+        data={"password": password, "token_policies": [policy]},
+    )
+    try:
+        token = await vault_people.fetch_person_token(stack.vault_addr, user, password, role=role)
+        exp = claims(token)["exp"]
+        sealed = body(await encrypt({"x": 1}, NS, "wf-expired"))
+        # Past expiry plus the server's leeway (2 s).
+        await asyncio.sleep(max(0.0, exp - time.time()) + 3.5)
+        resp = await post_decode(http, sealed, token)
+        assert resp.status_code == 401, resp.text
+    finally:
+        entity = root.read(f"identity/entity/name/{user}")
+        root.delete(f"auth/{vault_people.USERPASS_MOUNT}/users/{user}")
+        root.delete(f"identity/oidc/role/{role}")
+        root.sys.delete_policy(policy)
+        if entity:
+            root.delete(f"identity/entity/id/{entity['data']['id']}")
+
+
+async def test_namespace_permission_is_required(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer
+) -> None:
+    sealed = body(await encrypt({"x": 1}, NS, "wf-403"))
+    other = await token_for(OTHER_VIEWER)
+    nobody = await token_for(NO_GROUP)
+    viewer = await token_for(VIEWER)
+    assert "billing:read" in claims(other)["permissions"]
+    assert not claims(nobody)["permissions"]
+
+    assert (await post_decode(http, sealed, other)).status_code == 403
+    assert (await post_decode(http, sealed, nobody)).status_code == 403
+    assert (await post_decode(http, sealed, viewer, namespace="billing")).status_code == 403
+    missing = await http.post(
+        "/decode", content=sealed, headers={"Authorization": f"Bearer {viewer}"}
+    )
+    assert missing.status_code == 400
+
+
+async def test_payload_of_another_namespace_stays_encrypted(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer
+) -> None:
+    """orders:read must not open a billing payload relabelled with X-Namespace: orders."""
+    mine = await encrypt({"mine": True}, NS, "wf-ns")
+    theirs = await encrypt({"theirs": "billing-secret"}, "billing", "wf-ns")
+    resp = await post_decode(http, body(mine, theirs), await token_for(VIEWER))
+    assert resp.status_code == 200
+    out = json_format.Parse(resp.content, Payloads()).payloads
+    assert json.loads(out[0].data) == {"mine": True}
+    assert out[1] == theirs
+    assert b"billing-secret" not in resp.content
+
+
+async def test_billing_viewer_reads_billing_payloads(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer
+) -> None:
+    theirs = await encrypt({"theirs": 1}, "billing", "wf-billing")
+    resp = await post_decode(http, body(theirs), await token_for(OTHER_VIEWER), "billing")
+    assert resp.status_code == 200
+    assert decoded_values(resp) == [{"theirs": 1}]
+
+
+async def test_oversized_bodies_get_413(http: httpx.AsyncClient, token_for: TokenFor) -> None:
+    token = await token_for(VIEWER)
+    headers = {"X-Namespace": NS, "Authorization": f"Bearer {token}"}
+    big = b"x" * (DEFAULT_MAX_BODY_BYTES + 1)
+    resp = await http.post("/decode", content=big, headers=headers)
+    assert resp.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:
+        # No Content-Length: the limit must hold while the body is read.
+        for _ in range(DEFAULT_MAX_BODY_BYTES // 65536 + 2):
+            yield b"y" * 65536
+
+    try:
+        chunked = await http.post("/decode", content=chunks(), headers=headers)
+    except (httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadError):
+        pytest.fail("the server must answer 413, not drop the connection")
+    assert chunked.status_code == 413
+
+
+async def test_cors_allows_only_the_ui_origin(
+    http: httpx.AsyncClient, stack: StackInfo, token_for: TokenFor, encrypt: Sealer
+) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-namespace",
+    }
+    ok = await http.options("/decode", headers={"Origin": stack.ui_url, **preflight})
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == stack.ui_url
+    assert ok.headers["access-control-allow-credentials"] == "true"
+    assert "x-namespace" in ok.headers["access-control-allow-headers"].lower()
+
+    evil = "http://127.0.0.1:1"
+    refused = await http.options("/decode", headers={"Origin": evil, **preflight})
+    assert refused.status_code == 403
+    assert "access-control-allow-origin" not in refused.headers
+
+    token = await token_for(VIEWER)
+    sealed = body(await encrypt({"x": 1}, NS, "wf-cors"))
+    headers = {"X-Namespace": NS, "Authorization": f"Bearer {token}"}
+    from_ui = await http.post(
+        "/decode", content=sealed, headers={**headers, "Origin": stack.ui_url}
+    )
+    assert from_ui.status_code == 200
+    assert from_ui.headers["access-control-allow-origin"] == stack.ui_url
+    from_evil = await http.post("/decode", content=sealed, headers={**headers, "Origin": evil})
+    assert from_evil.status_code == 403
+    assert "access-control-allow-origin" not in from_evil.headers
+
+
+async def test_encode_is_disabled(http: httpx.AsyncClient, token_for: TokenFor) -> None:
+    token = await token_for(VIEWER)
+    resp = await http.post(
+        "/encode",
+        content=body(Payload(metadata={"encoding": b"json/plain"}, data=b"1")),
+        headers={"X-Namespace": NS, "Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 404
+
+
+async def test_audit_line_without_contents_or_tokens(
+    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer, stack_paths: StackPaths
+) -> None:
+    marker = f"audit-marker-{uuid.uuid4().hex}"
+    token = await token_for(VIEWER)
+    sealed = [await encrypt({"customer_id": marker}, NS, f"wf-audit-{i}") for i in range(3)]
+    resp = await post_decode(http, body(*sealed), token)
+    assert decoded_values(resp) == [{"customer_id": marker}] * 3
+    denied = await post_decode(http, body(*sealed), await token_for(NO_GROUP))
+    assert denied.status_code == 403
+
+    log_file: Path = stack_paths.log_file("codec-server")
+
+    async def audit_lines() -> list[dict[str, Any]]:
+        lines = [json.loads(x) for x in log_file.read_text().splitlines() if x.startswith("{")]
+        return [x for x in lines if x.get("event") == "codec.audit"]
+
+    lines = await support.eventually(audit_lines, timeout=5)
+    ok = [x for x in lines if x.get("payload_count") == 3 and x.get("username") == VIEWER]
+    assert ok
+    assert ok[-1]["outcome"] == "ok"
+    assert ok[-1]["namespace"] == NS
+    assert ok[-1]["subject"] == claims(token)["sub"]
+    assert ok[-1]["auth"] == "bearer"
+    refused = [x for x in lines if x.get("username") == NO_GROUP and x.get("status") == 403]
+    assert refused
+    assert refused[-1]["outcome"] == "forbidden"
+    text = log_file.read_text()
+    assert marker not in text
+    assert token not in text
+    assert token.split(".")[2] not in text
+    for payload in sealed:
+        assert base64.b64encode(payload.data).decode()[:24] not in text
+    for plain in json_format.Parse(resp.content, Payloads()).payloads:
+        assert base64.b64encode(plain.data).decode()[:24] not in text
+
+
+async def test_new_signing_key_is_fetched_on_unknown_kid(
+    http: httpx.AsyncClient, stack: StackInfo, token_for: TokenFor, encrypt: Sealer
+) -> None:
+    before = jwt.get_unverified_header(await token_for(VIEWER))["kid"]
+    root = support.vault(stack, stack.root_token())
+    root.write_data(f"identity/oidc/key/{vault_people.OIDC_KEY}/rotate", data={})
+    token = await token_for(VIEWER)
+    assert jwt.get_unverified_header(token)["kid"] != before
+    resp = await post_decode(http, body(await encrypt({"k": 2}, NS, "wf-rotate")), token)
+    assert resp.status_code == 200, resp.text
+
+
+async def test_browser_session_login_cookie_and_logout(
+    http: httpx.AsyncClient,
+    codec_url: str,
+    stack: StackInfo,
+    stack_paths: StackPaths,
+    encrypt: Sealer,
+) -> None:
+    """What the browser test does, at the HTTP level: /login sets the session cookie."""
+    password = vault_people.dev_password(stack_paths, VIEWER)
+    form = {"username": VIEWER, "password": "wrong", "next": f"{stack.ui_url}/namespaces"}
+    origin = {"Origin": codec_url}
+    wrong = await http.post("/login", data=form, headers=origin)
+    assert wrong.status_code == 401
+    assert "set-cookie" not in wrong.headers
+    csrf = await http.post(
+        "/login", data=form | {"password": password}, headers={"Origin": stack.ui_url}
+    )
+    assert csrf.status_code == 403
+
+    ok = await http.post("/login", data=form | {"password": password}, headers=origin)
+    assert ok.status_code == 303
+    assert ok.headers["location"] == f"{stack.ui_url}/namespaces"
+    cookie = ok.headers["set-cookie"]
+    for attribute in ("HttpOnly", "SameSite=strict", "Secure", "Path=/"):
+        assert attribute.lower() in cookie.lower(), cookie
+    name, _, rest = cookie.partition("=")
+    assert name == "__Host-orders-codec-session"
+    session = f"{name}={rest.split(';')[0]}"
+    assert password not in cookie
+
+    sealed = body(await encrypt({"via": "cookie"}, NS, "wf-cookie"))
+    headers = {"X-Namespace": NS, "Cookie": session, "Origin": stack.ui_url}
+    resp = await http.post("/decode", content=sealed, headers=headers)
+    assert resp.status_code == 200
+    assert decoded_values(resp) == [{"via": "cookie"}]
+    me = await http.get("/session", headers={"Cookie": session})
+    assert me.json()["username"] == VIEWER
+    assert "orders:read" in me.json()["permissions"]
+
+    out = await http.post("/logout", headers={"Cookie": session, "Origin": codec_url})
+    assert out.status_code == 303
+    after = await http.post("/decode", content=sealed, headers=headers)
+    assert after.status_code == 401
+
+
+async def test_healthz(http: httpx.AsyncClient) -> None:
+    resp = await http.get("/healthz")
+    assert resp.status_code == 200

@@ -1,0 +1,156 @@
+"""The Temporal UI decodes an order's input through the codec server, in a real browser.
+
+Headless Debian Chromium (``make browser`` installs it), driven by Playwright. The UI of
+the dev server has no login, so a person signs in on the codec server's own page; the UI is
+set, in its *Codec Server* dialog as a person would, to send cross-origin credentials.
+Signed out, the same UI shows the ciphertext; signed in, the decoded order. Screenshots go
+to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from orders import client as orders_client
+from orders import vault_people
+from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
+from orders.models import OrderItem, OrderRequest
+from tests.integration.codec_server.conftest import NS
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SKU = "SKU-WIDGET"
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture(scope="module")
+async def completed_order(client: Client) -> tuple[str, OrderRequest, str]:
+    """A completed order: (workflow id, the order, base64 of its encrypted input)."""
+    oid = f"ui-{uuid.uuid4().hex[:12]}"
+    order = OrderRequest(
+        order_id=oid,
+        customer_id=f"cust-ui-{uuid.uuid4().hex[:8]}",
+        customer_email=f"{oid}@example.com",
+        shipping_address="9 Browser Lane, Testville",
+        payment_reference="tok-4242",
+        items=(OrderItem(sku=SKU, quantity=1),),
+    )
+    handle = await orders_client.place(client, order)
+    await asyncio.wait_for(handle.result(), timeout=90)
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            raw = event.workflow_execution_started_event_attributes.input.payloads[0].data
+            return handle.id, order, base64.b64encode(raw).decode()
+    raise AssertionError("no WorkflowExecutionStarted event")
+
+
+async def use_codec_with_credentials(page: Page, ui_url: str, codec_url: str) -> None:
+    """In the UI's Codec Server dialog: this browser's endpoint, with credentials."""
+    # Waiting for the dialog's button, not for every asset's "load", keeps this quick.
+    await page.goto(f"{ui_url}/namespaces/{NS}/workflows", wait_until="commit")
+    await page.locator('[data-testid^="data-encoder-status"]').first.click()
+    dialog = page.locator("dialog[open]")
+    await dialog.get_by_test_id("use-local-endpoint-input").check(force=True)
+    await dialog.get_by_test_id("data-encoder-endpoint-input").fill(codec_url)
+    # A switch styled over a visually hidden checkbox: click its label, as a person does.
+    await dialog.get_by_text("Include cross-origin credentials").click()
+    await expect(dialog.locator("#pass-access-credentials")).to_be_checked()
+    await dialog.get_by_test_id("confirm-modal-button").click()
+    stored = await page.evaluate(
+        "() => ['overrideRemoteCodecConfiguration', 'endpoint', 'includeCredentials']"
+        ".map((k) => localStorage.getItem(k))"
+    )
+    assert stored == ["true", f'"{codec_url}"', "true"], stored
+
+
+async def open_workflow(page: Page, ui_url: str, workflow_id: str) -> int:
+    """Open the workflow's page; returns the status of the UI's first decode request."""
+    async with page.expect_response(lambda r: "/decode" in r.url, timeout=30_000) as first:
+        await page.goto(f"{ui_url}/namespaces/{NS}/workflows/{workflow_id}", wait_until="commit")
+    return (await first.value).status
+
+
+async def test_ui_shows_decoded_input_only_when_signed_in(
+    browser: Browser,
+    stack: StackInfo,
+    stack_paths: StackPaths,
+    completed_order: tuple[str, OrderRequest, str],
+) -> None:
+    workflow_id, order, ciphertext = completed_order
+    codec_url = stack.codec_server_url
+    assert codec_url is not None
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    # Signed out: the UI asks the codec server, gets 401, and shows the ciphertext.
+    anon = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await anon.new_page()
+        await use_codec_with_credentials(page, stack.ui_url, codec_url)
+        assert await open_workflow(page, stack.ui_url, workflow_id) == 401
+        await expect(
+            page.locator("#content").get_by_text("Codec Server could not connect")
+        ).to_be_visible()
+        await expect(page.get_by_text(ciphertext[:32])).to_be_visible()
+        await page.screenshot(path=ARTIFACTS / "ui-signed-out.png", full_page=True)
+        text = await page.inner_text("body")
+        assert order.customer_id not in text
+        assert SKU not in text
+        ui_settings = await anon.storage_state()  # the same Codec Server settings, reused
+    finally:
+        await anon.close()
+
+    # Signed in on the codec server's page: the same UI shows the decoded order.
+    person = await browser.new_context(
+        viewport={"width": 1400, "height": 1000}, storage_state=ui_settings
+    )
+    try:
+        page = await person.new_page()
+        await page.goto(f"{codec_url}/login")
+        await page.fill("#username", "dev-viewer")
+        await page.fill("#password", vault_people.dev_password(stack_paths, "dev-viewer"))
+        await page.click("#sign-in")
+        await expect(page.locator("#signed-in")).to_contain_text("dev-viewer")
+        await page.screenshot(path=ARTIFACTS / "codec-signed-in.png")
+        [cookie] = [c for c in await person.cookies() if "codec-session" in c["name"]]
+        assert cookie["httpOnly"]
+        assert cookie["sameSite"] == "Strict"
+
+        assert await open_workflow(page, stack.ui_url, workflow_id) == 200
+        await expect(page.get_by_text(order.customer_id).first).to_be_visible(timeout=20_000)
+        await expect(page.get_by_text(SKU).first).to_be_visible()
+        await page.screenshot(path=ARTIFACTS / "ui-signed-in.png", full_page=True)
+        assert ciphertext[:32] not in await page.inner_text("body")
+    finally:
+        await person.close()

@@ -1,0 +1,344 @@
+"""The codec server app in process (httpx ASGI transport): parsing, limits, CORS, sessions.
+
+Tokens are signed here with a local key and verified against it as a static JWKS; the
+payload codec is a small reversible one with the envelope's metadata. Authentication
+against OpenBao's real keys is tested against the running server (integration).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
+
+from orders.codec_server.app import CodecService, create_app, recorded_namespace
+from orders.codec_server.auth import (
+    InvalidTokenError,
+    Principal,
+    SessionStore,
+    StaticKeys,
+    TokenVerifier,
+    parse_permissions,
+)
+from orders.codec_server.settings import CodecServerSettings
+from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, bound_context
+
+ISSUER = "https://idp.test/v1/identity/oidc"
+AUDIENCE = "orders-codec-server"
+UI = "http://127.0.0.1:8233"
+SELF = "http://127.0.0.1:8081"
+LIMIT = 4096
+
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def jwks() -> dict[str, Any]:
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA_KEY.public_key()))
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC_KEY.public_key()))
+    return {
+        "keys": [
+            rsa_jwk | {"kid": "rsa-1", "alg": "RS256", "use": "sig"},
+            ec_jwk | {"kid": "ec-1", "alg": "ES256", "use": "sig"},
+        ]
+    }
+
+
+def token(permissions: list[str] | None = None, *, alg: str = "RS256", **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "entity-1",
+        "username": "ada",
+        "iat": now,
+        "exp": now + 300,
+        "permissions": ["order-viewers", "orders:read"] if permissions is None else permissions,
+    } | overrides
+    key: Any = RSA_KEY if alg == "RS256" else EC_KEY
+    kid = "rsa-1" if alg == "RS256" else "ec-1"
+    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+
+
+class ReversingCodec(PayloadCodec):
+    """Reverses the serialised payload, with the envelope's encoding and context metadata."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload(
+                metadata={
+                    META_ENCODING: ENCODING,
+                    META_CONTEXT: bound_context("orders", "wf").encode(),
+                },
+                data=p.SerializeToString()[::-1],
+            )
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            inner = Payload()
+            inner.ParseFromString(bytes(p.data)[::-1])
+            out.append(inner)
+        return out
+
+
+def settings(**overrides: Any) -> CodecServerSettings:
+    return CodecServerSettings(
+        host="127.0.0.1",
+        port=8081,
+        ui_origin=UI,
+        issuer=ISSUER,
+        jwks_url="unused",
+        max_body_bytes=LIMIT,
+        **overrides,
+    )
+
+
+def service(**overrides: Any) -> CodecService:
+    verifier = TokenVerifier(StaticKeys(jwks()), ISSUER, AUDIENCE, leeway_seconds=0)
+
+    async def login(username: str, password: str) -> str:
+        from orders.vault_people import PersonLoginError
+
+        if (username, password) != ("ada", "right"):
+            raise PersonLoginError("invalid username or password")
+        return token()
+
+    return CodecService(settings(**overrides), ReversingCodec(), verifier, login=login)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(service())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SELF) as c:
+        yield c
+
+
+def plain(value: object) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(value).encode())
+
+
+async def sealed_body(*values: object) -> str:
+    sealed = await ReversingCodec().encode([plain(v) for v in values])
+    return json_format.MessageToJson(Payloads(payloads=sealed))
+
+
+def auth(tok: str | None = None, ns: str = "orders") -> dict[str, str]:
+    return {"Authorization": f"Bearer {tok or token()}", "X-Namespace": ns}
+
+
+async def test_decode_round_trip_and_plaintext_passthrough(http: httpx.AsyncClient) -> None:
+    sealed = await ReversingCodec().encode([plain({"a": 1})])
+    body = json_format.MessageToJson(Payloads(payloads=[*sealed, plain("as-is")]))
+    resp = await http.post("/decode", content=body, headers=auth())
+    assert resp.status_code == 200
+    out = json_format.Parse(resp.content, Payloads()).payloads
+    assert [json.loads(p.data) for p in out] == [{"a": 1}, "as-is"]
+
+
+async def test_es256_tokens_are_accepted(http: httpx.AsyncClient) -> None:
+    resp = await http.post(
+        "/decode", content=await sealed_body(1), headers=auth(token(alg="ES256"))
+    )
+    assert resp.status_code == 200
+
+
+async def test_payload_bound_to_another_namespace_is_left_encrypted(
+    http: httpx.AsyncClient,
+) -> None:
+    [sealed] = await ReversingCodec().encode([plain("x")])
+    sealed.metadata[META_CONTEXT] = bound_context("billing", "wf").encode()
+    body = json_format.MessageToJson(Payloads(payloads=[sealed]))
+    resp = await http.post("/decode", content=body, headers=auth())
+    assert resp.status_code == 200
+    assert json_format.Parse(resp.content, Payloads()).payloads[0] == sealed
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"not json", 400),
+        (b'{"payloads": "nope"}', 400),
+        (b'{"payloads": [{"data": 5}]}', 400),
+        (b"[1, 2]", 400),
+        (b"\xff\xfe", 400),
+        (b"{}", 200),
+    ],
+)
+async def test_body_parsing(http: httpx.AsyncClient, content: bytes, status: int) -> None:
+    resp = await http.post("/decode", content=content, headers=auth())
+    assert resp.status_code == status, resp.text
+
+
+async def test_declared_and_streamed_size_limits(http: httpx.AsyncClient) -> None:
+    big = b"x" * (LIMIT + 1)
+    assert (await http.post("/decode", content=big, headers=auth())).status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(LIMIT // 512 + 2):
+            yield b"y" * 512
+
+    resp = await http.post("/decode", content=chunks(), headers=auth())
+    assert "content-length" not in resp.request.headers
+    assert resp.status_code == 413
+    lying = {**auth(), "Content-Length": "abc"}
+    assert (await http.post("/decode", content=b"{}", headers=lying)).status_code == 400
+
+
+async def test_authentication_and_authorization(http: httpx.AsyncClient) -> None:
+    body = await sealed_body(1)
+    hs256 = jwt.encode({"sub": "x"}, "secret-key-long-enough-for-hmac-256bits!", algorithm="HS256")
+    cases = {
+        "none": ({"X-Namespace": "orders"}, 401),
+        "hs256": (auth(hs256), 401),
+        "expired": (auth(token(exp=int(time.time()) - 10)), 401),
+        "issuer": (auth(token(iss="https://other")), 401),
+        "audience": (auth(token(aud="other")), 401),
+        "no group": (auth(token([])), 403),
+        "other ns": (auth(token(["billing:read"])), 403),
+        "admin": (auth(token(["orders:admin"])), 200),
+        "writer": (auth(token(["orders:write"])), 200),
+        "system": (auth(token(["system:read"])), 200),
+        "worker only": (auth(token(["orders:worker"])), 403),
+        "no namespace": ({"Authorization": f"Bearer {token()}"}, 400),
+    }
+    for name, (headers, status) in cases.items():
+        resp = await http.post("/decode", content=body, headers=headers)
+        assert resp.status_code == status, (name, resp.text)
+
+
+async def test_encode_disabled_by_default_and_write_gated_when_enabled() -> None:
+    assert (await _post(service(), "/encode", auth())).status_code == 404
+    enabled = service(enable_encode=True)
+    assert (await _post(enabled, "/encode", auth())).status_code == 403
+    writer = auth(token(["orders:write"]))
+    assert (await _post(enabled, "/encode", writer)).status_code == 200
+
+
+async def _post(svc: CodecService, path: str, headers: dict[str, str]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=create_app(svc))
+    async with httpx.AsyncClient(transport=transport, base_url=SELF) as c:
+        return await c.post(path, content=json_format.MessageToJson(Payloads()), headers=headers)
+
+
+async def test_cors(http: httpx.AsyncClient) -> None:
+    pre = {"Access-Control-Request-Method": "POST"}
+    ok = await http.options("/decode", headers={"Origin": UI, **pre})
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == UI
+    assert ok.headers["access-control-allow-credentials"] == "true"
+    for origin, path, method in (
+        ("http://evil.test", "/decode", "POST"),
+        (UI, "/login", "POST"),
+        (UI, "/decode", "DELETE"),
+    ):
+        resp = await http.options(
+            path, headers={"Origin": origin, "Access-Control-Request-Method": method}
+        )
+        assert resp.status_code == 403, (origin, path, method)
+        assert "access-control-allow-origin" not in resp.headers
+    evil = await http.post(
+        "/decode", content=b"{}", headers={**auth(), "Origin": "http://evil.test"}
+    )
+    assert evil.status_code == 403
+
+
+async def test_login_session_cookie_and_logout(http: httpx.AsyncClient) -> None:
+    form = {"username": "ada", "password": "wrong", "next": f"{UI}/namespaces/orders"}
+    assert (await http.post("/login", data=form)).status_code == 401
+    foreign = await http.post("/login", data=form | {"password": "right"}, headers={"Origin": UI})
+    assert foreign.status_code == 403
+
+    ok = await http.post("/login", data=form | {"password": "right"}, headers={"Origin": SELF})
+    assert ok.status_code == 303
+    assert ok.headers["location"] == f"{UI}/namespaces/orders"
+    cookie = ok.headers["set-cookie"]
+    assert cookie.startswith("__Host-orders-codec-session=")  # loopback: Secure by default
+    for attribute in ("httponly", "samesite=strict", "secure", "path=/"):
+        assert attribute in cookie.lower()
+    session = cookie.split(";")[0]
+
+    headers = {"X-Namespace": "orders", "Cookie": session, "Origin": UI}
+    resp = await http.post("/decode", content=await sealed_body(7), headers=headers)
+    assert resp.status_code == 200
+    assert (await http.get("/session", headers={"Cookie": session})).json()["username"] == "ada"
+    page = await http.get("/login", headers={"Cookie": session})
+    assert "Signed in as <strong>ada</strong>" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+
+    assert (await http.post("/logout", headers={"Cookie": session})).status_code == 303
+    resp = await http.post("/decode", content=await sealed_body(7), headers=headers)
+    assert resp.status_code == 401
+
+
+async def test_login_never_redirects_off_the_ui(http: httpx.AsyncClient) -> None:
+    form = {"username": "ada", "password": "right", "next": "https://evil.test/"}
+    resp = await http.post("/login", data=form)
+    assert resp.headers["location"] == "/login"
+    page = await http.get("/login", params={"next": f"{UI}.evil.test/x"})
+    assert "evil" not in page.text
+
+
+async def test_healthz_reflects_readiness() -> None:
+    svc = service()
+    svc.ready = lambda: False
+    transport = httpx.ASGITransport(app=create_app(svc))
+    async with httpx.AsyncClient(transport=transport, base_url=SELF) as c:
+        assert (await c.get("/healthz")).status_code == 503
+
+
+def test_parse_permissions_ignores_group_names_and_junk() -> None:
+    claim = ["order-viewers", "orders:read", "billing:ADMIN", "a:b:c", 3, ":read", "x:"]
+    assert parse_permissions(claim) == {("orders", "read"), ("billing", "admin")}
+    assert parse_permissions(None) == frozenset()
+
+
+def test_principal_roles() -> None:
+    p = Principal("s", "u", parse_permissions(["orders:write", "system:read"]), 0)
+    assert p.can_read("orders")
+    assert p.can_write("orders")
+    assert p.can_read("anything")
+    assert not p.can_write("anything")
+
+
+async def test_unknown_kid_and_oversized_token_are_invalid() -> None:
+    verifier = TokenVerifier(StaticKeys(jwks()), ISSUER, AUDIENCE)
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(
+            jwt.encode({"a": 1}, RSA_KEY, algorithm="RS256", headers={"kid": "x"})
+        )
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify("a" * 10_000)
+    # An RSA-signed token that claims the EC key's id.
+    mismatched = jwt.encode({"a": 1}, RSA_KEY, algorithm="RS256", headers={"kid": "ec-1"})
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(mismatched)
+
+
+def test_sessions_expire_and_store_no_ids() -> None:
+    store = SessionStore(max_sessions=2)
+    live = store.create("jwt-a", time.time() + 60)
+    dead = store.create("jwt-b", time.time() - 1)
+    assert store.token(live) == "jwt-a"
+    assert store.token(dead) is None
+    assert live not in repr(store._sessions)
+    store.create("jwt-c", time.time() + 60)
+    store.create("jwt-d", time.time() + 60)
+    assert len(store) == 2
+
+
+def test_recorded_namespace() -> None:
+    p = Payload(metadata={META_CONTEXT: bound_context("orders", "wf-1").encode()})
+    assert recorded_namespace(p) == "orders"
+    assert recorded_namespace(Payload()) is None

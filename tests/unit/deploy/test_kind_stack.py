@@ -1,0 +1,38 @@
+"""orders.deploy.kind: the stack.json that points `orders demo` at a kind cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orders import identities
+from orders.deploy import kind
+from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.supervisor import worker_env
+
+
+def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None:
+    paths = StackPaths(tmp_path / "kind")
+    for name, value in (("ca", "PEM"), ("req", "req-token"), ("root", "s.root"), ("pg", "pw")):
+        (tmp_path / name).write_text(value + "\n")
+    argv = ["stack", "--home", str(paths.home), "--apiserver", "https://127.0.0.1:6443"]
+    for flag, name in (
+        ("--ca-file", "ca"),
+        ("--requester-token-file", "req"),
+        ("--root-token-file", "root"),
+        ("--postgres-password-file", "pg"),
+    ):
+        argv += [flag, str(tmp_path / name)]
+    argv += ["--temporal-port", "17233", "--vault-port", "18200", "--postgres-port", "15432"]
+    assert kind.main(argv) == 0
+    info = StackInfo.load(paths)
+    assert info.temporal_address == "127.0.0.1:17233"
+    assert info.root_token() == "s.root"
+    assert info.postgres_admin_dsn == "postgresql://postgres:pw@127.0.0.1:15432/orders"
+    # Acting as an identity = TokenRequest at the apiserver with the requester's token.
+    env = worker_env(info, paths, identities.ORDER_NOTIFY)
+    assert env["ORDERS_K8S_HOST"] == "https://127.0.0.1:6443"
+    assert Path(env["ORDERS_K8S_CA_FILE"]).read_text() == "PEM\n"
+    client_token = Path(env["ORDERS_K8S_CLIENT_TOKEN_FILE"])
+    assert client_token.read_text() == "req-token"
+    assert client_token.stat().st_mode & 0o777 == 0o600
+    assert paths.stack_json.stat().st_mode & 0o777 == 0o600
