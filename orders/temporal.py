@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from orders import logging as olog
 from orders.security.codec import EnvelopeCodec
+from orders.security.search_attributes import SearchAttributeGuard
 
 log = olog.get(__name__)
 
@@ -47,7 +48,10 @@ async def connect(
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=data_converter(codec)
+                address,
+                namespace=namespace,
+                data_converter=data_converter(codec),
+                interceptors=[SearchAttributeGuard()],
             )
         except (RuntimeError, RPCError) as exc:
             if attempt == attempts:
