@@ -59,6 +59,14 @@ async def activity_runs(client: Client, workflow_id: str) -> list[ActivityRun]:
     return runs
 
 
+GROUPS_OF_SQL = (
+    "SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m "
+    "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+    "WHERE u.rolname = {role}"
+)
+"""Group roles a login role belongs to (comma-separated): shows which identity it acts as."""
+
+
 @dataclass(frozen=True)
 class Writer:
     """A row's writer: the Vault-issued login and the group role it belongs to."""
@@ -68,13 +76,9 @@ class Writer:
     groups: str
 
 
-WRITERS_SQL = """
+WRITERS_SQL = f"""
 SELECT t.tbl AS table, t.written_by AS db_user,
-       coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
-                   FROM pg_auth_members m
-                   JOIN pg_roles g ON g.oid = m.roleid
-                   JOIN pg_roles u ON u.oid = m.member
-                  WHERE u.rolname = t.written_by), '(role dropped)') AS groups
+       coalesce(({GROUPS_OF_SQL.format(role="t.written_by")}), '(role dropped)') AS groups
 FROM (
   SELECT 'orders' AS tbl, written_by FROM orders.orders WHERE id = $1
   UNION ALL SELECT 'order_items', written_by FROM orders.order_items WHERE order_id = $1
@@ -108,13 +112,9 @@ class Session:
     connections: int
 
 
-SESSIONS_SQL = """
+SESSIONS_SQL = f"""
 SELECT a.application_name AS identity, a.usename AS db_user,
-       coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname)
-                   FROM pg_auth_members m
-                   JOIN pg_roles g ON g.oid = m.roleid
-                   JOIN pg_roles u ON u.oid = m.member
-                  WHERE u.rolname = a.usename), '') AS groups,
+       coalesce(({GROUPS_OF_SQL.format(role="a.usename")}), '') AS groups,
        count(*) AS connections
 FROM pg_stat_activity a
 WHERE a.usename LIKE 'v-%'

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from alembic import command
 from alembic.config import Config
@@ -21,6 +21,11 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+
+from orders import identities
+
+if TYPE_CHECKING:
+    from orders.settings import WorkerSettings
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 ASYNC_DRIVER: Final = "postgresql+asyncpg"
@@ -84,3 +89,32 @@ def upgrade(dsn: str, revision: str = "head") -> None:
         revision: Target revision.
     """
     asyncio.run(upgrade_async(dsn, revision))
+
+
+async def upgrade_as_migrate_identity(settings: WorkerSettings) -> str:
+    """Run the migrations as ``order-migrate``: its own token, Vault login and credential.
+
+    The dev stack and docker-compose play kubelet for it (``settings.k8s_host`` set); in a
+    pod the projected token is already in ``settings.token_file``. The credential is
+    revoked afterwards, which drops the short-lived login role.
+
+    Returns:
+        The Vault-issued database user that migrated.
+    """
+    from orders.security.k8s_token import TokenProjector
+    from orders.security.vault import VaultSession
+
+    ident = identities.ORDER_MIGRATE
+    if settings.k8s_host:
+        await asyncio.to_thread(TokenProjector.from_settings(settings, ident).refresh)
+    session = VaultSession(ident, settings)
+    await session.start()
+    try:
+        cred = session.credential
+        await upgrade_async(
+            f"postgresql://{cred.username}:{cred.password}@{settings.db_host}:"
+            f"{settings.db_port}/{settings.db_name}"
+        )
+        return cred.username
+    finally:
+        await session.close()

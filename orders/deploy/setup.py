@@ -206,26 +206,10 @@ def configure(args: argparse.Namespace) -> None:
 
 async def migrate(settings: WorkerSettings) -> None:
     """Run alembic as ``order-migrate``: its own token, Vault login and credential."""
-    from orders.db.migrate import upgrade_async
-    from orders.security.k8s_token import TokenProjector
-    from orders.security.vault import VaultSession
+    from orders.db.migrate import upgrade_as_migrate_identity
 
-    ident = identities.ORDER_MIGRATE
-    if settings.k8s_host:
-        # docker-compose: play kubelet against the local identity endpoint.
-        await asyncio.to_thread(TokenProjector.from_settings(settings, ident).refresh)
-    session = VaultSession(ident, settings)
-    await session.start()
-    try:
-        cred = session.credential
-        dsn = (
-            f"postgresql://{cred.username}:{cred.password}@{settings.db_host}:"
-            f"{settings.db_port}/{settings.db_name}"
-        )
-        await upgrade_async(dsn)
-        log.info("db.migrated", db_user=cred.username)
-    finally:
-        await session.close()
+    db_user = await upgrade_as_migrate_identity(settings)
+    log.info("db.migrated", db_user=db_user)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -28,11 +28,10 @@ from orders import identities
 from orders import logging as olog
 from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
+from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers
 from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths, Status
-from orders.security.k8s_token import TokenProjector
-from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 from orders.vault_people import ensure_dev_users
@@ -253,23 +252,9 @@ def identity_settings(
 
 async def migrate(info: StackInfo, paths: StackPaths) -> None:
     """Run alembic as the ``order-migrate`` identity: its own token, login and credential."""
-    from orders.db.migrate import upgrade
-
-    ident = identities.ORDER_MIGRATE
-    settings = identity_settings(info, paths, ident)
-    await asyncio.to_thread(TokenProjector.from_settings(settings, ident).refresh)
-    session = VaultSession(ident, settings)
-    await session.start()
-    try:
-        cred = session.credential
-        dsn = (
-            f"postgresql://{cred.username}:{cred.password}@{info.postgres_host}:"
-            f"{info.postgres_port}/{info.database}"
-        )
-        await asyncio.to_thread(upgrade, dsn)
-        log.info("db.migrated", db_user=cred.username)
-    finally:
-        await session.close()
+    settings = identity_settings(info, paths, identities.ORDER_MIGRATE)
+    db_user = await upgrade_as_migrate_identity(settings)
+    log.info("db.migrated", db_user=db_user)
 
 
 def revoke_all(info: StackInfo) -> dict[str, Any]:

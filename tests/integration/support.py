@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import hvac
+from temporalio.client import Client
 
+from orders import client as orders_client
 from orders import identities
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
 from orders.devstack.state import StackInfo, StackPaths
+from orders.models import OrderItem, OrderRequest, OrderStatus
 
 __all__ = ["login", "login_as", "projected_token"]
 
@@ -97,3 +101,31 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def make_order(
+    prefix: str = "t",
+    sku: str = "SKU-WIDGET",
+    qty: int = 1,
+    *,
+    customer_id: str = "cust-test",
+    email: str | None = None,
+    address: str = "7 Test Street, Testville",
+    ref: str = "tok-4242",
+) -> OrderRequest:
+    """A valid order with a fresh id (fake PII; override what a test looks for)."""
+    oid = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    return OrderRequest(
+        order_id=oid,
+        customer_id=customer_id,
+        customer_email=email or f"{oid}@example.com",
+        shipping_address=address,
+        payment_reference=ref,
+        items=(OrderItem(sku=sku, quantity=qty),),
+    )
+
+
+async def complete(client: Client, order: OrderRequest, timeout: float = 120) -> OrderStatus:
+    """Place ``order`` through the project's client and wait for its result."""
+    handle = await orders_client.place(client, order)
+    return await asyncio.wait_for(handle.result(), timeout=timeout)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
-from orders import client as orders_client
 from orders import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import stack_apply_config
-from orders.models import OrderItem, OrderRequest, Outcome
+from orders.models import Outcome
 from orders.vault_config import Ttls, apply, k8s_role, policy_path
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
@@ -75,14 +73,5 @@ async def test_reapplying_is_idempotent_and_workers_keep_working(
         await asyncio.to_thread(apply, root, config)
     assert snapshot(stack) == before
 
-    oid = f"reapply-{uuid.uuid4().hex[:8]}"
-    order = OrderRequest(
-        order_id=oid,
-        customer_id="cust-reapply",
-        customer_email=f"{oid}@example.com",
-        shipping_address="5 Idempotent Way, Applyton",
-        payment_reference="tok-4242",
-        items=(OrderItem(sku="SKU-WIDGET", quantity=1),),
-    )
-    handle = await orders_client.place(client, order)
-    assert (await asyncio.wait_for(handle.result(), 60)).outcome is Outcome.COMPLETED
+    result = await support.complete(client, support.make_order("reapply"))
+    assert result.outcome is Outcome.COMPLETED

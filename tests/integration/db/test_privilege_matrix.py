@@ -20,6 +20,7 @@ import pytest
 from orders import identities
 from orders.db.schema import metadata
 from orders.devstack.state import StackInfo, StackPaths
+from orders.evidence import GROUPS_OF_SQL
 from orders.identities import Identity, Privilege
 from tests.integration import support
 
@@ -111,11 +112,7 @@ async def test_table_privileges_match_contract(
     user, password = credentials[identity.name]
     conn = await support.connect_pg(stack, user, password)
     try:
-        group = await conn.fetchval(
-            "SELECT string_agg(g.rolname, ',') FROM pg_auth_members m "
-            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
-            "WHERE u.rolname = current_user"
-        )
+        group = await conn.fetchval(GROUPS_OF_SQL.format(role="current_user"))
         assert group == identity.db_group
         mismatches = []
         checked = 0

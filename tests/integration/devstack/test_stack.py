@@ -9,11 +9,11 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from orders import client as orders_client
 from orders import identities
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
-from orders.models import OrderItem, OrderRequest, Outcome
+from orders.models import Outcome
+from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 
 pytestmark = pytest.mark.integration
@@ -61,16 +61,10 @@ async def test_no_pii_or_secret_in_any_log(
         "address": f"{tag} Secret Garden Lane, Hiddenville",
         "payment": f"tok-{tag}",
     }
-    order = OrderRequest(
-        order_id=f"pii-{tag}",
-        customer_id="cust-pii",
-        customer_email=pii["email"],
-        shipping_address=pii["address"],
-        payment_reference=pii["payment"],
-        items=(OrderItem(sku="SKU-WIDGET", quantity=1),),
+    order = support.make_order(
+        "pii", email=pii["email"], address=pii["address"], ref=pii["payment"]
     )
-    handle = await orders_client.place(client, order)
-    assert (await asyncio.wait_for(handle.result(), 60)).outcome is Outcome.COMPLETED
+    assert (await support.complete(client, order)).outcome is Outcome.COMPLETED
     await asyncio.sleep(1)  # let log lines reach the files
     secrets = [p.read_text().strip() for p in stack_paths.secrets.iterdir()]
     logs = list(stack_paths.logs.glob("*.log"))

@@ -10,7 +10,6 @@ single activity attempt fails.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import asyncpg
 import pytest
@@ -20,7 +19,7 @@ from orders import client as orders_client
 from orders import evidence, identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import identity_settings
-from orders.models import OrderItem, OrderRequest, OrderStatus, Outcome
+from orders.models import OrderRequest, OrderStatus, Outcome
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming
 from tests.integration import support
@@ -35,15 +34,7 @@ async def _orders_during(client: Client, seconds: float) -> list[OrderRequest]:
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     while loop.time() < end:
-        oid = f"rot-{uuid.uuid4().hex[:10]}"
-        order = OrderRequest(
-            order_id=oid,
-            customer_id="cust-rot",
-            customer_email=f"{oid}@example.com",
-            shipping_address="9 Rotation Row, Leaseton",
-            payment_reference="tok-4242",
-            items=(OrderItem(sku="SKU-CABLE", quantity=1),),
-        )
+        order = support.make_order("rot", "SKU-CABLE", address="9 Rotation Row, Leaseton")
         await orders_client.place(client, order)
         placed.append(order)
         await asyncio.sleep(2)

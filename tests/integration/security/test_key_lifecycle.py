@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import uuid
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -17,7 +16,7 @@ from orders import client as orders_client
 from orders import identities, keys
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths, Status
-from orders.models import OrderItem, OrderRequest, Outcome
+from orders.models import OrderRequest, Outcome
 from tests.integration import support
 from tests.integration.security.test_history_pii import raw_history
 
@@ -25,15 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def make_order(prefix: str) -> OrderRequest:
-    oid = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    return OrderRequest(
-        order_id=oid,
-        customer_id="cust-keys",
-        customer_email=f"{oid}@example.com",
-        shipping_address="4 Rotation Street, Keyham",
-        payment_reference="tok-4242",
-        items=(OrderItem(sku="SKU-WIDGET", quantity=1),),
-    )
+    return support.make_order(prefix, address="4 Rotation Street, Keyham")
 
 
 async def test_rotate_rewrap_and_raise_min_version(

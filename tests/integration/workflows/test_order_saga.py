@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import uuid
 
 import pytest
 from temporalio.client import Client
@@ -13,27 +12,19 @@ from temporalio.client import Client
 from orders import client as orders_client
 from orders import evidence, identities
 from orders.devstack.state import StackInfo, StackPaths, Status
-from orders.models import OrderItem, OrderRequest, OrderStatus, Outcome, Step
+from orders.models import OrderRequest, OrderStatus, Outcome, Step
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
 
 
 def make_order(sku: str, qty: int = 1, *, ref: str = "tok-4242", address: str = "") -> OrderRequest:
-    oid = f"t-{uuid.uuid4().hex[:12]}"
-    return OrderRequest(
-        order_id=oid,
-        customer_id="cust-test",
-        customer_email=f"{oid}@example.com",
-        shipping_address=address or "7 Test Street, Testville",
-        payment_reference=ref,
-        items=(OrderItem(sku=sku, quantity=qty),),
-    )
+    kwargs = {"address": address} if address else {}
+    return support.make_order("t", sku, qty, ref=ref, **kwargs)
 
 
 async def run(client: Client, order: OrderRequest) -> OrderStatus:
-    handle = await orders_client.place(client, order)
-    return await asyncio.wait_for(handle.result(), timeout=120)
+    return await support.complete(client, order)
 
 
 async def rows(stack: StackInfo, sql: str, *args: object) -> list[dict[str, object]]:
