@@ -313,6 +313,12 @@ def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | N
             "--metrics-port",
             str(free_port()),
             "--ui-disable-news-fetch",
+            # One partition per task queue: at dev volumes, the default four only add
+            # forwarding between partitions (server CPU) and delay task matching.
+            "--dynamic-config-value",
+            "matching.numTaskqueueReadPartitions=1",
+            "--dynamic-config-value",
+            "matching.numTaskqueueWritePartitions=1",
             *codec,
             "--log-level",
             "warn",
