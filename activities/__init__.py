@@ -12,6 +12,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities._support import DbActivities
+from activities.approvals import LoadApprovers
 from activities.fulfill import FulfillOrder
 from activities.notify import NotifyCustomer
 from activities.payment import ProcessPayment
@@ -32,19 +33,21 @@ ACTIVITY_CLASSES: Final[dict[str, type[DbActivities]]] = {
         FulfillOrder,
         NotifyCustomer,
         ReleaseInventory,
+        LoadApprovers,
     )
 }
 """Identity name -> the class implementing its activities."""
 
 
 def activities_for(
-    identity: Identity, engine: AsyncEngine, unsealer: Unsealer
+    identity: Identity, engine: AsyncEngine | None, unsealer: Unsealer
 ) -> list[Callable[..., Any]]:
     """The activity callables a worker of ``identity`` registers, bound to its dependencies.
 
     Args:
         identity: An activity identity from the contract.
-        engine: Engine whose connections use that identity's database role.
+        engine: Engine whose connections use that identity's database role (None for an
+            identity without one, order-approvals).
         unsealer: ``identity``'s unsealer (its Vault token); only the consumers of sealed
             fields (payment, fulfill, notify) use it.
 
@@ -65,6 +68,7 @@ def activities_for(
 __all__ = [
     "ACTIVITY_CLASSES",
     "FulfillOrder",
+    "LoadApprovers",
     "NotifyCustomer",
     "ProcessPayment",
     "RefundPayment",

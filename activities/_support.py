@@ -53,12 +53,12 @@ class DbActivities:
 
     identity: ClassVar[Identity]
 
-    def __init__(self, engine: AsyncEngine, unsealer: Unsealer | None = None) -> None:
+    def __init__(self, engine: AsyncEngine | None, unsealer: Unsealer | None = None) -> None:
         """Keep the engine and, for identities that consume sealed fields, the unsealer.
 
         Args:
             engine: Async engine for the application database (its connections use the
-                identity's own database role).
+                identity's own database role); None only for an identity without one.
             unsealer: Opens the sealed fields :attr:`identity` consumes; required exactly
                 when it consumes one (payment, fulfill, notify), optional otherwise.
 
@@ -74,8 +74,17 @@ class DbActivities:
             )
         if unsealer is None and any(s.consumer == self.identity for s in SEALED_FIELDS):
             raise ValueError(f"{self.identity.name} consumes sealed fields and needs an Unsealer")
-        self._engine = engine
+        if engine is None and self.identity.has_db_role:
+            raise ValueError(f"{self.identity.name} has a database role and needs an engine")
+        self._db = engine
         self._unsealer = unsealer
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        """The identity's engine (constructor-checked for every identity with a DB role)."""
+        if self._db is None:
+            raise ValueError(f"{self.identity.name} has no database role")
+        return self._db
 
     async def unseal(self, field: str, order_id: str, sealed: str) -> str:
         """Open a sealed field of ``order_id`` for this identity. Never log the result.

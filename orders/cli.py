@@ -224,8 +224,54 @@ def order_status(
     table.add_column("field")
     table.add_column("value")
     for key, value in st.model_dump(mode="json").items():
+        if key == "approvals":
+            value = [
+                f"{a['approver']} {a['decision']} (key v{a['key_version']}, {a['accepted_at']})"
+                for a in value
+            ]
         table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     out.print(table)
+
+
+@order.command("approve")
+def order_approve(
+    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
+    as_: Annotated[str, typer.Option("--as", help="Approver name (dev stack: userpass user).")],
+    reject: Annotated[bool, typer.Option("--reject", help="Sign a rejection instead.")] = False,
+    signal: Annotated[
+        bool, typer.Option("--signal", help="Send as fire-and-forget signal (not the Update).")
+    ] = False,
+) -> None:
+    """Sign an approval of ORDER_ID as an approver (their own Vault key) and send it."""
+    from orders import vault_approvers
+    from orders.vault_people import PersonLoginError
+
+    stack, paths = _stack(), _paths()
+
+    async def go() -> Any:
+        async with actas.temporal_client(stack, paths) as client:
+            return await orders_client.approve(
+                client,
+                order_id,
+                approver=as_,
+                password=vault_approvers.dev_password(paths, as_),
+                vault_addr=stack.vault_addr,
+                decision="reject" if reject else "approve",
+                via_signal=signal,
+            )
+
+    try:
+        accepted = asyncio.run(go())
+    except (orders_client.ApprovalRefusedError, PersonLoginError, ValueError) as exc:
+        err.print(f"[red]Refused: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if accepted is None:
+        out.print("Signal sent; see `orders order status` (rejected_signals counts refusals).")
+    else:
+        out.print(
+            f"Accepted: {accepted.approver} {accepted.decision.value} "
+            f"(key v{accepted.key_version}) at {accepted.accepted_at}"
+        )
 
 
 @vault.command("apply")

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 
 from orders import identities
-from orders.models import OrderItem, OrderRequest, OrderStatus, workflow_id_for
+from orders.approvals import AcceptedApproval
+from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, workflow_id_for
 from orders.security.codec import EnvelopeCodec
 from orders.security.sealing import Sealer
 from orders.security.transit import TransitClient
@@ -81,8 +82,13 @@ def sealer_for(client: Client) -> Sealer:
     return sealer
 
 
-async def place(client: Client, order: OrderRequest) -> WorkflowHandle[Any, OrderStatus]:
+async def place(
+    client: Client, order: OrderRequest, approval: ApprovalPolicy | None = None
+) -> WorkflowHandle[Any, OrderStatus]:
     """Seal the need-to-know fields, then start the order's workflow.
+
+    ``approval`` tightens the approval policy for this order (lower thresholds, a shorter
+    deadline); the contract's values are ceilings the model enforces.
 
     The seals use the client's own Transit access (through its codec); the workflow input
     carries only sealed values for the payment reference, address and e-mail.
@@ -93,6 +99,8 @@ async def place(client: Client, order: OrderRequest) -> WorkflowHandle[Any, Orde
     from workflows import OrderWorkflow
 
     sealed = await sealer_for(client).seal_order(order)
+    if approval is not None:
+        sealed = sealed.model_copy(update={"approval": approval})
     return await client.start_workflow(
         OrderWorkflow.run,
         sealed,
@@ -113,3 +121,83 @@ async def status(client: Client, order_or_workflow_id: str) -> OrderStatus:
     handle = client.get_workflow_handle(wid)
     result: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
     return result
+
+
+async def approve(
+    client: Client,
+    order_or_workflow_id: str,
+    *,
+    approver: str,
+    password: str,
+    vault_addr: str,
+    decision: str = "approve",
+    via_signal: bool = False,
+    valid_for_seconds: int = 900,
+    verify: str | bool = True,
+) -> AcceptedApproval | None:
+    """Build an approval from the order's ``status``, have ``approver`` sign it, send it.
+
+    The message binds this client's namespace, the workflow id, the order id and the
+    validated amount and currency the workflow reports; Vault signs it with the approver's
+    own Transit key under the approver's own login (the client identity cannot sign).
+
+    Returns:
+        The accepted approval (Update), or None when sent as a fire-and-forget signal (check
+        ``status`` for the outcome: a refused signal only increments ``rejected_signals``).
+
+    Raises:
+        ApprovalRefusedError: The workflow's validator refused it (with the reason).
+        PersonLoginError: Wrong approver password, or Vault refused to sign.
+        ValueError: The order is not awaiting approval.
+    """
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.exceptions import ApplicationError
+
+    from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
+    from orders.models import Step
+    from orders.vault_approvers import sign_as
+    from workflows.order import APPROVAL_REJECTED, APPROVAL_SIGNAL, APPROVE_UPDATE
+
+    current = await status(client, order_or_workflow_id)
+    if current.step is not Step.AWAITING_APPROVAL:
+        raise ValueError(f"order {current.order_id} is not awaiting approval ({current.step})")
+    assert current.total_cents is not None
+    assert current.currency is not None
+    wid = workflow_id_for(current.order_id)
+    message = new_message(
+        namespace=client.namespace,
+        workflow_id=wid,
+        order_id=current.order_id,
+        amount_cents=current.total_cents,
+        currency=current.currency,
+        decision=Decision(decision),
+        approver=approver,
+        nonce=secrets.token_urlsafe(24),
+        issued_at=datetime.now(UTC),
+        valid_for=timedelta(seconds=valid_for_seconds),
+    )
+    signature = await sign_as(
+        vault_addr, approver, password, canonical_bytes(message), verify=verify
+    )
+    approval = SignedApproval(message=message, signature=signature)
+    handle = client.get_workflow_handle(wid)
+    if via_signal:
+        await handle.signal(APPROVAL_SIGNAL, approval)
+        return None
+    try:
+        accepted: AcceptedApproval = await handle.execute_update(
+            APPROVE_UPDATE, approval, result_type=AcceptedApproval
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == APPROVAL_REJECTED:
+            raise ApprovalRefusedError(cause.message) from None
+        raise
+    return accepted
+
+
+class ApprovalRefusedError(ValueError):
+    """The workflow refused an approval; the message is the reason (``orders.approvals``)."""

@@ -172,6 +172,7 @@ REFUND_PAYMENT: Final = "refund_payment"
 FULFILL_ORDER: Final = "fulfill_order"
 NOTIFY_CUSTOMER: Final = "notify_customer"
 RELEASE_INVENTORY: Final = "release_inventory"
+LOAD_APPROVERS: Final = "load_approvers"
 
 ORDER_WORKFLOW = Identity(
     "order-workflow", Kind.WORKFLOW, summary="runs OrderWorkflow; holds no database credential"
@@ -238,6 +239,12 @@ ORDER_RELEASE_INVENTORY = Identity(
     grants=(grant("inventory", S, U), grant("reservations", S, U)),
     summary="compensation: returns held stock",
 )
+ORDER_APPROVALS = Identity(
+    "order-approvals",
+    Kind.ACTIVITY,
+    activities=(LOAD_APPROVERS,),
+    summary="loads the approver registry (public keys from Vault Transit); no database",
+)
 ORDER_MIGRATE = Identity(
     "order-migrate",
     Kind.MIGRATE,
@@ -258,6 +265,7 @@ ALL: Final[tuple[Identity, ...]] = (
     ORDER_FULFILL,
     ORDER_NOTIFY,
     ORDER_RELEASE_INVENTORY,
+    ORDER_APPROVALS,
     ORDER_MIGRATE,
     ORDER_CLIENT,
     CODEC_SERVER,
@@ -304,6 +312,57 @@ SEALED_FIELDS: Final[tuple[SealedField, ...]] = (
 )
 
 
+# --- Approvals ---------------------------------------------------------------------------
+
+APPROVAL_THRESHOLD_CENTS: Final = 100_000
+"""Orders whose total is above this (1,000.00 in the order's currency) wait for approval."""
+DUAL_APPROVAL_THRESHOLD_CENTS: Final = 500_000
+"""Above this (5,000.00) two distinct approvers must approve."""
+APPROVAL_DEADLINE_SECONDS: Final = 3600
+"""How long (workflow time) an order waits for approval before it is REJECTED."""
+APPROVER_KEY_PREFIX: Final = "approver-"
+
+
+def approver_key(name: str) -> str:
+    """Transit key (ed25519, not exportable) an approver signs with: ``approver-<name>``.
+
+    The same name is the approver's Vault policy (``transit/sign/<key>`` only).
+    """
+    return APPROVER_KEY_PREFIX + name
+
+
+@dataclass(frozen=True)
+class Approver:
+    """A person who may approve large orders.
+
+    Attributes:
+        name: Login name (dev stack: userpass user) and suffix of the Transit key.
+        limit_cents: Largest order total (in the order's own currency; there is no FX
+            conversion) this approver may approve.
+        active: Inactive approvers keep their key (old histories stay verifiable) but
+            every new approval of theirs is rejected.
+    """
+
+    name: str
+    limit_cents: int
+    active: bool = True
+
+    @property
+    def transit_key(self) -> str:
+        """Transit key of this approver (also the name of its Vault policy)."""
+        return approver_key(self.name)
+
+
+APPROVERS: Final[tuple[Approver, ...]] = (
+    Approver("alice", 200_000),
+    Approver("bob", 1_000_000),
+    Approver("carol", 1_000_000, active=False),
+    Approver("dave", 2_500_000),
+)
+"""The approver registry (limits and active flags). Public keys come from Vault Transit;
+the workflow loads both once through ``load_approvers`` and pins them for the run."""
+
+
 def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
     """Transit operations ``identity`` may perform, per key (what its policy must grant).
 
@@ -322,6 +381,10 @@ def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
             rights[sealed.key] = frozenset({"datakey"})
         elif identity is sealed.consumer:
             rights[sealed.key] = frozenset({"decrypt"})
+    if identity is ORDER_APPROVALS:
+        # Public keys only: reading a non-exportable key's metadata never reveals the private
+        # key. Signing is the approvers' own right (their policies), never an identity's.
+        rights[APPROVER_KEY_PREFIX + "*"] = frozenset({"read-key"})
     return rights
 
 

@@ -14,6 +14,13 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from orders.approvals import AcceptedApproval
+from orders.identities import (
+    APPROVAL_DEADLINE_SECONDS,
+    APPROVAL_THRESHOLD_CENTS,
+    DUAL_APPROVAL_THRESHOLD_CENTS,
+)
+
 CURRENCIES: Final = frozenset({"EUR", "USD", "GBP", "CHF"})
 SKU_PATTERN: Final = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 MAX_ITEMS: Final = 50
@@ -102,6 +109,25 @@ class OrderRequest(Model):
         return workflow_id_for(self.order_id)
 
 
+class ApprovalPolicy(Model):
+    """When an order needs approval, and for how long it waits (part of the workflow input).
+
+    The contract's values are ceilings: an input may tighten the policy (lower thresholds, a
+    shorter deadline, as the tests do), never loosen it, so whoever starts a workflow cannot
+    start one that skips approval.
+    """
+
+    threshold_cents: int = Field(
+        default=APPROVAL_THRESHOLD_CENTS, ge=0, le=APPROVAL_THRESHOLD_CENTS
+    )
+    dual_threshold_cents: int = Field(
+        default=DUAL_APPROVAL_THRESHOLD_CENTS, ge=0, le=DUAL_APPROVAL_THRESHOLD_CENTS
+    )
+    deadline_seconds: int = Field(
+        default=APPROVAL_DEADLINE_SECONDS, ge=1, le=APPROVAL_DEADLINE_SECONDS
+    )
+
+
 class SealedOrder(Model):
     """The workflow input: an :class:`OrderRequest` with its need-to-know fields sealed.
 
@@ -122,6 +148,7 @@ class SealedOrder(Model):
     payment_reference: SealedValue
     currency: Currency = "EUR"
     items: Items
+    approval: ApprovalPolicy = ApprovalPolicy()
 
     @property
     def workflow_id(self) -> str:
@@ -217,6 +244,7 @@ class Step(enum.StrEnum):
     STARTED = "started"
     VALIDATING = "validating"
     RESERVING = "reserving_inventory"
+    AWAITING_APPROVAL = "awaiting_approval"
     PAYING = "processing_payment"
     FULFILLING = "fulfilling"
     NOTIFYING = "notifying"
@@ -235,6 +263,17 @@ class OrderStatus(Model):
     currency: str | None = None
     completed_steps: tuple[str, ...] = ()
     compensations: tuple[str, ...] = ()
+    approvals_required: int = 0
+    """Distinct approvers this order needs (0: below the threshold)."""
+    approval_deadline: str | None = None
+    """Workflow time (ISO-8601 UTC) after which an unapproved order is REJECTED."""
+    approvals: tuple[AcceptedApproval, ...] = ()
+    """Accepted approvals and rejections: who, when (workflow time), key version."""
+    rejected_approvals: int = 0
+    """Approvals refused by the ``approve`` Update's handler (its validator's refusals are
+    never recorded anywhere: they do not reach history)."""
+    rejected_signals: int = 0
+    """``approval`` signals dropped: malformed, hostile, or failing verification."""
 
 
 class BusinessError(enum.StrEnum):

@@ -15,6 +15,8 @@ the isolation tests):
   sessions and drops it.
 * People (``orders.vault_people``): userpass, identity groups mapped to Temporal
   permissions, and the identity-token role whose JWTs the codec server accepts.
+* Approvers (``orders.vault_approvers``): one ed25519 Transit key and one sign-only policy
+  per approver in the contract.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hvac
 
 from orders import identities
 from orders.identities import Identity
+from orders.vault_approvers import apply_approvers
 from orders.vault_people import apply_people
 
 VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
@@ -211,6 +214,7 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
     if config.rotate_db_root and first_time:
         write(f"{DB_MOUNT}/rotate-root/{identities.VAULT_DB_CONNECTION}", {})
     written += apply_people(client)
+    written += apply_approvers(client)
     return written
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import activities_for
 from orders import logging as olog
@@ -62,8 +63,16 @@ def build_worker(
             task_queue=identity.task_queue,
             workflows=[OrderWorkflow],
             identity=f"{identity.name}@{_host()}",
+            # Approval signatures are verified in the sandbox with cryptography's Ed25519.
+            workflow_runner=SandboxedWorkflowRunner(
+                restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography")
+            ),
         )
-    if identity.kind is not Kind.ACTIVITY or engine is None or unsealer is None:
+    if (
+        identity.kind is not Kind.ACTIVITY
+        or (engine is None and identity.has_db_role)
+        or unsealer is None
+    ):
         raise ValueError(f"{identity.name} runs no activity worker (or lacks engine/unsealer)")
     return Worker(
         client,

@@ -33,6 +33,7 @@ from orders.devstack import servers
 from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.settings import WorkerSettings
+from orders.vault_approvers import ensure_dev_approvers
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 from orders.vault_people import ensure_dev_users
 
@@ -99,6 +100,8 @@ class Supervisor:
         # People for the codec server and the UI: generated passwords under secrets/.
         users = await asyncio.to_thread(ensure_dev_users, root, p)
         log.info("vault.dev_users", users=users)
+        approvers = await asyncio.to_thread(ensure_dev_approvers, root, p)
+        log.info("vault.dev_approvers", approvers=approvers)
 
         self.info = StackInfo(
             temporal_address=f"{servers.HOST}:{t_port}",

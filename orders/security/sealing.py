@@ -195,11 +195,17 @@ class Unsealer:
     ) -> None:
         self._rings = rings if rings is not None else _rings(transit)
         self._identity = identity
+        self._transit = transit
 
     @property
     def identity(self) -> Identity:
         """The identity whose sealed fields this unsealer opens."""
         return self._identity
+
+    @property
+    def transit(self) -> TransitClient:
+        """The identity's own Transit client (e.g. to read approvers' public keys)."""
+        return self._transit
 
     def fields(self) -> tuple[str, ...]:
         """The sealed fields this identity consumes (empty for most identities)."""

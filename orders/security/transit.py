@@ -100,6 +100,32 @@ class TransitClient:
         data: dict[str, Any] = resp.json()["data"]
         return data
 
+    async def public_keys(self, key: str) -> dict[int, str]:
+        """Public keys of an asymmetric Transit key, per version (base64), via ``keys/<key>``.
+
+        Raises:
+            TransitDeniedError: This token may not read the key.
+            TransitInvalidError: No such key (Vault answers 404) or not an asymmetric key.
+        """
+        self.requests += 1
+        try:
+            resp = await self._http.get(
+                f"/v1/{self._mount}/keys/{key}", headers={"X-Vault-Token": self._token()}
+            )
+        except httpx.HTTPError as exc:
+            raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
+        if resp.status_code == 403:
+            raise TransitDeniedError(f"Vault denied {self._mount}/keys")
+        if resp.status_code in (400, 404):
+            raise TransitInvalidError(f"no Transit key {key!r}")
+        if resp.status_code >= 300:
+            raise VaultUnavailableError(f"Transit answered HTTP {resp.status_code}")
+        keys = resp.json()["data"]["keys"]
+        try:
+            return {int(version): str(info["public_key"]) for version, info in keys.items()}
+        except (TypeError, KeyError) as exc:
+            raise TransitInvalidError(f"Transit key {key!r} has no public keys") from exc
+
     async def datakey(self, key: str) -> DataKey:
         """A fresh AES-256 data key, plaintext and wrapped under ``key``."""
         data = await self._post(f"datakey/plaintext/{key}", {"bits": 256})

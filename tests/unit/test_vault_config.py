@@ -23,9 +23,10 @@ def test_one_policy_file_per_identity_and_no_strays() -> None:
 
 
 TRANSIT_PATHS = {
-    "datakey": "transit/datakey/plaintext/{}",
-    "decrypt": "transit/decrypt/{}",
-    "encrypt": "transit/encrypt/{}",
+    "datakey": ("transit/datakey/plaintext/{}", '"update"'),
+    "decrypt": ("transit/decrypt/{}", '"update"'),
+    "encrypt": ("transit/encrypt/{}", '"update"'),
+    "read-key": ("transit/keys/{}", '"read"'),
 }
 
 
@@ -39,7 +40,7 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
             (f"sys/leases/revoke/database/creds/{identity.db_role}/*", '"update"'),
         }
     for key, ops in identities.transit_rights(identity).items():
-        grants |= {(TRANSIT_PATHS[op].format(key), '"update"') for op in ops}
+        grants |= {(TRANSIT_PATHS[op][0].format(key), TRANSIT_PATHS[op][1]) for op in ops}
     return grants
 
 

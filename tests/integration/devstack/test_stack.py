@@ -33,7 +33,7 @@ def test_stack_runs_one_worker_per_identity(stack: StackInfo, stack_paths: Stack
     assert status is not None
     workers = {i.name for i in identities.workers()}
     assert workers <= set(status.processes)
-    assert len(workers) == 8
+    assert len(workers) == 1 + sum(i.kind is identities.Kind.ACTIVITY for i in identities.ALL)
 
 
 def test_secrets_and_state_are_private(stack: StackInfo, stack_paths: StackPaths) -> None:

@@ -23,7 +23,10 @@ async def test_histories_replay_with_current_code(client: Client) -> None:
         histories.append(await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history())
     assert len(histories) >= 4
     # The histories are encrypted: replay decodes them with the same codec as the workers.
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=client.data_converter)
+    # The namespace is bound into approvals: replay must run in the one they were for.
+    replayer = Replayer(
+        workflows=[OrderWorkflow], data_converter=client.data_converter, namespace=client.namespace
+    )
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
         assert result.replay_failure is None, history.workflow_id

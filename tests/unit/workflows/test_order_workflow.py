@@ -13,6 +13,7 @@ history is proven to hold no plaintext.
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import sys
 import uuid
@@ -24,6 +25,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -32,8 +35,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from orders import identities
+from orders.approvals import ApproverRegistry, PinnedApprover
 from orders.identities import Kind
 from orders.models import (
+    ApprovalPolicy,
     BusinessError,
     Notification,
     OrderItem,
@@ -59,7 +64,7 @@ __all__ = ["dev_vault", "transits"]  # fixtures, imported so pytest finds them h
 
 TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
 NAMESPACE = "orders-unit"
-PRICES = {"SKU-WIDGET": 1250, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
+PRICES = {"SKU-WIDGET": 1250, "SKU-PHONE": 49900, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
 EMAIL = "ann@example.org"
 ADDRESS = "12 Quay Street, Dublin"
 REFERENCE = "tok_visa_4242"
@@ -94,6 +99,9 @@ class FakeShop:
     flaky_payments: set[str] = field(default_factory=set)
     broken: dict[str, set[str]] = field(default_factory=dict)
     """activity name -> order ids for which it fails with a non-business, non-retryable error."""
+    approver_keys: dict[str, dict[int, Ed25519PrivateKey]] = field(default_factory=dict)
+    """Approver -> key version -> private key (stands in for the approvers' Transit keys)."""
+    registry_loads: int = 0
 
     def _record(self, name: str, order_id: str) -> None:
         self.calls.append((name, order_id, activity.info().task_queue))
@@ -171,6 +179,26 @@ class FakeShop:
         )
         return Notification(order_id=ref.order_id, kind="order_completed")
 
+    @activity.defn(name=identities.LOAD_APPROVERS)
+    async def load_approvers(self) -> ApproverRegistry:
+        self.registry_loads += 1
+        return ApproverRegistry(
+            approvers=tuple(
+                PinnedApprover(
+                    name=a.name,
+                    limit_cents=a.limit_cents,
+                    active=a.active,
+                    public_keys={
+                        version: base64.b64encode(
+                            key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+                        ).decode()
+                        for version, key in self.approver_keys.get(a.name, {}).items()
+                    },
+                )
+                for a in identities.APPROVERS
+            )
+        )
+
     @activity.defn(name=REFUND)
     async def refund_payment(self, ref: OrderRef) -> PaymentResult:
         self._record(REFUND, ref.order_id)
@@ -196,9 +224,14 @@ class Harness:
     handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
     sealed: dict[str, SealedOrder] = field(default_factory=dict)
 
-    async def start(self, order: OrderRequest) -> WorkflowHandle[OrderWorkflow, OrderStatus]:
+    async def start(
+        self, order: OrderRequest, approval: ApprovalPolicy | None = None
+    ) -> WorkflowHandle[OrderWorkflow, OrderStatus]:
         # As the client does: seal, then start; the workflow never sees the plaintext.
-        sealed = self.sealed[order.order_id] = await self.sealer.seal_order(order)
+        sealed = await self.sealer.seal_order(order)
+        if approval is not None:
+            sealed = sealed.model_copy(update={"approval": approval})
+        self.sealed[order.order_id] = sealed
         handle = await self.client.start_workflow(
             OrderWorkflow.run,
             sealed,
@@ -236,7 +269,8 @@ async def harness(transits: Transits) -> AsyncIterator[Harness]:
     )
     consumers = {name: identities.activity_identity(name) for name in (PAY, FULFILL, NOTIFY)}
     shop = FakeShop(
-        unsealers={name: Unsealer(transits(ident), ident) for name, ident in consumers.items()}
+        unsealers={name: Unsealer(transits(ident), ident) for name, ident in consumers.items()},
+        approver_keys={a.name: {1: Ed25519PrivateKey.generate()} for a in identities.APPROVERS},
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(env)
@@ -265,7 +299,7 @@ def assert_no_pii(status: OrderStatus) -> None:
 
 
 async def test_happy_path(harness: Harness) -> None:
-    order = new_order(("SKU-WIDGET", 2), ("SKU-LAPTOP", 1))
+    order = new_order(("SKU-WIDGET", 2), ("SKU-PHONE", 1))  # below the approval threshold
 
     status = await harness.run(order)
 
@@ -274,7 +308,7 @@ async def test_happy_path(harness: Harness) -> None:
     assert status.reason is None
     assert status.completed_steps == HAPPY_STEPS
     assert status.compensations == ()
-    assert status.total_cents == 2 * 1250 + 149900
+    assert status.total_cents == 2 * 1250 + 49900
     assert status.currency == "EUR"
     assert harness.shop.steps(order.order_id) == list(HAPPY_STEPS)
     for name, order_id, queue in harness.shop.calls:
@@ -444,7 +478,9 @@ async def test_histories_replay_deterministically(harness: Harness) -> None:
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[OrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[OrderWorkflow], data_converter=pydantic_data_converter, namespace=NAMESPACE
+    )
     results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
 
     assert dict(results.replay_failures) == {}

@@ -1,0 +1,216 @@
+"""Approvals on the real stack: approvers' keys in Vault Transit, payloads through the codec.
+
+Each approver signs through their own userpass login (policy: ``transit/sign/approver-<name>``
+only); the workflow verifies against the public keys the order-approvals worker read from
+Vault and pinned in history. Runs before test_replay.py (file order), which then replays
+these histories too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+
+from orders import client as orders_client
+from orders import identities, vault_approvers
+from orders.approvals import Decision, RejectReason
+from orders.devstack.state import StackInfo, StackPaths
+from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
+from orders.vault_people import PersonLoginError
+from tests.approval_cases import Signer, Target, rejection_cases, send_signal, send_update, signed
+from tests.integration.support import admin_pg, eventually, vault
+from tests.unit.workflows.test_approval_workflow import fuzz_values
+from workflows.order import NO_APPROVAL, STATUS_QUERY
+
+pytestmark = pytest.mark.integration
+
+
+def root_vault(stack: StackInfo) -> Any:
+    return vault(stack, Path(stack.vault_root_token_file).read_text().strip())
+
+
+def signer(stack: StackInfo, paths: StackPaths) -> Signer:
+    async def sign(name: str, data: bytes) -> str:
+        # Unknown names sign with bob's login (the claim, not the key, is what is tested).
+        login = name if any(a.name == name for a in identities.APPROVERS) else "bob"
+        password = vault_approvers.dev_password(paths, login)
+        return await vault_approvers.sign_as(stack.vault_addr, login, password, data)
+
+    return sign
+
+
+def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest:
+    return OrderRequest(
+        order_id=f"ord-{uuid.uuid4()}",
+        customer_id=customer,
+        customer_email="ann@example.org",
+        shipping_address="12 Quay Street, Dublin",
+        payment_reference="tok-4242",
+        items=(OrderItem(sku="SKU-LAPTOP", quantity=laptops),),
+    )
+
+
+async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
+    status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    return status
+
+
+async def awaiting(
+    client: Client, order: OrderRequest, deadline: int = 120
+) -> WorkflowHandle[Any, Any]:
+    handle = await orders_client.place(client, order, ApprovalPolicy(deadline_seconds=deadline))
+
+    async def ready() -> bool:
+        return (await status_of(handle)).step is Step.AWAITING_APPROVAL
+
+    await eventually(ready, timeout=60)
+    return handle
+
+
+async def payments(stack: StackInfo, order_id: str) -> int:
+    conn = await admin_pg(stack)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM orders.payments WHERE order_id = $1", order_id
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+async def failed_tasks(handle: WorkflowHandle[Any, Any]) -> int:
+    history = await handle.fetch_history()
+    return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in history.events)
+
+
+async def test_an_approver_signs_only_with_their_own_key(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    password = vault_approvers.dev_password(stack_paths, "alice")
+    with pytest.raises(PersonLoginError, match="may not sign"):
+        await vault_approvers.sign_as(
+            stack.vault_addr, "alice", password, b"x", key=identities.approver_key("bob")
+        )
+    # The keys are not exportable: nobody, not even root, can read a private half.
+    root = root_vault(stack)
+    key = root.read(f"transit/keys/{identities.approver_key('bob')}")["data"]
+    assert key["type"] == "ed25519"
+    assert key["exportable"] is False
+
+
+async def test_large_order_approved_by_a_valid_approver(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    order = large()
+    handle = await awaiting(client, order)
+    assert await payments(stack, order.order_id) == 0
+    target = await Target.of(handle, client.namespace)
+    approval = await signed(signer(stack, stack_paths), target.message("bob"))
+    assert await send_update(handle, approval) is None
+
+    final = OrderStatus.model_validate(await handle.result())
+    assert final.outcome is Outcome.COMPLETED
+    assert [(a.approver, a.decision) for a in final.approvals] == [("bob", Decision.APPROVE)]
+    assert await payments(stack, order.order_id) == 1
+
+
+async def test_every_rejection_reason_on_the_real_stack(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    sign = signer(stack, stack_paths)
+    order = large(customer="dave", laptops=4)  # 5,996.00: two approvers, alice over limit
+    handle = await awaiting(client, order, deadline=45)
+    other_order = large()
+    other = await awaiting(client, other_order)
+    target = await Target.of(handle, client.namespace)
+    other_target = await Target.of(other, client.namespace)
+
+    cases = await rejection_cases(
+        target, sign, other_target=other_target, over_limit="alice", inactive="carol"
+    )
+    for expected, approval in cases:
+        assert await send_update(handle, approval) is expected, expected
+    for _, approval in cases:
+        await send_signal(handle, approval)
+    assert await send_update(handle, await signed(sign, target.message("dave"))) is (
+        RejectReason.SELF_APPROVAL
+    )
+    first = await signed(sign, target.message("bob"))
+    assert await send_update(handle, first) is None
+    assert await send_update(handle, first) is RejectReason.REPLAYED_NONCE
+    await send_signal(handle, first)
+    assert await send_update(handle, await signed(sign, target.message("bob"))) is (
+        RejectReason.SAME_APPROVER
+    )
+
+    async def counted() -> bool:
+        return (await status_of(handle)).rejected_signals == len(cases) + 1
+
+    await eventually(counted, timeout=20)
+    status = await status_of(handle)
+    assert status.step is Step.AWAITING_APPROVAL
+    assert [a.approver for a in status.approvals] == ["bob"]
+    assert await payments(stack, order.order_id) == 0
+
+    final = OrderStatus.model_validate(await handle.result())
+    assert final.outcome is Outcome.REJECTED
+    assert final.reason == NO_APPROVAL
+    assert final.compensations == (identities.RELEASE_INVENTORY,)
+    assert await payments(stack, order.order_id) == 0
+    assert await failed_tasks(handle) == 0
+    conn = await admin_pg(stack)
+    try:
+        held = await conn.fetchval(
+            "SELECT count(*) FROM orders.reservations WHERE order_id = $1 AND status = 'held'",
+            order.order_id,
+        )
+    finally:
+        await conn.close()
+    assert held == 0
+    await other.terminate("test done")
+
+
+async def test_fuzzed_inputs_through_the_codec(client: Client) -> None:
+    handle = await awaiting(client, large())
+    values = fuzz_values(25)
+    for value in values:
+        await send_signal(handle, value)
+        assert await send_update(handle, value) is not None, value
+
+    async def counted() -> bool:
+        return (await status_of(handle)).rejected_signals == len(values)
+
+    await eventually(counted, timeout=20)
+    assert (await status_of(handle)).approvals == ()
+    assert await failed_tasks(handle) == 0
+    await handle.terminate("fuzzing done")
+
+
+async def test_rotated_key_unknown_in_flight_verified_for_new_orders(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    sign = signer(stack, stack_paths)
+    before = await awaiting(client, large())
+    root = root_vault(stack)
+    root.secrets.transit.rotate_key(identities.approver_key("bob"))
+
+    old_target = await Target.of(before, client.namespace)
+    new_sig = await signed(sign, old_target.message("bob"))
+    # Pinned before the rotation: the new version is unknown to this run.
+    assert await send_update(before, new_sig) is RejectReason.UNKNOWN_KEY_VERSION
+
+    after = await awaiting(client, large())
+    new_target = await Target.of(after, client.namespace)
+    assert await send_update(after, await signed(sign, new_target.message("bob"))) is None
+    done = OrderStatus.model_validate(await after.result())
+    assert done.outcome is Outcome.COMPLETED
+    assert done.approvals[0].key_version >= 2
+
+    # The in-flight order is approved by another approver whose key it pinned.
+    assert await send_update(before, await signed(sign, old_target.message("dave"))) is None
+    assert OrderStatus.model_validate(await before.result()).outcome is Outcome.COMPLETED

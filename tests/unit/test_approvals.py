@@ -1,0 +1,174 @@
+"""orders.approvals (pure): canonical encoding, the verifier's reasons; approver policies."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import ValidationError
+
+from orders import identities
+from orders.approvals import (
+    ApprovalMessage,
+    ApproverRegistry,
+    Decision,
+    Expected,
+    PinnedApprover,
+    RejectReason,
+    SignedApproval,
+    canonical_bytes,
+    new_message,
+    required_approvals,
+    verify,
+)
+from orders.models import ApprovalPolicy
+from orders.vault_approvers import approver_policy
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+KEYS = {a.name: Ed25519PrivateKey.generate() for a in identities.APPROVERS}
+
+
+def registry() -> ApproverRegistry:
+    return ApproverRegistry(
+        approvers=tuple(
+            PinnedApprover(
+                name=a.name,
+                limit_cents=a.limit_cents,
+                active=a.active,
+                public_keys={
+                    1: base64.b64encode(
+                        KEYS[a.name].public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+                    ).decode()
+                },
+            )
+            for a in identities.APPROVERS
+        )
+    )
+
+
+EXPECTED = Expected(
+    namespace="orders",
+    workflow_id="order-o-12345678",
+    order_id="o-12345678",
+    amount_cents=150_000,
+    currency="EUR",
+    submitter="cust-1",
+    now=NOW,
+)
+
+
+def message(approver: str = "bob", **override: object) -> ApprovalMessage:
+    msg = new_message(
+        namespace="orders",
+        workflow_id="order-o-12345678",
+        order_id="o-12345678",
+        amount_cents=150_000,
+        currency="EUR",
+        decision=Decision.APPROVE,
+        approver=approver,
+        nonce="n" * 20,
+        issued_at=NOW - timedelta(minutes=1),
+    )
+    return msg.model_copy(update=override)
+
+
+def sign(msg: ApprovalMessage, key: str | None = None) -> SignedApproval:
+    sig = KEYS[key or msg.approver].sign(canonical_bytes(msg))
+    return SignedApproval(message=msg, signature="vault:v1:" + base64.b64encode(sig).decode())
+
+
+def test_canonical_encoding_is_sorted_compact_json() -> None:
+    data = canonical_bytes(message())
+    assert data == (
+        b'{"amount_cents":150000,"approver":"bob","currency":"EUR","decision":"approve",'
+        b'"expires_at":"2026-03-01T12:14:00Z","issued_at":"2026-03-01T11:59:00Z",'
+        b'"namespace":"orders","nonce":"nnnnnnnnnnnnnnnnnnnn","order_id":"o-12345678",'
+        b'"version":1,"workflow_id":"order-o-12345678"}'
+    )
+
+
+def test_a_valid_approval_passes() -> None:
+    assert verify(sign(message()), EXPECTED, registry()) is None
+
+
+@pytest.mark.parametrize(
+    ("approval", "expected", "reason"),
+    [
+        (sign(message("mallory"), key="bob"), EXPECTED, RejectReason.UNKNOWN_APPROVER),
+        (sign(message("carol")), EXPECTED, RejectReason.INACTIVE_APPROVER),
+        (sign(message(), key="dave"), EXPECTED, RejectReason.BAD_SIGNATURE),
+        (sign(message(amount_cents=1)), EXPECTED, RejectReason.WRONG_AMOUNT),
+        (sign(message(currency="USD")), EXPECTED, RejectReason.WRONG_CURRENCY),
+        (sign(message(order_id="o-other000")), EXPECTED, RejectReason.WRONG_ORDER),
+        (sign(message(workflow_id="order-x")), EXPECTED, RejectReason.WRONG_WORKFLOW),
+        (sign(message(namespace="billing")), EXPECTED, RejectReason.WRONG_NAMESPACE),
+        (
+            sign(message("alice", amount_cents=250_000)),
+            Expected(**{**EXPECTED.__dict__, "amount_cents": 250_000}),
+            RejectReason.OVER_LIMIT,
+        ),
+        (
+            sign(message("dave")),
+            Expected(**{**EXPECTED.__dict__, "submitter": "dave"}),
+            RejectReason.SELF_APPROVAL,
+        ),
+        (
+            sign(message()),
+            Expected(**{**EXPECTED.__dict__, "now": NOW + timedelta(hours=1)}),
+            RejectReason.EXPIRED,
+        ),
+        (
+            sign(message()),
+            Expected(**{**EXPECTED.__dict__, "seen_nonces": frozenset({"n" * 20})}),
+            RejectReason.REPLAYED_NONCE,
+        ),
+        (
+            sign(message()),
+            Expected(**{**EXPECTED.__dict__, "approved_by": frozenset({"bob"})}),
+            RejectReason.SAME_APPROVER,
+        ),
+    ],
+)
+def test_each_reason(approval: SignedApproval, expected: Expected, reason: RejectReason) -> None:
+    assert verify(approval, expected, registry()) is reason
+
+
+def test_a_rejection_needs_no_limit() -> None:
+    assert verify(sign(message("alice", decision=Decision.REJECT)), EXPECTED, registry()) is None
+
+
+def test_inputs_are_strict() -> None:
+    with pytest.raises(ValidationError):
+        ApprovalMessage.model_validate({**message().model_dump(mode="json"), "amount_cents": "1"})
+    with pytest.raises(ValidationError):
+        ApprovalMessage.model_validate({**message().model_dump(mode="json"), "extra": 1})
+    with pytest.raises(ValidationError):
+        ApprovalMessage.model_validate({**message().model_dump(mode="json"), "version": 2})
+
+
+def test_required_approvals() -> None:
+    assert required_approvals(100_000, 100_000, 500_000) == 0
+    assert required_approvals(100_001, 100_000, 500_000) == 1
+    assert required_approvals(500_001, 100_000, 500_000) == 2
+
+
+def test_the_policy_can_only_be_tightened() -> None:
+    ApprovalPolicy(threshold_cents=10, deadline_seconds=5)
+    with pytest.raises(ValidationError):
+        ApprovalPolicy(threshold_cents=identities.APPROVAL_THRESHOLD_CENTS + 1)
+    with pytest.raises(ValidationError):
+        ApprovalPolicy(deadline_seconds=identities.APPROVAL_DEADLINE_SECONDS + 1)
+
+
+@pytest.mark.parametrize("approver", identities.APPROVERS, ids=lambda a: a.name)
+def test_an_approver_policy_allows_signing_with_its_own_key_only(
+    approver: identities.Approver,
+) -> None:
+    stanzas = re.findall(
+        r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', approver_policy(approver)
+    )
+    assert stanzas == [(f"transit/sign/approver-{approver.name}", '"update"')]

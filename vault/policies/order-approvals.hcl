@@ -1,0 +1,20 @@
+# Policy of identity order-approvals: loads the approver registry for the workflow. It reads
+# the approvers' *public* keys (Transit key metadata; the keys are not exportable, so the
+# private halves never leave Vault) and holds no database credential.
+
+path "database/*" {
+  capabilities = ["deny"]
+}
+
+# Approvers' public keys (transit/keys/approver-<name>, read only: no sign, no rotate).
+path "transit/keys/approver-*" {
+  capabilities = ["read"]
+}
+
+# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+path "transit/datakey/plaintext/orders-payload" {
+  capabilities = ["update"]
+}
+path "transit/decrypt/orders-payload" {
+  capabilities = ["update"]
+}
