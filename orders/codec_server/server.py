@@ -53,6 +53,7 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     # A viewer, not a worker: unencrypted payloads (search attributes, foreign SDKs) are
     # shown as they are rather than failing the whole request.
     codec.allow_plaintext = True
+    codec.quarantine = False  # it answers per payload: refused ones go back as they came
     verify: str | bool = str(worker.vault_cacert) if worker.vault_cacert else True
     keys = JwksCache(
         settings.resolved_jwks_url(worker.vault_addr),

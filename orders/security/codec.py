@@ -47,14 +47,24 @@ META_WRAPPED: Final = "encryption-wrapped-key"
 META_CONTEXT: Final = "encryption-context"
 META_COMPRESSION: Final = "encryption-compression"
 NONCE_BYTES: Final = 12
+REFUSED: Final = b"binary/refused"
+"""Encoding of the content-free marker a quarantining codec returns for a refused payload."""
+META_REFUSED: Final = "encryption-refused"
 
 
 class PayloadRefusedError(ValueError):
-    """A payload the codec will not accept: unencrypted, tampered, or bound elsewhere.
+    """A payload the codec will not accept: unencrypted, tampered, or bound elsewhere."""
 
-    Raised while decoding; for a worker this fails the task (which Temporal retries), never
-    the workflow, and the workflow stays where it was.
+
+def refused_marker(reason: str) -> Payload:
+    """What a quarantining codec returns instead of a refused payload: no content at all.
+
+    No payload converter knows the ``binary/refused`` encoding, so typed code cannot use it
+    (a workflow input so refused fails its task, and stays refused); handlers that take raw
+    payloads (the approval signal) see it, count it and drop it, and the workflow task
+    succeeds. The refused bytes never reach workflow or activity code.
     """
+    return Payload(metadata={META_ENCODING: REFUSED, META_REFUSED: reason.encode()}, data=b"")
 
 
 def bound_context(namespace: str, workflow_id: str | None) -> str:
@@ -72,6 +82,9 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         max_uses: Payloads encrypted under one data key before a new one is fetched.
         max_age: Seconds a data key is used for encryption.
         allow_plaintext: Accept unencrypted payloads (off: refuse them).
+        quarantine: Replace refused payloads by :func:`refused_marker` (workers: a hostile
+            signal must never fail a workflow task) instead of raising
+            :class:`PayloadRefusedError` (the codec server, which answers per payload).
         compress_min: Only try zlib on serialised payloads at least this long.
         cache_size: Unwrapped data keys kept (by wrapped form).
     """
@@ -85,6 +98,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         max_uses: int = 10_000,
         max_age: float = 300.0,
         allow_plaintext: bool = False,
+        quarantine: bool = True,
         compress_min: int = 256,
         cache_size: int = 1024,
     ) -> None:
@@ -92,6 +106,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         self.key_name = key_name
         self.namespace = namespace
         self.allow_plaintext = allow_plaintext
+        self.quarantine = quarantine
         self.compress_min = compress_min
         # Shared by every context-bound copy: one key cache per process.
         self.keys = KeyRing(
@@ -158,36 +173,48 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     # --- decode ---------------------------------------------------------------------
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt each payload; refuse plaintext, foreign contexts and tampering."""
+        """Decrypt each payload; refuse plaintext, foreign contexts and tampering.
+
+        Raises:
+            PayloadRefusedError: For a refused payload, unless quarantining.
+            VaultUnavailableError: Vault unreachable (always raised: a retry, not a refusal).
+        """
         out = []
         for payload in payloads:
-            if payload.metadata.get(META_ENCODING) != ENCODING:
-                if self.allow_plaintext:
-                    out.append(payload)
-                    continue
-                raise PayloadRefusedError("unencrypted payload refused")
-            meta = payload.metadata
-            if meta.get(META_FORMAT) != FORMAT or meta.get(META_KEY) != self.key_name.encode():
-                raise PayloadRefusedError("payload encrypted in an unknown format or key")
-            recorded = bytes(meta.get(META_CONTEXT, b""))
-            # Bound to a workflow, the AAD is ours, not whatever the metadata claims: a
-            # payload copied from another workflow cannot authenticate here. Unbound (e.g.
-            # a viewer decoding for the UI), the recorded context is checked by the tag.
-            context = self.context.encode() if self._bound else recorded
-            key = await self.keys.unwrap(bytes(meta[META_WRAPPED]).decode())
-            data = bytes(payload.data)
             try:
-                raw = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], context)
-            except InvalidTag:
-                raise PayloadRefusedError(
-                    "payload failed authentication (tampered, or bound to another workflow)"
-                ) from None
-            if meta.get(META_COMPRESSION) == b"zlib":
-                raw = zlib.decompress(raw)
-            inner = Payload()
-            inner.ParseFromString(raw)
-            out.append(inner)
+                out.append(await self._decode_one(payload))
+            except PayloadRefusedError as refused:
+                if not self.quarantine:
+                    raise
+                out.append(refused_marker(str(refused)))
         return out
+
+    async def _decode_one(self, payload: Payload) -> Payload:
+        if payload.metadata.get(META_ENCODING) != ENCODING:
+            if self.allow_plaintext:
+                return payload
+            raise PayloadRefusedError("unencrypted payload refused")
+        meta = payload.metadata
+        if meta.get(META_FORMAT) != FORMAT or meta.get(META_KEY) != self.key_name.encode():
+            raise PayloadRefusedError("payload encrypted in an unknown format or key")
+        recorded = bytes(meta.get(META_CONTEXT, b""))
+        # Bound to a workflow, the AAD is ours, not whatever the metadata claims: a payload
+        # copied from another workflow cannot authenticate here. Unbound (e.g. a viewer
+        # decoding for the UI), the recorded context is checked by the tag.
+        context = self.context.encode() if self._bound else recorded
+        key = await self.keys.unwrap(bytes(meta[META_WRAPPED]).decode())
+        data = bytes(payload.data)
+        try:
+            raw = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], context)
+        except InvalidTag:
+            raise PayloadRefusedError(
+                "payload failed authentication (tampered, or bound to another workflow)"
+            ) from None
+        if meta.get(META_COMPRESSION) == b"zlib":
+            raw = zlib.decompress(raw)
+        inner = Payload()
+        inner.ParseFromString(raw)
+        return inner
 
 
 def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:

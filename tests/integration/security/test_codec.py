@@ -18,6 +18,7 @@ from orders.security.codec import (
     ENCODING,
     META_COMPRESSION,
     META_WRAPPED,
+    REFUSED,
     EnvelopeCodec,
     PayloadRefusedError,
     codec_for,
@@ -61,7 +62,7 @@ async def test_round_trip_hides_content_and_binds_to_workflow(
     stack: StackInfo, stack_paths: StackPaths
 ) -> None:
     secret = {"customer_email": "round.trip@example.com", "note": "x" * 600}
-    async with codec_as(stack, stack_paths, identities.ORDER_CLIENT) as codec:
+    async with codec_as(stack, stack_paths, identities.ORDER_CLIENT, quarantine=False) as codec:
         a = codec.with_context(wf("order-a"))
         (enc,) = await a.encode([json_payload(secret)])
         assert enc.metadata["encoding"] == ENCODING
@@ -87,7 +88,7 @@ async def test_round_trip_hides_content_and_binds_to_workflow(
 async def test_tampered_ciphertext_and_plaintext_are_refused(
     stack: StackInfo, stack_paths: StackPaths
 ) -> None:
-    async with codec_as(stack, stack_paths, identities.ORDER_CLIENT) as codec:
+    async with codec_as(stack, stack_paths, identities.ORDER_CLIENT, quarantine=False) as codec:
         bound = codec.with_context(wf("order-t"))
         (enc,) = await bound.encode([json_payload({"k": "v"})])
         tampered = Payload()
@@ -99,6 +100,14 @@ async def test_tampered_ciphertext_and_plaintext_are_refused(
             await bound.decode([tampered])
         with pytest.raises(PayloadRefusedError, match="unencrypted"):
             await bound.decode([json_payload({"injected": True})])
+        # Workers quarantine instead of raising: the refused payload becomes a content-free
+        # marker that no converter accepts, so a hostile signal cannot fail a workflow task.
+        codec.quarantine = True
+        marked = await codec.with_context(wf("order-t")).decode(
+            [json_payload({"injected": True}), tampered]
+        )
+        assert [m.metadata["encoding"] for m in marked] == [REFUSED, REFUSED]
+        assert [m.data for m in marked] == [b"", b""]
         codec.allow_plaintext = True
         (passed,) = await codec.with_context(wf("order-t")).decode([json_payload({"ok": 1})])
         assert json.loads(passed.data) == {"ok": 1}

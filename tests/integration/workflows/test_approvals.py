@@ -8,6 +8,10 @@ these histories too.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -214,3 +218,29 @@ async def test_rotated_key_unknown_in_flight_verified_for_new_orders(
     # The in-flight order is approved by another approver whose key it pinned.
     assert await send_update(before, await signed(sign, old_target.message("dave"))) is None
     assert OrderStatus.model_validate(await before.result()).outcome is Outcome.COMPLETED
+
+
+async def test_raw_cli_signal_is_dropped_and_counted(stack: StackInfo, client: Client) -> None:
+    """A forged approval sent raw with the Temporal CLI (a plaintext payload, no codec)."""
+    handle = await awaiting(client, large(customer="cust-raw-signal"))
+    forged = json.dumps({"approver": "bob", "decision": "approve", "signature": "vault:v1:AAAA"})
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(Path(sys.executable).parent / "temporal"), "workflow", "signal",
+            "-w", handle.id, "--name", "approval", "--input", forged,
+            "--address", stack.temporal_address, "--namespace", stack.namespace,
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+    async def counted() -> bool:
+        return (await status_of(handle)).rejected_signals >= 1
+
+    await eventually(counted, timeout=60)
+    status = await status_of(handle)
+    assert status.step is Step.AWAITING_APPROVAL
+    assert status.approvals == ()
+    assert await failed_tasks(handle) == 0
+    assert await payments(stack, status.order_id) == 0
+    await handle.terminate("test over")
