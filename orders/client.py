@@ -153,13 +153,9 @@ async def approve(
     import secrets
     from datetime import UTC, datetime, timedelta
 
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.exceptions import ApplicationError
-
     from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
     from orders.models import Step
     from orders.vault_approvers import sign_as
-    from workflows.order import APPROVAL_REJECTED, APPROVAL_SIGNAL, APPROVE_UPDATE
 
     current = await status(client, order_or_workflow_id)
     if current.step is not Step.AWAITING_APPROVAL:
@@ -183,7 +179,23 @@ async def approve(
         vault_addr, approver, password, canonical_bytes(message), verify=verify
     )
     approval = SignedApproval(message=message, signature=signature)
-    handle = client.get_workflow_handle(wid)
+    return await send_approval(client, wid, approval, via_signal=via_signal)
+
+
+async def send_approval(
+    client: Client, workflow_id: str, approval: Any, *, via_signal: bool = False
+) -> AcceptedApproval | None:
+    """Send a signed approval: the ``approve`` Update (default) or the ``approval`` signal.
+
+    Raises:
+        ApprovalRefusedError: The workflow's validator refused it (with the reason).
+    """
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.exceptions import ApplicationError
+
+    from workflows.order import APPROVAL_REJECTED, APPROVAL_SIGNAL, APPROVE_UPDATE
+
+    handle = client.get_workflow_handle(workflow_id)
     if via_signal:
         await handle.signal(APPROVAL_SIGNAL, approval)
         return None

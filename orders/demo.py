@@ -10,8 +10,16 @@ cross-identity attempts (by Vault and by Postgres).
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import hvac
@@ -24,7 +32,15 @@ from orders import evidence, identities
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import identity_settings
-from orders.models import OrderItem, OrderRequest, OrderStatus, Outcome
+from orders.models import (
+    ApprovalPolicy,
+    OrderItem,
+    OrderRequest,
+    OrderStatus,
+    Outcome,
+    Step,
+    workflow_id_for,
+)
 from orders.security.sealing import Unsealer
 from orders.security.transit import TransitClient, TransitDeniedError
 from orders.security.vault import VaultSession
@@ -138,6 +154,111 @@ def unseal_attempts(
         (ident.name, asyncio.run(attempt(ident)))
         for ident in (identities.ORDER_FULFILL, identities.ORDER_WORKFLOW, identities.ORDER_NOTIFY)
     ]
+
+
+async def _signed(
+    client: Client,
+    stack: StackInfo,
+    paths: StackPaths,
+    order_id: str,
+    approver: str,
+    valid_for: int = 900,
+) -> Any:
+    """An approval of ``order_id`` (as the workflow reports it) signed by ``approver`` in Vault."""
+    from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
+    from orders.vault_approvers import dev_password, sign_as
+
+    st = await orders_client.status(client, order_id)
+    assert st.total_cents is not None
+    assert st.currency is not None
+    message = new_message(
+        namespace=client.namespace, workflow_id=workflow_id_for(order_id), order_id=order_id,
+        amount_cents=st.total_cents, currency=st.currency, decision=Decision.APPROVE,
+        approver=approver, nonce=secrets.token_urlsafe(24), issued_at=datetime.now(UTC),
+        valid_for=timedelta(seconds=valid_for),
+    )  # fmt: skip
+    password = dev_password(paths, approver)
+    signature = await sign_as(stack.vault_addr, approver, password, canonical_bytes(message))
+    return SignedApproval(message=message, signature=signature)
+
+
+async def _until(
+    client: Client, order_id: str, check: Callable[[OrderStatus], bool], seconds: float = 60
+) -> None:
+    """Poll the order's status until ``check`` holds (bounded)."""
+    for _ in range(int(seconds / 0.3)):
+        if check(await orders_client.status(client, order_id)):
+            return
+        await asyncio.sleep(0.3)
+    raise TimeoutError(f"order {order_id} did not reach the expected state")
+
+
+async def _try(client: Client, order_id: str, approval: Any) -> str:
+    try:
+        accepted = await orders_client.send_approval(client, workflow_id_for(order_id), approval)
+    except orders_client.ApprovalRefusedError as refused:
+        return f"refused: {refused}"
+    return f"accepted (key v{accepted.key_version})" if accepted else "sent"
+
+
+async def approvals_evidence(
+    client: Client, stack: StackInfo, paths: StackPaths, out: Console
+) -> bool:
+    """Section 7: signed approvals verified inside the workflow."""
+    run = uuid.uuid4().hex[:6]
+
+    def laptop(name: str) -> OrderRequest:
+        return OrderRequest(
+            order_id=f"demo-{run}-{name}", customer_id=f"cust-{name}",
+            customer_email=f"{name}.{run}@example.com", shipping_address="1 Approval Row, Signham",
+            payment_reference="tok-4242", items=(OrderItem(sku="SKU-LAPTOP", quantity=1),),
+        )  # fmt: skip
+
+    a, b = laptop("approved"), laptop("rejected")
+    ha = await orders_client.place(client, a)
+    hb = await orders_client.place(client, b, ApprovalPolicy(deadline_seconds=20))
+    for order in (a, b):
+        await _until(client, order.order_id, lambda st: st.step is Step.AWAITING_APPROVAL)
+    t = _table(
+        "7. Signed approvals (orders of 1,499.00; threshold 1,000.00)", "order", "attempt", "result"
+    )
+    ok = True
+
+    bobs = await _signed(client, stack, paths, a.order_id, "bob")
+    verdict = await _try(client, a.order_id, bobs)
+    ok &= verdict.startswith("accepted")
+    t.add_row("approved", "bob signs in Vault, sent as the approve Update", verdict)
+
+    forged = json.dumps({"approver": "bob", "decision": "approve", "signature": "vault:v1:AAAA"})
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            str(Path(sys.executable).parent / "temporal"), "workflow", "signal", "-w",
+            b.workflow_id, "--name", "approval", "--input", forged, "--address",
+            stack.temporal_address, "--namespace", stack.namespace,
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    await _until(client, b.order_id, lambda st: st.rejected_signals >= 1)
+    t.add_row("rejected", "forged approval as a raw signal (temporal CLI)", "dropped, counted")
+    verdict = await _try(client, b.order_id, bobs)
+    ok &= verdict.startswith("refused")
+    t.add_row("rejected", "bob's approval of the other order, replayed", verdict)
+    expiring = await _signed(client, stack, paths, b.order_id, "bob", valid_for=1)
+    await asyncio.sleep(2)
+    verdict = await _try(client, b.order_id, expiring)
+    ok &= verdict.startswith("refused")
+    t.add_row("rejected", "bob's approval, sent after it expired", verdict)
+    ra, rb = await ha.result(), await hb.result()
+    ok &= ra.outcome is Outcome.COMPLETED and rb.outcome is Outcome.REJECTED
+    t.add_row("approved", "outcome", f"{ra.outcome}; approvals: {len(ra.approvals)}")
+    t.add_row(
+        "rejected",
+        "no valid approval before the 20 s deadline",
+        f"{rb.outcome}; compensations: {', '.join(rb.compensations)}",
+    )
+    out.print(t)
+    return ok
 
 
 def _pg_refusal(stack: StackInfo, cred: dict[str, str]) -> str:
@@ -265,6 +386,8 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
         ok &= what.startswith(("opened", "Vault: 403"))
         t.add_row("unseal shipping_address", who, what, "")
     out.print(t)
+
+    ok &= await approvals_evidence(client, stack, paths, out)
 
     out.print(
         "[green]All scenarios behaved as expected.[/green]"
