@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -9,8 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
+from orders import client as orders_client
 from orders.devstack.state import StackInfo, StackPaths
+from orders.models import Outcome, Step
 from tests.integration import support
 
 pytestmark = pytest.mark.integration
@@ -85,3 +89,26 @@ async def test_valid_order_prints_workflow_id_and_completes(
         return st.returncode == 0 and json.loads(st.stdout)["outcome"] == "COMPLETED"
 
     await support.eventually(completed, timeout=60)
+
+
+async def test_approve_command_signs_as_the_approver_and_completes_the_order(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    order = support.make_order("cli-approve", "SKU-LAPTOP", customer_id="cust-cli-approve")
+    handle = await orders_client.place(client, order)
+
+    async def waiting() -> bool:
+        return (await orders_client.status(client, order.order_id)).step is Step.AWAITING_APPROVAL
+
+    await support.eventually(waiting, timeout=60)
+    # carol is inactive: refused with the reason, nothing approved.
+    refused = orders_cli(stack_paths, "order", "approve", order.order_id, "--as", "carol")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "inactive" in refused.stderr
+    done = orders_cli(stack_paths, "order", "approve", order.order_id, "--as", "bob")
+    assert done.returncode == 0, done.stderr
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result.outcome is Outcome.COMPLETED
+    assert [a.approver for a in result.approvals] == ["bob"]
+    shown = orders_cli(stack_paths, "order", "status", order.order_id, "--output", "json")
+    assert json.loads(shown.stdout)["approvals"][0]["approver"] == "bob"
