@@ -26,7 +26,7 @@ import hvac
 from orders import identities
 from orders.identities import Approver
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import USERNAME_PATTERN, USERPASS_MOUNT, PersonLoginError
+from orders.vault_people import USERNAME_PATTERN, USERPASS_MOUNT, PersonLoginError, userpass_token
 
 if TYPE_CHECKING:
     from orders.devstack.state import StackPaths
@@ -125,21 +125,9 @@ async def sign_as(
         PersonLoginError: Wrong name or password, or Vault denied signing with ``key``.
         VaultUnavailableError: OpenBao unreachable or failing.
     """
-    if not USERNAME_PATTERN.match(name):
-        raise PersonLoginError("invalid username or password")
     key = key or identities.approver_key(name)
     async with httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout) as http:
-        try:
-            resp = await http.post(
-                f"/v1/auth/{USERPASS_MOUNT}/login/{name}", json={"password": password}
-            )
-        except httpx.HTTPError as exc:
-            raise VaultUnavailableError(f"OpenBao unreachable: {type(exc).__name__}") from None
-        if resp.status_code in (400, 401, 403):
-            raise PersonLoginError("invalid username or password")
-        if resp.status_code != 200:
-            raise VaultUnavailableError(f"userpass login answered HTTP {resp.status_code}")
-        headers = {"X-Vault-Token": resp.json()["auth"]["client_token"]}
+        headers = {"X-Vault-Token": await userpass_token(http, name, password)}
         try:
             resp = await http.post(
                 f"/v1/{identities.TRANSIT_MOUNT}/sign/{key}",

@@ -252,6 +252,29 @@ def jwks_url_for(vault_addr: str) -> str:
     return f"{issuer_for(vault_addr)}/.well-known/keys"
 
 
+async def userpass_token(
+    http: httpx.AsyncClient, username: str, password: str, mount: str = USERPASS_MOUNT
+) -> str:
+    """Log a person in with userpass on an open client; returns their Vault token.
+
+    Raises:
+        PersonLoginError: Wrong name or password (never says which).
+        VaultUnavailableError: OpenBao unreachable or failing.
+    """
+    if not USERNAME_PATTERN.match(username):
+        raise PersonLoginError("invalid username or password")
+    try:
+        resp = await http.post(f"/v1/auth/{mount}/login/{username}", json={"password": password})
+    except httpx.HTTPError as exc:
+        raise VaultUnavailableError(f"OpenBao unreachable: {type(exc).__name__}") from None
+    if resp.status_code in (400, 401, 403):
+        raise PersonLoginError("invalid username or password")
+    if resp.status_code != 200:
+        raise VaultUnavailableError(f"userpass login answered HTTP {resp.status_code}")
+    token: str = resp.json()["auth"]["client_token"]
+    return token
+
+
 async def fetch_person_token(
     vault_addr: str,
     username: str,
@@ -270,20 +293,8 @@ async def fetch_person_token(
         PersonLoginError: Wrong name or password, or no right to the token role.
         VaultUnavailableError: OpenBao could not be reached or failed.
     """
-    if not USERNAME_PATTERN.match(username):
-        raise PersonLoginError("invalid username or password")
     async with httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout) as http:
-        try:
-            resp = await http.post(
-                f"/v1/auth/{mount}/login/{username}", json={"password": password}
-            )
-        except httpx.HTTPError as exc:
-            raise VaultUnavailableError(f"OpenBao unreachable: {type(exc).__name__}") from None
-        if resp.status_code in (400, 401, 403):
-            raise PersonLoginError("invalid username or password")
-        if resp.status_code != 200:
-            raise VaultUnavailableError(f"userpass login answered HTTP {resp.status_code}")
-        vault_token = resp.json()["auth"]["client_token"]
+        vault_token = await userpass_token(http, username, password, mount)
         headers = {"X-Vault-Token": vault_token}
         try:
             resp = await http.get(f"/v1/identity/oidc/token/{role}", headers=headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import hvac
@@ -37,8 +38,20 @@ def login(stack: StackInfo, role: str, jwt: str) -> hvac.Client:
 
 
 def login_as(stack: StackInfo, paths: StackPaths, identity: Identity) -> hvac.Client:
-    """Log in as ``identity`` with its own projected token."""
-    return login(stack, identity.vault_role, projected_token(stack, paths, identity))
+    """Log in as ``identity`` with its own projected token (a login that must succeed).
+
+    Retried twice: once in six full test runs OpenBao refused such a self-login right after
+    start-up without reviewing the token (cause not yet found). Refusals that tests expect
+    go through :func:`login`, which never retries.
+    """
+    for attempt in range(3):
+        try:
+            return login(stack, identity.vault_role, projected_token(stack, paths, identity))
+        except hvac.exceptions.Forbidden:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 @contextlib.asynccontextmanager

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import hvac
@@ -19,8 +16,9 @@ from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest, OrderStatus
+from tests.support_wait import wait_for as eventually
 
-__all__ = ["login", "login_as", "projected_token"]
+__all__ = ["eventually", "login", "login_as", "projected_token"]
 
 
 def identity_state(stack: StackInfo, paths: StackPaths) -> IdentityState:
@@ -77,20 +75,6 @@ async def dynamic_roles(stack: StackInfo) -> list[str]:
         ]
     finally:
         await conn.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.5
-) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail with the last value."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def free_port() -> int:
