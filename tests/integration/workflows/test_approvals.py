@@ -128,7 +128,8 @@ async def test_every_rejection_reason_on_the_real_stack(
 ) -> None:
     sign = signer(stack, stack_paths)
     order = large(customer="dave", laptops=4)  # 5,996.00: two approvers, alice over limit
-    handle = await awaiting(client, order, deadline=45)
+    # Short deadline: the checks below take a few seconds; the test then waits it out.
+    handle = await awaiting(client, order, deadline=25)
     other_order = large()
     other = await awaiting(client, other_order)
     target = await Target.of(handle, client.namespace)

@@ -120,7 +120,8 @@ async def test_every_rejection_reason_leaves_the_order_waiting(harness: Harness)
     sign = local_signer(harness)
     # Dual approval (4 laptops, 5,996.00) submitted by dave: alice is over her limit.
     order = large(customer="dave", laptops=4)
-    handle = await awaiting(harness, order, deadline=40)
+    # Short deadline: the checks below take a few seconds; the test then waits it out.
+    handle = await awaiting(harness, order, deadline=20)
     other = await awaiting(harness, large())
     target, other_target = await Target.of(handle, NAMESPACE), await Target.of(other, NAMESPACE)
     cases = await rejection_cases(
