@@ -9,7 +9,7 @@ TOOLS_VENV  ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser bench \
+.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser debs bench \
 	tools manifests kind-up kind-demo kind-down compose-secrets
 
 # uv (from PyPI, into the project venv) resolves and installs in seconds where pip takes
@@ -37,18 +37,27 @@ $(TOOLS_STAMP): tools/requirements.txt | $(STAMP)
 tools: $(TOOLS_STAMP)
 
 ## make demo: install, start the real local stack, run the scenarios, print evidence, stop.
-demo: venv
+demo: venv debs
 	$(ORDERS) dev up || { $(ORDERS) dev down; exit 1; }
 	$(ORDERS) demo; rc=$$?; $(ORDERS) dev down || rc=1; exit $$rc
 
-## make browser: Debian's chromium for the UI test (Playwright drives it; no browser download).
-CHROMIUM ?= /usr/bin/chromium
-SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-browser: venv
-	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+## make debs: the Debian packages the stack and the tests use, with ONE apt-get update, only
+## when one is missing: chromium (UI test; Playwright drives it, no browser download), nginx
+## (the mTLS front of Temporal's frontend), postgresql-15 (Postgres with TLS: the wheel's
+## server is built without SSL).
+CHROMIUM  ?= /usr/bin/chromium
+NGINX     ?= /usr/sbin/nginx
+PG_SERVER ?= /usr/lib/postgresql/15/bin/postgres
+DEBS      ?= chromium nginx postgresql-15
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+debs: venv
+	@test -x $(CHROMIUM) -a -x $(NGINX) -a -x $(PG_SERVER) || { $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBS); }
+
+browser: debs
 
 ## make test: lint + types, unit tests, integration tests against the real stack.
-test: venv tools lint browser
+test: venv tools lint debs
 	ORDERS_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin ORDERS_REQUIRE_DEPLOY_TOOLS=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
@@ -95,7 +104,7 @@ compose-secrets:
 	  vault-dbadmin-password; do [ -s $$s ] || { head -c 24 /dev/urandom | base64 \
 	  | tr -d '/+=\n' > $$s && chmod 644 $$s && echo "created $$s"; }; done
 
-dev-up: venv
+dev-up: venv debs
 	$(ORDERS) dev up
 
 dev-down: venv

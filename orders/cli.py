@@ -72,6 +72,7 @@ def dev_up(
     db_max_ttl: Annotated[int, typer.Option(help="Max TTL of database credentials (s).")] = 300,
     token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = 120,
     token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = 420,
+    cert_ttl: Annotated[int, typer.Option(help="TTL of identities' client certs (s).")] = 3600,
 ) -> None:
     """Start the stack in the background; return when every part is healthy."""
     try:
@@ -79,7 +80,7 @@ def dev_up(
             _paths(),
             control.UpOptions(
                 db_ttl=db_ttl, db_max_ttl=db_max_ttl, token_ttl=token_ttl,
-                token_max_ttl=token_max_ttl,
+                token_max_ttl=token_max_ttl, cert_ttl=cert_ttl,
             ),
         )  # fmt: skip
     except control.StackError as exc:
@@ -256,6 +257,7 @@ def order_approve(
                 approver=as_,
                 password=vault_approvers.dev_password(paths, as_),
                 vault_addr=stack.vault_addr,
+                verify=stack.verify,
                 decision="reject" if reject else "approve",
                 via_signal=signal,
             )
@@ -292,13 +294,18 @@ def vault_apply(
     token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = 120,
     token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = 420,
     rotate_root: Annotated[bool, typer.Option(help="Rotate the DB admin password.")] = True,
+    vault_cacert: Annotated[
+        Path | None, typer.Option(envvar="VAULT_CACERT", help="CA that signed Vault's cert.")
+    ] = None,
+    cert_ttl: Annotated[int, typer.Option(help="TTL of identities' client certs (s).")] = 3600,
 ) -> None:
     """Apply vault/ (policies, Kubernetes auth, database roles) to any Vault; idempotent."""
     import hvac
 
     from orders.vault_config import ApplyConfig, Ttls, apply
 
-    client = hvac.Client(url=vault_addr, token=token_file.read_text().strip())
+    verify: str | bool = str(vault_cacert) if vault_cacert else True
+    client = hvac.Client(url=vault_addr, token=token_file.read_text().strip(), verify=verify)
     written = apply(
         client,
         ApplyConfig(
@@ -308,7 +315,11 @@ def vault_apply(
             db_admin_username=db_admin_user,
             db_admin_password=db_admin_password_file.read_text().strip(),
             ttls=Ttls(
-                db_default=db_ttl, db_max=db_max_ttl, token=token_ttl, token_max=token_max_ttl
+                db_default=db_ttl,
+                db_max=db_max_ttl,
+                token=token_ttl,
+                token_max=token_max_ttl,
+                cert=cert_ttl,
             ),
             rotate_db_root=rotate_root,
         ),
@@ -323,7 +334,7 @@ def _admin_vault(token_file: Path | None) -> Any:
 
     info = _stack()
     token = token_file.read_text().strip() if token_file else info.root_token()
-    return hvac.Client(url=info.vault_addr, token=token)
+    return hvac.Client(url=info.vault_addr, token=token, verify=info.verify)
 
 
 TokenFileOpt = Annotated[
@@ -401,7 +412,9 @@ def login_cmd(
             password = password_file.read_text().strip()
         else:
             password = vault_people.dev_password(_paths(), user)
-        token = asyncio.run(vault_people.fetch_person_token(info.vault_addr, user, password))
+        token = asyncio.run(
+            vault_people.fetch_person_token(info.vault_addr, user, password, verify=info.verify)
+        )
     except vault_people.PersonLoginError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None

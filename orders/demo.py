@@ -135,7 +135,9 @@ def unseal_attempts(
         await asyncio.to_thread(actas.projected_token, stack, paths, identity)
         session = VaultSession(identity, settings)
         await session.start()
-        transit = TransitClient(settings.vault_addr, lambda: str(session.client.token))
+        transit = TransitClient(
+            settings.vault_addr, lambda: str(session.client.token), verify=stack.verify
+        )
         try:
             # Skip the local consumer check on purpose: Vault itself must refuse the unwrap.
             unsealer = Unsealer(transit, identities.ORDER_FULFILL)
@@ -178,7 +180,9 @@ async def _signed(
         valid_for=timedelta(seconds=valid_for),
     )  # fmt: skip
     password = dev_password(paths, approver)
-    signature = await sign_as(stack.vault_addr, approver, password, canonical_bytes(message))
+    signature = await sign_as(
+        stack.vault_addr, approver, password, canonical_bytes(message), verify=stack.verify
+    )
     return SignedApproval(message=message, signature=signature)
 
 

@@ -416,3 +416,33 @@ def activity_identity(activity: str) -> Identity:
 def db_identities() -> Iterator[Identity]:
     """Identities for which Vault's database engine issues Postgres roles."""
     return (i for i in ALL if i.has_db_role)
+
+
+PKI_ROOT_MOUNT: Final = "pki"
+"""Vault PKI mount of the root CA (signs the intermediate only)."""
+PKI_MOUNT: Final = "pki_int"
+"""Vault PKI mount of the intermediate CA that issues every certificate of the stack."""
+PKI_SERVER_ROLE: Final = "orders-servers"
+"""PKI role for server certificates (only the stack's operator/root may use it)."""
+CERT_URI_PREFIX: Final = f"spiffe://orders.local/ns/{K8S_NAMESPACE}/sa/"
+"""URI SAN of a client certificate: this prefix + the identity's ServiceAccount."""
+
+
+class Server(enum.StrEnum):
+    """TLS server names (certificate CN/DNS SAN, and the name clients verify)."""
+
+    TEMPORAL = "temporal.orders.local"
+    POSTGRES = "postgres.orders.local"
+    OPENBAO = "openbao.orders.local"
+    CODEC = "codec.orders.local"
+    IDENTITY = "identity.orders.local"
+
+
+def pki_role(identity: Identity) -> str:
+    """Vault PKI role issuing ``identity``'s client certificates (CN = its name)."""
+    return identity.name
+
+
+def cert_uri(identity: Identity) -> str:
+    """URI SAN of ``identity``'s client certificates."""
+    return CERT_URI_PREFIX + identity.service_account

@@ -17,6 +17,8 @@ the isolation tests):
   permissions, and the identity-token role whose JWTs the codec server accepts.
 * Approvers (``orders.vault_approvers``): one ed25519 Transit key and one sign-only policy
   per approver in the contract.
+* PKI (``orders.vault_pki``): root and intermediate CAs, one client-certificate role per
+  identity (each policy may issue only its own), one server-certificate role.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from orders import identities
 from orders.identities import Identity
 from orders.vault_approvers import apply_approvers
 from orders.vault_people import apply_people
+from orders.vault_pki import apply_pki
 
 VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
 POLICY_DIR: Final = VAULT_DIR / "policies"
@@ -50,12 +53,16 @@ class Ttls:
     db_max: int = 300
     token: int = 120
     token_max: int = 420
+    cert: int = 3600
+    """Lifetime of identities' client certificates (renewed at ~2/3 of it)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.db_default <= self.db_max:
             raise ValueError("need 0 < db_default <= db_max")
         if not 0 < self.token <= self.token_max:
             raise ValueError("need 0 < token <= token_max")
+        if self.cert < 10:
+            raise ValueError("need cert >= 10")
         if self.token_max < self.db_max:
             # A lease dies with the token that created it; the token must outlive it.
             raise ValueError("token_max must be >= db_max")
@@ -215,6 +222,7 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
         write(f"{DB_MOUNT}/rotate-root/{identities.VAULT_DB_CONNECTION}", {})
     written += apply_people(client)
     written += apply_approvers(client)
+    written += apply_pki(client, config.ttls.cert)
     return written
 
 

@@ -120,6 +120,8 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
             server_header=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+            ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         )
     )
     loop = asyncio.get_running_loop()
@@ -140,11 +142,11 @@ def main(host: str | None = None, port: int | None = None) -> int:
     return asyncio.run(serve(worker, settings))
 
 
-def ready(url: str) -> Callable[[], Awaitable[bool]]:
+def ready(url: str, verify: str | bool = True) -> Callable[[], Awaitable[bool]]:
     """A readiness check for the supervisor: ``GET <url>/healthz`` answers 200."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
             return (await http.get(f"{url}/healthz")).status_code == 200
 
     return check

@@ -8,6 +8,7 @@ serving people.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -65,11 +66,15 @@ class CodecServerSettings(BaseSettings):
     leeway_seconds: float = Field(default=2.0, ge=0, le=300)
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
     max_sessions: int = Field(default=10_000, ge=1)
+    tls_cert: Path | None = None
+    """Server certificate chain (PEM); with :attr:`tls_key`, the server speaks only HTTPS."""
+    tls_key: Path | None = None
 
     @property
     def own_url(self) -> str:
         """The public URL without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return (self.public_url or f"{scheme}://{self.host}:{self.port}").rstrip("/")
 
     @property
     def own_origin(self) -> str:

@@ -32,7 +32,7 @@ def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> 
 
 def login(stack: StackInfo, role: str, jwt: str) -> hvac.Client:
     """Kubernetes-auth login as ``role``; raises hvac errors when Vault refuses."""
-    client = hvac.Client(url=stack.vault_addr, timeout=10)
+    client = hvac.Client(url=stack.vault_addr, timeout=10, verify=stack.verify)
     client.auth.kubernetes.login(role, jwt)
     return client
 

@@ -25,6 +25,7 @@ class UpOptions:
     token_ttl: int = 120
     token_max_ttl: int = 420
     min_token_seconds: int = 60
+    cert_ttl: int = 3600
 
 
 class StackError(RuntimeError):
@@ -79,6 +80,8 @@ def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
                 str(options.token_max_ttl),
                 "--min-token-seconds",
                 str(options.min_token_seconds),
+                "--cert-ttl",
+                str(options.cert_ttl),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

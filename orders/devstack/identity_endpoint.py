@@ -1050,7 +1050,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--tls-cert", type=Path, help="server certificate chain (default: from own CA)"
+    )
+    parser.add_argument("--tls-key", type=Path, help="its key (with --tls-cert)")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     if args.max_token_seconds < args.min_token_seconds:
         parser.error("--max-token-seconds must not be below --min-token-seconds")
     return args
@@ -1120,8 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config = uvicorn.Config(
         app,
-        ssl_certfile=str(state.server_cert_file),
-        ssl_keyfile=str(state.server_key_file),
+        ssl_certfile=str(args.tls_cert or state.server_cert_file),
+        ssl_keyfile=str(args.tls_key or state.server_key_file),
         log_config=None,
         access_log=False,
         lifespan="off",

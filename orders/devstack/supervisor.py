@@ -29,13 +29,16 @@ from orders import logging as olog
 from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
 from orders.db.migrate import upgrade_as_migrate_identity
-from orders.devstack import servers
+from orders.devstack import servers, tls
 from orders.devstack.procs import Proc
-from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.devstack.state import StackInfo, StackPaths, Status, write_private
+from orders.identities import Server
+from orders.security import certs
 from orders.settings import WorkerSettings
 from orders.vault_approvers import ensure_dev_approvers
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 from orders.vault_people import ensure_dev_users
+from orders.vault_pki import apply_pki, root_ca_pem
 
 log = olog.get(__name__)
 
@@ -80,21 +83,41 @@ class Supervisor:
         pg, admin_dsn = servers.postgres(p, pg_port)
         await self._start(pg, servers.postgres_ready(admin_dsn))
 
-        ident, id_url = servers.identity_endpoint(p, id_port, self.min_token_seconds)
-        ca_file = p.identity / "ca.crt"
-        await self._start(ident, servers.https_ready(id_url, ca_file))
-
+        # OpenBao first, on a throwaway bootstrap certificate; once its PKI exists, on a
+        # certificate from it (SIGHUP reloads the listener). From then on every client of
+        # every server trusts the Vault root CA alone.
+        boot_ca = p.tls / "bootstrap-ca.pem"
+        await asyncio.to_thread(tls.bootstrap_server_cert, *p.server_cert("openbao"), boot_ca)
         bao, vault_addr = servers.openbao(p, vault_port)
-        await self._start(bao, servers.openbao_ready(vault_addr))
-        root_token_file = await asyncio.to_thread(servers.openbao_unseal, p, vault_addr)
-        await servers.wait_ready("openbao-active", servers.openbao_active(vault_addr), bao)
-        root = hvac.Client(url=vault_addr, token=Path(root_token_file).read_text().strip())
+        await self._start(bao, servers.openbao_ready(vault_addr, str(boot_ca)))
+        root_token_file = await asyncio.to_thread(
+            servers.openbao_unseal, p, vault_addr, str(boot_ca)
+        )
+        await servers.wait_ready(
+            "openbao-active", servers.openbao_active(vault_addr, str(boot_ca)), bao
+        )
+        root_token = Path(root_token_file).read_text().strip()
+        boot = hvac.Client(url=vault_addr, token=root_token, verify=str(boot_ca), timeout=30)
+        await asyncio.to_thread(apply_pki, boot, self.ttls.cert)
+        write_private(p.ca_file, await asyncio.to_thread(root_ca_pem, boot))
+        await asyncio.to_thread(self._issue_server_cert, boot, Server.OPENBAO, "openbao")
+        assert bao.pid is not None
+        os.kill(bao.pid, signal.SIGHUP)
+        ca = str(p.ca_file)
+        await servers.wait_ready("openbao-tls", servers.openbao_active(vault_addr, ca), bao)
+        boot_ca.unlink()
+        root = hvac.Client(url=vault_addr, token=root_token, verify=ca, timeout=30)
+
+        await asyncio.to_thread(self._issue_server_cert, root, Server.IDENTITY, "identity-endpoint")
+        ident, id_url = servers.identity_endpoint(p, id_port, self.min_token_seconds)
+        await self._start(ident, servers.https_ready(id_url, p.ca_file))
+
         # The admin password is (re)set only while Vault has no connection: after that,
         # Vault has rotated it and is the only one who knows it.
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
         written = await asyncio.to_thread(
-            apply, root, stack_apply_config(p, id_url, ca_file.read_text(), pg_port, self.ttls)
+            apply, root, stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
         )
         log.info("vault.applied", paths=len(written))
         # People for the codec server and the UI: generated passwords under secrets/.
@@ -102,6 +125,7 @@ class Supervisor:
         log.info("vault.dev_users", users=users)
         approvers = await asyncio.to_thread(ensure_dev_approvers, root, p)
         log.info("vault.dev_approvers", approvers=approvers)
+        await asyncio.to_thread(self._issue_server_cert, root, Server.CODEC, "codec-server")
 
         self.info = StackInfo(
             temporal_address=f"{servers.HOST}:{t_port}",
@@ -111,12 +135,13 @@ class Supervisor:
             vault_root_token_file=root_token_file,
             postgres_admin_dsn=admin_dsn.rsplit("/", 1)[0] + f"/{identities.DB_NAME}",
             identity_endpoint=id_url,
-            identity_ca_file=str(ca_file),
+            identity_ca_file=ca,
             token_files={i.name: str(p.token_file(i.name)) for i in identities.ALL},
             postgres_host=servers.HOST,
             postgres_port=pg_port,
             database=identities.DB_NAME,
-            codec_server_url=f"http://{servers.HOST}:{codec_port}",
+            codec_server_url=f"https://{servers.HOST}:{codec_port}",
+            ca_file=ca,
         )
         self.info.save(p)
 
@@ -126,7 +151,7 @@ class Supervisor:
         # The codec server before Temporal: the UI is started pointing at it.
         codec = self._codec_server(codec_port)
         assert self.info.codec_server_url is not None
-        await self._start(codec, codec_server.ready(self.info.codec_server_url))
+        await self._start(codec, codec_server.ready(self.info.codec_server_url, ca))
 
         temporal = servers.temporal(p, t_port, ui_port, self.info.codec_server_url)
         await self._start(temporal, servers.temporal_ready(self.info.temporal_address), 120)
@@ -140,6 +165,12 @@ class Supervisor:
             marker = p.run / f"{w.name}.ready"
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
         self.save_status("ready", "all parts healthy")
+
+    def _issue_server_cert(self, client: hvac.Client, server: Server, name: str) -> None:
+        """Issue ``server``'s certificate from Vault PKI into ``tls/<name>.crt|key``."""
+        cert = certs.issue_server(client, server)
+        certs.write_server_files(cert, *self.paths.server_cert(name))
+        log.info("tls.server_cert.issued", server=server.value, serial=cert.serial)
 
     def _worker(self, identity: identities.Identity) -> Proc:
         assert self.info is not None
@@ -157,10 +188,14 @@ class Supervisor:
         assert self.info is not None
         ident = identities.CODEC_SERVER
         env = worker_env(self.info, self.paths, ident)
+        cert_file, key_file = self.paths.server_cert("codec-server")
         env |= {
             "ORDERS_CODEC_HOST": servers.HOST,
             "ORDERS_CODEC_PORT": str(port),
+            "ORDERS_CODEC_PUBLIC_URL": str(self.info.codec_server_url),
             "ORDERS_CODEC_UI_ORIGIN": self.info.ui_url,
+            "ORDERS_CODEC_TLS_CERT": str(cert_file),
+            "ORDERS_CODEC_TLS_KEY": str(key_file),
         }
         return Proc(
             name=ident.name,
@@ -231,6 +266,7 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_TEMPORAL_ADDRESS": info.temporal_address,
         "ORDERS_TEMPORAL_NAMESPACE": info.namespace,
         "ORDERS_VAULT_ADDR": info.vault_addr,
+        **({"ORDERS_VAULT_CACERT": info.ca_file} if info.ca_file else {}),
         "ORDERS_TOKEN_FILE": info.token_files[identity.name],
         "ORDERS_K8S_HOST": info.identity_endpoint,
         "ORDERS_K8S_CA_FILE": info.identity_ca_file,
@@ -262,7 +298,9 @@ async def migrate(info: StackInfo, paths: StackPaths) -> None:
 
 def revoke_all(info: StackInfo) -> dict[str, Any]:
     """Revoke every database lease and every Kubernetes-auth token (root, at shutdown)."""
-    client = hvac.Client(url=info.vault_addr, token=info.root_token(), timeout=30)
+    client = hvac.Client(
+        url=info.vault_addr, token=info.root_token(), verify=info.verify, timeout=30
+    )
     counts: dict[str, Any] = {}
     for prefix in ("database/creds", "auth/kubernetes/login", "auth/userpass/login"):
         try:
@@ -302,6 +340,7 @@ async def amain(args: argparse.Namespace) -> int:
             db_max=args.db_max_ttl,
             token=args.token_ttl,
             token_max=args.token_max_ttl,
+            cert=args.cert_ttl,
         ),
         args.min_token_seconds,
     )
@@ -343,6 +382,7 @@ def main() -> None:
     ap.add_argument("--token-ttl", type=int, default=120)
     ap.add_argument("--token-max-ttl", type=int, default=420)
     ap.add_argument("--min-token-seconds", type=int, default=60)
+    ap.add_argument("--cert-ttl", type=int, default=3600)
     raise SystemExit(asyncio.run(amain(ap.parse_args())))
 
 

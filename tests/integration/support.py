@@ -43,7 +43,7 @@ def forged_token(
 
 def vault(stack: StackInfo, token: str | None = None) -> hvac.Client:
     """An hvac client for the stack's Vault."""
-    return hvac.Client(url=stack.vault_addr, token=token, timeout=10)
+    return hvac.Client(url=stack.vault_addr, token=token, timeout=10, verify=stack.verify)
 
 
 async def connect_pg(stack: StackInfo, username: str, password: str) -> asyncpg.Connection:

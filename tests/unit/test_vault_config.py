@@ -39,6 +39,7 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
             (f"sys/leases/renew/database/creds/{identity.db_role}/*", '"update"'),
             (f"sys/leases/revoke/database/creds/{identity.db_role}/*", '"update"'),
         }
+    grants.add((f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", '"update"'))
     for key, ops in identities.transit_rights(identity).items():
         grants |= {(TRANSIT_PATHS[op][0].format(key), TRANSIT_PATHS[op][1]) for op in ops}
     return grants

@@ -9,3 +9,8 @@ path "database/*" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = codec-server).
+path "pki_int/issue/codec-server" {
+  capabilities = ["update"]
+}

@@ -18,3 +18,8 @@ path "transit/datakey/plaintext/orders-payload" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = order-approvals).
+path "pki_int/issue/order-approvals" {
+  capabilities = ["update"]
+}

@@ -16,3 +16,8 @@ path "sys/leases/revoke/database/creds/order-migrate/*" {
 }
 
 # No Transit access: this identity never sees a Temporal payload.
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = order-migrate).
+path "pki_int/issue/order-migrate" {
+  capabilities = ["update"]
+}

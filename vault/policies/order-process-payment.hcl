@@ -25,3 +25,8 @@ path "transit/datakey/plaintext/orders-payload" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = order-process-payment).
+path "pki_int/issue/order-process-payment" {
+  capabilities = ["update"]
+}

@@ -22,3 +22,8 @@ path "transit/datakey/plaintext/orders-payload" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = order-reserve-inventory).
+path "pki_int/issue/order-reserve-inventory" {
+  capabilities = ["update"]
+}

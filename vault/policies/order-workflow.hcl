@@ -13,3 +13,8 @@ path "transit/datakey/plaintext/orders-payload" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+
+# Vault PKI: a short-lived client certificate for this identity only (CN = order-workflow).
+path "pki_int/issue/order-workflow" {
+  capabilities = ["update"]
+}

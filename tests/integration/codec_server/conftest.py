@@ -32,7 +32,9 @@ def token_for(stack: StackInfo, stack_paths: StackPaths) -> TokenFor:
 
     async def mint(user: str) -> str:
         password = vault_people.dev_password(stack_paths, user)
-        return await vault_people.fetch_person_token(stack.vault_addr, user, password)
+        return await vault_people.fetch_person_token(
+            stack.vault_addr, user, password, verify=stack.verify
+        )
 
     return mint
 

@@ -52,8 +52,8 @@ def claims(token: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def http(codec_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=codec_url, timeout=30) as c:
+async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as c:
         yield c
 
 
@@ -158,7 +158,9 @@ async def test_expired_token_gets_401(
         data={"password": password, "token_policies": [policy]},
     )
     try:
-        token = await vault_people.fetch_person_token(stack.vault_addr, user, password, role=role)
+        token = await vault_people.fetch_person_token(
+            stack.vault_addr, user, password, role=role, verify=stack.verify
+        )
         exp = claims(token)["exp"]
         sealed = body(await encrypt({"x": 1}, NS, "wf-expired"))
         # Past expiry plus the server's leeway (2 s).

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -43,12 +46,27 @@ LAUNCH_ARGS = [
 SKU = "SKU-WIDGET"
 
 
+def codec_spki_pin(paths: StackPaths) -> str:
+    """Base64 SHA-256 of the codec server's public key (Chromium's SPKI pin format).
+
+    The browser has no way to take the Vault root CA without an NSS database tool, so it
+    trusts exactly the codec server's Vault-issued key instead: a pin, not "ignore errors".
+    """
+    cert_file, _ = paths.server_cert("codec-server")
+    leaf = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
+    spki = leaf.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
+async def browser(stack_paths: StackPaths) -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
+    pin = f"--ignore-certificate-errors-spki-list={codec_spki_pin(stack_paths)}"
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*LAUNCH_ARGS, pin])
         try:
             yield b
         finally:

@@ -43,7 +43,9 @@ def signer(stack: StackInfo, paths: StackPaths) -> Signer:
         # Unknown names sign with bob's login (the claim, not the key, is what is tested).
         login = name if any(a.name == name for a in identities.APPROVERS) else "bob"
         password = vault_approvers.dev_password(paths, login)
-        return await vault_approvers.sign_as(stack.vault_addr, login, password, data)
+        return await vault_approvers.sign_as(
+            stack.vault_addr, login, password, data, verify=stack.verify
+        )
 
     return sign
 
@@ -98,7 +100,12 @@ async def test_an_approver_signs_only_with_their_own_key(
     password = vault_approvers.dev_password(stack_paths, "alice")
     with pytest.raises(PersonLoginError, match="may not sign"):
         await vault_approvers.sign_as(
-            stack.vault_addr, "alice", password, b"x", key=identities.approver_key("bob")
+            stack.vault_addr,
+            "alice",
+            password,
+            b"x",
+            key=identities.approver_key("bob"),
+            verify=stack.verify,
         )
     # The keys are not exportable: nobody, not even root, can read a private half.
     root = root_vault(stack)

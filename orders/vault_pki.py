@@ -1,0 +1,134 @@
+"""Vault PKI as code: a root CA, an intermediate, one client role per identity, one server role.
+
+* ``pki`` holds the root CA (EC P-256, 10 years). Its only job is to sign the intermediate.
+* ``pki_int`` holds the intermediate (5 years) that issues every certificate of the stack.
+* ``pki_int/roles/<identity>`` (one per identity in the contract) issues *client*
+  certificates whose CN (the only DNS name allowed) is the identity's name and whose URI
+  SAN is ``spiffe://orders.local/ns/orders/sa/<identity>``; short-lived (``Ttls.cert``).
+  Each identity's policy grants ``update`` on its own ``pki_int/issue/<identity>`` only,
+  so identity A cannot obtain a certificate naming identity B (Vault answers 403).
+* ``pki_int/roles/orders-servers`` issues *server* certificates for the names in
+  :class:`orders.identities.Server` (+ ``localhost`` and loopback IPs). No identity's
+  policy reaches it: the stack's operator (root in dev) issues server certificates.
+
+Everything here is idempotent: the CAs are generated once; roles are rewritten each time,
+and roles not in the contract are deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import hvac
+
+from orders import identities
+
+ROOT_TTL: Final = "87600h"
+INTERMEDIATE_TTL: Final = "43800h"
+SERVER_CERT_TTL: Final = "720h"
+ROOT_CN: Final = "orders dev root CA"
+INTERMEDIATE_CN: Final = "orders dev intermediate CA"
+KEY: Final[dict[str, Any]] = {"key_type": "ec", "key_bits": 256}
+
+
+def client_role(identity: identities.Identity, ttl: int) -> dict[str, Any]:
+    """Body of ``pki_int/roles/<identity>``: client certificates naming ``identity`` only."""
+    return {
+        **KEY,
+        "allowed_domains": [identity.name],
+        "allow_bare_domains": True,
+        "allow_subdomains": False,
+        "allow_glob_domains": False,
+        "allow_wildcard_certificates": False,
+        "allow_localhost": False,
+        "allow_ip_sans": False,
+        "allowed_uri_sans": [identities.cert_uri(identity)],
+        "enforce_hostnames": True,
+        "require_cn": True,
+        "server_flag": False,
+        "client_flag": True,
+        "ttl": ttl,
+        "max_ttl": ttl,
+    }
+
+
+def server_role() -> dict[str, Any]:
+    """Body of ``pki_int/roles/orders-servers``: the stack's server names only."""
+    return {
+        **KEY,
+        "allowed_domains": [s.value for s in identities.Server],
+        "allow_bare_domains": True,
+        "allow_subdomains": False,
+        "allow_glob_domains": False,
+        "allow_wildcard_certificates": False,
+        "allow_localhost": True,
+        "allow_ip_sans": True,
+        "allowed_uri_sans": [],
+        "enforce_hostnames": True,
+        "server_flag": True,
+        "client_flag": False,
+        "ttl": SERVER_CERT_TTL,
+        "max_ttl": SERVER_CERT_TTL,
+    }
+
+
+def _ensure_pki_mount(client: hvac.Client, path: str, max_ttl: str) -> None:
+    if f"{path}/" not in client.sys.list_mounted_secrets_engines()["data"]:
+        client.sys.enable_secrets_engine("pki", path=path, config={"max_lease_ttl": max_ttl})
+
+
+def _has_issuer(client: hvac.Client, mount: str) -> bool:
+    listed = client.list(f"{mount}/issuers")
+    return bool(listed and listed.get("data", {}).get("keys"))
+
+
+def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
+    """Create the CAs (once) and write every PKI role.
+
+    Args:
+        client: A client allowed to configure Vault (root in dev).
+        cert_ttl: Lifetime of identities' client certificates, in seconds.
+
+    Returns:
+        The Vault paths written.
+    """
+    written: list[str] = []
+    root, inter = identities.PKI_ROOT_MOUNT, identities.PKI_MOUNT
+    _ensure_pki_mount(client, root, ROOT_TTL)
+    _ensure_pki_mount(client, inter, INTERMEDIATE_TTL)
+    if not _has_issuer(client, root):
+        client.write_data(
+            f"{root}/root/generate/internal",
+            data={**KEY, "common_name": ROOT_CN, "ttl": ROOT_TTL, "issuer_name": "root"},
+        )
+        written.append(f"{root}/root/generate/internal")
+    if not _has_issuer(client, inter):
+        csr = client.write_data(
+            f"{inter}/intermediate/generate/internal",
+            data={**KEY, "common_name": INTERMEDIATE_CN},
+        )["data"]["csr"]
+        signed = client.write_data(
+            f"{root}/root/sign-intermediate",
+            data={"csr": csr, "format": "pem_bundle", "ttl": INTERMEDIATE_TTL},
+        )["data"]
+        chain = signed["certificate"] + "\n" + signed["issuing_ca"]
+        client.write_data(f"{inter}/intermediate/set-signed", data={"certificate": chain})
+        written.append(f"{inter}/intermediate/set-signed")
+    roles = {identities.pki_role(i): client_role(i, cert_ttl) for i in identities.ALL}
+    roles[identities.PKI_SERVER_ROLE] = server_role()
+    for name, body in roles.items():
+        client.write_data(f"{inter}/roles/{name}", data=body)
+        written.append(f"{inter}/roles/{name}")
+    existing = client.list(f"{inter}/roles") or {}
+    for name in existing.get("data", {}).get("keys", []):
+        if name not in roles:
+            client.delete(f"{inter}/roles/{name}")
+            written.append(f"-{inter}/roles/{name}")
+    return written
+
+
+def root_ca_pem(client: hvac.Client) -> str:
+    """PEM of the root CA every client trusts (readable without a token)."""
+    resp = client.adapter.get(f"/v1/{identities.PKI_ROOT_MOUNT}/ca/pem")
+    text: str = resp.text if hasattr(resp, "text") else str(resp)
+    return text.strip() + "\n"

@@ -1,0 +1,110 @@
+"""TLS on every hop, with certificates from Vault PKI.
+
+* Each identity can issue a client certificate for itself only: another identity's role,
+  the server role, or its own role with another identity's name are refused by Vault.
+* Every server of the stack presents a certificate chaining to the Vault root CA (and to
+  nothing else a client trusts by default), and refuses plaintext connections.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+import httpx
+import hvac
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from orders import identities
+from orders.devstack.state import StackInfo, StackPaths
+from orders.security import certs
+from tests.integration import support
+
+pytestmark = pytest.mark.integration
+
+ALL = list(identities.ALL)
+
+
+def _other(identity: identities.Identity) -> identities.Identity:
+    return next(i for i in ALL if i is not identity)
+
+
+@pytest.mark.parametrize("identity", ALL, ids=lambda i: i.name)
+def test_identity_issues_a_client_cert_for_itself_only(
+    stack: StackInfo, stack_paths: StackPaths, identity: identities.Identity
+) -> None:
+    client = support.login_as(stack, stack_paths, identity)
+    own = certs.issue_client(client, identity)
+    leaf = x509.load_pem_x509_certificate(own.certificate.encode())
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == identity.name
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.UniformResourceIdentifier) == [
+        identities.cert_uri(identity)
+    ]
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
+    other = _other(identity)
+    # Another identity's role: the policy refuses (403).
+    with pytest.raises(hvac.exceptions.Forbidden):
+        certs.issue_client(client, other)
+    # The server role: no identity may mint server certificates.
+    with pytest.raises(hvac.exceptions.Forbidden):
+        certs.issue_server(client, identities.Server.TEMPORAL)
+    # Its own role, but naming someone else: the role refuses the name (400).
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        certs.issue(client, identities.pki_role(identity), other.name)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        certs.issue(
+            client,
+            identities.pki_role(identity),
+            identity.name,
+            uri_sans=(identities.cert_uri(other),),
+        )
+    client.auth.token.revoke_self()
+
+
+def _https_endpoints(stack: StackInfo) -> dict[str, str]:
+    assert stack.codec_server_url is not None
+    return {
+        "openbao": stack.vault_addr,
+        "identity-endpoint": stack.identity_endpoint,
+        "codec-server": stack.codec_server_url,
+    }
+
+
+@pytest.mark.parametrize("name", ["openbao", "identity-endpoint", "codec-server"])
+def test_https_server_presents_a_vault_issued_certificate(stack: StackInfo, name: str) -> None:
+    url = urlsplit(_https_endpoints(stack)[name])
+    assert url.scheme == "https"
+    assert stack.ca_file is not None
+    ctx = ssl.create_default_context(cafile=stack.ca_file)
+    with (
+        socket.create_connection((url.hostname, url.port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname=url.hostname) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    leaf = x509.load_der_x509_certificate(der)
+    issuer = leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert issuer == "orders dev intermediate CA"
+    # The system trust store knows nothing of the Vault CA.
+    with (
+        socket.create_connection((url.hostname, url.port), timeout=5) as raw,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        ssl.create_default_context().wrap_socket(raw, server_hostname=url.hostname)
+
+
+@pytest.mark.parametrize("name", ["openbao", "identity-endpoint", "codec-server"])
+def test_plaintext_http_is_refused(stack: StackInfo, name: str) -> None:
+    url = _https_endpoints(stack)[name].replace("https://", "http://", 1)
+    try:
+        resp = httpx.get(f"{url}/healthz", timeout=5)
+    except httpx.TransportError:
+        return  # the TLS server dropped the plaintext connection
+    # Go servers answer a plaintext request on a TLS port with a bare 400 and close.
+    assert resp.status_code == 400, resp.text
+    assert "HTTP request to an HTTPS server" in resp.text
