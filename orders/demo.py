@@ -234,15 +234,15 @@ async def approvals_evidence(
     t.add_row("approved", "bob signs in Vault, sent as the approve Update", verdict)
 
     forged = json.dumps({"approver": "bob", "decision": "approve", "signature": "vault:v1:AAAA"})
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            str(Path(sys.executable).parent / "temporal"), "workflow", "signal", "-w",
-            b.workflow_id, "--name", "approval", "--input", forged, "--address",
-            stack.temporal_address, "--namespace", stack.namespace,
-        ],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    with actas.temporal_cli_args(stack, paths) as connection:
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(Path(sys.executable).parent / "temporal"), "workflow", "signal", "-w",
+                b.workflow_id, "--name", "approval", "--input", forged, *connection,
+            ],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
     await _until(client, b.order_id, lambda st: st.rejected_signals >= 1)
     t.add_row("rejected", "forged approval as a raw signal (temporal CLI)", "dropped, counted")
     verdict = await _try(client, b.order_id, bobs)
@@ -365,9 +365,8 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
         "6. Payload protection (happy order)", "view", "who", "e-mail / address / payment ref",
         "customer id, items",
     )  # fmt: skip
-    raw = evidence.raw_history_json(
-        stack.temporal_address, stack.namespace, happy.order.workflow_id
-    )
+    with actas.temporal_cli_args(stack, paths) as connection:
+        raw = evidence.raw_history_json(connection, happy.order.workflow_id)
     pii = (happy.order.customer_email, happy.order.shipping_address, happy.order.payment_reference)
     leaked = [v for v in pii if v in raw]
     ok &= not leaked

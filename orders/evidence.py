@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,17 +167,19 @@ async def decoded_history(client: Client, workflow_id: str) -> list[DecodedEvent
     return out
 
 
-def raw_history_json(temporal_address: str, namespace: str, workflow_id: str) -> str:
+def raw_history_json(connection: Sequence[str], workflow_id: str) -> str:
     """The history as anyone with Temporal read access sees it: ``temporal workflow show``.
 
     Uses the CLI bundled with the dev server, with no codec: this is the stored form.
+
+    Args:
+        connection: The CLI's connection flags (address, namespace, TLS), e.g. from
+            :func:`orders.devstack.actas.temporal_cli_args`.
+        workflow_id: Whose history.
     """
     cli = Path(sys.executable).parent / "temporal"
     done = subprocess.run(
-        [
-            str(cli), "workflow", "show", "-w", workflow_id, "-o", "json",
-            "--address", temporal_address, "--namespace", namespace,
-        ],
+        [str(cli), "workflow", "show", "-w", workflow_id, "-o", "json", *connection],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return done.stdout

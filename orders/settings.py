@@ -42,6 +42,11 @@ class WorkerSettings(BaseSettings):
     identity: str
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = identities.TEMPORAL_NAMESPACE
+    temporal_tls_ca_file: Path | None = None
+    """CA the Temporal frontend's certificate chains to; set means mTLS with a client
+    certificate the identity issues from Vault PKI (renewed, client swapped)."""
+    temporal_tls_server_name: str = identities.Server.TEMPORAL.value
+    """Name the frontend's certificate must carry (TLS server name)."""
     vault_addr: str = "http://127.0.0.1:8200"
     vault_cacert: Path | None = None
     vault_k8s_mount: str = "kubernetes"

@@ -2,7 +2,9 @@
 
 A client cannot be made without the payload codec: the data converter is always pydantic
 + the Vault-backed envelope codec + a failure converter that encodes failure messages and
-stack traces, so no path can forget encryption.
+stack traces, so no path can forget encryption. Against a TLS frontend (the dev stack's
+mTLS front, or a server's native TLS) the caller passes the identity's Vault-issued client
+certificate (:class:`orders.security.client_tls.ClientCertificates`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dataclasses
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-from temporalio.service import RPCError
+from temporalio.service import RPCError, TLSConfig
 
 from orders import logging as olog
 from orders.security.codec import EnvelopeCodec
@@ -32,7 +34,12 @@ def data_converter(codec: EnvelopeCodec) -> DataConverter:
 
 
 async def connect(
-    address: str, namespace: str, codec: EnvelopeCodec, *, attempts: int = 30
+    address: str,
+    namespace: str,
+    codec: EnvelopeCodec,
+    *,
+    tls: TLSConfig | None = None,
+    attempts: int = 30,
 ) -> Client:
     """Connect to Temporal, retrying while the frontend comes up.
 
@@ -40,6 +47,7 @@ async def connect(
         address: ``host:port`` of the frontend.
         namespace: Temporal namespace.
         codec: The process's envelope codec (see :mod:`orders.security.codec`).
+        tls: Server CA, server name and client certificate; None for a plaintext frontend.
         attempts: How many one-second-spaced tries before giving up.
 
     Returns:
@@ -52,6 +60,7 @@ async def connect(
                 namespace=namespace,
                 data_converter=data_converter(codec),
                 interceptors=[SearchAttributeGuard()],
+                tls=tls or False,
             )
         except (RuntimeError, RPCError) as exc:
             if attempt == attempts:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -23,6 +24,7 @@ from orders import logging as olog
 from orders import temporal
 from orders.db.engine import create_engine
 from orders.identities import Identity, Kind
+from orders.security import client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
 from orders.security.sealing import Unsealer
@@ -115,8 +117,12 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
     engine = create_engine(settings, session) if identity.has_db_role else None
     try:
         codec = codec_for(session, settings)
+        tls = await client_tls.for_settings(identity, session, settings)
         client = await temporal.connect(
-            settings.temporal_address, settings.temporal_namespace, codec
+            settings.temporal_address,
+            settings.temporal_namespace,
+            codec,
+            tls=tls.tls_config() if tls else None,
         )
         worker = build_worker(
             client,
@@ -126,6 +132,18 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             max_concurrent_activities=settings.max_concurrent_activities,
             graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
         )
+        if tls is not None:
+
+            async def swap(config: TLSConfig) -> None:
+                # New polls go over a connection with the new certificate; calls already
+                # made (in-flight tasks' completions) finish on the old client.
+                worker.client = await temporal.connect(
+                    settings.temporal_address, settings.temporal_namespace, codec, tls=config
+                )
+                log.info("temporal.client.swapped", serial=tls.current.serial)
+
+            tls.on_renew(swap)
+            background.append(asyncio.create_task(tls.run(stop)))
         async with worker:
             log.info("worker.started", task_queue=identity.task_queue)
             if settings.ready_file is not None:

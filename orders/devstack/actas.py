@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import hvac
 from temporalio.client import Client
 
 from orders import identities, temporal
-from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.state import StackInfo, StackPaths, write_private
 from orders.devstack.supervisor import identity_settings
 from orders.identities import Identity
+from orders.security import certs, client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.security.vault import VaultSession
@@ -69,10 +72,45 @@ async def temporal_client(
     stop = asyncio.Event()
     renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
     codec = codec_for(session, settings)
+    tls = await client_tls.for_settings(identity, session, settings)
     try:
-        yield await temporal.connect(stack.temporal_address, stack.namespace, codec)
+        yield await temporal.connect(
+            stack.temporal_address,
+            stack.namespace,
+            codec,
+            tls=tls.tls_config() if tls else None,
+        )
     finally:
         stop.set()
         await renewer
         await codec.transit.aclose()
         await session.close()
+
+
+@contextlib.contextmanager
+def temporal_cli_args(
+    stack: StackInfo, paths: StackPaths, identity: Identity = identities.ORDER_CLIENT
+) -> Iterator[list[str]]:
+    """``temporal`` CLI connection flags acting as ``identity``, mTLS included.
+
+    The client certificate is issued for ``identity`` with its own Vault login and
+    written (0600) to a private temporary directory that is removed on exit.
+    """
+    args = ["--address", stack.temporal_address, "--namespace", stack.namespace]
+    if not stack.ca_file or not stack.temporal_server_name:
+        yield args
+        return
+    client = login_as(stack, paths, identity)
+    try:
+        cert = certs.issue_client(client, identity)
+    finally:
+        client.auth.token.revoke_self()
+    with tempfile.TemporaryDirectory(prefix="orders-cli-") as tmp:
+        cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+        write_private(cert_file, cert.fullchain)
+        write_private(key_file, cert.private_key)
+        yield [
+            *args,
+            "--tls-cert-path", str(cert_file), "--tls-key-path", str(key_file),
+            "--tls-ca-path", stack.ca_file, "--tls-server-name", stack.temporal_server_name,
+        ]  # fmt: skip

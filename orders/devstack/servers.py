@@ -7,15 +7,18 @@ plus an async readiness check. Everything listens on loopback ports chosen at st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Final
 
 import asyncpg
 import httpx
@@ -347,6 +350,111 @@ def temporal_ready(address: str) -> Ready:
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE)
         )
+        return True
+
+    return check
+
+
+# --- Temporal's mTLS front (nginx) ----------------------------------------------------------
+
+NGINX: Final = Path("/usr/sbin/nginx")
+
+
+def temporal_front(
+    paths: StackPaths,
+    port: int,
+    frontend_port: int,
+    ui_port: int,
+    ui_backend_port: int,
+) -> Proc:
+    """Debian's nginx in front of the dev server (which has no TLS flags).
+
+    gRPC on ``port``: TLS with the frontend's Vault PKI certificate, a client certificate
+    chaining to the Vault root CA *required* (no certificate, another CA's, or an expired
+    one: the request is refused before it reaches Temporal), then ``grpc_pass`` to the dev
+    server on loopback. HTTPS on ``ui_port`` for the UI (browsers present no client
+    certificate; the UI is read-only here and decoding needs a codec-server sign-in).
+    Connections are kept for long (long polls, and a client reconnecting later would need a
+    fresh certificate).
+    """
+    if not NGINX.exists():
+        raise RuntimeError(f"{NGINX} is missing: run `make debs` (Debian's nginx package)")
+    root = paths.dev / "nginx"
+    root.mkdir(exist_ok=True)
+    root.chmod(0o711)  # nginx's unprivileged worker uses the temp directories below
+    cert, key = paths.server_cert("temporal")
+    config = f"""
+daemon off;
+master_process on;
+worker_processes 1;
+pid {root / "nginx.pid"};
+error_log {paths.log_file("temporal-front")} warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {root / "body"};
+  proxy_temp_path {root / "proxy"};
+  fastcgi_temp_path {root / "fastcgi"};
+  uwsgi_temp_path {root / "uwsgi"};
+  scgi_temp_path {root / "scgi"};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_certificate {cert};
+  ssl_certificate_key {key};
+  keepalive_timeout 1h;
+  keepalive_requests 100000000;
+  client_max_body_size 8m;
+  server {{
+    listen {HOST}:{port} ssl http2;
+    ssl_client_certificate {paths.ca_file};
+    ssl_verify_client on;
+    ssl_verify_depth 2;
+    location / {{
+      grpc_pass grpc://{HOST}:{frontend_port};
+      grpc_read_timeout 1h;
+      grpc_send_timeout 1h;
+      grpc_socket_keepalive on;
+    }}
+  }}
+  server {{
+    listen {HOST}:{ui_port} ssl;
+    location / {{
+      proxy_pass http://{HOST}:{ui_backend_port};
+      proxy_set_header Host $http_host;
+      proxy_http_version 1.1;
+      proxy_read_timeout 1h;
+    }}
+  }}
+}}
+"""
+    cfg = root / "nginx.conf"
+    write_private(cfg, config)
+    return Proc(
+        name="temporal-front",
+        argv=[
+            str(NGINX),
+            "-p",
+            str(root),
+            "-c",
+            str(cfg),
+            "-e",
+            str(paths.log_file("temporal-front")),
+        ],
+        log_path=paths.log_file("temporal-front-stdout"),
+    )
+
+
+def tls_ready(address: str, ca_file: Path, server_name: str) -> Ready:
+    """A TLS handshake with ``address`` verifies against ``ca_file`` for ``server_name``."""
+
+    async def check() -> bool:
+        host, port = address.rsplit(":", 1)
+        ctx = ssl.create_default_context(cafile=str(ca_file))
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port), ssl=ctx, server_hostname=server_name), 2
+        )
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
         return True
 
     return check

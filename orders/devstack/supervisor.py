@@ -78,6 +78,8 @@ class Supervisor:
         p = self.paths
         pg_port, id_port, vault_port = (servers.free_port() for _ in range(3))
         t_port, ui_port = servers.free_port(), servers.free_port()
+        # The dev server itself listens on loopback ports behind the mTLS front.
+        t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
 
         pg, admin_dsn = servers.postgres(p, pg_port)
@@ -126,11 +128,12 @@ class Supervisor:
         approvers = await asyncio.to_thread(ensure_dev_approvers, root, p)
         log.info("vault.dev_approvers", approvers=approvers)
         await asyncio.to_thread(self._issue_server_cert, root, Server.CODEC, "codec-server")
+        await asyncio.to_thread(self._issue_server_cert, root, Server.TEMPORAL, "temporal")
 
         self.info = StackInfo(
             temporal_address=f"{servers.HOST}:{t_port}",
             namespace=identities.TEMPORAL_NAMESPACE,
-            ui_url=f"http://{servers.HOST}:{ui_port}",
+            ui_url=f"https://{servers.HOST}:{ui_port}",
             vault_addr=vault_addr,
             vault_root_token_file=root_token_file,
             postgres_admin_dsn=admin_dsn.rsplit("/", 1)[0] + f"/{identities.DB_NAME}",
@@ -142,6 +145,7 @@ class Supervisor:
             database=identities.DB_NAME,
             codec_server_url=f"https://{servers.HOST}:{codec_port}",
             ca_file=ca,
+            temporal_server_name=Server.TEMPORAL.value,
         )
         self.info.save(p)
 
@@ -153,8 +157,13 @@ class Supervisor:
         assert self.info.codec_server_url is not None
         await self._start(codec, codec_server.ready(self.info.codec_server_url, ca))
 
-        temporal = servers.temporal(p, t_port, ui_port, self.info.codec_server_url)
-        await self._start(temporal, servers.temporal_ready(self.info.temporal_address), 120)
+        temporal = servers.temporal(p, t_backend, ui_backend, self.info.codec_server_url)
+        backend = f"{servers.HOST}:{t_backend}"
+        await self._start(temporal, servers.temporal_ready(backend), 120)
+        front = servers.temporal_front(p, t_port, t_backend, ui_port, ui_backend)
+        await self._start(
+            front, servers.tls_ready(self.info.temporal_address, p.ca_file, Server.TEMPORAL)
+        )
 
         workers = [self._worker(i) for i in identities.workers()]
         for w in workers:
@@ -236,7 +245,7 @@ class Supervisor:
             report |= await leftover_roles(self.info)
         self.status.report = report
         log.info("stack.report", **report)
-        for name in ("temporal", "identity-endpoint", "openbao", "postgres"):
+        for name in ("temporal-front", "temporal", "identity-endpoint", "openbao", "postgres"):
             if name in self.procs:
                 await asyncio.to_thread(self.procs[name].stop, 30.0)
         self.save_status("stopped", "stack stopped")
@@ -267,6 +276,14 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_TEMPORAL_NAMESPACE": info.namespace,
         "ORDERS_VAULT_ADDR": info.vault_addr,
         **({"ORDERS_VAULT_CACERT": info.ca_file} if info.ca_file else {}),
+        **(
+            {
+                "ORDERS_TEMPORAL_TLS_CA_FILE": info.ca_file,
+                "ORDERS_TEMPORAL_TLS_SERVER_NAME": info.temporal_server_name,
+            }
+            if info.ca_file and info.temporal_server_name
+            else {}
+        ),
         "ORDERS_TOKEN_FILE": info.token_files[identity.name],
         "ORDERS_K8S_HOST": info.identity_endpoint,
         "ORDERS_K8S_CA_FILE": info.identity_ca_file,

@@ -17,7 +17,8 @@ from temporalio.client import Client
 
 from orders import client as orders_client
 from orders import evidence
-from orders.devstack.state import StackInfo
+from orders.devstack import actas
+from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest, Outcome
 
 pytestmark = pytest.mark.integration
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.integration
 FAILURE_TEXTS = ("insufficient stock", "declined", "undeliverable", "Traceback")
 
 
-def raw_history(stack: StackInfo, workflow_id: str) -> str:
-    return evidence.raw_history_json(stack.temporal_address, stack.namespace, workflow_id)
+def raw_history(stack: StackInfo, paths: StackPaths, workflow_id: str) -> str:
+    with actas.temporal_cli_args(stack, paths) as connection:
+        return evidence.raw_history_json(connection, workflow_id)
 
 
 def pii_order(tag: str, name: str, sku: str, *, ref: str = "", address: str = "") -> OrderRequest:
@@ -41,7 +43,7 @@ def pii_order(tag: str, name: str, sku: str, *, ref: str = "", address: str = ""
 
 
 async def test_raw_history_has_no_pii_and_decodes_with_the_codec(
-    stack: StackInfo, client: Client
+    stack: StackInfo, stack_paths: StackPaths, client: Client
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     orders = {
@@ -58,7 +60,7 @@ async def test_raw_history_has_no_pii_and_decodes_with_the_codec(
     assert [r.outcome for r in results] == list(orders)
 
     for outcome, order in orders.items():
-        raw = raw_history(stack, order.workflow_id)
+        raw = raw_history(stack, stack_paths, order.workflow_id)
         events = json.loads(raw)["events"]
         assert len(events) > 10, outcome
         secrets = [order.customer_email, order.shipping_address, order.payment_reference]

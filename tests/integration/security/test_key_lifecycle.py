@@ -33,7 +33,7 @@ async def test_rotate_rewrap_and_raise_min_version(
     admin = support.vault(stack, stack.root_token())
     old = make_order("keys-old")
     await (await orders_client.place(client, old)).result()
-    exported = json.loads(raw_history(stack, old.workflow_id))
+    exported = json.loads(raw_history(stack, stack_paths, old.workflow_id))
     before = keys.history_key_versions(exported)
     assert before, "history has encrypted payloads"
 

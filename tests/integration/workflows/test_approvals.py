@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowHandle
 from orders import client as orders_client
 from orders import identities, vault_approvers
 from orders.approvals import Decision, RejectReason
+from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from orders.vault_people import PersonLoginError
@@ -228,19 +229,21 @@ async def test_rotated_key_unknown_in_flight_verified_for_new_orders(
     assert OrderStatus.model_validate(await before.result()).outcome is Outcome.COMPLETED
 
 
-async def test_raw_cli_signal_is_dropped_and_counted(stack: StackInfo, client: Client) -> None:
+async def test_raw_cli_signal_is_dropped_and_counted(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
     """A forged approval sent raw with the Temporal CLI (a plaintext payload, no codec)."""
     handle = await awaiting(client, large(customer="cust-raw-signal"))
     forged = json.dumps({"approver": "bob", "decision": "approve", "signature": "vault:v1:AAAA"})
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            str(Path(sys.executable).parent / "temporal"), "workflow", "signal",
-            "-w", handle.id, "--name", "approval", "--input", forged,
-            "--address", stack.temporal_address, "--namespace", stack.namespace,
-        ],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    with actas.temporal_cli_args(stack, stack_paths) as connection:
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(Path(sys.executable).parent / "temporal"), "workflow", "signal",
+                "-w", handle.id, "--name", "approval", "--input", forged, *connection,
+            ],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
 
     async def counted() -> bool:
         return (await status_of(handle)).rejected_signals >= 1

@@ -1,0 +1,139 @@
+"""An identity's Temporal client certificate, from Vault PKI, renewed before it expires.
+
+The certificate is issued with the identity's own Vault token (``pki_int/issue/<identity>``;
+its policy allows no other role), kept in memory only, and re-issued at ~2/3 of its
+lifetime, in the spirit of :class:`orders.security.vault.VaultSession`'s generations.
+Listeners get the new :class:`TLSConfig`; a worker swaps its client (``worker.client =``)
+to a connection made with it, so in-flight tasks finish on the old connection while new
+polls use the new one. Vault trouble never stops the renewer: it retries with backoff
+while the current certificate is still valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.service import TLSConfig
+
+from orders import logging as olog
+from orders.identities import Identity
+from orders.security import certs
+from orders.security.vault import VaultSession
+from orders.settings import LeaseTiming, WorkerSettings
+
+log = olog.get(__name__)
+
+TlsListener = Callable[[TLSConfig], Awaitable[None]]
+
+
+class ClientCertificates:
+    """Keeps one identity's client certificate for Temporal fresh.
+
+    Args:
+        identity: Who the certificate names (CN and URI SAN).
+        session: The identity's started Vault session (its token issues the certificate).
+        ca_file: The Vault root CA the frontend's certificate must chain to.
+        server_name: The name the frontend's certificate must carry.
+        timing: Renewal fraction and retry backoff.
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        session: VaultSession,
+        ca_file: Path,
+        server_name: str,
+        timing: LeaseTiming | None = None,
+    ) -> None:
+        self.identity = identity
+        self.session = session
+        self.ca_pem = ca_file.read_bytes()
+        self.server_name = server_name
+        self.timing = timing or LeaseTiming()
+        self._current: certs.IssuedCert | None = None
+        self._renew_at = 0.0
+        self._listeners: list[TlsListener] = []
+        self.renewals = 0
+
+    @property
+    def current(self) -> certs.IssuedCert:
+        """The certificate new connections use."""
+        if self._current is None:
+            raise RuntimeError(f"{self.identity.name} has no client certificate yet")
+        return self._current
+
+    def on_renew(self, listener: TlsListener) -> None:
+        """Call ``listener`` with the new TLS configuration after every renewal."""
+        self._listeners.append(listener)
+
+    def tls_config(self) -> TLSConfig:
+        """Client certificate (with its chain), key, the Vault root CA and the server name."""
+        cert = self.current
+        return TLSConfig(
+            server_root_ca_cert=self.ca_pem,
+            domain=self.server_name,
+            client_cert=cert.fullchain.encode(),
+            client_private_key=cert.private_key.encode(),
+        )
+
+    async def start(self) -> None:
+        """Issue the first certificate, retrying until Vault answers."""
+        delay = self.timing.retry_initial_seconds
+        while True:
+            try:
+                await self._issue()
+                return
+            except Exception as exc:
+                log.warning("tls.client_cert.retry", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Renew at ~2/3 of each certificate's lifetime until ``stop``; never raises."""
+        delay = self.timing.retry_initial_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, self._renew_at - time.monotonic()))
+            if stop.is_set():
+                return
+            try:
+                await self._issue()
+                self.renewals += 1
+                delay = self.timing.retry_initial_seconds
+                config = self.tls_config()
+                for listener in self._listeners:
+                    await listener(config)
+            except Exception as exc:  # Vault down or a reconnect failed: retry soon.
+                log.warning("tls.client_cert.renew_failed", error=type(exc).__name__)
+                self._renew_at = time.monotonic() + delay
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+    async def _issue(self) -> None:
+        cert = await asyncio.to_thread(certs.issue_client, self.session.client, self.identity)
+        lifetime = (cert.not_after - datetime.now(UTC)).total_seconds()
+        self._current = cert
+        self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
+        log.info(
+            "tls.client_cert.issued",
+            serial=cert.serial,
+            not_after=cert.not_after.isoformat(),
+            seconds=round(lifetime),
+        )
+
+
+async def for_settings(
+    identity: Identity, session: VaultSession, settings: WorkerSettings
+) -> ClientCertificates | None:
+    """Started client certificates when ``settings`` ask for TLS to Temporal, else None."""
+    if settings.temporal_tls_ca_file is None:
+        return None
+    source = ClientCertificates(
+        identity, session, settings.temporal_tls_ca_file, settings.temporal_tls_server_name
+    )
+    await source.start()
+    return source
