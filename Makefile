@@ -42,16 +42,16 @@ demo: venv debs
 	$(ORDERS) demo; rc=$$?; $(ORDERS) dev down || rc=1; exit $$rc
 
 ## make debs: the Debian packages the stack and the tests use, with ONE apt-get update, only
-## when one is missing: chromium (UI test; Playwright drives it, no browser download), nginx
-## (the mTLS front of Temporal's frontend), postgresql-15 (Postgres with TLS: the wheel's
-## server is built without SSL).
+## when one is missing: chromium (UI test; Playwright drives it, no browser download) and
+## nginx with its stream module (the TLS fronts of Temporal's frontend and UI, and of
+## Postgres: the wheel's Postgres is built without SSL).
 CHROMIUM  ?= /usr/bin/chromium
 NGINX     ?= /usr/sbin/nginx
-PG_SERVER ?= /usr/lib/postgresql/15/bin/postgres
-DEBS      ?= chromium nginx postgresql-15
+NGINX_STREAM ?= /usr/lib/nginx/modules/ngx_stream_module.so
+DEBS      ?= chromium nginx libnginx-mod-stream
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 debs: venv
-	@test -x $(CHROMIUM) -a -x $(NGINX) -a -x $(PG_SERVER) || { $(SUDO) apt-get update && \
+	@test -x $(CHROMIUM) -a -x $(NGINX) -a -e $(NGINX_STREAM) || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBS); }
 
 browser: debs

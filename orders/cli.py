@@ -128,7 +128,31 @@ def dev_status() -> None:
         out.print("The stack is not running.")
         raise typer.Exit(3)
     out.print(_status_table(status))
+    out.print(_cert_table(paths))
     out.print_json(StackInfo.load(paths).model_dump_json(exclude={"postgres_admin_dsn"}))
+
+
+def _cert_table(paths: StackPaths) -> Table:
+    """Every certificate of the stack (servers, root CA, workers' client certs): expiry."""
+    from orders.security import certs
+
+    table = Table(title="certificates (Vault PKI)")
+    for column in ("certificate", "subject", "serial", "not after (UTC)", "time left"):
+        table.add_column(column)
+    for name, path in paths.certificates().items():
+        try:
+            summary = certs.summarize(name, path.read_bytes())
+        except (OSError, ValueError) as exc:
+            table.add_row(name, f"unreadable: {type(exc).__name__}", "", "", "")
+            continue
+        table.add_row(
+            name,
+            summary.subject,
+            summary.serial,
+            summary.not_after.strftime("%Y-%m-%d %H:%M:%S"),
+            summary.time_left(),
+        )
+    return table
 
 
 def _place(order_req: Any, output: str) -> None:

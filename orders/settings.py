@@ -69,6 +69,9 @@ class WorkerSettings(BaseSettings):
     """Accept unencrypted Temporal payloads (off: they are refused, never processed)."""
     ready_file: Path | None = None
     """Written once the worker polls its queue (the supervisor waits for it)."""
+    client_cert_file: Path | None = None
+    """Where the worker publishes its current client certificate (public part only), for
+    ``orders dev status``'s expiry table."""
     heartbeat_file: Path | None = None
     """Touched by the event loop every ``heartbeat_seconds`` (liveness, ``workers.probe``)."""
     heartbeat_seconds: float = Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0)

@@ -100,6 +100,20 @@ class StackPaths:
         """Certificate (full chain) and key files of server ``name``."""
         return self.tls / f"{name}.crt", self.tls / f"{name}.key"
 
+    def client_cert(self, identity: str) -> Path:
+        """Where ``identity``'s worker publishes its current client certificate (no key)."""
+        return self.run / f"{identity}.client.crt"
+
+    def certificates(self) -> dict[str, Path]:
+        """Every certificate file of the stack, by display name."""
+        found = {"root CA": self.ca_file}
+        found |= {f"server {p.stem}": p for p in sorted(self.tls.glob("*.crt"))}
+        found |= {
+            f"client {p.name.removesuffix('.client.crt')}": p
+            for p in sorted(self.run.glob("*.client.crt"))
+        }
+        return {name: path for name, path in found.items() if path.exists()}
+
     @property
     def temporal_db(self) -> Path:
         """Temporal dev server SQLite file."""

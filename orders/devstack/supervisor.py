@@ -185,6 +185,7 @@ class Supervisor:
         assert self.info is not None
         env = worker_env(self.info, self.paths, identity)
         env["ORDERS_READY_FILE"] = str(self.paths.run / f"{identity.name}.ready")
+        env["ORDERS_CLIENT_CERT_FILE"] = str(self.paths.client_cert(identity.name))
         return Proc(
             name=identity.name,
             argv=[sys.executable, "-m", "workers", identity.name],

@@ -21,6 +21,7 @@ from pathlib import Path
 from temporalio.service import TLSConfig
 
 from orders import logging as olog
+from orders.devstack.state import write_private
 from orders.identities import Identity
 from orders.security import certs
 from orders.security.vault import VaultSession
@@ -40,6 +41,7 @@ class ClientCertificates:
         ca_file: The Vault root CA the frontend's certificate must chain to.
         server_name: The name the frontend's certificate must carry.
         timing: Renewal fraction and retry backoff.
+        publish: File to write each certificate to (never the key), for monitoring.
     """
 
     def __init__(
@@ -49,8 +51,10 @@ class ClientCertificates:
         ca_file: Path,
         server_name: str,
         timing: LeaseTiming | None = None,
+        publish: Path | None = None,
     ) -> None:
         self.identity = identity
+        self.publish = publish
         self.session = session
         self.ca_pem = ca_file.read_bytes()
         self.server_name = server_name
@@ -117,6 +121,8 @@ class ClientCertificates:
         cert = await asyncio.to_thread(certs.issue_client, self.session.client, self.identity)
         lifetime = (cert.not_after - datetime.now(UTC)).total_seconds()
         self._current = cert
+        if self.publish is not None:
+            await asyncio.to_thread(write_private, self.publish, cert.certificate)
         self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
         log.info(
             "tls.client_cert.issued",
@@ -133,7 +139,11 @@ async def for_settings(
     if settings.temporal_tls_ca_file is None:
         return None
     source = ClientCertificates(
-        identity, session, settings.temporal_tls_ca_file, settings.temporal_tls_server_name
+        identity,
+        session,
+        settings.temporal_tls_ca_file,
+        settings.temporal_tls_server_name,
+        publish=settings.client_cert_file,
     )
     await source.start()
     return source

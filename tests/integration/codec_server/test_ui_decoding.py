@@ -46,25 +46,30 @@ LAUNCH_ARGS = [
 SKU = "SKU-WIDGET"
 
 
-def codec_spki_pin(paths: StackPaths) -> str:
-    """Base64 SHA-256 of the codec server's public key (Chromium's SPKI pin format).
+def spki_pins(paths: StackPaths, *servers: str) -> str:
+    """Base64 SHA-256 of the servers' public keys (Chromium's SPKI pin list format).
 
     The browser has no way to take the Vault root CA without an NSS database tool, so it
-    trusts exactly the codec server's Vault-issued key instead: a pin, not "ignore errors".
+    trusts exactly the Vault-issued keys of the UI front and the codec server instead: a
+    pin, not "ignore certificate errors".
     """
-    cert_file, _ = paths.server_cert("codec-server")
-    leaf = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
-    spki = leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    pins = []
+    for server in servers:
+        cert_file, _ = paths.server_cert(server)
+        leaf = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
+        spki = leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        pins.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
+    return ",".join(pins)
 
 
 @pytest.fixture(scope="module")
 async def browser(stack_paths: StackPaths) -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
-    pin = f"--ignore-certificate-errors-spki-list={codec_spki_pin(stack_paths)}"
+    pins = spki_pins(stack_paths, "temporal", "codec-server")
+    pin = f"--ignore-certificate-errors-spki-list={pins}"
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*LAUNCH_ARGS, pin])
         try:
