@@ -38,15 +38,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 
 from activities import activities_for
 from bench.measure import PhaseResult, read_counters, run_load, summarise, write_json
 from orders import client as orders_client
 from orders import identities
+from orders.db.engine import tls_query
 from orders.devstack import actas, control
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
 from orders.models import OrderItem, OrderRequest, Outcome, SealedOrder
+from orders.security import certs
 from orders.security.keyring import KeyRing
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.transit import DataKey, TransitClient
@@ -114,10 +117,28 @@ async def static_credential(info: StackInfo) -> tuple[str, str]:
     return user, password
 
 
+def plain_tls(info: StackInfo, paths: StackPaths) -> TLSConfig | None:
+    """The stack's frontend requires a client certificate: one of order-client's (1 h)."""
+    if not info.ca_file or not info.temporal_server_name:
+        return None
+    vault = actas.login_as(info, paths, identities.ORDER_CLIENT)
+    try:
+        cert = certs.issue_client(vault, identities.ORDER_CLIENT)
+    finally:
+        vault.auth.token.revoke_self()
+    return TLSConfig(
+        server_root_ca_cert=Path(info.ca_file).read_bytes(),
+        domain=info.temporal_server_name,
+        client_cert=cert.fullchain.encode(),
+        client_private_key=cert.private_key.encode(),
+    )
+
+
 @contextlib.asynccontextmanager
-async def plain_setup(info: StackInfo) -> AsyncIterator[tuple[Client, Sealer]]:
+async def plain_setup(info: StackInfo, paths: StackPaths) -> AsyncIterator[tuple[Client, Sealer]]:
     """One process, every queue, a static credential, no codec, in its own namespace."""
-    base = await Client.connect(info.temporal_address, namespace=info.namespace)
+    tls = plain_tls(info, paths) or False
+    base = await Client.connect(info.temporal_address, namespace=info.namespace, tls=tls)
     with contextlib.suppress(Exception):  # already registered by an earlier run
         await base.workflow_service.register_namespace(
             RegisterNamespaceRequest(
@@ -126,12 +147,15 @@ async def plain_setup(info: StackInfo) -> AsyncIterator[tuple[Client, Sealer]]:
             )
         )
     client = await Client.connect(
-        info.temporal_address, namespace=PLAIN_NAMESPACE, data_converter=pydantic_data_converter
+        info.temporal_address,
+        namespace=PLAIN_NAMESPACE,
+        data_converter=pydantic_data_converter,
+        tls=tls,
     )
     user, password = await static_credential(info)
     engine = create_async_engine(
         f"postgresql+asyncpg://{user}:{password}@{info.postgres_host}:{info.postgres_port}/"
-        f"{info.database}",
+        f"{info.database}{tls_query(info.ca_file)}",
         pool_size=20,
         max_overflow=20,
     )
@@ -290,7 +314,7 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         async with (
             actas.temporal_client(info, paths) as hardened,
-            plain_setup(info) as (plain, local_sealer),
+            plain_setup(info, paths) as (plain, local_sealer),
         ):
             run_id = uuid.uuid4().hex[:6]
             places = {

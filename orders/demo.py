@@ -29,6 +29,7 @@ from temporalio.client import Client
 
 from orders import client as orders_client
 from orders import evidence, identities
+from orders.db.engine import ssl_context
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import identity_settings
@@ -274,6 +275,8 @@ def _pg_refusal(stack: StackInfo, cred: dict[str, str]) -> str:
             user=cred["username"],
             password=cred["password"],
             timeout=10,
+            ssl=ssl_context(Path(stack.ca_file)) if stack.ca_file else None,
+            direct_tls=bool(stack.ca_file),
         )
         try:
             await conn.fetch(f"SELECT * FROM {identities.DB_SCHEMA}.payments LIMIT 1")

@@ -61,6 +61,9 @@ class WorkerSettings(BaseSettings):
     db_host: str = "127.0.0.1"
     db_port: int = 5432
     db_name: str = identities.DB_NAME
+    db_ssl_ca_file: Path | None = None
+    """Set: connect with direct TLS (``sslnegotiation=direct``) and ``verify-full`` against
+    this CA (the dev stack's Postgres TLS front; Postgres 17+ natively)."""
     db_pool_size: int = Field(default=5, ge=1)
     max_concurrent_activities: int = Field(default=50, ge=1)
     log_level: str = "info"

@@ -8,7 +8,10 @@ returned, and new connections log in as the new Vault-issued user.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,6 +23,29 @@ if TYPE_CHECKING:
     from orders.settings import WorkerSettings
 
 log = olog.get(__name__)
+
+
+def ssl_context(ca_file: Path) -> ssl.SSLContext:
+    """``verify-full``: the server's chain must reach ``ca_file`` and name the host we dial."""
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def tls_args(settings: WorkerSettings) -> dict[str, Any]:
+    """``asyncpg.connect`` keyword arguments for the configured TLS (none when off)."""
+    if settings.db_ssl_ca_file is None:
+        return {}
+    return {"ssl": ssl_context(settings.db_ssl_ca_file), "direct_tls": True}
+
+
+def tls_query(ca_file: Path | str | None) -> str:
+    """The same as DSN query parameters (``?sslmode=verify-full&…``), or ``""``."""
+    if ca_file is None:
+        return ""
+    params = {"sslmode": "verify-full", "sslrootcert": str(ca_file), "sslnegotiation": "direct"}
+    return "?" + urlencode(params)
 
 
 def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngine:
@@ -43,6 +69,7 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
             password=cred.password,
             timeout=10,
             server_settings={"application_name": settings.identity},
+            **tls_args(settings),
         )
 
     engine = create_async_engine(

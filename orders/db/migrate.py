@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from orders import identities
+from orders.db.engine import tls_query
 
 if TYPE_CHECKING:
     from orders.settings import WorkerSettings
@@ -113,7 +114,7 @@ async def upgrade_as_migrate_identity(settings: WorkerSettings) -> str:
         cred = session.credential
         await upgrade_async(
             f"postgresql://{cred.username}:{cred.password}@{settings.db_host}:"
-            f"{settings.db_port}/{settings.db_name}"
+            f"{settings.db_port}/{settings.db_name}{tls_query(settings.db_ssl_ca_file)}"
         )
         return cred.username
     finally:

@@ -358,6 +358,7 @@ def temporal_ready(address: str) -> Ready:
 # --- Temporal's mTLS front (nginx) ----------------------------------------------------------
 
 NGINX: Final = Path("/usr/sbin/nginx")
+NGINX_STREAM: Final = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
 def temporal_front(
@@ -458,3 +459,47 @@ def tls_ready(address: str, ca_file: Path, server_name: str) -> Ready:
         return True
 
     return check
+
+
+def postgres_front(paths: StackPaths, port: int, backend_port: int) -> Proc:
+    """Debian's nginx (stream module) terminating TLS in front of Postgres.
+
+    The wheel's Postgres is built without SSL, so clients speak *direct* TLS
+    (``sslnegotiation=direct``, Postgres 17's protocol-agnostic TLS with ALPN
+    ``postgresql``) to this front, verifying its Vault PKI certificate (``verify-full``);
+    it forwards to Postgres on a loopback port. Plaintext is refused at the handshake.
+    """
+    if not NGINX_STREAM.exists():
+        raise RuntimeError(f"{NGINX_STREAM} is missing: run `make debs` (libnginx-mod-stream)")
+    root = paths.dev / "nginx-postgres"
+    root.mkdir(exist_ok=True)
+    root.chmod(0o711)
+    cert, key = paths.server_cert("postgres")
+    config = f"""
+load_module {NGINX_STREAM};
+daemon off;
+master_process on;
+worker_processes 1;
+pid {root / "nginx.pid"};
+error_log {paths.log_file("postgres-front")} warn;
+events {{ worker_connections 4096; }}
+stream {{
+  server {{
+    listen {HOST}:{port} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_alpn postgresql;
+    proxy_pass {HOST}:{backend_port};
+    proxy_timeout 24h;
+  }}
+}}
+"""
+    cfg = root / "nginx.conf"
+    write_private(cfg, config)
+    log_file = str(paths.log_file("postgres-front"))
+    return Proc(
+        name="postgres-front",
+        argv=[str(NGINX), "-p", str(root), "-c", str(cfg), "-e", log_file],
+        log_path=paths.log_file("postgres-front-stdout"),
+    )

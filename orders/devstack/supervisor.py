@@ -28,6 +28,7 @@ from orders import identities
 from orders import logging as olog
 from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
+from orders.db.engine import tls_query
 from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers, tls
 from orders.devstack.procs import Proc
@@ -77,13 +78,15 @@ class Supervisor:
         """Start everything in dependency order and write stack.json."""
         p = self.paths
         pg_port, id_port, vault_port = (servers.free_port() for _ in range(3))
+        # Postgres itself listens on a loopback port behind its TLS front (pg_port).
+        pg_backend = servers.free_port()
         t_port, ui_port = servers.free_port(), servers.free_port()
         # The dev server itself listens on loopback ports behind the mTLS front.
         t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
 
-        pg, admin_dsn = servers.postgres(p, pg_port)
-        await self._start(pg, servers.postgres_ready(admin_dsn))
+        pg, backend_dsn = servers.postgres(p, pg_backend)
+        await self._start(pg, servers.postgres_ready(backend_dsn))
 
         # OpenBao first, on a throwaway bootstrap certificate; once its PKI exists, on a
         # certificate from it (SIGHUP reloads the listener). From then on every client of
@@ -110,6 +113,12 @@ class Supervisor:
         boot_ca.unlink()
         root = hvac.Client(url=vault_addr, token=root_token, verify=ca, timeout=30)
 
+        await asyncio.to_thread(self._issue_server_cert, root, Server.POSTGRES, "postgres")
+        pg_front = servers.postgres_front(p, pg_port, pg_backend)
+        # The superuser, too, reaches Postgres only through TLS (verify-full, Vault root CA).
+        admin_base = backend_dsn.replace(f":{pg_backend}/", f":{pg_port}/").rsplit("/", 1)[0]
+        admin_dsn = f"{admin_base}/postgres{tls_query(p.ca_file)}"
+        await self._start(pg_front, servers.postgres_ready(admin_dsn))
         await asyncio.to_thread(self._issue_server_cert, root, Server.IDENTITY, "identity-endpoint")
         ident, id_url = servers.identity_endpoint(p, id_port, self.min_token_seconds)
         await self._start(ident, servers.https_ready(id_url, p.ca_file))
@@ -136,7 +145,7 @@ class Supervisor:
             ui_url=f"https://{servers.HOST}:{ui_port}",
             vault_addr=vault_addr,
             vault_root_token_file=root_token_file,
-            postgres_admin_dsn=admin_dsn.rsplit("/", 1)[0] + f"/{identities.DB_NAME}",
+            postgres_admin_dsn=f"{admin_base}/{identities.DB_NAME}{tls_query(p.ca_file)}",
             identity_endpoint=id_url,
             identity_ca_file=ca,
             token_files={i.name: str(p.token_file(i.name)) for i in identities.ALL},
@@ -246,7 +255,14 @@ class Supervisor:
             report |= await leftover_roles(self.info)
         self.status.report = report
         log.info("stack.report", **report)
-        for name in ("temporal-front", "temporal", "identity-endpoint", "openbao", "postgres"):
+        for name in (
+            "temporal-front",
+            "temporal",
+            "identity-endpoint",
+            "openbao",
+            "postgres-front",
+            "postgres",
+        ):
             if name in self.procs:
                 await asyncio.to_thread(self.procs[name].stop, 30.0)
         self.save_status("stopped", "stack stopped")
@@ -261,7 +277,7 @@ def stack_apply_config(
         kubernetes_ca_pem=identity_ca_pem,
         db_connection_url=(
             f"postgresql://{{{{username}}}}:{{{{password}}}}@{servers.HOST}:{pg_port}/"
-            f"{identities.DB_NAME}?sslmode=disable"
+            f"{identities.DB_NAME}{tls_query(paths.ca_file if paths.ca_file.exists() else None)}"
         ),
         db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
         db_admin_password=paths.secret("vault-dbadmin-password"),
@@ -276,7 +292,11 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_TEMPORAL_ADDRESS": info.temporal_address,
         "ORDERS_TEMPORAL_NAMESPACE": info.namespace,
         "ORDERS_VAULT_ADDR": info.vault_addr,
-        **({"ORDERS_VAULT_CACERT": info.ca_file} if info.ca_file else {}),
+        **(
+            {"ORDERS_VAULT_CACERT": info.ca_file, "ORDERS_DB_SSL_CA_FILE": info.ca_file}
+            if info.ca_file
+            else {}
+        ),
         **(
             {
                 "ORDERS_TEMPORAL_TLS_CA_FILE": info.ca_file,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import hvac
@@ -12,6 +14,7 @@ from temporalio.client import Client
 
 from orders import client as orders_client
 from orders import identities
+from orders.db.engine import ssl_context
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
 from orders.devstack.state import StackInfo, StackPaths
@@ -55,7 +58,15 @@ async def connect_pg(stack: StackInfo, username: str, password: str) -> asyncpg.
         user=username,
         password=password,
         timeout=10,
+        **pg_tls(stack),
     )
+
+
+def pg_tls(stack: StackInfo) -> dict[str, Any]:
+    """asyncpg TLS arguments for the stack's Postgres front (verify-full, direct TLS)."""
+    if stack.ca_file is None:
+        return {}
+    return {"ssl": ssl_context(Path(stack.ca_file)), "direct_tls": True}
 
 
 async def admin_pg(stack: StackInfo) -> asyncpg.Connection:

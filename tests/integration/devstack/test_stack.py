@@ -43,6 +43,7 @@ def test_secrets_and_state_are_private(stack: StackInfo, stack_paths: StackPaths
         *stack_paths.tokens.iterdir(),
         *(stack_paths.identity / "clients").iterdir(),
         stack_paths.identity / "signing.key",
+        *stack_paths.tls.glob("*.key"),  # server keys issued by Vault PKI
     ]
     assert len(private) > 10
     for path in private:
@@ -76,3 +77,4 @@ async def test_no_pii_or_secret_in_any_log(
         for secret in secrets:
             assert secret not in text, f"a dev secret leaked into {log.name}"
         assert "eyJ" not in text, f"a JWT leaked into {log.name}"
+        assert "PRIVATE KEY" not in text, f"a private key leaked into {log.name}"

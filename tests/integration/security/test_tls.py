@@ -12,6 +12,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import hvac
 import pytest
@@ -75,9 +76,19 @@ def _https_endpoints(stack: StackInfo) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", ["openbao", "identity-endpoint", "codec-server"])
-def test_https_server_presents_a_vault_issued_certificate(stack: StackInfo, name: str) -> None:
-    url = urlsplit(_https_endpoints(stack)[name])
+def _tls_endpoints(stack: StackInfo) -> dict[str, str]:
+    return _https_endpoints(stack) | {
+        "postgres": f"https://{stack.postgres_host}:{stack.postgres_port}",
+        "temporal": f"https://{stack.temporal_address}",
+        "temporal-ui": stack.ui_url,
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["openbao", "identity-endpoint", "codec-server", "postgres", "temporal", "temporal-ui"]
+)
+def test_server_presents_a_vault_issued_certificate(stack: StackInfo, name: str) -> None:
+    url = urlsplit(_tls_endpoints(stack)[name])
     assert url.scheme == "https"
     assert stack.ca_file is not None
     ctx = ssl.create_default_context(cafile=stack.ca_file)
@@ -108,3 +119,36 @@ def test_plaintext_http_is_refused(stack: StackInfo, name: str) -> None:
     # Go servers answer a plaintext request on a TLS port with a bare 400 and close.
     assert resp.status_code == 400, resp.text
     assert "HTTP request to an HTTPS server" in resp.text
+
+
+async def test_postgres_refuses_plaintext_and_unverified_tls(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    client = support.login_as(stack, stack_paths, identities.ORDER_NOTIFY)
+    cred = client.secrets.database.generate_credentials(identities.ORDER_NOTIFY.db_role)
+    user, password = cred["data"]["username"], cred["data"]["password"]
+    common = {
+        "host": stack.postgres_host,
+        "port": stack.postgres_port,
+        "database": stack.database,
+        "user": user,
+        "password": password,
+        "timeout": 10,
+    }
+    try:
+        # Plaintext (and the classic SSLRequest negotiation) never reach Postgres.
+        for ssl_arg in (False, "prefer"):
+            with pytest.raises((asyncpg.PostgresError, ConnectionError, OSError)):
+                await asyncpg.connect(**common, ssl=ssl_arg)
+        # Direct TLS trusting only the system store: the Vault-issued chain is unknown.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await asyncpg.connect(**common, ssl=ssl.create_default_context(), direct_tls=True)
+        # verify-full against the Vault root CA: in, as the Vault-issued user, over TLS.
+        conn = await support.connect_pg(stack, user, password)
+        try:
+            assert await conn.fetchval("SELECT current_user") == user
+        finally:
+            await conn.close()
+    finally:
+        client.adapter.put(f"/v1/sys/leases/revoke/{cred['lease_id']}")
+        client.auth.token.revoke_self()
