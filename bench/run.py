@@ -45,7 +45,7 @@ from activities import activities_for
 from bench.measure import PhaseResult, read_counters, run_load, summarise, write_json
 from orders import client as orders_client
 from orders import identities
-from orders.db.engine import tls_query
+from orders.db.engine import ssl_context
 from orders.devstack import actas, control
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
 from orders.models import OrderItem, OrderRequest, Outcome, SealedOrder
@@ -155,7 +155,10 @@ async def plain_setup(info: StackInfo, paths: StackPaths) -> AsyncIterator[tuple
     user, password = await static_credential(info)
     engine = create_async_engine(
         f"postgresql+asyncpg://{user}:{password}@{info.postgres_host}:{info.postgres_port}/"
-        f"{info.database}{tls_query(info.ca_file)}",
+        f"{info.database}",
+        connect_args=(
+            {"ssl": ssl_context(Path(info.ca_file)), "direct_tls": True} if info.ca_file else {}
+        ),
         pool_size=20,
         max_overflow=20,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from orders import identities
-from orders.db.engine import tls_query
+from orders.db.engine import tls_args
 
 if TYPE_CHECKING:
     from orders.settings import WorkerSettings
@@ -65,15 +65,20 @@ def _upgrade_on(connection: Connection, cfg: Config, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-async def upgrade_async(dsn: str, revision: str = "head") -> None:
+async def upgrade_async(
+    dsn: str, revision: str = "head", connect_args: dict[str, Any] | None = None
+) -> None:
     """Migrate the schema to ``revision`` in one transaction.
 
     Args:
         dsn: DSN of a login role that is a member of ``ORDER_MIGRATE.db_group`` (any
             ``postgresql[+driver]://`` form); the application database must be selected.
         revision: Target revision.
+        connect_args: Extra ``asyncpg.connect`` arguments (TLS: ``ssl``, ``direct_tls``).
     """
-    engine = create_async_engine(async_url(dsn), poolclass=NullPool)
+    engine = create_async_engine(
+        async_url(dsn), poolclass=NullPool, connect_args=connect_args or {}
+    )
     try:
         # One transaction for SET ROLE, the DDL and the version bump: all or nothing.
         async with engine.begin() as conn:
@@ -114,7 +119,8 @@ async def upgrade_as_migrate_identity(settings: WorkerSettings) -> str:
         cred = session.credential
         await upgrade_async(
             f"postgresql://{cred.username}:{cred.password}@{settings.db_host}:"
-            f"{settings.db_port}/{settings.db_name}{tls_query(settings.db_ssl_ca_file)}"
+            f"{settings.db_port}/{settings.db_name}",
+            connect_args=tls_args(settings),
         )
         return cred.username
     finally:
