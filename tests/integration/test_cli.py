@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from orders import client as orders_client
+from orders import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome, Step
 from tests.integration import support
@@ -112,3 +114,19 @@ async def test_approve_command_signs_as_the_approver_and_completes_the_order(
     assert [a.approver for a in result.approvals] == ["bob"]
     shown = orders_cli(stack_paths, "order", "status", order.order_id, "--output", "json")
     assert json.loads(shown.stdout)["approvals"][0]["approver"] == "bob"
+
+
+def test_dev_status_lists_every_certificate_with_its_expiry(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    shown = orders_cli(stack_paths, "dev", "status")
+    assert shown.returncode == 0, shown.stderr
+    names = ["root CA", *(f"server {s}" for s in ("openbao", "postgres", "temporal"))]
+    names += [f"client {w.name}" for w in identities.workers()]
+    rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if "│" in line}
+    for name in names:
+        assert name in rows, (name, shown.stdout)
+    # Workers' client certificates are short-lived in the test stack: minutes and seconds.
+    assert re.search(r"\b\d+m \d+s\b", rows["client order-workflow"]), rows["client order-workflow"]
+    assert "d " in rows["root CA"]  # years, in days
+    assert "PRIVATE KEY" not in shown.stdout
