@@ -20,6 +20,8 @@ from activities.refund import RefundPayment
 from activities.release_inventory import ReleaseInventory
 from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
+
+# `orders new activity` inserts imports above this line.
 from orders.identities import Identity
 from orders.security.sealing import Unsealer
 
@@ -34,6 +36,7 @@ ACTIVITY_CLASSES: Final[dict[str, type[DbActivities]]] = {
         NotifyCustomer,
         ReleaseInventory,
         LoadApprovers,
+        # `orders new activity` inserts classes above this line.
     )
 }
 """Identity name -> the class implementing its activities."""

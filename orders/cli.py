@@ -452,3 +452,16 @@ def demo() -> None:
     from orders.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(_stack(), _paths(), out)))
+
+
+def _register_scaffold() -> None:
+    """``orders new``, ``orders workflow`` and ``orders dev apply|worker`` (orders.scaffold)."""
+    from orders.scaffold import cli as scaffold_cli
+
+    app.add_typer(scaffold_cli.new, name="new")
+    app.add_typer(scaffold_cli.workflow, name="workflow")
+    dev.command("apply")(scaffold_cli.dev_apply)
+    dev.command("worker")(scaffold_cli.dev_worker)
+
+
+_register_scaffold()

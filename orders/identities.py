@@ -105,6 +105,9 @@ class Identity:
         activities: Activity names it registers (activity identities only).
         grants: Postgres privileges of its group role; empty means no database role at all.
         summary: One line for docs and the demo's evidence tables.
+        owns_schema: Whether its group owns the schema objects (the migrate identity).
+        workflow: For an activity identity made by ``orders new activity --workflow``: the
+            workflow identity whose generated workflow runs its activities as steps.
     """
 
     name: str
@@ -113,6 +116,7 @@ class Identity:
     grants: tuple[TableGrant, ...] = ()
     summary: str = ""
     owns_schema: bool = field(default=False)
+    workflow: str = ""
 
     @property
     def task_queue(self) -> str:
@@ -256,6 +260,8 @@ ORDER_CLIENT = Identity(
 )
 CODEC_SERVER = Identity("codec-server", Kind.CODEC, summary="decodes payloads for the UI")
 
+# `orders new activity|workflow` inserts new identities above this line.
+
 ALL: Final[tuple[Identity, ...]] = (
     ORDER_WORKFLOW,
     ORDER_VALIDATE,
@@ -269,6 +275,7 @@ ALL: Final[tuple[Identity, ...]] = (
     ORDER_MIGRATE,
     ORDER_CLIENT,
     CODEC_SERVER,
+    # `orders new activity|workflow` appends new identities above this line.
 )
 
 BY_NAME: Final[dict[str, Identity]] = {i.name: i for i in ALL}
@@ -411,6 +418,20 @@ def activity_identity(activity: str) -> Identity:
         if activity in ident.activities:
             return ident
     raise KeyError(f"no identity runs activity {activity!r}")
+
+
+def steps(workflow_identity: Identity) -> tuple[str, ...]:
+    """Activities a generated workflow runs, in contract order (``Identity.workflow``).
+
+    Args:
+        workflow_identity: A workflow identity made by ``orders new workflow``.
+    """
+    return tuple(
+        activity
+        for ident in ALL
+        if ident.workflow == workflow_identity.name
+        for activity in ident.activities
+    )
 
 
 def db_identities() -> Iterator[Identity]:

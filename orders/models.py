@@ -176,6 +176,20 @@ class OrderRef(Model):
     order_id: str
 
 
+class StepDone(Model):
+    """Result of a step of a generated workflow (``orders new``): which order, which step.
+
+    Attributes:
+        order_id: The order.
+        step: The activity that ran.
+        detail: A short, PII-free note for the history (e.g. what was recorded).
+    """
+
+    order_id: str
+    step: str
+    detail: str = ""
+
+
 class ReserveRequest(Model):
     """Argument of reserve_inventory."""
 

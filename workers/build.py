@@ -31,7 +31,7 @@ from orders.security.sealing import Unsealer
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 from workers import probe
-from workflows import OrderWorkflow
+from workflows import workflows_for
 
 log = olog.get(__name__)
 
@@ -63,7 +63,7 @@ def build_worker(
         return Worker(
             client,
             task_queue=identity.task_queue,
-            workflows=[OrderWorkflow],
+            workflows=workflows_for(identity),
             identity=f"{identity.name}@{_host()}",
             # Approval signatures are verified in the sandbox with cryptography's Ed25519.
             workflow_runner=SandboxedWorkflowRunner(

@@ -43,7 +43,8 @@ def test_one_worker_per_activity_identity_plus_workflow() -> None:
     workers = list(identities.workers())
     assert workers[0] is identities.ORDER_WORKFLOW
     activity_identities = [i for i in identities.ALL if i.kind is Kind.ACTIVITY]
-    assert len(workers) == 1 + len(activity_identities)
+    workflow_identities = [i for i in identities.ALL if i.kind is Kind.WORKFLOW]
+    assert len(workers) == len(workflow_identities) + len(activity_identities)
     activities = [a for w in workers for a in w.activities]
     assert (
         len(activities)

@@ -15,6 +15,7 @@ from orders.vault_config import (
     k8s_role,
     policy_path,
 )
+from orders.vault_policy import render_policy
 
 
 def test_one_policy_file_per_identity_and_no_strays() -> None:
@@ -28,6 +29,7 @@ TRANSIT_PATHS = {
     "encrypt": ("transit/encrypt/{}", '"update"'),
     "read-key": ("transit/keys/{}", '"read"'),
 }
+STANZA = re.compile(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]')
 
 
 def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
@@ -47,11 +49,24 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
 def test_policy_file_grants_exactly_what_the_contract_says(identity: identities.Identity) -> None:
-    text = policy_path(identity).read_text()
-    stanzas = re.findall(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', text)
+    assert allows(policy_path(identity).read_text()) == expected_grants(identity)
+
+
+def allows(text: str) -> set[tuple[str, str]]:
+    """The (path, capabilities) of every allow stanza of a policy."""
+    stanzas = STANZA.findall(text)
     assert stanzas, "policy has no path stanzas"
-    allows = {(path, caps.strip()) for path, caps in stanzas if '"deny"' not in caps}
-    assert allows == expected_grants(identity)
+    return {(path, caps.strip()) for path, caps in stanzas if '"deny"' not in caps}
+
+
+@pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
+def test_rendered_policy_grants_exactly_what_the_contract_says(
+    identity: identities.Identity,
+) -> None:
+    text = render_policy(identity)
+    assert allows(text) == expected_grants(identity)
+    denies = {path for path, caps in STANZA.findall(text) if '"deny"' in caps}
+    assert denies == (set() if identity.has_db_role else {"database/*"})
 
 
 def test_k8s_role_is_bound_to_its_service_account_namespace_and_audience() -> None:

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
 from orders.identities import Identity
-from orders.models import OrderItem, OrderRequest
-from orders.security.sealing import Unsealer
+from orders.models import OrderItem, OrderRef, OrderRequest
+from orders.security.sealing import Sealer, Unsealer
 from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
 from tests.unit.security.openbao_dev import Transits
 
@@ -101,3 +101,14 @@ class Unsealers:
 async def run(fn: Callable[[A], Awaitable[T]], arg: A) -> T:
     """Run an activity in a real activity context (logger, info), as a worker would."""
     return await ActivityEnvironment().run(fn, arg)
+
+
+async def recorded_order(db: OrdersDb, engines: Engines, sealer: Sealer) -> OrderRef:
+    """An order of one fresh item, sealed and recorded as ``validate_order`` does."""
+    from activities.validate import ValidateOrder
+    from orders import identities
+
+    sku = await new_sku(db)
+    order = await sealer.seal_order(new_order((sku, 1)))
+    await run(ValidateOrder(await engines(identities.ORDER_VALIDATE)).validate_order, order)
+    return OrderRef(order_id=order.order_id)

@@ -1,0 +1,35 @@
+"""Helpers of the generated grant migrations (``orders new activity``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from orders.db.bootstrap import quote_literal
+
+_GRANT: Final = re.compile(r"^GRANT (?P<what>.+) TO (?P<grantee>[a-z_][a-z0-9_]*)$")
+
+
+def require_group(group: str) -> str:
+    """SQL that fails the migration, naming the fix, unless the group role ``group`` exists.
+
+    The bootstrap creates group roles (as the superuser); the migrate identity cannot, so a
+    missing group means the bootstrap has not run since the identity was added.
+    """
+    message = f"role {group} does not exist: run the bootstrap (orders dev apply) first"
+    return (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
+        f"{quote_literal(group)}) THEN RAISE EXCEPTION {quote_literal(message)}; END IF; END $$"
+    )
+
+
+def revoke_of(grant: str) -> str:
+    """The ``REVOKE`` undoing one literal ``GRANT … ON TABLE … TO group`` statement.
+
+    Raises:
+        ValueError: For anything but that form.
+    """
+    match = _GRANT.match(grant)
+    if match is None:
+        raise ValueError(f"not a plain GRANT statement: {grant}")
+    return f"REVOKE {match['what']} FROM {match['grantee']}"

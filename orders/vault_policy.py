@@ -1,0 +1,66 @@
+"""Render an identity's Vault policy (``vault/policies/<identity>.hcl``) from the contract.
+
+The committed policy files stay literal: a widened policy is a visible diff, and a unit test
+checks that every file grants exactly what :mod:`orders.identities` implies. This module
+writes the *first* version of a new identity's file (``orders new``), so nobody copies a
+neighbour's policy and edits names by hand. The rendered text grants exactly the paths
+that test expects, no more.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from orders import identities
+from orders.identities import Identity
+
+TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
+    "datakey": ("transit/datakey/plaintext/{}", "update"),
+    "decrypt": ("transit/decrypt/{}", "update"),
+    "encrypt": ("transit/encrypt/{}", "update"),
+    "read-key": ("transit/keys/{}", "read"),
+}
+"""Transit operation (as in :func:`orders.identities.transit_rights`) -> (path, capability)."""
+
+
+def _stanza(path: str, capability: str) -> str:
+    return f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n'
+
+
+def render_policy(identity: Identity) -> str:
+    """The HCL policy ``identity`` needs: its own credentials and its Transit operations.
+
+    Args:
+        identity: An identity of the contract.
+
+    Returns:
+        The policy text, ending with a newline.
+    """
+    parts = [
+        f"# Policy of identity {identity.name}, rendered by `orders new` from "
+        "orders/identities.py.\n"
+        "# Applied by `orders vault apply`; the Vault-isolation tests prove every other path "
+        "is denied.\n"
+    ]
+    if identity.has_db_role:
+        role = identity.db_role
+        parts.append(
+            "\n# Obtain a dynamic Postgres credential for this identity's role only.\n"
+            + _stanza(f"database/creds/{role}", "read")
+            + "\n# Renew and revoke only leases of that role (the lease id is the path below).\n"
+            + _stanza(f"sys/leases/renew/database/creds/{role}/*", "update")
+            + _stanza(f"sys/leases/revoke/database/creds/{role}/*", "update")
+        )
+    else:
+        # The explicit deny wins over any other policy attached to the token by mistake.
+        parts.append("\n# No database credential at all.\n" + _stanza("database/*", "deny"))
+    rights = identities.transit_rights(identity)
+    if rights:
+        parts.append("\n# Vault Transit: payload data keys and need-to-know fields.\n")
+        for key in sorted(rights):
+            for op in sorted(rights[key]):
+                path, capability = TRANSIT_PATHS[op]
+                parts.append(_stanza(path.format(key), capability))
+    else:
+        parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
+    return "".join(parts)
