@@ -174,7 +174,8 @@ def grant_source(grant: TableGrant) -> str:
     """The ``grant(...)`` call that states ``grant`` in orders/identities.py."""
 
     def strings(names: tuple[str, ...]) -> str:
-        return "(" + "".join(f'"{n}", ' for n in names).rstrip(" ") + ")"
+        quoted = [f'"{n}"' for n in names]
+        return f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
 
     args = [f'"{grant.table}"']
     args += [f"Privilege.{p}" for p in GRANTABLE if p in grant.privileges]
