@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -312,7 +312,7 @@ class IdentityState:
     issuer: str
     signing_key: rsa.RSAPrivateKey = field(repr=False)
     kid: str
-    bootstrap: Mapping[str, str] = field(repr=False)
+    bootstrap: MutableMapping[str, str] = field(repr=False)
     namespace: str = identities.K8S_NAMESPACE
 
     @property
@@ -359,6 +359,25 @@ class IdentityState:
                 }
             ]
         }
+
+    def discover_service_accounts(self) -> list[str]:
+        """Serve ServiceAccounts created since start-up; returns the names added.
+
+        A ServiceAccount exists when its bootstrap credential file does
+        (``clients/<sa>.token``, see :func:`create_service_account`), as a new one is
+        served by the apiserver at once. Called only when a name or credential is unknown.
+        """
+        added: list[str] = []
+        for path in sorted((self.state_dir / CLIENTS_DIR).glob("*.token")):
+            if path.stem in self.bootstrap:
+                continue
+            credential = _read_private(path).decode().strip()
+            if credential:
+                self.bootstrap[path.stem] = credential
+                added.append(path.stem)
+        if added:
+            log.info("service_accounts_discovered", names=added)
+        return added
 
     def service_account_for_credential(self, credential: str) -> str | None:
         """Which ServiceAccount a bootstrap credential belongs to, if any.
@@ -462,6 +481,23 @@ class IdentityState:
             kid=rsa_jwk_thumbprint(signing_key.public_key()),
             bootstrap=bootstrap,
         )
+
+
+def create_service_account(state_dir: Path | str, name: str) -> Path:
+    """Create ServiceAccount ``name`` (its bootstrap credential file) if it does not exist.
+
+    The cluster admin's ``kubectl create serviceaccount``: a running endpoint serves it on
+    first use (:meth:`IdentityState.discover_service_accounts`).
+
+    Returns:
+        The credential file, which a worker presents to TokenRequest.
+    """
+    clients = Path(state_dir) / CLIENTS_DIR
+    _private_dir(clients)
+    path = clients / f"{name}.token"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(32).encode() + b"\n")
+    return path
 
 
 # --------------------------------------------------------------------------- tokens
@@ -662,6 +698,8 @@ def verify_token(
         or sa_claim.get("name") != name
     ):
         raise InvalidTokenError("kubernetes.io claims do not match sub")
+    if name not in state.bootstrap:
+        state.discover_service_accounts()
     if ns != state.namespace or name not in state.bootstrap:
         raise InvalidTokenError(f"ServiceAccount {ns}/{name} does not exist")
     uid = service_account_uid(name, ns)
@@ -807,6 +845,8 @@ def build_app(
 
         credential = _bearer(request)
         caller = state.service_account_for_credential(credential) if credential else None
+        if caller is None and credential and state.discover_service_accounts():
+            caller = state.service_account_for_credential(credential)
         if caller is None:
             raise _ApiError(*_UNAUTHORIZED)
         fields["caller"] = caller

@@ -7,34 +7,27 @@ the running stack can catch up without a restart:
   ``orders dev up`` uses, the bootstrap (group roles, as the superuser), ``vault/``
   (policies and roles; the TTLs the stack was started with are kept) and the migrations
   (as ``order-migrate``).
-* :func:`worker_settings` (``orders dev worker``) prepares a worker for an identity the
-  running identity endpoint does not know yet (it loads its ServiceAccounts at start-up):
-  acting as the cluster admin, it signs the identity's projected token with the endpoint's
-  own key and writes it where a pod would find it. The worker then logs in to Vault exactly
-  like any other; Vault still reviews the token against the endpoint.
+* :func:`worker_settings` (``orders dev worker``) prepares a worker for an identity added
+  after start-up: as the cluster admin, it creates the identity's ServiceAccount (which
+  the running identity endpoint serves on first use); the worker then requests its
+  projected token and logs in to Vault exactly like the stack's own workers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
-from typing import Final
 
 import hvac
 
 from orders import identities
 from orders.db.bootstrap import bootstrap
-from orders.devstack.identity_endpoint import IdentityState, issue_token
+from orders.devstack.identity_endpoint import create_service_account
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import migrate, stack_apply_config
 from orders.identities import Identity
-from orders.security.k8s_token import write_token
 from orders.settings import WorkerSettings
 from orders.vault_config import DB_MOUNT, K8S_MOUNT, Ttls, apply
-
-TOKEN_SECONDS: Final = 3600
-"""Lifetime of a minted projected token; re-minted at half of it while the worker runs."""
 
 
 def running_ttls(root: hvac.Client) -> Ttls:
@@ -72,44 +65,28 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
     return written
 
 
-def mint_projected_token(info: StackInfo, paths: StackPaths, identity: Identity) -> Path:
-    """Sign ``identity``'s projected token (audience vault) and write it to its token file."""
-    state = IdentityState.load_or_create(
-        paths.identity, info.identity_endpoint, [identity.service_account]
-    )
-    issued = issue_token(
-        state, identity.service_account, [identities.VAULT_AUDIENCE], TOKEN_SECONDS
-    )
-    path = paths.token_file(identity.name)
-    write_token(path, issued.token)
-    return path
-
-
 def worker_settings(info: StackInfo, paths: StackPaths, identity: Identity) -> WorkerSettings:
-    """Settings of ``identity``'s worker on the running stack, its token minted and kept fresh.
+    """Settings of ``identity``'s worker on the running stack, its ServiceAccount created.
+
+    The worker then plays kubelet exactly as the stack's own workers do: it requests its
+    projected token from the identity endpoint with its ServiceAccount's credential.
 
     Raises:
         ValueError: If ``identity`` runs no worker.
     """
     if not identity.is_worker:
         raise ValueError(f"{identity.name} runs no worker")
-    token_file = mint_projected_token(info, paths, identity)
-
-    def refresh() -> None:
-        # As the kubelet does for a projected volume: replace the token well before expiry.
-        while True:
-            threading.Event().wait(TOKEN_SECONDS / 2)
-            mint_projected_token(info, paths, identity)
-
-    threading.Thread(target=refresh, name="token-refresh", daemon=True).start()
+    client_token = create_service_account(paths.identity, identity.service_account)
     return WorkerSettings(
         identity=identity.name,
         temporal_address=info.temporal_address,
         temporal_namespace=info.namespace,
         vault_addr=info.vault_addr,
-        token_file=token_file,
+        token_file=paths.token_file(identity.name),
+        k8s_host=info.identity_endpoint,
+        k8s_ca_file=Path(info.identity_ca_file),
+        k8s_client_token_file=client_token,
         db_host=info.postgres_host,
         db_port=info.postgres_port,
         db_name=info.database,
-        k8s_host=None,  # the token file is kept fresh here, not requested from the endpoint
     )

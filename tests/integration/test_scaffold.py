@@ -1,0 +1,334 @@
+"""docs/build-your-own-workflow.md end to end: scaffold a copy, run it on the real stack.
+
+The commands and the hand-written activity come from the page itself, so the walkthrough
+cannot drift from what is tested. The committed tree is copied into a temporary git
+repository; ``orders new`` runs there (its code, its contract). Then, against the session
+stack, the copy's ``orders dev apply`` bootstraps the new group role, applies its
+``vault/`` and runs its migration as ``order-migrate``; the copy's workers for the new
+identities run one returns workflow for a real order. Postgres must show the row written by
+a Vault-issued ``v-return-receive-…`` user of ``grp_return_receive``, and refuse that
+identity everything ``--tables`` did not grant. Afterwards the stack is put back as the
+main tree's contract describes it (the session teardown still counts 0 dynamic roles).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Final
+
+import hvac
+import pytest
+from temporalio.client import Client
+
+from orders import identities
+from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
+from orders.evidence import GROUPS_OF_SQL
+from orders.identities import Identity, Kind
+from orders.models import Outcome
+from orders.scaffold import parse_tables
+from tests.integration import support
+from tests.integration.conftest import TEST_HOME
+from tests.integration.db.test_privilege_matrix import allowed, probes
+
+pytestmark = pytest.mark.integration
+
+DOC: Final = PROJECT_ROOT / "docs" / "build-your-own-workflow.md"
+WORKFLOW: Final = "returns-workflow"
+ACTIVITY: Final = "return-receive"
+GROUP: Final = "grp_return_receive"
+HEAD_BEFORE: Final = "0002"
+SCAFFOLDED: Final = {
+    "orders/identities.py",
+    "activities/__init__.py",
+    "activities/return_receive.py",
+    "tests/unit/activities/test_return_receive.py",
+    "workflows/__init__.py",
+    "workflows/returns.py",
+    "orders/db/migrations/versions/0003_return_receive_grants.py",
+    "vault/policies/return-receive.hcl",
+    "vault/policies/returns-workflow.hcl",
+    "k8s/base/kustomization.yaml",
+    "docker-compose.yml",
+    *(
+        f"k8s/base/{name}/{kind}.yaml"
+        for name in (WORKFLOW, ACTIVITY)
+        for kind in ("serviceaccount", "deployment", "networkpolicy", "poddisruptionbudget")
+    ),
+}
+"""Every file ``orders new`` may write or edit for the page's two commands; nothing else."""
+COPY_UNIT_TESTS: Final = (
+    "tests/unit/test_vault_config.py",
+    "tests/unit/test_identities.py",
+    "tests/unit/db/test_migration_grants.py",
+    "tests/unit/deploy/test_render.py",
+    "tests/unit/activities/test_return_receive.py",
+)
+"""The copy's contract-driven unit tests, and the generated one (with the hand edit)."""
+
+
+def doc_block(tag: str) -> str:
+    """The fenced code block under ``<!-- test: tag -->`` in the page."""
+    match = re.search(rf"<!-- test: {tag} -->\n```\w+\n(.*?)```", DOC.read_text(), re.DOTALL)
+    assert match, f"no '{tag}' block in {DOC.name}"
+    return match.group(1)
+
+
+def doc_commands(tag: str) -> list[list[str]]:
+    """Shell lines of a block: continuations joined, comments and a trailing ``&`` dropped."""
+    lines = doc_block(tag).replace("\\\n", " ").splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.strip()]
+
+
+def in_copy(root: Path, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run an ``orders`` command with the copy's code, against the session stack."""
+    assert argv[0] == "orders", argv
+    return subprocess.run(
+        [sys.executable, "-m", "orders", *argv[1:]],
+        cwd=root,
+        env=copy_env(root),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def copy_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment of a process of the copy: its code first, the session stack's home."""
+    return {**os.environ, "PYTHONPATH": str(root), "ORDERS_HOME": str(TEST_HOME), **extra}
+
+
+def spawn(root: Path, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a long-running ``orders`` command of the copy, its output into ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "orders", *argv[1:]],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in the copy; returns stdout."""
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def changed(root: Path) -> set[str]:
+    """Paths ``git status`` reports (untracked files listed one by one)."""
+    out = git(root, "status", "--porcelain", "--untracked-files=all")
+    return {line[3:] for line in out.splitlines()}
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed tree (``git ls-files``) in a fresh git repository."""
+    root = tmp_path_factory.mktemp("scaffold") / "project"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src = PROJECT_ROOT / rel
+        if src.is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+@pytest.fixture(scope="module")
+def scaffolded(project_copy: Path) -> Path:
+    """The copy after the page's ``orders new`` commands, committed, then hand-edited."""
+    for argv in doc_commands("scaffold"):
+        result = in_copy(project_copy, argv)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert changed(project_copy) == SCAFFOLDED
+    git(project_copy, "add", "-A")
+    git(project_copy, "commit", "-qm", "scaffold")
+    (project_copy / "activities/return_receive.py").write_text(doc_block("activity"))
+    return project_copy
+
+
+def test_only_the_activity_logic_is_edited_by_hand(scaffolded: Path) -> None:
+    assert changed(scaffolded) == {"activities/return_receive.py"}
+    # Scaffolding twice is refused, names the culprit, and writes nothing.
+    (argv,) = (a for a in doc_commands("scaffold") if a[:3] == ["orders", "new", "activity"])
+    again = in_copy(scaffolded, argv)
+    assert again.returncode == 2
+    assert "identity 'return-receive' already exists" in again.stderr.replace("\n", " ")
+    assert changed(scaffolded) == {"activities/return_receive.py"}
+
+
+def test_copy_is_lint_clean_and_its_contract_tests_pass(scaffolded: Path) -> None:
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check", "."], ["format", "--check", "."]):
+        lint = subprocess.run([str(ruff), *args], cwd=scaffolded, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *COPY_UNIT_TESTS],
+        cwd=scaffolded,
+        env=copy_env(scaffolded),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    passed = {
+        line.split("::", 1)[1] for line in tests.stdout.splitlines() if line.startswith("PASSED ")
+    }
+    # The contract-driven tests picked the new identities up by themselves.
+    assert {
+        "test_policy_file_grants_exactly_what_the_contract_says[return-receive]",
+        "test_policy_file_grants_exactly_what_the_contract_says[returns-workflow]",
+        "test_rendered_policy_grants_exactly_what_the_contract_says[return-receive]",
+        "test_return_receive_completes_the_step",
+        "test_migration_grants_equal_contract",
+        "test_every_statement_in_the_file_is_in_grants[0003]",
+    } <= passed
+
+
+def new_identity() -> Identity:
+    """``return-receive`` as the copy's contract states it (the page's ``--tables``)."""
+    (argv,) = (a for a in doc_commands("scaffold") if a[:3] == ["orders", "new", "activity"])
+    return Identity(ACTIVITY, Kind.ACTIVITY, grants=parse_tables(argv[argv.index("--tables") + 1]))
+
+
+async def new_roles(stack: StackInfo) -> list[str]:
+    """Dynamic Postgres roles of the new identity."""
+    return [r for r in await support.dynamic_roles(stack) if r.startswith(f"v-{ACTIVITY}-")]
+
+
+@pytest.fixture
+async def live(scaffolded: Path, stack: StackInfo, tmp_path: Path) -> AsyncIterator[Path]:
+    """``orders dev apply`` and the page's two workers (the copy's code), all undone after."""
+    applied = await asyncio.to_thread(in_copy, scaffolded, ["orders", "dev", "apply"])
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for argv in doc_commands("live"):
+            if argv[:3] == ["orders", "dev", "worker"]:
+                name = argv[3]
+                env = copy_env(scaffolded, ORDERS_READY_FILE=str(tmp_path / f"{name}.ready"))
+                procs[name] = spawn(scaffolded, argv, env, tmp_path / f"{name}.log")
+        assert set(procs) == {WORKFLOW, ACTIVITY}
+
+        async def ready() -> bool:
+            return all((tmp_path / f"{n}.ready").exists() for n in procs)
+
+        await support.eventually(ready, timeout=90)
+        yield tmp_path
+        for proc in procs.values():
+            proc.send_signal(signal.SIGTERM)
+        codes = {n: await asyncio.to_thread(p.wait, 60) for n, p in procs.items()}
+        logs = {n: (tmp_path / f"{n}.log").read_text()[-3000:] for n in procs}
+        assert codes == {WORKFLOW: 0, ACTIVITY: 0}, logs
+        # Each worker revoked its own leases on the way out: the roles are gone.
+        assert await new_roles(stack) == []
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        await _undo(stack)
+
+
+async def _undo(stack: StackInfo) -> None:
+    """Put Vault and Postgres back as the main tree's contract describes them."""
+    root = support.vault(stack, stack.root_token())
+    for name in (ACTIVITY, WORKFLOW):
+        root.delete(f"auth/kubernetes/role/{name}")
+        root.sys.delete_policy(name)
+    root.delete(f"database/roles/{ACTIVITY}")
+    conn = await support.admin_pg(stack)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", GROUP):
+            # Revokes the group's grants, its CONNECT and schema USAGE, and its membership.
+            await conn.execute(f"DROP OWNED BY {GROUP}")
+            await conn.execute(f"DROP ROLE {GROUP}")
+        await conn.execute("UPDATE orders.alembic_version SET version_num = $1", HEAD_BEFORE)
+    finally:
+        await conn.close()
+
+
+async def test_returns_workflow_runs_under_the_new_identity_only(
+    scaffolded: Path, stack: StackInfo, stack_paths: StackPaths, client: Client, live: Path
+) -> None:
+    order = support.make_order("return")
+    assert (await support.complete(client, order)).outcome is Outcome.COMPLETED
+    (argv,) = (a for a in doc_commands("live") if a[:3] == ["orders", "workflow", "run"])
+    argv = [order.order_id if a == "$ORDER_ID" else a for a in argv]
+    run = await asyncio.to_thread(in_copy, scaffolded, argv)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [json.loads(line) for line in run.stdout.splitlines()] == [
+        {"order_id": order.order_id, "step": "return_receive", "detail": "return_received"}
+    ]
+
+    conn = await support.admin_pg(stack)
+    try:
+        writer = await conn.fetchval(
+            "SELECT written_by FROM orders.notifications WHERE order_id = $1 AND kind = $2",
+            order.order_id,
+            "return_received",
+        )
+        assert writer.startswith(f"v-{ACTIVITY}-"), writer
+        # The worker holds a live credential: a Vault-issued member of the new group only.
+        roles = await new_roles(stack)
+        assert roles
+        for role in roles:
+            assert await conn.fetchval(GROUPS_OF_SQL.format(role="$1"), role) == GROUP
+    finally:
+        await conn.close()
+
+    # Vault: the new identity gets its own credential, nobody else's.
+    vault = support.login(stack, ACTIVITY, support.forged_token(stack, stack_paths, ACTIVITY))
+    try:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            vault.secrets.database.generate_credentials(identities.ORDER_NOTIFY.db_role)
+        cred = vault.secrets.database.generate_credentials(ACTIVITY)["data"]
+        pg = await support.connect_pg(stack, cred["username"], cred["password"])
+        try:
+            # Postgres: exactly the page's --tables, on every table and column.
+            ident = new_identity()
+            mismatches = [
+                str(probe)
+                for probe in probes()
+                if await allowed(pg, probe.sql) != probe.expected(ident)
+            ]
+            assert mismatches == []
+            assert not await allowed(pg, "SELECT transaction_id FROM orders.payments")
+            assert not await allowed(pg, "SELECT customer_email FROM orders.orders")
+            assert not await allowed(pg, "DELETE FROM orders.notifications")
+        finally:
+            await pg.close()
+    finally:
+        vault.auth.token.revoke_self()
+    # The workflow identity has no database role at all.
+    wf_vault = support.login(stack, WORKFLOW, support.forged_token(stack, stack_paths, WORKFLOW))
+    try:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            wf_vault.secrets.database.generate_credentials(ACTIVITY)
+    finally:
+        wf_vault.auth.token.revoke_self()
