@@ -31,11 +31,13 @@ import pytest
 from temporalio.client import Client
 
 from orders import identities
+from orders.devstack.live import worker_settings
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
 from orders.identities import Identity, Kind
 from orders.models import Outcome
 from orders.scaffold import parse_tables
+from orders.security.k8s_token import TokenProjector, read_token
 from tests.integration import support
 from tests.integration.conftest import TEST_HOME
 from tests.integration.db.test_privilege_matrix import allowed, probes
@@ -86,7 +88,8 @@ def doc_block(tag: str) -> str:
 def doc_commands(tag: str) -> list[list[str]]:
     """Shell lines of a block: continuations joined, comments and a trailing ``&`` dropped."""
     lines = doc_block(tag).replace("\\\n", " ").splitlines()
-    return [shlex.split(line, comments=True) for line in lines if line.strip()]
+    commands = [shlex.split(line, comments=True) for line in lines if line.strip()]
+    return [argv[:-1] if argv[-1] == "&" else argv for argv in commands]
 
 
 def in_copy(root: Path, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -216,6 +219,13 @@ def new_identity() -> Identity:
     return Identity(ACTIVITY, Kind.ACTIVITY, grants=parse_tables(argv[argv.index("--tables") + 1]))
 
 
+def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
+    """A projected token of a new identity, via TokenRequest as its worker gets one."""
+    settings = worker_settings(stack, paths, identity)
+    TokenProjector.from_settings(settings, identity).refresh()
+    return read_token(settings.token_file)
+
+
 async def new_roles(stack: StackInfo) -> list[str]:
     """Dynamic Postgres roles of the new identity."""
     return [r for r in await support.dynamic_roles(stack) if r.startswith(f"v-{ACTIVITY}-")]
@@ -236,6 +246,9 @@ async def live(scaffolded: Path, stack: StackInfo, tmp_path: Path) -> AsyncItera
         assert set(procs) == {WORKFLOW, ACTIVITY}
 
         async def ready() -> bool:
+            for name, proc in procs.items():
+                log = (tmp_path / f"{name}.log").read_text()[-3000:]
+                assert proc.poll() is None, f"{name} exited:\n{log}"
             return all((tmp_path / f"{n}.ready").exists() for n in procs)
 
         await support.eventually(ready, timeout=90)
@@ -303,7 +316,7 @@ async def test_returns_workflow_runs_under_the_new_identity_only(
         await conn.close()
 
     # Vault: the new identity gets its own credential, nobody else's.
-    vault = support.login(stack, ACTIVITY, support.forged_token(stack, stack_paths, ACTIVITY))
+    vault = support.login(stack, ACTIVITY, projected_token(stack, stack_paths, new_identity()))
     try:
         with pytest.raises(hvac.exceptions.Forbidden):
             vault.secrets.database.generate_credentials(identities.ORDER_NOTIFY.db_role)
@@ -326,7 +339,8 @@ async def test_returns_workflow_runs_under_the_new_identity_only(
     finally:
         vault.auth.token.revoke_self()
     # The workflow identity has no database role at all.
-    wf_vault = support.login(stack, WORKFLOW, support.forged_token(stack, stack_paths, WORKFLOW))
+    wf_identity = Identity(WORKFLOW, Kind.WORKFLOW)
+    wf_vault = support.login(stack, WORKFLOW, projected_token(stack, stack_paths, wf_identity))
     try:
         with pytest.raises(hvac.exceptions.Forbidden):
             wf_vault.secrets.database.generate_credentials(ACTIVITY)
