@@ -7,7 +7,9 @@ from typing import Final
 
 from orders.db.bootstrap import quote_literal
 
-_GRANT: Final = re.compile(r"^GRANT (?P<what>.+) TO (?P<grantee>[a-z_][a-z0-9_]*)$")
+_GRANT: Final = re.compile(
+    r"^GRANT (?P<what>[A-Z, ()a-z_]+ ON TABLE [a-z_]+\.[a-z_]+) TO (?P<grantee>[a-z_][a-z0-9_]*)$"
+)
 
 
 def require_group(group: str) -> str:

@@ -375,8 +375,6 @@ class IdentityState:
             if credential:
                 self.bootstrap[path.stem] = credential
                 added.append(path.stem)
-        if added:
-            log.info("service_accounts_discovered", names=added)
         return added
 
     def service_account_for_credential(self, credential: str) -> str | None:

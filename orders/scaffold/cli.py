@@ -119,7 +119,7 @@ def workflow_run(
 ) -> None:
     """Start the identity's workflow for an order as order-client; print the step results."""
     from orders.devstack import actas
-    from orders.models import OrderRef
+    from orders.models import OrderRef, StepDone
     from workflows import workflows_for
 
     info, paths = _stack()
@@ -132,11 +132,13 @@ def workflow_run(
 
     async def go() -> list[str]:
         async with actas.temporal_client(info, paths) as client:
+            # Generated workflows are registered under their class name (WORKFLOW_NAME).
             handle = await client.start_workflow(
-                cls.run,
+                cls.__name__,
                 OrderRef(order_id=order_id),
                 id=f"{ident.name}-{order_id}",
                 task_queue=ident.task_queue,
+                result_type=list[StepDone],
             )
             done = await handle.result()
             return [d.model_dump_json() for d in done]

@@ -22,7 +22,8 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -92,7 +93,7 @@ def doc_commands(tag: str) -> list[list[str]]:
     return [argv[:-1] if argv[-1] == "&" else argv for argv in commands]
 
 
-def in_copy(root: Path, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def in_copy(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
     """Run an ``orders`` command with the copy's code, against the session stack."""
     assert argv[0] == "orders", argv
     return subprocess.run(
@@ -103,7 +104,6 @@ def in_copy(root: Path, argv: list[str], **kwargs: object) -> subprocess.Complet
         text=True,
         check=False,
         timeout=120,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -175,6 +175,32 @@ def scaffolded(project_copy: Path) -> Path:
     return project_copy
 
 
+@pytest.fixture(scope="module")
+def copy_tests(scaffolded: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CopyRun]:
+    """The copy's unit tests, started at once: they run while the stack test runs."""
+    out = tmp_path_factory.mktemp("copy-tests") / "pytest.out"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *COPY_UNIT_TESTS],
+            cwd=scaffolded,
+            env=copy_env(scaffolded),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    yield CopyRun(proc, out)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass(frozen=True)
+class CopyRun:
+    """A running pytest of the copy and the file its output goes to."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+
+
 def test_only_the_activity_logic_is_edited_by_hand(scaffolded: Path) -> None:
     assert changed(scaffolded) == {"activities/return_receive.py"}
     # Scaffolding twice is refused, names the culprit, and writes nothing.
@@ -183,34 +209,6 @@ def test_only_the_activity_logic_is_edited_by_hand(scaffolded: Path) -> None:
     assert again.returncode == 2
     assert "identity 'return-receive' already exists" in again.stderr.replace("\n", " ")
     assert changed(scaffolded) == {"activities/return_receive.py"}
-
-
-def test_copy_is_lint_clean_and_its_contract_tests_pass(scaffolded: Path) -> None:
-    ruff = Path(sys.executable).parent / "ruff"
-    for args in (["check", "."], ["format", "--check", "."]):
-        lint = subprocess.run([str(ruff), *args], cwd=scaffolded, capture_output=True, text=True)
-        assert lint.returncode == 0, lint.stdout + lint.stderr
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *COPY_UNIT_TESTS],
-        cwd=scaffolded,
-        env=copy_env(scaffolded),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
-    passed = {
-        line.split("::", 1)[1] for line in tests.stdout.splitlines() if line.startswith("PASSED ")
-    }
-    # The contract-driven tests picked the new identities up by themselves.
-    assert {
-        "test_policy_file_grants_exactly_what_the_contract_says[return-receive]",
-        "test_policy_file_grants_exactly_what_the_contract_says[returns-workflow]",
-        "test_rendered_policy_grants_exactly_what_the_contract_says[return-receive]",
-        "test_return_receive_completes_the_step",
-        "test_migration_grants_equal_contract",
-        "test_every_statement_in_the_file_is_in_grants[0003]",
-    } <= passed
 
 
 def new_identity() -> Identity:
@@ -287,7 +285,12 @@ async def _undo(stack: StackInfo) -> None:
 
 
 async def test_returns_workflow_runs_under_the_new_identity_only(
-    scaffolded: Path, stack: StackInfo, stack_paths: StackPaths, client: Client, live: Path
+    scaffolded: Path,
+    copy_tests: CopyRun,
+    stack: StackInfo,
+    stack_paths: StackPaths,
+    client: Client,
+    live: Path,
 ) -> None:
     order = support.make_order("return")
     assert (await support.complete(client, order)).outcome is Outcome.COMPLETED
@@ -346,3 +349,25 @@ async def test_returns_workflow_runs_under_the_new_identity_only(
             wf_vault.secrets.database.generate_credentials(ACTIVITY)
     finally:
         wf_vault.auth.token.revoke_self()
+
+
+def test_copy_is_lint_clean_and_its_contract_tests_pass(
+    scaffolded: Path, copy_tests: CopyRun
+) -> None:
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check", "."], ["format", "--check", "."]):
+        lint = subprocess.run([str(ruff), *args], cwd=scaffolded, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    code = copy_tests.proc.wait(timeout=300)
+    output = copy_tests.out.read_text()
+    assert code == 0, output[-5000:]
+    passed = {line.split("::", 1)[1] for line in output.splitlines() if line.startswith("PASSED ")}
+    # The contract-driven tests picked the new identities up by themselves.
+    assert {
+        "test_policy_file_grants_exactly_what_the_contract_says[return-receive]",
+        "test_policy_file_grants_exactly_what_the_contract_says[returns-workflow]",
+        "test_rendered_policy_grants_exactly_what_the_contract_says[return-receive]",
+        "test_return_receive_completes_the_step",
+        "test_migration_grants_equal_contract",
+        "test_every_statement_in_the_file_is_in_grants[0003]",
+    } <= passed

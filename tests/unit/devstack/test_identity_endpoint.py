@@ -529,3 +529,42 @@ async def test_logs_name_the_service_account_but_never_a_secret(
     assert token not in text
     assert token.split(".")[2] not in text
     assert state.bootstrap[SA] not in text
+
+
+async def test_service_account_created_after_start_is_served(tmp_path: Path) -> None:
+    state = IdentityState.load_or_create(tmp_path / "state", ISSUER)
+    new = "late-comer"
+    path = f"/api/v1/namespaces/{NS}/serviceaccounts/{new}/token"
+    async with _client(build_app(state)) as api:
+        # Before the cluster admin creates it, the ServiceAccount does not exist.
+        assert (await api.post(path, json={}, headers=_bearer("guess"))).status_code == 401
+        credential = ie.create_service_account(tmp_path / "state", new).read_text().strip()
+        assert _mode(tmp_path / "state" / "clients" / f"{new}.token") == 0o600
+        resp = await api.post(path, json={}, headers=_bearer(credential))
+        assert resp.status_code == 201
+        token = resp.json()["status"]["token"]
+        assert verify_token(state, token).service_account == new
+        # Its credential creates tokens for itself only.
+        other = f"/api/v1/namespaces/{NS}/serviceaccounts/{SA}/token"
+        assert (await api.post(other, json={}, headers=_bearer(credential))).status_code == 403
+    # Creating it again keeps the credential a worker may already hold.
+    again = ie.create_service_account(tmp_path / "state", new).read_text().strip()
+    assert again == credential
+
+
+def test_token_of_a_service_account_that_was_never_created_is_refused(
+    tmp_path: Path, state: IdentityState
+) -> None:
+    fresh = IdentityState.load_or_create(tmp_path / "s", ISSUER)
+    token = mint_token(state, SA, ["vault"], 600)
+    forged_claims = _decode(state, token)
+    forged_claims["sub"] = f"system:serviceaccount:{NS}:ghost"
+    forged_claims["kubernetes.io"]["serviceaccount"] = {
+        "name": "ghost",
+        "uid": service_account_uid("ghost"),
+    }
+    forged = jwt.encode(
+        forged_claims, fresh.signing_key, algorithm="RS256", headers={"kid": fresh.kid}
+    )
+    with pytest.raises(InvalidTokenError, match="ghost does not exist"):
+        verify_token(fresh, forged, ["vault"])
