@@ -181,7 +181,7 @@ def copy_tests(scaffolded: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     out = tmp_path_factory.mktemp("copy-tests") / "pytest.out"
     with out.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", *COPY_UNIT_TESTS],
+            [sys.executable, "-m", "pytest", "-qrA", "-p", "no:cacheprovider", *COPY_UNIT_TESTS],
             cwd=scaffolded,
             env=copy_env(scaffolded),
             stdout=sink,
