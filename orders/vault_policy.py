@@ -63,4 +63,9 @@ def render_policy(identity: Identity) -> str:
                 parts.append(_stanza(path.format(key), capability))
     else:
         parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
+    parts.append(
+        f"\n# Vault PKI: a short-lived client certificate for this identity only "
+        f"(CN = {identity.name}).\n"
+        + _stanza(f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", "update")
+    )
     return "".join(parts)

@@ -24,7 +24,7 @@ from orders import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.identity_endpoint import create_service_account
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import migrate, stack_apply_config
+from orders.devstack.supervisor import identity_settings, migrate, stack_apply_config
 from orders.identities import Identity
 from orders.settings import WorkerSettings
 from orders.vault_config import DB_MOUNT, K8S_MOUNT, Ttls, apply
@@ -68,25 +68,15 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
 def worker_settings(info: StackInfo, paths: StackPaths, identity: Identity) -> WorkerSettings:
     """Settings of ``identity``'s worker on the running stack, its ServiceAccount created.
 
-    The worker then plays kubelet exactly as the stack's own workers do: it requests its
-    projected token from the identity endpoint with its ServiceAccount's credential.
+    The same settings as the stack's own workers (:func:`identity_settings`), with the
+    token file a new identity would have had in ``stack.json``. The worker then requests
+    its projected token from the identity endpoint with its ServiceAccount's credential.
 
     Raises:
         ValueError: If ``identity`` runs no worker.
     """
     if not identity.is_worker:
         raise ValueError(f"{identity.name} runs no worker")
-    client_token = create_service_account(paths.identity, identity.service_account)
-    return WorkerSettings(
-        identity=identity.name,
-        temporal_address=info.temporal_address,
-        temporal_namespace=info.namespace,
-        vault_addr=info.vault_addr,
-        token_file=paths.token_file(identity.name),
-        k8s_host=info.identity_endpoint,
-        k8s_ca_file=Path(info.identity_ca_file),
-        k8s_client_token_file=client_token,
-        db_host=info.postgres_host,
-        db_port=info.postgres_port,
-        db_name=info.database,
-    )
+    create_service_account(paths.identity, identity.service_account)
+    token_files = {**info.token_files, identity.name: str(paths.token_file(identity.name))}
+    return identity_settings(info.model_copy(update={"token_files": token_files}), paths, identity)
