@@ -49,7 +49,7 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
     Returns:
         The Vault paths written.
     """
-    root = hvac.Client(url=info.vault_addr, token=info.root_token(), timeout=30)
+    root = hvac.Client(url=info.vault_addr, token=info.root_token(), timeout=30, verify=info.verify)
     ttls = await asyncio.to_thread(running_ttls, root)
     # None: Vault holds the (rotated) admin password; the bootstrap must not reset it.
     await bootstrap(info.postgres_admin_dsn, None)
