@@ -4,6 +4,12 @@ The pool never stores a password: ``async_creator`` asks the Vault session for t
 credential of the moment. When the session replaces the credential, the pool is disposed:
 idle connections close at once, checked-out ones finish their work and close when
 returned, and new connections log in as the new Vault-issued user.
+
+Outages are retries, never failed orders: a connection that cannot be made or is cut
+raises into the activity, whose attempt Temporal retries, and each is logged as one
+structured warning (``db.unavailable``, ``db.credential.refused``, ``db.disconnected``).
+A refused credential (revoked under the worker, or expired while Vault was down) also
+makes the Vault session renew at once, so it is replaced within seconds.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import asyncpg
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orders import logging as olog
@@ -61,16 +69,24 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
 
     async def connect() -> asyncpg.Connection:
         cred = session.credential
-        return await asyncpg.connect(
-            host=settings.db_host,
-            port=settings.db_port,
-            database=settings.db_name,
-            user=cred.username,
-            password=cred.password,
-            timeout=10,
-            server_settings={"application_name": settings.identity},
-            **tls_args(settings),
-        )
+        try:
+            return await asyncpg.connect(
+                host=settings.db_host,
+                port=settings.db_port,
+                database=settings.db_name,
+                user=cred.username,
+                password=cred.password,
+                timeout=10,
+                server_settings={"application_name": settings.identity},
+                **tls_args(settings),
+            )
+        except _REFUSED as exc:
+            log.warning("db.credential.refused", db_user=cred.username, error=type(exc).__name__)
+            session.check_soon()
+            raise
+        except _UNAVAILABLE as exc:
+            log.warning("db.unavailable", db_host=settings.db_host, error=type(exc).__name__)
+            raise
 
     engine = create_async_engine(
         "postgresql+asyncpg://",
@@ -89,4 +105,21 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
         log.info("db.pool.swapped", db_user=cred.username)
 
     session.on_rotate(swap)
+    event.listen(engine.sync_engine, "handle_error", _log_disconnect)
     return engine
+
+
+_REFUSED = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+def _log_disconnect(context: ExceptionContext) -> None:
+    """One warning when a pooled connection turns out dead (Postgres restart, revocation)."""
+    if context.is_disconnect:
+        log.warning("db.disconnected", error=type(context.original_exception).__name__)

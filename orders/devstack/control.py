@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,6 +136,35 @@ def down(paths: StackPaths, timeout: float = 150.0) -> Status | None:
         _kill_leftovers(paths)
         raise StackError(f"the supervisor did not stop in {timeout:.0f}s; killed it") from None
     return Status.load(paths)
+
+
+def server(paths: StackPaths, action: str, name: str, timeout: float = 150.0) -> dict[str, object]:
+    """Ask the running supervisor to ``stop``, ``start`` or ``restart`` a server.
+
+    Goes through the supervisor's control socket, so the supervisor knows the outage is
+    deliberate (it does not restart a stopped server) and brings the server back exactly as
+    at start-up (OpenBao unsealed; data kept). Returns when the action is done.
+
+    Raises:
+        StackError: No supervisor, or it refused or failed the action (the reason).
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(paths.control_socket))
+        except OSError as exc:
+            raise StackError(f"no supervisor control channel: {type(exc).__name__}") from None
+        sock.sendall(json.dumps({"action": action, "proc": name}).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    answer: dict[str, object] = json.loads(reply or b"{}")
+    if not answer.get("ok"):
+        raise StackError(f"{action} {name} failed: {answer.get('error', 'no answer')}")
+    return answer
 
 
 def _kill_leftovers(paths: StackPaths) -> None:

@@ -18,6 +18,10 @@ from orders import logging as olog
 
 log = olog.get(__name__)
 
+STABLE_SECONDS = 30.0
+"""A child that ran this long before dying starts again with the shortest backoff."""
+MAX_BACKOFF_SECONDS = 30.0
+
 PG_SYSTEM_USER = "orders-pg"
 """Unprivileged system user the Postgres server runs as when the stack is started as root."""
 
@@ -71,6 +75,7 @@ class Proc:
     restarts: int = 0
     next_start: float = 0.0
     backoff: float = 1.0
+    started_at: float = 0.0
 
     def start(self) -> None:
         """Start (or restart) the process, appending to its log."""
@@ -95,6 +100,7 @@ class Proc:
             )
         finally:
             logf.close()
+        self.started_at = time.monotonic()
         log.info("proc.started", proc=self.name, pid=self.popen.pid)
 
     @property
@@ -112,13 +118,22 @@ class Proc:
             return False
         now = time.monotonic()
         if self.next_start == 0.0:
-            log.warning("proc.died", proc=self.name, returncode=self.popen.returncode)
+            # Backoff grows only while the child keeps dying young (a crash loop).
+            if now - self.started_at >= STABLE_SECONDS:
+                self.backoff = 1.0
+            log.warning(
+                "proc.died",
+                proc=self.name,
+                returncode=self.popen.returncode,
+                restart_in=self.backoff,
+                restarts=self.restarts,
+            )
             self.next_start = now + self.backoff
             return False
         if now < self.next_start:
             return False
         self.restarts += 1
-        self.backoff = min(self.backoff * 2, 30.0)
+        self.backoff = min(self.backoff * 2, MAX_BACKOFF_SECONDS)
         self.next_start = 0.0
         self.start()
         return True

@@ -124,6 +124,11 @@ class StackPaths:
         """Pid file of the supervisor."""
         return self.run / "supervisor.pid"
 
+    @property
+    def control_socket(self) -> Path:
+        """Unix socket of the supervisor's control channel (owner-only, under ``run/``)."""
+        return self.run / "control.sock"
+
     def token_file(self, identity: str) -> Path:
         """Projected token file of ``identity``."""
         return self.tokens / f"{identity}.jwt"

@@ -5,9 +5,11 @@ Postgres, the identity endpoint, OpenBao (init/unseal, then ``vault/`` applied, 
 created), schema migrations under the ``order-migrate`` identity, the codec server, Temporal
 (its UI pointed at the codec server), one worker per identity —
 writes ``stack.json``, reports ``ready`` in ``status.json``, then watches its children and
-restarts dead workers with backoff. On SIGTERM (``orders dev down``) it drains the workers
-(each revokes its own lease), revokes whatever leases remain, verifies that no dynamic
-Postgres role is left, and stops every server.
+restarts dead ones with backoff (a restarted OpenBao is unsealed again). A control channel
+(a Unix socket under ``run/``, owner-only) stops, starts or restarts OpenBao and Postgres on
+request, keeping their data: the chaos suite injects outages through it. On SIGTERM
+(``orders dev down``) it drains the workers (each revokes its own lease), revokes whatever
+leases remain, verifies that no dynamic Postgres role is left, and stops every server.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import hvac
@@ -45,6 +48,10 @@ log = olog.get(__name__)
 
 DYNAMIC_ROLES_SQL = "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1"
 
+CONTROLLABLE: Final = ("openbao", "postgres")
+"""Servers the control channel may stop, start or restart (their data is kept)."""
+CONTROL_ACTIONS: Final = ("stop", "start", "restart")
+
 
 class Supervisor:
     """Owns every process of one local stack."""
@@ -57,6 +64,10 @@ class Supervisor:
         self.status = Status(supervisor_pid=os.getpid())
         self.info: StackInfo | None = None
         self.stopping = asyncio.Event()
+        self._admin_dsn = ""
+        self._vault_addr = ""
+        self._control_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def save_status(self, state: str | None = None, detail: str | None = None) -> None:
         """Persist state, pids and restart counts."""
@@ -86,6 +97,7 @@ class Supervisor:
         codec_port = servers.free_port()
 
         pg, backend_dsn = servers.postgres(p, pg_backend)
+        self._admin_dsn = backend_dsn
         await self._start(pg, servers.postgres_ready(backend_dsn))
 
         # OpenBao first, on a throwaway bootstrap certificate; once its PKI exists, on a
@@ -94,6 +106,7 @@ class Supervisor:
         boot_ca = p.tls / "bootstrap-ca.pem"
         await asyncio.to_thread(tls.bootstrap_server_cert, *p.server_cert("openbao"), boot_ca)
         bao, vault_addr = servers.openbao(p, vault_port)
+        self._vault_addr = vault_addr
         await self._start(bao, servers.openbao_ready(vault_addr, str(boot_ca)))
         root_token_file = await asyncio.to_thread(
             servers.openbao_unseal, p, vault_addr, str(boot_ca)
@@ -224,15 +237,93 @@ class Supervisor:
         )
 
     async def watch(self) -> None:
-        """Restart dead workers (with backoff) until asked to stop."""
+        """Restart dead children (with backoff) until asked to stop."""
         while not self.stopping.is_set():
             changed = False
             for proc in self.procs.values():
-                changed |= proc.maybe_restart()
+                if proc.maybe_restart():
+                    changed = True
+                    if proc.name in CONTROLLABLE:
+                        # A crashed OpenBao comes back sealed: unseal it, as at start-up.
+                        self._background(self._recover(proc))
             if changed:
                 self.save_status()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bring_up(self, proc: Proc) -> None:
+        """Wait until a (re)started server serves again; OpenBao is unsealed on the way."""
+        if proc.name == "postgres":
+            await servers.wait_ready(proc.name, servers.postgres_ready(self._admin_dsn), proc)
+            return
+        # Restarted, it serves the PKI certificate from disk: the Vault root CA verifies it.
+        ca, addr = str(self.paths.ca_file), self._vault_addr
+        await servers.wait_ready(proc.name, servers.openbao_ready(addr, ca), proc)
+        await asyncio.to_thread(servers.openbao_unseal, self.paths, addr, ca)
+        await servers.wait_ready("openbao-active", servers.openbao_active(addr, ca), proc)
+
+    async def _recover(self, proc: Proc) -> None:
+        try:
+            async with self._control_lock:
+                await self._bring_up(proc)
+            log.info("server.recovered", proc=proc.name, restarts=proc.restarts)
+        except Exception as exc:  # the watch loop restarts it again if it died
+            log.warning("server.recover_failed", proc=proc.name, error=type(exc).__name__)
+
+    async def control(self, action: str, name: str) -> dict[str, Any]:
+        """Stop, start or restart a controllable server; returns once it is done (and ready).
+
+        Stopping keeps the server down (no automatic restart) until ``start``; its data
+        (OpenBao's raft storage, Postgres' data directory) is kept either way.
+
+        Raises:
+            ValueError: Unknown action or server.
+            RuntimeError: The stack is not ready (still starting or stopping).
+        """
+        if action not in CONTROL_ACTIONS or name not in CONTROLLABLE or name not in self.procs:
+            raise ValueError(f"unsupported: {action} {name}; servers: {', '.join(CONTROLLABLE)}")
+        if self.status.state != "ready" or self.stopping.is_set():
+            raise RuntimeError(f"the stack is {self.status.state}")
+        proc = self.procs[name]
+        async with self._control_lock:
+            if action in ("stop", "restart"):
+                await asyncio.to_thread(proc.stop, 30.0)
+                log.warning("server.stopped", proc=name, by="control")
+            if action in ("start", "restart"):
+                if not proc.alive():
+                    proc.next_start = 0.0
+                    proc.start()
+                    proc.restart = True
+                await self._bring_up(proc)
+                log.info("server.started", proc=name, by="control")
+            self.save_status()
+        return {"ok": True, "action": action, "proc": name, "pid": proc.pid}
+
+    async def _on_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One JSON request line, one JSON reply line."""
+        try:
+            request = json.loads(await asyncio.wait_for(reader.readline(), timeout=10))
+            reply = await self.control(str(request.get("action")), str(request.get("proc")))
+        except Exception as exc:
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    async def serve_control(self) -> asyncio.AbstractServer:
+        """Listen on the owner-only control socket."""
+        path = self.paths.control_socket
+        path.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(self._on_control, path=str(path))
+        path.chmod(0o600)
+        return server
 
     async def down(self) -> None:
         """Drain workers, revoke every lease, verify no dynamic role is left, stop servers."""
@@ -393,7 +484,12 @@ async def amain(args: argparse.Namespace) -> int:
         done, _ = await asyncio.wait({up, stop}, return_when=asyncio.FIRST_COMPLETED)
         if up in done:
             up.result()
-            await sup.watch()
+            control = await sup.serve_control()
+            try:
+                await sup.watch()
+            finally:
+                control.close()
+                paths.control_socket.unlink(missing_ok=True)
         else:
             up.cancel()
             with contextlib.suppress(BaseException):

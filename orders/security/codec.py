@@ -220,7 +220,12 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
 def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:
     """The payload codec of a process, using its Vault session's current token."""
     verify: str | bool = str(settings.vault_cacert) if settings.vault_cacert else True
-    transit = TransitClient(settings.vault_addr, lambda: str(session.client.token), verify=verify)
+    transit = TransitClient(
+        settings.vault_addr,
+        lambda: str(session.client.token),
+        verify=verify,
+        token_valid=session.token_valid,
+    )
     return EnvelopeCodec(
         transit,
         identities.PAYLOAD_KEY,

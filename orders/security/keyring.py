@@ -1,7 +1,9 @@
 """Data keys of one Transit key, cached so Vault is asked rarely, not per payload.
 
 Encryption uses the *current* data key until it has sealed ``max_uses`` values or is
-``max_age`` seconds old; then a fresh one comes from Transit ``datakey``. Decryption
+``max_age`` seconds old; then a fresh one comes from Transit ``datakey`` (while Vault is
+unreachable the current key stays in use, up to twice those limits, so an outage does not
+stop a process that already holds a key). Decryption
 unwraps a data key through Transit ``decrypt`` once and keeps it (LRU, by its wrapped
 form). Keys this process generated are known already. At steady state a process calls
 Vault about once per ``max_age`` per key — whatever the number of payloads.
@@ -13,7 +15,11 @@ import asyncio
 import time
 from collections import OrderedDict
 
+from orders import logging as olog
 from orders.security.transit import DataKey, TransitClient
+from orders.security.vault import VaultUnavailableError
+
+log = olog.get(__name__)
 
 
 class KeyRing:
@@ -58,13 +64,26 @@ class KeyRing:
                 and time.monotonic() - self._created < self.max_age
             )
             if not fresh:
-                self._current = await self.transit.datakey(self.key_name)
-                self._created, self._uses = time.monotonic(), 0
-                self.new_keys += 1
-                self._remember(self._current.wrapped, self._current.plaintext)
+                try:
+                    self._current = await self.transit.datakey(self.key_name)
+                except VaultUnavailableError:
+                    if not self._usable_in_outage():
+                        raise
+                    log.warning("codec.datakey.kept", key=self.key_name, uses=self._uses)
+                else:
+                    self._created, self._uses = time.monotonic(), 0
+                    self.new_keys += 1
+                    self._remember(self._current.wrapped, self._current.plaintext)
             self._uses += 1
             assert self._current is not None
             return self._current
+
+    def _usable_in_outage(self) -> bool:
+        return (
+            self._current is not None
+            and self._uses < 2 * self.max_uses
+            and time.monotonic() - self._created < 2 * self.max_age
+        )
 
     async def unwrap(self, wrapped: str) -> bytes:
         """The plaintext of a wrapped data key (asks Transit only the first time)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -62,6 +62,9 @@ class TransitClient:
         verify: TLS verification (CA bundle path or bool).
         mount: Transit mount path.
         timeout: Per-request timeout in seconds.
+        token_valid: Asked after a 403 whether the token itself is still valid (see
+            ``VaultSession.token_valid``); if not, the 403 is an expired login, raised as
+            :class:`VaultUnavailableError` (retry) rather than as a denial.
     """
 
     def __init__(
@@ -72,8 +75,10 @@ class TransitClient:
         verify: str | bool = True,
         mount: str = TRANSIT_MOUNT,
         timeout: float = 10.0,
+        token_valid: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._token = token
+        self._token_valid = token_valid
         self._mount = mount
         self._http = httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout)
         self.requests = 0
@@ -91,6 +96,7 @@ class TransitClient:
         except httpx.HTTPError as exc:
             raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
         if resp.status_code == 403:
+            await self._expired_login()
             raise TransitDeniedError(f"Vault denied {self._mount}/{path.split('/')[0]}")
         if resp.status_code == 400:
             raise TransitInvalidError(f"Vault rejected {self._mount}/{path.split('/')[0]}")
@@ -99,6 +105,11 @@ class TransitClient:
             raise VaultUnavailableError(f"Transit answered HTTP {resp.status_code}")
         data: dict[str, Any] = resp.json()["data"]
         return data
+
+    async def _expired_login(self) -> None:
+        """Raise VaultUnavailableError if a 403 came from a token Vault no longer knows."""
+        if self._token_valid is not None and not await self._token_valid():
+            raise VaultUnavailableError("Vault token expired or revoked; logging in again")
 
     async def public_keys(self, key: str) -> dict[int, str]:
         """Public keys of an asymmetric Transit key, per version (base64), via ``keys/<key>``.
@@ -115,6 +126,7 @@ class TransitClient:
         except httpx.HTTPError as exc:
             raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
         if resp.status_code == 403:
+            await self._expired_login()
             raise TransitDeniedError(f"Vault denied {self._mount}/keys")
         if resp.status_code in (400, 404):
             raise TransitInvalidError(f"no Transit key {key!r}")

@@ -101,6 +101,8 @@ class VaultSession:
         self._listeners: list[RotationListener] = []
         self._retired: set[asyncio.Task[None]] = set()
         self._counter = 0
+        self._wake = asyncio.Event()
+        self._last_check = 0.0
         self.renewals = 0
         self.rotations = 0
 
@@ -124,6 +126,34 @@ class VaultSession:
             raise VaultUnavailableError(f"{self.identity.name} is not logged in to Vault")
         return self._gen.client
 
+    def check_soon(self) -> None:
+        """Renew token and lease now rather than when due (a user saw them refused).
+
+        A refused credential (revoked under the worker, or expired during an outage) is
+        then replaced within seconds instead of at the next scheduled renewal. Calls closer
+        than two seconds apart are coalesced.
+        """
+        if time.monotonic() - self._last_check >= 2.0:
+            self._last_check = time.monotonic()
+            self._wake.set()
+
+    async def token_valid(self) -> bool:
+        """Whether Vault still knows the current token; if not, a replacement is started.
+
+        Lets a caller refused with 403 tell "this token expired or was revoked" (retry once
+        the session logs in again) from "this identity may not do that" (a real denial).
+        """
+        gen = self._gen
+        if gen is None:
+            return False
+        try:
+            await asyncio.to_thread(gen.client.auth.token.lookup_self)
+            return True
+        except hvac.exceptions.Forbidden:
+            log.warning("vault.token.invalid", generation=gen.number)
+            self.check_soon()
+            return False
+
     async def start(self) -> None:
         """Log in (and obtain the first credential), retrying until Vault answers."""
         self._gen = await self._retry_until(self._new_generation, deadline=None)
@@ -134,12 +164,13 @@ class VaultSession:
             gen = self._gen
             assert gen is not None
             due = self._next_due(gen)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - time.monotonic()))
+            await _wait_any((stop, self._wake), max(0.0, due - time.monotonic()))
             if stop.is_set():
                 break
+            forced = self._wake.is_set()
+            self._wake.clear()
             try:
-                await asyncio.to_thread(self._renew, gen)
+                await asyncio.to_thread(self._renew, gen, forced)
             except _ReplaceGenerationError as why:
                 log.info("vault.generation.replace", reason=str(why), generation=gen.number)
                 await self._replace(gen, stop)
@@ -219,9 +250,9 @@ class VaultSession:
             deadline = min(deadline, gen.lease.deadline)
         return deadline
 
-    def _renew(self, gen: Generation) -> None:
+    def _renew(self, gen: Generation, force: bool = False) -> None:
         now = time.monotonic()
-        if now >= gen.token.renew_due(self.timing.renew_fraction):
+        if force or now >= gen.token.renew_due(self.timing.renew_fraction):
             try:
                 resp = gen.client.auth.token.renew_self(increment=gen.token_increment)
             except hvac.exceptions.Forbidden as exc:
@@ -232,7 +263,9 @@ class VaultSession:
             log.info("vault.token.renewed", ttl=ttl, generation=gen.number)
             if ttl < gen.token_increment:
                 raise _ReplaceGenerationError("token max TTL reached")
-        lease_due = gen.lease is not None and now >= gen.lease.renew_due(self.timing.renew_fraction)
+        lease_due = gen.lease is not None and (
+            force or now >= gen.lease.renew_due(self.timing.renew_fraction)
+        )
         if lease_due and gen.credential is not None:
             try:
                 resp = gen.client.adapter.put(
@@ -320,6 +353,16 @@ class _ReplaceGenerationError(Exception):
 def _json(resp: Any) -> dict[str, Any]:
     data: dict[str, Any] = resp if isinstance(resp, dict) else resp.json()
     return data
+
+
+async def _wait_any(events: tuple[asyncio.Event, ...], seconds: float) -> None:
+    """Return when any of ``events`` is set or after ``seconds``."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -23,6 +23,11 @@ TEST_TTLS = control.UpOptions(
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Chaos tests run last: they stop servers and kill workers under the shared stack."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack_paths() -> StackPaths:
     return StackPaths(TEST_HOME)

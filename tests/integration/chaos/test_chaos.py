@@ -1,0 +1,88 @@
+"""The short chaos run inside ``make test``: every fault kind while orders stream.
+
+Runs last (``tests/integration/conftest.py`` orders it so): it stops OpenBao, restarts
+Postgres and kills workers of the session stack, then checks that the stack is whole
+again, so the session tear-down (no leftover dynamic role) still holds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from rich.console import Console
+from temporalio.client import Client
+
+from orders import identities
+from orders.chaos.faults import FaultKind
+from orders.chaos.run import SHORT, print_report, run
+from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.models import Outcome
+from tests.integration import support
+from tests.integration.test_cli import orders_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+OUTAGE_WARNINGS = {
+    "vault.renew.retry",
+    "vault.unavailable",
+    "db.unavailable",
+    "db.disconnected",
+    "db.credential.refused",
+}
+
+
+def _warnings(paths: StackPaths, since: float) -> list[dict[str, object]]:
+    """Structured warning lines the workers wrote after ``since`` (wall clock)."""
+    found = []
+    for ident in identities.workers():
+        log = paths.log_file(ident.name)
+        for line in log.read_text(errors="replace").splitlines():
+            if '"warning"' not in line or not line.startswith("{"):
+                continue
+            entry = json.loads(line)
+            if entry.get("event") in OUTAGE_WARNINGS and log.stat().st_mtime >= since:
+                found.append(entry)
+    return found
+
+
+async def test_orders_survive_every_fault(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    before = Status.load(stack_paths)
+    assert before is not None
+    began = time.time()
+    report = await run(stack, stack_paths, client, SHORT, seed=8)
+    print_report(report, Console(width=160))
+    assert report.ok, [f"{i.name}: {i.detail}" for i in report.failed()]
+    assert {f.kind for f in report.faults} == set(FaultKind)
+    assert len(report.orders) >= 20
+
+    # Outages were seen by the workers as retries, each a structured warning with fields.
+    warnings = _warnings(stack_paths, began)
+    events = {w["event"] for w in warnings}
+    assert events & {"vault.renew.retry", "vault.unavailable"}, events
+    assert events & {"db.unavailable", "db.disconnected", "db.credential.refused"}, events
+    assert all("identity" in w and "error" in w and "timestamp" in w for w in warnings)
+
+    # The supervisor restarted every killed worker, counted it, and the stack is whole.
+    killed = {f.target for f in report.faults if f.kind is FaultKind.WORKER_KILLED}
+
+    async def healthy() -> bool:
+        status = Status.load(stack_paths)
+        assert status is not None
+        return status.state == "ready" and all(
+            status.restarts.get(n, 0) > before.restarts.get(n, 0)
+            and stack_paths.run.joinpath(f"{n}.ready").exists()
+            for n in killed
+        )
+
+    await support.eventually(healthy, timeout=60)
+    shown = orders_cli(stack_paths, "dev", "status")
+    assert shown.returncode == 0, shown.stderr
+    for name in killed:
+        row = next(line for line in shown.stdout.splitlines() if f" {name} " in line)
+        assert int(row.split("│")[-2].strip()) >= 1, row
+    after = await support.complete(client, support.make_order("after-chaos"))
+    assert after.outcome is Outcome.COMPLETED
