@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from orders.security.sealing import Sealer
 from orders.security.transit import TransitClient
 
 STATUS_QUERY = "status"
+_QUANTITY = re.compile(r"\s*-?[0-9]{1,12}\s*")
 
 
 class InvalidOrderError(ValueError):
@@ -40,10 +42,21 @@ def parse_order(data: dict[str, Any]) -> OrderRequest:
     try:
         return OrderRequest.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors()
         problems = [
-            (".".join(str(p) for p in err["loc"]) or "order", err["msg"]) for err in exc.errors()
+            (".".join(str(p) for p in err["loc"]) or "order", err["msg"])
+            for err in errors
+            if not _follows_from_child(err, errors)
         ]
         raise InvalidOrderError(problems) from None
+
+
+def _follows_from_child(err: Any, errors: list[Any]) -> bool:
+    """A list's "too short after validation" only echoes its refused item: leave it out."""
+    loc = tuple(err["loc"])
+    return err["type"] == "too_short" and any(
+        len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors
+    )
 
 
 def order_from_json(path: Path) -> OrderRequest:
@@ -62,7 +75,8 @@ def parse_items(specs: list[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for spec in specs:
         sku, sep, qty = spec.partition(":")
-        if not sep or not qty.strip().lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+        if not sep or not _QUANTITY.fullmatch(qty):
             raise InvalidOrderError([("items", f"expected SKU:QUANTITY, got {spec!r}")])
         items.append(OrderItem.model_construct(sku=sku.strip(), quantity=int(qty)).__dict__)
     return items
