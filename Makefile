@@ -9,7 +9,7 @@ TOOLS_VENV  ?= .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser debs bench \
+.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
 	tools manifests kind-up kind-demo kind-down compose-secrets
 
 # uv (from PyPI, into the project venv) resolves and installs in seconds where pip takes
@@ -75,6 +75,13 @@ BENCH_ARGS ?=
 bench: venv
 	$(call pip_install,$(PY),$(BENCH_SPEC))
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+## make chaos: its own stack (.orders/chaos, credentials TTL 30 s / max 2 min), workers
+## killed, OpenBao stopped 30 s, Postgres restarted, leases revoked while orders stream;
+## prints the faults and orders tables and fails unless every invariant holds.
+CHAOS_ARGS ?=
+chaos: venv
+	$(PY) -m orders.chaos $(CHAOS_ARGS)
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
