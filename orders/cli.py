@@ -155,6 +155,24 @@ def _cert_table(paths: StackPaths) -> Table:
     return table
 
 
+@dev.command("server")
+def dev_server(
+    action: Annotated[str, typer.Argument(help="stop, start or restart.")],
+    name: Annotated[str, typer.Argument(help="openbao or postgres.")],
+) -> None:
+    """Stop, start or restart OpenBao or Postgres through the supervisor (data is kept).
+
+    A stopped server stays down until ``start``; OpenBao comes back unsealed. Workers ride
+    the outage out with retries (see ``orders dev status`` and their logs).
+    """
+    try:
+        answer = control.server(_paths(), action, name)
+    except control.StackError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"{name}: {action} done (pid {answer.get('pid')})")
+
+
 def _place(order_req: Any, output: str) -> None:
     async def go() -> str:
         async with actas.temporal_client(_stack(), _paths()) as client:

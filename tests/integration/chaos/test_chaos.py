@@ -84,5 +84,8 @@ async def test_orders_survive_every_fault(
     for name in killed:
         row = next(line for line in shown.stdout.splitlines() if f" {name} " in line)
         assert int(row.split("│")[-2].strip()) >= 1, row
+    refused = orders_cli(stack_paths, "dev", "server", "restart", "temporal")
+    assert refused.returncode == 1
+    assert "unsupported" in refused.stderr
     after = await support.complete(client, support.make_order("after-chaos"))
     assert after.outcome is Outcome.COMPLETED
