@@ -7,9 +7,13 @@ again, so the session tear-down (no leftover dynamic role) still holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import time
 
+import httpx
 import pytest
 from rich.console import Console
 from temporalio.client import Client
@@ -65,6 +69,23 @@ async def test_orders_survive_every_fault(
     assert events & {"vault.renew.retry", "vault.unavailable"}, events
     assert events & {"db.unavailable", "db.disconnected", "db.credential.refused"}, events
     assert all("identity" in w and "error" in w and "timestamp" in w for w in warnings)
+
+    # A crashed OpenBao is restarted and unsealed by the supervisor, no one intervening.
+    bao = Status.load(stack_paths)
+    assert bao is not None
+    os.kill(bao.processes["openbao"], signal.SIGKILL)
+
+    async def unsealed() -> bool:
+        status = Status.load(stack_paths)
+        assert status is not None
+        if status.restarts.get("openbao", 0) <= bao.restarts.get("openbao", 0):
+            return False
+        async with httpx.AsyncClient(timeout=2) as http:
+            with contextlib.suppress(httpx.HTTPError):
+                return (await http.get(f"{stack.vault_addr}/v1/sys/health")).status_code == 200
+        return False
+
+    await support.eventually(unsealed, timeout=60)
 
     # The supervisor restarted every killed worker, counted it, and the stack is whole.
     killed = {f.target for f in report.faults if f.kind is FaultKind.WORKER_KILLED}
