@@ -153,6 +153,10 @@ class VaultSession:
             log.warning("vault.token.invalid", generation=gen.number)
             self.check_soon()
             return False
+        except (hvac.exceptions.VaultError, requests.RequestException) as exc:
+            # Cannot tell right now: the caller treats it as an outage and retries.
+            log.warning("vault.unavailable", error=type(exc).__name__)
+            return False
 
     async def start(self) -> None:
         """Log in (and obtain the first credential), retrying until Vault answers."""
