@@ -25,7 +25,7 @@ from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 
 CHAOS_HOME = PROJECT_ROOT / ".orders" / "chaos"
 CHAOS_TTLS = control.UpOptions(
-    db_ttl=30, db_max_ttl=120, token_ttl=30, token_max_ttl=120, min_token_seconds=30
+    db_ttl=30, db_max_ttl=120, token_ttl=30, token_max_ttl=120, min_token_seconds=30, cert_ttl=120
 )
 
 

@@ -129,7 +129,12 @@ class Injector:
         if name is not None:
             candidates = [identities.get(name)]
         self.rng.shuffle(candidates)
-        root = hvac.Client(url=self.stack.vault_addr, token=self.stack.root_token(), timeout=10)
+        root = hvac.Client(
+            url=self.stack.vault_addr,
+            token=self.stack.root_token(),
+            verify=self.stack.verify,
+            timeout=10,
+        )
         for identity in candidates:
             lease = await asyncio.to_thread(_newest_lease, root, identity.db_role)
             if lease is None:
