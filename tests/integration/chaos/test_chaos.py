@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import time
 
 import httpx
@@ -80,7 +81,9 @@ async def test_orders_survive_every_fault(
         assert status is not None
         if status.restarts.get("openbao", 0) <= bao.restarts.get("openbao", 0):
             return False
-        async with httpx.AsyncClient(timeout=2, verify=stack.verify) as http:
+        ca = stack.verify
+        verify = ssl.create_default_context(cafile=ca) if isinstance(ca, str) else ca
+        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
             with contextlib.suppress(httpx.HTTPError):
                 return (await http.get(f"{stack.vault_addr}/v1/sys/health")).status_code == 200
         return False
