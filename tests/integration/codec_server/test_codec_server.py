@@ -341,10 +341,14 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
 
     password = vault_people.dev_password(stack_paths, VIEWER)
     with pytest.raises(vault_people.PersonLoginError):
-        await oidc.authorize_as_person(stack.vault_addr, query, VIEWER, "wrong")
-    code = await oidc.authorize_as_person(stack.vault_addr, query, VIEWER, password)
+        await oidc.authorize_as_person(
+            stack.vault_addr, query, VIEWER, "wrong", verify=stack.verify
+        )
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
     # The code without the verifier (which never left the codec server) is worthless.
-    async with httpx.AsyncClient(timeout=10) as plain:
+    async with httpx.AsyncClient(timeout=10, verify=stack.verify) as plain:
         stolen = await plain.post(
             vault_people.token_url_for(stack.oidc_issuer),
             data={
@@ -358,13 +362,17 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
     assert stolen.status_code == 400, stolen.text
     # That attempt used the code up (codes are single-use): ask for a new one.
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
-    code = await oidc.authorize_as_person(stack.vault_addr, query, VIEWER, password)
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
     callback = vault_people.CODEC_CALLBACK_PATH
     # Delivered to another browser (no binding cookie): refused, and the state is used up.
     csrf = await http.get(callback, params={"code": code, "state": query["state"]})
     assert csrf.status_code == 400
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
-    code = await oidc.authorize_as_person(stack.vault_addr, query, VIEWER, password)
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
     ok = await http.get(
         callback, params={"code": code, "state": query["state"]}, headers={"Cookie": binding}
     )
@@ -400,7 +408,9 @@ async def test_person_in_no_group_gets_403_at_the_callback(
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
     password = vault_people.dev_password(stack_paths, NO_GROUP)
     with pytest.raises(oidc.AuthorizationDeniedError):
-        await oidc.authorize_as_person(stack.vault_addr, query, NO_GROUP, password)
+        await oidc.authorize_as_person(
+            stack.vault_addr, query, NO_GROUP, password, verify=stack.verify
+        )
     # What OpenBao's UI does with that answer: redirect with error=access_denied.
     resp = await http.get(
         vault_people.CODEC_CALLBACK_PATH,

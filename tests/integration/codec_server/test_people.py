@@ -29,8 +29,8 @@ MESSAGE = b'{"a":"canonical approval stand-in"}'
 
 
 @pytest.fixture
-async def http(codec_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=codec_url, timeout=30) as c:
+async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as c:
         yield c
 
 
@@ -53,7 +53,9 @@ async def decode_status(
 async def sign(stack: StackInfo, paths: StackPaths, person: str, key: str | None = None) -> str:
     """Sign as ``person`` (their own userpass login) with ``key`` (default: their own)."""
     password = vault_people.dev_password(paths, person)
-    return await vault_approvers.sign_as(stack.vault_addr, person, password, MESSAGE, key=key)
+    return await vault_approvers.sign_as(
+        stack.vault_addr, person, password, MESSAGE, key=key, verify=stack.verify
+    )
 
 
 async def test_viewer_can_decode_but_not_approve(
@@ -112,7 +114,9 @@ async def test_approver_removed_from_the_group_can_no_longer_sign(
 
     # A token obtained while still a member, used after the removal.
     password = vault_people.dev_password(stack_paths, name)
-    async with httpx.AsyncClient(base_url=stack.vault_addr, timeout=10) as vault:
+    async with httpx.AsyncClient(
+        base_url=stack.vault_addr, timeout=10, verify=stack.verify
+    ) as vault:
         token = await vault_people.userpass_token(vault, name, password)
         root.write_data(group, data={"member_entity_ids": [m for m in members if m != entity]})
         try:
@@ -153,6 +157,7 @@ async def test_orders_login_gets_a_token_through_the_loopback_callback(
         await oidc.loopback_login(
             stack.oidc_issuer,
             codec_client_id,
-            oidc.acting_browser(stack.vault_addr, NO_GROUP, password),
+            oidc.acting_browser(stack.vault_addr, NO_GROUP, password, verify=stack.verify),
             timeout=30,
+            verify=stack.verify,
         )

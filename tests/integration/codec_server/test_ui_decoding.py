@@ -69,7 +69,8 @@ def spki_pins(paths: StackPaths, *servers: str) -> str:
 async def browser(stack_paths: StackPaths) -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
-    pins = spki_pins(stack_paths, "temporal", "codec-server")
+    # OpenBao too: people log in on its own login page (the OIDC provider).
+    pins = spki_pins(stack_paths, "temporal", "codec-server", "openbao")
     pin = f"--ignore-certificate-errors-spki-list={pins}"
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*LAUNCH_ARGS, pin])
