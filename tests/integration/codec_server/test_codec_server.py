@@ -367,7 +367,8 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
     )
     callback = vault_people.CODEC_CALLBACK_PATH
     # Delivered to another browser (no binding cookie): refused, and the state is used up.
-    csrf = await http.get(callback, params={"code": code, "state": query["state"]})
+    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as other:
+        csrf = await other.get(callback, params={"code": code, "state": query["state"]})
     assert csrf.status_code == 400
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
     code = await oidc.authorize_as_person(
