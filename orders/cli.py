@@ -440,25 +440,58 @@ def codec_server_cmd(
 
 @app.command("login")
 def login_cmd(
-    user: Annotated[str, typer.Option("--user", help="Person (dev users: see README).")],
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Log in without a browser as this person (dev users)."),
+    ] = None,
     password_file: Annotated[
         Path | None, typer.Option(help="File with the password (default: the dev stack's).")
     ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser.")] = 300,
 ) -> None:
-    """Log a person in to OpenBao (userpass) and print a codec-server token to stdout."""
-    from orders import vault_people
+    """Log in at OpenBao's OIDC provider and print an ID token for the codec server.
+
+    The authorization code flow with PKCE; the code comes back to a one-shot server on
+    127.0.0.1 (no device flow). Without --user your browser opens OpenBao's login page;
+    with --user (dev stack) the CLI plays the browser with the person's password.
+    """
+    import webbrowser
+
+    from orders import oidc, vault_people
 
     info = _stack()
+    if not info.oidc_issuer or not info.codec_client_id:
+        err.print("[red]This stack has no OIDC provider; restart it with `orders dev up`.[/red]")
+        raise typer.Exit(3)
+    opener: oidc.Opener
+    if user is not None:
+        try:
+            if password_file is not None:
+                password = password_file.read_text().strip()
+            else:
+                password = vault_people.dev_password(_paths(), user)
+        except vault_people.PersonLoginError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        opener = oidc.acting_browser(info.vault_addr, user, password, verify=info.verify)
+    else:
+
+        async def open_browser(url: str) -> None:
+            err.print(f"Log in in your browser (opening it now):\n{url}")
+            webbrowser.open(url)
+
+        opener = open_browser
     try:
-        if password_file is not None:
-            password = password_file.read_text().strip()
-        else:
-            password = vault_people.dev_password(_paths(), user)
         token = asyncio.run(
-            vault_people.fetch_person_token(info.vault_addr, user, password, verify=info.verify)
+            oidc.loopback_login(
+                info.oidc_issuer, info.codec_client_id, opener, timeout=timeout, verify=info.verify
+            )
         )
-    except vault_people.PersonLoginError as exc:
-        err.print(f"[red]{exc}[/red]")
+    except oidc.AuthorizationDeniedError as exc:
+        err.print(f"[red]Refused by OpenBao: {exc}[/red]")
+        raise typer.Exit(4) from None
+    except (vault_people.PersonLoginError, TimeoutError) as exc:
+        err.print(f"[red]Login failed: {exc or 'timed out'}[/red]")
         raise typer.Exit(1) from None
     # Plain print: Rich would wrap the token at the console width.
     print(token)

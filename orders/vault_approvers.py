@@ -1,17 +1,20 @@
-"""Approvers in OpenBao: one ed25519 Transit key and one policy per approver.
+"""Approvers in OpenBao: one ed25519 Transit key per approver, signing rights from a group.
 
 Applied as code by :func:`apply_approvers` (called from ``orders.vault_config.apply``),
 for every approver in the contract (``orders.identities.APPROVERS``):
 
 * the Transit key ``approver-<name>`` (``ed25519``, not exportable): its private half never
   leaves Vault; anyone allowed to ``read`` the key gets only the public keys per version;
-* the policy ``approver-<name>``, rendered from :data:`POLICY_TEMPLATE`: ``update`` on
-  ``transit/sign/approver-<name>`` and nothing else (a unit test checks the rendering).
+* one policy, :data:`GROUP_POLICY` (rendered from :data:`POLICY_TEMPLATE`), carried by the
+  identity group ``order-approvers`` (``orders.vault_people``): ``update`` on
+  ``transit/sign/approver-{{identity.entity.name}}`` and nothing else. OpenBao fills the
+  template with the caller's *entity* name, so a member signs with their own key only, and
+  a person removed from the group can no longer sign at all (group policies are evaluated
+  on every request, so even a token issued before the removal loses the right).
 
-The dev stack adds one userpass user per approver (:func:`ensure_dev_approvers`, random
-passwords under ``.orders/dev/secrets/approver-<name>``, 0600) whose tokens carry only that
-policy. :func:`sign_as` logs an approver in, has Vault sign a message with the approver's
-own key, and revokes the token.
+Approvers are people like any other (``orders.vault_people.ensure_dev_users`` creates the
+dev ones, passwords under ``.orders/dev/secrets/approver-<name>``). :func:`sign_as` logs an
+approver in, has Vault sign a message with the approver's own key, and revokes the token.
 """
 
 from __future__ import annotations
@@ -23,34 +26,50 @@ from typing import TYPE_CHECKING, Final
 import httpx
 import hvac
 
-from orders import identities
+from orders import identities, vault_people
 from orders.identities import Approver
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import USERNAME_PATTERN, USERPASS_MOUNT, PersonLoginError, userpass_token
+from orders.vault_people import USERNAME_PATTERN, PersonLoginError, userpass_token
 
 if TYPE_CHECKING:
     from orders.devstack.state import StackPaths
 
+GROUP_POLICY: Final = "order-approvers-sign"
 POLICY_TEMPLATE: Final = """\
-# Policy of approver {name}: sign with the approver's own Transit key, nothing else.
-# Rendered by orders.vault_approvers from the contract (orders.identities.APPROVERS).
+# Policy of the identity group {group}: each member signs with their own Transit key
+# ({prefix}<entity name>), nothing else. Rendered by orders.vault_approvers.
 
-path "{mount}/sign/{key}" {{
+path "{mount}/sign/{prefix}{{{{identity.entity.name}}}}" {{
   capabilities = ["update"]
 }}
 """
 KEY_PARAMS: Final = {"type": "ed25519", "exportable": False, "allow_plaintext_backup": False}
 
 
-def approver_policy(approver: Approver) -> str:
-    """The HCL policy of ``approver``."""
+def group_policy() -> str:
+    """The HCL policy of the ``order-approvers`` group."""
     return POLICY_TEMPLATE.format(
-        name=approver.name, mount=identities.TRANSIT_MOUNT, key=approver.transit_key
+        group=vault_people.APPROVERS_GROUP,
+        mount=identities.TRANSIT_MOUNT,
+        prefix=identities.APPROVER_KEY_PREFIX,
     )
 
 
+def group_policies() -> dict[str, tuple[str, ...]]:
+    """People group -> policies it carries (for ``orders.vault_people.apply_people``)."""
+    return {vault_people.APPROVERS_GROUP: (GROUP_POLICY,)}
+
+
+def signs_with(approver: Approver) -> str:
+    """The Transit path a member of ``order-approvers`` named like ``approver`` may update."""
+    return f"{identities.TRANSIT_MOUNT}/sign/{approver.transit_key}"
+
+
 def apply_approvers(client: hvac.Client) -> list[str]:
-    """Create every approver's key and policy; idempotent (an existing key is kept).
+    """Create every approver's key and the group's signing policy; idempotent.
+
+    An existing key is kept. Per-approver policies of earlier versions are deleted: the
+    right to sign comes from the group only.
 
     Returns:
         The Vault paths written.
@@ -60,31 +79,18 @@ def apply_approvers(client: hvac.Client) -> list[str]:
         path = f"{identities.TRANSIT_MOUNT}/keys/{approver.transit_key}"
         client.write_data(path, data=KEY_PARAMS)
         written.append(path)
-        client.sys.create_or_update_policy(approver.transit_key, approver_policy(approver))
-        written.append(f"sys/policies/acl/{approver.transit_key}")
+    client.sys.create_or_update_policy(GROUP_POLICY, group_policy())
+    written.append(f"sys/policies/acl/{GROUP_POLICY}")
+    for name in client.sys.list_acl_policies()["data"]["keys"]:
+        if name.startswith(identities.APPROVER_KEY_PREFIX):
+            client.sys.delete_policy(name)
+            written.append(f"-sys/policies/acl/{name}")
     return written
 
 
 def password_name(name: str) -> str:
     """Secret file holding a dev approver's password."""
     return identities.approver_key(name)
-
-
-def ensure_dev_approvers(client: hvac.Client, paths: StackPaths) -> list[str]:
-    """A userpass login per approver carrying only its own policy (passwords 0600)."""
-    for approver in identities.APPROVERS:
-        client.write_data(
-            f"auth/{USERPASS_MOUNT}/users/{approver.name}",
-            data={
-                "password": paths.secret(password_name(approver.name)),
-                "token_policies": [approver.transit_key],
-                "token_no_default_policy": True,
-                "token_ttl": 120,
-                "token_max_ttl": 300,
-                "token_type": "service",
-            },
-        )
-    return [a.name for a in identities.APPROVERS]
 
 
 def dev_password(paths: StackPaths, name: str) -> str:

@@ -14,9 +14,9 @@ the isolation tests):
   ``VALID UNTIL``, member of the identity's NOLOGIN group role; revocation terminates its
   sessions and drops it.
 * People (``orders.vault_people``): userpass, identity groups mapped to Temporal
-  permissions, and the identity-token role whose JWTs the codec server accepts.
-* Approvers (``orders.vault_approvers``): one ed25519 Transit key and one sign-only policy
-  per approver in the contract.
+  permissions, and the OIDC provider whose ID tokens the codec server and Temporal accept.
+* Approvers (``orders.vault_approvers``): one ed25519 Transit key per approver in the
+  contract; the right to sign comes from the ``order-approvers`` group's policy.
 * PKI (``orders.vault_pki``): root and intermediate CAs, one client-certificate role per
   identity (each policy may issue only its own), one server-certificate role.
 """
@@ -24,7 +24,7 @@ the isolation tests):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,8 +32,8 @@ import hvac
 
 from orders import identities
 from orders.identities import Identity
-from orders.vault_approvers import apply_approvers
-from orders.vault_people import apply_people
+from orders.vault_approvers import apply_approvers, group_policies
+from orders.vault_people import OidcConfig, apply_people
 from orders.vault_pki import apply_pki
 
 VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
@@ -85,6 +85,7 @@ class ApplyConfig:
             stack) means none: each login is reviewed with the client's own JWT. A real
             apiserver refuses a worker's ``aud: vault`` token as a TokenReview bearer, so a
             cluster sets a dedicated reviewer ServiceAccount's token (see k8s/README.md).
+        oidc: The people's OIDC provider: issuer base and the clients' redirect URIs.
     """
 
     kubernetes_host: str
@@ -95,6 +96,7 @@ class ApplyConfig:
     ttls: Ttls = Ttls()
     rotate_db_root: bool = True
     token_reviewer_jwt: str | None = None
+    oidc: OidcConfig = field(default_factory=OidcConfig)
 
 
 def policy_path(identity: Identity) -> Path:
@@ -220,9 +222,9 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
             written.append(f"-{DB_MOUNT}/roles/{name}")
     if config.rotate_db_root and first_time:
         write(f"{DB_MOUNT}/rotate-root/{identities.VAULT_DB_CONNECTION}", {})
-    written += apply_people(client)
     written += apply_approvers(client)
     written += apply_pki(client, config.ttls.cert)
+    written += apply_people(client, config.oidc, group_policies())
     return written
 
 

@@ -1,40 +1,49 @@
-"""People in OpenBao: identity groups, Temporal permissions, identity tokens, dev users.
+"""People in OpenBao: identity groups, Temporal permissions, the OIDC provider, dev users.
 
 Workers have machine identities (Kubernetes auth); people get theirs from the same control
-plane. What is applied, as code, by :func:`apply_people` (called from
+plane: OpenBao is the *OpenID Connect provider* for the codec server, the ``orders`` CLI
+and the Temporal UI. What is applied, as code, by :func:`apply_people` (called from
 ``orders.vault_config.apply``):
 
 * ``userpass`` auth (local people; a corporate OIDC/LDAP method would replace it), whose
   users carry only the ``orders-person`` policy (``vault/people/orders-person.hcl``): it
-  may mint one identity token, for the codec server, and nothing else.
-* *People groups* (``order-viewers``, …) that users are members of.
+  may call the provider's ``authorize`` endpoint, nothing else.
+* *People groups* (``order-viewers``, ``order-operators``, ``order-approvers``,
+  ``order-admins``, ``billing-viewers``) that people are members of.
 * *Permission groups* named exactly as a Temporal permission (``orders:read``), whose
-  members are the people groups that hold that permission. OpenBao's
-  ``{{identity.entity.groups.names}}`` lists inherited groups too, so the token template
-  can put a ``permissions`` claim straight from OpenBao, in the ``<namespace>:<role>``
-  format Temporal's default claim mapper reads. The group -> permission mapping therefore
-  lives in OpenBao (this table, applied), not in the codec server. The claim also lists the
-  people-group names; consumers ignore entries that are not ``<namespace>:<role>`` (as
-  Temporal's claim mapper does).
-* A named signing key and the role ``identity/oidc/role/codec-server`` whose ``client_id``
-  (the tokens' ``aud``) is the codec server's client id. Tokens are RS256 JWTs, verified
-  against ``<vault>/v1/identity/oidc/.well-known/keys``; the issuer is
-  ``<api_addr>/v1/identity/oidc``.
+  members are the people groups that hold that permission. OpenBao's templates have no
+  conditionals, so the group -> permission mapping lives in the group hierarchy: a scope
+  template of ``{{identity.entity.groups.names}}`` (which includes inherited groups) then
+  yields the ``permissions`` claim in the ``<namespace>:<role>`` format Temporal's default
+  claim mapper reads. The claim also lists the people-group names; consumers ignore
+  entries that are not ``<namespace>:<role>`` (as Temporal's claim mapper does).
+* The OIDC provider ``orders`` with the scopes ``profile`` (``username``) and
+  ``permissions``, the RS256 signing key ``orders-people``, the assignment
+  ``orders-people`` (members of any people group; nobody else can obtain a token), and two
+  clients: ``codec-server`` (*public*: PKCE, used by the codec server's browser login and
+  by ``orders login``; its ``client_id`` is the tokens' audience) and ``temporal-ui``
+  (confidential, for a Temporal UI with its own login). OpenBao generates client ids;
+  :func:`client_id` reads them. The issuer is ``<issuer base>/v1/identity/oidc/provider/
+  orders`` (:func:`issuer_for`), where the base is OpenBao's ``api_addr`` unless
+  configured (a cluster's external URL).
+* The group ``order-approvers`` carries the approvers' signing policy
+  (``orders.vault_approvers``): signing rights come from group membership.
 
 The dev stack adds users with :func:`ensure_dev_users` (random passwords under
-``.orders/dev/secrets/``); :func:`fetch_person_token` logs a person in and mints a token.
+``.orders/dev/secrets/``); :mod:`orders.oidc` runs the authorization code flow with PKCE.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import hvac
 
+from orders import identities
 from orders.security.vault import VaultUnavailableError
 
 if TYPE_CHECKING:
@@ -44,21 +53,37 @@ PEOPLE_DIR: Final = Path(__file__).resolve().parent.parent / "vault" / "people"
 USERPASS_MOUNT: Final = "userpass"
 PERSON_POLICY: Final = "orders-person"
 OIDC_KEY: Final = "orders-people"
-CODEC_TOKEN_ROLE: Final = "codec-server"  # noqa: S105 - a role name, not a secret
-"""``identity/oidc/token/<role>`` people call to get a token for the codec server."""
-CODEC_CLIENT_ID: Final = "orders-codec-server"
-"""Audience (``aud``) of the codec server's tokens."""
-TOKEN_TTL: Final = "1h"  # noqa: S105
+PROVIDER: Final = "orders"
+"""The OIDC provider (``identity/oidc/provider/orders``)."""
+ASSIGNMENT: Final = "orders-people"
+CODEC_CLIENT: Final = "codec-server"
+"""OIDC client of the codec server and the CLI (public, PKCE); its id is their audience."""
+UI_CLIENT: Final = "temporal-ui"
+"""OIDC client of a Temporal UI with its own login (confidential)."""
+CLI_REDIRECT_URI: Final = "http://127.0.0.1/callback"
+"""``orders login``'s loopback callback; OpenBao matches loopback redirects on any port."""
+CODEC_CALLBACK_PATH: Final = "/oidc/callback"
+ID_TOKEN_TTL: Final = "1h"  # noqa: S105 - a duration, not a secret
 MANAGED_BY: Final = "orders.vault_people"
+RETIRED_TOKEN_ROLE: Final = "codec-server"  # noqa: S105 - a role name, not a secret
+"""The identity-token role the codec server accepted before the OIDC provider; deleted."""
 
-CLAIMS_TEMPLATE: Final = (
-    '{"username": {{identity.entity.name}}, "permissions": {{identity.entity.groups.names}}}'
-)
-"""Claims added to the OIDC base claims (iss, sub = entity id, aud, iat, exp)."""
+USERNAME_CLAIM: Final = "username"
+PERMISSIONS_CLAIM: Final = "permissions"
+"""Claim holding Temporal permissions (Temporal's ``permissionsClaimName``)."""
+SCOPES: Final[dict[str, str]] = {
+    "profile": f'{{"{USERNAME_CLAIM}": {{{{identity.entity.name}}}}}}',
+    PERMISSIONS_CLAIM: f'{{"{PERMISSIONS_CLAIM}": {{{{identity.entity.groups.names}}}}}}',
+}
+"""Scope -> claims template, added to the ID token's base claims (iss, sub, aud, iat, exp)."""
+REQUESTED_SCOPES: Final = ("openid", *SCOPES)
 
+APPROVERS_GROUP: Final = "order-approvers"
 PEOPLE_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "order-viewers": ("orders:read",),
     "order-operators": ("orders:write",),
+    # Approvers read the order they approve; the approval itself is their signature.
+    APPROVERS_GROUP: ("orders:read",),
     "order-admins": ("orders:admin",),
     # Viewers of another namespace: a valid person who must not read ``orders``.
     "billing-viewers": ("billing:read",),
@@ -70,10 +95,27 @@ DEV_USERS: Final[dict[str, tuple[str, ...]]] = {
     "dev-other-viewer": ("billing-viewers",),
     "dev-no-group": (),
 }
-"""Users the dev stack creates, with their groups. Passwords are generated, never stored here."""
+"""Users the dev stack creates, with their groups. Passwords are generated, never stored here.
+Approvers (``orders.identities.APPROVERS``) are added as members of ``order-approvers``."""
 
 PERMISSION_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}:(read|write|worker|admin)$")
 USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """Where the provider's clients live (environment specific).
+
+    Attributes:
+        issuer_base: ``scheme://host[:port]`` the issuer is built on (what browsers and
+            servers use to reach OpenBao); None: OpenBao's own ``api_addr``.
+        codec_redirect_uris: The codec server's ``/oidc/callback`` URL(s), besides the CLI's.
+        ui_redirect_uris: The Temporal UI's callback URL(s).
+    """
+
+    issuer_base: str | None = None
+    codec_redirect_uris: tuple[str, ...] = ()
+    ui_redirect_uris: tuple[str, ...] = field(default=())
 
 
 class PersonLoginError(PermissionError):
@@ -81,8 +123,13 @@ class PersonLoginError(PermissionError):
 
 
 def person_policy_path() -> Path:
-    """File holding the policy every person gets."""
+    """File holding the policy every person gets (``{provider}`` is filled in)."""
     return PEOPLE_DIR / f"{PERSON_POLICY}.hcl"
+
+
+def person_policy() -> str:
+    """The policy every person gets: the provider's ``authorize`` endpoint only."""
+    return person_policy_path().read_text().replace("{provider}", PROVIDER)
 
 
 def permission_groups() -> dict[str, tuple[str, ...]]:
@@ -101,11 +148,101 @@ def _group_id(client: hvac.Client, name: str) -> str:
     return group_id
 
 
-def apply_people(client: hvac.Client) -> list[str]:
-    """Apply userpass, the person policy, groups, signing key and token role; idempotent.
+def issuer_for(issuer_base: str) -> str:
+    """The provider's issuer (``iss``) for an OpenBao reached at ``issuer_base``."""
+    return f"{issuer_base.rstrip('/')}/v1/identity/oidc/provider/{PROVIDER}"
+
+
+def jwks_url_for(issuer: str) -> str:
+    """Where the provider publishes its public keys (unauthenticated)."""
+    return f"{issuer}/.well-known/keys"
+
+
+def token_url_for(issuer: str) -> str:
+    """The provider's token endpoint."""
+    return f"{issuer}/token"
+
+
+def authorize_url_for(issuer: str) -> str:
+    """The browser's authorization endpoint: OpenBao's UI route (it shows the login page)."""
+    return issuer.replace("/v1/", "/ui/vault/", 1) + "/authorize"
+
+
+def authorize_api_for(issuer: str) -> str:
+    """The API the UI calls with the person's Vault token once they are logged in."""
+    return f"{issuer}/authorize"
+
+
+def client_id(client: hvac.Client, name: str) -> str:
+    """The (OpenBao-generated) client id of OIDC client ``name``."""
+    found: str = client.read(f"identity/oidc/client/{name}")["data"]["client_id"]
+    return found
+
+
+def _oidc_clients(oidc: OidcConfig) -> dict[str, dict[str, Any]]:
+    return {
+        CODEC_CLIENT: {
+            # Public: the CLI cannot keep a secret; PKCE (S256) protects the code instead.
+            "client_type": "public",
+            "redirect_uris": sorted({CLI_REDIRECT_URI, *oidc.codec_redirect_uris}),
+        },
+        UI_CLIENT: {"client_type": "confidential", "redirect_uris": sorted(oidc.ui_redirect_uris)},
+    }
+
+
+def apply_oidc_provider(client: hvac.Client, oidc: OidcConfig) -> list[str]:
+    """The signing key, scopes, assignment, clients and provider; idempotent."""
+    written: list[str] = []
+
+    def write(path: str, data: dict[str, Any]) -> None:
+        client.write_data(path, data=data)
+        written.append(path)
+
+    key = {"algorithm": "RS256", "rotation_period": "24h", "verification_ttl": "24h"}
+    write(f"identity/oidc/key/{OIDC_KEY}", key)
+    for scope, template in SCOPES.items():
+        write(f"identity/oidc/scope/{scope}", {"template": template, "description": scope})
+    write(
+        f"identity/oidc/assignment/{ASSIGNMENT}",
+        {"group_ids": [_group_id(client, g) for g in PEOPLE_GROUPS], "entity_ids": []},
+    )
+    ids: list[str] = []
+    for name, params in _oidc_clients(oidc).items():
+        write(
+            f"identity/oidc/client/{name}",
+            params
+            | {
+                "key": OIDC_KEY,
+                "assignments": [ASSIGNMENT],
+                "id_token_ttl": ID_TOKEN_TTL,
+                "access_token_ttl": ID_TOKEN_TTL,
+            },
+        )
+        ids.append(client_id(client, name))
+    write(f"identity/oidc/key/{OIDC_KEY}", key | {"allowed_client_ids": ids})
+    provider: dict[str, Any] = {"allowed_client_ids": ids, "scopes_supported": list(SCOPES)}
+    if oidc.issuer_base:
+        provider["issuer"] = oidc.issuer_base.rstrip("/")
+    write(f"identity/oidc/provider/{PROVIDER}", provider)
+    # Tokens of the pre-provider identity-token role must stop being minted.
+    client.delete(f"identity/oidc/role/{RETIRED_TOKEN_ROLE}")
+    return written
+
+
+def apply_people(
+    client: hvac.Client,
+    oidc: OidcConfig | None = None,
+    group_policies: dict[str, tuple[str, ...]] | None = None,
+) -> list[str]:
+    """Apply userpass, the person policy, groups and the OIDC provider; idempotent.
 
     Group *membership* of people groups is not touched here (it belongs to whoever manages
     people: the dev stack's :func:`ensure_dev_users` locally).
+
+    Args:
+        client: A client allowed to configure OpenBao.
+        oidc: Issuer and redirect URIs (default: OpenBao's ``api_addr``, the CLI only).
+        group_policies: Policies carried by people groups (the approvers' signing policy).
 
     Returns:
         The Vault paths written.
@@ -118,13 +255,17 @@ def apply_people(client: hvac.Client) -> list[str]:
 
     if f"{USERPASS_MOUNT}/" not in client.sys.list_auth_methods()["data"]:
         client.sys.enable_auth_method("userpass", path=USERPASS_MOUNT)
-    client.sys.create_or_update_policy(PERSON_POLICY, person_policy_path().read_text())
+    client.sys.create_or_update_policy(PERSON_POLICY, person_policy())
     written.append(f"sys/policies/acl/{PERSON_POLICY}")
 
     for group in PEOPLE_GROUPS:
         write(
             f"identity/group/name/{group}",
-            {"type": "internal", "metadata": {"managed_by": MANAGED_BY, "kind": "people"}},
+            {
+                "type": "internal",
+                "metadata": {"managed_by": MANAGED_BY, "kind": "people"},
+                "policies": list((group_policies or {}).get(group, ())),
+            },
         )
     for permission, holders in permission_groups().items():
         write(
@@ -146,25 +287,7 @@ def apply_people(client: hvac.Client) -> list[str]:
             # A group dropped from the table must stop granting its permission.
             client.delete(f"identity/group/name/{name}")
             written.append(f"-identity/group/name/{name}")
-
-    write(
-        f"identity/oidc/key/{OIDC_KEY}",
-        {
-            "algorithm": "RS256",
-            "allowed_client_ids": [CODEC_CLIENT_ID],
-            "rotation_period": "24h",
-            "verification_ttl": "24h",
-        },
-    )
-    write(
-        f"identity/oidc/role/{CODEC_TOKEN_ROLE}",
-        {
-            "key": OIDC_KEY,
-            "client_id": CODEC_CLIENT_ID,
-            "ttl": TOKEN_TTL,
-            "template": CLAIMS_TEMPLATE,
-        },
-    )
+    written += apply_oidc_provider(client, oidc or OidcConfig())
     return written
 
 
@@ -202,25 +325,39 @@ def _ensure_entity(client: hvac.Client, user: str, accessor: str) -> str:
 
 
 def dev_password_name(user: str) -> str:
-    """Name of the secret file holding a dev user's password."""
+    """Name of the secret file holding a dev person's password (approvers: ``approver-<name>``)."""
+    if any(a.name == user for a in identities.APPROVERS):
+        return identities.approver_key(user)
     return f"user-{user}"
 
 
+def dev_people() -> dict[str, tuple[str, ...]]:
+    """Every dev person with their people groups: :data:`DEV_USERS` plus the approvers."""
+    people = dict(DEV_USERS)
+    for approver in identities.APPROVERS:
+        people[approver.name] = (APPROVERS_GROUP,)
+    return people
+
+
 def ensure_dev_users(client: hvac.Client, paths: StackPaths) -> list[str]:
-    """Create the dev users (passwords generated once, 0600) and set group membership.
+    """Create the dev people (passwords generated once, 0600) and set group membership.
+
+    Everyone carries only the person policy; what an approver may sign comes from the
+    ``order-approvers`` group, so removing someone from the group removes the right.
 
     Returns:
         The user names.
     """
     accessor = _userpass_accessor(client)
     members: dict[str, list[str]] = {group: [] for group in PEOPLE_GROUPS}
-    for user, groups in DEV_USERS.items():
+    for user, groups in dev_people().items():
         client.write_data(
             f"auth/{USERPASS_MOUNT}/users/{user}",
             data={
                 "password": paths.secret(dev_password_name(user)),
                 "token_policies": [PERSON_POLICY],
-                # Only used to mint one identity token, then revoked.
+                "token_no_default_policy": True,
+                # Only used to authorize one OIDC request (or one signature), then revoked.
                 "token_ttl": 300,
                 "token_max_ttl": 600,
                 "token_type": "service",
@@ -231,25 +368,15 @@ def ensure_dev_users(client: hvac.Client, paths: StackPaths) -> list[str]:
             members[group].append(entity_id)
     for group, ids in members.items():
         client.write_data(f"identity/group/name/{group}", data={"member_entity_ids": ids})
-    return list(DEV_USERS)
+    return list(dev_people())
 
 
 def dev_password(paths: StackPaths, user: str) -> str:
-    """A dev user's password (read from ``.orders/dev/secrets/``)."""
+    """A dev person's password (read from ``.orders/dev/secrets/``)."""
     path = paths.secrets / dev_password_name(user)
-    if user not in DEV_USERS or not path.exists():
-        raise PersonLoginError(f"no dev user {user!r}; known: {', '.join(DEV_USERS)}")
+    if user not in dev_people() or not path.exists():
+        raise PersonLoginError(f"no dev user {user!r}; known: {', '.join(dev_people())}")
     return path.read_text().strip()
-
-
-def issuer_for(vault_addr: str) -> str:
-    """OpenBao's identity token issuer for a server whose ``api_addr`` is ``vault_addr``."""
-    return f"{vault_addr.rstrip('/')}/v1/identity/oidc"
-
-
-def jwks_url_for(vault_addr: str) -> str:
-    """Where OpenBao publishes the identity tokens' public keys (unauthenticated)."""
-    return f"{issuer_for(vault_addr)}/.well-known/keys"
 
 
 async def userpass_token(
@@ -273,39 +400,3 @@ async def userpass_token(
         raise VaultUnavailableError(f"userpass login answered HTTP {resp.status_code}")
     token: str = resp.json()["auth"]["client_token"]
     return token
-
-
-async def fetch_person_token(
-    vault_addr: str,
-    username: str,
-    password: str,
-    *,
-    role: str = CODEC_TOKEN_ROLE,
-    mount: str = USERPASS_MOUNT,
-    verify: str | bool = True,
-    timeout: float = 10.0,
-) -> str:
-    """Log ``username`` in with userpass and mint an identity token for ``role``.
-
-    The person's Vault token is revoked at once: it was needed only to mint the JWT.
-
-    Raises:
-        PersonLoginError: Wrong name or password, or no right to the token role.
-        VaultUnavailableError: OpenBao could not be reached or failed.
-    """
-    async with httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout) as http:
-        vault_token = await userpass_token(http, username, password, mount)
-        headers = {"X-Vault-Token": vault_token}
-        try:
-            resp = await http.get(f"/v1/identity/oidc/token/{role}", headers=headers)
-            if resp.status_code in (400, 403):
-                raise PersonLoginError(f"{username} may not obtain a token for {role}")
-            if resp.status_code != 200:
-                raise VaultUnavailableError(f"identity token answered HTTP {resp.status_code}")
-            token: str = resp.json()["data"]["token"]
-            return token
-        except httpx.HTTPError as exc:
-            raise VaultUnavailableError(f"OpenBao unreachable: {type(exc).__name__}") from None
-        finally:
-            with contextlib.suppress(httpx.HTTPError):
-                await http.post("/v1/auth/token/revoke-self", headers=headers)

@@ -4,8 +4,10 @@
 JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every request:
 
 1. CORS: only the configured UI origin, with credentials; preflights answered here.
-2. Authentication: ``Authorization: Bearer <JWT>``, or (browsers) the session cookie set
-   by ``/login``. Missing, invalid, expired or foreign tokens: 401.
+2. Authentication: ``Authorization: Bearer <JWT>`` (an ID token of OpenBao's provider), or
+   (browsers) the session cookie set after the OIDC code flow with PKCE (``/login`` ->
+   OpenBao's login page -> ``/oidc/callback``). Missing, invalid, expired or foreign
+   tokens: 401.
 3. Authorization: the ``X-Namespace`` namespace must be readable (``:read``, ``:write``,
    ``:admin``) for decode, writable for encode; otherwise 403.
 4. Size: ``Content-Length`` above the limit, or a (chunked) body that grows past it: 413.
@@ -22,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
-from urllib.parse import parse_qs
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -39,28 +40,34 @@ from orders.codec_server import pages
 from orders.codec_server.auth import (
     InvalidTokenError,
     KeysUnavailableError,
+    PendingLogins,
     Principal,
     SessionStore,
     TokenVerifier,
 )
 from orders.codec_server.settings import CodecServerSettings
+from orders.oidc import AuthRequest, new_request
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, PayloadRefusedError
 from orders.security.transit import TransitDeniedError, TransitInvalidError
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import PersonLoginError
+from orders.vault_people import CODEC_CALLBACK_PATH, PersonLoginError
 
 log = olog.get(__name__)
 
 API_PATHS: Final = frozenset({"/decode", "/encode"})
 ALLOWED_HEADERS: Final = "Content-Type, X-Namespace, Authorization"
 PREFLIGHT_MAX_AGE: Final = "600"
-MAX_FORM_BYTES: Final = 8192
 COOKIE_SECURE: Final = "__Host-orders-codec-session"
 """``__Host-``: the browser only accepts it Secure, for this exact host, on path ``/``."""
 COOKIE_PLAIN: Final = "orders-codec-session"
+LOGIN_COOKIE_SECURE: Final = "__Host-orders-codec-login"
+LOGIN_COOKIE_PLAIN: Final = "orders-codec-login"
+"""Binds a login in progress to the browser that started it (SameSite=Lax: the redirect
+back from OpenBao is a top-level navigation from another site)."""
+LOGIN_COOKIE_SECONDS: Final = 600
 
-LoginFn = Callable[[str, str], Awaitable[str]]
-"""(username, password) -> the person's JWT for this server (raises PersonLoginError)."""
+ExchangeFn = Callable[[AuthRequest, str], Awaitable[str]]
+"""(request, code) -> the ID token (raises PersonLoginError when the provider refuses)."""
 
 
 class Refusal(Exception):
@@ -155,7 +162,7 @@ class CodecService:
         settings: What to serve and to whom.
         codec: The payload codec (the envelope codec of identity ``codec-server``).
         verifier: JWT verifier for the issuer and audience.
-        login: Browser login against the identity provider (None: no ``/login``).
+        exchange: Code -> ID token at the provider (None: no browser login).
         ready: Whether the server can decode now (its Vault session is up).
     """
 
@@ -165,16 +172,19 @@ class CodecService:
         codec: PayloadCodec,
         verifier: TokenVerifier,
         *,
-        login: LoginFn | None = None,
+        exchange: ExchangeFn | None = None,
         ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
         self.codec = codec
         self.verifier = verifier
-        self.login_fn = login if settings.browser_login else None
+        self.exchange = exchange if settings.browser_login and settings.client_id else None
         self.ready = ready
         self.sessions = SessionStore(settings.max_sessions)
-        self.cookie_name = COOKIE_SECURE if settings.secure_cookie else COOKIE_PLAIN
+        self.pending = PendingLogins(LOGIN_COOKIE_SECONDS, settings.max_sessions)
+        secure = settings.secure_cookie
+        self.cookie_name = COOKIE_SECURE if secure else COOKIE_PLAIN
+        self.login_cookie_name = LOGIN_COOKIE_SECURE if secure else LOGIN_COOKIE_PLAIN
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -341,8 +351,8 @@ class CodecService:
         return HTMLResponse(content, status_code=status, headers=pages.SECURITY_HEADERS)
 
     async def login_form(self, request: Request) -> Response:
-        """``GET /login``: the form, or who is signed in."""
-        if self.login_fn is None:
+        """``GET /login``: who is signed in, or off to OpenBao's login page (code + PKCE)."""
+        if self.exchange is None:
             return JSONResponse({"error": "browser login is disabled"}, status_code=404)
         principal = await self._session_principal(request)
         if principal is not None:
@@ -350,40 +360,63 @@ class CodecService:
             return self._html(
                 pages.signed_in_page(principal.username, perms, self.settings.ui_origin)
             )
-        next_url = self._safe_next(request.query_params.get("next")) or ""
-        return self._html(pages.login_page(next_url))
+        assert self.settings.client_id is not None
+        auth = new_request(
+            self.verifier.issuer, self.settings.client_id, self.settings.callback_url
+        )
+        binding = self.pending.add(auth, self._safe_next(request.query_params.get("next")))
+        self._audit(request, "login", outcome="redirected", status=303)
+        response = RedirectResponse(auth.browser_url, status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        response.set_cookie(
+            self.login_cookie_name,
+            binding,
+            max_age=LOGIN_COOKIE_SECONDS,
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
 
-    async def login(self, request: Request) -> Response:
-        """``POST /login`` (form): log the person in at the identity provider."""
-        if self.login_fn is None:
+    async def callback(self, request: Request) -> Response:
+        """``GET /oidc/callback``: the code from OpenBao -> ID token -> session cookie."""
+        if self.exchange is None:
             return JSONResponse({"error": "browser login is disabled"}, status_code=404)
-        if request.headers.get("origin") not in (None, self.settings.own_origin):
-            # Only this server's own form may sign people in (no login CSRF).
-            self._audit(request, "login", outcome="origin_refused", status=403)
-            return JSONResponse({"error": "origin not allowed"}, status_code=403)
+        params = request.query_params
+        taken = self.pending.take(
+            params.get("state", ""), request.cookies.get(self.login_cookie_name)
+        )
+        if taken is None:
+            # Unknown or used state, or another browser's: never exchange such a code.
+            self._audit(request, "callback", outcome="bad_state", status=400)
+            return self._html(pages.message_page("Sign-in failed", "Please sign in again."), 400)
+        auth, next_url = taken
+        if params.get("error"):
+            denied = params["error"] == "access_denied"
+            status = 403 if denied else 401
+            self._audit(request, "callback", outcome=params["error"][:32], status=status)
+            text = "You have no access to this codec server." if denied else "Sign-in failed."
+            return self._clear_login(
+                self._html(pages.message_page("Sign-in refused", text), status)
+            )
         try:
-            body = await self._read_body(request, MAX_FORM_BYTES)
-        except Refusal as refusal:
-            return refusal.response()
-        form = parse_qs(body.decode(errors="replace"), max_num_fields=8)
-        username = (form.get("username") or [""])[0].strip()
-        password = (form.get("password") or [""])[0]
-        next_url = self._safe_next((form.get("next") or [""])[0])
-        logged = username if username.replace("-", "").replace(".", "").isalnum() else "?"
-        try:
-            token = await self.login_fn(username, password)
+            token = await self.exchange(auth, params.get("code", ""))
             principal = await self.verifier.verify(token)
+            if principal.nonce != auth.nonce:
+                raise InvalidTokenError("nonce does not match the request")
         except (PersonLoginError, InvalidTokenError):
-            self._audit(request, "login", username=logged, outcome="refused", status=401)
-            page = pages.login_page(next_url or "", "Invalid username or password.", username)
-            return self._html(page, 401)
+            self._audit(request, "callback", outcome="refused", status=401)
+            page = pages.message_page("Sign-in failed", "Please sign in again.")
+            return self._clear_login(self._html(page, 401))
         except (VaultUnavailableError, KeysUnavailableError):
-            self._audit(request, "login", username=logged, outcome="unavailable", status=503)
-            return self._html(pages.login_page(next_url or "", "Sign-in is unavailable."), 503)
+            self._audit(request, "callback", outcome="unavailable", status=503)
+            page = pages.message_page("Sign-in unavailable", "Please try again later.")
+            return self._clear_login(self._html(page, 503))
         session_id = self.sessions.create(token, principal.expires_at)
         self._audit(
             request,
-            "login",
+            "callback",
             username=principal.username,
             subject=principal.subject,
             outcome="ok",
@@ -398,6 +431,16 @@ class CodecService:
             secure=self.settings.secure_cookie,
             httponly=True,
             samesite="strict",
+        )
+        return self._clear_login(response)
+
+    def _clear_login(self, response: Response) -> Response:
+        response.delete_cookie(
+            self.login_cookie_name,
+            path="/",
+            secure=self.settings.secure_cookie,
+            httponly=True,
+            samesite="lax",
         )
         return response
 
@@ -444,7 +487,7 @@ def create_app(service: CodecService, lifespan: Lifespan | None = None) -> ASGIA
         Route("/decode", service.decode, methods=["POST"]),
         Route("/encode", service.encode, methods=["POST"]),
         Route("/login", service.login_form, methods=["GET"]),
-        Route("/login", service.login, methods=["POST"]),
+        Route(CODEC_CALLBACK_PATH, service.callback, methods=["GET"]),
         Route("/logout", service.logout, methods=["POST"]),
         Route("/session", service.session, methods=["GET"]),
     ]

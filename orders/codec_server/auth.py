@@ -1,7 +1,8 @@
 """Who is calling the codec server: JWT verification against a JWKS, permissions, sessions.
 
-API clients send ``Authorization: Bearer <JWT>``; browsers get a server-side session (the
-cookie holds only a random id) after logging in on the codec server's own page. Either way
+API clients send ``Authorization: Bearer <JWT>`` (an ID token from OpenBao's OIDC provider,
+e.g. from ``orders login``); browsers get a server-side session (the cookie holds only a
+random id) after the authorization code flow with PKCE against OpenBao. Either way
 the same verifier decides: RS256/ES256 only, signature by a key from the issuer's JWKS,
 ``iss``, ``aud``, ``exp``, ``iat`` and ``sub`` required and checked. Permissions come from
 the ``permissions`` claim in Temporal's ``<namespace>:<role>`` format.
@@ -21,6 +22,7 @@ import httpx
 import jwt
 
 from orders import logging as olog
+from orders.oidc import AuthRequest
 
 log = olog.get(__name__)
 
@@ -180,12 +182,14 @@ class Principal:
         username: ``username`` claim, or the subject.
         permissions: ``(namespace, role)`` pairs.
         expires_at: ``exp`` (epoch seconds).
+        nonce: ``nonce`` (ID tokens from a browser login; checked against the request).
     """
 
     subject: str
     username: str
     permissions: frozenset[Permission]
     expires_at: int
+    nonce: str | None = None
 
     def _has(self, namespace: str, roles: frozenset[str]) -> bool:
         # A system-scope role applies to every namespace, as in Temporal's authorizer.
@@ -263,6 +267,7 @@ class TokenVerifier:
             username=username if isinstance(username, str) and username else subject,
             permissions=parse_permissions(claims.get("permissions")),
             expires_at=int(claims["exp"]),
+            nonce=claims.get("nonce") if isinstance(claims.get("nonce"), str) else None,
         )
 
 
@@ -321,3 +326,54 @@ class SessionStore:
         now = time.time()
         for digest in [d for d, s in self._sessions.items() if s.expires_at <= now]:
             del self._sessions[digest]
+
+
+@dataclass
+class _Pending:
+    request: AuthRequest
+    binding: str
+    next_url: str | None
+    expires_at: float
+
+
+class PendingLogins:
+    """Authorization requests in flight, by ``state``, each bound to one browser.
+
+    The browser holds a random binding value in a short-lived cookie; the callback is
+    accepted only with the state *and* that cookie (so a code delivered to someone else's
+    browser is refused: no login CSRF), and only once.
+
+    Args:
+        ttl_seconds: How long a person has to log in at OpenBao.
+        max_pending: Oldest requests are dropped beyond this.
+    """
+
+    def __init__(self, ttl_seconds: float = 600.0, max_pending: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_pending = max_pending
+        self._pending: dict[str, _Pending] = {}
+
+    def add(self, request: AuthRequest, next_url: str | None) -> str:
+        """Remember ``request``; returns the binding value for the browser's cookie."""
+        now = time.time()
+        for state in [k for k, v in self._pending.items() if v.expires_at <= now]:
+            del self._pending[state]
+        while len(self._pending) >= self.max_pending:
+            self._pending.pop(next(iter(self._pending)))
+        binding = secrets.token_urlsafe(32)
+        digest = hashlib.sha256(binding.encode()).hexdigest()
+        self._pending[request.state] = _Pending(request, digest, next_url, now + self.ttl_seconds)
+        return binding
+
+    def take(self, state: str, binding: str | None) -> tuple[AuthRequest, str | None] | None:
+        """The request for ``state`` if ``binding`` matches and it is live; used up either way."""
+        pending = self._pending.pop(state, None)
+        if pending is None or binding is None or pending.expires_at <= time.time():
+            return None
+        digest = hashlib.sha256(binding.encode()).hexdigest()
+        if not secrets.compare_digest(digest, pending.binding):
+            return None
+        return pending.request, pending.next_url
+
+    def __len__(self) -> int:
+        return len(self._pending)

@@ -1,4 +1,6 @@
-"""The codec server's two small HTML pages: sign in, and signed in.
+"""The codec server's small HTML pages: signed in, and sign-in refused or failed.
+
+Signing in itself happens on OpenBao's login page (the OIDC provider's authorize route).
 
 No script and no resources from elsewhere; every dynamic value is escaped.
 """
@@ -36,22 +38,12 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def login_page(next_url: str, error: str | None = None, username: str = "") -> str:
-    """The sign-in form (posts to ``/login``)."""
-    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+def message_page(title: str, message: str) -> str:
+    """A short message (sign-in refused or failed) with a link to try again."""
     return _page(
-        "Codec server: sign in",
-        f"{message}"
-        "<p>Sign in to decode payloads in the Temporal UI. The UI must send cross-origin "
-        "credentials to this codec server (its <em>Codec Server</em> settings: "
-        "<em>Include cross-origin credentials</em>).</p>"
-        '<form method="post" action="/login">'
-        f'<input type="hidden" name="next" value="{escape(next_url)}">'
-        '<label>User <input name="username" id="username" autocomplete="username" '
-        f'required value="{escape(username)}"></label>'
-        '<label>Password <input name="password" id="password" type="password" '
-        'autocomplete="current-password" required></label>'
-        '<button type="submit" id="sign-in">Sign in</button></form>',
+        f"Codec server: {title}",
+        f'<p id="message" role="alert">{escape(message)}</p>'
+        '<p><a href="/login">Sign in again</a></p>',
     )
 
 

@@ -22,11 +22,11 @@ from orders import logging as olog
 from orders.codec_server.app import CodecService, create_app
 from orders.codec_server.auth import JwksCache, TokenVerifier
 from orders.codec_server.settings import CodecServerSettings
+from orders.oidc import AuthRequest, exchange_code
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
-from orders.vault_people import fetch_person_token
 
 log = olog.get(__name__)
 
@@ -63,22 +63,17 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     verifier = TokenVerifier(
         keys,
         settings.resolved_issuer(worker.vault_addr),
-        settings.audience,
+        settings.audience(),
         settings.leeway_seconds,
     )
+    token_http = httpx.AsyncClient(verify=verify, timeout=10)
+    token_url = settings.resolved_token_url(worker.vault_addr)
 
-    async def login(username: str, password: str) -> str:
-        return await fetch_person_token(
-            worker.vault_addr,
-            username,
-            password,
-            role=settings.token_role,
-            mount=settings.userpass_mount,
-            verify=verify,
-        )
+    async def exchange(request: AuthRequest, code: str) -> str:
+        return await exchange_code(token_http, request, code, token_url)
 
     started = asyncio.Event()
-    service = CodecService(settings, codec, verifier, login=login, ready=started.is_set)
+    service = CodecService(settings, codec, verifier, exchange=exchange, ready=started.is_set)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -106,6 +101,7 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
                     await asyncio.wait_for(task, timeout=5)
             await codec.transit.aclose()
             await keys.aclose()
+            await token_http.aclose()
             await session.close()
             log.info("codec_server.stopped")
 

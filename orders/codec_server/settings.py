@@ -49,18 +49,21 @@ class CodecServerSettings(BaseSettings):
     """How browsers reach this server (default ``http://host:port``)."""
     ui_origin: str | None = None
     """The one browser origin allowed to call ``/decode`` cross-origin (the Temporal UI)."""
+    client_id: str | None = None
+    """This server's OIDC client id at OpenBao (generated there): the tokens' audience."""
     issuer: str | None = None
-    """Required ``iss`` (default: OpenBao's identity token issuer at ``ORDERS_VAULT_ADDR``)."""
+    """Required ``iss`` (default: OpenBao's ``orders`` provider at ``ORDERS_VAULT_ADDR``).
+    Browsers are sent to the authorization endpoint derived from it."""
     jwks_url: str | None = None
-    """Where the issuer's public keys are (default: OpenBao's ``.well-known/keys``)."""
-    audience: str = vault_people.CODEC_CLIENT_ID
-    token_role: str = vault_people.CODEC_TOKEN_ROLE
-    userpass_mount: str = vault_people.USERPASS_MOUNT
+    """Where the provider's public keys are fetched (default: at ``ORDERS_VAULT_ADDR``)."""
+    token_url: str | None = None
+    """Where codes are exchanged (default: at ``ORDERS_VAULT_ADDR``)."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     enable_encode: bool = False
     """``POST /encode``; off by default (the codec-server identity cannot encrypt anyway)."""
     browser_login: bool = True
-    """Serve ``/login`` so browsers (the UI has no login of its own) get a session cookie."""
+    """Serve ``/login``: the OIDC code flow with PKCE against OpenBao, then a session cookie
+    (the dev server's UI has no login of its own, so browsers need this)."""
     cookie_secure: bool | None = None
     """``Secure`` cookie attribute; default: see :attr:`secure_cookie`."""
     leeway_seconds: float = Field(default=2.0, ge=0, le=300)
@@ -99,10 +102,29 @@ class CodecServerSettings(BaseSettings):
         parts = urlsplit(self.own_url)
         return parts.scheme == "https" or _is_loopback(parts.hostname or "")
 
+    @property
+    def callback_url(self) -> str:
+        """Where OpenBao sends browsers back with the code (a registered redirect URI)."""
+        return self.own_url + vault_people.CODEC_CALLBACK_PATH
+
+    def audience(self) -> str:
+        """The ``aud`` to require (the client id).
+
+        Raises:
+            ValueError: No client id configured.
+        """
+        if not self.client_id:
+            raise ValueError("ORDERS_CODEC_CLIENT_ID is required (the OIDC client id)")
+        return self.client_id
+
     def resolved_issuer(self, vault_addr: str) -> str:
         """The issuer to require."""
         return self.issuer or vault_people.issuer_for(vault_addr)
 
     def resolved_jwks_url(self, vault_addr: str) -> str:
         """The JWKS URL to fetch."""
-        return self.jwks_url or vault_people.jwks_url_for(vault_addr)
+        return self.jwks_url or vault_people.jwks_url_for(vault_people.issuer_for(vault_addr))
+
+    def resolved_token_url(self, vault_addr: str) -> str:
+        """The token endpoint to call."""
+        return self.token_url or vault_people.token_url_for(vault_people.issuer_for(vault_addr))

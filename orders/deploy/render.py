@@ -34,6 +34,7 @@ from typing import Any, Final
 import yaml
 
 from orders import identities
+from orders.deploy import people_auth
 from orders.identities import Identity, Kind
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -613,6 +614,20 @@ def _identity_files(identity: Identity) -> list[dict[str, Any]]:
     ]
 
 
+def _oidc_files(*names: str) -> list[dict[str, Any]]:
+    """Read-only mounts of the setup step's OIDC client files (each service only its own)."""
+    return [
+        {
+            "type": "volume",
+            "source": "oidc-clients",
+            "target": f"{people_auth.OIDC_DIR}/{name}",
+            "read_only": True,
+            "volume": {"subpath": name},
+        }
+        for name in names
+    ]
+
+
 def _compose_env(identity: Identity) -> dict[str, str]:
     env = worker_env(
         temporal="temporal:7233",
@@ -661,20 +676,32 @@ def _postgres(user: str, secret: str, volume: str) -> dict[str, Any]:
     }
 
 
+COMPOSE_PEOPLE: Final = people_auth.Endpoints(
+    vault_public="http://127.0.0.1:8200",
+    vault_internal="http://identity:8200",
+    ui_public="http://127.0.0.1:8080",
+    codec_public=f"http://127.0.0.1:{CODEC_PORT}",
+)
+"""People's OIDC in compose: browsers, the UI and the codec server (all in the identity
+service's network namespace) reach OpenBao on loopback; the Temporal server fetches the
+JWKS over the internal backend network."""
+
 OPENBAO_CONFIG: Final = """\
-# OpenBao for docker-compose: raft storage, listener on the shared loopback only.
+# OpenBao for docker-compose: raft storage. The listener serves the shared network namespace
+# (workers, codec server, UI) and the internal backend network (Temporal reads the JWKS).
 storage "raft" {
   path    = "/openbao/data"
   node_id = "compose-0"
 }
 listener "tcp" {
-  address     = "127.0.0.1:8200"
+  address     = "0.0.0.0:8200"
   tls_disable = true
 }
 api_addr      = "http://127.0.0.1:8200"
 cluster_addr  = "http://127.0.0.1:8201"
 disable_mlock = true
-ui            = false
+# The web UI hosts the OIDC provider's login page (people's login).
+ui            = true
 audit "file" "stdout" {
   options {
     file_path = "stdout"
@@ -713,6 +740,7 @@ def compose() -> dict[str, Any]:
                 "POSTGRES_SEEDS": "temporal-db",
                 "DEFAULT_NAMESPACE": identities.TEMPORAL_NAMESPACE,
                 "HOME": "/tmp",
+                **people_auth.temporal_server_env(COMPOSE_PEOPLE),
             },
             "secrets": ["temporal-db-password"],
             # The entrypoint renders its config here: a volume, the rest stays read-only.
@@ -739,18 +767,23 @@ def compose() -> dict[str, Any]:
             "image": TEMPORAL_UI_IMAGE,
             "user": TEMPORAL_UID,
             **_HARDENED,
+            # Browsers and the UI server must reach OpenBao (the issuer) at the same URL.
+            "network_mode": "service:identity",
+            "entrypoint": people_auth.ui_entrypoint(),
             "environment": {
                 "TEMPORAL_ADDRESS": "temporal:7233",
-                "TEMPORAL_CODEC_ENDPOINT": f"http://127.0.0.1:{CODEC_PORT}",
-                "TEMPORAL_CORS_ORIGINS": "http://127.0.0.1:8080",
+                "TEMPORAL_CODEC_ENDPOINT": COMPOSE_PEOPLE.codec_public,
+                "TEMPORAL_CORS_ORIGINS": COMPOSE_PEOPLE.ui_public,
+                **people_auth.temporal_ui_env(COMPOSE_PEOPLE),
             },
-            "volumes": ["temporal-ui-config:/home/ui-server/config"],
-            "ports": ["127.0.0.1:8080:8080"],
-            "networks": ["backend", "frontend"],
+            "volumes": [
+                "temporal-ui-config:/home/ui-server/config",
+                *_oidc_files(people_auth.UI_CLIENT_ID_FILE, people_auth.UI_CLIENT_SECRET_FILE),
+            ],
             "healthcheck": _healthcheck(
                 ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
             ),
-            "depends_on": _healthy("temporal"),
+            "depends_on": {**_healthy("temporal", "identity"), **_done("setup")},
             "restart": "unless-stopped",
         },
         "identity": _project_service(
@@ -767,7 +800,11 @@ def compose() -> dict[str, Any]:
             build={"context": "."},
             volumes=[f"identity-state:{STATE_DIR}"],
             # Services in this network namespace are reached through these ports.
-            ports=[f"127.0.0.1:{CODEC_PORT}:{CODEC_PORT}"],
+            ports=[
+                f"127.0.0.1:{CODEC_PORT}:{CODEC_PORT}",
+                "127.0.0.1:8080:8080",  # the Temporal UI
+                "127.0.0.1:8200:8200",  # OpenBao: people's login page (OIDC provider)
+            ],
             networks=["backend", "frontend"],
             healthcheck=_healthcheck(
                 [
@@ -831,6 +868,7 @@ def compose() -> dict[str, Any]:
                 "/run/secrets/postgres-password",
                 "--db-admin-password-file",
                 "/run/secrets/vault-dbadmin-password",
+                *people_auth.setup_args(COMPOSE_PEOPLE, people_auth.OIDC_DIR),
             ],
             network_mode="service:identity",
             secrets=["postgres-password", "vault-dbadmin-password"],
@@ -842,6 +880,7 @@ def compose() -> dict[str, Any]:
                     "read_only": True,
                 },
                 _identity_files(identities.ORDER_MIGRATE)[0],
+                {"type": "volume", "source": "oidc-clients", "target": people_auth.OIDC_DIR},
             ],
             depends_on={**_healthy("openbao", "postgres"), **_done("openbao-init")},
             restart="no",
@@ -863,6 +902,7 @@ def compose() -> dict[str, Any]:
                 "identity-state",
                 "openbao-data",
                 "openbao-init",
+                "oidc-clients",
             )
         },
         "secrets": {
@@ -888,8 +928,12 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
             restart="no",
         )
     if identity.kind is Kind.CODEC:
+        common["environment"] |= people_auth.codec_env(COMPOSE_PEOPLE)
+        common["volumes"] = [*common["volumes"], *_oidc_files(people_auth.CODEC_CLIENT_ID_FILE)]
         return _project_service(
-            ["orders", "codec-server", "--host", "127.0.0.1", "--port", str(CODEC_PORT)],
+            people_auth.codec_entrypoint(
+                ["orders", "codec-server", "--host", "127.0.0.1", "--port", str(CODEC_PORT)]
+            ),
             **common,
             healthcheck=_healthcheck(
                 [

@@ -175,6 +175,7 @@ def configure(args: argparse.Namespace) -> None:
     """Bootstrap the database, then apply ``vault/`` (see the module docstring)."""
     from orders.db.bootstrap import bootstrap
     from orders.vault_config import ApplyConfig, apply, db_connection_exists
+    from orders.vault_people import OidcConfig
 
     root = hvac.Client(
         url=args.vault_addr, token=args.root_token_file.read_text().strip(), timeout=60
@@ -187,6 +188,11 @@ def configure(args: argparse.Namespace) -> None:
     asyncio.run(bootstrap(admin_dsn, db_admin_password if fresh else None))
     reviewer_file: Path | None = args.token_reviewer_jwt_file
     reviewer = reviewer_file.read_text().strip() if reviewer_file else None
+    oidc = OidcConfig(
+        issuer_base=args.oidc_issuer_base,
+        codec_redirect_uris=tuple(args.codec_redirect_uri or ()),
+        ui_redirect_uris=tuple(args.ui_redirect_uri or ()),
+    )
     written = apply(
         root,
         ApplyConfig(
@@ -199,9 +205,37 @@ def configure(args: argparse.Namespace) -> None:
             db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
             db_admin_password=db_admin_password,
             token_reviewer_jwt=reviewer,
+            oidc=oidc,
         ),
     )
     log.info("vault.applied", paths=len(written), reviewer_jwt=reviewer is not None)
+    if args.oidc_out_dir is not None:
+        write_oidc_clients(root, args.oidc_out_dir)
+
+
+def write_oidc_clients(root: hvac.Client, out_dir: Path) -> None:
+    """Write the OIDC client ids (and the UI's secret) for the services that need them.
+
+    The files are world-readable inside a volume that only the setup step mounts whole;
+    each service mounts its own files (the UI runs as another user than the setup).
+    """
+    from orders import vault_people
+    from orders.deploy import people_auth
+
+    ui = root.read(f"identity/oidc/client/{vault_people.UI_CLIENT}")["data"]
+    files = {
+        people_auth.CODEC_CLIENT_ID_FILE: vault_people.client_id(root, vault_people.CODEC_CLIENT),
+        people_auth.UI_CLIENT_ID_FILE: ui["client_id"],
+        people_auth.UI_CLIENT_SECRET_FILE: ui["client_secret"],
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in files.items():
+        tmp = out_dir / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        os.replace(tmp, out_dir / name)
+    log.info("oidc.clients_written", files=sorted(files))
 
 
 async def migrate(settings: WorkerSettings) -> None:
@@ -232,6 +266,10 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--pg-port", type=int, default=5432)
     conf.add_argument("--pg-superuser-password-file", type=Path, required=True)
     conf.add_argument("--db-admin-password-file", type=Path, required=True)
+    conf.add_argument("--oidc-issuer-base", help="OpenBao as browsers reach it (issuer base)")
+    conf.add_argument("--codec-redirect-uri", action="append", help="codec server callback")
+    conf.add_argument("--ui-redirect-uri", action="append", help="Temporal UI callback")
+    conf.add_argument("--oidc-out-dir", type=Path, help="write the OIDC client ids here")
 
     steps.add_parser("migrate", help="alembic upgrade as order-migrate (ORDERS_* settings)")
     return ap

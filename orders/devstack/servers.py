@@ -189,7 +189,8 @@ listener "tcp" {{
 }}
 api_addr     = "{addr}"
 cluster_addr = "http://{HOST}:{free_port()}"
-ui           = false
+# The web UI hosts the OIDC provider's browser login (its authorize route).
+ui           = true
 log_level     = "warn"
 
 # Declarative audit device: OpenBao refuses to create audit devices through its API.

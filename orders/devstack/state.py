@@ -193,6 +193,11 @@ class StackInfo(BaseModel):
         """``verify=`` for httpx/hvac clients of this stack."""
         return self.ca_file or True
 
+    oidc_issuer: str | None = None
+    """Issuer of people's ID tokens (OpenBao's ``orders`` OIDC provider)."""
+    codec_client_id: str | None = None
+    """The codec server's OIDC client id (its tokens' audience; public, PKCE)."""
+
     @classmethod
     def load(cls, paths: StackPaths) -> StackInfo:
         """Read stack.json (raises FileNotFoundError when the stack never started)."""

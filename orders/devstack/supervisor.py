@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -39,9 +40,15 @@ from orders.devstack.state import StackInfo, StackPaths, Status, write_private
 from orders.identities import Server
 from orders.security import certs
 from orders.settings import WorkerSettings
-from orders.vault_approvers import ensure_dev_approvers
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
-from orders.vault_people import ensure_dev_users
+from orders.vault_people import (
+    CODEC_CALLBACK_PATH,
+    CODEC_CLIENT,
+    OidcConfig,
+    client_id,
+    ensure_dev_users,
+    issuer_for,
+)
 from orders.vault_pki import apply_pki, root_ca_pem
 
 log = olog.get(__name__)
@@ -140,15 +147,18 @@ class Supervisor:
         # Vault has rotated it and is the only one who knows it.
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
-        written = await asyncio.to_thread(
-            apply, root, stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
+        codec_url = f"https://{servers.HOST}:{codec_port}"
+        config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
+        # The codec server's port is known now: its callback is registered before it starts.
+        config = dataclasses.replace(
+            config, oidc=OidcConfig(codec_redirect_uris=(codec_url + CODEC_CALLBACK_PATH,))
         )
+        written = await asyncio.to_thread(apply, root, config)
         log.info("vault.applied", paths=len(written))
-        # People for the codec server and the UI: generated passwords under secrets/.
+        # People (viewers, approvers, …): generated passwords under secrets/.
         users = await asyncio.to_thread(ensure_dev_users, root, p)
         log.info("vault.dev_users", users=users)
-        approvers = await asyncio.to_thread(ensure_dev_approvers, root, p)
-        log.info("vault.dev_approvers", approvers=approvers)
+        codec_client_id = await asyncio.to_thread(client_id, root, CODEC_CLIENT)
         await asyncio.to_thread(self._issue_server_cert, root, Server.CODEC, "codec-server")
         await asyncio.to_thread(self._issue_server_cert, root, Server.TEMPORAL, "temporal")
 
@@ -165,9 +175,11 @@ class Supervisor:
             postgres_host=servers.HOST,
             postgres_port=pg_port,
             database=identities.DB_NAME,
-            codec_server_url=f"https://{servers.HOST}:{codec_port}",
+            codec_server_url=codec_url,
             ca_file=ca,
             temporal_server_name=Server.TEMPORAL.value,
+            oidc_issuer=issuer_for(vault_addr),
+            codec_client_id=codec_client_id,
         )
         self.info.save(p)
 
@@ -228,6 +240,7 @@ class Supervisor:
             "ORDERS_CODEC_UI_ORIGIN": self.info.ui_url,
             "ORDERS_CODEC_TLS_CERT": str(cert_file),
             "ORDERS_CODEC_TLS_KEY": str(key_file),
+            "ORDERS_CODEC_CLIENT_ID": str(self.info.codec_client_id),
         }
         return Proc(
             name=ident.name,

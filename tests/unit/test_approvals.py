@@ -26,7 +26,7 @@ from orders.approvals import (
     verify,
 )
 from orders.models import ApprovalPolicy
-from orders.vault_approvers import approver_policy
+from orders.vault_approvers import group_policy, signs_with
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 KEYS = {a.name: Ed25519PrivateKey.generate() for a in identities.APPROVERS}
@@ -165,10 +165,12 @@ def test_the_policy_can_only_be_tightened() -> None:
 
 
 @pytest.mark.parametrize("approver", identities.APPROVERS, ids=lambda a: a.name)
-def test_an_approver_policy_allows_signing_with_its_own_key_only(
+def test_the_group_policy_resolves_to_each_approvers_own_key(
     approver: identities.Approver,
 ) -> None:
-    stanzas = re.findall(
-        r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', approver_policy(approver)
-    )
-    assert stanzas == [(f"transit/sign/approver-{approver.name}", '"update"')]
+    """OpenBao fills ``{{identity.entity.name}}`` with the caller's entity (= approver) name."""
+    stanzas = re.findall(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', group_policy())
+    [(path, caps)] = stanzas
+    assert path.replace("{{identity.entity.name}}", approver.name) == signs_with(approver)
+    assert signs_with(approver) == f"transit/sign/approver-{approver.name}"
+    assert caps == '"update"'

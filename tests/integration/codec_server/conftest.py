@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.converter import WorkflowSerializationContext
 
-from orders import identities, vault_people
+from orders import identities, oidc, vault_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import EnvelopeCodec
 
@@ -27,13 +27,19 @@ def codec_url(stack: StackInfo) -> str:
 
 
 @pytest.fixture(scope="session")
-def token_for(stack: StackInfo, stack_paths: StackPaths) -> TokenFor:
-    """A fresh identity token of a dev user, minted by OpenBao (userpass login)."""
+def codec_client_id(stack: StackInfo) -> str:
+    assert stack.codec_client_id, "the stack must register the codec server's OIDC client"
+    return stack.codec_client_id
+
+
+@pytest.fixture(scope="session")
+def token_for(stack: StackInfo, stack_paths: StackPaths, codec_client_id: str) -> TokenFor:
+    """A fresh ID token of a dev person from OpenBao's provider (code flow with PKCE)."""
 
     async def mint(user: str) -> str:
         password = vault_people.dev_password(stack_paths, user)
-        return await vault_people.fetch_person_token(
-            stack.vault_addr, user, password, verify=stack.verify
+        return await oidc.fetch_person_token(
+            stack.vault_addr, codec_client_id, user, password, verify=stack.verify
         )
 
     return mint

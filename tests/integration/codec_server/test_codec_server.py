@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from orders import vault_people
+from orders import oidc, vault_people
 from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
 from orders.devstack.state import StackInfo, StackPaths
 from tests.integration import support
@@ -67,13 +68,18 @@ async def post_decode(
 
 
 async def test_viewer_decodes_and_token_claims_come_from_openbao_groups(
-    http: httpx.AsyncClient, token_for: TokenFor, encrypt: Sealer, stack: StackInfo
+    http: httpx.AsyncClient,
+    token_for: TokenFor,
+    encrypt: Sealer,
+    stack: StackInfo,
+    codec_client_id: str,
 ) -> None:
     token = await token_for(VIEWER)
     c = claims(token)
-    assert c["iss"] == vault_people.issuer_for(stack.vault_addr)
-    assert c["aud"] == vault_people.CODEC_CLIENT_ID
+    assert c["iss"] == stack.oidc_issuer == vault_people.issuer_for(stack.vault_addr)
+    assert c["aud"] == codec_client_id
     assert c["username"] == VIEWER
+    assert c["nonce"]
     # The permission comes from OpenBao's group hierarchy (order-viewers -> orders:read).
     assert "orders:read" in c["permissions"]
 
@@ -134,46 +140,24 @@ async def test_unauthenticated_requests_get_401(
 
 
 async def test_expired_token_gets_401(
-    http: httpx.AsyncClient, stack: StackInfo, encrypt: Sealer
+    http: httpx.AsyncClient, stack: StackInfo, encrypt: Sealer, token_for: TokenFor
 ) -> None:
-    """A real OpenBao token from a 1-second role (same key and audience), once expired."""
+    """A real ID token of the codec client, minted while its lifetime is 2 s, once expired."""
     root = support.vault(stack, stack.root_token())
-    suffix = uuid.uuid4().hex[:8]
-    role, policy, user = f"expiring-{suffix}", f"expiring-{suffix}", f"expiring-{suffix}"
-    password = uuid.uuid4().hex
-    root.write_data(
-        f"identity/oidc/role/{role}",
-        data={
-            "key": vault_people.OIDC_KEY,
-            "client_id": vault_people.CODEC_CLIENT_ID,
-            "ttl": 1,
-            "template": vault_people.CLAIMS_TEMPLATE,
-        },
-    )
-    root.sys.create_or_update_policy(
-        policy, f'path "identity/oidc/token/{role}" {{ capabilities = ["read"] }}'
-    )
-    root.write_data(
-        f"auth/{vault_people.USERPASS_MOUNT}/users/{user}",
-        data={"password": password, "token_policies": [policy]},
-    )
+    path = f"identity/oidc/client/{vault_people.CODEC_CLIENT}"
+    root.write_data(path, data={"id_token_ttl": 2})
     try:
-        token = await vault_people.fetch_person_token(
-            stack.vault_addr, user, password, role=role, verify=stack.verify
-        )
-        exp = claims(token)["exp"]
-        sealed = body(await encrypt({"x": 1}, NS, "wf-expired"))
-        # Past expiry plus the server's leeway (2 s).
-        await asyncio.sleep(max(0.0, exp - time.time()) + 3.5)
-        resp = await post_decode(http, sealed, token)
-        assert resp.status_code == 401, resp.text
+        token = await token_for(VIEWER)
     finally:
-        entity = root.read(f"identity/entity/name/{user}")
-        root.delete(f"auth/{vault_people.USERPASS_MOUNT}/users/{user}")
-        root.delete(f"identity/oidc/role/{role}")
-        root.sys.delete_policy(policy)
-        if entity:
-            root.delete(f"identity/entity/id/{entity['data']['id']}")
+        root.write_data(path, data={"id_token_ttl": vault_people.ID_TOKEN_TTL})
+    exp = claims(token)["exp"]
+    assert exp - claims(token)["iat"] <= 2
+    sealed = body(await encrypt({"x": 1}, NS, "wf-expired"))
+    # Past expiry plus the server's leeway (2 s).
+    await asyncio.sleep(max(0.0, exp - time.time()) + 3.0)
+    resp = await post_decode(http, sealed, token)
+    assert resp.status_code == 401, resp.text
+    assert resp.json() == {"error": "invalid or expired token"}
 
 
 async def test_namespace_permission_is_required(
@@ -181,13 +165,14 @@ async def test_namespace_permission_is_required(
 ) -> None:
     sealed = body(await encrypt({"x": 1}, NS, "wf-403"))
     other = await token_for(OTHER_VIEWER)
-    nobody = await token_for(NO_GROUP)
     viewer = await token_for(VIEWER)
     assert "billing:read" in claims(other)["permissions"]
-    assert not claims(nobody)["permissions"]
+    assert not any(p.startswith(f"{NS}:") for p in claims(other)["permissions"])
+    # A person in no people group gets no token at all (the client's assignment).
+    with pytest.raises(oidc.AuthorizationDeniedError):
+        await token_for(NO_GROUP)
 
     assert (await post_decode(http, sealed, other)).status_code == 403
-    assert (await post_decode(http, sealed, nobody)).status_code == 403
     assert (await post_decode(http, sealed, viewer, namespace="billing")).status_code == 403
     missing = await http.post(
         "/decode", content=sealed, headers={"Authorization": f"Bearer {viewer}"}
@@ -286,7 +271,7 @@ async def test_audit_line_without_contents_or_tokens(
     sealed = [await encrypt({"customer_id": marker}, NS, f"wf-audit-{i}") for i in range(3)]
     resp = await post_decode(http, body(*sealed), token)
     assert decoded_values(resp) == [{"customer_id": marker}] * 3
-    denied = await post_decode(http, body(*sealed), await token_for(NO_GROUP))
+    denied = await post_decode(http, body(*sealed), await token_for(OTHER_VIEWER))
     assert denied.status_code == 403
 
     log_file: Path = stack_paths.log_file("codec-server")
@@ -302,7 +287,7 @@ async def test_audit_line_without_contents_or_tokens(
     assert ok[-1]["namespace"] == NS
     assert ok[-1]["subject"] == claims(token)["sub"]
     assert ok[-1]["auth"] == "bearer"
-    refused = [x for x in lines if x.get("username") == NO_GROUP and x.get("status") == 403]
+    refused = [x for x in lines if x.get("username") == OTHER_VIEWER and x.get("status") == 403]
     assert refused
     assert refused[-1]["outcome"] == "forbidden"
     text = log_file.read_text()
@@ -327,29 +312,74 @@ async def test_new_signing_key_is_fetched_on_unknown_kid(
     assert resp.status_code == 200, resp.text
 
 
-async def test_browser_session_login_cookie_and_logout(
+async def start_login(http: httpx.AsyncClient, next_url: str) -> tuple[dict[str, str], str]:
+    """``GET /login``: the authorization request's parameters and the binding cookie."""
+    resp = await http.get("/login", params={"next": next_url})
+    assert resp.status_code == 303, resp.text
+    location = urlsplit(resp.headers["location"])
+    cookie = resp.headers["set-cookie"].split(";")[0]
+    return {k: v[0] for k, v in parse_qs(location.query).items()}, cookie
+
+
+async def test_browser_login_code_flow_pkce_cookie_and_logout(
     http: httpx.AsyncClient,
     codec_url: str,
     stack: StackInfo,
     stack_paths: StackPaths,
     encrypt: Sealer,
+    codec_client_id: str,
 ) -> None:
-    """What the browser test does, at the HTTP level: /login sets the session cookie."""
-    password = vault_people.dev_password(stack_paths, VIEWER)
-    form = {"username": VIEWER, "password": "wrong", "next": f"{stack.ui_url}/namespaces"}
-    origin = {"Origin": codec_url}
-    wrong = await http.post("/login", data=form, headers=origin)
-    assert wrong.status_code == 401
-    assert "set-cookie" not in wrong.headers
-    csrf = await http.post(
-        "/login", data=form | {"password": password}, headers={"Origin": stack.ui_url}
-    )
-    assert csrf.status_code == 403
+    """What the browser test does, at the HTTP level: OpenBao's authorize, then the callback."""
+    resp = await http.get("/login", params={"next": f"{stack.ui_url}/namespaces"})
+    location = resp.headers["location"]
+    assert stack.oidc_issuer is not None
+    assert location.startswith(vault_people.authorize_url_for(stack.oidc_issuer) + "?")
+    query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
+    assert query["client_id"] == codec_client_id
+    assert query["redirect_uri"] == f"{codec_url}{vault_people.CODEC_CALLBACK_PATH}"
+    assert query["code_challenge_method"] == "S256"
 
-    ok = await http.post("/login", data=form | {"password": password}, headers=origin)
-    assert ok.status_code == 303
+    password = vault_people.dev_password(stack_paths, VIEWER)
+    with pytest.raises(vault_people.PersonLoginError):
+        await oidc.authorize_as_person(
+            stack.vault_addr, query, VIEWER, "wrong", verify=stack.verify
+        )
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
+    # The code without the verifier (which never left the codec server) is worthless.
+    async with httpx.AsyncClient(timeout=10, verify=stack.verify) as plain:
+        stolen = await plain.post(
+            vault_people.token_url_for(stack.oidc_issuer),
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": query["redirect_uri"],
+                "client_id": codec_client_id,
+                "code_verifier": "x" * 64,
+            },
+        )
+    assert stolen.status_code == 400, stolen.text
+    # That attempt used the code up (codes are single-use): ask for a new one.
+    query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
+    callback = vault_people.CODEC_CALLBACK_PATH
+    # Delivered to another browser (no binding cookie): refused, and the state is used up.
+    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as other:
+        csrf = await other.get(callback, params={"code": code, "state": query["state"]})
+    assert csrf.status_code == 400
+    query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
+    code = await oidc.authorize_as_person(
+        stack.vault_addr, query, VIEWER, password, verify=stack.verify
+    )
+    ok = await http.get(
+        callback, params={"code": code, "state": query["state"]}, headers={"Cookie": binding}
+    )
+    assert ok.status_code == 303, ok.text
     assert ok.headers["location"] == f"{stack.ui_url}/namespaces"
-    cookie = ok.headers["set-cookie"]
+    [cookie] = [c for c in ok.headers.get_list("set-cookie") if "codec-session" in c]
     for attribute in ("HttpOnly", "SameSite=strict", "Secure", "Path=/"):
         assert attribute.lower() in cookie.lower(), cookie
     name, _, rest = cookie.partition("=")
@@ -370,6 +400,26 @@ async def test_browser_session_login_cookie_and_logout(
     assert out.status_code == 303
     after = await http.post("/decode", content=sealed, headers=headers)
     assert after.status_code == 401
+
+
+async def test_person_in_no_group_gets_403_at_the_callback(
+    http: httpx.AsyncClient, stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    """OpenBao refuses the authorization (assignment); the browser lands on a 403."""
+    query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
+    password = vault_people.dev_password(stack_paths, NO_GROUP)
+    with pytest.raises(oidc.AuthorizationDeniedError):
+        await oidc.authorize_as_person(
+            stack.vault_addr, query, NO_GROUP, password, verify=stack.verify
+        )
+    # What OpenBao's UI does with that answer: redirect with error=access_denied.
+    resp = await http.get(
+        vault_people.CODEC_CALLBACK_PATH,
+        params={"error": "access_denied", "state": query["state"]},
+        headers={"Cookie": binding},
+    )
+    assert resp.status_code == 403
+    assert "codec-session" not in resp.headers.get("set-cookie", "").split("=")[0]
 
 
 async def test_healthz(http: httpx.AsyncClient) -> None:

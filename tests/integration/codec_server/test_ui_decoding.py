@@ -1,10 +1,11 @@
 """The Temporal UI decodes an order's input through the codec server, in a real browser.
 
 Headless Debian Chromium (``make browser`` installs it), driven by Playwright. The UI of
-the dev server has no login, so a person signs in on the codec server's own page; the UI is
-set, in its *Codec Server* dialog as a person would, to send cross-origin credentials.
-Signed out, the same UI shows the ciphertext; signed in, the decoded order. Screenshots go
-to ``tests/artifacts/``.
+the dev server has no login, so a person signs in to the codec server, which sends the
+browser to OpenBao's own login page (the OIDC provider's authorize route; code flow with
+PKCE) and back; the UI is set, in its *Codec Server* dialog as a person would, to send
+cross-origin credentials. Signed out, the same UI shows the ciphertext; signed in, the
+decoded order. Screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def spki_pins(paths: StackPaths, *servers: str) -> str:
 async def browser(stack_paths: StackPaths) -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
-    pins = spki_pins(stack_paths, "temporal", "codec-server")
+    # OpenBao too: people log in on its own login page (the OIDC provider).
+    pins = spki_pins(stack_paths, "temporal", "codec-server", "openbao")
     pin = f"--ignore-certificate-errors-spki-list={pins}"
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*LAUNCH_ARGS, pin])
@@ -118,6 +120,26 @@ async def use_codec_with_credentials(page: Page, ui_url: str, codec_url: str) ->
     assert stored == ["true", f'"{codec_url}"', "true"], stored
 
 
+async def sign_in_at_openbao(
+    page: Page, stack: StackInfo, paths: StackPaths, user: str, screenshot: bool = True
+) -> None:
+    """From the codec server's /login to OpenBao's login page (userpass), and back."""
+    assert stack.codec_server_url is not None
+    assert stack.oidc_issuer is not None
+    await page.goto(f"{stack.codec_server_url}/login", wait_until="commit")
+    # The provider's authorize route sends a signed-out browser to OpenBao's login page.
+    await page.wait_for_url(f"{stack.vault_addr}/ui/vault/auth*")
+    method = page.locator('[data-test-select="auth-method"]')
+    await method.select_option("userpass")
+    await page.locator('input[name="username"]').fill(user)
+    await page.locator('input[name="password"]').fill(vault_people.dev_password(paths, user))
+    if screenshot:
+        await page.screenshot(path=ARTIFACTS / "openbao-login.png")
+    await page.locator("#auth-submit").click()
+    # OpenBao authorizes, then redirects to the codec server's callback (and on to /login).
+    await page.wait_for_url(f"{stack.codec_server_url}/**", timeout=30_000)
+
+
 async def open_workflow(page: Page, ui_url: str, workflow_id: str) -> int:
     """Open the workflow's page; returns the status of the UI's first decode request."""
     async with page.expect_response(lambda r: "/decode" in r.url, timeout=30_000) as first:
@@ -154,16 +176,13 @@ async def test_ui_shows_decoded_input_only_when_signed_in(
     finally:
         await anon.close()
 
-    # Signed in on the codec server's page: the same UI shows the decoded order.
+    # Signed in through OpenBao's login page: the same UI shows the decoded order.
     person = await browser.new_context(
         viewport={"width": 1400, "height": 1000}, storage_state=ui_settings
     )
     try:
         page = await person.new_page()
-        await page.goto(f"{codec_url}/login")
-        await page.fill("#username", "dev-viewer")
-        await page.fill("#password", vault_people.dev_password(stack_paths, "dev-viewer"))
-        await page.click("#sign-in")
+        await sign_in_at_openbao(page, stack, stack_paths, "dev-viewer")
         await expect(page.locator("#signed-in")).to_contain_text("dev-viewer")
         await page.screenshot(path=ARTIFACTS / "codec-signed-in.png")
         [cookie] = [c for c in await person.cookies() if "codec-session" in c["name"]]
@@ -177,3 +196,23 @@ async def test_ui_shows_decoded_input_only_when_signed_in(
         assert ciphertext[:32] not in await page.inner_text("body")
     finally:
         await person.close()
+
+
+async def test_person_in_no_group_is_refused_after_openbao_login(
+    browser: Browser, stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    """OpenBao authenticates the person but refuses the authorization: the codec says 403."""
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        statuses: list[int] = []
+        page.on(
+            "response",
+            lambda r: statuses.append(r.status) if "/oidc/callback" in r.url else None,
+        )
+        await sign_in_at_openbao(page, stack, stack_paths, "dev-no-group", screenshot=False)
+        await expect(page.locator("#message")).to_contain_text("no access")
+        assert statuses == [403]
+        assert not [c for c in await context.cookies() if "codec-session" in c["name"]]
+    finally:
+        await context.close()

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -30,7 +31,9 @@ from orders.codec_server.auth import (
     parse_permissions,
 )
 from orders.codec_server.settings import CodecServerSettings
+from orders.oidc import AuthRequest
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, bound_context
+from orders.vault_people import PersonLoginError, authorize_url_for
 
 ISSUER = "https://idp.test/v1/identity/oidc"
 AUDIENCE = "orders-codec-server"
@@ -98,6 +101,7 @@ def settings(**overrides: Any) -> CodecServerSettings:
         host="127.0.0.1",
         port=8081,
         ui_origin=UI,
+        client_id=AUDIENCE,
         issuer=ISSUER,
         jwks_url="unused",
         max_body_bytes=LIMIT,
@@ -105,17 +109,18 @@ def settings(**overrides: Any) -> CodecServerSettings:
     )
 
 
+async def exchange(request: AuthRequest, code: str) -> str:
+    """Stands in for the provider's token endpoint (the real one: integration tests)."""
+    if code == "good":
+        return token(nonce=request.nonce)
+    if code == "other-nonce":
+        return token(nonce="someone-elses")
+    raise PersonLoginError("code refused: invalid_grant")
+
+
 def service(**overrides: Any) -> CodecService:
     verifier = TokenVerifier(StaticKeys(jwks()), ISSUER, AUDIENCE, leeway_seconds=0)
-
-    async def login(username: str, password: str) -> str:
-        from orders.vault_people import PersonLoginError
-
-        if (username, password) != ("ada", "right"):
-            raise PersonLoginError("invalid username or password")
-        return token()
-
-    return CodecService(settings(**overrides), ReversingCodec(), verifier, login=login)
+    return CodecService(settings(**overrides), ReversingCodec(), verifier, exchange=exchange)
 
 
 @pytest.fixture
@@ -240,7 +245,7 @@ async def test_cors(http: httpx.AsyncClient) -> None:
     assert ok.headers["access-control-allow-credentials"] == "true"
     for origin, path, method in (
         ("http://evil.test", "/decode", "POST"),
-        (UI, "/login", "POST"),
+        (UI, "/oidc/callback", "GET"),
         (UI, "/decode", "DELETE"),
     ):
         resp = await http.options(
@@ -254,16 +259,47 @@ async def test_cors(http: httpx.AsyncClient) -> None:
     assert evil.status_code == 403
 
 
-async def test_login_session_cookie_and_logout(http: httpx.AsyncClient) -> None:
-    form = {"username": "ada", "password": "wrong", "next": f"{UI}/namespaces/orders"}
-    assert (await http.post("/login", data=form)).status_code == 401
-    foreign = await http.post("/login", data=form | {"password": "right"}, headers={"Origin": UI})
-    assert foreign.status_code == 403
+async def start_login(http: httpx.AsyncClient, next_url: str) -> tuple[dict[str, str], str]:
+    """GET /login: the redirect's query parameters and the login-binding cookie."""
+    resp = await http.get("/login", params={"next": next_url})
+    assert resp.status_code == 303
+    location = urlsplit(resp.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == authorize_url_for(ISSUER)
+    cookie = resp.headers["set-cookie"]
+    return {k: v[0] for k, v in parse_qs(location.query).items()}, cookie
 
-    ok = await http.post("/login", data=form | {"password": "right"}, headers={"Origin": SELF})
+
+async def test_login_redirects_to_the_provider_with_pkce(http: httpx.AsyncClient) -> None:
+    params, cookie = await start_login(http, f"{UI}/namespaces/orders")
+    assert params["client_id"] == AUDIENCE
+    assert params["redirect_uri"] == f"{SELF}/oidc/callback"
+    assert params["response_type"] == "code"
+    assert params["scope"].split() == ["openid", "profile", "permissions"]
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43  # base64url(SHA-256): the verifier stays here
+    assert len(params["state"]) >= 32
+    assert len(params["nonce"]) >= 32
+    assert params["state"] != params["nonce"]
+    assert cookie.startswith("__Host-orders-codec-login=")
+    for attribute in ("httponly", "samesite=lax", "secure", "path=/"):
+        assert attribute in cookie.lower()
+    again, _ = await start_login(http, f"{UI}/namespaces/orders")
+    assert again["state"] != params["state"]
+    assert again["code_challenge"] != params["code_challenge"]
+
+
+async def test_callback_sets_the_session_cookie_and_logout_ends_it(
+    http: httpx.AsyncClient,
+) -> None:
+    params, binding = await start_login(http, f"{UI}/namespaces/orders")
+    ok = await http.get(
+        "/oidc/callback",
+        params={"code": "good", "state": params["state"]},
+        headers={"Cookie": binding.split(";")[0]},
+    )
     assert ok.status_code == 303
     assert ok.headers["location"] == f"{UI}/namespaces/orders"
-    cookie = ok.headers["set-cookie"]
+    [cookie] = [c for c in ok.headers.get_list("set-cookie") if "codec-session" in c]
     assert cookie.startswith("__Host-orders-codec-session=")  # loopback: Secure by default
     for attribute in ("httponly", "samesite=strict", "secure", "path=/"):
         assert attribute in cookie.lower()
@@ -277,17 +313,54 @@ async def test_login_session_cookie_and_logout(http: httpx.AsyncClient) -> None:
     assert "Signed in as <strong>ada</strong>" in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
+    # The state was used up: the same redirect cannot be replayed.
+    replay = await http.get(
+        "/oidc/callback",
+        params={"code": "good", "state": params["state"]},
+        headers={"Cookie": binding.split(";")[0]},
+    )
+    assert replay.status_code == 400
+
     assert (await http.post("/logout", headers={"Cookie": session})).status_code == 303
     resp = await http.post("/decode", content=await sealed_body(7), headers=headers)
     assert resp.status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("query", "with_cookie", "status"),
+    [
+        ({"code": "good"}, False, 400),  # another browser's redirect (login CSRF)
+        ({"code": "good", "state": "unknown"}, True, 400),
+        ({"error": "access_denied"}, True, 403),  # the person is in no people group
+        ({"error": "server_error"}, True, 401),
+        ({"code": "bad"}, True, 401),  # the provider refused the code
+        ({"code": "other-nonce"}, True, 401),  # an ID token minted for another request
+    ],
+)
+async def test_callback_refusals(
+    http: httpx.AsyncClient, query: dict[str, str], with_cookie: bool, status: int
+) -> None:
+    params, binding = await start_login(http, f"{UI}/x")
+    headers = {"Cookie": binding.split(";")[0]} if with_cookie else {}
+    resp = await http.get(
+        "/oidc/callback", params={"state": params["state"]} | query, headers=headers
+    )
+    assert resp.status_code == status
+    assert not any(
+        "codec-session=" in c and "Max-Age=0" not in c for c in resp.headers.get_list("set-cookie")
+    )
+
+
 async def test_login_never_redirects_off_the_ui(http: httpx.AsyncClient) -> None:
-    form = {"username": "ada", "password": "right", "next": "https://evil.test/"}
-    resp = await http.post("/login", data=form)
-    assert resp.headers["location"] == "/login"
-    page = await http.get("/login", params={"next": f"{UI}.evil.test/x"})
-    assert "evil" not in page.text
+    params, binding = await start_login(http, "https://evil.test/")
+    ok = await http.get(
+        "/oidc/callback",
+        params={"code": "good", "state": params["state"]},
+        headers={"Cookie": binding.split(";")[0]},
+    )
+    assert ok.headers["location"] == "/login"
+    params, _ = await start_login(http, f"{UI}.evil.test/x")
+    assert "evil" not in str(params)
 
 
 async def test_healthz_reflects_readiness() -> None:

@@ -1,17 +1,22 @@
-"""People configuration as code: groups -> Temporal permissions, token role, dev users."""
+"""People configuration as code: groups -> Temporal permissions, OIDC provider, dev people."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from orders import identities, vault_people
+from orders import identities, vault_approvers, vault_people
 from orders.codec_server.auth import parse_permissions
 
 
-def test_permission_groups_are_named_as_temporal_permissions() -> None:
+def test_people_groups_are_the_issues_names_and_map_to_temporal_permissions() -> None:
+    assert {"order-viewers", "order-operators", "order-approvers", "order-admins"} <= set(
+        vault_people.PEOPLE_GROUPS
+    )
     groups = vault_people.permission_groups()
-    assert groups["orders:read"] == ("order-viewers",)
+    assert groups["orders:read"] == ("order-viewers", "order-approvers")
+    assert groups["orders:write"] == ("order-operators",)
+    assert groups["orders:admin"] == ("order-admins",)
     for permission, holders in groups.items():
         assert vault_people.PERMISSION_PATTERN.match(permission)
         assert set(holders) <= set(vault_people.PEOPLE_GROUPS)
@@ -19,33 +24,59 @@ def test_permission_groups_are_named_as_temporal_permissions() -> None:
         assert parse_permissions([permission, *holders]) == {tuple(permission.split(":"))}
 
 
-def test_dev_users_cover_viewer_other_namespace_and_no_group() -> None:
+def test_dev_people_cover_viewer_other_namespace_no_group_and_approvers() -> None:
+    people = vault_people.dev_people()
     perms = {
         user: {p for g in groups for p in vault_people.PEOPLE_GROUPS[g]}
-        for user, groups in vault_people.DEV_USERS.items()
+        for user, groups in people.items()
     }
     ns = identities.TEMPORAL_NAMESPACE
     assert any(f"{ns}:read" in p for p in perms.values())
     assert any(p and not any(x.startswith(f"{ns}:") for x in p) for p in perms.values())
     assert any(not p for p in perms.values())
+    for approver in identities.APPROVERS:
+        assert people[approver.name] == (vault_people.APPROVERS_GROUP,)
+        assert vault_people.dev_password_name(approver.name) == approver.transit_key
+    assert vault_people.dev_password_name("dev-viewer") == "user-dev-viewer"
 
 
-def test_person_policy_only_mints_the_codec_token() -> None:
-    text = vault_people.person_policy_path().read_text()
+def test_person_policy_only_authorizes_at_the_provider() -> None:
+    text = vault_people.person_policy()
     paths = re.findall(r'^path "([^"]+)"', text, re.MULTILINE)
-    assert paths == [f"identity/oidc/token/{vault_people.CODEC_TOKEN_ROLE}"]
-    assert re.findall(r"capabilities = \[(.*)\]", text) == ['"read"']
+    assert paths == [
+        f"identity/oidc/provider/{vault_people.PROVIDER}/authorize",
+        "auth/token/revoke-self",
+    ]
+    assert "transit" not in text
+    assert "{provider}" not in text
 
 
-def test_claims_template_is_json_with_permissions() -> None:
-    rendered = re.sub(r"\{\{[a-z.]+\}\}", '"x"', vault_people.CLAIMS_TEMPLATE)
-    claims = json.loads(rendered)
-    assert set(claims) == {"username", "permissions"}
-    assert "identity.entity.groups.names" in vault_people.CLAIMS_TEMPLATE
+def test_scope_templates_are_json_with_username_and_permissions() -> None:
+    claims: dict[str, str] = {}
+    for template in vault_people.SCOPES.values():
+        rendered = re.sub(r"\{\{[a-z.]+\}\}", '"x"', template)
+        claims |= json.loads(rendered)
+    assert set(claims) == {vault_people.USERNAME_CLAIM, vault_people.PERMISSIONS_CLAIM}
+    assert "identity.entity.groups.names" in vault_people.SCOPES[vault_people.PERMISSIONS_CLAIM]
+    assert vault_people.REQUESTED_SCOPES[0] == "openid"
 
 
-def test_issuer_and_jwks_url() -> None:
-    assert vault_people.issuer_for("http://127.0.0.1:8200/") == (
-        "http://127.0.0.1:8200/v1/identity/oidc"
+def test_issuer_and_endpoints_derive_from_one_base() -> None:
+    issuer = vault_people.issuer_for("http://127.0.0.1:8200/")
+    assert issuer == "http://127.0.0.1:8200/v1/identity/oidc/provider/orders"
+    assert vault_people.jwks_url_for(issuer) == issuer + "/.well-known/keys"
+    assert vault_people.token_url_for(issuer) == issuer + "/token"
+    assert vault_people.authorize_url_for(issuer) == (
+        "http://127.0.0.1:8200/ui/vault/identity/oidc/provider/orders/authorize"
     )
-    assert vault_people.jwks_url_for("http://v:1").endswith("/identity/oidc/.well-known/keys")
+
+
+def test_approvers_group_policy_signs_with_the_members_own_key_only() -> None:
+    text = vault_approvers.group_policy()
+    stanzas = re.findall(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', text)
+    assert stanzas == [
+        (f"{identities.TRANSIT_MOUNT}/sign/approver-{{{{identity.entity.name}}}}", '"update"')
+    ]
+    assert vault_approvers.group_policies() == {
+        vault_people.APPROVERS_GROUP: (vault_approvers.GROUP_POLICY,)
+    }

@@ -60,11 +60,14 @@ def test_project_services_run_as_the_image_user() -> None:
 def test_each_identity_sees_only_its_own_bootstrap_credential() -> None:
     for ident in (*identities.workers(), identities.CODEC_SERVER, identities.ORDER_MIGRATE):
         mounts = SERVICES[ident.name]["volumes"]
-        subpaths = {m["volume"]["subpath"] for m in mounts}
+        subpaths = {m["volume"]["subpath"] for m in mounts if m["source"] == "identity-state"}
         assert subpaths == {
             "identity/ca.crt",
             f"identity/clients/{ident.service_account}.token",
         }
+        # Besides, the codec server reads its OIDC client id (not a secret), nobody else any.
+        oidc = {m["volume"]["subpath"] for m in mounts if m["source"] == "oidc-clients"}
+        assert oidc == ({"codec-client-id"} if ident is identities.CODEC_SERVER else set())
         assert all(m["read_only"] for m in mounts)
 
 
