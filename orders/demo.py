@@ -31,8 +31,8 @@ from orders import client as orders_client
 from orders import evidence, identities
 from orders.db.engine import ssl_context
 from orders.devstack import actas
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import identity_settings
 from orders.models import (
     ApprovalPolicy,
     OrderItem,

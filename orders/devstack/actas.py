@@ -17,8 +17,8 @@ import hvac
 from temporalio.client import Client
 
 from orders import identities, temporal
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths, write_private
-from orders.devstack.supervisor import identity_settings
 from orders.identities import Identity
 from orders.security import certs, client_tls
 from orders.security.codec import codec_for

@@ -59,13 +59,23 @@ def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
         status = Status.load(paths)
         if status is not None and status.state == "ready":
             return status
-        return _wait_ready(paths, timeout)
+        return wait_ready(paths, timeout)
+    return wait_ready(paths, timeout, start(paths, options))
+
+
+def start(paths: StackPaths, options: UpOptions) -> subprocess.Popen[bytes]:
+    """Launch the supervisor without waiting for it (see :func:`wait_ready`).
+
+    Lets a caller do other work while the servers boot (the test session runs its unit
+    tests meanwhile). The caller must make sure no supervisor runs for ``paths`` yet.
+    """
+    paths.ensure()
     paths.status_json.unlink(missing_ok=True)
     for marker in paths.run.glob("*.ready"):
         marker.unlink()
     log = paths.log_file("supervisor").open("ab")
     try:
-        child = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -89,16 +99,21 @@ def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the CLI; `dev down` stops it
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "ORDERS_HOME": str(paths.home), "PYTHONUNBUFFERED": "1"},
         )
     finally:
         log.close()
-    return _wait_ready(paths, timeout, child)
 
 
-def _wait_ready(
-    paths: StackPaths, timeout: float, child: subprocess.Popen[bytes] | None = None
+def wait_ready(
+    paths: StackPaths, timeout: float = 240.0, child: subprocess.Popen[bytes] | None = None
 ) -> Status:
+    """Wait until the stack reports ready.
+
+    Raises:
+        StackError: If ``child`` (the supervisor) exited before reporting, the stack
+            reported a failure, or ``timeout`` seconds passed.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child is not None and child.poll() is not None and Status.load(paths) is None:

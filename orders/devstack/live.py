@@ -23,8 +23,9 @@ import hvac
 from orders import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.identity_endpoint import create_service_account
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import identity_settings, migrate, stack_apply_config
+from orders.devstack.supervisor import migrate, stack_apply_config
 from orders.identities import Identity
 from orders.settings import WorkerSettings
 from orders.vault_config import DB_MOUNT, K8S_MOUNT, Ttls, apply

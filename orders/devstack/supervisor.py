@@ -35,11 +35,11 @@ from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
 from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers, tls
+from orders.devstack.identity_env import identity_settings, worker_env
 from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths, Status, write_private
 from orders.identities import Server
 from orders.security import certs
-from orders.settings import WorkerSettings
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 from orders.vault_people import (
     CODEC_CALLBACK_PATH,
@@ -386,48 +386,6 @@ def stack_apply_config(
         db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
         db_admin_password=paths.secret("vault-dbadmin-password"),
         ttls=ttls,
-    )
-
-
-def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity) -> dict[str, str]:
-    """``ORDERS_*`` environment of a process running as ``identity`` in this stack."""
-    return {
-        "ORDERS_IDENTITY": identity.name,
-        "ORDERS_TEMPORAL_ADDRESS": info.temporal_address,
-        "ORDERS_TEMPORAL_NAMESPACE": info.namespace,
-        "ORDERS_VAULT_ADDR": info.vault_addr,
-        **(
-            {"ORDERS_VAULT_CACERT": info.ca_file, "ORDERS_DB_SSL_CA_FILE": info.ca_file}
-            if info.ca_file
-            else {}
-        ),
-        **(
-            {
-                "ORDERS_TEMPORAL_TLS_CA_FILE": info.ca_file,
-                "ORDERS_TEMPORAL_TLS_SERVER_NAME": info.temporal_server_name,
-            }
-            if info.ca_file and info.temporal_server_name
-            else {}
-        ),
-        "ORDERS_TOKEN_FILE": info.token_files[identity.name],
-        "ORDERS_K8S_HOST": info.identity_endpoint,
-        "ORDERS_K8S_CA_FILE": info.identity_ca_file,
-        "ORDERS_K8S_CLIENT_TOKEN_FILE": str(
-            paths.identity / "clients" / f"{identity.service_account}.token"
-        ),
-        "ORDERS_DB_HOST": info.postgres_host,
-        "ORDERS_DB_PORT": str(info.postgres_port),
-        "ORDERS_DB_NAME": info.database,
-    }
-
-
-def identity_settings(
-    info: StackInfo, paths: StackPaths, identity: identities.Identity
-) -> WorkerSettings:
-    """WorkerSettings for running as ``identity`` from a tool (migrations, tests, demo)."""
-    env = worker_env(info, paths, identity)
-    return WorkerSettings.model_validate(
-        {k.removeprefix("ORDERS_").lower(): v for k, v in env.items()}
     )
 
 

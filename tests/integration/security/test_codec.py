@@ -12,8 +12,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
 from orders import identities
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import identity_settings
 from orders.security.codec import (
     ENCODING,
     META_COMPRESSION,

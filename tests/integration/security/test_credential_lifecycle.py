@@ -17,8 +17,8 @@ from temporalio.client import Client
 
 from orders import client as orders_client
 from orders import evidence, identities
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import identity_settings
 from orders.models import OrderRequest, OrderStatus, Outcome
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from orders import identities
 from orders.deploy import kind
+from orders.devstack.identity_env import worker_env
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import worker_env
 
 
 def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None:

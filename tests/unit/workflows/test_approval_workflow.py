@@ -120,8 +120,7 @@ async def test_every_rejection_reason_leaves_the_order_waiting(harness: Harness)
     sign = local_signer(harness)
     # Dual approval (4 laptops, 5,996.00) submitted by dave: alice is over her limit.
     order = large(customer="dave", laptops=4)
-    # Short deadline: the checks below take a few seconds; the test then waits it out.
-    handle = await awaiting(harness, order, deadline=20)
+    handle = await awaiting(harness, order)
     other = await awaiting(harness, large())
     target, other_target = await Target.of(handle, NAMESPACE), await Target.of(other, NAMESPACE)
     cases = await rejection_cases(
@@ -151,13 +150,19 @@ async def test_every_rejection_reason_leaves_the_order_waiting(harness: Harness)
     assert PAY not in harness.shop.steps(order.order_id)
     assert await failed_tasks(handle) == 0
 
-    # Nobody else valid before the deadline: rejected, stock released, nothing paid.
+    await handle.terminate("test done")
+    await other.terminate("test done")
+
+
+async def test_deadline_rejects_the_order_and_releases_its_stock(harness: Harness) -> None:
+    order = large()
+    handle = await harness.start(order, ApprovalPolicy(deadline_seconds=3))
     final = OrderStatus.model_validate(await handle.result())
     assert final.outcome is Outcome.REJECTED
     assert final.reason == NO_APPROVAL
     assert final.compensations == (RELEASE,)
     assert PAY not in harness.shop.steps(order.order_id)
-    await other.terminate("test done")
+    assert await failed_tasks(handle) == 0
 
 
 async def test_signed_rejection_rejects_and_releases(harness: Harness) -> None:
