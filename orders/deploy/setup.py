@@ -140,7 +140,7 @@ def wait_for_vault(client: hvac.Client, timeout: float) -> None:
         except Exception as exc:  # not reachable yet: DNS, refused, 5xx while starting
             if time.monotonic() > deadline:
                 raise TimeoutError(f"OpenBao at {client.url} did not answer: {exc}") from exc
-            time.sleep(2)
+            time.sleep(0.5)
 
 
 def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
