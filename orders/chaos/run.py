@@ -99,7 +99,7 @@ SHORT = Plan(
     ),
     stream_seconds=24.0,
     interval=0.4,
-    concurrency=6,
+    concurrency=10,
     result_timeout=120.0,
 )
 
