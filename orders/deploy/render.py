@@ -232,7 +232,7 @@ def _exec_probe(check: str, period: int, failures: int) -> dict[str, Any]:
 
 def _tcp_probe(period: int, failures: int) -> dict[str, Any]:
     return {
-        "tcpSocket": {"port": "http"},
+        "tcpSocket": {"port": "https"},
         "periodSeconds": period,
         "timeoutSeconds": 3,
         "failureThreshold": failures,
@@ -260,23 +260,29 @@ def container(identity: Identity) -> dict[str, Any]:
         c |= {
             "command": ["orders", "codec-server"],
             "args": ["--host", "0.0.0.0", "--port", str(CODEC_PORT)],  # noqa: S104 - pod IP
-            "ports": [{"name": "http", "containerPort": CODEC_PORT, "protocol": "TCP"}],
+            "ports": [{"name": "https", "containerPort": CODEC_PORT, "protocol": "TCP"}],
         }
     elif identity.kind is Kind.MIGRATE:
         c["command"] = ["python", "-m", "orders.deploy.setup", "migrate"]
     else:
         raise ValueError(f"{identity.name} runs no pods")
+    env = [
+        {"name": "ORDERS_IDENTITY", "value": identity.name},
+        {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
+    ]
+    mounts = [
+        {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": CA_CONFIGMAP, "mountPath": tls.CA_DIR, "readOnly": True},
+    ]
+    if identity.kind is Kind.CODEC:
+        env += [{"name": k, "value": v} for k, v in codec_tls_env().items()]
+        mounts.append({"name": tls.CODEC.volume, "mountPath": tls.TLS_DIR, "readOnly": True})
     c |= {
-        "env": [
-            {"name": "ORDERS_IDENTITY", "value": identity.name},
-            {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
-        ],
+        "env": env,
         "envFrom": [{"configMapRef": {"name": ENV_CONFIGMAP}}],
         "securityContext": container_security_context(),
-        "volumeMounts": [
-            {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
     }
     if identity.is_worker:
         c |= {
@@ -295,6 +301,32 @@ def container(identity: Identity) -> dict[str, Any]:
     else:
         c["resources"] = _resources("50m", "128Mi", "1", "256Mi")
     return c
+
+
+CA_CONFIGMAP: Final = "orders-ca"
+"""ConfigMap with the Vault root CA only (``ca.pem``), written by the overlay's PKI Job."""
+
+
+def _tls_volumes(identity: Identity) -> list[dict[str, Any]]:
+    """The CA (public) for everyone; the codec server's own key pair, owner-read only."""
+    volumes: list[dict[str, Any]] = [
+        {
+            "name": CA_CONFIGMAP,
+            "configMap": {
+                "name": CA_CONFIGMAP,
+                "items": [{"key": tls.CA_FILE, "path": tls.CA_FILE}],
+                "defaultMode": 0o444,
+            },
+        }
+    ]
+    if identity.kind is Kind.CODEC:
+        volumes.append(
+            {
+                "name": tls.CODEC.volume,
+                "secret": {"secretName": tls.CODEC.volume, "defaultMode": 0o400},
+            }
+        )
+    return volumes
 
 
 def pod_spec(identity: Identity, *, restart_policy: str = "Always") -> dict[str, Any]:
@@ -325,6 +357,7 @@ def pod_spec(identity: Identity, *, restart_policy: str = "Always") -> dict[str,
                 },
             },
             {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            *_tls_volumes(identity),
         ],
     }
 
@@ -350,10 +383,13 @@ def namespace() -> dict[str, Any]:
 
 def env_configmap() -> dict[str, Any]:
     """Shared ``ORDERS_*`` settings, pointing at the servers the overlay provides."""
+    # OpenBao and Postgres are dialled by their certificates' names (the overlay maps them
+    # to their Services with hostAliases); Temporal by its Service, checked against its
+    # certificate's name (ORDERS_TEMPORAL_TLS_SERVER_NAME).
     env = worker_env(
         temporal=f"{TEMPORAL.host}:{TEMPORAL.port}",
-        vault=f"http://{VAULT.host}:{VAULT.port}",
-        db_host=POSTGRES.host,
+        vault=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
+        db_host=identities.Server.POSTGRES.value,
         db_port=POSTGRES.port,
     )
     return {
@@ -495,7 +531,7 @@ def codec_service() -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": selector(ident),
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
         },
     }
 
@@ -506,7 +542,21 @@ def codec_ingress() -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": metadata(ident.name, ident),
+        # The controller speaks HTTPS to the codec server and verifies its certificate
+        # (name and CA: the Secret holds the Vault root CA only).
+        "metadata": metadata(
+            ident.name,
+            ident,
+            annotations={
+                "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+                "nginx.ingress.kubernetes.io/proxy-ssl-verify": "on",
+                "nginx.ingress.kubernetes.io/proxy-ssl-name": identities.Server.CODEC.value,
+                "nginx.ingress.kubernetes.io/proxy-ssl-server-name": "on",
+                "nginx.ingress.kubernetes.io/proxy-ssl-secret": (
+                    f"{identities.K8S_NAMESPACE}/{CA_CONFIGMAP}"
+                ),
+            },
+        ),
         "spec": {
             "ingressClassName": "nginx",
             "rules": [
@@ -518,7 +568,7 @@ def codec_ingress() -> dict[str, Any]:
                                 "path": "/",
                                 "pathType": "Prefix",
                                 "backend": {
-                                    "service": {"name": ident.name, "port": {"name": "http"}}
+                                    "service": {"name": ident.name, "port": {"name": "https"}}
                                 },
                             }
                         ]
@@ -759,11 +809,13 @@ def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
 
 
 def temporal_tls_env() -> dict[str, str]:
-    """Temporal's native TLS through its image's config template, both for the frontend
-    and internode: the PKI certificate (server + client usage), client certificates
-    required and verified against the Vault root CA, host names verified. The same
-    certificate is the auto-setup CLI's client certificate (TEMPORAL_TLS_CA/CERT/KEY), and
-    SSL_CERT_FILE makes the JWKS fetch from OpenBao verify against the same CA."""
+    """Temporal's native TLS through its image's config template (frontend and internode).
+
+    One PKI certificate (server + client usage) for both; client certificates required and
+    verified against the Vault root CA; host names verified. The same certificate is the
+    auto-setup CLI's client certificate (TEMPORAL_TLS_CA/CERT/KEY), and SSL_CERT_FILE makes
+    the JWKS fetch from OpenBao verify against the same CA.
+    """
     name = identities.Server.TEMPORAL.value
     return {
         "TEMPORAL_TLS_SERVER_CA_CERT": tls.CA_PATH,
@@ -802,8 +854,10 @@ def temporal_cli_tls_args() -> list[str]:
 
 
 def temporal_ui_tls_env() -> dict[str, str]:
-    """The UI server's mTLS to the frontend (its own client certificate) and its CA for
-    OpenBao (the OIDC issuer) via SSL_CERT_FILE."""
+    """The UI server's mTLS to the frontend (its own client certificate).
+
+    SSL_CERT_FILE: the UI verifies OpenBao (the OIDC issuer) against the same CA.
+    """
     return {
         "TEMPORAL_TLS_CA": tls.CA_PATH,
         "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
@@ -815,8 +869,15 @@ def temporal_ui_tls_env() -> dict[str, str]:
 
 
 def codec_tls_env() -> dict[str, str]:
-    """The codec server serves HTTPS only, with its PKI certificate."""
-    return {"ORDERS_CODEC_TLS_CERT": tls.SERVER_CERT_PATH, "ORDERS_CODEC_TLS_KEY": tls.SERVER_KEY_PATH}
+    """The codec server serves HTTPS only, with its PKI certificate.
+
+    It reads the handed-over pair directly: it runs as the user that owns the key in
+    compose (0600), and as the pod's own group in Kubernetes (Secret, mode 0400).
+    """
+    return {
+        "ORDERS_CODEC_TLS_CERT": f"{tls.TLS_DIR}/{tls.CERT_FILE}",
+        "ORDERS_CODEC_TLS_KEY": f"{tls.TLS_DIR}/{tls.KEY_FILE}",
+    }
 
 
 def _with_tls_copy(entrypoint: list[str]) -> list[str]:

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -227,6 +228,9 @@ def pki(args: argparse.Namespace) -> None:
         where = _pairs(args.k8s_namespace)
         for ns in args.k8s_ca_configmap or ():
             secrets.apply_configmap(ns, args.ca_configmap_name, {tls.CA_FILE: ca_pem})
+        for ns in args.k8s_ca_secret or ():
+            # ingress-nginx verifies upstreams against a Secret's ca.crt (the CA only).
+            secrets.apply_secret(ns, tls.ca_secret_body(args.ca_configmap_name, ca_pem))
         for spec in specs:
             cert = tls.issue(root, spec)
             ns = where.get(spec.name, secrets.namespace)
@@ -262,6 +266,37 @@ class K8sObjects:
                 raise
             self.api.replace_namespaced_secret(name, namespace, body)
 
+    def create_secret(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create the Secret unless it exists (then leave it as it is).
+
+        Returns:
+            Whether it was created.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.api.create_namespaced_secret(namespace, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def configmap_value(self, namespace: str, name: str | None, key: str) -> str | None:
+        """One value of a ConfigMap, or None if there is no such map or key."""
+        from kubernetes.client.exceptions import ApiException
+
+        if name is None:
+            return None
+        try:
+            cm = self.api.read_namespaced_config_map(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value: str | None = (cm.data or {}).get(key)
+        return value
+
     def apply_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """Create the ConfigMap, or replace it if it exists."""
         from kubernetes.client.exceptions import ApiException
@@ -278,6 +313,41 @@ class K8sObjects:
             if exc.status != 409:
                 raise
             self.api.replace_namespaced_config_map(name, namespace, body)
+
+
+def k8s_bootstrap(
+    objects: K8sObjects, secret: str, ca_configmap: str | None, ca_file: Path
+) -> bool:
+    """OpenBao's bootstrap certificate as the Secret ``secret``, unless it exists.
+
+    The Secret is only ever *created* (never read: this step has no right to OpenBao's
+    key); if it exists already (OpenBao serves it, or by now one from its PKI), the CA
+    published before is used. The bootstrap CA goes to ``ca_file`` (for this pod's next
+    container) and to the ConfigMap ``ca_configmap`` (for the other bootstrap-phase Jobs).
+
+    Returns:
+        Whether a bootstrap certificate was created.
+    """
+    from orders.deploy import tls
+    from orders.devstack.tls import bootstrap_server_cert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key, ca = Path(tmp, "c"), Path(tmp, "k"), Path(tmp, "ca")
+        bootstrap_server_cert(cert, key, ca)
+        body = tls.pem_secret_body(secret, cert.read_text(), key.read_text())
+        ca_pem = ca.read_text()
+    created = objects.create_secret(objects.namespace, body)
+    if created:
+        if ca_configmap:
+            data = {tls.BOOTSTRAP_CA_FILE: ca_pem}
+            objects.apply_configmap(objects.namespace, ca_configmap, data)
+    else:
+        published = objects.configmap_value(objects.namespace, ca_configmap, tls.BOOTSTRAP_CA_FILE)
+        if published is None:
+            return False
+        ca_pem = published
+    tls.write_ca(ca_file, ca_pem)
+    return created
 
 
 def configure(args: argparse.Namespace) -> None:
@@ -325,8 +395,11 @@ def configure(args: argparse.Namespace) -> None:
 
 
 def _vault_db_tls(ca_file: str | None) -> str:
-    """Query of Vault's connection URL: verify-full against ``ca_file`` (a path inside
-    OpenBao's container), or plaintext only when no CA is given (never in a deployment)."""
+    """Query of Vault's connection URL: verify-full against ``ca_file``.
+
+    ``ca_file`` is a path inside OpenBao's container. Without one the connection is
+    plaintext (only for callers that configure no TLS; no deployment here does).
+    """
     from orders.db.engine import tls_query
 
     return tls_query(ca_file) if ca_file else "?sslmode=disable"
@@ -366,6 +439,8 @@ async def migrate(settings: WorkerSettings) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from orders.vault_config import Ttls
+
     ap = argparse.ArgumentParser(prog="python -m orders.deploy.setup", description=__doc__)
     steps = ap.add_subparsers(dest="step", required=True)
     unseal = steps.add_parser("unseal", help="initialise (once) and unseal OpenBao")
@@ -379,15 +454,20 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     boot = steps.add_parser("tls-bootstrap", help="OpenBao's throwaway first certificate")
-    boot.add_argument("--out-dir", type=Path, required=True, help="OpenBao's tls.crt|key")
+    dest = boot.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out-dir", type=Path, help="OpenBao's tls.crt|key (compose volume)")
+    dest.add_argument("--k8s-secret", help="OpenBao's TLS Secret (pod's namespace)")
     boot.add_argument("--ca-file", type=Path, required=True, help="write the bootstrap CA")
     boot.add_argument("--group", type=int, help="OpenBao's group (key 0640), else 0600")
+    boot.add_argument("--k8s-ca-configmap", help="ConfigMap publishing the bootstrap CA")
 
     pk = steps.add_parser("pki", help="apply Vault PKI, issue the servers' certificates")
     pk.add_argument("--vault-addr", required=True)
     pk.add_argument("--root-token-file", type=Path, required=True)
     pk.add_argument("--vault-ca-file", type=Path, action="append")
-    pk.add_argument("--cert-ttl", type=int, default=3600, help="identities' client certs (s)")
+    pk.add_argument(
+        "--cert-ttl", type=int, default=Ttls().cert, help="identities' client certs (s)"
+    )
     pk.add_argument("--cert", action="append", help="only these (default: every one)")
     out = pk.add_mutually_exclusive_group(required=True)
     out.add_argument("--out-dir", type=Path, help="<dir>/<cert>/tls.crt|key, <dir>/ca/ca.pem")
@@ -395,7 +475,8 @@ def _parser() -> argparse.ArgumentParser:
     pk.add_argument("--group", action="append", help="CERT=GID: key 0640 with that group")
     pk.add_argument("--k8s-namespace", action="append", help="CERT=NAMESPACE of its Secret")
     pk.add_argument("--k8s-ca-configmap", action="append", help="namespace for the CA map")
-    pk.add_argument("--ca-configmap-name", default="orders-ca")
+    pk.add_argument("--k8s-ca-secret", action="append", help="namespace for a CA-only Secret")
+    pk.add_argument("--ca-configmap-name", default="orders-ca", help="name of CA map/Secret")
 
     conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
     conf.add_argument("--vault-addr", required=True)
@@ -436,7 +517,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "tls-bootstrap":
         from orders.deploy import tls
 
-        written = tls.bootstrap(args.out_dir, args.ca_file, args.group)
+        if args.out_dir is not None:
+            written = tls.bootstrap(args.out_dir, args.ca_file, args.group)
+        else:
+            written = k8s_bootstrap(
+                K8sObjects.in_cluster(), args.k8s_secret, args.k8s_ca_configmap, args.ca_file
+            )
         log.info("tls.bootstrap", written=written)
     elif args.step == "pki":
         pki(args)

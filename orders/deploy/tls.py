@@ -28,6 +28,9 @@ it). In kind the keys are Secrets mounted with ``defaultMode: 0400`` into the on
 uses them.
 """
 
+# Container paths: "/tmp" is each server's own tmpfs, not the host's shared temp dir.
+# ruff: noqa: S108
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +74,8 @@ class CertSpec:
         name: Short name: compose volume ``tls-<name>``, Secret ``tls-<name>``.
         role: PKI role that issues it.
         common_name: Its CN (a server name, or the UI's client name).
-        localhost: Whether ``localhost``/127.0.0.1 are added (servers reached on loopback
-            in compose's shared network namespace: OpenBao, the codec server).
+        localhost: Whether ``localhost``/127.0.0.1 are added (servers reached on loopback:
+            in compose's shared network namespace, or through ``kubectl port-forward``).
     """
 
     name: str
@@ -87,7 +90,7 @@ class CertSpec:
 
 
 OPENBAO: Final = CertSpec("openbao", identities.PKI_SERVER_ROLE, Server.OPENBAO.value, True)
-POSTGRES: Final = CertSpec("postgres", identities.PKI_SERVER_ROLE, Server.POSTGRES.value)
+POSTGRES: Final = CertSpec("postgres", identities.PKI_SERVER_ROLE, Server.POSTGRES.value, True)
 TEMPORAL: Final = CertSpec("temporal", identities.PKI_TEMPORAL_ROLE, Server.TEMPORAL.value)
 TEMPORAL_UI: Final = CertSpec(
     "temporal-ui", identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME
@@ -233,11 +236,25 @@ def trust_bundle(files: Iterable[Path]) -> str:
 
 def secret_body(name: str, cert: certs.IssuedCert) -> dict[str, Any]:
     """A ``kubernetes.io/tls`` Secret of ``cert`` (full chain and key)."""
-    data = {"tls.crt": cert.fullchain, "tls.key": cert.private_key.strip() + "\n"}
+    return pem_secret_body(name, cert.fullchain, cert.private_key)
+
+
+def pem_secret_body(name: str, cert_pem: str, key_pem: str) -> dict[str, Any]:
+    """A ``kubernetes.io/tls`` Secret (``tls.crt``, ``tls.key``)."""
+    data = {CERT_FILE: cert_pem.strip() + "\n", KEY_FILE: key_pem.strip() + "\n"}
+    return _secret(name, "kubernetes.io/tls", data)
+
+
+def ca_secret_body(name: str, ca_pem: str) -> dict[str, Any]:
+    """A Secret holding only a CA certificate as ``ca.crt`` (for ingress-nginx)."""
+    return _secret(name, "Opaque", {"ca.crt": ca_pem.strip() + "\n"})
+
+
+def _secret(name: str, kind: str, data: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "type": "kubernetes.io/tls",
+        "type": kind,
         "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "hardened-orders"}},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
