@@ -886,13 +886,13 @@ def _with_tls_copy(entrypoint: list[str]) -> list[str]:
     return [shell, flag, tls.copy_then(script)]
 
 
-def _bootstrap_vault_cas() -> list[str]:
+def _bootstrap_vault_cas(ca_dir: str = tls.CA_DIR) -> list[str]:
     """``--vault-ca-file`` args of the steps that may meet OpenBao's bootstrap certificate."""
     return [
         "--vault-ca-file",
-        f"{tls.CA_DIR}/{tls.BOOTSTRAP_CA_FILE}",
+        f"{ca_dir}/{tls.BOOTSTRAP_CA_FILE}",
         "--vault-ca-file",
-        tls.CA_PATH,
+        f"{ca_dir}/{tls.CA_FILE}",
     ]
 
 
@@ -1125,7 +1125,8 @@ def compose() -> dict[str, Any]:
                 "pki",
                 "--vault-addr",
                 COMPOSE_VAULT,
-                *_bootstrap_vault_cas(),
+                # It mounts the CA volume writable, where it writes the root CA.
+                *_bootstrap_vault_cas(f"{PKI_DIR}/ca"),
                 "--root-token-file",
                 f"{STATE_DIR}/openbao-init/root-token",
                 "--out-dir",
