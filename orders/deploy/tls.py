@@ -102,11 +102,13 @@ BY_NAME: Final = {s.name: s for s in SPECS}
 RELOAD_SECONDS: Final = 10
 """How often OpenBao's entrypoint looks for a new certificate."""
 
-COPY_TLS: Final = (
-    f'(umask 077 && mkdir -p {LIVE_TLS_DIR} && cat "$$src/{CERT_FILE}" > {SERVER_CERT_PATH} '
-    f'&& cat "$$src/{KEY_FILE}" > {SERVER_KEY_PATH})'
-)
-"""Copy the handed-over pair into the server's tmpfs, the key 0600 and its own."""
+
+def copy_script(live: str = LIVE_TLS_DIR) -> str:
+    """Copy the handed-over pair (from ``$src``) into ``live``, the key 0600 and its own."""
+    return (
+        f'(umask 077 && mkdir -p {live} && cat "$$src/{CERT_FILE}" > {live}/{CERT_FILE} '
+        f'&& cat "$$src/{KEY_FILE}" > {live}/{KEY_FILE})'
+    )
 
 
 def _pick(sources: Iterable[str]) -> str:
@@ -119,18 +121,32 @@ def _k8s(script: str, k8s: bool) -> str:
     return script.replace("$$", "$") if k8s else script
 
 
-def copy_then(command: str, *, sources: Iterable[str] = (TLS_DIR,), k8s: bool = False) -> str:
+def copy_then(
+    command: str,
+    *,
+    sources: Iterable[str] = (TLS_DIR,),
+    live: str = LIVE_TLS_DIR,
+    k8s: bool = False,
+) -> str:
     """A ``sh -c`` script: copy the certificate 0600 into tmpfs, then run ``command``.
 
     Args:
         command: The rest of the script (usually ``exec <server> ...``).
         sources: Directories to take the pair from, the first that has one.
+        live: Where the server reads its copy (its own tmpfs).
         k8s: Kubernetes spelling (``$`` is literal there; compose needs ``$$``).
     """
-    return _k8s(_pick(sources) + COPY_TLS + f" && {command}", k8s)
+    return _k8s(_pick(sources) + copy_script(live) + f" && {command}", k8s)
 
 
-def reloading_entrypoint(command: str, *, sources: Iterable[str], k8s: bool = False) -> str:
+def reloading_entrypoint(
+    command: str,
+    *,
+    sources: Iterable[str] = (TLS_DIR,),
+    live: str = LIVE_TLS_DIR,
+    interval: int = RELOAD_SECONDS,
+    k8s: bool = False,
+) -> str:
     """``sh -c`` script running ``command`` and sending it SIGHUP when its cert changes.
 
     OpenBao reloads its listener's certificate on SIGHUP: this is how it moves from the
@@ -138,16 +154,17 @@ def reloading_entrypoint(command: str, *, sources: Iterable[str], k8s: bool = Fa
     restart. SIGTERM/SIGINT are passed on, so the container stops as the server would.
     """
     dirs = tuple(sources)
+    copy = copy_script(live)
     script = (
         _pick(dirs)
-        + COPY_TLS
+        + copy
         + f" || exit 1; {command} & pid=$$!; "
         + "trap 'kill -TERM $$pid' TERM INT; "
         + "while kill -0 $$pid 2>/dev/null; do "
-        + f"sleep {RELOAD_SECONDS} & wait $$!; "
+        + f"sleep {interval} & wait $$!; "
         + _pick(dirs)
-        + f'if ! cmp -s "$$src/{CERT_FILE}" {SERVER_CERT_PATH}; then '
-        + COPY_TLS
+        + f'if ! cmp -s "$$src/{CERT_FILE}" {live}/{CERT_FILE}; then '
+        + copy
         + " && kill -HUP $$pid; fi; done; wait $$pid"
     )
     return _k8s(script, k8s)
