@@ -224,18 +224,53 @@ def pki(args: argparse.Namespace) -> None:
             )
             log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial)
     else:
-        secrets = K8sObjects.in_cluster()
-        where = _pairs(args.k8s_namespace)
-        for ns in args.k8s_ca_configmap or ():
-            secrets.apply_configmap(ns, args.ca_configmap_name, {tls.CA_FILE: ca_pem})
-        for ns in args.k8s_ca_secret or ():
-            # ingress-nginx verifies upstreams against a Secret's ca.crt (the CA only).
-            secrets.apply_secret(ns, tls.ca_secret_body(args.ca_configmap_name, ca_pem))
-        for spec in specs:
-            cert = tls.issue(root, spec)
-            ns = where.get(spec.name, secrets.namespace)
-            secrets.apply_secret(ns, tls.secret_body(spec.volume, cert))
-            log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial, namespace=ns)
+        issue_to_k8s(
+            root,
+            K8sObjects.in_cluster(),
+            specs,
+            ca_pem,
+            namespaces=_pairs(args.k8s_namespace),
+            ca_configmaps=args.k8s_ca_configmap or [],
+            ca_secrets=args.k8s_ca_secret or [],
+            ca_name=args.ca_configmap_name,
+        )
+
+
+def issue_to_k8s(
+    root: hvac.Client,
+    objects: K8sObjects,
+    specs: list[Any],
+    ca_pem: str,
+    *,
+    namespaces: dict[str, str],
+    ca_configmaps: list[str],
+    ca_secrets: list[str],
+    ca_name: str,
+) -> None:
+    """Issue ``specs`` as ``tls-<name>`` Secrets and publish the root CA (no key anywhere).
+
+    Args:
+        root: A client allowed to issue on the servers' roles.
+        objects: Where to write (the Job's own API token).
+        specs: The certificates (:class:`orders.deploy.tls.CertSpec`).
+        ca_pem: The Vault root CA.
+        namespaces: Certificate name -> namespace of its Secret (default: the Job's own).
+        ca_configmaps: Namespaces that get the CA as ConfigMap ``ca_name`` (``ca.pem``).
+        ca_secrets: Namespaces that get it as a Secret ``ca_name`` (``ca.crt``; ingress).
+        ca_name: Name of those ConfigMaps and Secrets.
+    """
+    from orders.deploy import tls
+
+    for ns in ca_configmaps:
+        objects.apply_configmap(ns, ca_name, {tls.CA_FILE: ca_pem})
+    for ns in ca_secrets:
+        # ingress-nginx verifies upstreams against a Secret's ca.crt (the CA only).
+        objects.apply_secret(ns, tls.ca_secret_body(ca_name, ca_pem))
+    for spec in specs:
+        cert = tls.issue(root, spec)
+        ns = namespaces.get(spec.name, objects.namespace)
+        objects.apply_secret(ns, tls.secret_body(spec.volume, cert))
+        log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial, namespace=ns)
 
 
 class K8sObjects:

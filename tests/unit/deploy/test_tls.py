@@ -209,6 +209,48 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
             assert key.stat().st_gid == gid
         assert not _mode(key) & 0o007, "never world-readable"
 
+    # The kind path: the same certificates as Secrets, each in its server's namespace, the
+    # CA alone in ConfigMaps and the ingress' Secret.
+    api = FakeCoreV1()
+    root_client = hvac.Client(
+        url=addr,
+        token=(deployed.keys / setup.ROOT_TOKEN).read_text().strip(),
+        verify=str(root_ca),
+        timeout=30,
+    )
+    setup.issue_to_k8s(
+        root_client,
+        setup.K8sObjects(api, "orders-infra"),
+        list(tls.SPECS),
+        root_ca.read_text(),
+        namespaces={tls.CODEC.name: "orders"},
+        ca_configmaps=["orders-infra", "orders"],
+        ca_secrets=["orders"],
+        ca_name="orders-ca",
+    )
+    assert set(api.secrets) == {
+        ("orders-infra", s.volume) for s in tls.SPECS if s.name != "codec"
+    } | {
+        ("orders", tls.CODEC.volume),
+        ("orders", "orders-ca"),
+    }
+    for (_ns, name), body in api.secrets.items():
+        data = {k: base64.b64decode(v).decode() for k, v in body["data"].items()}
+        if name == "orders-ca":
+            assert data == {"ca.crt": root_ca.read_text()}
+            continue
+        assert body["type"] == "kubernetes.io/tls"
+        leaf = x509.load_pem_x509_certificates(data[tls.CERT_FILE].encode())[0]
+        spec = next(s for s in tls.SPECS if s.volume == name)
+        assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
+            spec.common_name
+        )
+        assert "PRIVATE KEY" in data[tls.KEY_FILE]
+    assert api.configmaps == {
+        ("orders-infra", "orders-ca"): {tls.CA_FILE: root_ca.read_text()},
+        ("orders", "orders-ca"): {tls.CA_FILE: root_ca.read_text()},
+    }
+
     # SIGTERM to the entrypoint stops OpenBao with it.
     deployed.proc.send_signal(signal.SIGTERM)
     assert deployed.proc.wait(20) is not None
