@@ -65,6 +65,7 @@ class Plan:
 
 _KILL, _VAULT = FaultKind.WORKER_KILLED, FaultKind.VAULT_OUTAGE
 _PG, _REVOKE = FaultKind.POSTGRES_RESTART, FaultKind.LEASE_REVOKED
+_OUTAGES = (_VAULT, _PG)
 
 _WORKFLOW = identities.ORDER_WORKFLOW.name
 
@@ -233,7 +234,7 @@ def tables(report: Report) -> list[Table]:
             kind.value,
             str(len(records)),
             ", ".join(f"{t} x{n}" if n > 1 else t for t, n in sorted(targets.items())),
-            f"{sum(r.seconds for r in records):.1f}" if kind is FaultKind.VAULT_OUTAGE else "",
+            f"{sum(r.seconds for r in records):.1f}" if kind in _OUTAGES else "",
         )
     faults.add_row("credential rotations (TTL expiry)", str(report.rotations), "workers' logs", "")
 
