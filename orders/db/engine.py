@@ -92,7 +92,8 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
         "postgresql+asyncpg://",
         async_creator=connect,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        # Seven database identities at their peak stay well under max_connections=100.
+        max_overflow=settings.db_pool_size // 2,
         # No pre-ping (a round trip per checkout, ~14% of an activity's CPU): rotation
         # disposes the pool, and a connection that died under it (Postgres restart,
         # revocation) raises a disconnect error that invalidates the pool; the activity
