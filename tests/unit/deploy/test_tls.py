@@ -146,7 +146,7 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     gid = os.getgid()
     groups = [
         a
-        for n in ("openbao", "postgres", "temporal", "temporal-ui")
+        for n in ("openbao", "postgres", "temporal", "temporal-ui", "temporal-db")
         for a in ("--group", f"{n}={gid}")
     ]
     argv = [
@@ -202,8 +202,8 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         assert eku == expected, spec.name
         key = directory / tls.KEY_FILE
         assert _mode(directory / tls.CERT_FILE) == 0o644
-        if spec.name == tls.CODEC.name:
-            assert _mode(key) == 0o600  # no --group: the writer's user is the codec's
+        if spec.name in (tls.CODEC.name, tls.CODEC_INGRESS.name):
+            assert _mode(key) == 0o600  # no --group: no server of this machine reads it
         else:
             assert _mode(key) == 0o640
             assert key.stat().st_gid == gid
@@ -223,15 +223,16 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         setup.K8sObjects(api, "orders-infra"),
         list(tls.SPECS),
         root_ca.read_text(),
-        namespaces={tls.CODEC.name: "orders"},
+        namespaces={tls.CODEC.name: "orders", tls.CODEC_INGRESS.name: "orders"},
         ca_configmaps=["orders-infra", "orders"],
         ca_secrets=["orders"],
         ca_name="orders-ca",
     )
     assert set(api.secrets) == {
-        ("orders-infra", s.volume) for s in tls.SPECS if s.name != "codec"
+        ("orders-infra", s.volume) for s in tls.SPECS if s not in (tls.CODEC, tls.CODEC_INGRESS)
     } | {
         ("orders", tls.CODEC.volume),
+        ("orders", tls.CODEC_INGRESS.volume),
         ("orders", "orders-ca"),
     }
     for (_ns, name), body in api.secrets.items():
