@@ -13,6 +13,10 @@
 * ``pki_int/roles/temporal-server`` (``temporal.orders.local`` only, server + client usage
   for Temporal's internode calls) and ``pki_int/roles/temporal-ui`` (the UI's client
   certificate) serve the deployed stacks (docker-compose, kind); no identity reaches them.
+* ``pki_int/roles/temporal-db`` (Temporal's own Postgres) and ``pki_int/roles/codec-ingress``
+  (the kind Ingress's browser-facing host) each issue server certificates for their one name
+  (:func:`single_server_role`), so no other role can put those names on a certificate and
+  these roles can name nothing else.
 
 Everything here is idempotent: the CAs are generated once; roles are rewritten each time,
 and roles not in the contract are deleted.
@@ -122,6 +126,31 @@ def temporal_ui_role() -> dict[str, Any]:
     }
 
 
+def single_server_role(name: str) -> dict[str, Any]:
+    """Body of a role that issues server certificates for ``name`` alone.
+
+    No localhost, no IP SANs, no client usage: ``temporal-db`` and ``codec-ingress``, each a
+    name only one server presents.
+    """
+    return {
+        **KEY,
+        "allowed_domains": [name],
+        "allow_bare_domains": True,
+        "allow_subdomains": False,
+        "allow_glob_domains": False,
+        "allow_wildcard_certificates": False,
+        "allow_localhost": False,
+        "allow_ip_sans": False,
+        "allowed_uri_sans": [],
+        "enforce_hostnames": True,
+        "require_cn": True,
+        "server_flag": True,
+        "client_flag": False,
+        "ttl": SERVER_CERT_TTL,
+        "max_ttl": SERVER_CERT_TTL,
+    }
+
+
 def _ensure_pki_mount(client: hvac.Client, path: str, max_ttl: str) -> None:
     if f"{path}/" not in client.sys.list_mounted_secrets_engines()["data"]:
         client.sys.enable_secrets_engine("pki", path=path, config={"max_lease_ttl": max_ttl})
@@ -168,6 +197,8 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
     roles[identities.PKI_SERVER_ROLE] = server_role()
     roles[identities.PKI_TEMPORAL_ROLE] = temporal_server_role()
     roles[identities.PKI_TEMPORAL_UI_ROLE] = temporal_ui_role()
+    roles[identities.PKI_TEMPORAL_DB_ROLE] = single_server_role(identities.TEMPORAL_DB_SERVER_NAME)
+    roles[identities.PKI_CODEC_INGRESS_ROLE] = single_server_role(identities.CODEC_PUBLIC_HOST)
     for name, body in roles.items():
         client.write_data(f"{inter}/roles/{name}", data=body)
         written.append(f"{inter}/roles/{name}")

@@ -518,7 +518,7 @@ def network_policy(identity: Identity) -> dict[str, Any]:
     }
 
 
-CODEC_HOST: Final = "codec.orders.localhost"
+CODEC_HOST: Final = identities.CODEC_PUBLIC_HOST
 
 
 def codec_service() -> dict[str, Any]:
@@ -559,6 +559,9 @@ def codec_ingress() -> dict[str, Any]:
         ),
         "spec": {
             "ingressClassName": "nginx",
+            # Browsers get HTTPS too: the vault-pki Job issues this Secret from role
+            # codec-ingress (this one name); browsers must trust the Vault root CA.
+            "tls": [{"hosts": [CODEC_HOST], "secretName": tls.CODEC_INGRESS.volume}],
             "rules": [
                 {
                     "host": CODEC_HOST,
@@ -761,22 +764,53 @@ def postgres_tls_args() -> list[str]:
     ]
 
 
-def _compose_orders_postgres() -> dict[str, Any]:
-    """The application's Postgres: native TLS with its PKI certificate, hostssl only."""
-    svc = _postgres("postgres", "postgres-password", "postgres-data")
+def postgres_entrypoint(k8s: bool = False) -> str:
+    """``sh -c`` script of a deployed Postgres: its 0600 key copy, TLS on, reload on re-issue.
+
+    ``pg_ctl reload`` (not a signal to the entrypoint's child, which is still the image's
+    bash script while it initialises the cluster) makes the postmaster re-read the copy.
+    """
     server = " ".join(["docker-entrypoint.sh", "postgres", *postgres_tls_args()])
+    return tls.reloading_entrypoint(server, reload=tls.PG_RELOAD, k8s=k8s)
+
+
+def _compose_tls_postgres(
+    user: str, secret: str, volume: str, spec: tls.CertSpec, name: str
+) -> dict[str, Any]:
+    """A Postgres with native TLS (its PKI certificate ``spec``, reachable as ``name``)."""
+    svc = _postgres(user, secret, volume)
     svc |= {
-        "entrypoint": ["/bin/sh", "-c", tls.copy_then(f"exec {server}")],
+        "entrypoint": ["/bin/sh", "-c", postgres_entrypoint()],
         "configs": [{"source": "postgres-hba", "target": PG_HBA_PATH}],
-        "volumes": [*svc["volumes"], *_tls_mounts(tls.POSTGRES)],
-        "networks": {"backend": {"aliases": [identities.Server.POSTGRES.value]}},
+        "volumes": [*svc["volumes"], *_tls_mounts(spec)],
+        "networks": {"backend": {"aliases": [name]}},
         # The socket: no network hop, so no TLS needed to ask "ready?".
-        "healthcheck": _healthcheck(
-            ["CMD", "pg_isready", "-h", "/var/run/postgresql", "-U", "postgres"]
-        ),
+        "healthcheck": _healthcheck(["CMD", "pg_isready", "-h", "/var/run/postgresql", "-U", user]),
         "depends_on": _done("pki"),
     }
     return svc
+
+
+def _compose_orders_postgres() -> dict[str, Any]:
+    """The application's Postgres: native TLS with its PKI certificate, hostssl only."""
+    return _compose_tls_postgres(
+        "postgres",
+        "postgres-password",
+        "postgres-data",
+        tls.POSTGRES,
+        identities.Server.POSTGRES.value,
+    )
+
+
+def _compose_temporal_db() -> dict[str, Any]:
+    """Temporal's own Postgres: the same TLS-only setup, with its one-name certificate."""
+    return _compose_tls_postgres(
+        "temporal",
+        "temporal-db-password",
+        "temporal-db-data",
+        tls.TEMPORAL_DB,
+        identities.TEMPORAL_DB_SERVER_NAME,
+    )
 
 
 def _tls_mounts(spec: tls.CertSpec | None) -> list[dict[str, Any]]:
@@ -794,6 +828,7 @@ PKI_DIR: Final = "/var/lib/orders-pki"
 SERVER_GIDS: Final = {
     tls.OPENBAO.name: 1000,
     tls.POSTGRES.name: 999,
+    tls.TEMPORAL_DB.name: 999,
     tls.TEMPORAL.name: 1000,
     tls.TEMPORAL_UI.name: 1000,
 }
@@ -836,7 +871,45 @@ def temporal_tls_env() -> dict[str, str]:
         "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
         "TEMPORAL_TLS_SERVER_NAME": name,
         "SSL_CERT_FILE": tls.CA_PATH,
+        # Re-read the certificate files the entrypoint re-copies after a re-issue.
+        "TEMPORAL_TLS_REFRESH_INTERVAL": tls.TEMPORAL_REFRESH,
     }
+
+
+def temporal_db_tls_env() -> dict[str, str]:
+    """Temporal -> temporal-db over TLS, verified against the root CA and temporal-db's name.
+
+    Two sets of variables, because two programs connect: the server's persistence (the
+    config template's ``SQL_TLS_ENABLED``, ``SQL_CA``, ``SQL_HOST_VERIFICATION``,
+    ``SQL_HOST_NAME``: ``sslmode=verify-full``) and auto-setup.sh's ``temporal-sql-tool``,
+    which creates and updates the schema (``POSTGRES_TLS_*``). Both dial temporal-db by the
+    name on its certificate.
+    """
+    name = identities.TEMPORAL_DB_SERVER_NAME
+    return {
+        "POSTGRES_SEEDS": name,
+        "SQL_TLS_ENABLED": "true",
+        "SQL_CA": tls.CA_PATH,
+        "SQL_HOST_VERIFICATION": "true",
+        "SQL_HOST_NAME": name,
+        "POSTGRES_TLS_ENABLED": "true",
+        "POSTGRES_TLS_DISABLE_HOST_VERIFICATION": "false",
+        "POSTGRES_TLS_CA_FILE": tls.CA_PATH,
+        "POSTGRES_TLS_SERVER_NAME": name,
+    }
+
+
+def temporal_entrypoint(password_file: str, k8s: bool = False) -> str:
+    """``sh -c`` script of the Temporal server: key copy, DB password from a file, re-copy.
+
+    The image takes the DB password only from the environment, so the script reads the
+    secret file; a re-issued certificate is copied and Temporal re-reads it by itself.
+    """
+    pwd = "$(cat " + password_file + ")"
+    if not k8s:
+        pwd = pwd.replace("$", "$$")
+    command = f'POSTGRES_PWD="{pwd}" /etc/temporal/entrypoint.sh autosetup'
+    return tls.reloading_entrypoint(command, reload=None, k8s=k8s)
 
 
 def temporal_cli_tls_args() -> list[str]:
@@ -947,28 +1020,24 @@ def compose() -> dict[str, Any]:
     """
     services: dict[str, Any] = {
         "postgres": _compose_orders_postgres(),
-        "temporal-db": _postgres("temporal", "temporal-db-password", "temporal-db-data"),
+        "temporal-db": _compose_temporal_db(),
         "temporal": {
             "image": TEMPORAL_IMAGE,
             "user": TEMPORAL_UID,
             **_HARDENED,
-            # The image takes the DB password only from the environment: read the secret.
             "entrypoint": [
                 "/bin/sh",
                 "-c",
-                tls.copy_then(
-                    'POSTGRES_PWD="$$(cat /run/secrets/temporal-db-password)" '
-                    "exec /etc/temporal/entrypoint.sh autosetup"
-                ),
+                temporal_entrypoint("/run/secrets/temporal-db-password"),
             ],
             "environment": {
                 "DB": "postgres12",
                 "DB_PORT": "5432",
                 "POSTGRES_USER": "temporal",
-                "POSTGRES_SEEDS": "temporal-db",
                 "DEFAULT_NAMESPACE": identities.TEMPORAL_NAMESPACE,
                 "HOME": "/tmp",
                 **temporal_tls_env(),
+                **temporal_db_tls_env(),
                 **people_auth.temporal_server_env(COMPOSE_PEOPLE),
             },
             "secrets": ["temporal-db-password"],
@@ -1131,6 +1200,7 @@ def compose() -> dict[str, Any]:
                 f"{STATE_DIR}/openbao-init/root-token",
                 "--out-dir",
                 PKI_DIR,
+                *[a for spec in tls.COMPOSE_SPECS for a in ("--cert", spec.name)],
                 *[a for name, gid in SERVER_GIDS.items() for a in ("--group", f"{name}={gid}")],
             ],
             network_mode="service:identity",
@@ -1143,7 +1213,7 @@ def compose() -> dict[str, Any]:
                     "target": STATE_DIR,
                     "read_only": True,
                 },
-                *_pki_volumes(*tls.SPECS),
+                *_pki_volumes(*tls.COMPOSE_SPECS),
             ],
             depends_on={**_healthy("openbao"), **_done("openbao-init")},
             restart="no",
@@ -1210,7 +1280,7 @@ def compose() -> dict[str, Any]:
                 "openbao-init",
                 "oidc-clients",
                 "tls-ca",
-                *(spec.volume for spec in tls.SPECS),
+                *(spec.volume for spec in tls.COMPOSE_SPECS),
             )
         },
         "secrets": {

@@ -13,12 +13,20 @@ stack), writes the root CA, and issues:
 * ``openbao``, ``postgres``, ``codec``: role ``orders-servers`` (server usage only);
 * ``temporal``: role ``temporal-server`` (frontend + internode: server *and* client usage,
   its one name only);
-* ``temporal-ui``: role ``temporal-ui`` (client usage only, CN ``temporal-ui``).
+* ``temporal-ui``: role ``temporal-ui`` (client usage only, CN ``temporal-ui``);
+* ``temporal-db`` (Temporal's own Postgres): role ``temporal-db`` (that one name, server only);
+* ``codec-ingress`` (kind only: the Ingress's browser-facing host): role ``codec-ingress``.
 
-OpenBao's entrypoint (:data:`RELOADING_ENTRYPOINT`) notices the new certificate and sends
-itself SIGHUP, which reloads the listener. Clients trust the Vault root CA alone; only the
-two bootstrap-phase steps (unseal, ``pki``/``configure``) also trust the bootstrap CA, whose
-key no longer exists.
+Reload without restart. The servers' entrypoints (:func:`reloading_entrypoint`) look for a
+re-issued certificate every :data:`RELOAD_SECONDS`, copy it, and tell the server: OpenBao
+reloads its listener on SIGHUP (this is how it moves from the bootstrap certificate to the one
+from its own PKI), Postgres on ``pg_ctl reload`` (SIGHUP to the postmaster, which re-reads
+``ssl_cert_file``/``ssl_key_file``), and Temporal needs no signal: with
+``TEMPORAL_TLS_REFRESH_INTERVAL`` set, its cert provider re-reads the files on that interval.
+The Temporal UI reads its client certificate at start only.
+
+Clients trust the Vault root CA alone; only the two bootstrap-phase steps (unseal,
+``pki``/``configure``) also trust the bootstrap CA, whose key no longer exists.
 
 Who may read a key. In compose the one-shot writer runs as the project's UID; a server's
 key is written ``0640`` with the *server's* group (the writer is given that group with
@@ -76,12 +84,14 @@ class CertSpec:
         common_name: Its CN (a server name, or the UI's client name).
         localhost: Whether ``localhost``/127.0.0.1 are added (servers reached on loopback:
             in compose's shared network namespace, or through ``kubectl port-forward``).
+        compose: Whether docker-compose uses it too (else kind only).
     """
 
     name: str
     role: str
     common_name: str
     localhost: bool = False
+    compose: bool = True
 
     @property
     def volume(self) -> str:
@@ -96,11 +106,27 @@ TEMPORAL_UI: Final = CertSpec(
     "temporal-ui", identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME
 )
 CODEC: Final = CertSpec("codec", identities.PKI_SERVER_ROLE, Server.CODEC.value, True)
-SPECS: Final = (OPENBAO, POSTGRES, TEMPORAL, TEMPORAL_UI, CODEC)
+TEMPORAL_DB: Final = CertSpec(
+    "temporal-db", identities.PKI_TEMPORAL_DB_ROLE, identities.TEMPORAL_DB_SERVER_NAME
+)
+CODEC_INGRESS: Final = CertSpec(
+    "codec-ingress",
+    identities.PKI_CODEC_INGRESS_ROLE,
+    identities.CODEC_PUBLIC_HOST,
+    compose=False,
+)
+SPECS: Final = (OPENBAO, POSTGRES, TEMPORAL, TEMPORAL_UI, CODEC, TEMPORAL_DB, CODEC_INGRESS)
+COMPOSE_SPECS: Final = tuple(s for s in SPECS if s.compose)
 BY_NAME: Final = {s.name: s for s in SPECS}
 
 RELOAD_SECONDS: Final = 10
-"""How often OpenBao's entrypoint looks for a new certificate."""
+"""How often a server's entrypoint looks for a re-issued certificate."""
+TEMPORAL_REFRESH: Final = "60s"
+"""How often Temporal re-reads its certificate files (``TEMPORAL_TLS_REFRESH_INTERVAL``)."""
+PG_RELOAD: Final = "pg_ctl reload"
+"""How a Postgres entrypoint makes the postmaster re-read its certificate (``$PGDATA``)."""
+HUP: Final = "kill -HUP $$pid"
+"""How OpenBao's entrypoint makes it reload its listener's certificate."""
 
 
 def copy_script(live: str = LIVE_TLS_DIR) -> str:
@@ -145,27 +171,38 @@ def reloading_entrypoint(
     sources: Iterable[str] = (TLS_DIR,),
     live: str = LIVE_TLS_DIR,
     interval: int = RELOAD_SECONDS,
+    reload: str | None = HUP,
     k8s: bool = False,
 ) -> str:
-    """``sh -c`` script running ``command`` and sending it SIGHUP when its cert changes.
+    """``sh -c`` script running ``command``, re-copying its certificate when it is re-issued.
 
-    OpenBao reloads its listener's certificate on SIGHUP: this is how it moves from the
-    bootstrap certificate to the one from its own PKI (and to every re-issued one) without a
-    restart. SIGTERM/SIGINT are passed on, so the container stops as the server would.
+    Args:
+        command: The server (not ``exec``-ed: the script stays to watch its certificate).
+        sources: Directories to take the pair from, the first that has one.
+        live: Where the server reads its copy (its own tmpfs).
+        interval: Seconds between looks at the handed-over certificate.
+        reload: Shell command run after a new copy (:data:`HUP` for OpenBao,
+            :data:`PG_RELOAD` for Postgres), or None when the server re-reads the files
+            itself (Temporal with ``TEMPORAL_TLS_REFRESH_INTERVAL``).
+        k8s: Kubernetes spelling (``$`` is literal there; compose needs ``$$``).
+
+    SIGTERM and SIGINT are passed on as they came (Postgres' image stops with SIGINT, a fast
+    shutdown), so the container stops as the server would.
     """
     dirs = tuple(sources)
     copy = copy_script(live)
+    then = f" && {reload}" if reload else ""
     script = (
         _pick(dirs)
         + copy
         + f" || exit 1; {command} & pid=$$!; "
-        + "trap 'kill -TERM $$pid' TERM INT; "
+        + "trap 'kill -TERM $$pid' TERM; trap 'kill -INT $$pid' INT; "
         + "while kill -0 $$pid 2>/dev/null; do "
         + f"sleep {interval} & wait $$!; "
         + _pick(dirs)
         + f'if ! cmp -s "$$src/{CERT_FILE}" {live}/{CERT_FILE}; then '
         + copy
-        + " && kill -HUP $$pid; fi; done; wait $$pid"
+        + f"{then}; fi; done; wait $$pid"
     )
     return _k8s(script, k8s)
 

