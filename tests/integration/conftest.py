@@ -37,6 +37,9 @@ def stack_paths() -> StackPaths:
 def stack(stack_paths: StackPaths) -> Iterator[StackInfo]:
     """Start the stack once (fresh state), stop it at the end and check the clean-up."""
     os.environ["ORDERS_HOME"] = str(TEST_HOME)
+    # Every process of the stack inherits it: after an outage a worker retries Vault within
+    # 2 s rather than 10 (the short chaos run has 24 s of orders, not minutes).
+    os.environ["ORDERS_LEASE_RETRY_MAX_SECONDS"] = "2"
     if control.supervisor_process(stack_paths) is None:
         shutil.rmtree(TEST_HOME, ignore_errors=True)
     control.up(stack_paths, TEST_TTLS)
