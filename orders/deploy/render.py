@@ -184,6 +184,15 @@ def worker_env(*, temporal: str, vault: str, db_host: str, db_port: int) -> dict
 ENV_CONFIGMAP: Final = "orders-worker-env"
 
 
+def identity_env(identity: Identity) -> dict[str, str]:
+    """``ORDERS_*`` settings of ``identity`` alone (beyond :func:`worker_env`)."""
+    env = {"ORDERS_IDENTITY": identity.name}
+    if identities.temporal_permissions(identity):
+        # An authorizing Temporal server needs the identity's own JWT (orders.vault_tokens).
+        env["ORDERS_TEMPORAL_TOKEN"] = "true"
+    return env
+
+
 # --------------------------------------------------------------------------- pods
 
 
@@ -259,7 +268,7 @@ def container(identity: Identity) -> dict[str, Any]:
         raise ValueError(f"{identity.name} runs no pods")
     c |= {
         "env": [
-            {"name": "ORDERS_IDENTITY", "value": identity.name},
+            *({"name": k, "value": v} for k, v in identity_env(identity).items()),
             {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
         ],
         "envFrom": [{"configMapRef": {"name": ENV_CONFIGMAP}}],
@@ -637,7 +646,7 @@ def _compose_env(identity: Identity) -> dict[str, str]:
         db_port=5432,
     )
     return {
-        "ORDERS_IDENTITY": identity.name,
+        **identity_env(identity),
         **env,
         "ORDERS_TOKEN_FILE": "/tmp/vault-token",
         "ORDERS_K8S_HOST": f"https://127.0.0.1:{IDENTITY_PORT}",
