@@ -408,14 +408,22 @@ TEMPORAL_TOKEN_KEY: Final = "orders-machines"  # noqa: S105 - a key's name, not 
 is served at ``identity/oidc/.well-known/keys``, which the Temporal server reads)."""
 
 
+WORKER_TEMPORAL_ROLE: Final = "write"
+"""Temporal role in workers' JWTs. Not ``worker``: Temporal's ``default`` authorizer (the one
+an authorizing server here runs) grants the ``worker`` role nothing; polling and completing
+tasks need ``write`` (temporal#1862). ``worker`` becomes right only with an authorizer that
+admits it to the task APIs; then this one constant changes."""
+
+
 def temporal_permissions(identity: Identity) -> tuple[str, ...]:
     """Temporal permissions (``<namespace>:<role>``) in ``identity``'s own JWT; least privilege.
 
-    Workers only poll their queue and complete its tasks (``worker``). The client starts
-    workflows and sends approvals (``write``). Nobody else calls Temporal: no token at all.
+    Workers poll their queue and complete its tasks (:data:`WORKER_TEMPORAL_ROLE`). The
+    client starts workflows and sends approvals (``write``). Nobody else calls Temporal: no
+    token at all. Neither gets ``admin`` (namespace and operator APIs).
     """
     if identity.is_worker:
-        return (f"{TEMPORAL_NAMESPACE}:worker",)
+        return (f"{TEMPORAL_NAMESPACE}:{WORKER_TEMPORAL_ROLE}",)
     if identity.kind is Kind.CLIENT:
         return (f"{TEMPORAL_NAMESPACE}:write",)
     return ()

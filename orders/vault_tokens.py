@@ -8,8 +8,9 @@ An authorizing Temporal server (docker-compose, kind) refuses calls without a JW
   daily, usable only by the roles below (``allowed_client_ids``);
 * one role per identity that calls Temporal, ``identity/oidc/role/<identity>``, whose
   template is the identity's fixed permissions
-  (:func:`orders.identities.temporal_permissions`: ``orders:worker`` for workers,
-  ``orders:write`` for the client) and whose lifetime is minutes (``Ttls.temporal_token``);
+  (:func:`orders.identities.temporal_permissions`: ``orders:write`` for workers, as
+  Temporal's default authorizer requires to poll, and for the client) and whose lifetime
+  is minutes (``Ttls.temporal_token``);
 * each identity's policy reads only its own ``identity/oidc/token/<identity>``. OpenBao
   signs a token for the *entity* of the caller's Vault token, which the identity's
   Kubernetes-auth login created, so ``sub`` is that entity.

@@ -246,6 +246,16 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict
     }
 
 
+def _kind_codec_env() -> list[dict[str, Any]]:
+    """The codec server's people settings on kind; its client id from the Job's ConfigMap."""
+    env: list[dict[str, Any]] = [
+        {"name": k, "value": v} for k, v in people_auth.codec_env(KIND_PEOPLE).items()
+    ]
+    ref = {"name": OIDC_CONFIGMAP, "key": people_auth.CODEC_CLIENT_ID_FILE}
+    env.append({"name": "ORDERS_CODEC_CLIENT_ID", "valueFrom": {"configMapKeyRef": ref}})
+    return env
+
+
 def container(identity: Identity) -> dict[str, Any]:
     """The one container of ``identity``'s pods."""
     c: dict[str, Any] = {
@@ -270,6 +280,7 @@ def container(identity: Identity) -> dict[str, Any]:
         "env": [
             *({"name": k, "value": v} for k, v in identity_env(identity).items()),
             {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
+            *(_kind_codec_env() if identity.kind is Kind.CODEC else []),
         ],
         "envFrom": [{"configMapRef": {"name": ENV_CONFIGMAP}}],
         "securityContext": container_security_context(),
@@ -483,6 +494,20 @@ def network_policy(identity: Identity) -> dict[str, Any]:
 
 
 CODEC_HOST: Final = "codec.orders.localhost"
+KIND_VAULT_PORT: Final = 18200
+"""Loopback port ``k8s/kind.sh demo`` forwards to OpenBao: where browsers log in on kind."""
+KIND_PEOPLE: Final = people_auth.Endpoints(
+    vault_public=f"http://127.0.0.1:{KIND_VAULT_PORT}",
+    vault_internal=f"http://{VAULT.host}:{VAULT.port}",
+    ui_public="http://127.0.0.1:8080",
+    codec_public=f"http://{CODEC_HOST}",
+)
+"""People's OIDC on kind: browsers reach OpenBao through the port-forward, the UI through
+``kubectl port-forward svc/temporal-ui 8080``, the codec server through its Ingress; pods
+reach OpenBao's Service (the codec server's JWKS and token URLs default to it)."""
+OIDC_CONFIGMAP: Final = "orders-oidc-clients"
+"""ConfigMap (namespace ``orders``) where the vault-configure Job publishes the codec
+server's OIDC client id (public: the tokens' audience)."""
 
 
 def codec_service() -> dict[str, Any]:

@@ -88,7 +88,8 @@ def test_identity_gets_its_own_token_with_the_contracts_permissions(
     claims = _verify(data["token"], _jwks(stack, path), audience=data["client_id"])
     assert claims[vault_people.PERMISSIONS_CLAIM] == list(identities.temporal_permissions(identity))
     if identity.is_worker:
-        assert claims[vault_people.PERMISSIONS_CLAIM] == [f"{identities.TEMPORAL_NAMESPACE}:worker"]
+        role = identities.WORKER_TEMPORAL_ROLE
+        assert claims[vault_people.PERMISSIONS_CLAIM] == [f"{identities.TEMPORAL_NAMESPACE}:{role}"]
     # The subject is the entity of the identity's own Kubernetes-auth login.
     assert claims["sub"] == entity_id
     assert data["ttl"] == TEST_TTLS.temporal_token_ttl
@@ -137,12 +138,13 @@ async def test_people_and_machine_tokens_do_not_carry_each_others_permissions(
             token = vault.read(vault_tokens.token_path(identity))["data"]["token"]
         finally:
             vault.auth.token.revoke_self()
-        machines[identity.name] = _permissions(_unverified_claims(token))
-        assert machines[identity.name] == set(identities.temporal_permissions(identity))
+        raw = _unverified_claims(token)[vault_people.PERMISSIONS_CLAIM]
+        # Exactly the contract's permissions: no people group, nothing inherited.
+        assert raw == list(identities.temporal_permissions(identity))
+        machines[identity.name] = set(raw)
     for user, held in people.items():
         for name, granted in machines.items():
             assert not held & granted, (user, name, held & granted)
-    assert not any(p.endswith(":worker") for held in people.values() for p in held)
 
 
 async def test_machine_token_is_refused_by_the_codec_server(
