@@ -36,7 +36,8 @@ def _find(objects: list[dict[str, Any]], kind: str, name: str, namespace: str) -
 
 
 def _container(workload: dict[str, Any]) -> dict[str, Any]:
-    [container] = workload["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = workload["spec"]["template"]["spec"]["containers"]
+    [container] = containers
     return container
 
 
