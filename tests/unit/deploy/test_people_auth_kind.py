@@ -162,3 +162,12 @@ def test_every_worker_pod_presents_its_own_token(kind_objects: list[dict[str, An
         )
         assert settings.identity == ident.name
         assert settings.temporal_token is bool(identities.temporal_permissions(ident)), ident
+
+
+def test_browser_issuer_is_where_kind_sh_forwards_openbao() -> None:
+    script = (render.ROOT / "k8s" / "kind.sh").read_text()
+    ports = re.search(r"\bv_port=(\d+)", script)
+    assert ports is not None
+    assert int(ports.group(1)) == render.KIND_VAULT_PORT
+    assert urlsplit(EP.vault_public).port == render.KIND_VAULT_PORT
+    assert f'port-forward svc/{render.VAULT.service} "${{v_port}}:{render.VAULT.port}"' in script
