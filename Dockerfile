@@ -34,10 +34,15 @@ RUN python -m venv /opt/orders \
 FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 # The system Python's pip/setuptools are of no use at run time; setuid/setgid bits would
 # be a way back to root for anything that finds a shell.
+# /var/lib/orders-pki/*: mount points of the compose `pki` step's per-server volumes, owned
+# by the image user so that a fresh named volume starts out writable by it.
 RUN groupadd --system --gid 10001 orders \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home \
       --shell /usr/sbin/nologin orders \
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/orders \
+ && install -d -o 10001 -g 10001 -m 0755 /var/lib/orders-pki /var/lib/orders-pki/ca \
+      /var/lib/orders-pki/openbao /var/lib/orders-pki/postgres /var/lib/orders-pki/temporal \
+      /var/lib/orders-pki/temporal-ui /var/lib/orders-pki/codec \
  && python -m pip uninstall --yes pip setuptools wheel \
  && find / -xdev -perm /6000 -type f -exec chmod a-s {} +
 COPY --from=build /opt/orders /opt/orders

@@ -2,7 +2,9 @@
 # The kind path: `make kind-up`, `make kind-demo`, `make kind-down` (see k8s/README.md).
 #
 #   up    create the cluster (k8s/kind-config.yaml), build and load the image, create the
-#         password Secrets, apply k8s/overlays/kind, then wait for the unseal Job, the
+#         password Secrets, apply k8s/overlays/kind, then wait for the unseal Job (which
+#         first writes OpenBao's bootstrap TLS certificate), the vault-pki Job (Vault PKI,
+#         every server's certificate as a Secret, the root CA as ConfigMap orders-ca), the
 #         vault-configure Job (database bootstrap + vault/ with Kubernetes auth at the real
 #         apiserver), the migrate Job (as order-migrate) and every worker Deployment.
 #   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
@@ -63,11 +65,12 @@ up() {
   random_secret orders-infra vault-dbadmin
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
-  kc -n orders-infra delete job openbao-unseal vault-configure --ignore-not-found
+  kc -n orders-infra delete job openbao-unseal vault-pki vault-configure --ignore-not-found
   kc -n orders delete job order-migrate --ignore-not-found
   kc apply -k k8s/overlays/kind
 
   kc -n orders-infra wait --for=condition=complete job/openbao-unseal --timeout=600s
+  kc -n orders-infra wait --for=condition=complete job/vault-pki --timeout=600s
   kc -n orders-infra wait --for=condition=complete job/vault-configure --timeout=900s
   kc -n orders wait --for=condition=complete job/order-migrate --timeout=900s
   kc -n orders wait --for=condition=Available deployment \
@@ -115,10 +118,12 @@ demo() {
     base64 -d >"$tmp/root"
   kc -n orders-infra get secret postgres-superuser -o jsonpath='{.data.password}' |
     base64 -d >"$tmp/pg"
+  kc -n orders-infra get configmap orders-ca -o jsonpath='{.data.ca\.pem}' >"$tmp/orders-ca.pem"
   .venv/bin/python -m orders.deploy.kind stack --home "$HOME_DIR" \
     --apiserver "$(kubectl config view --minify --context "kind-${CLUSTER}" -o jsonpath='{.clusters[0].cluster.server}')" \
     --ca-file "$tmp/ca.crt" --requester-token-file "$tmp/requester" \
     --root-token-file "$tmp/root" --postgres-password-file "$tmp/pg" \
+    --orders-ca-file "$tmp/orders-ca.pem" \
     --temporal-port "$t_port" --vault-port "$v_port" --postgres-port "$p_port"
   rm -rf "$tmp"
   ORDERS_HOME="$HOME_DIR" .venv/bin/orders demo

@@ -484,6 +484,14 @@ PKI_MOUNT: Final = "pki_int"
 """Vault PKI mount of the intermediate CA that issues every certificate of the stack."""
 PKI_SERVER_ROLE: Final = "orders-servers"
 """PKI role for server certificates (only the stack's operator/root may use it)."""
+PKI_TEMPORAL_ROLE: Final = "temporal-server"
+"""PKI role for the Temporal server's one certificate: frontend *and* internode, where each
+service is also a client of the others, so it alone carries both server and client usage."""
+PKI_TEMPORAL_UI_ROLE: Final = "temporal-ui"
+"""PKI role for the Temporal UI server's client certificate (a deployment's UI is a client
+of the mTLS frontend and no identity of the contract)."""
+TEMPORAL_UI_CERT_NAME: Final = "temporal-ui"
+"""CN of the Temporal UI's client certificate."""
 CERT_URI_PREFIX: Final = f"spiffe://orders.local/ns/{K8S_NAMESPACE}/sa/"
 """URI SAN of a client certificate: this prefix + the identity's ServiceAccount."""
 

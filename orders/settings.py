@@ -74,6 +74,9 @@ class WorkerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     allow_plaintext_payloads: bool = False
     """Accept unencrypted Temporal payloads (off: they are refused, never processed)."""
+    codec_outage_wait_seconds: float = Field(default=30.0, ge=0)
+    """How long the codec waits for Vault when it needs a data key it cannot unwrap: a
+    workflow task then times out and is retried instead of failing."""
     ready_file: Path | None = None
     """Written once the worker polls its queue (the supervisor waits for it)."""
     client_cert_file: Path | None = None

@@ -10,6 +10,9 @@
 * ``pki_int/roles/orders-servers`` issues *server* certificates for the names in
   :class:`orders.identities.Server` (+ ``localhost`` and loopback IPs). No identity's
   policy reaches it: the stack's operator (root in dev) issues server certificates.
+* ``pki_int/roles/temporal-server`` (``temporal.orders.local`` only, server + client usage
+  for Temporal's internode calls) and ``pki_int/roles/temporal-ui`` (the UI's client
+  certificate) serve the deployed stacks (docker-compose, kind); no identity reaches them.
 
 Everything here is idempotent: the CAs are generated once; roles are rewritten each time,
 and roles not in the contract are deleted.
@@ -72,6 +75,53 @@ def server_role() -> dict[str, Any]:
     }
 
 
+def temporal_server_role() -> dict[str, Any]:
+    """Body of ``pki_int/roles/temporal-server``: the Temporal server's certificate.
+
+    Temporal's services call each other (internode) with the same certificate they serve
+    with, so it needs client *and* server usage. That is why it has a role of its own: the
+    one name ``temporal.orders.local``, no localhost, no IP SANs, so no other server's name
+    can be given client usage and this certificate names nothing else.
+    """
+    return {
+        **KEY,
+        "allowed_domains": [identities.Server.TEMPORAL.value],
+        "allow_bare_domains": True,
+        "allow_subdomains": False,
+        "allow_glob_domains": False,
+        "allow_wildcard_certificates": False,
+        "allow_localhost": False,
+        "allow_ip_sans": False,
+        "allowed_uri_sans": [],
+        "enforce_hostnames": True,
+        "server_flag": True,
+        "client_flag": True,
+        "ttl": SERVER_CERT_TTL,
+        "max_ttl": SERVER_CERT_TTL,
+    }
+
+
+def temporal_ui_role() -> dict[str, Any]:
+    """Body of ``pki_int/roles/temporal-ui``: the UI server's client certificate only."""
+    return {
+        **KEY,
+        "allowed_domains": [identities.TEMPORAL_UI_CERT_NAME],
+        "allow_bare_domains": True,
+        "allow_subdomains": False,
+        "allow_glob_domains": False,
+        "allow_wildcard_certificates": False,
+        "allow_localhost": False,
+        "allow_ip_sans": False,
+        "allowed_uri_sans": [],
+        "enforce_hostnames": True,
+        "require_cn": True,
+        "server_flag": False,
+        "client_flag": True,
+        "ttl": SERVER_CERT_TTL,
+        "max_ttl": SERVER_CERT_TTL,
+    }
+
+
 def _ensure_pki_mount(client: hvac.Client, path: str, max_ttl: str) -> None:
     if f"{path}/" not in client.sys.list_mounted_secrets_engines()["data"]:
         client.sys.enable_secrets_engine("pki", path=path, config={"max_lease_ttl": max_ttl})
@@ -116,6 +166,8 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
         written.append(f"{inter}/intermediate/set-signed")
     roles = {identities.pki_role(i): client_role(i, cert_ttl) for i in identities.ALL}
     roles[identities.PKI_SERVER_ROLE] = server_role()
+    roles[identities.PKI_TEMPORAL_ROLE] = temporal_server_role()
+    roles[identities.PKI_TEMPORAL_UI_ROLE] = temporal_ui_role()
     for name, body in roles.items():
         client.write_data(f"{inter}/roles/{name}", data=body)
         written.append(f"{inter}/roles/{name}")

@@ -113,10 +113,19 @@ class Injector:
             await asyncio.to_thread(control.server, self.paths, "start", "openbao")
         self._record(FaultKind.VAULT_OUTAGE, "openbao", begin, time.monotonic() - begin)
 
-    async def restart_postgres(self) -> None:
-        """Restart Postgres (fast shutdown: every session is terminated)."""
+    async def restart_postgres(self, seconds: float = 0.0) -> None:
+        """Stop Postgres (fast shutdown: every session is terminated), start it again.
+
+        Args:
+            seconds: How long it stays down; a bare restart takes well under a second,
+                short enough to fall between two activities' queries.
+        """
         begin = time.monotonic()
-        await asyncio.to_thread(control.server, self.paths, "restart", "postgres")
+        await asyncio.to_thread(control.server, self.paths, "stop", "postgres")
+        try:
+            await asyncio.sleep(max(0.0, seconds - (time.monotonic() - begin)))
+        finally:
+            await asyncio.to_thread(control.server, self.paths, "start", "postgres")
         self._record(FaultKind.POSTGRES_RESTART, "postgres", begin, time.monotonic() - begin)
 
     async def revoke_lease(self, name: str | None = None) -> str | None:

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
+from orders import identities
 from orders import logging as olog
 from orders.chaos import invariants
 from orders.chaos.faults import FaultKind, FaultRecord, Injector
@@ -33,11 +34,15 @@ log = olog.get(__name__)
 
 @dataclass(frozen=True)
 class Step:
-    """A fault ``at`` seconds into the stream (``seconds``: how long an outage lasts)."""
+    """A fault ``at`` seconds into the stream (``seconds``: how long an outage lasts).
+
+    ``target`` names the worker a kill hits (default: a random identity's).
+    """
 
     at: float
     kind: FaultKind
     seconds: float = 0.0
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,19 @@ class Plan:
 _KILL, _VAULT = FaultKind.WORKER_KILLED, FaultKind.VAULT_OUTAGE
 _PG, _REVOKE = FaultKind.POSTGRES_RESTART, FaultKind.LEASE_REVOKED
 
-# Workers are killed before and after the OpenBao outage, not just before it: a process
-# restarted moments before Vault goes away has not unwrapped the data keys of the
-# histories it resumes, and no design can decrypt without the key service.
+_WORKFLOW = identities.ORDER_WORKFLOW.name
+
+# The workflow worker is killed just before the OpenBao outage on purpose: restarted, it
+# resumes histories whose data keys it has never unwrapped, and must wait for Vault (its
+# workflow tasks may time out and be retried) rather than fail them.
 FULL = Plan(
     name="full",
     steps=(
         *(Step(float(t), _KILL) for t in range(8, 64, 8)),
         Step(66.0, _REVOKE),
+        Step(84.0, _KILL, target=_WORKFLOW),
         Step(90.0, _VAULT, 30.0),
-        Step(135.0, _PG),
+        Step(135.0, _PG, 5.0),
         Step(150.0, _REVOKE),
         *(Step(float(t), _KILL) for t in range(160, 200, 8)),
     ),
@@ -82,15 +90,16 @@ SHORT = Plan(
     name="short",
     steps=(
         Step(1.0, _REVOKE),
-        Step(3.0, _VAULT, 8.0),
+        Step(1.5, _KILL, target=_WORKFLOW),
+        Step(4.0, _VAULT, 8.0),
         Step(13.0, _KILL),
-        Step(16.0, _PG),
+        Step(16.0, _PG, 3.0),
         Step(19.0, _KILL),
         Step(22.0, _KILL),
     ),
     stream_seconds=24.0,
     interval=0.4,
-    concurrency=6,
+    concurrency=10,
     result_timeout=120.0,
 )
 
@@ -129,9 +138,9 @@ def count_in_logs(paths: StackPaths, marker: str) -> int:
 
 async def _inject(injector: Injector, plan: Plan, started: float) -> None:
     actions: dict[FaultKind, Callable[[Step], Awaitable[object]]] = {
-        FaultKind.WORKER_KILLED: lambda s: injector.kill_worker(),
+        FaultKind.WORKER_KILLED: lambda s: injector.kill_worker(s.target),
         FaultKind.VAULT_OUTAGE: lambda s: injector.vault_outage(s.seconds),
-        FaultKind.POSTGRES_RESTART: lambda s: injector.restart_postgres(),
+        FaultKind.POSTGRES_RESTART: lambda s: injector.restart_postgres(s.seconds),
         FaultKind.LEASE_REVOKED: lambda s: injector.revoke_lease(),
     }
     for step in sorted(plan.steps, key=lambda s: s.at):

@@ -41,6 +41,10 @@ class _Server(uvicorn.Server):
         yield
 
 
+CODEC_SERVER_OUTAGE_WAIT = 2.0
+"""Seconds the codec server waits for Vault before answering a decode request with 503."""
+
+
 async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     """Run until SIGTERM/SIGINT.
 
@@ -54,6 +58,8 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     # shown as they are rather than failing the whole request.
     codec.allow_plaintext = True
     codec.quarantine = False  # it answers per payload: refused ones go back as they came
+    # Someone is waiting on a page: an outage answers 503 soon rather than hanging it.
+    codec.keys.outage_wait = min(codec.keys.outage_wait, CODEC_SERVER_OUTAGE_WAIT)
     verify: str | bool = str(worker.vault_cacert) if worker.vault_cacert else True
     keys = JwksCache(
         settings.resolved_jwks_url(worker.vault_addr),

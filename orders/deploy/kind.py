@@ -8,7 +8,11 @@ cluster exactly where the local stack's file points at the identity endpoint:
   acting as an identity is a real TokenRequest for that ServiceAccount (``aud: vault``);
 * the bootstrap credential of every ServiceAccount is the token of the
   ``demo-token-requester`` ServiceAccount, whose Role allows exactly that TokenRequest;
-* Vault reviews the resulting logins against the same apiserver, from inside the cluster.
+* Vault reviews the resulting logins against the same apiserver, from inside the cluster;
+* every hop is TLS verified against OpenBao's PKI root CA (``orders-ca``): OpenBao and
+  Postgres through the port-forwards by the loopback names on their certificates,
+  Temporal with mTLS (the demo's identities issue their own client certificates) checked
+  against ``temporal.orders.local``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 from pathlib import Path
 
 from orders import identities
+from orders.db.engine import tls_query
 from orders.devstack.state import StackInfo, StackPaths, write_private
 
 
@@ -29,6 +34,7 @@ def write_stack(
     requester_token: str,
     root_token: str,
     postgres_password: str,
+    orders_ca_pem: str,
     temporal_port: int,
     vault_port: int,
     postgres_port: int,
@@ -42,6 +48,7 @@ def write_stack(
         requester_token: Token of ``demo-token-requester`` (may request identity tokens).
         root_token: OpenBao root token (from the ``openbao-init`` Secret).
         postgres_password: Postgres superuser password (``postgres-superuser`` Secret).
+        orders_ca_pem: OpenBao's PKI root CA (ConfigMap ``orders-ca``), the trust anchor.
         temporal_port: Loopback port forwarded to the Temporal frontend.
         vault_port: Loopback port forwarded to OpenBao.
         postgres_port: Loopback port forwarded to Postgres.
@@ -58,15 +65,17 @@ def write_stack(
         write_private(clients / f"{ident.service_account}.token", requester_token)
     root_file = paths.secrets / "openbao-root-token"
     write_private(root_file, root_token)
+    write_private(paths.ca_file, orders_ca_pem)
     host = "127.0.0.1"
     info = StackInfo(
         temporal_address=f"{host}:{temporal_port}",
         namespace=identities.TEMPORAL_NAMESPACE,
         ui_url="(kubectl -n orders-infra port-forward svc/temporal-ui 8080)",
-        vault_addr=f"http://{host}:{vault_port}",
+        vault_addr=f"https://{host}:{vault_port}",
         vault_root_token_file=str(root_file),
         postgres_admin_dsn=(
             f"postgresql://postgres:{postgres_password}@{host}:{postgres_port}/{identities.DB_NAME}"
+            f"{tls_query(paths.ca_file)}"
         ),
         identity_endpoint=apiserver,
         identity_ca_file=str(ca_file),
@@ -74,6 +83,8 @@ def write_stack(
         postgres_host=host,
         postgres_port=postgres_port,
         database=identities.DB_NAME,
+        ca_file=str(paths.ca_file),
+        temporal_server_name=identities.Server.TEMPORAL.value,
     )
     info.save(paths)
     return info
@@ -89,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requester-token-file", type=Path, required=True)
     ap.add_argument("--root-token-file", type=Path, required=True)
     ap.add_argument("--postgres-password-file", type=Path, required=True)
+    ap.add_argument("--orders-ca-file", type=Path, required=True, help="ConfigMap orders-ca")
     ap.add_argument("--temporal-port", type=int, required=True)
     ap.add_argument("--vault-port", type=int, required=True)
     ap.add_argument("--postgres-port", type=int, required=True)
@@ -101,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         requester_token=args.requester_token_file.read_text().strip(),
         root_token=args.root_token_file.read_text().strip(),
         postgres_password=args.postgres_password_file.read_text().strip(),
+        orders_ca_pem=args.orders_ca_file.read_text(),
         temporal_port=args.temporal_port,
         vault_port=args.vault_port,
         postgres_port=args.postgres_port,

@@ -34,7 +34,7 @@ from typing import Any, Final
 import yaml
 
 from orders import identities
-from orders.deploy import people_auth
+from orders.deploy import people_auth, tls
 from orders.identities import Identity, Kind
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -166,14 +166,23 @@ def image() -> str:
 
 
 def worker_env(*, temporal: str, vault: str, db_host: str, db_port: int) -> dict[str, str]:
-    """``ORDERS_*`` settings every workload of the project shares (see orders/settings.py)."""
+    """``ORDERS_*`` settings every workload of the project shares (see orders/settings.py).
+
+    Every hop is TLS verified against the Vault root CA (:data:`tls.CA_PATH`): OpenBao
+    (https), Temporal (mTLS with the identity's own client certificate from Vault PKI,
+    checked against the frontend's name) and Postgres (direct TLS, ``verify-full``).
+    """
     return {
         "ORDERS_TEMPORAL_ADDRESS": temporal,
         "ORDERS_TEMPORAL_NAMESPACE": identities.TEMPORAL_NAMESPACE,
+        "ORDERS_TEMPORAL_TLS_CA_FILE": tls.CA_PATH,
+        "ORDERS_TEMPORAL_TLS_SERVER_NAME": identities.Server.TEMPORAL.value,
         "ORDERS_VAULT_ADDR": vault,
+        "ORDERS_VAULT_CACERT": tls.CA_PATH,
         "ORDERS_DB_HOST": db_host,
         "ORDERS_DB_PORT": str(db_port),
         "ORDERS_DB_NAME": identities.DB_NAME,
+        "ORDERS_DB_SSL_CA_FILE": tls.CA_PATH,
         "ORDERS_HEARTBEAT_FILE": HEARTBEAT_FILE,
         "ORDERS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "ORDERS_READY_FILE": READY_FILE,
@@ -232,7 +241,7 @@ def _exec_probe(check: str, period: int, failures: int) -> dict[str, Any]:
 
 def _tcp_probe(period: int, failures: int) -> dict[str, Any]:
     return {
-        "tcpSocket": {"port": "http"},
+        "tcpSocket": {"port": "https"},
         "periodSeconds": period,
         "timeoutSeconds": 3,
         "failureThreshold": failures,
@@ -270,24 +279,30 @@ def container(identity: Identity) -> dict[str, Any]:
         c |= {
             "command": ["orders", "codec-server"],
             "args": ["--host", "0.0.0.0", "--port", str(CODEC_PORT)],  # noqa: S104 - pod IP
-            "ports": [{"name": "http", "containerPort": CODEC_PORT, "protocol": "TCP"}],
+            "ports": [{"name": "https", "containerPort": CODEC_PORT, "protocol": "TCP"}],
         }
     elif identity.kind is Kind.MIGRATE:
         c["command"] = ["python", "-m", "orders.deploy.setup", "migrate"]
     else:
         raise ValueError(f"{identity.name} runs no pods")
+    env = [
+        *({"name": k, "value": v} for k, v in identity_env(identity).items()),
+        {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
+    ]
+    mounts = [
+        {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": CA_CONFIGMAP, "mountPath": tls.CA_DIR, "readOnly": True},
+    ]
+    if identity.kind is Kind.CODEC:
+        env += [{"name": k, "value": v} for k, v in codec_tls_env().items()]
+        env += _kind_codec_env()
+        mounts.append({"name": tls.CODEC.volume, "mountPath": tls.TLS_DIR, "readOnly": True})
     c |= {
-        "env": [
-            *({"name": k, "value": v} for k, v in identity_env(identity).items()),
-            {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
-            *(_kind_codec_env() if identity.kind is Kind.CODEC else []),
-        ],
+        "env": env,
         "envFrom": [{"configMapRef": {"name": ENV_CONFIGMAP}}],
         "securityContext": container_security_context(),
-        "volumeMounts": [
-            {"name": "vault-token", "mountPath": TOKEN_DIR, "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
+        "volumeMounts": mounts,
     }
     if identity.is_worker:
         c |= {
@@ -306,6 +321,32 @@ def container(identity: Identity) -> dict[str, Any]:
     else:
         c["resources"] = _resources("50m", "128Mi", "1", "256Mi")
     return c
+
+
+CA_CONFIGMAP: Final = "orders-ca"
+"""ConfigMap with the Vault root CA only (``ca.pem``), written by the overlay's PKI Job."""
+
+
+def _tls_volumes(identity: Identity) -> list[dict[str, Any]]:
+    """The CA (public) for everyone; the codec server's own key pair, owner-read only."""
+    volumes: list[dict[str, Any]] = [
+        {
+            "name": CA_CONFIGMAP,
+            "configMap": {
+                "name": CA_CONFIGMAP,
+                "items": [{"key": tls.CA_FILE, "path": tls.CA_FILE}],
+                "defaultMode": 0o444,
+            },
+        }
+    ]
+    if identity.kind is Kind.CODEC:
+        volumes.append(
+            {
+                "name": tls.CODEC.volume,
+                "secret": {"secretName": tls.CODEC.volume, "defaultMode": 0o400},
+            }
+        )
+    return volumes
 
 
 def pod_spec(identity: Identity, *, restart_policy: str = "Always") -> dict[str, Any]:
@@ -336,6 +377,7 @@ def pod_spec(identity: Identity, *, restart_policy: str = "Always") -> dict[str,
                 },
             },
             {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            *_tls_volumes(identity),
         ],
     }
 
@@ -361,10 +403,13 @@ def namespace() -> dict[str, Any]:
 
 def env_configmap() -> dict[str, Any]:
     """Shared ``ORDERS_*`` settings, pointing at the servers the overlay provides."""
+    # OpenBao and Postgres are dialled by their certificates' names (the overlay maps them
+    # to their Services with hostAliases); Temporal by its Service, checked against its
+    # certificate's name (ORDERS_TEMPORAL_TLS_SERVER_NAME).
     env = worker_env(
         temporal=f"{TEMPORAL.host}:{TEMPORAL.port}",
-        vault=f"http://{VAULT.host}:{VAULT.port}",
-        db_host=POSTGRES.host,
+        vault=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
+        db_host=identities.Server.POSTGRES.value,
         db_port=POSTGRES.port,
     )
     return {
@@ -497,14 +542,15 @@ CODEC_HOST: Final = "codec.orders.localhost"
 KIND_VAULT_PORT: Final = 18200
 """Loopback port ``k8s/kind.sh demo`` forwards to OpenBao: where browsers log in on kind."""
 KIND_PEOPLE: Final = people_auth.Endpoints(
-    vault_public=f"http://127.0.0.1:{KIND_VAULT_PORT}",
-    vault_internal=f"http://{VAULT.host}:{VAULT.port}",
+    vault_public=f"https://127.0.0.1:{KIND_VAULT_PORT}",
+    vault_internal=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
     ui_public="http://127.0.0.1:8080",
-    codec_public=f"http://{CODEC_HOST}",
+    codec_public=f"https://{CODEC_HOST}",
 )
 """People's OIDC on kind: browsers reach OpenBao through the port-forward, the UI through
 ``kubectl port-forward svc/temporal-ui 8080``, the codec server through its Ingress; pods
-reach OpenBao's Service (the codec server's JWKS and token URLs default to it)."""
+reach OpenBao by its certificate's name (hostAliases; the codec server's JWKS and token
+URLs default to ``ORDERS_VAULT_ADDR``)."""
 OIDC_CONFIGMAP: Final = "orders-oidc-clients"
 """ConfigMap (namespace ``orders``) where the vault-configure Job publishes the codec
 server's OIDC client id (public: the tokens' audience)."""
@@ -520,7 +566,7 @@ def codec_service() -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": selector(ident),
-            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}],
         },
     }
 
@@ -531,7 +577,21 @@ def codec_ingress() -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": metadata(ident.name, ident),
+        # The controller speaks HTTPS to the codec server and verifies its certificate
+        # (name and CA: the Secret holds the Vault root CA only).
+        "metadata": metadata(
+            ident.name,
+            ident,
+            annotations={
+                "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+                "nginx.ingress.kubernetes.io/proxy-ssl-verify": "on",
+                "nginx.ingress.kubernetes.io/proxy-ssl-name": identities.Server.CODEC.value,
+                "nginx.ingress.kubernetes.io/proxy-ssl-server-name": "on",
+                "nginx.ingress.kubernetes.io/proxy-ssl-secret": (
+                    f"{identities.K8S_NAMESPACE}/{CA_CONFIGMAP}"
+                ),
+            },
+        ),
         "spec": {
             "ingressClassName": "nginx",
             "rules": [
@@ -543,7 +603,7 @@ def codec_ingress() -> dict[str, Any]:
                                 "path": "/",
                                 "pathType": "Prefix",
                                 "backend": {
-                                    "service": {"name": ident.name, "port": {"name": "http"}}
+                                    "service": {"name": ident.name, "port": {"name": "https"}}
                                 },
                             }
                         ]
@@ -664,10 +724,9 @@ def _oidc_files(*names: str) -> list[dict[str, Any]]:
 
 def _compose_env(identity: Identity) -> dict[str, str]:
     env = worker_env(
-        temporal="temporal:7233",
-        # Vault and the identity endpoint share the identity service's network namespace.
-        vault="http://127.0.0.1:8200",
-        db_host="postgres",
+        temporal=COMPOSE_TEMPORAL,
+        vault=COMPOSE_VAULT,
+        db_host=identities.Server.POSTGRES.value,
         db_port=5432,
     )
     return {
@@ -710,37 +769,205 @@ def _postgres(user: str, secret: str, volume: str) -> dict[str, Any]:
     }
 
 
+PG_HBA_PATH: Final = "/etc/orders/pg_hba.conf"
+PG_HBA: Final = """\
+# Postgres for the deployed stacks: TCP only with TLS (hostssl), plaintext TCP refused
+# (hostnossl ... reject); the container's own socket for its entrypoint and probes.
+# TYPE     DATABASE  USER  ADDRESS  METHOD
+local      all       all            scram-sha-256
+hostnossl  all       all   all      reject
+hostssl    all       all   all      scram-sha-256
+"""
+
+
+def postgres_tls_args() -> list[str]:
+    """``postgres`` options: TLS on with the PKI certificate, only TLS 1.2+, our pg_hba."""
+    return [
+        "-c",
+        "ssl=on",
+        "-c",
+        f"ssl_cert_file={tls.SERVER_CERT_PATH}",
+        "-c",
+        f"ssl_key_file={tls.SERVER_KEY_PATH}",
+        "-c",
+        "ssl_min_protocol_version=TLSv1.2",
+        "-c",
+        f"hba_file={PG_HBA_PATH}",
+    ]
+
+
+def _compose_orders_postgres() -> dict[str, Any]:
+    """The application's Postgres: native TLS with its PKI certificate, hostssl only."""
+    svc = _postgres("postgres", "postgres-password", "postgres-data")
+    server = " ".join(["docker-entrypoint.sh", "postgres", *postgres_tls_args()])
+    svc |= {
+        "entrypoint": ["/bin/sh", "-c", tls.copy_then(f"exec {server}")],
+        "configs": [{"source": "postgres-hba", "target": PG_HBA_PATH}],
+        "volumes": [*svc["volumes"], *_tls_mounts(tls.POSTGRES)],
+        "networks": {"backend": {"aliases": [identities.Server.POSTGRES.value]}},
+        # The socket: no network hop, so no TLS needed to ask "ready?".
+        "healthcheck": _healthcheck(
+            ["CMD", "pg_isready", "-h", "/var/run/postgresql", "-U", "postgres"]
+        ),
+        "depends_on": _done("pki"),
+    }
+    return svc
+
+
+def _tls_mounts(spec: tls.CertSpec | None) -> list[dict[str, Any]]:
+    """The CA volume and, for a server, its own certificate volume (read-only)."""
+    mounts = [{"type": "volume", "source": "tls-ca", "target": tls.CA_DIR, "read_only": True}]
+    if spec is not None:
+        mounts.append(
+            {"type": "volume", "source": spec.volume, "target": tls.TLS_DIR, "read_only": True}
+        )
+    return mounts
+
+
+PKI_DIR: Final = "/var/lib/orders-pki"
+"""Mount points of the per-server volumes in the one-shot ``tls-bootstrap``/``pki`` steps."""
+SERVER_GIDS: Final = {
+    tls.OPENBAO.name: 1000,
+    tls.POSTGRES.name: 999,
+    tls.TEMPORAL.name: 1000,
+    tls.TEMPORAL_UI.name: 1000,
+}
+"""Group of each server's process (its image's user), the only group its key is readable
+by; the codec server runs as the project's UID, like the writer, so its key stays 0600."""
+
+
+def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
+    mounts = [{"type": "volume", "source": "tls-ca", "target": f"{PKI_DIR}/ca"}]
+    return mounts + [
+        {"type": "volume", "source": s.volume, "target": f"{PKI_DIR}/{s.name}"} for s in specs
+    ]
+
+
+def temporal_tls_env() -> dict[str, str]:
+    """Temporal's native TLS through its image's config template (frontend and internode).
+
+    One PKI certificate (server + client usage) for both; client certificates required and
+    verified against the Vault root CA; host names verified. The same certificate is the
+    auto-setup CLI's client certificate (TEMPORAL_TLS_CA/CERT/KEY), and SSL_CERT_FILE makes
+    the JWKS fetch from OpenBao verify against the same CA.
+    """
+    name = identities.Server.TEMPORAL.value
+    return {
+        "TEMPORAL_TLS_SERVER_CA_CERT": tls.CA_PATH,
+        "TEMPORAL_TLS_SERVER_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_SERVER_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_REQUIRE_CLIENT_AUTH": "true",
+        "TEMPORAL_TLS_FRONTEND_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_FRONTEND_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_CLIENT1_CA_CERT": tls.CA_PATH,
+        "TEMPORAL_TLS_CLIENT2_CA_CERT": tls.CA_PATH,
+        "TEMPORAL_TLS_INTERNODE_SERVER_NAME": name,
+        "TEMPORAL_TLS_FRONTEND_SERVER_NAME": name,
+        "TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION": "false",
+        "TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION": "false",
+        "TEMPORAL_ADDRESS": f"{name}:7233",
+        "TEMPORAL_TLS_CA": tls.CA_PATH,
+        "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_SERVER_NAME": name,
+        "SSL_CERT_FILE": tls.CA_PATH,
+    }
+
+
+def temporal_cli_tls_args() -> list[str]:
+    """``temporal`` CLI flags of the healthcheck: mTLS with the server's own certificate."""
+    return [
+        "--tls-ca-path",
+        tls.CA_PATH,
+        "--tls-cert-path",
+        tls.SERVER_CERT_PATH,
+        "--tls-key-path",
+        tls.SERVER_KEY_PATH,
+        "--tls-server-name",
+        identities.Server.TEMPORAL.value,
+    ]
+
+
+def temporal_ui_tls_env() -> dict[str, str]:
+    """The UI server's mTLS to the frontend (its own client certificate).
+
+    SSL_CERT_FILE: the UI verifies OpenBao (the OIDC issuer) against the same CA.
+    """
+    return {
+        "TEMPORAL_TLS_CA": tls.CA_PATH,
+        "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_SERVER_NAME": identities.Server.TEMPORAL.value,
+        "TEMPORAL_TLS_ENABLE_HOST_VERIFICATION": "true",
+        "SSL_CERT_FILE": tls.CA_PATH,
+    }
+
+
+def codec_tls_env() -> dict[str, str]:
+    """The codec server serves HTTPS only, with its PKI certificate.
+
+    It reads the handed-over pair directly: it runs as the user that owns the key in
+    compose (0600), and as the pod's own group in Kubernetes (Secret, mode 0400).
+    """
+    return {
+        "ORDERS_CODEC_TLS_CERT": f"{tls.TLS_DIR}/{tls.CERT_FILE}",
+        "ORDERS_CODEC_TLS_KEY": f"{tls.TLS_DIR}/{tls.KEY_FILE}",
+    }
+
+
+def _with_tls_copy(entrypoint: list[str]) -> list[str]:
+    """``entrypoint`` (``sh -c SCRIPT``) preceded by the 0600 copy of the certificate."""
+    shell, flag, script = entrypoint
+    return [shell, flag, tls.copy_then(script)]
+
+
+def _bootstrap_vault_cas(ca_dir: str = tls.CA_DIR) -> list[str]:
+    """``--vault-ca-file`` args of the steps that may meet OpenBao's bootstrap certificate."""
+    return [
+        "--vault-ca-file",
+        f"{ca_dir}/{tls.BOOTSTRAP_CA_FILE}",
+        "--vault-ca-file",
+        f"{ca_dir}/{tls.CA_FILE}",
+    ]
+
+
+COMPOSE_VAULT: Final = f"https://{identities.Server.OPENBAO.value}:8200"
+"""OpenBao as every service reaches it: by its certificate's name (a network alias)."""
+COMPOSE_TEMPORAL: Final = f"{identities.Server.TEMPORAL.value}:7233"
 COMPOSE_PEOPLE: Final = people_auth.Endpoints(
-    vault_public="http://127.0.0.1:8200",
-    vault_internal="http://identity:8200",
+    vault_public="https://127.0.0.1:8200",
+    vault_internal=COMPOSE_VAULT,
     ui_public="http://127.0.0.1:8080",
-    codec_public=f"http://127.0.0.1:{CODEC_PORT}",
+    codec_public=f"https://127.0.0.1:{CODEC_PORT}",
 )
 """People's OIDC in compose: browsers, the UI and the codec server (all in the identity
 service's network namespace) reach OpenBao on loopback; the Temporal server fetches the
 JWKS over the internal backend network."""
 
-OPENBAO_CONFIG: Final = """\
+OPENBAO_CONFIG: Final = f"""\
 # OpenBao for docker-compose: raft storage. The listener serves the shared network namespace
-# (workers, codec server, UI) and the internal backend network (Temporal reads the JWKS).
-storage "raft" {
+# (workers, codec server, UI) and the internal backend network (Temporal reads the JWKS),
+# TLS only: first on a bootstrap certificate, then on one from its own PKI (SIGHUP).
+storage "raft" {{
   path    = "/openbao/data"
   node_id = "compose-0"
-}
-listener "tcp" {
-  address     = "0.0.0.0:8200"
-  tls_disable = true
-}
-api_addr      = "http://127.0.0.1:8200"
-cluster_addr  = "http://127.0.0.1:8201"
+}}
+listener "tcp" {{
+  address         = "0.0.0.0:8200"
+  tls_cert_file   = "{tls.SERVER_CERT_PATH}"
+  tls_key_file    = "{tls.SERVER_KEY_PATH}"
+  tls_min_version = "tls12"
+}}
+api_addr      = "https://127.0.0.1:8200"
+cluster_addr  = "https://127.0.0.1:8201"
 disable_mlock = true
 # The web UI hosts the OIDC provider's login page (people's login).
 ui            = true
-audit "file" "stdout" {
-  options {
+audit "file" "stdout" {{
+  options {{
     file_path = "stdout"
-  }
-}
+  }}
+}}
 """
 
 
@@ -754,7 +981,7 @@ def compose() -> dict[str, Any]:
     compose network model has nothing like a per-pod NetworkPolicy.
     """
     services: dict[str, Any] = {
-        "postgres": _postgres("postgres", "postgres-password", "postgres-data"),
+        "postgres": _compose_orders_postgres(),
         "temporal-db": _postgres("temporal", "temporal-db-password", "temporal-db-data"),
         "temporal": {
             "image": TEMPORAL_IMAGE,
@@ -764,8 +991,10 @@ def compose() -> dict[str, Any]:
             "entrypoint": [
                 "/bin/sh",
                 "-c",
-                'POSTGRES_PWD="$$(cat /run/secrets/temporal-db-password)" '
-                "exec /etc/temporal/entrypoint.sh autosetup",
+                tls.copy_then(
+                    'POSTGRES_PWD="$$(cat /run/secrets/temporal-db-password)" '
+                    "exec /etc/temporal/entrypoint.sh autosetup"
+                ),
             ],
             "environment": {
                 "DB": "postgres12",
@@ -774,12 +1003,13 @@ def compose() -> dict[str, Any]:
                 "POSTGRES_SEEDS": "temporal-db",
                 "DEFAULT_NAMESPACE": identities.TEMPORAL_NAMESPACE,
                 "HOME": "/tmp",
+                **temporal_tls_env(),
                 **people_auth.temporal_server_env(COMPOSE_PEOPLE),
             },
             "secrets": ["temporal-db-password"],
             # The entrypoint renders its config here: a volume, the rest stays read-only.
-            "volumes": ["temporal-config:/etc/temporal/config"],
-            "networks": ["backend"],
+            "volumes": ["temporal-config:/etc/temporal/config", *_tls_mounts(tls.TEMPORAL)],
+            "networks": {"backend": {"aliases": [identities.Server.TEMPORAL.value]}},
             "healthcheck": _healthcheck(
                 [
                     "CMD",
@@ -790,11 +1020,12 @@ def compose() -> dict[str, Any]:
                     "--namespace",
                     identities.TEMPORAL_NAMESPACE,
                     "--address",
-                    "temporal:7233",
+                    COMPOSE_TEMPORAL,
+                    *temporal_cli_tls_args(),
                 ],
                 start="90s",
             ),
-            "depends_on": _healthy("temporal-db"),
+            "depends_on": {**_healthy("temporal-db"), **_done("pki")},
             "restart": "unless-stopped",
         },
         "temporal-ui": {
@@ -803,16 +1034,18 @@ def compose() -> dict[str, Any]:
             **_HARDENED,
             # Browsers and the UI server must reach OpenBao (the issuer) at the same URL.
             "network_mode": "service:identity",
-            "entrypoint": people_auth.ui_entrypoint(),
+            "entrypoint": _with_tls_copy(people_auth.ui_entrypoint()),
             "environment": {
-                "TEMPORAL_ADDRESS": "temporal:7233",
+                "TEMPORAL_ADDRESS": COMPOSE_TEMPORAL,
                 "TEMPORAL_CODEC_ENDPOINT": COMPOSE_PEOPLE.codec_public,
                 "TEMPORAL_CORS_ORIGINS": COMPOSE_PEOPLE.ui_public,
+                **temporal_ui_tls_env(),
                 **people_auth.temporal_ui_env(COMPOSE_PEOPLE),
             },
             "volumes": [
                 "temporal-ui-config:/home/ui-server/config",
                 *_oidc_files(people_auth.UI_CLIENT_ID_FILE, people_auth.UI_CLIENT_SECRET_FILE),
+                *_tls_mounts(tls.TEMPORAL_UI),
             ],
             "healthcheck": _healthcheck(
                 ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
@@ -839,7 +1072,11 @@ def compose() -> dict[str, Any]:
                 "127.0.0.1:8080:8080",  # the Temporal UI
                 "127.0.0.1:8200:8200",  # OpenBao: people's login page (OIDC provider)
             ],
-            networks=["backend", "frontend"],
+            # OpenBao (in this network namespace) is reached by its certificate's name.
+            networks={
+                "backend": {"aliases": [identities.Server.OPENBAO.value]},
+                "frontend": {},
+            },
             healthcheck=_healthcheck(
                 [
                     "CMD",
@@ -857,13 +1094,27 @@ def compose() -> dict[str, Any]:
             "user": OPENBAO_UID,
             **_HARDENED,
             "network_mode": "service:identity",
-            "entrypoint": ["bao"],
-            "command": ["server", "-config=/openbao/config/config.hcl"],
+            "entrypoint": [
+                "/bin/sh",
+                "-c",
+                tls.reloading_entrypoint(
+                    "bao server -config=/openbao/config/config.hcl", sources=(tls.TLS_DIR,)
+                ),
+            ],
             "configs": [{"source": "openbao-config", "target": "/openbao/config/config.hcl"}],
-            "volumes": ["openbao-data:/openbao/data"],
-            # Healthy means initialised *and* unsealed (openbao-init does that).
-            "healthcheck": _healthcheck(["CMD", "bao", "status", "-address=http://127.0.0.1:8200"]),
-            "depends_on": _healthy("identity"),
+            "volumes": ["openbao-data:/openbao/data", *_tls_mounts(tls.OPENBAO)],
+            # Healthy means initialised *and* unsealed (openbao-init does that); verified
+            # against the CAs directory (bootstrap CA first, then the Vault root CA).
+            "healthcheck": _healthcheck(
+                [
+                    "CMD",
+                    "bao",
+                    "status",
+                    "-address=https://127.0.0.1:8200",
+                    f"-ca-path={tls.CA_DIR}",
+                ]
+            ),
+            "depends_on": {**_healthy("identity"), **_done("tls-bootstrap")},
             "restart": "unless-stopped",
         },
         "openbao-init": _project_service(
@@ -873,13 +1124,63 @@ def compose() -> dict[str, Any]:
                 "orders.deploy.setup",
                 "unseal",
                 "--vault-addr",
-                "http://127.0.0.1:8200",
+                COMPOSE_VAULT,
+                *_bootstrap_vault_cas(),
                 "--state-dir",
                 f"{STATE_DIR}/openbao-init",
             ],
             network_mode="service:identity",
-            volumes=[f"openbao-init:{STATE_DIR}"],
+            volumes=[f"openbao-init:{STATE_DIR}", *_tls_mounts(None)],
             depends_on={"openbao": {"condition": "service_started"}},
+            restart="no",
+        ),
+        "tls-bootstrap": _project_service(
+            [
+                "python",
+                "-m",
+                "orders.deploy.setup",
+                "tls-bootstrap",
+                "--out-dir",
+                f"{PKI_DIR}/{tls.OPENBAO.name}",
+                "--ca-file",
+                f"{PKI_DIR}/ca/{tls.BOOTSTRAP_CA_FILE}",
+                "--group",
+                str(SERVER_GIDS[tls.OPENBAO.name]),
+            ],
+            network_mode="none",
+            group_add=[str(SERVER_GIDS[tls.OPENBAO.name])],
+            volumes=_pki_volumes(tls.OPENBAO),
+            restart="no",
+        ),
+        "pki": _project_service(
+            [
+                "python",
+                "-m",
+                "orders.deploy.setup",
+                "pki",
+                "--vault-addr",
+                COMPOSE_VAULT,
+                # It mounts the CA volume writable, where it writes the root CA.
+                *_bootstrap_vault_cas(f"{PKI_DIR}/ca"),
+                "--root-token-file",
+                f"{STATE_DIR}/openbao-init/root-token",
+                "--out-dir",
+                PKI_DIR,
+                *[a for name, gid in SERVER_GIDS.items() for a in ("--group", f"{name}={gid}")],
+            ],
+            network_mode="service:identity",
+            # Only the servers' own groups: each key is written 0640 with one of them.
+            group_add=sorted({str(g) for g in SERVER_GIDS.values()}),
+            volumes=[
+                {
+                    "type": "volume",
+                    "source": "openbao-init",
+                    "target": STATE_DIR,
+                    "read_only": True,
+                },
+                *_pki_volumes(*tls.SPECS),
+            ],
+            depends_on={**_healthy("openbao"), **_done("openbao-init")},
             restart="no",
         ),
         "setup": _project_service(
@@ -889,7 +1190,8 @@ def compose() -> dict[str, Any]:
                 "orders.deploy.setup",
                 "configure",
                 "--vault-addr",
-                "http://127.0.0.1:8200",
+                COMPOSE_VAULT,
+                *_bootstrap_vault_cas(),
                 "--root-token-file",
                 f"{STATE_DIR}/openbao-init/root-token",
                 "--kubernetes-host",
@@ -897,7 +1199,11 @@ def compose() -> dict[str, Any]:
                 "--kubernetes-ca-file",
                 f"{COMPOSE_IDENTITY_DIR}/ca.crt",
                 "--pg-host",
-                "postgres",
+                identities.Server.POSTGRES.value,
+                "--pg-ca-file",
+                tls.CA_PATH,
+                "--vault-pg-ca-file",
+                tls.CA_PATH,
                 "--pg-superuser-password-file",
                 "/run/secrets/postgres-password",
                 "--db-admin-password-file",
@@ -915,8 +1221,9 @@ def compose() -> dict[str, Any]:
                 },
                 _identity_files(identities.ORDER_MIGRATE)[0],
                 {"type": "volume", "source": "oidc-clients", "target": people_auth.OIDC_DIR},
+                *_tls_mounts(None),
             ],
-            depends_on={**_healthy("openbao", "postgres"), **_done("openbao-init")},
+            depends_on={**_healthy("openbao", "postgres"), **_done("openbao-init", "pki")},
             restart="no",
         ),
     }
@@ -937,13 +1244,18 @@ def compose() -> dict[str, Any]:
                 "openbao-data",
                 "openbao-init",
                 "oidc-clients",
+                "tls-ca",
+                *(spec.volume for spec in tls.SPECS),
             )
         },
         "secrets": {
             s: {"file": f".orders/compose/secrets/{s}"}
             for s in ("postgres-password", "temporal-db-password", "vault-dbadmin-password")
         },
-        "configs": {"openbao-config": {"content": OPENBAO_CONFIG}},
+        "configs": {
+            "openbao-config": {"content": OPENBAO_CONFIG},
+            "postgres-hba": {"content": PG_HBA},
+        },
     }
 
 
@@ -952,7 +1264,7 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
     common: dict[str, Any] = {
         "network_mode": "service:identity",
         "environment": _compose_env(identity),
-        "volumes": _identity_files(identity),
+        "volumes": [*_identity_files(identity), *_tls_mounts(None)],
     }
     if identity.kind is Kind.MIGRATE:
         return _project_service(
@@ -962,8 +1274,12 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
             restart="no",
         )
     if identity.kind is Kind.CODEC:
-        common["environment"] |= people_auth.codec_env(COMPOSE_PEOPLE)
-        common["volumes"] = [*common["volumes"], *_oidc_files(people_auth.CODEC_CLIENT_ID_FILE)]
+        common["environment"] |= people_auth.codec_env(COMPOSE_PEOPLE) | codec_tls_env()
+        common["volumes"] = [
+            *_identity_files(identity),
+            *_oidc_files(people_auth.CODEC_CLIENT_ID_FILE),
+            *_tls_mounts(tls.CODEC),
+        ]
         return _project_service(
             people_auth.codec_entrypoint(
                 ["orders", "codec-server", "--host", "127.0.0.1", "--port", str(CODEC_PORT)]
@@ -974,10 +1290,12 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
                     "CMD",
                     "python",
                     "-c",
-                    f"import socket; socket.create_connection(('127.0.0.1', {CODEC_PORT}), 3)",
+                    "import socket, ssl; ssl.create_default_context(cafile="
+                    f"'{tls.CA_PATH}').wrap_socket(socket.create_connection(('127.0.0.1', "
+                    f"{CODEC_PORT}), 3), server_hostname='{identities.Server.CODEC.value}')",
                 ]
             ),
-            depends_on={**_healthy("openbao"), **_done("setup")},
+            depends_on={**_healthy("openbao"), **_done("setup", "pki")},
             restart="unless-stopped",
         )
     return _project_service(

@@ -7,6 +7,13 @@ run as one-shot services / Jobs from the project's image, in this order:
     Initialise OpenBao on first start (one key share: a demo, not a ceremony) and unseal it.
     The unseal key and root token are kept in a directory (compose volume) or a Kubernetes
     Secret (in-cluster, through the pod's own API token). Idempotent.
+``tls-bootstrap``
+    Before OpenBao first starts: its throwaway listener certificate (see
+    :mod:`orders.deploy.tls`), unless it has one already.
+``pki``
+    Vault PKI (:func:`orders.vault_pki.apply_pki`) and the servers' certificates from it,
+    into per-server directories (compose volumes) or Secrets (Kubernetes), plus the root CA
+    (a file, or a ConfigMap per namespace). The servers start after it.
 ``configure``
     Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser, then
     apply ``vault/`` (:func:`orders.vault_config.apply`): Kubernetes auth pointed at the
@@ -23,6 +30,7 @@ import asyncio
 import base64
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -140,7 +148,7 @@ def wait_for_vault(client: hvac.Client, timeout: float) -> None:
         except Exception as exc:  # not reachable yet: DNS, refused, 5xx while starting
             if time.monotonic() > deadline:
                 raise TimeoutError(f"OpenBao at {client.url} did not answer: {exc}") from exc
-            time.sleep(2)
+            time.sleep(0.5)
 
 
 def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
@@ -171,17 +179,225 @@ def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
     return done
 
 
+def _verify(ca_files: list[Path] | None) -> str | bool:
+    """What hvac verifies OpenBao's certificate with: the given CAs, else the system store."""
+    from orders.deploy import tls
+
+    return tls.trust_bundle(ca_files) if ca_files else True
+
+
+def _root_client(args: argparse.Namespace) -> hvac.Client:
+    return hvac.Client(
+        url=args.vault_addr,
+        token=args.root_token_file.read_text().strip(),
+        verify=_verify(args.vault_ca_file),
+        timeout=60,
+    )
+
+
+def _pairs(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or ():
+        key, _, val = value.partition("=")
+        if not key or not val:
+            raise SystemExit(f"expected NAME=VALUE, got {value!r}")
+        out[key] = val
+    return out
+
+
+def pki(args: argparse.Namespace) -> None:
+    """Apply Vault PKI and hand every server its certificate (see the module docstring)."""
+    from orders.deploy import tls
+    from orders.vault_pki import apply_pki, root_ca_pem
+
+    root = _root_client(args)
+    apply_pki(root, args.cert_ttl)
+    ca_pem = root_ca_pem(root)
+    specs = [tls.BY_NAME[n] for n in (args.cert or [s.name for s in tls.SPECS])]
+    if args.out_dir is not None:
+        groups = {k: int(v) for k, v in _pairs(args.group).items()}
+        tls.write_ca(args.out_dir / "ca" / tls.CA_FILE, ca_pem)
+        for spec in specs:
+            cert = tls.issue(root, spec)
+            tls.write_pair(
+                args.out_dir / spec.name, cert.fullchain, cert.private_key, groups.get(spec.name)
+            )
+            log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial)
+    else:
+        issue_to_k8s(
+            root,
+            K8sObjects.in_cluster(),
+            specs,
+            ca_pem,
+            namespaces=_pairs(args.k8s_namespace),
+            ca_configmaps=args.k8s_ca_configmap or [],
+            ca_secrets=args.k8s_ca_secret or [],
+            ca_name=args.ca_configmap_name,
+        )
+
+
+def issue_to_k8s(
+    root: hvac.Client,
+    objects: K8sObjects,
+    specs: list[Any],
+    ca_pem: str,
+    *,
+    namespaces: dict[str, str],
+    ca_configmaps: list[str],
+    ca_secrets: list[str],
+    ca_name: str,
+) -> None:
+    """Issue ``specs`` as ``tls-<name>`` Secrets and publish the root CA (no key anywhere).
+
+    Args:
+        root: A client allowed to issue on the servers' roles.
+        objects: Where to write (the Job's own API token).
+        specs: The certificates (:class:`orders.deploy.tls.CertSpec`).
+        ca_pem: The Vault root CA.
+        namespaces: Certificate name -> namespace of its Secret (default: the Job's own).
+        ca_configmaps: Namespaces that get the CA as ConfigMap ``ca_name`` (``ca.pem``).
+        ca_secrets: Namespaces that get it as a Secret ``ca_name`` (``ca.crt``; ingress).
+        ca_name: Name of those ConfigMaps and Secrets.
+    """
+    from orders.deploy import tls
+
+    for ns in ca_configmaps:
+        objects.apply_configmap(ns, ca_name, {tls.CA_FILE: ca_pem})
+    for ns in ca_secrets:
+        # ingress-nginx verifies upstreams against a Secret's ca.crt (the CA only).
+        objects.apply_secret(ns, tls.ca_secret_body(ca_name, ca_pem))
+    for spec in specs:
+        cert = tls.issue(root, spec)
+        ns = namespaces.get(spec.name, objects.namespace)
+        objects.apply_secret(ns, tls.secret_body(spec.volume, cert))
+        log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial, namespace=ns)
+
+
+class K8sObjects:
+    """Secrets and ConfigMaps written with the pod's own (projected) API token."""
+
+    def __init__(self, api: Any, namespace: str) -> None:
+        """Args: api: a ``kubernetes.client.CoreV1Api``; namespace: the pod's own."""
+        self.api = api
+        self.namespace = namespace
+
+    @classmethod
+    def in_cluster(cls) -> K8sObjects:
+        """With this pod's API token, in this pod's namespace by default."""
+        from kubernetes import client, config
+
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return cls(client.CoreV1Api(), SERVICE_ACCOUNT_NAMESPACE.read_text().strip())
+
+    def apply_secret(self, namespace: str, body: dict[str, Any]) -> None:
+        """Create the Secret, or replace it if it exists."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = body["metadata"]["name"]
+        try:
+            self.api.create_namespaced_secret(namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.api.replace_namespaced_secret(name, namespace, body)
+
+    def create_secret(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create the Secret unless it exists (then leave it as it is).
+
+        Returns:
+            Whether it was created.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.api.create_namespaced_secret(namespace, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    def configmap_value(self, namespace: str, name: str | None, key: str) -> str | None:
+        """One value of a ConfigMap, or None if there is no such map or key."""
+        from kubernetes.client.exceptions import ApiException
+
+        if name is None:
+            return None
+        try:
+            cm = self.api.read_namespaced_config_map(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value: str | None = (cm.data or {}).get(key)
+        return value
+
+    def apply_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create the ConfigMap, or replace it if it exists."""
+        from kubernetes.client.exceptions import ApiException
+
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "hardened-orders"}},
+            "data": data,
+        }
+        try:
+            self.api.create_namespaced_config_map(namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.api.replace_namespaced_config_map(name, namespace, body)
+
+
+def k8s_bootstrap(
+    objects: K8sObjects, secret: str, ca_configmap: str | None, ca_file: Path
+) -> bool:
+    """OpenBao's bootstrap certificate as the Secret ``secret``, unless it exists.
+
+    The Secret is only ever *created* (never read: this step has no right to OpenBao's
+    key); if it exists already (OpenBao serves it, or by now one from its PKI), the CA
+    published before is used. The bootstrap CA goes to ``ca_file`` (for this pod's next
+    container) and to the ConfigMap ``ca_configmap`` (for the other bootstrap-phase Jobs).
+
+    Returns:
+        Whether a bootstrap certificate was created.
+    """
+    from orders.deploy import tls
+    from orders.devstack.tls import bootstrap_server_cert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key, ca = Path(tmp, "c"), Path(tmp, "k"), Path(tmp, "ca")
+        bootstrap_server_cert(cert, key, ca)
+        body = tls.pem_secret_body(secret, cert.read_text(), key.read_text())
+        ca_pem = ca.read_text()
+    created = objects.create_secret(objects.namespace, body)
+    if created:
+        if ca_configmap:
+            data = {tls.BOOTSTRAP_CA_FILE: ca_pem}
+            objects.apply_configmap(objects.namespace, ca_configmap, data)
+    else:
+        published = objects.configmap_value(objects.namespace, ca_configmap, tls.BOOTSTRAP_CA_FILE)
+        if published is None:
+            return False
+        ca_pem = published
+    tls.write_ca(ca_file, ca_pem)
+    return created
+
+
 def configure(args: argparse.Namespace) -> None:
     """Bootstrap the database, then apply ``vault/`` (see the module docstring)."""
     from orders.db.bootstrap import bootstrap
+    from orders.db.engine import tls_query
     from orders.vault_config import ApplyConfig, apply, db_connection_exists
     from orders.vault_people import OidcConfig
 
-    root = hvac.Client(
-        url=args.vault_addr, token=args.root_token_file.read_text().strip(), timeout=60
-    )
+    root = _root_client(args)
     superuser = args.pg_superuser_password_file.read_text().strip()
-    admin_dsn = f"postgresql://postgres:{superuser}@{args.pg_host}:{args.pg_port}/postgres"
+    admin_dsn = (
+        f"postgresql://postgres:{superuser}@{args.pg_host}:{args.pg_port}/postgres"
+        f"{tls_query(args.pg_ca_file)}"
+    )
     db_admin_password = args.db_admin_password_file.read_text().strip()
     # Once Vault has the connection it has rotated the admin password: keep it that way.
     fresh = not db_connection_exists(root)
@@ -200,7 +416,7 @@ def configure(args: argparse.Namespace) -> None:
             kubernetes_ca_pem=args.kubernetes_ca_file.read_text(),
             db_connection_url=(
                 f"postgresql://{{{{username}}}}:{{{{password}}}}@{args.pg_host}:{args.pg_port}/"
-                f"{identities.DB_NAME}?sslmode=disable"
+                f"{identities.DB_NAME}{_vault_db_tls(args.vault_pg_ca_file)}"
             ),
             db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
             db_admin_password=db_admin_password,
@@ -217,6 +433,17 @@ def configure(args: argparse.Namespace) -> None:
         namespace, _, name = args.oidc_configmap.partition("/")
         config.load_incluster_config()  # type: ignore[no-untyped-call]
         publish_codec_client_id(root, client.CoreV1Api(), namespace, name)
+
+
+def _vault_db_tls(ca_file: str | None) -> str:
+    """Query of Vault's connection URL: verify-full against ``ca_file``.
+
+    ``ca_file`` is a path inside OpenBao's container. Without one the connection is
+    plaintext (only for callers that configure no TLS; no deployment here does).
+    """
+    from orders.db.engine import tls_query
+
+    return tls_query(ca_file) if ca_file else "?sslmode=disable"
 
 
 def write_oidc_clients(root: hvac.Client, out_dir: Path) -> None:
@@ -288,6 +515,8 @@ async def migrate(settings: WorkerSettings) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from orders.vault_config import Ttls
+
     ap = argparse.ArgumentParser(prog="python -m orders.deploy.setup", description=__doc__)
     steps = ap.add_subparsers(dest="step", required=True)
     unseal = steps.add_parser("unseal", help="initialise (once) and unseal OpenBao")
@@ -296,6 +525,34 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--state-dir", type=Path, help="keep the keys in files here")
     where.add_argument("--k8s-secret", help="keep the keys in this Secret (pod's namespace)")
     unseal.add_argument("--wait-seconds", type=float, default=300)
+    unseal.add_argument(
+        "--vault-ca-file", type=Path, action="append", help="CA(s) OpenBao's cert chains to"
+    )
+
+    boot = steps.add_parser("tls-bootstrap", help="OpenBao's throwaway first certificate")
+    dest = boot.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--out-dir", type=Path, help="OpenBao's tls.crt|key (compose volume)")
+    dest.add_argument("--k8s-secret", help="OpenBao's TLS Secret (pod's namespace)")
+    boot.add_argument("--ca-file", type=Path, required=True, help="write the bootstrap CA")
+    boot.add_argument("--group", type=int, help="OpenBao's group (key 0640), else 0600")
+    boot.add_argument("--k8s-ca-configmap", help="ConfigMap publishing the bootstrap CA")
+
+    pk = steps.add_parser("pki", help="apply Vault PKI, issue the servers' certificates")
+    pk.add_argument("--vault-addr", required=True)
+    pk.add_argument("--root-token-file", type=Path, required=True)
+    pk.add_argument("--vault-ca-file", type=Path, action="append")
+    pk.add_argument(
+        "--cert-ttl", type=int, default=Ttls().cert, help="identities' client certs (s)"
+    )
+    pk.add_argument("--cert", action="append", help="only these (default: every one)")
+    out = pk.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out-dir", type=Path, help="<dir>/<cert>/tls.crt|key, <dir>/ca/ca.pem")
+    out.add_argument("--k8s-secrets", action="store_true", help="Secrets tls-<cert>")
+    pk.add_argument("--group", action="append", help="CERT=GID: key 0640 with that group")
+    pk.add_argument("--k8s-namespace", action="append", help="CERT=NAMESPACE of its Secret")
+    pk.add_argument("--k8s-ca-configmap", action="append", help="namespace for the CA map")
+    pk.add_argument("--k8s-ca-secret", action="append", help="namespace for a CA-only Secret")
+    pk.add_argument("--ca-configmap-name", default="orders-ca", help="name of CA map/Secret")
 
     conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
     conf.add_argument("--vault-addr", required=True)
@@ -305,6 +562,9 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--token-reviewer-jwt-file", type=Path)
     conf.add_argument("--pg-host", required=True)
     conf.add_argument("--pg-port", type=int, default=5432)
+    conf.add_argument("--vault-ca-file", type=Path, action="append")
+    conf.add_argument("--pg-ca-file", type=Path, help="verify-full against this CA")
+    conf.add_argument("--vault-pg-ca-file", help="the same CA as a path in OpenBao's container")
     conf.add_argument("--pg-superuser-password-file", type=Path, required=True)
     conf.add_argument("--db-admin-password-file", type=Path, required=True)
     conf.add_argument("--oidc-issuer-base", help="OpenBao as browsers reach it (issuer base)")
@@ -324,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     olog.configure(identities.ORDER_MIGRATE.name if args.step == "migrate" else "setup")
     if args.step == "unseal":
-        client = hvac.Client(url=args.vault_addr, timeout=60)  # raft init takes seconds
+        # Raft init takes seconds.
+        client = hvac.Client(url=args.vault_addr, verify=_verify(args.vault_ca_file), timeout=60)
         wait_for_vault(client, args.wait_seconds)
         store: KeyStore = (
             DirectoryStore(args.state_dir)
@@ -332,6 +593,18 @@ def main(argv: list[str] | None = None) -> int:
             else SecretStore.in_cluster(args.k8s_secret)
         )
         log.info("openbao.unseal", result=init_and_unseal(client, store))
+    elif args.step == "tls-bootstrap":
+        from orders.deploy import tls
+
+        if args.out_dir is not None:
+            written = tls.bootstrap(args.out_dir, args.ca_file, args.group)
+        else:
+            written = k8s_bootstrap(
+                K8sObjects.in_cluster(), args.k8s_secret, args.k8s_ca_configmap, args.ca_file
+            )
+        log.info("tls.bootstrap", written=written)
+    elif args.step == "pki":
+        pki(args)
     elif args.step == "configure":
         configure(args)
     else:

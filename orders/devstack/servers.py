@@ -180,6 +180,9 @@ def openbao(paths: StackPaths, port: int) -> tuple[Proc, str]:
 storage "raft" {{
   path    = "{paths.vault / "data"}"
   node_id = "dev-0"
+  # Raft's production timing (the default, 5, is for slow disks): a single node elects
+  # itself in about a second instead of ten, at every start and after every outage.
+  performance_multiplier = 1
 }}
 listener "tcp" {{
   address         = "{HOST}:{port}"

@@ -103,6 +103,14 @@ class Supervisor:
         t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
 
+        # The dev server needs nothing from the others (its TLS front does, later): it
+        # boots while OpenBao and Postgres are set up.
+        codec_url = f"https://{servers.HOST}:{codec_port}"
+        temporal = servers.temporal(p, t_backend, ui_backend, codec_url)
+        temporal_up = asyncio.create_task(
+            self._start(temporal, servers.temporal_ready(f"{servers.HOST}:{t_backend}"), 120)
+        )
+
         pg, backend_dsn = servers.postgres(p, pg_backend)
         self._admin_dsn = backend_dsn
         await self._start(pg, servers.postgres_ready(backend_dsn))
@@ -147,7 +155,6 @@ class Supervisor:
         # Vault has rotated it and is the only one who knows it.
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
-        codec_url = f"https://{servers.HOST}:{codec_port}"
         config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
         # The codec server's port is known now: its callback is registered before it starts.
         config = dataclasses.replace(
@@ -186,14 +193,12 @@ class Supervisor:
         self.save_status(detail="migrating")
         await migrate(self.info, p)
 
-        # The codec server before Temporal: the UI is started pointing at it.
-        codec = self._codec_server(codec_port)
-        assert self.info.codec_server_url is not None
-        await self._start(codec, codec_server.ready(self.info.codec_server_url, ca))
-
-        temporal = servers.temporal(p, t_backend, ui_backend, self.info.codec_server_url)
-        backend = f"{servers.HOST}:{t_backend}"
-        await self._start(temporal, servers.temporal_ready(backend), 120)
+        # Nothing waits for the codec server but people (the UI links to it): it starts
+        # alongside the workers.
+        codec_up = asyncio.create_task(
+            self._start(self._codec_server(codec_port), codec_server.ready(codec_url, ca))
+        )
+        await temporal_up
         front = servers.temporal_front(p, t_port, t_backend, ui_port, ui_backend)
         await self._start(
             front, servers.tls_ready(self.info.temporal_address, p.ca_file, Server.TEMPORAL)
@@ -207,6 +212,7 @@ class Supervisor:
         for w in workers:
             marker = p.run / f"{w.name}.ready"
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
+        await codec_up
         self.save_status("ready", "all parts healthy")
 
     def _issue_server_cert(self, client: hvac.Client, server: Server, name: str) -> None:

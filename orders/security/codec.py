@@ -87,6 +87,8 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             :class:`PayloadRefusedError` (the codec server, which answers per payload).
         compress_min: Only try zlib on serialised payloads at least this long.
         cache_size: Unwrapped data keys kept (by wrapped form).
+        outage_wait: Seconds to wait for Vault when a data key is needed and none is
+            usable (see :class:`orders.security.keyring.KeyRing`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         quarantine: bool = True,
         compress_min: int = 256,
         cache_size: int = 1024,
+        outage_wait: float = 0.0,
     ) -> None:
         self.transit = transit
         self.key_name = key_name
@@ -110,7 +113,12 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         self.compress_min = compress_min
         # Shared by every context-bound copy: one key cache per process.
         self.keys = KeyRing(
-            transit, key_name, max_uses=max_uses, max_age=max_age, cache_size=cache_size
+            transit,
+            key_name,
+            max_uses=max_uses,
+            max_age=max_age,
+            cache_size=cache_size,
+            outage_wait=outage_wait,
         )
         self._workflow_id: str | None = None
         self._bound = False
@@ -231,4 +239,5 @@ def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:
         identities.PAYLOAD_KEY,
         settings.temporal_namespace,
         allow_plaintext=settings.allow_plaintext_payloads,
+        outage_wait=settings.codec_outage_wait_seconds,
     )

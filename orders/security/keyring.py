@@ -7,6 +7,12 @@ stop a process that already holds a key). Decryption
 unwraps a data key through Transit ``decrypt`` once and keeps it (LRU, by its wrapped
 form). Keys this process generated are known already. At steady state a process calls
 Vault about once per ``max_age`` per key — whatever the number of payloads.
+
+A process that has no usable key when Vault is away (a worker restarted just before an
+outage, resuming histories whose data keys it never unwrapped) waits up to ``outage_wait``
+seconds for Vault before raising: raised inside a workflow activation, the error would fail
+the workflow task, while waiting at worst lets it time out and be retried — the history
+records an outage as what it is, a delay.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from orders import logging as olog
 from orders.security.transit import DataKey, TransitClient
 from orders.security.vault import VaultUnavailableError
 
 log = olog.get(__name__)
+T = TypeVar("T")
 
 
 class KeyRing:
@@ -31,6 +40,7 @@ class KeyRing:
         max_uses: Values encrypted under one data key before a new one is fetched.
         max_age: Seconds a data key is used for encryption.
         cache_size: Unwrapped data keys kept.
+        outage_wait: Seconds to keep retrying Vault when a key is needed and none is usable.
     """
 
     def __init__(
@@ -41,12 +51,14 @@ class KeyRing:
         max_uses: int = 10_000,
         max_age: float = 300.0,
         cache_size: int = 1024,
+        outage_wait: float = 0.0,
     ) -> None:
         self.transit = transit
         self.key_name = key_name
         self.max_uses = max_uses
         self.max_age = max_age
         self.cache_size = cache_size
+        self.outage_wait = outage_wait
         self._current: DataKey | None = None
         self._created = 0.0
         self._uses = 0
@@ -65,7 +77,10 @@ class KeyRing:
             )
             if not fresh:
                 try:
-                    self._current = await self.transit.datakey(self.key_name)
+                    if self._usable_in_outage():
+                        self._current = await self.transit.datakey(self.key_name)
+                    else:
+                        self._current = await self._waiting(lambda t: t.datakey(self.key_name))
                 except VaultUnavailableError:
                     if not self._usable_in_outage():
                         raise
@@ -91,10 +106,25 @@ class KeyRing:
         if cached is not None:
             self._unwrapped.move_to_end(wrapped)
             return cached
-        plaintext = await self.transit.decrypt(self.key_name, wrapped)
+        plaintext = await self._waiting(lambda t: t.decrypt(self.key_name, wrapped))
         self.unwraps += 1
         self._remember(wrapped, plaintext)
         return plaintext
+
+    async def _waiting(self, call: Callable[[TransitClient], Awaitable[T]]) -> T:
+        """``call(transit)``, retried with backoff while Vault is away, for ``outage_wait`` s."""
+        deadline = time.monotonic() + self.outage_wait
+        delay = 0.2
+        while True:
+            try:
+                return await call(self.transit)
+            except VaultUnavailableError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                log.warning("codec.vault.waiting", key=self.key_name, error=str(exc))
+                await asyncio.sleep(min(delay, left))
+                delay = min(2 * delay, 2.0)
 
     def _remember(self, wrapped: str, plaintext: bytes) -> None:
         self._unwrapped[wrapped] = plaintext

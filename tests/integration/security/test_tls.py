@@ -51,9 +51,14 @@ def test_identity_issues_a_client_cert_for_itself_only(
     # Another identity's role: the policy refuses (403).
     with pytest.raises(hvac.exceptions.Forbidden):
         certs.issue_client(client, other)
-    # The server role: no identity may mint server certificates.
+    # The server roles: no identity may mint server certificates (nor the deployed
+    # Temporal's frontend/internode one, nor the deployed UI's client one).
     with pytest.raises(hvac.exceptions.Forbidden):
         certs.issue_server(client, identities.Server.TEMPORAL)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        certs.issue(client, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        certs.issue(client, identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME)
     # Its own role, but naming someone else: the role refuses the name (400).
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(client, identities.pki_role(identity), other.name)
@@ -152,3 +157,32 @@ async def test_postgres_refuses_plaintext_and_unverified_tls(
     finally:
         client.adapter.put(f"/v1/sys/leases/revoke/{cred['lease_id']}")
         client.auth.token.revoke_self()
+
+
+def test_deployed_temporal_roles_issue_their_one_name_only(stack: StackInfo) -> None:
+    """temporal-server: Temporal's name with server and client usage, nothing else;
+    temporal-ui: the UI's client certificate only (the roles docker-compose and kind use)."""
+    root = support.vault(stack, stack.root_token())
+    server = certs.issue(root, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
+    leaf = x509.load_pem_x509_certificate(server.certificate.encode())
+    eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert eku == {
+        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+        x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
+    }
+    for name in (identities.Server.POSTGRES.value, "localhost", identities.ORDER_NOTIFY.name):
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            certs.issue(root, identities.PKI_TEMPORAL_ROLE, name)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        certs.issue(
+            root,
+            identities.PKI_TEMPORAL_ROLE,
+            identities.Server.TEMPORAL.value,
+            ip_sans=("127.0.0.1",),
+        )
+    ui = certs.issue(root, identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME)
+    leaf = x509.load_pem_x509_certificate(ui.certificate.encode())
+    eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert eku == {x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        certs.issue(root, identities.PKI_TEMPORAL_UI_ROLE, identities.Server.TEMPORAL.value)

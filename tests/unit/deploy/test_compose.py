@@ -12,7 +12,7 @@ from orders.deploy.render import COMPOSE_FILE, ROOT, UID
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-ONE_SHOT = {"openbao-init", "setup", identities.ORDER_MIGRATE.name}
+ONE_SHOT = {"openbao-init", "tls-bootstrap", "pki", "setup", identities.ORDER_MIGRATE.name}
 
 
 def test_one_service_per_identity_that_runs() -> None:

@@ -12,7 +12,8 @@ from orders.devstack.state import StackInfo, StackPaths
 
 def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None:
     paths = StackPaths(tmp_path / "kind")
-    for name, value in (("ca", "PEM"), ("req", "req-token"), ("root", "s.root"), ("pg", "pw")):
+    files = (("ca", "PEM"), ("req", "req-token"), ("root", "s.root"), ("pg", "pw"), ("oca", "OCA"))
+    for name, value in files:
         (tmp_path / name).write_text(value + "\n")
     argv = ["stack", "--home", str(paths.home), "--apiserver", "https://127.0.0.1:6443"]
     for flag, name in (
@@ -20,6 +21,7 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
         ("--requester-token-file", "req"),
         ("--root-token-file", "root"),
         ("--postgres-password-file", "pg"),
+        ("--orders-ca-file", "oca"),
     ):
         argv += [flag, str(tmp_path / name)]
     argv += ["--temporal-port", "17233", "--vault-port", "18200", "--postgres-port", "15432"]
@@ -27,10 +29,20 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     info = StackInfo.load(paths)
     assert info.temporal_address == "127.0.0.1:17233"
     assert info.root_token() == "s.root"
-    assert info.postgres_admin_dsn == "postgresql://postgres:pw@127.0.0.1:15432/orders"
+    # Every hop verified against OpenBao's PKI root CA (ConfigMap orders-ca).
+    assert info.ca_file is not None
+    assert Path(info.ca_file).read_text() == "OCA\n"
+    assert Path(info.ca_file).stat().st_mode & 0o777 == 0o600
+    assert info.vault_addr == "https://127.0.0.1:18200"
+    assert info.temporal_server_name == identities.Server.TEMPORAL.value
+    assert info.postgres_admin_dsn.startswith("postgresql://postgres:pw@127.0.0.1:15432/orders?")
+    assert "sslmode=verify-full" in info.postgres_admin_dsn
     # Acting as an identity = TokenRequest at the apiserver with the requester's token.
     env = worker_env(info, paths, identities.ORDER_NOTIFY)
     assert env["ORDERS_K8S_HOST"] == "https://127.0.0.1:6443"
+    assert env["ORDERS_VAULT_CACERT"] == env["ORDERS_DB_SSL_CA_FILE"] == info.ca_file
+    assert env["ORDERS_TEMPORAL_TLS_CA_FILE"] == info.ca_file
+    assert env["ORDERS_TEMPORAL_TLS_SERVER_NAME"] == identities.Server.TEMPORAL.value
     assert Path(env["ORDERS_K8S_CA_FILE"]).read_text() == "PEM\n"
     client_token = Path(env["ORDERS_K8S_CLIENT_TOKEN_FILE"])
     assert client_token.read_text() == "req-token"

@@ -20,7 +20,7 @@ from orders.deploy.render import COMPOSE_FILE, ROOT
 from orders.settings import WorkerSettings
 from tests.unit.deploy.test_compose import COMPOSE, SERVICES
 
-ENDPOINT = re.compile(r"^http://[a-z0-9.-]+(:\d+)?$")
+ENDPOINT = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
 
 
 def env(service: str) -> dict[str, str]:
@@ -68,9 +68,10 @@ def test_temporal_server_authorization_reads_the_providers_jwks() -> None:
     # Same provider and path as the issuer; the host is the one Temporal reaches.
     assert jwks.path == urlsplit(vault_people.jwks_url_for(vault_people.issuer_for(base))).path
     assert jwks.path == f"{issuer_path}/.well-known/keys"
-    assert jwks.hostname == "identity"
+    # OpenBao's certificate name, an alias of the identity service (OpenBao's netns).
+    assert jwks.scheme == "https"
+    assert jwks.hostname in SERVICES["identity"]["networks"]["backend"]["aliases"]
     assert "backend" in SERVICES["temporal"]["networks"]
-    assert "backend" in SERVICES["identity"]["networks"]
     assert re.search(
         r'address\s*=\s*"0\.0\.0\.0:' + str(jwks.port) + '"',
         COMPOSE["configs"]["openbao-config"]["content"],
@@ -94,7 +95,11 @@ def test_ui_login_uses_its_client_and_the_permissions_scope() -> None:
     assert f"cat {out_dir}/{people_auth.UI_CLIENT_SECRET_FILE}" in script
     assert "TEMPORAL_AUTH_CLIENT_ID=" in script
     assert "TEMPORAL_AUTH_CLIENT_SECRET=" in script
-    mounted = {m["target"] for m in SERVICES["temporal-ui"]["volumes"] if isinstance(m, dict)}
+    mounted = {
+        m["target"]
+        for m in SERVICES["temporal-ui"]["volumes"]
+        if isinstance(m, dict) and m["source"] == "oidc-clients"
+    }
     assert mounted == {
         f"{out_dir}/{people_auth.UI_CLIENT_ID_FILE}",
         f"{out_dir}/{people_auth.UI_CLIENT_SECRET_FILE}",

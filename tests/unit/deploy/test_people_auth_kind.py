@@ -63,9 +63,16 @@ def test_temporal_server_authorizes_with_both_key_sets(
     env = _plain_env(_container(server))
     wanted = people_auth.temporal_server_env(EP)
     assert {k: env.get(k) for k in wanted} == wanted
-    # Both key sets on the OpenBao Service the pods reach; the two documented paths.
+    # Both key sets from OpenBao by its certificate's name, which the pod maps to OpenBao's
+    # Service (hostAliases), over TLS trusting the Vault root CA; the two documented paths.
     people, machines = (urlsplit(env[f"TEMPORAL_JWT_KEY_SOURCE{n}"]) for n in (1, 2))
-    assert people.netloc == machines.netloc == f"{render.VAULT.host}:{render.VAULT.port}"
+    name = identities.Server.OPENBAO.value
+    assert people.scheme == machines.scheme == "https"
+    assert people.netloc == machines.netloc == f"{name}:{render.VAULT.port}"
+    service = _find(kind_objects, "Service", render.VAULT.service, render.INFRA_NAMESPACE)
+    aliases = server["spec"]["template"]["spec"]["hostAliases"]
+    assert [a["ip"] for a in aliases if name in a["hostnames"]] == [service["spec"]["clusterIP"]]
+    assert env["SSL_CERT_FILE"]
     assert machines.path == vault_tokens.JWKS_PATH
     assert people.path == urlsplit(vault_people.jwks_url_for(EP.issuer)).path
     assert env["TEMPORAL_JWT_PERMISSIONS_CLAIM"] == vault_people.PERMISSIONS_CLAIM

@@ -32,7 +32,8 @@ def openbao(tmp_path: Path) -> Iterator[hvac.Client]:
     (tmp_path / "data").mkdir()
     config = tmp_path / "config.hcl"
     config.write_text(
-        f'storage "raft" {{\n  path = "{tmp_path / "data"}"\n  node_id = "t"\n}}\n'
+        f'storage "raft" {{\n  path = "{tmp_path / "data"}"\n  node_id = "t"\n'
+        "  performance_multiplier = 1\n}\n"
         f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
         f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "http://127.0.0.1:{cluster}"\n'
         "disable_mlock = true\n"

@@ -27,7 +27,11 @@ def tree(tmp_path: Path) -> Path:
     for rel in (generate.IDENTITIES, generate.ACTIVITIES_INIT, generate.WORKFLOWS_INIT):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
-    shutil.copytree(ROOT / generate.MIGRATIONS, tmp_path / generate.MIGRATIONS)
+    shutil.copytree(
+        ROOT / generate.MIGRATIONS,
+        tmp_path / generate.MIGRATIONS,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     return tmp_path
 
 

@@ -7,6 +7,7 @@ limits; a 403 caused by an expired token is a retry, a 403 caused by policy a de
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -72,3 +73,38 @@ async def test_a_403_with_a_valid_token_is_a_denial(dev_vault: DevVault) -> None
             await transit.decrypt(address.key, "vault:v1:AAAA")
     finally:
         await transit.aclose()
+
+
+async def test_with_no_usable_key_an_unwrap_waits_for_vault_to_come_back(
+    dev_vault: DevVault,
+) -> None:
+    token = dev_vault.token_for(identities.ORDER_WORKFLOW)
+
+    async def fine() -> bool:
+        return True
+
+    vault = TransitClient(dev_vault.addr, lambda: token, token_valid=fine)
+    try:
+        wrapped = await vault.datakey(identities.PAYLOAD_KEY)
+        ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY, outage_wait=10.0)
+
+        async def vault_returns() -> None:
+            await asyncio.sleep(0.5)
+            ring.transit = vault
+
+        back = asyncio.create_task(vault_returns())
+        started = time.monotonic()
+        assert await ring.unwrap(wrapped.wrapped) == wrapped.plaintext
+        assert time.monotonic() - started >= 0.5
+        assert ring.unwraps == 1
+        await back
+    finally:
+        await vault.aclose()
+
+
+async def test_the_wait_for_vault_is_bounded() -> None:
+    ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY, outage_wait=0.6)
+    started = time.monotonic()
+    with pytest.raises(VaultUnavailableError):
+        await ring.current()
+    assert 0.4 <= time.monotonic() - started < 5.0

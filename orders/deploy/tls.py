@@ -1,0 +1,277 @@
+"""TLS of the deployed stacks (docker-compose, kind): every server's certificate from Vault PKI.
+
+The servers use their own native TLS (Temporal's config template, Postgres ``ssl=on``,
+OpenBao's listener, the codec server's uvicorn); this module issues their certificates and
+hands them over, and holds the paths and names the renderers and tests share.
+
+Bootstrap. OpenBao's listener needs a certificate before its PKI exists, so the
+``tls-bootstrap`` step writes a throwaway one (a one-day CA whose key is never written,
+:func:`orders.devstack.tls.bootstrap_server_cert`). The ``pki`` step (root token) then
+creates the CAs and roles (:func:`orders.vault_pki.apply_pki`, the same roles as the local
+stack), writes the root CA, and issues:
+
+* ``openbao``, ``postgres``, ``codec``: role ``orders-servers`` (server usage only);
+* ``temporal``: role ``temporal-server`` (frontend + internode: server *and* client usage,
+  its one name only);
+* ``temporal-ui``: role ``temporal-ui`` (client usage only, CN ``temporal-ui``).
+
+OpenBao's entrypoint (:data:`RELOADING_ENTRYPOINT`) notices the new certificate and sends
+itself SIGHUP, which reloads the listener. Clients trust the Vault root CA alone; only the
+two bootstrap-phase steps (unseal, ``pki``/``configure``) also trust the bootstrap CA, whose
+key no longer exists.
+
+Who may read a key. In compose the one-shot writer runs as the project's UID; a server's
+key is written ``0640`` with the *server's* group (the writer is given that group with
+``group_add``) into a volume that only that server and the writer mount, and each server's
+entrypoint copies it ``0600`` into its own tmpfs before starting (Postgres insists on owning
+it). In kind the keys are Secrets mounted with ``defaultMode: 0400`` into the one pod that
+uses them.
+"""
+
+# Container paths: "/tmp" is each server's own tmpfs, not the host's shared temp dir.
+# ruff: noqa: S108
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import hvac
+
+from orders import identities
+from orders.identities import Server
+from orders.security import certs
+
+CERT_FILE: Final = "tls.crt"
+KEY_FILE: Final = "tls.key"
+CA_FILE: Final = "ca.pem"
+"""The Vault root CA, the one trust anchor of every client."""
+BOOTSTRAP_CA_FILE: Final = "bootstrap-ca.pem"
+"""The throwaway CA of OpenBao's first listener certificate (key never written)."""
+
+CA_DIR: Final = "/run/orders-ca"
+"""Where every container finds the CA files (public: a volume / ConfigMap of CAs only)."""
+TLS_DIR: Final = "/run/orders-tls"
+"""Where a server finds its own certificate and key as handed over (volume / Secret)."""
+LIVE_TLS_DIR: Final = "/tmp/orders-tls"
+"""The server's own 0600 copy in its tmpfs, which the server process reads."""
+CA_PATH: Final = f"{CA_DIR}/{CA_FILE}"
+
+SERVER_CERT_PATH: Final = f"{LIVE_TLS_DIR}/{CERT_FILE}"
+SERVER_KEY_PATH: Final = f"{LIVE_TLS_DIR}/{KEY_FILE}"
+
+
+@dataclass(frozen=True)
+class CertSpec:
+    """One certificate a deployed stack needs.
+
+    Attributes:
+        name: Short name: compose volume ``tls-<name>``, Secret ``tls-<name>``.
+        role: PKI role that issues it.
+        common_name: Its CN (a server name, or the UI's client name).
+        localhost: Whether ``localhost``/127.0.0.1 are added (servers reached on loopback:
+            in compose's shared network namespace, or through ``kubectl port-forward``).
+    """
+
+    name: str
+    role: str
+    common_name: str
+    localhost: bool = False
+
+    @property
+    def volume(self) -> str:
+        """Compose volume (and Kubernetes Secret) holding this certificate and key."""
+        return f"tls-{self.name}"
+
+
+OPENBAO: Final = CertSpec("openbao", identities.PKI_SERVER_ROLE, Server.OPENBAO.value, True)
+POSTGRES: Final = CertSpec("postgres", identities.PKI_SERVER_ROLE, Server.POSTGRES.value, True)
+TEMPORAL: Final = CertSpec("temporal", identities.PKI_TEMPORAL_ROLE, Server.TEMPORAL.value)
+TEMPORAL_UI: Final = CertSpec(
+    "temporal-ui", identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME
+)
+CODEC: Final = CertSpec("codec", identities.PKI_SERVER_ROLE, Server.CODEC.value, True)
+SPECS: Final = (OPENBAO, POSTGRES, TEMPORAL, TEMPORAL_UI, CODEC)
+BY_NAME: Final = {s.name: s for s in SPECS}
+
+RELOAD_SECONDS: Final = 10
+"""How often OpenBao's entrypoint looks for a new certificate."""
+
+
+def copy_script(live: str = LIVE_TLS_DIR) -> str:
+    """Copy the handed-over pair (from ``$src``) into ``live``, the key 0600 and its own."""
+    return (
+        f'(umask 077 && mkdir -p {live} && cat "$$src/{CERT_FILE}" > {live}/{CERT_FILE} '
+        f'&& cat "$$src/{KEY_FILE}" > {live}/{KEY_FILE})'
+    )
+
+
+def _pick(sources: Iterable[str]) -> str:
+    dirs = " ".join(sources)
+    return f'src=; for d in {dirs}; do [ -s "$$d/{CERT_FILE}" ] && src=$$d && break; done; '
+
+
+def _k8s(script: str, k8s: bool) -> str:
+    # Compose interpolates "$" (so "$$" is a literal one); Kubernetes only "$(VAR)".
+    return script.replace("$$", "$") if k8s else script
+
+
+def copy_then(
+    command: str,
+    *,
+    sources: Iterable[str] = (TLS_DIR,),
+    live: str = LIVE_TLS_DIR,
+    k8s: bool = False,
+) -> str:
+    """A ``sh -c`` script: copy the certificate 0600 into tmpfs, then run ``command``.
+
+    Args:
+        command: The rest of the script (usually ``exec <server> ...``).
+        sources: Directories to take the pair from, the first that has one.
+        live: Where the server reads its copy (its own tmpfs).
+        k8s: Kubernetes spelling (``$`` is literal there; compose needs ``$$``).
+    """
+    return _k8s(_pick(sources) + copy_script(live) + f" && {command}", k8s)
+
+
+def reloading_entrypoint(
+    command: str,
+    *,
+    sources: Iterable[str] = (TLS_DIR,),
+    live: str = LIVE_TLS_DIR,
+    interval: int = RELOAD_SECONDS,
+    k8s: bool = False,
+) -> str:
+    """``sh -c`` script running ``command`` and sending it SIGHUP when its cert changes.
+
+    OpenBao reloads its listener's certificate on SIGHUP: this is how it moves from the
+    bootstrap certificate to the one from its own PKI (and to every re-issued one) without a
+    restart. SIGTERM/SIGINT are passed on, so the container stops as the server would.
+    """
+    dirs = tuple(sources)
+    copy = copy_script(live)
+    script = (
+        _pick(dirs)
+        + copy
+        + f" || exit 1; {command} & pid=$$!; "
+        + "trap 'kill -TERM $$pid' TERM INT; "
+        + "while kill -0 $$pid 2>/dev/null; do "
+        + f"sleep {interval} & wait $$!; "
+        + _pick(dirs)
+        + f'if ! cmp -s "$$src/{CERT_FILE}" {live}/{CERT_FILE}; then '
+        + copy
+        + " && kill -HUP $$pid; fi; done; wait $$pid"
+    )
+    return _k8s(script, k8s)
+
+
+# --------------------------------------------------------------------------- issuing
+
+
+def issue(client: hvac.Client, spec: CertSpec) -> certs.IssuedCert:
+    """Issue ``spec``'s certificate with ``client`` (root / the stack's operator)."""
+    return certs.issue(
+        client,
+        spec.role,
+        spec.common_name,
+        alt_names=("localhost",) if spec.localhost else (),
+        ip_sans=("127.0.0.1",) if spec.localhost else (),
+    )
+
+
+def _write(path: Path, text: str, mode: int, gid: int | None) -> None:
+    """Write atomically with ``mode`` (and group ``gid``) set before any byte lands."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        if gid is not None:
+            os.fchown(fd, -1, gid)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as fh:
+            fd = -1
+            fh.write(text)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    os.replace(tmp, path)
+
+
+def write_pair(directory: Path, cert_pem: str, key_pem: str, gid: int | None) -> None:
+    """Write a certificate (0644) and its key: 0600, or 0640 with group ``gid`` if given.
+
+    A key is never world-readable; group read is only for the server's own group (the
+    server then copies it 0600 as its own user before it starts).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / KEY_FILE, key_pem.strip() + "\n", 0o640 if gid is not None else 0o600, gid)
+    _write(directory / CERT_FILE, cert_pem.strip() + "\n", 0o644, gid)
+
+
+def write_ca(path: Path, pem: str) -> None:
+    """Write a CA certificate (public, 0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, pem.strip() + "\n", 0o644, None)
+
+
+def bootstrap(directory: Path, ca_file: Path, gid: int | None) -> bool:
+    """OpenBao's first listener certificate, unless one is there already.
+
+    Returns:
+        Whether a bootstrap certificate was written.
+    """
+    from orders.devstack.tls import bootstrap_server_cert
+
+    if (directory / CERT_FILE).exists():
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key, ca = Path(tmp, "c"), Path(tmp, "k"), Path(tmp, "ca")
+        bootstrap_server_cert(cert, key, ca)
+        write_pair(directory, cert.read_text(), key.read_text(), gid)
+        write_ca(ca_file, ca.read_text())
+    return True
+
+
+def trust_bundle(files: Iterable[Path]) -> str:
+    """One CA file (in a private temp file) with every existing file of ``files``.
+
+    The bootstrap-phase steps talk to an OpenBao that may still serve its bootstrap
+    certificate or already the one from its PKI.
+    """
+    pems = [f.read_text().strip() for f in files if f.exists()]
+    if not pems:
+        raise FileNotFoundError("no CA file to trust")
+    fd, name = tempfile.mkstemp(prefix="orders-ca-", suffix=".pem")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(pems) + "\n")
+    return name
+
+
+def secret_body(name: str, cert: certs.IssuedCert) -> dict[str, Any]:
+    """A ``kubernetes.io/tls`` Secret of ``cert`` (full chain and key)."""
+    return pem_secret_body(name, cert.fullchain, cert.private_key)
+
+
+def pem_secret_body(name: str, cert_pem: str, key_pem: str) -> dict[str, Any]:
+    """A ``kubernetes.io/tls`` Secret (``tls.crt``, ``tls.key``)."""
+    data = {CERT_FILE: cert_pem.strip() + "\n", KEY_FILE: key_pem.strip() + "\n"}
+    return _secret(name, "kubernetes.io/tls", data)
+
+
+def ca_secret_body(name: str, ca_pem: str) -> dict[str, Any]:
+    """A Secret holding only a CA certificate as ``ca.crt`` (for ingress-nginx)."""
+    return _secret(name, "Opaque", {"ca.crt": ca_pem.strip() + "\n"})
+
+
+def _secret(name: str, kind: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": kind,
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "hardened-orders"}},
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
