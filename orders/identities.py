@@ -149,6 +149,14 @@ class Identity:
         return self.name
 
     @property
+    def temporal_token_role(self) -> str:
+        """Identity-token role minting its Temporal JWT (``identity/oidc/role/<name>``).
+
+        The identity reads a token at ``identity/oidc/token/<name>``.
+        """
+        return self.name
+
+    @property
     def db_group(self) -> str:
         """Postgres NOLOGIN group role that holds this identity's grants."""
         return "grp_" + self.name.replace("-", "_")
@@ -393,6 +401,37 @@ def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
         # key. Signing is the approvers' own right (their policies), never an identity's.
         rights[APPROVER_KEY_PREFIX + "*"] = frozenset({"read-key"})
     return rights
+
+
+TEMPORAL_TOKEN_KEY: Final = "orders-machines"  # noqa: S105 - a key's name, not a secret
+"""OpenBao identity-token key signing every identity's Temporal JWT (RS256; its public part
+is served at ``identity/oidc/.well-known/keys``, which the Temporal server reads)."""
+
+
+WORKER_TEMPORAL_ROLE: Final = "write"
+"""Temporal role in workers' JWTs. Not ``worker``: Temporal's ``default`` authorizer (the one
+an authorizing server here runs) grants the ``worker`` role nothing; polling and completing
+tasks need ``write`` (temporal#1862). ``worker`` becomes right only with an authorizer that
+admits it to the task APIs; then this one constant changes."""
+
+
+def temporal_permissions(identity: Identity) -> tuple[str, ...]:
+    """Temporal permissions (``<namespace>:<role>``) in ``identity``'s own JWT; least privilege.
+
+    Workers poll their queue and complete its tasks (:data:`WORKER_TEMPORAL_ROLE`). The
+    client starts workflows and sends approvals (``write``). Nobody else calls Temporal: no
+    token at all. Neither gets ``admin`` (namespace and operator APIs).
+    """
+    if identity.is_worker:
+        return (f"{TEMPORAL_NAMESPACE}:{WORKER_TEMPORAL_ROLE}",)
+    if identity.kind is Kind.CLIENT:
+        return (f"{TEMPORAL_NAMESPACE}:write",)
+    return ()
+
+
+def temporal_token_identities() -> Iterator[Identity]:
+    """Identities that present their own JWT to Temporal."""
+    return (i for i in ALL if temporal_permissions(i))
 
 
 def get(name: str) -> Identity:

@@ -47,6 +47,10 @@ class WorkerSettings(BaseSettings):
     certificate the identity issues from Vault PKI (renewed, client swapped)."""
     temporal_tls_server_name: str = identities.Server.TEMPORAL.value
     """Name the frontend's certificate must carry (TLS server name)."""
+    temporal_token: bool = False
+    """Present the identity's own JWT (``authorization: Bearer``) to Temporal: minted by
+    OpenBao (``identity/oidc/token/<identity>``, :mod:`orders.vault_tokens`) with its Vault
+    token, refreshed at ~2/3 of its lifetime. Needed where the server authorizes calls."""
     vault_addr: str = "http://127.0.0.1:8200"
     vault_cacert: Path | None = None
     vault_k8s_mount: str = "kubernetes"

@@ -4,7 +4,8 @@ A client cannot be made without the payload codec: the data converter is always 
 + the Vault-backed envelope codec + a failure converter that encodes failure messages and
 stack traces, so no path can forget encryption. Against a TLS frontend (the dev stack's
 mTLS front, or a server's native TLS) the caller passes the identity's Vault-issued client
-certificate (:class:`orders.security.client_tls.ClientCertificates`).
+certificate (:class:`orders.security.client_tls.ClientCertificates`); against an authorizing
+server, the identity's own JWT (:class:`orders.security.client_tls.TemporalToken`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ async def connect(
     codec: EnvelopeCodec,
     *,
     tls: TLSConfig | None = None,
+    api_key: str | None = None,
     attempts: int = 30,
 ) -> Client:
     """Connect to Temporal, retrying while the frontend comes up.
@@ -48,6 +50,8 @@ async def connect(
         namespace: Temporal namespace.
         codec: The process's envelope codec (see :mod:`orders.security.codec`).
         tls: Server CA, server name and client certificate; None for a plaintext frontend.
+        api_key: The identity's Temporal JWT, sent as ``authorization: Bearer`` (update a
+            live client with ``client.api_key = ...``); None sends none.
         attempts: How many one-second-spaced tries before giving up.
 
     Returns:
@@ -61,6 +65,7 @@ async def connect(
                 data_converter=data_converter(codec),
                 interceptors=[SearchAttributeGuard()],
                 tls=tls or False,
+                api_key=api_key,
             )
         except (RuntimeError, RPCError) as exc:
             if attempt == attempts:

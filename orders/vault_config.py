@@ -19,6 +19,8 @@ the isolation tests):
   contract; the right to sign comes from the ``order-approvers`` group's policy.
 * PKI (``orders.vault_pki``): root and intermediate CAs, one client-certificate role per
   identity (each policy may issue only its own), one server-certificate role.
+* Temporal JWTs (``orders.vault_tokens``): one identity-token role per identity that calls
+  Temporal, carrying its ``permissions``; each policy may read only its own token.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from orders.identities import Identity
 from orders.vault_approvers import apply_approvers, group_policies
 from orders.vault_people import OidcConfig, apply_people
 from orders.vault_pki import apply_pki
+from orders.vault_tokens import apply_temporal_tokens
 
 VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
 POLICY_DIR: Final = VAULT_DIR / "policies"
@@ -55,6 +58,8 @@ class Ttls:
     token_max: int = 420
     cert: int = 3600
     """Lifetime of identities' client certificates (renewed at ~2/3 of it)."""
+    temporal_token: int = 300
+    """Lifetime of identities' Temporal JWTs (renewed at ~2/3 of it)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.db_default <= self.db_max:
@@ -63,6 +68,9 @@ class Ttls:
             raise ValueError("need 0 < token <= token_max")
         if self.cert < 10:
             raise ValueError("need cert >= 10")
+        if not 10 <= self.temporal_token <= 3600:
+            # Minutes, not hours: a leaked token must die soon; the key verifies for 24 h.
+            raise ValueError("need 10 <= temporal_token <= 3600")
         if self.token_max < self.db_max:
             # A lease dies with the token that created it; the token must outlive it.
             raise ValueError("token_max must be >= db_max")
@@ -225,6 +233,7 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
     written += apply_approvers(client)
     written += apply_pki(client, config.ttls.cert)
     written += apply_people(client, config.oidc, group_policies())
+    written += apply_temporal_tokens(client, config.ttls.temporal_token)
     return written
 
 

@@ -96,7 +96,8 @@ DEV_USERS: Final[dict[str, tuple[str, ...]]] = {
     "dev-no-group": (),
 }
 """Users the dev stack creates, with their groups. Passwords are generated, never stored here.
-Approvers (``orders.identities.APPROVERS``) are added as members of ``order-approvers``."""
+Active approvers (``orders.identities.APPROVERS``) are added as members of
+``order-approvers``; inactive ones keep their login and key but no group (no signing)."""
 
 PERMISSION_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}:(read|write|worker|admin)$")
 USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -332,10 +333,14 @@ def dev_password_name(user: str) -> str:
 
 
 def dev_people() -> dict[str, tuple[str, ...]]:
-    """Every dev person with their people groups: :data:`DEV_USERS` plus the approvers."""
+    """Every dev person with their people groups: :data:`DEV_USERS` plus the approvers.
+
+    An inactive approver is in no group: Vault refuses their signature outright, besides the
+    workflow rejecting it (an approval they signed while still active is still refused).
+    """
     people = dict(DEV_USERS)
     for approver in identities.APPROVERS:
-        people[approver.name] = (APPROVERS_GROUP,)
+        people[approver.name] = (APPROVERS_GROUP,) if approver.active else ()
     return people
 
 

@@ -63,6 +63,11 @@ def render_policy(identity: Identity) -> str:
                 parts.append(_stanza(path.format(key), capability))
     else:
         parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
+    if identities.temporal_permissions(identity):
+        parts.append(
+            "\n# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.\n"
+            + _stanza(f"identity/oidc/token/{identity.temporal_token_role}", "read")
+        )
     parts.append(
         f"\n# Vault PKI: a short-lived client certificate for this identity only "
         f"(CN = {identity.name}).\n"

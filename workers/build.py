@@ -143,11 +143,13 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
     try:
         codec = codec_for(session, settings)
         tls = await client_tls.for_settings(identity, session, settings)
+        token = await client_tls.token_for_settings(identity, session, settings)
         client = await temporal.connect(
             settings.temporal_address,
             settings.temporal_namespace,
             codec,
             tls=tls.tls_config() if tls else None,
+            api_key=token.current if token else None,
         )
         worker = build_worker(
             client,
@@ -163,12 +165,25 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
                 # New polls go over a connection with the new certificate; calls already
                 # made (in-flight tasks' completions) finish on the old client.
                 worker.client = await temporal.connect(
-                    settings.temporal_address, settings.temporal_namespace, codec, tls=config
+                    settings.temporal_address,
+                    settings.temporal_namespace,
+                    codec,
+                    tls=config,
+                    api_key=token.current if token else None,
                 )
                 log.info("temporal.client.swapped", serial=tls.current.serial)
 
             tls.on_renew(swap)
             background.append(asyncio.create_task(tls.run(stop)))
+        if token is not None:
+
+            async def refresh(jwt: str) -> None:
+                # The live connection's next calls (polls included) carry the new token.
+                worker.client.api_key = jwt
+                log.info("temporal.token.refreshed")
+
+            token.on_renew(refresh)
+            background.append(asyncio.create_task(token.run(stop)))
         async with worker:
             log.info("worker.started", task_queue=identity.task_queue)
             if settings.ready_file is not None:

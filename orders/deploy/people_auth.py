@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from orders import vault_people
+from orders import vault_people, vault_tokens
 
 OIDC_DIR: Final = "/run/orders-oidc"
 """Where services find the client ids (and the UI its secret) written by the setup step."""
@@ -62,6 +62,11 @@ class Endpoints:
         return vault_people.jwks_url_for(vault_people.issuer_for(self.vault_internal))
 
     @property
+    def machine_jwks_internal(self) -> str:
+        """The identity tokens' JWKS (workers' and the client's JWTs), as the server fetches it."""
+        return vault_tokens.jwks_url_for(self.vault_internal)
+
+    @property
     def ui_callback(self) -> str:
         """The UI's registered redirect URI."""
         return self.ui_public + UI_CALLBACK_PATH
@@ -73,11 +78,16 @@ class Endpoints:
 
 
 def temporal_server_env(ep: Endpoints) -> dict[str, str]:
-    """``global.authorization`` of the server, as the image's config template reads it."""
+    """``global.authorization`` of the server, as the image's config template reads it.
+
+    Two key sources: people's tokens (the OIDC provider) and the identities' own tokens
+    (OpenBao's identity-token keys, :mod:`orders.vault_tokens`).
+    """
     return {
         "TEMPORAL_AUTH_AUTHORIZER": "default",
         "TEMPORAL_AUTH_CLAIM_MAPPER": "default",
         "TEMPORAL_JWT_KEY_SOURCE1": ep.jwks_internal,
+        "TEMPORAL_JWT_KEY_SOURCE2": ep.machine_jwks_internal,
         "TEMPORAL_JWT_KEY_REFRESH": "1m",
         "TEMPORAL_JWT_PERMISSIONS_CLAIM": vault_people.PERMISSIONS_CLAIM,
     }

@@ -193,6 +193,15 @@ def worker_env(*, temporal: str, vault: str, db_host: str, db_port: int) -> dict
 ENV_CONFIGMAP: Final = "orders-worker-env"
 
 
+def identity_env(identity: Identity) -> dict[str, str]:
+    """``ORDERS_*`` settings of ``identity`` alone (beyond :func:`worker_env`)."""
+    env = {"ORDERS_IDENTITY": identity.name}
+    if identities.temporal_permissions(identity):
+        # An authorizing Temporal server needs the identity's own JWT (orders.vault_tokens).
+        env["ORDERS_TEMPORAL_TOKEN"] = "true"
+    return env
+
+
 # --------------------------------------------------------------------------- pods
 
 
@@ -246,6 +255,16 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict
     }
 
 
+def _kind_codec_env() -> list[dict[str, Any]]:
+    """The codec server's people settings on kind; its client id from the Job's ConfigMap."""
+    env: list[dict[str, Any]] = [
+        {"name": k, "value": v} for k, v in people_auth.codec_env(KIND_PEOPLE).items()
+    ]
+    ref = {"name": OIDC_CONFIGMAP, "key": people_auth.CODEC_CLIENT_ID_FILE}
+    env.append({"name": "ORDERS_CODEC_CLIENT_ID", "valueFrom": {"configMapKeyRef": ref}})
+    return env
+
+
 def container(identity: Identity) -> dict[str, Any]:
     """The one container of ``identity``'s pods."""
     c: dict[str, Any] = {
@@ -267,7 +286,7 @@ def container(identity: Identity) -> dict[str, Any]:
     else:
         raise ValueError(f"{identity.name} runs no pods")
     env = [
-        {"name": "ORDERS_IDENTITY", "value": identity.name},
+        *({"name": k, "value": v} for k, v in identity_env(identity).items()),
         {"name": "ORDERS_TOKEN_FILE", "value": f"{TOKEN_DIR}/{TOKEN_NAME}"},
     ]
     mounts = [
@@ -277,6 +296,7 @@ def container(identity: Identity) -> dict[str, Any]:
     ]
     if identity.kind is Kind.CODEC:
         env += [{"name": k, "value": v} for k, v in codec_tls_env().items()]
+        env += _kind_codec_env()
         mounts.append({"name": tls.CODEC.volume, "mountPath": tls.TLS_DIR, "readOnly": True})
     c |= {
         "env": env,
@@ -519,6 +539,21 @@ def network_policy(identity: Identity) -> dict[str, Any]:
 
 
 CODEC_HOST: Final = identities.CODEC_PUBLIC_HOST
+KIND_VAULT_PORT: Final = 18200
+"""Loopback port ``k8s/kind.sh demo`` forwards to OpenBao: where browsers log in on kind."""
+KIND_PEOPLE: Final = people_auth.Endpoints(
+    vault_public=f"https://127.0.0.1:{KIND_VAULT_PORT}",
+    vault_internal=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
+    ui_public="http://127.0.0.1:8080",
+    codec_public=f"https://{CODEC_HOST}",
+)
+"""People's OIDC on kind: browsers reach OpenBao through the port-forward, the UI through
+``kubectl port-forward svc/temporal-ui 8080``, the codec server through its Ingress; pods
+reach OpenBao by its certificate's name (hostAliases; the codec server's JWKS and token
+URLs default to ``ORDERS_VAULT_ADDR``)."""
+OIDC_CONFIGMAP: Final = "orders-oidc-clients"
+"""ConfigMap (namespace ``orders``) where the vault-configure Job publishes the codec
+server's OIDC client id (public: the tokens' audience)."""
 
 
 def codec_service() -> dict[str, Any]:
@@ -698,7 +733,7 @@ def _compose_env(identity: Identity) -> dict[str, str]:
         db_port=5432,
     )
     return {
-        "ORDERS_IDENTITY": identity.name,
+        **identity_env(identity),
         **env,
         "ORDERS_TOKEN_FILE": "/tmp/vault-token",
         "ORDERS_K8S_HOST": f"https://127.0.0.1:{IDENTITY_PORT}",

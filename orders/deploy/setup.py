@@ -427,6 +427,12 @@ def configure(args: argparse.Namespace) -> None:
     log.info("vault.applied", paths=len(written), reviewer_jwt=reviewer is not None)
     if args.oidc_out_dir is not None:
         write_oidc_clients(root, args.oidc_out_dir)
+    if args.oidc_configmap is not None:
+        from kubernetes import client, config
+
+        namespace, _, name = args.oidc_configmap.partition("/")
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        publish_codec_client_id(root, client.CoreV1Api(), namespace, name)
 
 
 def _vault_db_tls(ca_file: str | None) -> str:
@@ -463,6 +469,41 @@ def write_oidc_clients(root: hvac.Client, out_dir: Path) -> None:
             fh.write(value)
         os.replace(tmp, out_dir / name)
     log.info("oidc.clients_written", files=sorted(files))
+
+
+def publish_codec_client_id(root: hvac.Client, api: Any, namespace: str, name: str) -> None:
+    """Put the codec server's OIDC client id in a ConfigMap its pods read (Kubernetes).
+
+    The id is public (the tokens' audience, sent by every browser); OpenBao generates it,
+    so only this step, after applying the provider, knows it.
+
+    Args:
+        root: A client allowed to read the provider's clients.
+        api: A ``kubernetes.client.CoreV1Api`` (this Job's own API token).
+        namespace: Namespace of the codec server.
+        name: The ConfigMap (created, or its data replaced).
+    """
+    from kubernetes.client import V1ConfigMap, V1ObjectMeta
+    from kubernetes.client.exceptions import ApiException
+
+    from orders import vault_people
+    from orders.deploy import people_auth
+
+    body = V1ConfigMap(
+        metadata=V1ObjectMeta(name=name, labels={"app.kubernetes.io/part-of": "hardened-orders"}),
+        data={
+            people_auth.CODEC_CLIENT_ID_FILE: vault_people.client_id(
+                root, vault_people.CODEC_CLIENT
+            )
+        },
+    )
+    try:
+        api.create_namespaced_config_map(namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        api.replace_namespaced_config_map(name, namespace, body)
+    log.info("oidc.client_id_published", configmap=f"{namespace}/{name}")
 
 
 async def migrate(settings: WorkerSettings) -> None:
@@ -530,6 +571,9 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--codec-redirect-uri", action="append", help="codec server callback")
     conf.add_argument("--ui-redirect-uri", action="append", help="Temporal UI callback")
     conf.add_argument("--oidc-out-dir", type=Path, help="write the OIDC client ids here")
+    conf.add_argument(
+        "--oidc-configmap", help="NAMESPACE/NAME: publish the codec client id there (in-cluster)"
+    )
 
     steps.add_parser("migrate", help="alembic upgrade as order-migrate (ORDERS_* settings)")
     return ap

@@ -63,7 +63,8 @@ async def temporal_client(
 ) -> AsyncIterator[Client]:
     """A Temporal client acting as ``identity``: its own token, Vault login and codec.
 
-    On exit the Vault token is revoked.
+    With the stack's ``temporal_token`` setting the client carries the identity's own
+    Temporal JWT, renewed while the client lives. On exit the Vault token is revoked.
     """
     settings = identity_settings(stack, paths, identity)
     await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
@@ -73,16 +74,29 @@ async def temporal_client(
     renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
     codec = codec_for(session, settings)
     tls = await client_tls.for_settings(identity, session, settings)
+    token = await client_tls.token_for_settings(identity, session, settings)
+    refresher: asyncio.Task[None] | None = None
     try:
-        yield await temporal.connect(
+        client = await temporal.connect(
             stack.temporal_address,
             stack.namespace,
             codec,
             tls=tls.tls_config() if tls else None,
+            api_key=token.current if token else None,
         )
+        if token is not None:
+
+            async def refresh(jwt: str) -> None:
+                client.api_key = jwt
+
+            token.on_renew(refresh)
+            refresher = asyncio.create_task(token.run(stop))
+        yield client
     finally:
         stop.set()
         await renewer
+        if refresher is not None:
+            await refresher
         await codec.transit.aclose()
         await session.close()
 

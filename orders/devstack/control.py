@@ -28,6 +28,7 @@ class UpOptions:
     token_max_ttl: int = 420
     min_token_seconds: int = 60
     cert_ttl: int = 3600
+    temporal_token_ttl: int = 300
 
 
 class StackError(RuntimeError):
@@ -94,6 +95,8 @@ def start(paths: StackPaths, options: UpOptions) -> subprocess.Popen[bytes]:
                 str(options.min_token_seconds),
                 "--cert-ttl",
                 str(options.cert_ttl),
+                "--temporal-token-ttl",
+                str(options.temporal_token_ttl),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

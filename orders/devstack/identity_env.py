@@ -40,6 +40,8 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_DB_HOST": info.postgres_host,
         "ORDERS_DB_PORT": str(info.postgres_port),
         "ORDERS_DB_NAME": info.database,
+        # The dev server ignores the token; presenting it anyway runs the real path.
+        **({"ORDERS_TEMPORAL_TOKEN": "true"} if identities.temporal_permissions(identity) else {}),
     }
 
 

@@ -36,11 +36,13 @@ def running_ttls(root: hvac.Client) -> Ttls:
     ident = identities.ORDER_MIGRATE
     db = root.read(f"{DB_MOUNT}/roles/{ident.db_role}")["data"]
     k8s = root.read(f"auth/{K8S_MOUNT}/role/{ident.vault_role}")["data"]
+    jwt = root.read(f"identity/oidc/role/{identities.ORDER_CLIENT.temporal_token_role}")
     return Ttls(
         db_default=int(db["default_ttl"]),
         db_max=int(db["max_ttl"]),
         token=int(k8s["token_ttl"]),
         token_max=int(k8s["token_max_ttl"]),
+        **({"temporal_token": int(jwt["data"]["ttl"])} if jwt else {}),
     )
 
 

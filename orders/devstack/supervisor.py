@@ -447,6 +447,7 @@ async def amain(args: argparse.Namespace) -> int:
             token=args.token_ttl,
             token_max=args.token_max_ttl,
             cert=args.cert_ttl,
+            temporal_token=args.temporal_token_ttl,
         ),
         args.min_token_seconds,
     )
@@ -494,6 +495,7 @@ def main() -> None:
     ap.add_argument("--token-max-ttl", type=int, default=420)
     ap.add_argument("--min-token-seconds", type=int, default=60)
     ap.add_argument("--cert-ttl", type=int, default=3600)
+    ap.add_argument("--temporal-token-ttl", type=int, default=300)
     raise SystemExit(asyncio.run(amain(ap.parse_args())))
 
 

@@ -7,6 +7,10 @@ Listeners get the new :class:`TLSConfig`; a worker swaps its client (``worker.cl
 to a connection made with it, so in-flight tasks finish on the old connection while new
 polls use the new one. Vault trouble never stops the renewer: it retries with backoff
 while the current certificate is still valid.
+
+Where the server authorizes calls, the identity also presents its own JWT
+(:class:`TemporalToken`, from OpenBao's identity-token engine, :mod:`orders.vault_tokens`),
+renewed the same way; listeners set it on the live client (``client.api_key = ...``).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from orders.identities import Identity
 from orders.security import certs
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming, WorkerSettings
+from orders.vault_tokens import token_path
 
 log = olog.get(__name__)
 
 TlsListener = Callable[[TLSConfig], Awaitable[None]]
+TokenListener = Callable[[str], Awaitable[None]]
 
 
 class ClientCertificates:
@@ -147,3 +153,90 @@ async def for_settings(
     )
     await source.start()
     return source
+
+
+class TemporalToken:
+    """Keeps one identity's Temporal JWT fresh (``permissions`` from the contract).
+
+    Read with the identity's own Vault token from ``identity/oidc/token/<identity>``, the
+    only token path its policy allows; kept in memory only, never logged.
+
+    Args:
+        identity: Whose token (an identity with Temporal permissions).
+        session: The identity's started Vault session.
+        timing: Renewal fraction and retry backoff.
+    """
+
+    def __init__(
+        self, identity: Identity, session: VaultSession, timing: LeaseTiming | None = None
+    ) -> None:
+        self.identity = identity
+        self.session = session
+        self.timing = timing or LeaseTiming()
+        self._current: str | None = None
+        self._renew_at = 0.0
+        self._listeners: list[TokenListener] = []
+        self.renewals = 0
+
+    @property
+    def current(self) -> str:
+        """The JWT new calls carry."""
+        if self._current is None:
+            raise RuntimeError(f"{self.identity.name} has no Temporal token yet")
+        return self._current
+
+    def on_renew(self, listener: TokenListener) -> None:
+        """Call ``listener`` with each new token."""
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Obtain the first token, retrying until Vault answers."""
+        delay = self.timing.retry_initial_seconds
+        while True:
+            try:
+                await self._fetch()
+                return
+            except Exception as exc:
+                log.warning("temporal.token.retry", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Renew at ~2/3 of each token's lifetime until ``stop``; never raises."""
+        delay = self.timing.retry_initial_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, self._renew_at - time.monotonic()))
+            if stop.is_set():
+                return
+            try:
+                await self._fetch()
+                self.renewals += 1
+                delay = self.timing.retry_initial_seconds
+                for listener in self._listeners:
+                    await listener(self.current)
+            except Exception as exc:  # Vault down: the current token is still valid a while.
+                log.warning("temporal.token.renew_failed", error=type(exc).__name__)
+                self._renew_at = time.monotonic() + delay
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+    async def _fetch(self) -> None:
+        found = await asyncio.to_thread(self.session.client.read, token_path(self.identity))
+        data = (found or {}).get("data") or {}
+        if not data.get("token"):
+            raise RuntimeError(f"OpenBao returned no Temporal token for {self.identity.name}")
+        lifetime = float(data["ttl"])
+        self._current = str(data["token"])
+        self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
+        log.info("temporal.token.issued", seconds=round(lifetime))
+
+
+async def token_for_settings(
+    identity: Identity, session: VaultSession, settings: WorkerSettings
+) -> TemporalToken | None:
+    """A started Temporal token when ``settings`` ask for one, else None."""
+    if not settings.temporal_token:
+        return None
+    token = TemporalToken(identity, session)
+    await token.start()
+    return token

@@ -19,7 +19,13 @@ from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 
 TEST_HOME = PROJECT_ROOT / ".orders" / "test"
 TEST_TTLS = control.UpOptions(
-    db_ttl=10, db_max_ttl=30, token_ttl=20, token_max_ttl=60, min_token_seconds=10, cert_ttl=15
+    db_ttl=10,
+    db_max_ttl=30,
+    token_ttl=20,
+    token_max_ttl=60,
+    min_token_seconds=10,
+    cert_ttl=15,
+    temporal_token_ttl=30,
 )
 
 

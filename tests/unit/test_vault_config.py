@@ -42,6 +42,8 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
             (f"sys/leases/revoke/database/creds/{identity.db_role}/*", '"update"'),
         }
     grants.add((f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", '"update"'))
+    if identities.temporal_permissions(identity):
+        grants.add((f"identity/oidc/token/{identity.temporal_token_role}", '"read"'))
     for key, ops in identities.transit_rights(identity).items():
         grants |= {(TRANSIT_PATHS[op][0].format(key), TRANSIT_PATHS[op][1]) for op in ops}
     return grants

@@ -19,6 +19,11 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
+# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+path "identity/oidc/token/order-approvals" {
+  capabilities = ["read"]
+}
+
 # Vault PKI: a short-lived client certificate for this identity only (CN = order-approvals).
 path "pki_int/issue/order-approvals" {
   capabilities = ["update"]

@@ -26,6 +26,11 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
+# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+path "identity/oidc/token/order-notify" {
+  capabilities = ["read"]
+}
+
 # Vault PKI: a short-lived client certificate for this identity only (CN = order-notify).
 path "pki_int/issue/order-notify" {
   capabilities = ["update"]

@@ -23,6 +23,11 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
+# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+path "identity/oidc/token/order-refund-payment" {
+  capabilities = ["read"]
+}
+
 # Vault PKI: a short-lived client certificate for this identity only (CN = order-refund-payment).
 path "pki_int/issue/order-refund-payment" {
   capabilities = ["update"]

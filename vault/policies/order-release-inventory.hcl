@@ -23,6 +23,11 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
+# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+path "identity/oidc/token/order-release-inventory" {
+  capabilities = ["read"]
+}
+
 # Vault PKI: a short-lived client certificate for this identity only (CN = order-release-inventory).
 path "pki_int/issue/order-release-inventory" {
   capabilities = ["update"]

@@ -9,6 +9,7 @@ these histories too.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import sys
@@ -40,7 +41,18 @@ def root_vault(stack: StackInfo) -> Any:
 
 
 def signer(stack: StackInfo, paths: StackPaths) -> Signer:
+    inactive = {a.name for a in identities.APPROVERS if not a.active}
+
     async def sign(name: str, data: bytes) -> str:
+        if name in inactive:
+            # Vault no longer lets them sign (no group): this is an approval they signed
+            # while still active, which the workflow must refuse all the same.
+            signed = vault(stack, stack.root_token()).write_data(
+                f"{identities.TRANSIT_MOUNT}/sign/{identities.approver_key(name)}",
+                data={"input": base64.b64encode(data).decode()},
+            )
+            signature: str = signed["data"]["signature"]
+            return signature
         # Unknown names sign with bob's login (the claim, not the key, is what is tested).
         login = name if any(a.name == name for a in identities.APPROVERS) else "bob"
         password = vault_approvers.dev_password(paths, login)
@@ -143,6 +155,12 @@ async def test_every_rejection_reason_on_the_real_stack(
     target = await Target.of(handle, client.namespace)
     other_target = await Target.of(other, client.namespace)
 
+    # carol is inactive: in no group, so Vault refuses to sign for her at all.
+    password = vault_approvers.dev_password(stack_paths, "carol")
+    with pytest.raises(PersonLoginError):
+        await vault_approvers.sign_as(
+            stack.vault_addr, "carol", password, b"any", verify=stack.verify
+        )
     cases = await rejection_cases(
         target, sign, other_target=other_target, over_limit="alice", inactive="carol"
     )

@@ -14,9 +14,10 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
-from orders import vault_people
+from orders import identities, vault_people, vault_tokens
 from orders.deploy import people_auth
 from orders.deploy.render import COMPOSE_FILE, ROOT
+from orders.settings import WorkerSettings
 from tests.unit.deploy.test_compose import COMPOSE, SERVICES
 
 ENDPOINT = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
@@ -142,6 +143,36 @@ def test_every_provider_url_in_compose_derives_from_the_issuer() -> None:
     [base] = option(setup_args(), "--oidc-issuer-base")
     issuer = vault_people.issuer_for(base)
     provider_path = urlsplit(issuer).path
+    machine_jwks = env("temporal")["TEMPORAL_JWT_KEY_SOURCE2"]
     for text in _walk(COMPOSE["services"]):
-        if "/identity/oidc/" in text:
+        if "/identity/oidc/" in text and text != machine_jwks:
             assert provider_path in text, text
+
+
+def test_temporal_server_also_verifies_the_identities_own_tokens() -> None:
+    server = env("temporal")
+    people = urlsplit(server["TEMPORAL_JWT_KEY_SOURCE1"])
+    machines = urlsplit(server["TEMPORAL_JWT_KEY_SOURCE2"])
+    # Same OpenBao, reached the same way; the path OpenBao serves its identity-token keys at.
+    assert (machines.scheme, machines.netloc) == (people.scheme, people.netloc)
+    assert machines.path == vault_tokens.JWKS_PATH
+    assert server["TEMPORAL_JWT_KEY_SOURCE2"] == vault_tokens.jwks_url_for(
+        f"{people.scheme}://{people.netloc}"
+    )
+
+
+def test_every_identity_calling_temporal_presents_its_own_token() -> None:
+    """Each worker service sets the token setting; services that never call Temporal don't."""
+    for ident in identities.ALL:
+        if ident.name not in SERVICES:
+            continue
+        environment = env(ident.name)
+        fields = {k.removeprefix("ORDERS_").lower(): v for k, v in environment.items()}
+        settings = WorkerSettings.model_validate(
+            {k: v for k, v in fields.items() if k in WorkerSettings.model_fields}
+        )
+        assert settings.temporal_token is bool(identities.temporal_permissions(ident)), ident
+    workers = {i.name for i in identities.workers()}
+    assert workers <= set(SERVICES)
+    for name in workers:
+        assert env(name)["ORDERS_TEMPORAL_TOKEN"] == "true"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,44 @@ def test_secret_store_round_trip_create_and_replace() -> None:
     store.save({"unseal-key": "k2", "root-token": "t2"})
     assert store.load() == {"unseal-key": "k2", "root-token": "t2"}
     assert list(api.secrets) == [("orders-infra", "openbao-init")]
+
+
+class FakeConfigMaps:
+    """The two CoreV1Api calls publish_codec_client_id makes, over a dict."""
+
+    def __init__(self) -> None:
+        self.maps: dict[tuple[str, str], dict[str, str]] = {}
+        self.replaced = 0
+
+    def create_namespaced_config_map(self, namespace: str, body: Any) -> None:
+        key = (namespace, body.metadata.name)
+        if key in self.maps:
+            raise ApiException(status=409)
+        self.maps[key] = dict(body.data)
+
+    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any) -> None:
+        self.maps[(namespace, name)] = dict(body.data)
+        self.replaced += 1
+
+
+def test_codec_client_id_is_published_in_a_configmap(openbao: hvac.Client, tmp_path: Path) -> None:
+    """The id OpenBao generated for the codec client, created then replaced (Job reruns)."""
+    from orders import vault_people
+    from orders.deploy import people_auth
+
+    setup.init_and_unseal(openbao, setup.DirectoryStore(tmp_path / "keys"))
+    openbao.token = (tmp_path / "keys" / setup.ROOT_TOKEN).read_text().strip()
+    # Just unsealed, raft takes a moment to elect this node (500s until then).
+    deadline = time.monotonic() + 30
+    while not openbao.sys.read_leader_status()["is_self"]:
+        assert time.monotonic() < deadline, "OpenBao never became active"
+        time.sleep(0.2)
+    vault_people.apply_people(openbao)
+    api = FakeConfigMaps()
+    for _ in range(2):
+        setup.publish_codec_client_id(openbao, api, "orders", "orders-oidc-clients")
+    wanted = vault_people.client_id(openbao, vault_people.CODEC_CLIENT)
+    assert api.maps == {
+        ("orders", "orders-oidc-clients"): {people_auth.CODEC_CLIENT_ID_FILE: wanted}
+    }
+    assert api.replaced == 1
