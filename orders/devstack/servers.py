@@ -30,6 +30,7 @@ from orders import identities
 from orders import logging as olog
 from orders.devstack.procs import Proc, make_traversable, unprivileged_user
 from orders.devstack.state import StackPaths, write_private
+from orders.security.trust import httpx_verify
 
 log = olog.get(__name__)
 
@@ -235,7 +236,7 @@ def openbao_ready(addr: str, verify: str) -> Ready:
     """Listening (sealed or not), with a certificate ``verify`` accepts."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
             resp = await http.get(f"{addr}/v1/sys/seal-status")
             return resp.status_code == 200
 
@@ -246,7 +247,7 @@ def openbao_active(addr: str, verify: str) -> Ready:
     """Unsealed and active."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
             resp = await http.get(f"{addr}/v1/sys/health")
             return resp.status_code == 200
 
@@ -287,7 +288,7 @@ def https_ready(url: str, ca_file: Path) -> Ready:
     async def check() -> bool:
         if not ca_file.exists():
             return False
-        async with httpx.AsyncClient(timeout=2, verify=str(ca_file)) as http:
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(ca_file)) as http:
             return (await http.get(f"{url}/healthz")).status_code == 200
 
     return check
