@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, TLSConfig
 
 from orders import evidence, identities
+from orders.devstack import tls
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security import certs
@@ -55,30 +55,14 @@ def _tls(stack: StackInfo, cert: bytes | None = None, key: bytes | None = None) 
     )
 
 
-def _foreign_cert(name: str) -> tuple[bytes, bytes]:
-    """A client certificate naming ``name``, signed by a CA nobody trusts."""
-    now = datetime.now(UTC) - timedelta(minutes=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders dev root CA")])
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(hours=1))
-        .sign(ca_key, hashes.SHA256())
+def _foreign_cert(identity: identities.Identity) -> tuple[bytes, bytes]:
+    """A client certificate shaped like the identity's own, signed by a CA nobody trusts."""
+    ca_key, ca = tls.new_ca("orders dev root CA", timedelta(hours=1))
+    sans = [x509.UniformResourceIdentifier(identities.cert_uri(identity))]
+    key, cert = tls.new_leaf(
+        ca_key, ca, identity.name, sans, timedelta(hours=1), ExtendedKeyUsageOID.CLIENT_AUTH
     )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    return cert.public_bytes(serialization.Encoding.PEM), tls.key_pem(key)
 
 
 async def test_own_vault_issued_certificate_is_accepted(
@@ -106,7 +90,7 @@ async def test_tls_without_a_client_certificate_is_refused(stack: StackInfo) -> 
 
 
 async def test_certificate_from_another_ca_is_refused(stack: StackInfo) -> None:
-    cert, key = _foreign_cert(identities.ORDER_CLIENT.name)
+    cert, key = _foreign_cert(identities.ORDER_CLIENT)
     with pytest.raises(REFUSED):
         await _connect(stack, _tls(stack, cert, key))
 
