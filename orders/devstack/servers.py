@@ -232,26 +232,24 @@ def openbao_unseal(paths: StackPaths, addr: str, verify: str) -> str:
     return str(token_file)
 
 
-def openbao_ready(addr: str, verify: str) -> Ready:
-    """Listening (sealed or not), with a certificate ``verify`` accepts."""
+def http_ok(url: str, verify: str | Path) -> Ready:
+    """GET ``url`` answers 200, over TLS with a certificate the CA file ``verify`` accepts."""
 
     async def check() -> bool:
         async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
-            resp = await http.get(f"{addr}/v1/sys/seal-status")
-            return resp.status_code == 200
+            return (await http.get(url)).status_code == 200
 
     return check
+
+
+def openbao_ready(addr: str, verify: str) -> Ready:
+    """Listening (sealed or not), with a certificate ``verify`` accepts."""
+    return http_ok(f"{addr}/v1/sys/seal-status", verify)
 
 
 def openbao_active(addr: str, verify: str) -> Ready:
     """Unsealed and active."""
-
-    async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
-            resp = await http.get(f"{addr}/v1/sys/health")
-            return resp.status_code == 200
-
-    return check
+    return http_ok(f"{addr}/v1/sys/health", verify)
 
 
 # --- Local Kubernetes identity endpoint ---------------------------------------------------
@@ -283,13 +281,11 @@ def identity_endpoint(paths: StackPaths, port: int, min_token_seconds: int) -> t
 
 
 def https_ready(url: str, ca_file: Path) -> Ready:
-    """GET ``url``/healthz verifying the endpoint's own CA."""
+    """GET ``url``/healthz verifying the endpoint's certificate against ``ca_file``."""
+    healthz = http_ok(f"{url}/healthz", ca_file)
 
     async def check() -> bool:
-        if not ca_file.exists():
-            return False
-        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(ca_file)) as http:
-            return (await http.get(f"{url}/healthz")).status_code == 200
+        return ca_file.exists() and await healthz()
 
     return check
 

@@ -53,14 +53,6 @@ def claims(token: str) -> dict[str, Any]:
     return parsed
 
 
-@pytest.fixture
-async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=codec_url, timeout=30, verify=httpx_verify(stack.verify)
-    ) as c:
-        yield c
-
-
 async def post_decode(
     http: httpx.AsyncClient, content: str | bytes, token: str | None, namespace: str = NS
 ) -> httpx.Response:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.integration
 VIEWER, NO_GROUP = "dev-viewer", "dev-no-group"
 APPROVER = "bob"
 MESSAGE = b'{"a":"canonical approval stand-in"}'
-
-
-@pytest.fixture
-async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=codec_url, timeout=30, verify=httpx_verify(stack.verify)
-    ) as c:
-        yield c
 
 
 async def decode_status(
