@@ -44,7 +44,7 @@ from temporalio.worker import Worker
 from activities import activities_for
 from bench.measure import PhaseResult, read_counters, run_load, summarise, write_json
 from orders import client as orders_client
-from orders import identities
+from orders import identities, temporal
 from orders.db.engine import ssl_context
 from orders.devstack import actas, control
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
@@ -126,12 +126,7 @@ def plain_tls(info: StackInfo, paths: StackPaths) -> TLSConfig | None:
         cert = certs.issue_client(vault, identities.ORDER_CLIENT)
     finally:
         vault.auth.token.revoke_self()
-    return TLSConfig(
-        server_root_ca_cert=Path(info.ca_file).read_bytes(),
-        domain=info.temporal_server_name,
-        client_cert=cert.fullchain.encode(),
-        client_private_key=cert.private_key.encode(),
-    )
+    return temporal.tls_config(Path(info.ca_file).read_bytes(), info.temporal_server_name, cert)
 
 
 @contextlib.asynccontextmanager

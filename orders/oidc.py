@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from orders import vault_people
+from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
 from orders.vault_people import PersonLoginError
 
@@ -159,7 +160,9 @@ async def authorize_as_person(
         VaultUnavailableError: OpenBao unreachable or failing.
     """
     api = vault_people.authorize_api_for(vault_people.issuer_for(vault_addr))
-    async with httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout) as http:
+    async with httpx.AsyncClient(
+        base_url=vault_addr, verify=httpx_verify(verify), timeout=timeout
+    ) as http:
         vault_token = await vault_people.userpass_token(http, username, password)
         try:
             resp = await http.post(api, json=query, headers={"X-Vault-Token": vault_token})
@@ -202,7 +205,7 @@ async def fetch_person_token(
     code = await authorize_as_person(
         vault_addr, request.params(), username, password, verify=verify, timeout=timeout
     )
-    async with httpx.AsyncClient(verify=verify, timeout=timeout) as http:
+    async with httpx.AsyncClient(verify=httpx_verify(verify), timeout=timeout) as http:
         return await exchange_code(http, request, code)
 
 
@@ -277,7 +280,7 @@ async def loopback_login(
         if query.get("error") == ["access_denied"]:
             raise AuthorizationDeniedError("not authorized for this client")
         raise PersonLoginError(f"login failed: {query.get('error', ['no code'])[0]}")
-    async with httpx.AsyncClient(verify=verify, timeout=30) as http:
+    async with httpx.AsyncClient(verify=httpx_verify(verify), timeout=30) as http:
         return await exchange_code(http, request, query["code"][0])
 
 

@@ -19,6 +19,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.service import RPCError, TLSConfig
 
 from orders import logging as olog
+from orders.security.certs import IssuedCert
 from orders.security.codec import EnvelopeCodec
 from orders.security.search_attributes import SearchAttributeGuard
 
@@ -31,6 +32,25 @@ def data_converter(codec: EnvelopeCodec) -> DataConverter:
         pydantic_data_converter,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def tls_config(ca_pem: bytes, server_name: str, cert: IssuedCert | None = None) -> TLSConfig:
+    """TLS towards a Temporal frontend: the one place a :class:`TLSConfig` is put together.
+
+    Args:
+        ca_pem: The root CA the frontend's certificate must chain to (PEM).
+        server_name: The name the frontend's certificate must carry.
+        cert: The client certificate to present (sent with its chain), or None for none.
+
+    Returns:
+        The configuration for :func:`connect` (or ``Client.connect``).
+    """
+    return TLSConfig(
+        server_root_ca_cert=ca_pem,
+        domain=server_name,
+        client_cert=cert.fullchain.encode() if cert else None,
+        client_private_key=cert.private_key.encode() if cert else None,
     )
 
 

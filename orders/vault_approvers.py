@@ -28,6 +28,7 @@ import hvac
 
 from orders import identities, vault_people
 from orders.identities import Approver
+from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
 from orders.vault_people import USERNAME_PATTERN, PersonLoginError, userpass_token
 
@@ -132,7 +133,9 @@ async def sign_as(
         VaultUnavailableError: OpenBao unreachable or failing.
     """
     key = key or identities.approver_key(name)
-    async with httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout) as http:
+    async with httpx.AsyncClient(
+        base_url=vault_addr, verify=httpx_verify(verify), timeout=timeout
+    ) as http:
         headers = {"X-Vault-Token": await userpass_token(http, name, password)}
         try:
             resp = await http.post(

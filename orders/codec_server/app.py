@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -368,16 +368,7 @@ class CodecService:
         self._audit(request, "login", outcome="redirected", status=303)
         response = RedirectResponse(auth.browser_url, status_code=303)
         response.headers["Cache-Control"] = "no-store"
-        response.set_cookie(
-            self.login_cookie_name,
-            binding,
-            max_age=LOGIN_COOKIE_SECONDS,
-            path="/",
-            secure=self.settings.secure_cookie,
-            httponly=True,
-            samesite="lax",
-        )
-        return response
+        return self._cookie(response, self.login_cookie_name, binding, LOGIN_COOKIE_SECONDS)
 
     async def callback(self, request: Request) -> Response:
         """``GET /oidc/callback``: the code from OpenBao -> ID token -> session cookie."""
@@ -394,11 +385,9 @@ class CodecService:
         auth, next_url = taken
         if params.get("error"):
             denied = params["error"] == "access_denied"
-            status = 403 if denied else 401
-            self._audit(request, "callback", outcome=params["error"][:32], status=status)
             text = "You have no access to this codec server." if denied else "Sign-in failed."
-            return self._clear_login(
-                self._html(pages.message_page("Sign-in refused", text), status)
+            return self._login_failed(
+                request, params["error"][:32], 403 if denied else 401, "Sign-in refused", text
             )
         try:
             token = await self.exchange(auth, params.get("code", ""))
@@ -406,13 +395,13 @@ class CodecService:
             if principal.nonce != auth.nonce:
                 raise InvalidTokenError("nonce does not match the request")
         except (PersonLoginError, InvalidTokenError):
-            self._audit(request, "callback", outcome="refused", status=401)
-            page = pages.message_page("Sign-in failed", "Please sign in again.")
-            return self._clear_login(self._html(page, 401))
+            return self._login_failed(
+                request, "refused", 401, "Sign-in failed", "Please sign in again."
+            )
         except (VaultUnavailableError, KeysUnavailableError):
-            self._audit(request, "callback", outcome="unavailable", status=503)
-            page = pages.message_page("Sign-in unavailable", "Please try again later.")
-            return self._clear_login(self._html(page, 503))
+            return self._login_failed(
+                request, "unavailable", 503, "Sign-in unavailable", "Please try again later."
+            )
         session_id = self.sessions.create(token, principal.expires_at)
         self._audit(
             request,
@@ -423,25 +412,41 @@ class CodecService:
             status=303,
         )
         response = RedirectResponse(next_url or "/login", status_code=303)
-        response.set_cookie(
-            self.cookie_name,
-            session_id,
-            max_age=max(0, int(principal.expires_at - time.time())),
-            path="/",
-            secure=self.settings.secure_cookie,
-            httponly=True,
-            samesite="strict",
-        )
-        return self._clear_login(response)
+        max_age = max(0, int(principal.expires_at - time.time()))
+        self._cookie(response, self.cookie_name, session_id, max_age)
+        return self._cookie(response, self.login_cookie_name, None)
 
-    def _clear_login(self, response: Response) -> Response:
-        response.delete_cookie(
-            self.login_cookie_name,
-            path="/",
-            secure=self.settings.secure_cookie,
-            httponly=True,
-            samesite="lax",
-        )
+    def _login_failed(
+        self, request: Request, outcome: str, status: int, title: str, text: str
+    ) -> Response:
+        """A callback that ends without a session: audited, and the login binding dropped."""
+        self._audit(request, "callback", outcome=outcome, status=status)
+        page = self._html(pages.message_page(title, text), status)
+        return self._cookie(page, self.login_cookie_name, None)
+
+    def _cookie(
+        self, response: Response, name: str, value: str | None, max_age: int = 0
+    ) -> Response:
+        """Set ``name`` to ``value`` on ``response`` (``None``: delete it); returns ``response``.
+
+        Both cookies are host-wide, HTTPS-only where the codec server is, and hidden from
+        scripts. The session cookie is ``SameSite=Strict``; the login binding must be
+        ``Lax``, as it has to come back on the provider's top-level redirect to the callback.
+        """
+        samesite: Literal["lax", "strict"] = "strict" if name == self.cookie_name else "lax"
+        secure = self.settings.secure_cookie
+        if value is None:
+            response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite=samesite)
+        else:
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                secure=secure,
+                httponly=True,
+                samesite=samesite,
+            )
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -451,15 +456,7 @@ class CodecService:
         session_id = request.cookies.get(self.cookie_name)
         if session_id:
             self.sessions.delete(session_id)
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(
-            self.cookie_name,
-            path="/",
-            secure=self.settings.secure_cookie,
-            httponly=True,
-            samesite="strict",
-        )
-        return response
+        return self._cookie(RedirectResponse("/login", status_code=303), self.cookie_name, None)
 
     async def session(self, request: Request) -> Response:
         """``GET /session``: the signed-in person (for the UI and scripts) or 401."""

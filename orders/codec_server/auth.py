@@ -23,6 +23,7 @@ import jwt
 
 from orders import logging as olog
 from orders.oidc import AuthRequest
+from orders.security.trust import httpx_verify
 
 log = olog.get(__name__)
 
@@ -112,7 +113,7 @@ class JwksCache:
         self.url = url
         self.ttl_seconds = ttl_seconds
         self.min_refresh_seconds = min_refresh_seconds
-        self._http = httpx.AsyncClient(verify=verify, timeout=timeout)
+        self._http = httpx.AsyncClient(verify=httpx_verify(verify), timeout=timeout)
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()

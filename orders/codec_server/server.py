@@ -25,6 +25,7 @@ from orders.codec_server.settings import CodecServerSettings
 from orders.oidc import AuthRequest, exchange_code
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
+from orders.security.trust import httpx_verify
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 
@@ -72,7 +73,7 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
         settings.audience(),
         settings.leeway_seconds,
     )
-    token_http = httpx.AsyncClient(verify=verify, timeout=10)
+    token_http = httpx.AsyncClient(verify=httpx_verify(verify), timeout=10)
     token_url = settings.resolved_token_url(worker.vault_addr)
 
     async def exchange(request: AuthRequest, code: str) -> str:
@@ -148,7 +149,7 @@ def ready(url: str, verify: str | bool = True) -> Callable[[], Awaitable[bool]]:
     """A readiness check for the supervisor: ``GET <url>/healthz`` answers 200."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
             return (await http.get(f"{url}/healthz")).status_code == 200
 
     return check

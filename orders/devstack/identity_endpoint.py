@@ -55,9 +55,8 @@ import structlog
 import uvicorn
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -67,6 +66,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orders import identities
 from orders import logging as olog
+from orders.devstack import tls
 
 log = structlog.get_logger("orders.devstack.identity_endpoint")
 
@@ -94,8 +94,8 @@ SIGNING_KEY: Final = "signing.key"
 CLIENTS_DIR: Final = "clients"
 READY_FILE: Final = "ready"
 
-_CA_DAYS: Final = 3650
-_SERVER_DAYS: Final = 365
+_CA_LIFETIME: Final = timedelta(days=3650)
+_SERVER_LIFETIME: Final = timedelta(days=365)
 _SERVER_RENEW_BEFORE: Final = timedelta(days=7)
 _SERVER_SANS: Final[tuple[x509.GeneralName, ...]] = (
     x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
@@ -177,15 +177,6 @@ def _private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
-    # No passphrase: it would have to live next to the key, which protects nothing.
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
 def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(_read_private(path), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -199,82 +190,6 @@ def _same_public_key(
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo
     enc = serialization.Encoding.DER
     return cert.public_key().public_bytes(enc, fmt) == key.public_key().public_bytes(enc, fmt)
-
-
-def _new_ca() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders devstack identity CA")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=_CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _new_server_cert(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders devstack identity")])
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=_SERVER_DAYS))
-        .add_extension(x509.SubjectAlternativeName(list(_SERVER_SANS)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return key, cert
 
 
 def _server_cert_usable(
@@ -433,8 +348,8 @@ class IdentityState:
         elif ca_key_path.exists() or ca_cert_path.exists():
             raise StateError(f"only one of {ca_key_path} and {ca_cert_path} exists")
         else:
-            ca_key, ca_cert = _new_ca()
-            _write_private(ca_key_path, _key_pem(ca_key))
+            ca_key, ca_cert = tls.new_ca("orders devstack identity CA", _CA_LIFETIME)
+            _write_private(ca_key_path, tls.key_pem(ca_key))
             _write_private(ca_cert_path, ca_cert.public_bytes(serialization.Encoding.PEM))
             log.info("created_ca", path=str(ca_cert_path))
 
@@ -445,8 +360,10 @@ class IdentityState:
             srv_cert = x509.load_pem_x509_certificate(_read_private(srv_cert_path))
             usable = _server_cert_usable(srv_cert, srv_key, ca_cert)
         if not usable:
-            srv_key, srv_cert = _new_server_cert(ca_key, ca_cert)
-            _write_private(srv_key_path, _key_pem(srv_key))
+            srv_key, srv_cert = tls.new_leaf(
+                ca_key, ca_cert, "orders devstack identity", _SERVER_SANS, _SERVER_LIFETIME
+            )
+            _write_private(srv_key_path, tls.key_pem(srv_key))
             _write_private(srv_cert_path, srv_cert.public_bytes(serialization.Encoding.PEM))
             log.info("issued_server_certificate", path=str(srv_cert_path))
 
@@ -458,7 +375,7 @@ class IdentityState:
             signing_key = loaded
         else:
             signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            _write_private(signing_path, _key_pem(signing_key))
+            _write_private(signing_path, tls.key_pem(signing_key))
             log.info("created_signing_key", path=str(signing_path))
 
         clients = root / CLIENTS_DIR

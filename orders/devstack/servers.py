@@ -30,6 +30,7 @@ from orders import identities
 from orders import logging as olog
 from orders.devstack.procs import Proc, make_traversable, unprivileged_user
 from orders.devstack.state import StackPaths, write_private
+from orders.security.trust import httpx_verify
 
 log = olog.get(__name__)
 
@@ -231,26 +232,24 @@ def openbao_unseal(paths: StackPaths, addr: str, verify: str) -> str:
     return str(token_file)
 
 
-def openbao_ready(addr: str, verify: str) -> Ready:
-    """Listening (sealed or not), with a certificate ``verify`` accepts."""
+def http_ok(url: str, verify: str | Path) -> Ready:
+    """GET ``url`` answers 200, over TLS with a certificate the CA file ``verify`` accepts."""
 
     async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
-            resp = await http.get(f"{addr}/v1/sys/seal-status")
-            return resp.status_code == 200
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(verify)) as http:
+            return (await http.get(url)).status_code == 200
 
     return check
+
+
+def openbao_ready(addr: str, verify: str) -> Ready:
+    """Listening (sealed or not), with a certificate ``verify`` accepts."""
+    return http_ok(f"{addr}/v1/sys/seal-status", verify)
 
 
 def openbao_active(addr: str, verify: str) -> Ready:
     """Unsealed and active."""
-
-    async def check() -> bool:
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
-            resp = await http.get(f"{addr}/v1/sys/health")
-            return resp.status_code == 200
-
-    return check
+    return http_ok(f"{addr}/v1/sys/health", verify)
 
 
 # --- Local Kubernetes identity endpoint ---------------------------------------------------
@@ -282,13 +281,11 @@ def identity_endpoint(paths: StackPaths, port: int, min_token_seconds: int) -> t
 
 
 def https_ready(url: str, ca_file: Path) -> Ready:
-    """GET ``url``/healthz verifying the endpoint's own CA."""
+    """GET ``url``/healthz verifying the endpoint's certificate against ``ca_file``."""
+    healthz = http_ok(f"{url}/healthz", ca_file)
 
     async def check() -> bool:
-        if not ca_file.exists():
-            return False
-        async with httpx.AsyncClient(timeout=2, verify=str(ca_file)) as http:
-            return (await http.get(f"{url}/healthz")).status_code == 200
+        return ca_file.exists() and await healthz()
 
     return check
 
@@ -365,6 +362,46 @@ NGINX: Final = Path("/usr/sbin/nginx")
 NGINX_STREAM: Final = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
+def nginx_front(
+    paths: StackPaths, name: str, state_dir: str, config: str, module: Path | None = None
+) -> Proc:
+    """Debian's nginx as a TLS front, one master and one worker, in the foreground.
+
+    Args:
+        paths: The stack's paths.
+        name: Process name; its logs are ``<name>`` (nginx's errors) and ``<name>-stdout``.
+        state_dir: Directory under ``.orders/dev`` for the pid file, temp files and config.
+        config: The ``http {…}`` or ``stream {…}`` block; relative paths in it are
+            relative to the state directory (nginx's prefix, ``-p``).
+        module: A dynamic module to load first (Debian ships ``stream`` as one).
+
+    Raises:
+        RuntimeError: nginx or the module is not installed.
+    """
+    for needed in (NGINX, module):
+        if needed is not None and not needed.exists():
+            raise RuntimeError(f"{needed} is missing: run `make debs` (Debian's nginx packages)")
+    root = paths.dev / state_dir
+    root.mkdir(exist_ok=True)
+    root.chmod(0o711)  # nginx's unprivileged worker uses the temp directories below
+    log_file = paths.log_file(name)
+    head = f"load_module {module};\n" if module is not None else ""
+    head += f"""daemon off;
+master_process on;
+worker_processes 1;
+pid {root / "nginx.pid"};
+error_log {log_file} warn;
+events {{ worker_connections 4096; }}
+"""
+    cfg = root / "nginx.conf"
+    write_private(cfg, head + config)
+    return Proc(
+        name=name,
+        argv=[str(NGINX), "-p", str(root), "-c", str(cfg), "-e", str(log_file)],
+        log_path=paths.log_file(f"{name}-stdout"),
+    )
+
+
 def temporal_front(
     paths: StackPaths,
     port: int,
@@ -382,26 +419,15 @@ def temporal_front(
     Connections are kept for long (long polls, and a client reconnecting later would need a
     fresh certificate).
     """
-    if not NGINX.exists():
-        raise RuntimeError(f"{NGINX} is missing: run `make debs` (Debian's nginx package)")
-    root = paths.dev / "nginx"
-    root.mkdir(exist_ok=True)
-    root.chmod(0o711)  # nginx's unprivileged worker uses the temp directories below
     cert, key = paths.server_cert("temporal")
     config = f"""
-daemon off;
-master_process on;
-worker_processes 1;
-pid {root / "nginx.pid"};
-error_log {paths.log_file("temporal-front")} warn;
-events {{ worker_connections 4096; }}
 http {{
   access_log off;
-  client_body_temp_path {root / "body"};
-  proxy_temp_path {root / "proxy"};
-  fastcgi_temp_path {root / "fastcgi"};
-  uwsgi_temp_path {root / "uwsgi"};
-  scgi_temp_path {root / "scgi"};
+  client_body_temp_path body;
+  proxy_temp_path proxy;
+  fastcgi_temp_path fastcgi;
+  uwsgi_temp_path uwsgi;
+  scgi_temp_path scgi;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_certificate {cert};
   ssl_certificate_key {key};
@@ -431,21 +457,7 @@ http {{
   }}
 }}
 """
-    cfg = root / "nginx.conf"
-    write_private(cfg, config)
-    return Proc(
-        name="temporal-front",
-        argv=[
-            str(NGINX),
-            "-p",
-            str(root),
-            "-c",
-            str(cfg),
-            "-e",
-            str(paths.log_file("temporal-front")),
-        ],
-        log_path=paths.log_file("temporal-front-stdout"),
-    )
+    return nginx_front(paths, "temporal-front", "nginx", config)
 
 
 def tls_ready(address: str, ca_file: Path, server_name: str) -> Ready:
@@ -473,20 +485,8 @@ def postgres_front(paths: StackPaths, port: int, backend_port: int) -> Proc:
     ``postgresql``) to this front, verifying its Vault PKI certificate (``verify-full``);
     it forwards to Postgres on a loopback port. Plaintext is refused at the handshake.
     """
-    if not NGINX_STREAM.exists():
-        raise RuntimeError(f"{NGINX_STREAM} is missing: run `make debs` (libnginx-mod-stream)")
-    root = paths.dev / "nginx-postgres"
-    root.mkdir(exist_ok=True)
-    root.chmod(0o711)
     cert, key = paths.server_cert("postgres")
     config = f"""
-load_module {NGINX_STREAM};
-daemon off;
-master_process on;
-worker_processes 1;
-pid {root / "nginx.pid"};
-error_log {paths.log_file("postgres-front")} warn;
-events {{ worker_connections 4096; }}
 stream {{
   server {{
     listen {HOST}:{port} ssl;
@@ -499,11 +499,4 @@ stream {{
   }}
 }}
 """
-    cfg = root / "nginx.conf"
-    write_private(cfg, config)
-    log_file = str(paths.log_file("postgres-front"))
-    return Proc(
-        name="postgres-front",
-        argv=[str(NGINX), "-p", str(root), "-c", str(cfg), "-e", log_file],
-        log_path=paths.log_file("postgres-front-stdout"),
-    )
+    return nginx_front(paths, "postgres-front", "nginx-postgres", config, module=NGINX_STREAM)

@@ -25,6 +25,7 @@ from pathlib import Path
 from temporalio.service import TLSConfig
 
 from orders import logging as olog
+from orders import temporal
 from orders.devstack.state import write_private
 from orders.identities import Identity
 from orders.security import certs
@@ -83,13 +84,7 @@ class ClientCertificates:
 
     def tls_config(self) -> TLSConfig:
         """Client certificate (with its chain), key, the Vault root CA and the server name."""
-        cert = self.current
-        return TLSConfig(
-            server_root_ca_cert=self.ca_pem,
-            domain=self.server_name,
-            client_cert=cert.fullchain.encode(),
-            client_private_key=cert.private_key.encode(),
-        )
+        return temporal.tls_config(self.ca_pem, self.server_name, self.current)
 
     async def start(self) -> None:
         """Issue the first certificate, retrying until Vault answers."""

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import httpx
 
+from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
 
 TRANSIT_MOUNT: Final = "transit"
@@ -80,7 +81,9 @@ class TransitClient:
         self._token = token
         self._token_valid = token_valid
         self._mount = mount
-        self._http = httpx.AsyncClient(base_url=vault_addr, verify=verify, timeout=timeout)
+        self._http = httpx.AsyncClient(
+            base_url=vault_addr, verify=httpx_verify(verify), timeout=timeout
+        )
         self.requests = 0
 
     async def aclose(self) -> None:

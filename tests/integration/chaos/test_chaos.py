@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import ssl
 import time
 
 import httpx
@@ -24,6 +23,7 @@ from orders.chaos.faults import FaultKind
 from orders.chaos.run import SHORT, print_report, run
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import Outcome
+from orders.security.trust import httpx_verify
 from tests.integration import support
 from tests.integration.test_cli import orders_cli
 
@@ -81,9 +81,7 @@ async def test_orders_survive_every_fault(
         assert status is not None
         if status.restarts.get("openbao", 0) <= bao.restarts.get("openbao", 0):
             return False
-        ca = stack.verify
-        verify = ssl.create_default_context(cafile=ca) if isinstance(ca, str) else ca
-        async with httpx.AsyncClient(timeout=2, verify=verify) as http:
+        async with httpx.AsyncClient(timeout=2, verify=httpx_verify(stack.verify)) as http:
             with contextlib.suppress(httpx.HTTPError):
                 return (await http.get(f"{stack.vault_addr}/v1/sys/health")).status_code == 200
         return False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -14,6 +15,7 @@ from temporalio.converter import WorkflowSerializationContext
 from orders import identities, oidc, vault_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import EnvelopeCodec
+from orders.security.trust import httpx_verify
 
 NS = identities.TEMPORAL_NAMESPACE
 TokenFor = Callable[[str], Awaitable[str]]
@@ -24,6 +26,15 @@ Sealer = Callable[[object, str, str], Awaitable[Payload]]
 def codec_url(stack: StackInfo) -> str:
     assert stack.codec_server_url, "the stack must run a codec server"
     return stack.codec_server_url
+
+
+@pytest.fixture
+async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTPS client of the codec server, trusting the stack's CA."""
+    async with httpx.AsyncClient(
+        base_url=codec_url, timeout=30, verify=httpx_verify(stack.verify)
+    ) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

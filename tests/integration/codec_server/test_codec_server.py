@@ -26,6 +26,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from orders import oidc, vault_people
 from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
 from orders.devstack.state import StackInfo, StackPaths
+from orders.security.trust import httpx_verify
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
 
@@ -50,12 +51,6 @@ def b64url(value: object) -> str:
 def claims(token: str) -> dict[str, Any]:
     parsed: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return parsed
-
-
-@pytest.fixture
-async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as c:
-        yield c
 
 
 async def post_decode(
@@ -348,7 +343,7 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
         stack.vault_addr, query, VIEWER, password, verify=stack.verify
     )
     # The code without the verifier (which never left the codec server) is worthless.
-    async with httpx.AsyncClient(timeout=10, verify=stack.verify) as plain:
+    async with httpx.AsyncClient(timeout=10, verify=httpx_verify(stack.verify)) as plain:
         stolen = await plain.post(
             vault_people.token_url_for(stack.oidc_issuer),
             data={
@@ -367,7 +362,9 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
     )
     callback = vault_people.CODEC_CALLBACK_PATH
     # Delivered to another browser (no binding cookie): refused, and the state is used up.
-    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as other:
+    async with httpx.AsyncClient(
+        base_url=codec_url, timeout=30, verify=httpx_verify(stack.verify)
+    ) as other:
         csrf = await other.get(callback, params={"code": code, "state": query["state"]})
     assert csrf.status_code == 400
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")

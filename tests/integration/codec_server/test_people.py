@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -16,6 +15,7 @@ import pytest
 
 from orders import identities, oidc, vault_approvers, vault_people
 from orders.devstack.state import StackInfo, StackPaths
+from orders.security.trust import httpx_verify
 from orders.vault_people import PersonLoginError
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.integration
 VIEWER, NO_GROUP = "dev-viewer", "dev-no-group"
 APPROVER = "bob"
 MESSAGE = b'{"a":"canonical approval stand-in"}'
-
-
-@pytest.fixture
-async def http(codec_url: str, stack: StackInfo) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=codec_url, timeout=30, verify=stack.verify) as c:
-        yield c
 
 
 async def decode_status(
@@ -115,7 +109,7 @@ async def test_approver_removed_from_the_group_can_no_longer_sign(
     # A token obtained while still a member, used after the removal.
     password = vault_people.dev_password(stack_paths, name)
     async with httpx.AsyncClient(
-        base_url=stack.vault_addr, timeout=10, verify=stack.verify
+        base_url=stack.vault_addr, timeout=10, verify=httpx_verify(stack.verify)
     ) as vault:
         token = await vault_people.userpass_token(vault, name, password)
         root.write_data(group, data={"member_entity_ids": [m for m in members if m != entity]})

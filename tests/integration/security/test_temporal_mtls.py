@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, TLSConfig
 
-from orders import evidence, identities
+from orders import evidence, identities, temporal
+from orders.devstack import tls
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security import certs
@@ -32,12 +33,6 @@ pytestmark = pytest.mark.integration
 REFUSED = (RuntimeError, RPCError)
 
 
-def _ca(stack: StackInfo) -> bytes:
-    assert stack.ca_file is not None
-    with open(stack.ca_file, "rb") as fh:
-        return fh.read()
-
-
 async def _connect(stack: StackInfo, tls: TLSConfig | bool) -> Client:
     client = await Client.connect(stack.temporal_address, namespace=stack.namespace, tls=tls)
     await client.workflow_service.describe_namespace(
@@ -46,38 +41,26 @@ async def _connect(stack: StackInfo, tls: TLSConfig | bool) -> Client:
     return client
 
 
-def _tls(stack: StackInfo, cert: bytes | None = None, key: bytes | None = None) -> TLSConfig:
-    return TLSConfig(
-        server_root_ca_cert=_ca(stack),
-        domain=stack.temporal_server_name,
-        client_cert=cert,
-        client_private_key=key,
-    )
+def _tls(stack: StackInfo, cert: certs.IssuedCert | None = None) -> TLSConfig:
+    assert stack.ca_file is not None
+    assert stack.temporal_server_name is not None
+    return temporal.tls_config(Path(stack.ca_file).read_bytes(), stack.temporal_server_name, cert)
 
 
-def _foreign_cert(name: str) -> tuple[bytes, bytes]:
-    """A client certificate naming ``name``, signed by a CA nobody trusts."""
-    now = datetime.now(UTC) - timedelta(minutes=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders dev root CA")])
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(hours=1))
-        .sign(ca_key, hashes.SHA256())
+def _foreign_cert(identity: identities.Identity) -> certs.IssuedCert:
+    """A client certificate shaped like the identity's own, signed by a CA nobody trusts."""
+    ca_key, ca = tls.new_ca("orders dev root CA", timedelta(hours=1))
+    sans = [x509.UniformResourceIdentifier(identities.cert_uri(identity))]
+    key, cert = tls.new_leaf(
+        ca_key, ca, identity.name, sans, timedelta(hours=1), ExtendedKeyUsageOID.CLIENT_AUTH
     )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
+    pem = serialization.Encoding.PEM
+    return certs.IssuedCert(
+        certificate=cert.public_bytes(pem).decode(),
+        private_key=tls.key_pem(key).decode(),
+        chain=ca.public_bytes(pem).decode(),
+        serial=f"{cert.serial_number:x}",
+        not_after=cert.not_valid_after_utc,
     )
 
 
@@ -86,7 +69,7 @@ async def test_own_vault_issued_certificate_is_accepted(
 ) -> None:
     vault = support.login_as(stack, stack_paths, identities.ORDER_CLIENT)
     cert = certs.issue_client(vault, identities.ORDER_CLIENT)
-    await _connect(stack, _tls(stack, cert.fullchain.encode(), cert.private_key.encode()))
+    await _connect(stack, _tls(stack, cert))
     vault.auth.token.revoke_self()
 
 
@@ -106,9 +89,8 @@ async def test_tls_without_a_client_certificate_is_refused(stack: StackInfo) -> 
 
 
 async def test_certificate_from_another_ca_is_refused(stack: StackInfo) -> None:
-    cert, key = _foreign_cert(identities.ORDER_CLIENT.name)
     with pytest.raises(REFUSED):
-        await _connect(stack, _tls(stack, cert, key))
+        await _connect(stack, _tls(stack, _foreign_cert(identities.ORDER_CLIENT)))
 
 
 async def test_expired_certificate_is_refused(stack: StackInfo, stack_paths: StackPaths) -> None:
@@ -123,7 +105,7 @@ async def test_expired_certificate_is_refused(stack: StackInfo, stack_paths: Sta
     vault.auth.token.revoke_self()
     await asyncio.sleep(max(0.0, (cert.not_after - datetime.now(UTC)).total_seconds()) + 1.5)
     with pytest.raises(REFUSED):
-        await _connect(stack, _tls(stack, cert.fullchain.encode(), cert.private_key.encode()))
+        await _connect(stack, _tls(stack, cert))
 
 
 def _swaps(stack_paths: StackPaths, identity: identities.Identity) -> int:
