@@ -28,6 +28,7 @@ from orders import identities, oidc, vault_people, vault_tokens
 from orders.deploy.render import COMPOSE_FILE, ROOT
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
+from orders.security.trust import httpx_verify
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 
@@ -45,7 +46,7 @@ def _rendered_jwks_path() -> str:
 
 
 def _jwks(stack: StackInfo, path: str) -> dict[str, Any]:
-    resp = httpx.get(stack.vault_addr + path, verify=stack.verify, timeout=10)
+    resp = httpx.get(stack.vault_addr + path, verify=httpx_verify(stack.verify), timeout=10)
     resp.raise_for_status()
     keys: dict[str, Any] = resp.json()
     return keys
@@ -157,7 +158,7 @@ async def test_machine_token_is_refused_by_the_codec_server(
         token = vault.read(vault_tokens.token_path(identities.ORDER_CLIENT))["data"]["token"]
     finally:
         vault.auth.token.revoke_self()
-    async with httpx.AsyncClient(verify=stack.verify, timeout=10) as http:
+    async with httpx.AsyncClient(verify=httpx_verify(stack.verify), timeout=10) as http:
         resp = await http.post(
             f"{stack.codec_server_url}/decode",
             headers={
