@@ -344,10 +344,12 @@ def vault_apply(
     """Apply vault/ (policies, Kubernetes auth, database roles) to any Vault; idempotent."""
     import hvac
 
+    from orders.security.trust import ca_verify
     from orders.vault_config import ApplyConfig, Ttls, apply
 
-    verify: str | bool = str(vault_cacert) if vault_cacert else True
-    client = hvac.Client(url=vault_addr, token=token_file.read_text().strip(), verify=verify)
+    client = hvac.Client(
+        url=vault_addr, token=token_file.read_text().strip(), verify=ca_verify(vault_cacert)
+    )
     written = apply(
         client,
         ApplyConfig(

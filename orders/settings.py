@@ -14,6 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orders import identities
+from orders.security.trust import ca_verify
 
 DEFAULT_HEARTBEAT_SECONDS: Final = 10.0
 """How often a worker touches its heartbeat file (probes allow a few missed beats)."""
@@ -88,6 +89,11 @@ class WorkerSettings(BaseSettings):
     heartbeat_file: Path | None = None
     """Touched by the event loop every ``heartbeat_seconds`` (liveness, ``workers.probe``)."""
     heartbeat_seconds: float = Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0)
+
+    @property
+    def vault_verify(self) -> str | bool:
+        """How clients of Vault verify it (``vault_cacert``, or the system trust store)."""
+        return ca_verify(self.vault_cacert)
 
 
 class ProbeSettings(BaseSettings):

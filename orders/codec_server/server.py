@@ -61,7 +61,7 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     codec.quarantine = False  # it answers per payload: refused ones go back as they came
     # Someone is waiting on a page: an outage answers 503 soon rather than hanging it.
     codec.keys.outage_wait = min(codec.keys.outage_wait, CODEC_SERVER_OUTAGE_WAIT)
-    verify: str | bool = str(worker.vault_cacert) if worker.vault_cacert else True
+    verify = worker.vault_verify
     keys = JwksCache(
         settings.resolved_jwks_url(worker.vault_addr),
         verify=verify,

@@ -227,11 +227,10 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
 
 def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:
     """The payload codec of a process, using its Vault session's current token."""
-    verify: str | bool = str(settings.vault_cacert) if settings.vault_cacert else True
     transit = TransitClient(
         settings.vault_addr,
         lambda: str(session.client.token),
-        verify=verify,
+        verify=settings.vault_verify,
         token_valid=session.token_valid,
     )
     return EnvelopeCodec(

@@ -28,3 +28,8 @@ def httpx_verify(verify: str | Path | bool | None) -> ssl.SSLContext | bool:
     if isinstance(verify, bool):
         return verify
     return ssl.create_default_context(cafile=str(verify))
+
+
+def ca_verify(ca_file: str | Path | None) -> str | bool:
+    """``verify=`` for requests/hvac: the CA bundle file if one is named, else the system store."""
+    return str(ca_file) if ca_file else True

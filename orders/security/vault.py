@@ -200,8 +200,9 @@ class VaultSession:
 
     def _login(self) -> tuple[hvac.Client, int]:
         jwt = read_token(self.settings.token_file)
-        verify: str | bool = str(self.settings.vault_cacert) if self.settings.vault_cacert else True
-        client = hvac.Client(url=self.settings.vault_addr, verify=verify, timeout=10)
+        client = hvac.Client(
+            url=self.settings.vault_addr, verify=self.settings.vault_verify, timeout=10
+        )
         resp = client.auth.kubernetes.login(
             self.identity.vault_role, jwt, mount_point=self.settings.vault_k8s_mount
         )
