@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from temporalio.service import TLSConfig
 
@@ -35,11 +36,86 @@ from orders.vault_tokens import token_path
 
 log = olog.get(__name__)
 
-TlsListener = Callable[[TLSConfig], Awaitable[None]]
-TokenListener = Callable[[str], Awaitable[None]]
+T = TypeVar("T")
+L = TypeVar("L")
 
 
-class ClientCertificates:
+class _Renewed(Generic[T, L]):
+    """Something issued by Vault to one identity, re-issued at ~2/3 of its lifetime.
+
+    Subclasses say how to obtain it (:meth:`_obtain`, returning its lifetime in seconds)
+    and what listeners receive (:meth:`_announce`); retries and renewal timing live here.
+    """
+
+    EVENT = ""
+    """Log event prefix (``<prefix>.retry``, ``<prefix>.renew_failed``)."""
+
+    def __init__(
+        self, identity: Identity, session: VaultSession, timing: LeaseTiming | None = None
+    ) -> None:
+        self.identity = identity
+        self.session = session
+        self.timing = timing or LeaseTiming()
+        self._current: T | None = None
+        self._renew_at = 0.0
+        self._listeners: list[Callable[[L], Awaitable[None]]] = []
+        self.renewals = 0
+
+    @property
+    def current(self) -> T:
+        """What new calls use."""
+        if self._current is None:
+            raise RuntimeError(f"{self.identity.name}: not issued yet ({self.EVENT})")
+        return self._current
+
+    def on_renew(self, listener: Callable[[L], Awaitable[None]]) -> None:
+        """Call ``listener`` after every renewal."""
+        self._listeners.append(listener)
+
+    async def _obtain(self) -> float:
+        raise NotImplementedError
+
+    def _announce(self) -> L:
+        raise NotImplementedError
+
+    async def _refresh(self) -> None:
+        lifetime = await self._obtain()
+        self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
+
+    async def start(self) -> None:
+        """Obtain the first one, retrying until Vault answers."""
+        delay = self.timing.retry_initial_seconds
+        while True:
+            try:
+                await self._refresh()
+                return
+            except Exception as exc:
+                log.warning(f"{self.EVENT}.retry", error=type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Renew at ~2/3 of each one's lifetime until ``stop``; never raises."""
+        delay = self.timing.retry_initial_seconds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(0.0, self._renew_at - time.monotonic()))
+            if stop.is_set():
+                return
+            try:
+                await self._refresh()
+                self.renewals += 1
+                delay = self.timing.retry_initial_seconds
+                announced = self._announce()
+                for listener in self._listeners:
+                    await listener(announced)
+            except Exception as exc:  # Vault down or a reconnect failed: retry soon.
+                log.warning(f"{self.EVENT}.renew_failed", error=type(exc).__name__)
+                self._renew_at = time.monotonic() + delay
+                delay = min(delay * 2, self.timing.retry_max_seconds)
+
+
+class ClientCertificates(_Renewed[certs.IssuedCert, TLSConfig]):
     """Keeps one identity's client certificate for Temporal fresh.
 
     Args:
@@ -51,6 +127,8 @@ class ClientCertificates:
         publish: File to write each certificate to (never the key), for monitoring.
     """
 
+    EVENT = "tls.client_cert"
+
     def __init__(
         self,
         identity: Identity,
@@ -60,77 +138,31 @@ class ClientCertificates:
         timing: LeaseTiming | None = None,
         publish: Path | None = None,
     ) -> None:
-        self.identity = identity
+        super().__init__(identity, session, timing)
         self.publish = publish
-        self.session = session
         self.ca_pem = ca_file.read_bytes()
         self.server_name = server_name
-        self.timing = timing or LeaseTiming()
-        self._current: certs.IssuedCert | None = None
-        self._renew_at = 0.0
-        self._listeners: list[TlsListener] = []
-        self.renewals = 0
-
-    @property
-    def current(self) -> certs.IssuedCert:
-        """The certificate new connections use."""
-        if self._current is None:
-            raise RuntimeError(f"{self.identity.name} has no client certificate yet")
-        return self._current
-
-    def on_renew(self, listener: TlsListener) -> None:
-        """Call ``listener`` with the new TLS configuration after every renewal."""
-        self._listeners.append(listener)
 
     def tls_config(self) -> TLSConfig:
         """Client certificate (with its chain), key, the Vault root CA and the server name."""
         return temporal.tls_config(self.ca_pem, self.server_name, self.current)
 
-    async def start(self) -> None:
-        """Issue the first certificate, retrying until Vault answers."""
-        delay = self.timing.retry_initial_seconds
-        while True:
-            try:
-                await self._issue()
-                return
-            except Exception as exc:
-                log.warning("tls.client_cert.retry", error=type(exc).__name__, retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.timing.retry_max_seconds)
+    def _announce(self) -> TLSConfig:
+        return self.tls_config()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Renew at ~2/3 of each certificate's lifetime until ``stop``; never raises."""
-        delay = self.timing.retry_initial_seconds
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, self._renew_at - time.monotonic()))
-            if stop.is_set():
-                return
-            try:
-                await self._issue()
-                self.renewals += 1
-                delay = self.timing.retry_initial_seconds
-                config = self.tls_config()
-                for listener in self._listeners:
-                    await listener(config)
-            except Exception as exc:  # Vault down or a reconnect failed: retry soon.
-                log.warning("tls.client_cert.renew_failed", error=type(exc).__name__)
-                self._renew_at = time.monotonic() + delay
-                delay = min(delay * 2, self.timing.retry_max_seconds)
-
-    async def _issue(self) -> None:
+    async def _obtain(self) -> float:
         cert = await asyncio.to_thread(certs.issue_client, self.session.client, self.identity)
         lifetime = (cert.not_after - datetime.now(UTC)).total_seconds()
         self._current = cert
         if self.publish is not None:
             await asyncio.to_thread(write_private, self.publish, cert.certificate)
-        self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
         log.info(
             "tls.client_cert.issued",
             serial=cert.serial,
             not_after=cert.not_after.isoformat(),
             seconds=round(lifetime),
         )
+        return lifetime
 
 
 async def for_settings(
@@ -150,7 +182,7 @@ async def for_settings(
     return source
 
 
-class TemporalToken:
+class TemporalToken(_Renewed[str, str]):
     """Keeps one identity's Temporal JWT fresh (``permissions`` from the contract).
 
     Read with the identity's own Vault token from ``identity/oidc/token/<identity>``, the
@@ -162,68 +194,20 @@ class TemporalToken:
         timing: Renewal fraction and retry backoff.
     """
 
-    def __init__(
-        self, identity: Identity, session: VaultSession, timing: LeaseTiming | None = None
-    ) -> None:
-        self.identity = identity
-        self.session = session
-        self.timing = timing or LeaseTiming()
-        self._current: str | None = None
-        self._renew_at = 0.0
-        self._listeners: list[TokenListener] = []
-        self.renewals = 0
+    EVENT = "temporal.token"
 
-    @property
-    def current(self) -> str:
-        """The JWT new calls carry."""
-        if self._current is None:
-            raise RuntimeError(f"{self.identity.name} has no Temporal token yet")
-        return self._current
+    def _announce(self) -> str:
+        return self.current
 
-    def on_renew(self, listener: TokenListener) -> None:
-        """Call ``listener`` with each new token."""
-        self._listeners.append(listener)
-
-    async def start(self) -> None:
-        """Obtain the first token, retrying until Vault answers."""
-        delay = self.timing.retry_initial_seconds
-        while True:
-            try:
-                await self._fetch()
-                return
-            except Exception as exc:
-                log.warning("temporal.token.retry", error=type(exc).__name__, retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.timing.retry_max_seconds)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Renew at ~2/3 of each token's lifetime until ``stop``; never raises."""
-        delay = self.timing.retry_initial_seconds
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, self._renew_at - time.monotonic()))
-            if stop.is_set():
-                return
-            try:
-                await self._fetch()
-                self.renewals += 1
-                delay = self.timing.retry_initial_seconds
-                for listener in self._listeners:
-                    await listener(self.current)
-            except Exception as exc:  # Vault down: the current token is still valid a while.
-                log.warning("temporal.token.renew_failed", error=type(exc).__name__)
-                self._renew_at = time.monotonic() + delay
-                delay = min(delay * 2, self.timing.retry_max_seconds)
-
-    async def _fetch(self) -> None:
+    async def _obtain(self) -> float:
         found = await asyncio.to_thread(self.session.client.read, token_path(self.identity))
         data = (found or {}).get("data") or {}
         if not data.get("token"):
             raise RuntimeError(f"OpenBao returned no Temporal token for {self.identity.name}")
         lifetime = float(data["ttl"])
         self._current = str(data["token"])
-        self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
         log.info("temporal.token.issued", seconds=round(lifetime))
+        return lifetime
 
 
 async def token_for_settings(
