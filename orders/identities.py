@@ -429,7 +429,7 @@ def temporal_permissions(identity: Identity) -> tuple[str, ...]:
     return ()
 
 
-TEMPORAL_ADMIN_TOKEN_ROLE: Final = "temporal-admin"
+TEMPORAL_ADMIN_TOKEN_ROLE: Final = "temporal-admin"  # noqa: S105 - a role's name, not a secret
 """Identity-token role (``identity/oidc/role/temporal-admin``), Vault policy and token role
 of the one-shot step that registers the namespace on an authorizing Temporal server. No
 identity of the contract holds it: only the deployment's setup step, with the root token,

@@ -82,9 +82,7 @@ def admin_role() -> dict[str, Any]:
     """Body of ``identity/oidc/role/temporal-admin``: namespace admin, two minutes."""
     return {
         "key": MANAGED_KEY,
-        "template": json.dumps(
-            {PERMISSIONS_CLAIM: list(identities.temporal_admin_permissions())}
-        ),
+        "template": json.dumps({PERMISSIONS_CLAIM: list(identities.temporal_admin_permissions())}),
         "ttl": ADMIN_TOKEN_TTL,
     }
 

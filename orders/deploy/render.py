@@ -962,8 +962,10 @@ def temporal_autosetup_env() -> dict[str, str]:
 
 
 def temporal_health_command() -> list[str]:
-    """``temporal`` CLI health check: ``grpc.health.v1.Health/Check`` (and ``GetSystemInfo``
-    when dialling), the APIs the ``default`` authorizer allows without a token."""
+    """``temporal`` CLI health check: APIs the ``default`` authorizer allows without a token.
+
+    ``cluster health`` dials (``GetSystemInfo``) and calls ``grpc.health.v1.Health/Check``.
+    """
     return ["temporal", "operator", "cluster", "health"]
 
 

@@ -524,9 +524,7 @@ def namespace(args: argparse.Namespace) -> str:
         args.temporal_ca_file.read_bytes(), args.temporal_server_name, cert
     )
     return asyncio.run(
-        temporal_namespace.register(
-            args.temporal_address, args.namespace, tls=config, api_key=jwt
-        )
+        temporal_namespace.register(args.temporal_address, args.namespace, tls=config, api_key=jwt)
     )
 
 
