@@ -6,7 +6,8 @@
 #         first writes OpenBao's bootstrap TLS certificate), the vault-pki Job (Vault PKI,
 #         every server's certificate as a Secret, the root CA as ConfigMap orders-ca), the
 #         vault-configure Job (database bootstrap + vault/ with Kubernetes auth at the real
-#         apiserver), the migrate Job (as order-migrate) and every worker Deployment.
+#         apiserver), the temporal-namespace Job (registers `orders` with an admin JWT
+#         from OpenBao), the migrate Job (as order-migrate) and every worker Deployment.
 #   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
 #         cluster: the same scenarios and evidence as `make demo`.
 #   down  delete the cluster.
@@ -65,13 +66,15 @@ up() {
   random_secret orders-infra vault-dbadmin
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
-  kc -n orders-infra delete job openbao-unseal vault-pki vault-configure --ignore-not-found
+  kc -n orders-infra delete job openbao-unseal vault-pki vault-configure temporal-namespace \
+    --ignore-not-found
   kc -n orders delete job order-migrate --ignore-not-found
   kc apply -k k8s/overlays/kind
 
   kc -n orders-infra wait --for=condition=complete job/openbao-unseal --timeout=600s
   kc -n orders-infra wait --for=condition=complete job/vault-pki --timeout=600s
   kc -n orders-infra wait --for=condition=complete job/vault-configure --timeout=900s
+  kc -n orders-infra wait --for=condition=complete job/temporal-namespace --timeout=900s
   kc -n orders wait --for=condition=complete job/order-migrate --timeout=900s
   kc -n orders wait --for=condition=Available deployment \
     -l 'app.kubernetes.io/component in (workflow-worker,activity-worker)' --timeout=600s

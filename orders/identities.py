@@ -429,6 +429,24 @@ def temporal_permissions(identity: Identity) -> tuple[str, ...]:
     return ()
 
 
+TEMPORAL_ADMIN_TOKEN_ROLE: Final = "temporal-admin"  # noqa: S105 - a role's name, not a secret
+"""Identity-token role (``identity/oidc/role/temporal-admin``), Vault policy and token role
+of the one-shot step that registers the namespace on an authorizing Temporal server. No
+identity of the contract holds it: only the deployment's setup step, with the root token,
+mints a minutes-long Vault token carrying just this policy, reads one JWT, and revokes it."""
+
+
+def temporal_admin_permissions() -> tuple[str, ...]:
+    """Permissions of the namespace-registration JWT: admin of the application namespace.
+
+    ``RegisterNamespace`` is namespace-scoped with admin access in Temporal's method
+    metadata, so the ``default`` authorizer admits ``<namespace>:admin``; ``system:admin``
+    (every namespace, cluster APIs) is not needed. The server's search attributes are not
+    touched (the project sets none).
+    """
+    return (f"{TEMPORAL_NAMESPACE}:admin",)
+
+
 def temporal_token_identities() -> Iterator[Identity]:
     """Identities that present their own JWT to Temporal."""
     return (i for i in ALL if temporal_permissions(i))

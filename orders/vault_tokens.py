@@ -18,11 +18,20 @@ An authorizing Temporal server (docker-compose, kind) refuses calls without a JW
 The Temporal server verifies signatures with the key set published, unauthenticated, at
 ``<vault>/v1/identity/oidc/.well-known/keys`` (:func:`jwks_url_for`, the one place that
 path is spelled). Roles no longer in the contract are deleted.
+
+One more role, ``temporal-admin`` (:data:`orders.identities.TEMPORAL_ADMIN_TOKEN_ROLE`),
+signs the JWT of the deployment's namespace-registration step
+(:func:`orders.identities.temporal_admin_permissions`, a two-minute lifetime). Its policy
+(``vault/setup/temporal-admin.hcl``) is attached by no auth role: the step, holding the root
+token, creates a short-lived token through the token role of the same name (with an entity
+alias, since OpenBao signs identity tokens only for an entity), reads one JWT with it and
+revokes it (:func:`mint_admin_token`).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Final
 
 import hvac
@@ -37,6 +46,14 @@ KEY_ROTATION: Final = "24h"
 KEY_VERIFICATION_TTL: Final = "24h"
 """How long a rotated-out key still verifies: must exceed every token's lifetime."""
 MANAGED_KEY: Final = identities.TEMPORAL_TOKEN_KEY
+ADMIN_ROLE: Final = identities.TEMPORAL_ADMIN_TOKEN_ROLE
+ADMIN_TOKEN_TTL: Final = 120
+"""Lifetime of the namespace-registration JWT (s): registration takes seconds."""
+ADMIN_VAULT_TOKEN_TTL: Final = 60
+"""Lifetime of the Vault token that reads it (s); it is revoked right after the read."""
+ADMIN_POLICY_FILE: Final = (
+    Path(__file__).resolve().parent.parent / "vault" / "setup" / f"{ADMIN_ROLE}.hcl"
+)
 
 
 def jwks_url_for(vault_base: str) -> str:
@@ -59,6 +76,71 @@ def role(identity: Identity, ttl: int) -> dict[str, Any]:
         "template": json.dumps({PERMISSIONS_CLAIM: list(permissions)}),
         "ttl": ttl,
     }
+
+
+def admin_role() -> dict[str, Any]:
+    """Body of ``identity/oidc/role/temporal-admin``: namespace admin, two minutes."""
+    return {
+        "key": MANAGED_KEY,
+        "template": json.dumps({PERMISSIONS_CLAIM: list(identities.temporal_admin_permissions())}),
+        "ttl": ADMIN_TOKEN_TTL,
+    }
+
+
+def admin_token_role() -> dict[str, Any]:
+    """Body of ``auth/token/roles/temporal-admin``: the only way to hold the admin policy.
+
+    Orphan, not renewable, a minute long, and bound to one entity alias, so the token has
+    the entity OpenBao needs to sign an identity token.
+    """
+    return {
+        "allowed_policies": [ADMIN_ROLE],
+        "disallowed_policies": ["root"],
+        "allowed_entity_aliases": [ADMIN_ROLE],
+        "orphan": True,
+        "renewable": False,
+        "token_type": "service",
+        "token_ttl": ADMIN_VAULT_TOKEN_TTL,
+        "token_explicit_max_ttl": ADMIN_VAULT_TOKEN_TTL,
+        "token_no_default_policy": True,
+    }
+
+
+def apply_admin_role(client: hvac.Client) -> list[str]:
+    """The admin policy, its token role and its identity-token role; idempotent."""
+    client.sys.create_or_update_policy(ADMIN_ROLE, ADMIN_POLICY_FILE.read_text())
+    client.write_data(f"auth/token/roles/{ADMIN_ROLE}", data=admin_token_role())
+    client.write_data(f"identity/oidc/role/{ADMIN_ROLE}", data=admin_role())
+    return [
+        f"sys/policies/acl/{ADMIN_ROLE}",
+        f"auth/token/roles/{ADMIN_ROLE}",
+        f"identity/oidc/role/{ADMIN_ROLE}",
+    ]
+
+
+def mint_admin_token(root: hvac.Client, verify: str | bool) -> str:
+    """One namespace-admin JWT for the registration step; the Vault token is revoked at once.
+
+    Args:
+        root: A client allowed to create tokens through the ``temporal-admin`` token role
+            (the deployment's root token).
+        verify: How OpenBao's certificate is verified (CA file, as for ``root``).
+
+    Returns:
+        The signed JWT (``permissions``: :func:`orders.identities.temporal_admin_permissions`).
+    """
+    created = root.write_data(
+        f"auth/token/create/{ADMIN_ROLE}",
+        data={"policies": [ADMIN_ROLE], "entity_alias": ADMIN_ROLE, "no_default_policy": True},
+    )
+    token = created["auth"]["client_token"]
+    try:
+        holder = hvac.Client(url=root.url, token=token, verify=verify, timeout=30)
+        jwt: str = holder.read(f"identity/oidc/token/{ADMIN_ROLE}")["data"]["token"]
+    finally:
+        # Without the default policy the token cannot revoke itself; root ends it.
+        root.auth.token.revoke(token)
+    return jwt
 
 
 def apply_temporal_tokens(client: hvac.Client, ttl: int) -> list[str]:
@@ -85,13 +167,15 @@ def apply_temporal_tokens(client: hvac.Client, ttl: int) -> list[str]:
         client.write_data(f"identity/oidc/role/{name}", data=role(ident, ttl))
         written.append(f"identity/oidc/role/{name}")
         client_ids.append(client.read(f"identity/oidc/role/{name}")["data"]["client_id"])
+    written += apply_admin_role(client)
+    client_ids.append(client.read(f"identity/oidc/role/{ADMIN_ROLE}")["data"]["client_id"])
     # Only these roles may sign with the key (each role's client id is its tokens' aud).
     client.write_data(
         f"identity/oidc/key/{MANAGED_KEY}", data=key | {"allowed_client_ids": client_ids}
     )
     listed = client.list("identity/oidc/role") or {}
     for name in listed.get("data", {}).get("keys", []):
-        if name in wanted:
+        if name in wanted or name == ADMIN_ROLE:
             continue
         found = client.read(f"identity/oidc/role/{name}") or {}
         if found.get("data", {}).get("key") == MANAGED_KEY:

@@ -947,6 +947,28 @@ def temporal_entrypoint(password_file: str, k8s: bool = False) -> str:
     return tls.reloading_entrypoint(command, reload=None, k8s=k8s)
 
 
+NAMESPACE_STEP: Final = "temporal-namespace"
+"""Compose service / kind Job registering the namespace (``orders.deploy.setup namespace``)."""
+
+
+def temporal_autosetup_env() -> dict[str, str]:
+    """The image's ``auto-setup.sh`` registers no namespace and no search attribute.
+
+    Its CLI calls carry no token, which the ``default`` authorizer denies; the namespace
+    comes from :data:`NAMESPACE_STEP` with an admin JWT instead, and the project sets no
+    search attributes.
+    """
+    return {"SKIP_DEFAULT_NAMESPACE_CREATION": "true", "SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES": "true"}
+
+
+def temporal_health_command() -> list[str]:
+    """``temporal`` CLI health check: APIs the ``default`` authorizer allows without a token.
+
+    ``cluster health`` dials (``GetSystemInfo``) and calls ``grpc.health.v1.Health/Check``.
+    """
+    return ["temporal", "operator", "cluster", "health"]
+
+
 def temporal_cli_tls_args() -> list[str]:
     """``temporal`` CLI flags of the healthcheck: mTLS with the server's own certificate."""
     return [
@@ -1069,7 +1091,7 @@ def compose() -> dict[str, Any]:
                 "DB": "postgres12",
                 "DB_PORT": "5432",
                 "POSTGRES_USER": "temporal",
-                "DEFAULT_NAMESPACE": identities.TEMPORAL_NAMESPACE,
+                **temporal_autosetup_env(),
                 "HOME": "/tmp",
                 **temporal_tls_env(),
                 **temporal_db_tls_env(),
@@ -1082,12 +1104,7 @@ def compose() -> dict[str, Any]:
             "healthcheck": _healthcheck(
                 [
                     "CMD",
-                    "temporal",
-                    "operator",
-                    "namespace",
-                    "describe",
-                    "--namespace",
-                    identities.TEMPORAL_NAMESPACE,
+                    *temporal_health_command(),
                     "--address",
                     COMPOSE_TEMPORAL,
                     *temporal_cli_tls_args(),
@@ -1097,6 +1114,36 @@ def compose() -> dict[str, Any]:
             "depends_on": {**_healthy("temporal-db"), **_done("pki")},
             "restart": "unless-stopped",
         },
+        NAMESPACE_STEP: _project_service(
+            [
+                "python",
+                "-m",
+                "orders.deploy.setup",
+                "namespace",
+                "--vault-addr",
+                COMPOSE_VAULT,
+                *_bootstrap_vault_cas(),
+                "--root-token-file",
+                f"{STATE_DIR}/openbao-init/root-token",
+                "--temporal-address",
+                COMPOSE_TEMPORAL,
+                "--temporal-ca-file",
+                tls.CA_PATH,
+            ],
+            network_mode="service:identity",
+            volumes=[
+                {
+                    "type": "volume",
+                    "source": "openbao-init",
+                    "target": STATE_DIR,
+                    "read_only": True,
+                },
+                *_tls_mounts(None),
+            ],
+            # After `setup` applied the admin token role, once Temporal answers.
+            depends_on={**_healthy("openbao", "temporal"), **_done("setup")},
+            restart="no",
+        ),
         "temporal-ui": {
             "image": TEMPORAL_UI_IMAGE,
             "user": TEMPORAL_UID,
@@ -1372,7 +1419,10 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
         ["python", "-m", "workers", identity.name],
         **common,
         healthcheck=_healthcheck(["CMD", "python", "-m", "workers.probe", "ready"], start="60s"),
-        depends_on={**_healthy("openbao", "temporal"), **_done(identities.ORDER_MIGRATE.name)},
+        depends_on={
+            **_healthy("openbao", "temporal"),
+            **_done(identities.ORDER_MIGRATE.name, NAMESPACE_STEP),
+        },
         stop_grace_period="45s",
         restart="unless-stopped",
     )

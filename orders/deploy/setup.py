@@ -21,6 +21,12 @@ run as one-shot services / Jobs from the project's image, in this order:
 ``migrate``
     Run the schema migrations as the ``order-migrate`` identity: its own ServiceAccount
     token, Vault login and short-lived Postgres credential, configured by ``ORDERS_*``.
+``namespace``
+    Once Temporal is healthy and before any worker: register the application namespace
+    (:mod:`orders.deploy.temporal_namespace`) with a namespace-admin JWT that OpenBao mints
+    for this step only (:func:`orders.vault_tokens.mint_admin_token`) and a short-lived
+    client certificate of the ``temporal-server`` PKI role (the one the image's own CLI
+    used); both are kept in memory. Idempotent.
 """
 
 from __future__ import annotations
@@ -506,6 +512,22 @@ def publish_codec_client_id(root: hvac.Client, api: Any, namespace: str, name: s
     log.info("oidc.client_id_published", configmap=f"{namespace}/{name}")
 
 
+def namespace(args: argparse.Namespace) -> str:
+    """Register the Temporal namespace with the admin JWT (see the module docstring)."""
+    from orders import temporal, vault_tokens
+    from orders.deploy import temporal_namespace, tls
+
+    root = _root_client(args)
+    jwt = vault_tokens.mint_admin_token(root, _verify(args.vault_ca_file))
+    cert = tls.issue(root, tls.TEMPORAL)
+    config = temporal.tls_config(
+        args.temporal_ca_file.read_bytes(), args.temporal_server_name, cert
+    )
+    return asyncio.run(
+        temporal_namespace.register(args.temporal_address, args.namespace, tls=config, api_key=jwt)
+    )
+
+
 async def migrate(settings: WorkerSettings) -> None:
     """Run alembic as ``order-migrate``: its own token, Vault login and credential."""
     from orders.db.migrate import upgrade_as_migrate_identity
@@ -576,6 +598,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     steps.add_parser("migrate", help="alembic upgrade as order-migrate (ORDERS_* settings)")
+
+    ns = steps.add_parser("namespace", help="register the Temporal namespace (admin JWT)")
+    ns.add_argument("--vault-addr", required=True)
+    ns.add_argument("--root-token-file", type=Path, required=True)
+    ns.add_argument("--vault-ca-file", type=Path, action="append")
+    ns.add_argument("--temporal-address", required=True, help="host:port of the frontend")
+    ns.add_argument("--temporal-ca-file", type=Path, required=True, help="the Vault root CA")
+    ns.add_argument("--temporal-server-name", default=identities.Server.TEMPORAL.value)
+    ns.add_argument("--namespace", default=identities.TEMPORAL_NAMESPACE)
     return ap
 
 
@@ -607,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
         pki(args)
     elif args.step == "configure":
         configure(args)
+    elif args.step == "namespace":
+        log.info("temporal.namespace.done", result=namespace(args))
     else:
         asyncio.run(migrate(WorkerSettings(identity=identities.ORDER_MIGRATE.name)))
     return 0

@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Final
 
 import hvac
 from temporalio.client import Client
@@ -24,6 +25,7 @@ from orders.security import certs, client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.security.vault import VaultSession
+from orders.vault_tokens import token_path
 
 
 def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
@@ -101,30 +103,45 @@ async def temporal_client(
         await session.close()
 
 
+CLI_PROFILE: Final = "orders"
+"""Profile of the private ``temporal`` CLI config file holding an identity's JWT."""
+
+
 @contextlib.contextmanager
 def temporal_cli_args(
     stack: StackInfo, paths: StackPaths, identity: Identity = identities.ORDER_CLIENT
 ) -> Iterator[list[str]]:
-    """``temporal`` CLI connection flags acting as ``identity``, mTLS included.
+    """``temporal`` CLI connection flags acting as ``identity``, mTLS and JWT included.
 
     The client certificate is issued for ``identity`` with its own Vault login and
-    written (0600) to a private temporary directory that is removed on exit.
+    written (0600) to a private temporary directory that is removed on exit. Where the
+    stack's identities present JWTs (an authorizing server denies a CLI without one), the
+    identity's own token goes into a 0600 CLI config file there too (``api_key`` of a
+    profile), never onto the command line.
     """
     args = ["--address", stack.temporal_address, "--namespace", stack.namespace]
     if not stack.ca_file or not stack.temporal_server_name:
         yield args
         return
+    wants_token = identity_settings(stack, paths, identity).temporal_token
     client = login_as(stack, paths, identity)
     try:
         cert = certs.issue_client(client, identity)
+        jwt = client.read(token_path(identity))["data"]["token"] if wants_token else None
     finally:
         client.auth.token.revoke_self()
     with tempfile.TemporaryDirectory(prefix="orders-cli-") as tmp:
         cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
         write_private(cert_file, cert.fullchain)
         write_private(key_file, cert.private_key)
+        token_args: list[str] = []
+        if jwt is not None:
+            config = Path(tmp) / "temporal.toml"
+            write_private(config, f'[profile.{CLI_PROFILE}]\napi_key = "{jwt}"\n')
+            token_args = ["--config-file", str(config), "--profile", CLI_PROFILE]
         yield [
             *args,
             "--tls-cert-path", str(cert_file), "--tls-key-path", str(key_file),
             "--tls-ca-path", stack.ca_file, "--tls-server-name", stack.temporal_server_name,
+            *token_args,
         ]  # fmt: skip

@@ -14,6 +14,8 @@ import asyncio
 import base64
 import json
 import time
+import tomllib
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,7 @@ from temporalio.client import Client
 
 from orders import identities, oidc, vault_people, vault_tokens
 from orders.deploy.render import COMPOSE_FILE, ROOT
+from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security.trust import httpx_verify
@@ -205,3 +208,21 @@ async def test_workers_and_client_present_and_refresh_their_tokens(
     # And the client still works with the refreshed token on its connection.
     order = support.make_order("jwt")
     assert (await support.complete(client, order)).outcome is Outcome.COMPLETED
+
+
+def test_raw_cli_carries_the_identitys_token_in_a_private_profile(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    """The demo's raw ``temporal`` CLI calls: the JWT in a 0600 config file, not in argv."""
+    with actas.temporal_cli_args(stack, stack_paths) as args:
+        [config] = [Path(args[i + 1]) for i, a in enumerate(args) if a == "--config-file"]
+        assert args[args.index("--profile") + 1] == actas.CLI_PROFILE
+        assert config.stat().st_mode & 0o777 == 0o600
+        token = tomllib.loads(config.read_text())["profile"][actas.CLI_PROFILE]["api_key"]
+        assert token not in " ".join(args)
+        claims = _unverified_claims(token)
+        assert claims[vault_people.PERMISSIONS_CLAIM] == list(
+            identities.temporal_permissions(identities.ORDER_CLIENT)
+        )
+        assert claims["exp"] > time.time()
+    assert not config.exists()

@@ -8,11 +8,18 @@ import pytest
 import yaml
 
 from orders import identities
-from orders.deploy.render import COMPOSE_FILE, ROOT, UID
+from orders.deploy.render import COMPOSE_FILE, NAMESPACE_STEP, ROOT, UID
 
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-ONE_SHOT = {"openbao-init", "tls-bootstrap", "pki", "setup", identities.ORDER_MIGRATE.name}
+ONE_SHOT = {
+    "openbao-init",
+    "tls-bootstrap",
+    "pki",
+    "setup",
+    NAMESPACE_STEP,
+    identities.ORDER_MIGRATE.name,
+}
 
 
 def test_one_service_per_identity_that_runs() -> None:

@@ -1,0 +1,87 @@
+"""Register the application's Temporal namespace on an authorizing server, idempotently.
+
+The ``auto-setup`` image would register it itself, without a token, which the ``default``
+authorizer denies; so its own registration is switched off (``SKIP_DEFAULT_NAMESPACE_CREATION``)
+and the deployment's setup step calls this module once Temporal is healthy and before any
+worker starts. The call carries a namespace-admin JWT minted by OpenBao for this step only
+(:func:`orders.vault_tokens.mint_admin_token`) and, against an mTLS frontend, a client
+certificate. No payload is exchanged, so this is a bare service client, not the codec-bound
+:func:`orders.temporal.connect`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Final
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.service import ConnectConfig, RPCError, RPCStatusCode, ServiceClient, TLSConfig
+
+from orders import logging as olog
+
+log = olog.get(__name__)
+
+RETENTION: Final = timedelta(days=3)
+"""How long closed workflows' histories are kept (replay tests and evidence read them)."""
+REGISTERED: Final = "registered"
+EXISTS: Final = "exists"
+
+
+async def _connect(
+    address: str, tls: TLSConfig | None, api_key: str | None, attempts: int
+) -> ServiceClient:
+    for attempt in range(1, attempts + 1):
+        try:
+            return await ServiceClient.connect(
+                ConnectConfig(target_host=address, tls=tls or False, api_key=api_key)
+            )
+        except (RuntimeError, RPCError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("temporal.unavailable", error=type(exc).__name__, attempt=attempt)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def register(
+    address: str,
+    namespace: str,
+    *,
+    tls: TLSConfig | None = None,
+    api_key: str | None = None,
+    retention: timedelta = RETENTION,
+    attempts: int = 60,
+) -> str:
+    """Register ``namespace`` unless it exists.
+
+    Args:
+        address: ``host:port`` of the frontend.
+        namespace: The namespace to register.
+        tls: Server CA, server name and client certificate; None for a plaintext frontend.
+        api_key: The namespace-admin JWT, sent as ``authorization: Bearer``.
+        retention: Workflow execution retention of a newly registered namespace.
+        attempts: One-second-spaced connection tries while the frontend comes up.
+
+    Returns:
+        :data:`REGISTERED` or :data:`EXISTS`.
+
+    Raises:
+        RPCError: Any refusal other than "already exists" (e.g. permission denied).
+    """
+    client = await _connect(address, tls, api_key, attempts)
+    request = RegisterNamespaceRequest(
+        namespace=namespace,
+        description="Hardened order processing (registered by the setup step).",
+        workflow_execution_retention_period=Duration(seconds=int(retention.total_seconds())),
+    )
+    try:
+        await client.workflow_service.register_namespace(request)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.ALREADY_EXISTS:
+            log.info("temporal.namespace", namespace=namespace, result=EXISTS)
+            return EXISTS
+        raise
+    log.info("temporal.namespace", namespace=namespace, result=REGISTERED)
+    return REGISTERED
