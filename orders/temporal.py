@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -24,6 +26,7 @@ from orders.security.codec import EnvelopeCodec
 from orders.security.search_attributes import SearchAttributeGuard
 
 log = olog.get(__name__)
+T = TypeVar("T")
 
 
 def data_converter(codec: EnvelopeCodec) -> DataConverter:
@@ -77,16 +80,28 @@ async def connect(
     Returns:
         A client whose every payload and failure is encrypted.
     """
+    return await while_coming_up(
+        lambda: Client.connect(
+            address,
+            namespace=namespace,
+            data_converter=data_converter(codec),
+            interceptors=[SearchAttributeGuard()],
+            tls=tls or False,
+            api_key=api_key,
+        ),
+        attempts,
+    )
+
+
+async def while_coming_up(connect: Callable[[], Awaitable[T]], attempts: int) -> T:
+    """``connect()``, retried once a second while the frontend is not there yet.
+
+    Raises:
+        RuntimeError | RPCError: The last attempt's error.
+    """
     for attempt in range(1, attempts + 1):
         try:
-            return await Client.connect(
-                address,
-                namespace=namespace,
-                data_converter=data_converter(codec),
-                interceptors=[SearchAttributeGuard()],
-                tls=tls or False,
-                api_key=api_key,
-            )
+            return await connect()
         except (RuntimeError, RPCError) as exc:
             if attempt == attempts:
                 raise

@@ -38,45 +38,58 @@ INTERMEDIATE_CN: Final = "orders dev intermediate CA"
 KEY: Final[dict[str, Any]] = {"key_type": "ec", "key_bits": 256}
 
 
-def client_role(identity: identities.Identity, ttl: int) -> dict[str, Any]:
-    """Body of ``pki_int/roles/<identity>``: client certificates naming ``identity`` only."""
+def _role(
+    names: list[str],
+    *,
+    server: bool,
+    client: bool,
+    ttl: int | str = SERVER_CERT_TTL,
+    uri_sans: list[str] | None = None,
+    loopback: bool = False,
+) -> dict[str, Any]:
+    """A role issuing certificates for exactly ``names`` (no subdomains, globs, wildcards).
+
+    Args:
+        names: The only names (CN and DNS SANs) the role may put in a certificate.
+        server: Server usage (serverAuth).
+        client: Client usage (clientAuth).
+        ttl: Lifetime (and maximum lifetime) of every certificate.
+        uri_sans: The only URI SANs allowed.
+        loopback: Also allow ``localhost`` and IP SANs (the dev stack's loopback servers).
+    """
     return {
         **KEY,
-        "allowed_domains": [identity.name],
+        "allowed_domains": names,
         "allow_bare_domains": True,
         "allow_subdomains": False,
         "allow_glob_domains": False,
         "allow_wildcard_certificates": False,
-        "allow_localhost": False,
-        "allow_ip_sans": False,
-        "allowed_uri_sans": [identities.cert_uri(identity)],
+        "allow_localhost": loopback,
+        "allow_ip_sans": loopback,
+        "allowed_uri_sans": uri_sans or [],
         "enforce_hostnames": True,
         "require_cn": True,
-        "server_flag": False,
-        "client_flag": True,
+        "server_flag": server,
+        "client_flag": client,
         "ttl": ttl,
         "max_ttl": ttl,
     }
 
 
+def client_role(identity: identities.Identity, ttl: int) -> dict[str, Any]:
+    """Body of ``pki_int/roles/<identity>``: client certificates naming ``identity`` only."""
+    return _role(
+        [identity.name],
+        server=False,
+        client=True,
+        ttl=ttl,
+        uri_sans=[identities.cert_uri(identity)],
+    )
+
+
 def server_role() -> dict[str, Any]:
     """Body of ``pki_int/roles/orders-servers``: the stack's server names only."""
-    return {
-        **KEY,
-        "allowed_domains": [s.value for s in identities.Server],
-        "allow_bare_domains": True,
-        "allow_subdomains": False,
-        "allow_glob_domains": False,
-        "allow_wildcard_certificates": False,
-        "allow_localhost": True,
-        "allow_ip_sans": True,
-        "allowed_uri_sans": [],
-        "enforce_hostnames": True,
-        "server_flag": True,
-        "client_flag": False,
-        "ttl": SERVER_CERT_TTL,
-        "max_ttl": SERVER_CERT_TTL,
-    }
+    return _role([s.value for s in identities.Server], server=True, client=False, loopback=True)
 
 
 def temporal_server_role() -> dict[str, Any]:
@@ -87,43 +100,12 @@ def temporal_server_role() -> dict[str, Any]:
     one name ``temporal.orders.local``, no localhost, no IP SANs, so no other server's name
     can be given client usage and this certificate names nothing else.
     """
-    return {
-        **KEY,
-        "allowed_domains": [identities.Server.TEMPORAL.value],
-        "allow_bare_domains": True,
-        "allow_subdomains": False,
-        "allow_glob_domains": False,
-        "allow_wildcard_certificates": False,
-        "allow_localhost": False,
-        "allow_ip_sans": False,
-        "allowed_uri_sans": [],
-        "enforce_hostnames": True,
-        "server_flag": True,
-        "client_flag": True,
-        "ttl": SERVER_CERT_TTL,
-        "max_ttl": SERVER_CERT_TTL,
-    }
+    return _role([identities.Server.TEMPORAL.value], server=True, client=True)
 
 
 def temporal_ui_role() -> dict[str, Any]:
     """Body of ``pki_int/roles/temporal-ui``: the UI server's client certificate only."""
-    return {
-        **KEY,
-        "allowed_domains": [identities.TEMPORAL_UI_CERT_NAME],
-        "allow_bare_domains": True,
-        "allow_subdomains": False,
-        "allow_glob_domains": False,
-        "allow_wildcard_certificates": False,
-        "allow_localhost": False,
-        "allow_ip_sans": False,
-        "allowed_uri_sans": [],
-        "enforce_hostnames": True,
-        "require_cn": True,
-        "server_flag": False,
-        "client_flag": True,
-        "ttl": SERVER_CERT_TTL,
-        "max_ttl": SERVER_CERT_TTL,
-    }
+    return _role([identities.TEMPORAL_UI_CERT_NAME], server=False, client=True)
 
 
 def single_server_role(name: str) -> dict[str, Any]:
@@ -132,23 +114,7 @@ def single_server_role(name: str) -> dict[str, Any]:
     No localhost, no IP SANs, no client usage: ``temporal-db`` and ``codec-ingress``, each a
     name only one server presents.
     """
-    return {
-        **KEY,
-        "allowed_domains": [name],
-        "allow_bare_domains": True,
-        "allow_subdomains": False,
-        "allow_glob_domains": False,
-        "allow_wildcard_certificates": False,
-        "allow_localhost": False,
-        "allow_ip_sans": False,
-        "allowed_uri_sans": [],
-        "enforce_hostnames": True,
-        "require_cn": True,
-        "server_flag": True,
-        "client_flag": False,
-        "ttl": SERVER_CERT_TTL,
-        "max_ttl": SERVER_CERT_TTL,
-    }
+    return _role([name], server=True, client=False)
 
 
 def _ensure_pki_mount(client: hvac.Client, path: str, max_ttl: str) -> None:

@@ -11,7 +11,6 @@ certificate. No payload is exchanged, so this is a bare service client, not the 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Final
 
@@ -20,6 +19,7 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.service import ConnectConfig, RPCError, RPCStatusCode, ServiceClient, TLSConfig
 
 from orders import logging as olog
+from orders import temporal
 
 log = olog.get(__name__)
 
@@ -32,17 +32,12 @@ EXISTS: Final = "exists"
 async def _connect(
     address: str, tls: TLSConfig | None, api_key: str | None, attempts: int
 ) -> ServiceClient:
-    for attempt in range(1, attempts + 1):
-        try:
-            return await ServiceClient.connect(
-                ConnectConfig(target_host=address, tls=tls or False, api_key=api_key)
-            )
-        except (RuntimeError, RPCError) as exc:
-            if attempt == attempts:
-                raise
-            log.warning("temporal.unavailable", error=type(exc).__name__, attempt=attempt)
-            await asyncio.sleep(1)
-    raise AssertionError("unreachable")
+    return await temporal.while_coming_up(
+        lambda: ServiceClient.connect(
+            ConnectConfig(target_host=address, tls=tls or False, api_key=api_key)
+        ),
+        attempts,
+    )
 
 
 async def register(

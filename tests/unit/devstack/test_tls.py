@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from orders.devstack import tls
@@ -21,7 +22,10 @@ def test_ca_signs_leaves_only() -> None:
     ca.verify_directly_issued_by(ca)
     assert ca.not_valid_before_utc <= datetime.now(UTC) - tls.BACKDATE + timedelta(seconds=5)
     assert ca.not_valid_after_utc - datetime.now(UTC) > timedelta(days=1, hours=23)
-    assert tls.key_pem(key).startswith(b"-----BEGIN PRIVATE KEY-----")
+    # The PEM is the CA's own key (unencrypted PKCS#8 for the files servers read).
+    loaded = serialization.load_pem_private_key(tls.key_pem(key), password=None)
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    assert loaded.public_key().public_bytes(*spki) == ca.public_key().public_bytes(*spki)
 
 
 @pytest.mark.parametrize(
