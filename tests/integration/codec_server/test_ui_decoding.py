@@ -5,22 +5,23 @@ the dev server has no login, so a person signs in to the codec server, which sen
 browser to OpenBao's own login page (the OIDC provider's authorize route; code flow with
 PKCE) and back; the UI is set, in its *Codec Server* dialog as a person would, to send
 cross-origin credentials. Signed out, the same UI shows the ciphertext; signed in, the
-decoded order. Screenshots go to ``tests/artifacts/``.
+decoded order. The browser trusts the Vault root CA and nothing else (an NSS database in
+its own HOME); without it every server is refused. Screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -33,6 +34,7 @@ from tests.integration.codec_server.conftest import NS
 pytestmark = pytest.mark.integration
 
 CHROMIUM = Path("/usr/bin/chromium")
+CERTUTIL = Path("/usr/bin/certutil")
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 LAUNCH_ARGS = [
     "--headless",
@@ -47,37 +49,61 @@ LAUNCH_ARGS = [
 SKU = "SKU-WIDGET"
 
 
-def spki_pins(paths: StackPaths, *servers: str) -> str:
-    """Base64 SHA-256 of the servers' public keys (Chromium's SPKI pin list format).
+def browser_home(root: Path, ca_file: Path | None) -> Path:
+    """A HOME for Chromium whose NSS database trusts ``ca_file`` alone (None: trusts nothing).
 
-    The browser has no way to take the Vault root CA without an NSS database tool, so it
-    trusts exactly the Vault-issued keys of the UI front and the codec server instead: a
-    pin, not "ignore certificate errors".
+    Chromium on Linux takes locally trusted roots from ``$HOME/.pki/nssdb``; Debian's
+    ``certutil`` (libnss3-tools) writes it. The browser then verifies every server of the
+    stack as any client does: chain to the Vault root CA, name, validity.
     """
-    pins = []
-    for server in servers:
-        cert_file, _ = paths.server_cert(server)
-        leaf = x509.load_pem_x509_certificates(cert_file.read_bytes())[0]
-        spki = leaf.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    home = root / ("trusting" if ca_file else "untrusting")
+    db = home / ".pki" / "nssdb"
+    db.mkdir(parents=True)
+    subprocess.run([str(CERTUTIL), "-d", f"sql:{db}", "-N", "--empty-password"], check=True)
+    if ca_file is not None:
+        subprocess.run(
+            [str(CERTUTIL), "-d", f"sql:{db}", "-A", "-t", "C,,", "-n", "orders", "-i", ca_file],
+            check=True,
         )
-        pins.append(base64.b64encode(hashlib.sha256(spki).digest()).decode())
-    return ",".join(pins)
+    return home
 
 
-@pytest.fixture(scope="module")
-async def browser(stack_paths: StackPaths) -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
-    # OpenBao too: people log in on its own login page (the OIDC provider).
-    pins = spki_pins(stack_paths, "temporal", "codec-server", "openbao")
-    pin = f"--ignore-certificate-errors-spki-list={pins}"
+@asynccontextmanager
+async def chromium(home: Path) -> AsyncIterator[Browser]:
+    """Headless Debian Chromium with ``home`` as its HOME (and so its NSS database)."""
+    for tool in (CHROMIUM, CERTUTIL):
+        if not tool.exists():
+            pytest.fail(f"{tool} is missing: run `make debs` (Debian's chromium, libnss3-tools)")
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*LAUNCH_ARGS, pin])
+        b = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, env={"HOME": str(home)}
+        )
         try:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture(scope="module")
+async def browser(
+    stack_paths: StackPaths, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Browser]:
+    home = browser_home(tmp_path_factory.mktemp("chromium"), stack_paths.ca_file)
+    async with chromium(home) as b:
+        yield b
+
+
+async def test_a_browser_without_the_vault_ca_refuses_every_server(
+    stack: StackInfo, tmp_path: Path
+) -> None:
+    # The same browser, minus the one trusted root: the UI front, the codec server and
+    # OpenBao's login page all fail verification (nothing is pinned or ignored).
+    assert stack.codec_server_url is not None
+    async with chromium(browser_home(tmp_path, None)) as b:
+        page = await b.new_page()
+        for url in (stack.ui_url, stack.codec_server_url, f"{stack.vault_addr}/ui/"):
+            with pytest.raises(PlaywrightError, match="ERR_CERT_AUTHORITY_INVALID"):
+                await page.goto(url, wait_until="commit")
 
 
 @pytest.fixture(scope="module")
