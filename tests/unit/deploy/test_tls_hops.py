@@ -31,6 +31,17 @@ from tests.unit.deploy.test_compose import COMPOSE
 # --------------------------------------------------------------------------- names
 
 
+KEY_OWNERS: dict[str, str] = {
+    tls.OPENBAO.volume: "openbao",
+    tls.POSTGRES.volume: "postgres",
+    tls.TEMPORAL.volume: "temporal",
+    tls.TEMPORAL_UI.volume: "temporal-ui",
+    tls.CODEC.volume: identities.CODEC_SERVER.name,
+    tls.TEMPORAL_DB.volume: "temporal-db",
+}
+"""Each server's key volume/Secret and the one service (compose) or pod (kind) that mounts it."""
+
+
 def role_allows(role: dict[str, Any], name: str) -> bool:
     """Whether a PKI role (its body in orders.vault_pki) may put ``name`` on a certificate."""
     try:
@@ -376,14 +387,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     # Keys: each server's volume reaches only that server and the writers; the writer
     # gives a key group read only for the group its server runs as.
     writers = {"tls-bootstrap", "pki"}
-    owner = {
-        tls.OPENBAO.volume: "openbao",
-        tls.POSTGRES.volume: "postgres",
-        tls.TEMPORAL.volume: "temporal",
-        tls.TEMPORAL_UI.volume: "temporal-ui",
-        tls.CODEC.volume: identities.CODEC_SERVER.name,
-        tls.TEMPORAL_DB.volume: "temporal-db",
-    }
+    owner = KEY_OWNERS
     for name, svc in services.items():
         for target, source in _compose_mounts(svc).items():
             if source in owner and name not in writers:
@@ -700,15 +704,8 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     need(_host_aliases(pod).get(Server.POSTGRES.value) == ip_of[Server.POSTGRES.value], "pg")
 
     # Keys: each TLS Secret is mounted owner-read-only, and by its one server only.
-    owner = {
-        tls.OPENBAO.volume: "openbao",
-        tls.POSTGRES.volume: "postgres",
-        tls.TEMPORAL.volume: "temporal",
-        tls.TEMPORAL_UI.volume: "temporal-ui",
-        tls.CODEC.volume: identities.CODEC_SERVER.name,
-        tls.TEMPORAL_DB.volume: "temporal-db",
-        tls.CODEC_INGRESS.volume: "",  # read by the ingress controller, mounted by no pod
-    }
+    # The Ingress certificate is read by the ingress controller, mounted by no pod.
+    owner = KEY_OWNERS | {tls.CODEC_INGRESS.volume: ""}
     for obj in workloads:
         for vol in obj["spec"]["template"]["spec"].get("volumes", []):
             secret = vol.get("secret", {}).get("secretName")
