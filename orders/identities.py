@@ -415,6 +415,143 @@ tasks need ``write`` (temporal#1862). ``worker`` becomes right only with an auth
 admits it to the task APIs; then this one constant changes."""
 
 
+# --- Temporal: what each identity may ask of Temporal (enforced by the authorization front) --
+
+ORDER_WORKFLOW_TYPE: Final = "OrderWorkflow"
+"""Workflow type the order-workflow identity runs (``@workflow.defn(name=...)``)."""
+ORDER_ID_PREFIX: Final = "order-"
+"""Workflow id of an order: this prefix + the order id (``orders.models.workflow_id_for``)."""
+STATUS_QUERY: Final = "status"
+APPROVE_UPDATE: Final = "approve"
+APPROVAL_SIGNAL: Final = "approval"
+PLACED_BY_HEADER: Final = "orders-placed-by"
+"""Temporal header the authorization front sets on every workflow start: the authenticated
+principal that placed it (any value a caller sent under this name is replaced)."""
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+@dataclass(frozen=True)
+class WorkflowGrant:
+    """A workflow type an identity runs, and what others may send it.
+
+    Attributes:
+        workflow_type: Registered workflow type name.
+        task_queue: The queue it runs on (its workflow identity's).
+        id_prefix: Every workflow id of this type starts with it; signal, update and query
+            grants are checked against it (a request names a workflow id, not a type).
+        signals: Signal names callers may send.
+        updates: Update names callers may send.
+        queries: Query names callers may ask.
+    """
+
+    workflow_type: str
+    task_queue: str
+    id_prefix: str
+    signals: tuple[str, ...] = ()
+    updates: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+
+
+def workflow_grant(identity: Identity) -> WorkflowGrant | None:
+    """The workflow ``identity`` runs (workflow identities only).
+
+    ``order-workflow`` runs :data:`ORDER_WORKFLOW_TYPE` with ids ``order-<order id>`` and
+    the approval handlers; a generated ``<base>-workflow`` runs ``<Base>Workflow`` with ids
+    ``<identity>-<order id>`` and no handlers (``orders new workflow``).
+    """
+    if identity.kind is not Kind.WORKFLOW:
+        return None
+    if identity.name == "order-workflow":
+        return WorkflowGrant(
+            ORDER_WORKFLOW_TYPE,
+            identity.task_queue,
+            ORDER_ID_PREFIX,
+            signals=(APPROVAL_SIGNAL,),
+            updates=(APPROVE_UPDATE,),
+            queries=(STATUS_QUERY,),
+        )
+    return WorkflowGrant(
+        _camel(identity.name.removesuffix("-workflow")) + "Workflow",
+        identity.task_queue,
+        identity.name + "-",
+    )
+
+
+@dataclass(frozen=True)
+class TemporalAccess:
+    """The Temporal calls a principal may make, beyond the harmless ones.
+
+    The harmless ones: system info, describing its own namespace. Anything not granted
+    here is refused by the front.
+
+    Attributes:
+        poll_workflow_queues: Workflow task queues it may poll (and their sticky queues).
+            Answering a task it polled needs no further grant; answering any other does
+            not exist (the front binds each task token to its poller).
+        poll_activity_queues: Activity task queues it may poll.
+        start: Workflows it may start (type on its queue, id under its prefix).
+        send: Workflows whose signals and updates it may send.
+        query: Workflows whose queries it may ask.
+        read: Workflows it may describe and whose history it may read.
+        list: Whether it may list and count the namespace's workflows (visibility).
+        register_namespace: The one setup step that registers the namespace.
+    """
+
+    poll_workflow_queues: tuple[str, ...] = ()
+    poll_activity_queues: tuple[str, ...] = ()
+    start: tuple[WorkflowGrant, ...] = ()
+    send: tuple[WorkflowGrant, ...] = ()
+    query: tuple[WorkflowGrant, ...] = ()
+    read: tuple[WorkflowGrant, ...] = ()
+    list: bool = False
+    register_namespace: bool = False
+
+
+def all_workflow_grants() -> tuple[WorkflowGrant, ...]:
+    """Every workflow of the contract."""
+    return tuple(g for g in (workflow_grant(i) for i in ALL) if g is not None)
+
+
+def temporal_access(identity: Identity) -> TemporalAccess:
+    """What ``identity`` may do at Temporal: least privilege, derived from what it runs.
+
+    A workflow worker polls its workflow queue and reads its own workflows' histories (a
+    worker whose cache missed fetches the rest of a long history); an activity worker
+    polls its activity queue and nothing else; the client starts every workflow of the
+    contract, sends their handlers and reads them. The migrate identity and the codec
+    server never call Temporal.
+    """
+    if identity.kind is Kind.WORKFLOW:
+        grant = workflow_grant(identity)
+        assert grant is not None
+        return TemporalAccess(poll_workflow_queues=(identity.task_queue,), read=(grant,))
+    if identity.kind is Kind.ACTIVITY:
+        return TemporalAccess(poll_activity_queues=(identity.task_queue,))
+    if identity.kind is Kind.CLIENT:
+        grants = all_workflow_grants()
+        return TemporalAccess(start=grants, send=grants, query=grants, read=grants, list=True)
+    return TemporalAccess()
+
+
+def people_temporal_access(role: str) -> TemporalAccess:
+    """What a person holding ``<namespace>:<role>`` may do through the front.
+
+    ``read``: look (describe, history, list, queries); ``write`` (and ``admin``, which
+    implies it): also start orders and send approvals, as the client does. Nobody polls,
+    answers tasks, terminates, resets or administers the namespace through the front.
+    """
+    grants = all_workflow_grants()
+    looking = TemporalAccess(query=grants, read=grants, list=True)
+    if role == "read":
+        return looking
+    if role in ("write", "admin"):
+        return TemporalAccess(start=grants, send=grants, query=grants, read=grants, list=True)
+    return TemporalAccess()
+
+
 def temporal_permissions(identity: Identity) -> tuple[str, ...]:
     """Temporal permissions (``<namespace>:<role>``) in ``identity``'s own JWT; least privilege.
 

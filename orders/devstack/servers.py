@@ -23,13 +23,15 @@ from typing import Final
 import asyncpg
 import httpx
 import hvac
+import grpc
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
 
 from orders import identities
 from orders import logging as olog
 from orders.devstack.procs import Proc, make_traversable, unprivileged_user
 from orders.devstack.state import StackPaths, write_private
+from orders.front.decide import WORKFLOW_SERVICE
+from orders.front.server import TlsFiles
 from orders.security.trust import httpx_verify
 
 log = olog.get(__name__)
@@ -296,15 +298,27 @@ def https_ready(url: str, ca_file: Path) -> Ready:
 def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | None = None) -> Proc:
     """The Temporal dev server on SQLite (WAL, synchronous=normal) with namespace ``orders``.
 
-    With ``codec_endpoint`` the UI sends payloads there to be decoded (remote codec).
+    It runs in a network namespace of its own (:mod:`orders.devstack.netns`): ``port`` and
+    ``ui_port`` are on *its* loopback, reachable only through the bridge's Unix sockets
+    (:func:`temporal_bridge`), which only the authorization front can pass. With
+    ``codec_endpoint`` the UI sends payloads there to be decoded (remote codec).
     """
     binary = Path(sys.executable).parent / "temporal"
     if not binary.exists():
         binary = Path(shutil.which("temporal") or "temporal")
     codec = ["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []
+    bridge_conf = paths.dev / BRIDGE_DIR / "nginx.conf"
+    bridge_conf.unlink(missing_ok=True)  # written again once the internode cert exists
     return Proc(
         name="temporal",
         argv=[
+            UNSHARE,
+            "--net",
+            sys.executable,
+            "-m",
+            "orders.devstack.netns",
+            str(bridge_conf),
+            "--",
             str(binary),
             "server",
             "start-dev",
@@ -343,14 +357,21 @@ def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | N
     )
 
 
-def temporal_ready(address: str) -> Ready:
-    """The frontend answers and the ``orders`` namespace exists."""
+def frontend_ready(socket_path: Path, files: TlsFiles) -> Ready:
+    """The frontend answers ``DescribeNamespace(orders)`` through the bridge, as the front."""
 
     async def check() -> bool:
-        client = await Client.connect(address, namespace=identities.TEMPORAL_NAMESPACE)
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE)
-        )
+        if not socket_path.exists() or not files.cert.exists():
+            return False
+        cert, key, ca = files.read()
+        creds = grpc.ssl_channel_credentials(ca, key, cert)
+        options = [("grpc.ssl_target_name_override", identities.TEMPORAL_FRONTEND_NAME)]
+        async with grpc.aio.secure_channel(f"unix:{socket_path}", creds, options) as channel:
+            describe = channel.unary_unary(
+                f"/{WORKFLOW_SERVICE}/DescribeNamespace",
+                request_serializer=DescribeNamespaceRequest.SerializeToString,
+            )
+            await describe(DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE), timeout=2)
         return True
 
     return check
@@ -359,21 +380,32 @@ def temporal_ready(address: str) -> Ready:
 # --- Temporal's mTLS front (nginx) ----------------------------------------------------------
 
 NGINX: Final = Path("/usr/sbin/nginx")
+UNSHARE: Final = "/usr/bin/unshare"
+BRIDGE_DIR: Final = "nginx-bridge"
+INTERNODE_CA: Final = "internode-ca.pem"
+INTERNODE_CERT: Final = "temporal-internode"
+"""``tls/<name>.crt|key``: the frontend's certificate from the internode CA (the bridge's)."""
+FRONT_CLIENT_CERT: Final = "temporal-front-client"
+"""``tls/<name>.crt|key``: the front's client certificate to the frontend (internode CA)."""
+FRONT_TOKEN_KEY: Final = "front-token-key"  # noqa: S105 - a file's name, not a secret
 NGINX_STREAM: Final = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
-def nginx_front(
+def nginx_config(
     paths: StackPaths, name: str, state_dir: str, config: str, module: Path | None = None
-) -> Proc:
-    """Debian's nginx as a TLS front, one master and one worker, in the foreground.
+) -> Path:
+    """Write a config for Debian's nginx: one master and one worker, in the foreground.
 
     Args:
         paths: The stack's paths.
-        name: Process name; its logs are ``<name>`` (nginx's errors) and ``<name>-stdout``.
+        name: Process name; its errors go to the log ``<name>``.
         state_dir: Directory under ``.orders/dev`` for the pid file, temp files and config.
         config: The ``http {…}`` or ``stream {…}`` block; relative paths in it are
             relative to the state directory (nginx's prefix, ``-p``).
         module: A dynamic module to load first (Debian ships ``stream`` as one).
+
+    Returns:
+        The config file (``nginx.conf`` in the state directory).
 
     Raises:
         RuntimeError: nginx or the module is not installed.
@@ -395,31 +427,70 @@ events {{ worker_connections 4096; }}
 """
     cfg = root / "nginx.conf"
     write_private(cfg, head + config)
+    return cfg
+
+
+def nginx_front(
+    paths: StackPaths, name: str, state_dir: str, config: str, module: Path | None = None
+) -> Proc:
+    """Debian's nginx as a TLS front (see :func:`nginx_config`), as a supervised process."""
+    cfg = nginx_config(paths, name, state_dir, config, module)
     return Proc(
         name=name,
-        argv=[str(NGINX), "-p", str(root), "-c", str(cfg), "-e", str(log_file)],
+        argv=[str(NGINX), "-p", str(cfg.parent), "-c", str(cfg), "-e", str(paths.log_file(name))],
         log_path=paths.log_file(f"{name}-stdout"),
     )
 
 
-def temporal_front(
-    paths: StackPaths,
-    port: int,
-    frontend_port: int,
-    ui_port: int,
-    ui_backend_port: int,
-) -> Proc:
-    """Debian's nginx in front of the dev server (which has no TLS flags).
+def temporal_bridge(paths: StackPaths, frontend_port: int, ui_port: int) -> Path:
+    """Write the bridge's config (run inside the dev server's namespace by its runner).
 
-    gRPC on ``port``: TLS with the frontend's Vault PKI certificate, a client certificate
-    chaining to the Vault root CA *required* (no certificate, another CA's, or an expired
-    one: the request is refused before it reaches Temporal), then ``grpc_pass`` to the dev
-    server on loopback. HTTPS on ``ui_port`` for the UI (browsers present no client
-    certificate; the UI is read-only here and decoding needs a codec-server sign-in).
-    Connections are kept for long (long polls, and a client reconnecting later would need a
-    fresh certificate).
+    ``temporal-frontend.sock``: TLS with the internode certificate (ALPN ``h2``, as gRPC
+    requires), a client certificate from the internode CA required, bytes on to the
+    frontend. ``temporal-ui.sock``: bytes on to the UI server. The sockets are created by
+    the bridge's master (root) and only the owner may connect (``umask`` of the runner).
+    """
+    cert, key = paths.server_cert(INTERNODE_CERT)
+    frontend, ui = bridge_sockets(paths)
+    for sock in (frontend, ui):
+        sock.unlink(missing_ok=True)
+    config = f"""
+stream {{
+  server {{
+    listen unix:{frontend} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_client_certificate {paths.tls / INTERNODE_CA};
+    ssl_verify_client on;
+    ssl_verify_depth 1;
+    ssl_alpn h2;
+    proxy_pass {HOST}:{frontend_port};
+    proxy_timeout 1h;
+  }}
+  server {{
+    listen unix:{ui};
+    proxy_pass {HOST}:{ui_port};
+    proxy_timeout 1h;
+  }}
+}}
+"""
+    return nginx_config(paths, "temporal-bridge", BRIDGE_DIR, config, module=NGINX_STREAM)
+
+
+def bridge_sockets(paths: StackPaths) -> tuple[Path, Path]:
+    """The bridge's Unix sockets: (frontend, UI)."""
+    return paths.run / "temporal-frontend.sock", paths.run / "temporal-ui.sock"
+
+
+def temporal_ui_front(paths: StackPaths, ui_port: int) -> Proc:
+    """Debian's nginx serving the UI over HTTPS (Vault PKI certificate), from the bridge.
+
+    Browsers present no client certificate; the UI is read-only here and decoding needs a
+    codec-server sign-in.
     """
     cert, key = paths.server_cert("temporal")
+    _, ui_socket = bridge_sockets(paths)
     config = f"""
 http {{
   access_log off;
@@ -432,24 +503,10 @@ http {{
   ssl_certificate {cert};
   ssl_certificate_key {key};
   keepalive_timeout 1h;
-  keepalive_requests 100000000;
-  client_max_body_size 8m;
-  server {{
-    listen {HOST}:{port} ssl http2;
-    ssl_client_certificate {paths.ca_file};
-    ssl_verify_client on;
-    ssl_verify_depth 2;
-    location / {{
-      grpc_pass grpc://{HOST}:{frontend_port};
-      grpc_read_timeout 1h;
-      grpc_send_timeout 1h;
-      grpc_socket_keepalive on;
-    }}
-  }}
   server {{
     listen {HOST}:{ui_port} ssl;
     location / {{
-      proxy_pass http://{HOST}:{ui_backend_port};
+      proxy_pass http://unix:{ui_socket};
       proxy_set_header Host $http_host;
       proxy_http_version 1.1;
       proxy_read_timeout 1h;
@@ -457,7 +514,73 @@ http {{
   }}
 }}
 """
-    return nginx_front(paths, "temporal-front", "nginx", config)
+    return nginx_front(paths, "temporal-ui-front", "nginx", config)
+
+
+def authz_front(
+    paths: StackPaths, port: int, people_port: int, people: tuple[str, str, str] | None
+) -> Proc:
+    """The authorization front (:mod:`orders.front`) on the stack's Temporal address.
+
+    Args:
+        paths: The stack's paths.
+        port: Identities' port (mTLS, Vault root CA).
+        people_port: Persons' port (TLS + their OIDC token).
+        people: (JWKS URL, issuer, audience) of persons' tokens; None refuses persons.
+    """
+    cert, key = paths.server_cert("temporal")
+    up_cert, up_key = paths.server_cert(FRONT_CLIENT_CERT)
+    frontend, _ = bridge_sockets(paths)
+    people_args = (
+        [
+            "--people-listen",
+            f"{HOST}:{people_port}",
+            "--people-jwks-url",
+            people[0],
+            "--people-issuer",
+            people[1],
+            "--people-audience",
+            people[2],
+            "--people-ca",
+            str(paths.ca_file),
+        ]
+        if people
+        else []
+    )
+    ready = paths.run / "temporal-front.ready"
+    ready.unlink(missing_ok=True)
+    return Proc(
+        name="temporal-front",
+        argv=[
+            sys.executable,
+            "-m",
+            "orders.front",
+            "--listen",
+            f"{HOST}:{port}",
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+            "--client-ca",
+            str(paths.ca_file),
+            "--upstream",
+            f"unix:{frontend}",
+            "--upstream-server-name",
+            identities.TEMPORAL_FRONTEND_NAME,
+            "--upstream-ca",
+            str(paths.tls / INTERNODE_CA),
+            "--upstream-cert",
+            str(up_cert),
+            "--upstream-key",
+            str(up_key),
+            "--token-key-file",
+            str(paths.secrets / FRONT_TOKEN_KEY),
+            "--ready-file",
+            str(ready),
+            *people_args,
+        ],
+        log_path=paths.log_file("temporal-front"),
+    )
 
 
 def tls_ready(address: str, ca_file: Path, server_name: str) -> Ready:

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from orders.devstack import servers, tls
 from orders.devstack.identity_env import identity_settings, worker_env
 from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths, Status, write_private
+from orders.front.server import TlsFiles
 from orders.identities import Server
 from orders.security import certs
 from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
@@ -48,8 +50,9 @@ from orders.vault_people import (
     client_id,
     ensure_dev_users,
     issuer_for,
+    jwks_url_for,
 )
-from orders.vault_pki import apply_pki, root_ca_pem
+from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
 log = olog.get(__name__)
 
@@ -98,7 +101,7 @@ class Supervisor:
         pg_port, id_port, vault_port = (servers.free_port() for _ in range(3))
         # Postgres itself listens on a loopback port behind its TLS front (pg_port).
         pg_backend = servers.free_port()
-        t_port, ui_port = servers.free_port(), servers.free_port()
+        t_port, ui_port, people_port = (servers.free_port() for _ in range(3))
         # The dev server itself listens on loopback ports behind the mTLS front.
         t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
@@ -107,8 +110,12 @@ class Supervisor:
         # boots while OpenBao and Postgres are set up.
         codec_url = f"https://{servers.HOST}:{codec_port}"
         temporal = servers.temporal(p, t_backend, ui_backend, codec_url)
+        frontend_sock, _ = servers.bridge_sockets(p)
+        front_files = TlsFiles(
+            *p.server_cert(servers.FRONT_CLIENT_CERT), p.tls / servers.INTERNODE_CA
+        )
         temporal_up = asyncio.create_task(
-            self._start(temporal, servers.temporal_ready(f"{servers.HOST}:{t_backend}"), 120)
+            self._start(temporal, servers.frontend_ready(frontend_sock, front_files), 120)
         )
 
         pg, backend_dsn = servers.postgres(p, pg_backend)
@@ -168,9 +175,12 @@ class Supervisor:
         codec_client_id = await asyncio.to_thread(client_id, root, CODEC_CLIENT)
         await asyncio.to_thread(self._issue_server_cert, root, Server.CODEC, "codec-server")
         await asyncio.to_thread(self._issue_server_cert, root, Server.TEMPORAL, "temporal")
+        await asyncio.to_thread(self._internode, root)
+        servers.temporal_bridge(p, t_backend, ui_backend)
 
         self.info = StackInfo(
             temporal_address=f"{servers.HOST}:{t_port}",
+            temporal_people_address=f"{servers.HOST}:{people_port}",
             namespace=identities.TEMPORAL_NAMESPACE,
             ui_url=f"https://{servers.HOST}:{ui_port}",
             vault_addr=vault_addr,
@@ -199,9 +209,12 @@ class Supervisor:
             self._start(self._codec_server(codec_port), codec_server.ready(codec_url, ca))
         )
         await temporal_up
-        front = servers.temporal_front(p, t_port, t_backend, ui_port, ui_backend)
+        people = (jwks_url_for(self.info.oidc_issuer), self.info.oidc_issuer, codec_client_id)
+        front = servers.authz_front(p, t_port, people_port, people)
+        await self._start(front, _exists(p.run / "temporal-front.ready"))
         await self._start(
-            front, servers.tls_ready(self.info.temporal_address, p.ca_file, Server.TEMPORAL)
+            servers.temporal_ui_front(p, ui_port),
+            servers.tls_ready(f"{servers.HOST}:{ui_port}", p.ca_file, Server.TEMPORAL),
         )
 
         workers = [self._worker(i) for i in identities.workers()]
@@ -214,6 +227,24 @@ class Supervisor:
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
         await codec_up
         self.save_status("ready", "all parts healthy")
+
+    def _internode(self, client: hvac.Client) -> None:
+        """Temporal's own CA, the frontend's certificate from it, and the front's client one.
+
+        The bridge accepts only certificates of this CA, which no identity can obtain: the
+        authorization front is the one way to the frontend.
+        """
+        apply_internode_pki(client)
+        write_private(self.paths.tls / servers.INTERNODE_CA, internode_ca_pem(client))
+        for cert, name in (
+            (certs.issue_internode(client), servers.INTERNODE_CERT),
+            (certs.issue_front_client(client), servers.FRONT_CLIENT_CERT),
+        ):
+            certs.write_server_files(cert, *self.paths.server_cert(name))
+        key = self.paths.secrets / servers.FRONT_TOKEN_KEY
+        if not key.exists():
+            write_private(key, secrets.token_urlsafe(48))
+        log.info("tls.internode.issued")
 
     def _issue_server_cert(self, client: hvac.Client, server: Server, name: str) -> None:
         """Issue ``server``'s certificate from Vault PKI into ``tls/<name>.crt|key``."""
@@ -367,6 +398,7 @@ class Supervisor:
         log.info("stack.report", **report)
         for name in (
             "temporal-front",
+            "temporal-ui-front",
             "temporal",
             "identity-endpoint",
             "openbao",

@@ -1,0 +1,378 @@
+"""The front as a gRPC server: grpcio's asyncio server with one generic handler.
+
+Every call arrives as bytes and leaves as bytes: the front parses only the requests its
+decision needs (:data:`orders.front.decide.PARSED`) with Temporal's own generated message
+classes, and only two kinds of response (polls and workflow-task completions, whose task
+tokens it binds to the poller). No HTTP/2 or protobuf is written by hand; grpcio does the
+protocol, on both sides.
+
+Callers are authenticated by the port they reach:
+
+- the *identities' port* requires a client certificate chaining to the client CA (the
+  Vault root CA): the principal is its CN, which Vault PKI lets only that identity obtain;
+- the optional *people's port* takes no certificate and requires a person's bearer token
+  from the OIDC provider (verified like the codec server does); the principal is the
+  person, with the permissions the token carries.
+
+Refusals are ``PERMISSION_DENIED`` with a message naming the principal and the call, and a
+structured ``front.denied`` security event in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
+
+from orders import identities
+from orders import logging as olog
+from orders.codec_server.auth import InvalidTokenError, KeysUnavailableError, TokenVerifier
+from orders.front import decide
+from orders.front.rules import Rules
+from orders.front.tokens import TokenBinding
+from orders.identities import TemporalAccess
+
+log = olog.get(__name__)
+
+_DROPPED_METADATA: Final = frozenset({"user-agent", "content-type", "te", "host"})
+"""Connection-level metadata grpcio sets itself on the upstream call."""
+ROLE_ORDER: Final = ("admin", "write", "read")
+"""A person's strongest role in the namespace decides their access (each implies the next)."""
+RELOAD_CHECK_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller.
+
+    Attributes:
+        name: Principal name: an identity's (certificate CN) or ``person:<username>``.
+        access: What it may do.
+        label: What the front records as who placed a workflow (``identity:…``/``person:…``).
+    """
+
+    name: str
+    access: TemporalAccess
+    label: str
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A certificate, its key and the CA bundle for the other side.
+
+    Attributes:
+        cert: PEM certificate chain file.
+        key: PEM private key file.
+        ca: PEM CA bundle the peer's certificate must chain to.
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def stamp(self) -> tuple[float, ...]:
+        """Modification times: a change means rotated files."""
+        return tuple(p.stat().st_mtime for p in (self.cert, self.key, self.ca))
+
+    def read(self) -> tuple[bytes, bytes, bytes]:
+        """(certificate chain, key, CA) bytes."""
+        return self.cert.read_bytes(), self.key.read_bytes(), self.ca.read_bytes()
+
+
+class Upstream:
+    """The channel to the real frontend, rebuilt when its client certificate rotates."""
+
+    def __init__(self, target: str, server_name: str, files: TlsFiles) -> None:
+        self._target, self._server_name, self._files = target, server_name, files
+        self._stamp: tuple[float, ...] = ()
+        self._checked = 0.0
+        self._channel: grpc.aio.Channel | None = None
+        self._old: list[grpc.aio.Channel] = []
+        self._calls: dict[str, Any] = {}
+
+    def _ensure(self) -> None:
+        now = time.monotonic()
+        if self._channel is not None and now - self._checked < RELOAD_CHECK_SECONDS:
+            return
+        self._checked = now
+        stamp = self._files.stamp()
+        if stamp == self._stamp and self._channel is not None:
+            return
+        cert, key, ca = self._files.read()
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=ca, private_key=key, certificate_chain=cert
+        )
+        options = [
+            ("grpc.ssl_target_name_override", self._server_name),
+            ("grpc.max_receive_message_length", 128 * 1024 * 1024),
+            ("grpc.max_send_message_length", 128 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", 30_000),
+        ]
+        if self._channel is not None:
+            # In-flight long polls finish on the old channel; it is closed on shutdown.
+            self._old.append(self._channel)
+        self._channel = grpc.aio.secure_channel(self._target, creds, options=options)
+        self._calls = {}
+        self._stamp = stamp
+        log.info("front.upstream.channel", target=self._target)
+
+    def method(self, path: str) -> Any:
+        """A bytes-in, bytes-out callable for ``path``."""
+        self._ensure()
+        call = self._calls.get(path)
+        if call is None:
+            assert self._channel is not None
+            call = self._calls[path] = self._channel.unary_unary(path)
+        return call
+
+    async def close(self) -> None:
+        """Close every channel."""
+        for channel in [*self._old, *([self._channel] if self._channel else [])]:
+            await channel.close()
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> list[tuple[str, str | bytes]]:
+    out: list[tuple[str, str | bytes]] = []
+    for item in context.invocation_metadata() or ():
+        key, value = item[0], item[1]
+        if key.startswith((":", "grpc-")) or key in _DROPPED_METADATA:
+            continue
+        out.append((key, value))
+    return out
+
+
+def _bearer(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for item in context.invocation_metadata() or ():
+        if item[0] == "authorization" and isinstance(item[1], str):
+            scheme, _, token = item[1].partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+    return ""
+
+
+class Front:
+    """Authenticates, decides, forwards.
+
+    Args:
+        rules: The rules in force.
+        upstream: The channel to the frontend.
+        tokens: Binds task tokens to pollers.
+        people: Verifies persons' tokens (None: persons are refused).
+    """
+
+    def __init__(
+        self,
+        rules: Rules,
+        upstream: Upstream,
+        tokens: TokenBinding,
+        people: TokenVerifier | None = None,
+    ) -> None:
+        self.rules, self.upstream, self.tokens, self.people = rules, upstream, tokens, people
+
+    def identity_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
+        """The identity named by the verified client certificate, if the rules know it."""
+        names = list(context.auth_context().get("x509_common_name") or ())
+        if len(names) != 1:
+            return None
+        name = names[0].decode(errors="replace")
+        access = self.rules.principals.get(name)
+        if access is None:
+            return None
+        return Caller(name=name, access=access, label=f"identity:{name}")
+
+    async def person_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
+        """The person named by a valid bearer token, with their strongest role's access."""
+        token = _bearer(context)
+        if self.people is None or not token:
+            return None
+        try:
+            person = await self.people.verify(token)
+        except (InvalidTokenError, KeysUnavailableError) as exc:
+            log.warning("front.person_refused", reason=str(exc)[:120])
+            return None
+        roles = {role for ns, role in person.permissions if ns == self.rules.namespace}
+        for role in ROLE_ORDER:
+            if role in roles and role in self.rules.people:
+                name = f"person:{person.username}"
+                return Caller(name=name, access=self.rules.people[role], label=name)
+        return None
+
+    async def _refuse(
+        self, context: grpc.aio.ServicerContext[Any, Any], who: str, method: str, reason: str
+    ) -> None:
+        log.warning("front.denied", principal=who, call=method, reason=reason)
+        await context.abort(
+            grpc.StatusCode.PERMISSION_DENIED, f"{who} may not call {method}: {reason}"
+        )
+
+    async def handle(
+        self, path: str, request: bytes, context: grpc.aio.ServicerContext[Any, Any], people: bool
+    ) -> bytes:
+        """Authenticate the caller, decide, and forward the call (or refuse it)."""
+        caller = await self.person_caller(context) if people else self.identity_caller(context)
+        method = path.rsplit("/", 1)[-1]
+        if caller is None:
+            log.warning("front.unauthenticated", call=method, port="people" if people else "mtls")
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{method}: caller not known")
+            raise AssertionError("abort raises")
+        if path == decide.HEALTH_CHECK:
+            return await self._forward(path, request, context)
+        service = path[1:].rsplit("/", 1)[0]
+        message: Any = None
+        if service == decide.WORKFLOW_SERVICE and method in decide.PARSED:
+            message = getattr(wsv1, method + "Request")()
+            try:
+                message.ParseFromString(request)
+            except Exception:  # any malformed request is refused, never crashes the front
+                await self._refuse(context, caller.name, method, "malformed request")
+        verdict = decide.decide(caller.access, self.rules.namespace, method, message)
+        if not verdict.allowed:
+            await self._refuse(context, caller.name, method, verdict.reason)
+        if method in decide.TOKEN_METHODS:
+            original = self.tokens.unwrap(caller.name, message.task_token)
+            if original is None:
+                await self._refuse(context, caller.name, method, "a task it did not poll")
+            message.task_token = original
+            request = message.SerializeToString()
+        elif method == "StartWorkflowExecution":
+            request = self._complete_start(message, caller)
+        response = await self._forward(path, request, context)
+        if method in ("PollWorkflowTaskQueue", "PollActivityTaskQueue"):
+            return self._bind_poll(method, response, caller.name)
+        if method == "RespondWorkflowTaskCompleted":
+            return self._bind_completion(response, caller.name)
+        return response
+
+    def _complete_start(self, message: Any, caller: Caller) -> bytes:
+        """An order id is used once; who placed it is what the front authenticated."""
+        message.workflow_id_reuse_policy = (
+            WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+        )
+        message.workflow_id_conflict_policy = (
+            WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+        )
+        message.request_eager_execution = False
+        message.header.fields[identities.PLACED_BY_HEADER].CopyFrom(
+            Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(caller.label).encode())
+        )
+        data: bytes = message.SerializeToString()
+        return data
+
+    def _bind_poll(self, method: str, response: bytes, principal: str) -> bytes:
+        message: Any = getattr(wsv1, method + "Response")()
+        message.ParseFromString(response)
+        if not message.task_token:
+            return response  # the long poll ended without a task
+        message.task_token = self.tokens.wrap(principal, message.task_token)
+        data: bytes = message.SerializeToString()
+        return data
+
+    def _bind_completion(self, response: bytes, principal: str) -> bytes:
+        message = wsv1.RespondWorkflowTaskCompletedResponse()
+        message.ParseFromString(response)
+        if not message.workflow_task.task_token and not message.activity_tasks:
+            return response
+        if message.workflow_task.task_token:
+            token = message.workflow_task.task_token
+            message.workflow_task.task_token = self.tokens.wrap(principal, token)
+        for task in message.activity_tasks:
+            task.task_token = self.tokens.wrap(principal, task.task_token)
+        return message.SerializeToString()
+
+    async def _forward(
+        self, path: str, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> bytes:
+        remaining = context.time_remaining()
+        try:
+            response: bytes = await self.upstream.method(path)(
+                request, timeout=remaining, metadata=_metadata(context)
+            )
+        except grpc.aio.AioRpcError as err:
+            await context.abort(err.code(), err.details() or "", err.trailing_metadata() or ())
+            raise AssertionError("abort raises") from None
+        return response
+
+
+class _Handler(grpc.GenericRpcHandler):
+    def __init__(self, front: Front, people: bool) -> None:
+        self._front, self._people = front, people
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        path: str = handler_call_details.method
+        front, people = self._front, self._people
+
+        async def call(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+            return await front.handle(path, request, context, people)
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+
+def server_credentials(files: TlsFiles, require_client_cert: bool) -> grpc.ServerCredentials:
+    """TLS for a listening port, re-reading the certificate when its files change."""
+    stamp = [files.stamp()]
+
+    def config() -> Any:
+        cert, key, ca = files.read()
+        return grpc.ssl_server_certificate_configuration(
+            [(key, cert)], root_certificates=ca if require_client_cert else None
+        )
+
+    def fetch() -> Any:
+        current = files.stamp()
+        if current == stamp[0]:
+            return None
+        stamp[0] = current
+        log.info("front.server_cert.reloaded")
+        return config()
+
+    return grpc.dynamic_ssl_server_credentials(
+        config(), fetch, require_client_authentication=require_client_cert
+    )
+
+
+async def serve(
+    front: Front,
+    listen: str,
+    tls: TlsFiles,
+    people_listen: str | None = None,
+    stop: asyncio.Event | None = None,
+    ready_file: Path | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or forever)."""
+    options: Sequence[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", 128 * 1024 * 1024),
+        ("grpc.max_send_message_length", 128 * 1024 * 1024),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ]
+    servers = []
+    mtls = grpc.aio.server(handlers=[_Handler(front, people=False)], options=options)
+    mtls.add_secure_port(listen, server_credentials(tls, require_client_cert=True))
+    servers.append(mtls)
+    if people_listen:
+        people = grpc.aio.server(handlers=[_Handler(front, people=True)], options=options)
+        people.add_secure_port(people_listen, server_credentials(tls, require_client_cert=False))
+        servers.append(people)
+    for s in servers:
+        await s.start()
+    log.info("front.serving", listen=listen, people=people_listen or "")
+    if ready_file is not None:
+        ready_file.write_text(str(os.getpid()))
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        for s in servers:
+            await s.stop(grace=2)
+        await front.upstream.close()
