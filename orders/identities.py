@@ -656,6 +656,30 @@ CODEC_PUBLIC_HOST: Final = "codec.orders.localhost"
 """The codec server's browser-facing host in kind (its Ingress; browsers trust the root CA)."""
 PKI_CODEC_INGRESS_ROLE: Final = "codec-ingress"
 """PKI role for the Ingress certificate of :data:`CODEC_PUBLIC_HOST`: that one name only."""
+PKI_TEMPORAL_ADMIN_ROLE: Final = "temporal-admin"
+"""PKI role (on :data:`PKI_MOUNT`) for the namespace step's client certificate: CN
+:data:`TEMPORAL_ADMIN_CERT_NAME`, client usage only, minutes-long. No policy reaches it: only
+the setup step, with the root token, issues one (kept in memory) to register the namespace
+through the authorization front."""
+TEMPORAL_ADMIN_CERT_NAME: Final = "temporal-admin"
+"""CN of that certificate: the front's one principal that may register/describe the namespace."""
+PKI_INTERNODE_MOUNT: Final = "pki_internode"
+"""Vault PKI mount of Temporal's internode CA: a self-signed root of its own, *not* chained to
+:data:`PKI_ROOT_MOUNT`, so no certificate of the Vault root CA (no identity's, no server's) is
+accepted by Temporal's frontend or internode listeners; only the authorization front and
+Temporal's own services hold certificates from it."""
+PKI_INTERNODE_ROLE: Final = "temporal-internode"
+"""PKI role (on :data:`PKI_INTERNODE_MOUNT`) for Temporal's frontend and internode certificate:
+the one name :data:`TEMPORAL_FRONTEND_NAME`, server *and* client usage (history, matching,
+frontend and worker services call each other with it)."""
+PKI_FRONT_ROLE: Final = "temporal-front"
+"""PKI role (on :data:`PKI_INTERNODE_MOUNT`) for the authorization front's client certificate
+to the frontend: CN :data:`TEMPORAL_FRONT_CERT_NAME`, client usage only."""
+TEMPORAL_FRONT_CERT_NAME: Final = "temporal-front"
+"""CN of the authorization front's internode client certificate."""
+TEMPORAL_FRONTEND_NAME: Final = "temporal-frontend.orders.local"
+"""TLS name of the real Temporal frontend (behind the front; :attr:`Server.TEMPORAL`, the name
+every caller dials, is the front's)."""
 CERT_URI_PREFIX: Final = f"spiffe://orders.local/ns/{K8S_NAMESPACE}/sa/"
 """URI SAN of a client certificate: this prefix + the identity's ServiceAccount."""
 

@@ -18,6 +18,22 @@
   (:func:`single_server_role`), so no other role can put those names on a certificate and
   these roles can name nothing else.
 
+* ``pki_int/roles/temporal-admin`` issues the namespace step's client certificate (CN
+  ``temporal-admin``, client usage only, minutes-long); no identity reaches it.
+
+Temporal's internode trust is separate (:func:`apply_internode_pki`): ``pki_internode`` is a
+self-signed root of its own, *not* chained to ``pki``, with two roles:
+
+* ``temporal-internode``: ``temporal-frontend.orders.local`` only, server + client usage, the
+  certificate of Temporal's frontend and of its internode TLS (history, matching, frontend,
+  worker services);
+* ``temporal-front``: the authorization front's client certificate (CN ``temporal-front``,
+  client usage only).
+
+Temporal's listeners trust this CA alone, so no certificate the Vault root CA vouches for (no
+identity's, no person's, no other server's) is accepted by them: every caller goes through
+the front. No policy but root's reaches ``pki_internode``.
+
 Everything here is idempotent: the CAs are generated once; roles are rewritten each time,
 and roles not in the contract are deleted.
 """
@@ -36,6 +52,9 @@ SERVER_CERT_TTL: Final = "720h"
 ROOT_CN: Final = "orders dev root CA"
 INTERMEDIATE_CN: Final = "orders dev intermediate CA"
 KEY: Final[dict[str, Any]] = {"key_type": "ec", "key_bits": 256}
+INTERNODE_ROOT_CN: Final = "orders temporal internode CA"
+ADMIN_CERT_TTL: Final = "15m"
+"""Lifetime of the namespace step's ``temporal-admin`` client certificate (used once)."""
 
 
 def _role(
@@ -108,6 +127,27 @@ def temporal_ui_role() -> dict[str, Any]:
     return _role([identities.TEMPORAL_UI_CERT_NAME], server=False, client=True)
 
 
+def temporal_admin_role() -> dict[str, Any]:
+    """Body of ``pki_int/roles/temporal-admin``: the namespace step's client certificate only."""
+    return _role(
+        [identities.TEMPORAL_ADMIN_CERT_NAME], server=False, client=True, ttl=ADMIN_CERT_TTL
+    )
+
+
+def internode_role(ttl: int | str = SERVER_CERT_TTL) -> dict[str, Any]:
+    """Body of ``pki_internode/roles/temporal-internode``: Temporal's frontend + internode.
+
+    Server *and* client usage (Temporal's services call each other with the certificate they
+    serve with), the one name ``temporal-frontend.orders.local``: no localhost, no IP SANs.
+    """
+    return _role([identities.TEMPORAL_FRONTEND_NAME], server=True, client=True, ttl=ttl)
+
+
+def front_role(ttl: int | str = SERVER_CERT_TTL) -> dict[str, Any]:
+    """Body of ``pki_internode/roles/temporal-front``: the front's client certificate only."""
+    return _role([identities.TEMPORAL_FRONT_CERT_NAME], server=False, client=True, ttl=ttl)
+
+
 def single_server_role(name: str) -> dict[str, Any]:
     """Body of a role that issues server certificates for ``name`` alone.
 
@@ -165,19 +205,66 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
     roles[identities.PKI_TEMPORAL_UI_ROLE] = temporal_ui_role()
     roles[identities.PKI_TEMPORAL_DB_ROLE] = single_server_role(identities.TEMPORAL_DB_SERVER_NAME)
     roles[identities.PKI_CODEC_INGRESS_ROLE] = single_server_role(identities.CODEC_PUBLIC_HOST)
+    roles[identities.PKI_TEMPORAL_ADMIN_ROLE] = temporal_admin_role()
+    return written + _write_roles(client, inter, roles)
+
+
+def _write_roles(client: hvac.Client, mount: str, roles: dict[str, dict[str, Any]]) -> list[str]:
+    """Write ``roles`` on ``mount`` and delete every other role there."""
+    written: list[str] = []
     for name, body in roles.items():
-        client.write_data(f"{inter}/roles/{name}", data=body)
-        written.append(f"{inter}/roles/{name}")
-    existing = client.list(f"{inter}/roles") or {}
+        client.write_data(f"{mount}/roles/{name}", data=body)
+        written.append(f"{mount}/roles/{name}")
+    existing = client.list(f"{mount}/roles") or {}
     for name in existing.get("data", {}).get("keys", []):
         if name not in roles:
-            client.delete(f"{inter}/roles/{name}")
-            written.append(f"-{inter}/roles/{name}")
+            client.delete(f"{mount}/roles/{name}")
+            written.append(f"-{mount}/roles/{name}")
     return written
+
+
+def apply_internode_pki(client: hvac.Client, cert_ttl: int | str = SERVER_CERT_TTL) -> list[str]:
+    """Create Temporal's internode CA (once, its own root) and write its two roles.
+
+    Args:
+        client: A client allowed to configure Vault (root in dev; the ``pki`` step).
+        cert_ttl: Lifetime of the certificates both roles issue (seconds or ``"720h"``).
+
+    Returns:
+        The Vault paths written.
+    """
+    written: list[str] = []
+    mount = identities.PKI_INTERNODE_MOUNT
+    _ensure_pki_mount(client, mount, ROOT_TTL)
+    if not _has_issuer(client, mount):
+        client.write_data(
+            f"{mount}/root/generate/internal",
+            data={
+                **KEY,
+                "common_name": INTERNODE_ROOT_CN,
+                "ttl": ROOT_TTL,
+                "issuer_name": "internode",
+            },
+        )
+        written.append(f"{mount}/root/generate/internal")
+    roles = {
+        identities.PKI_INTERNODE_ROLE: internode_role(cert_ttl),
+        identities.PKI_FRONT_ROLE: front_role(cert_ttl),
+    }
+    return written + _write_roles(client, mount, roles)
+
+
+def _ca_pem(client: hvac.Client, mount: str) -> str:
+    resp = client.adapter.get(f"/v1/{mount}/ca/pem")
+    text: str = resp.text if hasattr(resp, "text") else str(resp)
+    return text.strip() + "\n"
 
 
 def root_ca_pem(client: hvac.Client) -> str:
     """PEM of the root CA every client trusts (readable without a token)."""
-    resp = client.adapter.get(f"/v1/{identities.PKI_ROOT_MOUNT}/ca/pem")
-    text: str = resp.text if hasattr(resp, "text") else str(resp)
-    return text.strip() + "\n"
+    return _ca_pem(client, identities.PKI_ROOT_MOUNT)
+
+
+def internode_ca_pem(client: hvac.Client) -> str:
+    """PEM of Temporal's internode CA: what the frontend, its services and the front trust."""
+    return _ca_pem(client, identities.PKI_INTERNODE_MOUNT)

@@ -96,3 +96,15 @@ def test_db_role_grants_only_the_identity_group() -> None:
 def test_token_must_outlive_the_credentials_it_created() -> None:
     with pytest.raises(ValueError, match="token_max"):
         Ttls(db_default=60, db_max=600, token=60, token_max=300)
+
+
+@pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
+def test_no_policy_reaches_the_internode_ca_or_the_admin_certificate(
+    identity: identities.Identity,
+) -> None:
+    """Only root issues Temporal's internode certificates and the temporal-admin one."""
+    for text in (policy_path(identity).read_text(), render_policy(identity)):
+        paths = {path for path, _ in allows(text)}
+        assert not any(p.startswith(identities.PKI_INTERNODE_MOUNT) for p in paths)
+        assert not any("*" in p and p.startswith(identities.PKI_MOUNT) for p in paths)
+        assert f"{identities.PKI_MOUNT}/issue/{identities.PKI_TEMPORAL_ADMIN_ROLE}" not in paths

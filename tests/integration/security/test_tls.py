@@ -59,6 +59,15 @@ def test_identity_issues_a_client_cert_for_itself_only(
         certs.issue(client, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
     with pytest.raises(hvac.exceptions.Forbidden):
         certs.issue(client, identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME)
+    # Nor Temporal's internode CA (frontend/internode, the front's client certificate), nor
+    # the namespace step's temporal-admin client certificate.
+    for issue_other in (
+        certs.issue_internode,
+        certs.issue_front_client,
+        certs.issue_temporal_admin,
+    ):
+        with pytest.raises(hvac.exceptions.Forbidden):
+            issue_other(client)
     # Its own role, but naming someone else: the role refuses the name (400).
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(client, identities.pki_role(identity), other.name)

@@ -54,3 +54,21 @@ def test_server_role_is_for_the_stack_servers_only() -> None:
     assert role["server_flag"]
     assert not role["client_flag"]
     assert identities.PKI_SERVER_ROLE not in {identities.pki_role(i) for i in identities.ALL}
+
+
+def test_internode_front_and_admin_roles_name_one_thing_each() -> None:
+    roles = {
+        identities.TEMPORAL_FRONTEND_NAME: (vault_pki.internode_role(), True, True),
+        identities.TEMPORAL_FRONT_CERT_NAME: (vault_pki.front_role(), False, True),
+        identities.TEMPORAL_ADMIN_CERT_NAME: (vault_pki.temporal_admin_role(), False, True),
+    }
+    for name, (role, server, client) in roles.items():
+        assert role["allowed_domains"] == [name]
+        assert (role["server_flag"], role["client_flag"]) == (server, client)
+        assert not role["allow_localhost"]
+        assert not role["allow_ip_sans"]
+        assert not role["allow_subdomains"]
+        assert not role["allow_glob_domains"]
+    contract = {identities.pki_role(i) for i in identities.ALL}
+    assert identities.PKI_TEMPORAL_ADMIN_ROLE not in contract
+    assert identities.PKI_INTERNODE_MOUNT not in (identities.PKI_MOUNT, identities.PKI_ROOT_MOUNT)
