@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
     # Sockets the bridge creates are the owner's alone (0600).
     os.umask(0o077)
     bridge = subprocess.Popen([NGINX, "-p", str(config.parent), "-c", str(config)])
+
     def forward(signum: int, _frame: object) -> None:
         for proc in (server, bridge):
             if proc.poll() is None:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Final
 
 import asyncpg
+import grpc
 import httpx
 import hvac
-import grpc
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 from orders import identities
@@ -367,11 +367,11 @@ def frontend_ready(socket_path: Path, files: TlsFiles) -> Ready:
         creds = grpc.ssl_channel_credentials(ca, key, cert)
         options = [("grpc.ssl_target_name_override", identities.TEMPORAL_FRONTEND_NAME)]
         async with grpc.aio.secure_channel(f"unix:{socket_path}", creds, options) as channel:
-            describe = channel.unary_unary(
-                f"/{WORKFLOW_SERVICE}/DescribeNamespace",
-                request_serializer=DescribeNamespaceRequest.SerializeToString,
+            describe: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+                f"/{WORKFLOW_SERVICE}/DescribeNamespace"
             )
-            await describe(DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE), timeout=2)
+            request = DescribeNamespaceRequest(namespace=identities.TEMPORAL_NAMESPACE)
+            await describe(request.SerializeToString(), timeout=2)
         return True
 
     return check

@@ -209,7 +209,8 @@ class Supervisor:
             self._start(self._codec_server(codec_port), codec_server.ready(codec_url, ca))
         )
         await temporal_up
-        people = (jwks_url_for(self.info.oidc_issuer), self.info.oidc_issuer, codec_client_id)
+        issuer = issuer_for(vault_addr)
+        people = (jwks_url_for(issuer), issuer, codec_client_id)
         front = servers.authz_front(p, t_port, people_port, people)
         await self._start(front, _exists(p.run / "temporal-front.ready"))
         await self._start(

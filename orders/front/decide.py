@@ -39,6 +39,8 @@ TOKEN_METHODS: Final = frozenset(
 
 WORKER_HOUSEKEEPING: Final = frozenset({"ResetStickyTaskQueue", "ShutdownWorker"})
 """Calls a polling worker makes about its own sticky queue (workflow pollers only)."""
+HEARTBEAT: Final = "RecordWorkerHeartbeat"
+"""The SDK's worker heartbeat: allowed for the queues the principal polls."""
 
 READ_METHODS: Final = frozenset(
     {
@@ -62,6 +64,7 @@ PARSED: Final = frozenset(
     HARMLESS
     | TOKEN_METHODS
     | WORKER_HOUSEKEEPING
+    | {HEARTBEAT}
     | READ_METHODS
     | LIST_METHODS
     | {
@@ -148,6 +151,10 @@ def decide(access: TemporalAccess, namespace: str, method: str, request: Any) ->
         return deny(f"{method} without polling")
     if method in WORKER_HOUSEKEEPING:
         return ALLOW if access.poll_workflow_queues else deny(f"{method} without polling")
+    if method == HEARTBEAT:
+        polled = {*access.poll_workflow_queues, *access.poll_activity_queues}
+        queues = {hb.task_queue for hb in request.worker_heartbeat}
+        return ALLOW if queues <= polled and polled else deny(f"{method} for another queue")
     if method == "StartWorkflowExecution":
         return _start(access, request)
     if method == "SignalWorkflowExecution":
