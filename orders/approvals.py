@@ -80,6 +80,8 @@ class RejectReason(enum.StrEnum):
     LIFETIME_TOO_LONG = "lifetime_too_long"
     REPLAYED_NONCE = "replayed_nonce"
     SELF_APPROVAL = "self_approval"
+    UNKNOWN_SUBMITTER = "unknown_submitter"
+    """Who placed the order was not authenticated (it did not come through the front)."""
     OVER_LIMIT = "over_limit"
     SAME_APPROVER = "same_approver_twice"
 

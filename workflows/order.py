@@ -17,6 +17,7 @@ means to open them, so neither this worker nor the workflow history ever holds t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Final, TypeVar
@@ -52,14 +53,20 @@ with workflow.unsafe.imports_passed_through():
         ValidatedOrder,
     )
 
-WORKFLOW_NAME: Final = "OrderWorkflow"
-STATUS_QUERY: Final = "status"
-APPROVE_UPDATE: Final = "approve"
-APPROVAL_SIGNAL: Final = "approval"
+WORKFLOW_NAME: Final = identities.ORDER_WORKFLOW_TYPE
+STATUS_QUERY: Final = identities.STATUS_QUERY
+APPROVE_UPDATE: Final = identities.APPROVE_UPDATE
+APPROVAL_SIGNAL: Final = identities.APPROVAL_SIGNAL
 APPROVAL_REJECTED: Final = "ApprovalRejected"
 """``ApplicationError.type`` an ``approve`` Update is rejected with; the message is the
 :class:`~orders.approvals.RejectReason` value."""
 APPROVALS_PATCH: Final = "approvals-v1"
+PLACED_BY_PATCH: Final = "placed-by-v1"
+"""From this patch on, who placed the order is the principal the authorization front
+authenticated (the ``orders-placed-by`` header), not the customer id the caller chose."""
+UNKNOWN_PLACER: Final = "identity:unknown"
+"""Submitter of a run that reached Temporal without the front's header: nobody is that
+approver, but every approval is refused (see :meth:`OrderWorkflow._check`)."""
 APPROVAL_STEP: Final = "approval"
 """Entry in ``completed_steps`` once the approvals an order needs are in."""
 NO_APPROVAL: Final = "no valid approval before the deadline"
@@ -114,6 +121,7 @@ class OrderWorkflow:
         """Start with the order's status (queryable before the first step runs)."""
         self._status = OrderStatus(order_id=order.order_id, step=Step.STARTED)
         self._undo: list[str] = []
+        # Histories from before PLACED_BY_PATCH compared approvers with the customer id.
         self._submitter = order.customer_id
         self._registry: ApproverRegistry | None = None
         self._awaiting = False
@@ -188,6 +196,9 @@ class OrderWorkflow:
         total, currency = self._status.total_cents, self._status.currency
         if not self._awaiting or self._registry is None or total is None or currency is None:
             return RejectReason.NOT_AWAITING
+        if self._submitter == UNKNOWN_PLACER:
+            # Who placed it is not known, so nobody can be shown not to be them.
+            return RejectReason.UNKNOWN_SUBMITTER
         info = workflow.info()
         accepted = self._status.approvals
         expected = approvals.Expected(
@@ -285,6 +296,8 @@ class OrderWorkflow:
             ApplicationError: A compensation could not be completed.
         """
         ref = OrderRef(order_id=order.order_id)
+        if workflow.patched(PLACED_BY_PATCH):
+            self._submitter = placed_by()
         try:
             validated = await self._step(
                 Step.VALIDATING, identities.VALIDATE_ORDER, order, ValidatedOrder
@@ -405,6 +418,26 @@ class OrderWorkflow:
 
     def _update(self, **changes: Any) -> None:
         self._status = self._status.model_copy(update=changes)
+
+
+def placed_by() -> str:
+    """Who placed this run's order, as the authorization front recorded it.
+
+    A person is their login name (what an approver signs as); an identity keeps its
+    ``identity:`` prefix, so it never equals an approver. Without the header (a run that
+    did not come through the front) :data:`UNKNOWN_PLACER`.
+    """
+    payload = workflow.info().headers.get(identities.PLACED_BY_HEADER)
+    if payload is None:
+        return UNKNOWN_PLACER
+    try:
+        label = json.loads(payload.data)
+    except ValueError:
+        return UNKNOWN_PLACER
+    if not isinstance(label, str) or ":" not in label:
+        return UNKNOWN_PLACER
+    kind, _, name = label.partition(":")
+    return name if kind == "person" else label
 
 
 def _who(approval: SignedApproval) -> dict[str, Any]:

@@ -185,9 +185,9 @@ class Front:
         if len(names) != 1:
             return None
         name = names[0].decode(errors="replace")
-        access = self.rules.principals.get(name)
-        if access is None:
-            return None
+        # A certificate the client CA vouches for, of a principal the rules do not list
+        # (codec-server, order-migrate): known, and allowed nothing but the harmless calls.
+        access = self.rules.principals.get(name, TemporalAccess())
         return Caller(name=name, access=access, label=f"identity:{name}")
 
     async def person_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:

@@ -56,6 +56,7 @@ from orders.models import (
     ValidatedOrder,
 )
 from orders.security.sealing import Sealer, Unsealer
+from tests.support_front import placed_by
 from tests.unit.security.openbao_dev import Transits, dev_vault, transits
 from workflows import OrderWorkflow
 from workflows.order import NOTIFY_FAILED, STATUS_QUERY
@@ -232,7 +233,9 @@ class Harness:
         if approval is not None:
             sealed = sealed.model_copy(update={"approval": approval})
         self.sealed[order.order_id] = sealed
-        handle = await self.client.start_workflow(
+        # The front records who placed it; here the customer stands in for that person.
+        client = placed_by(self.client, f"person:{order.customer_id}")
+        handle = await client.start_workflow(
             OrderWorkflow.run,
             sealed,
             id=sealed.workflow_id,

@@ -1,0 +1,144 @@
+"""The front's decisions, call by call, against the contract's access."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import Input, Request
+from temporalio.api.worker.v1 import WorkerHeartbeat
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
+
+from orders import identities
+from orders.front.decide import decide
+from orders.identities import TemporalAccess
+
+NS = identities.TEMPORAL_NAMESPACE
+CLIENT = identities.temporal_access(identities.ORDER_CLIENT)
+WORKFLOW = identities.temporal_access(identities.ORDER_WORKFLOW)
+NOTIFY = identities.temporal_access(identities.ORDER_NOTIFY)
+ORDER = "order-42"
+
+
+def _poll_activity(queue: str) -> wsv1.PollActivityTaskQueueRequest:
+    return wsv1.PollActivityTaskQueueRequest(namespace=NS, task_queue=TaskQueue(name=queue))
+
+
+def _start(wtype: str, queue: str, wid: str) -> wsv1.StartWorkflowExecutionRequest:
+    return wsv1.StartWorkflowExecutionRequest(
+        namespace=NS,
+        workflow_id=wid,
+        workflow_type=WorkflowType(name=wtype),
+        task_queue=TaskQueue(name=queue),
+    )
+
+
+def test_a_worker_polls_its_own_queue_only() -> None:
+    assert decide(NOTIFY, NS, "PollActivityTaskQueue", _poll_activity("order-notify")).allowed
+    refused = decide(NOTIFY, NS, "PollActivityTaskQueue", _poll_activity("order-process-payment"))
+    assert not refused.allowed
+    assert "order-process-payment" in refused.reason
+
+
+def test_sticky_queues_count_by_their_normal_name() -> None:
+    def sticky(normal: str) -> wsv1.PollWorkflowTaskQueueRequest:
+        tq = TaskQueue(name="host-1", kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=normal)
+        return wsv1.PollWorkflowTaskQueueRequest(namespace=NS, task_queue=tq)
+
+    assert decide(WORKFLOW, NS, "PollWorkflowTaskQueue", sticky("order-workflow")).allowed
+    assert not decide(NOTIFY, NS, "PollWorkflowTaskQueue", sticky("order-workflow")).allowed
+    assert not decide(WORKFLOW, NS, "PollWorkflowTaskQueue", sticky("other")).allowed
+
+
+def test_an_activity_worker_cannot_take_workflow_tasks() -> None:
+    req = wsv1.PollWorkflowTaskQueueRequest(
+        namespace=NS, task_queue=TaskQueue(name="order-workflow")
+    )
+    assert not decide(NOTIFY, NS, "PollWorkflowTaskQueue", req).allowed
+
+
+def test_the_client_starts_only_its_workflows_on_their_queue() -> None:
+    ok = decide(
+        CLIENT, NS, "StartWorkflowExecution", _start("OrderWorkflow", "order-workflow", ORDER)
+    )
+    assert ok.allowed
+    assert ok.grant is not None
+    for wtype, queue, wid in [
+        ("OrderWorkflow", "order-notify", ORDER),
+        ("Evil", "order-workflow", ORDER),
+        ("OrderWorkflow", "order-workflow", "other-42"),
+        ("OrderWorkflow", "order-workflow", "order-"),
+    ]:
+        assert not decide(CLIENT, NS, "StartWorkflowExecution", _start(wtype, queue, wid)).allowed
+    assert not decide(
+        NOTIFY, NS, "StartWorkflowExecution", _start("OrderWorkflow", "order-workflow", ORDER)
+    ).allowed
+
+
+def test_signals_and_updates_by_name() -> None:
+    def signal(name: str) -> wsv1.SignalWorkflowExecutionRequest:
+        return wsv1.SignalWorkflowExecutionRequest(
+            namespace=NS, workflow_execution=WorkflowExecution(workflow_id=ORDER), signal_name=name
+        )
+
+    def update(name: str) -> wsv1.UpdateWorkflowExecutionRequest:
+        return wsv1.UpdateWorkflowExecutionRequest(
+            namespace=NS,
+            workflow_execution=WorkflowExecution(workflow_id=ORDER),
+            request=Request(input=Input(name=name)),
+        )
+
+    assert decide(CLIENT, NS, "SignalWorkflowExecution", signal("approval")).allowed
+    assert not decide(CLIENT, NS, "SignalWorkflowExecution", signal("other")).allowed
+    assert not decide(WORKFLOW, NS, "SignalWorkflowExecution", signal("approval")).allowed
+    assert decide(CLIENT, NS, "UpdateWorkflowExecution", update("approve")).allowed
+    assert not decide(NOTIFY, NS, "UpdateWorkflowExecution", update("approve")).allowed
+
+
+def test_answering_tasks_needs_polling() -> None:
+    req = wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=b"t")
+    assert decide(NOTIFY, NS, "RespondActivityTaskCompleted", req).allowed  # token checked next
+    assert not decide(CLIENT, NS, "RespondActivityTaskCompleted", req).allowed
+
+
+def test_worker_heartbeats_only_for_polled_queues() -> None:
+    def beat(queue: str) -> wsv1.RecordWorkerHeartbeatRequest:
+        return wsv1.RecordWorkerHeartbeatRequest(
+            namespace=NS, worker_heartbeat=[WorkerHeartbeat(task_queue=queue)]
+        )
+
+    assert decide(NOTIFY, NS, "RecordWorkerHeartbeat", beat("order-notify")).allowed
+    assert not decide(NOTIFY, NS, "RecordWorkerHeartbeat", beat("order-workflow")).allowed
+    assert not decide(CLIENT, NS, "RecordWorkerHeartbeat", beat("order-notify")).allowed
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "RespondActivityTaskCompletedById",
+        "TerminateWorkflowExecution",
+        "ResetWorkflowExecution",
+        "DeleteWorkflowExecution",
+        "SignalWithStartWorkflowExecution",
+        "UpdateNamespace",
+        "ExecuteMultiOperation",
+    ],
+)
+def test_never_allowed(method: str) -> None:
+    everything = TemporalAccess(
+        poll_workflow_queues=("order-workflow",),
+        start=identities.all_workflow_grants(),
+        send=identities.all_workflow_grants(),
+        list=True,
+        register_namespace=True,
+    )
+    assert not decide(everything, NS, method, object()).allowed
+
+
+def test_other_namespaces_are_refused() -> None:
+    req = wsv1.DescribeNamespaceRequest(namespace="temporal-system")
+    assert not decide(CLIENT, NS, "DescribeNamespace", req).allowed
+    assert decide(
+        NOTIFY, NS, "DescribeNamespace", wsv1.DescribeNamespaceRequest(namespace=NS)
+    ).allowed

@@ -1,0 +1,73 @@
+"""The front's rules file equals what the contract renders; parsing refuses non-rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orders import identities
+from orders.front import rules
+from orders.identities import TemporalAccess
+
+
+def test_committed_rules_equal_the_contract() -> None:
+    # Regenerate with: python -m orders.front.rules --write
+    assert rules.packaged_text() == rules.to_json(rules.contract_rules())
+
+
+def test_rules_round_trip() -> None:
+    rendered = rules.contract_rules()
+    assert rules.from_json(rules.to_json(rendered)) == rendered
+
+
+def test_a_widened_rules_file_differs_from_the_contract() -> None:
+    doc = json.loads(rules.packaged_text())
+    doc["principals"]["order-notify"]["poll_activity_queues"].append("order-process-payment")
+    assert rules.from_json(json.dumps(doc)) != rules.contract_rules()
+
+
+def test_every_worker_polls_only_its_own_queue() -> None:
+    loaded = rules.load()
+    for ident in identities.workers():
+        access = loaded.principals[ident.name]
+        assert {*access.poll_workflow_queues, *access.poll_activity_queues} == {ident.task_queue}
+        assert access.start == ()
+        assert access.send == ()
+        assert not access.list
+        assert not access.register_namespace
+
+
+def test_only_the_client_starts_and_sends() -> None:
+    loaded = rules.load()
+    starters = {name for name, a in loaded.principals.items() if a.start or a.send}
+    assert starters == {identities.ORDER_CLIENT.name}
+
+
+def test_identities_that_never_call_temporal_are_not_listed() -> None:
+    loaded = rules.load()
+    for ident in (identities.CODEC_SERVER, identities.ORDER_MIGRATE):
+        assert ident.name not in loaded.principals
+        assert identities.temporal_access(ident) == TemporalAccess()
+
+
+def test_namespace_registration_is_the_admin_steps_alone() -> None:
+    loaded = rules.load()
+    registering = {n for n, a in loaded.principals.items() if a.register_namespace}
+    assert registering == {identities.TEMPORAL_ADMIN_TOKEN_ROLE}
+    assert not any(a.register_namespace for a in loaded.people.values())
+
+
+def test_people_read_or_write_but_never_poll() -> None:
+    loaded = rules.load()
+    assert not loaded.people["read"].start
+    assert loaded.people["write"].start
+    for access in loaded.people.values():
+        assert not access.poll_workflow_queues
+        assert not access.poll_activity_queues
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"namespace": "orders"}', "{"])
+def test_not_a_rules_file(text: str) -> None:
+    with pytest.raises(ValueError, match="not a rules file"):
+        rules.from_json(text)
