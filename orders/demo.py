@@ -32,7 +32,10 @@ from orders import evidence, identities
 from orders.db.engine import ssl_context
 from orders.devstack import actas
 from orders.devstack.identity_env import identity_settings
+from orders.devstack.servers import FRONT_TOKEN_KEY
 from orders.devstack.state import StackInfo, StackPaths
+from orders.front import probes
+from orders.front.tokens import TokenBinding
 from orders.models import (
     ApprovalPolicy,
     OrderItem,
@@ -124,6 +127,31 @@ def refused_attempts(stack: StackInfo, paths: StackPaths) -> list[tuple[str, str
     )
     client.auth.token.revoke_self()  # revokes the lease: the role is dropped now
     return rows
+
+
+async def temporal_attempts(
+    stack: StackInfo, paths: StackPaths, identity: identities.Identity
+) -> tuple[list[tuple[str, bool, str]], list[str]]:
+    """What ``identity``, holding its worker's certificate, gets from Temporal for each probe.
+
+    Returns:
+        (attempt, allowed by the contract, status code name) per probe, and the probes whose
+        answer differs from the contract.
+    """
+    vault = await asyncio.to_thread(actas.login_as, stack, paths, identity)
+    cert = await asyncio.to_thread(probes.holdings, vault, identity)
+    binding = TokenBinding((paths.secrets / FRONT_TOKEN_KEY).read_bytes())
+    mine = list(probes.probes(binding, identity))
+    assert stack.ca_file
+    assert stack.temporal_server_name
+    target, name = stack.temporal_address, stack.temporal_server_name
+    async with probes.channel(target, stack.ca_file, name, cert) as chan:
+        answers = await asyncio.gather(*(probes.attempt(chan, p) for p in mine))
+    access = identities.temporal_access(identity)
+    rows = [
+        (p.name, p.allowed(access), code.name) for p, (code, _) in zip(mine, answers, strict=True)
+    ]
+    return rows, probes.wrong_answers(access, mine, answers)
 
 
 def unseal_attempts(
@@ -394,6 +422,19 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
     out.print(t)
 
     ok &= await approvals_evidence(client, stack, paths, out)
+
+    compromised = identities.ORDER_NOTIFY
+    t = _table(
+        f"8. A compromised {compromised.name} at Temporal (through the authorization front)",
+        "attempt", "contract", "Temporal's answer",
+    )  # fmt: skip
+    rows, wrong = await temporal_attempts(stack, paths, compromised)
+    ok &= not wrong
+    for what, allowed, answer in rows:
+        good = (answer == "PERMISSION_DENIED") != allowed
+        shown = answer if good else f"[red]{answer} (!)[/red]"
+        t.add_row(what, "allowed" if allowed else "refused", shown)
+    out.print(t)
 
     out.print(
         "[green]All scenarios behaved as expected.[/green]"

@@ -3,304 +3,39 @@
 For every identity of the contract we obtain what its worker holds — its own Vault login
 (projected ServiceAccount token) and the client certificate that login issues — and, through
 the stack's Temporal address (the authorization front), *try* every call a compromised
-worker would: poll every other identity's workflow and activity queue, answer a task handed
-to someone else, the ``*ById`` completions, start, signal, update, query, terminate, reset,
-delete and namespace administration. The answer must equal the contract
-(:func:`orders.identities.temporal_access`): allowed calls reach Temporal (which may then
-say NOT_FOUND or INVALID_ARGUMENT, or let a long poll run out), refused ones are an
-immediate ``PERMISSION_DENIED``. The front enforces its rendered rules *file*, this test
-reads the contract, so widening either alone fails here.
+worker would (:mod:`orders.front.probes`): poll every other identity's workflow and activity
+queue, answer a task handed to someone else, the ``*ById`` completions, start, signal,
+update, query, terminate, reset, delete and namespace administration. The answer must equal
+the contract (:func:`orders.identities.temporal_access`): allowed calls reach Temporal
+(which may then say NOT_FOUND or INVALID_ARGUMENT, or let a long poll run out), refused ones
+are an immediate ``PERMISSION_DENIED``. The front enforces its rendered rules *file*, this
+test reads the contract, so widening either alone fails here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import grpc
 import psutil
 import pytest
-from google.protobuf.duration_pb2 import Duration
-from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import TaskQueueKind
-from temporalio.api.operatorservice.v1 import request_response_pb2 as opv1
-from temporalio.api.query.v1 import WorkflowQuery
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.update.v1 import Input, Request
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
 from orders import identities
 from orders.devstack import actas
 from orders.devstack.servers import FRONT_TOKEN_KEY, bridge_sockets
 from orders.devstack.state import StackInfo, StackPaths, Status
-from orders.front.decide import OPERATOR_SERVICE, WORKFLOW_SERVICE
+from orders.front.decide import WORKFLOW_SERVICE
+from orders.front.probes import NS, Probe, attempt, channel, holdings, probes, wrong_answers
 from orders.front.tokens import TokenBinding
-from orders.identities import Identity, TemporalAccess
+from orders.identities import Identity
 from orders.security import certs
 
 pytestmark = pytest.mark.integration
 
-NS = identities.TEMPORAL_NAMESPACE
-DENIED_FAST = 1.5
-"""A refusal must come at once (seconds): the front decides before Temporal is asked."""
-POLL_SECONDS = 1.0
 
-
-@dataclass(frozen=True)
-class Probe:
-    """One attempted call and when the contract allows it."""
-
-    name: str
-    service: str
-    method: str
-    request: Any
-    allowed: Rule
-    timeout: float = 5.0
-
-
-def _never(_: TemporalAccess) -> bool:
-    return False
-
-
-Rule = Callable[[TemporalAccess], bool]
-
-
-def _polls_workflow(queue: str) -> Rule:
-    return lambda a: queue in a.poll_workflow_queues
-
-
-def _polls_activity(queue: str) -> Rule:
-    return lambda a: queue in a.poll_activity_queues
-
-
-def _is(name: str, caller: Identity) -> Rule:
-    return lambda _: name == caller.name
-
-
-def _starts(grant: identities.WorkflowGrant) -> Rule:
-    return lambda a: grant in a.start
-
-
-def _reads(grant: identities.WorkflowGrant) -> Rule:
-    return lambda a: grant in a.read
-
-
-def _signals(name: str) -> Rule:
-    return lambda a: any(name in g.signals for g in a.send)
-
-
-def _updates(name: str) -> Rule:
-    return lambda a: any(name in g.updates for g in a.send)
-
-
-def _queries(name: str) -> Rule:
-    return lambda a: any(name in g.queries for g in a.query)
-
-
-def _tq(name: str, sticky_of: str | None = None) -> TaskQueue:
-    if sticky_of is None:
-        return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
-    return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=sticky_of)
-
-
-def _wf(workflow_id: str) -> WorkflowExecution:
-    return WorkflowExecution(workflow_id=workflow_id)
-
-
-def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
-    """Every call of the matrix, for one caller (task tokens are bound to someone)."""
-    ws = WORKFLOW_SERVICE
-    missing = f"{identities.ORDER_ID_PREFIX}matrix-{uuid.uuid4().hex[:8]}"
-    for ident in identities.workers():
-        q = ident.task_queue
-        if ident.kind is identities.Kind.WORKFLOW:
-            # Its own queue is probed through a sticky queue of it: no real task is taken.
-            sticky = f"matrix-sticky-{uuid.uuid4().hex[:8]}"
-            yield Probe(
-                f"poll workflow queue {q} (sticky)",
-                ws,
-                "PollWorkflowTaskQueue",
-                wsv1.PollWorkflowTaskQueueRequest(namespace=NS, task_queue=_tq(sticky, q)),
-                _polls_workflow(q),
-                POLL_SECONDS,
-            )
-            if caller is not ident:
-                yield Probe(
-                    f"poll workflow queue {q}",
-                    ws,
-                    "PollWorkflowTaskQueue",
-                    wsv1.PollWorkflowTaskQueueRequest(namespace=NS, task_queue=_tq(q)),
-                    _polls_workflow(q),
-                    POLL_SECONDS,
-                )
-        else:
-            yield Probe(
-                f"poll activity queue {q}",
-                ws,
-                "PollActivityTaskQueue",
-                wsv1.PollActivityTaskQueueRequest(namespace=NS, task_queue=_tq(q)),
-                _polls_activity(q),
-                POLL_SECONDS,
-            )
-        # A well-formed token handed to ``ident`` (for a task that does not exist): only
-        # ``ident`` itself gets past the front, and Temporal then refuses the unknown task.
-        bound = tokens.wrap(ident.name, b"\x0a\x24" + uuid.uuid4().bytes * 2 + b"\x00" * 4)
-        yield Probe(
-            f"complete an activity task handed to {ident.name}",
-            ws,
-            "RespondActivityTaskCompleted",
-            wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=bound),
-            _is(ident.name, caller),
-        )
-    for grant in identities.all_workflow_grants():
-        bad_timeout = Duration(seconds=-1)  # admitted by the front, refused by Temporal
-        yield Probe(
-            f"start {grant.workflow_type}",
-            ws,
-            "StartWorkflowExecution",
-            wsv1.StartWorkflowExecutionRequest(
-                namespace=NS,
-                workflow_id=f"{grant.id_prefix}matrix-{uuid.uuid4().hex[:8]}",
-                workflow_type=WorkflowType(name=grant.workflow_type),
-                task_queue=_tq(grant.task_queue),
-                workflow_run_timeout=bad_timeout,
-                request_id=str(uuid.uuid4()),
-            ),
-            _starts(grant),
-        )
-        yield Probe(
-            f"start {grant.workflow_type} on another queue",
-            ws,
-            "StartWorkflowExecution",
-            wsv1.StartWorkflowExecutionRequest(
-                namespace=NS,
-                workflow_id=f"{grant.id_prefix}matrix-{uuid.uuid4().hex[:8]}",
-                workflow_type=WorkflowType(name=grant.workflow_type),
-                task_queue=_tq(identities.ORDER_PROCESS_PAYMENT.task_queue),
-                workflow_run_timeout=bad_timeout,
-            ),
-            _never,
-        )
-        for signal in (*grant.signals, "matrix-signal"):
-            yield Probe(
-                f"signal {signal}",
-                ws,
-                "SignalWorkflowExecution",
-                wsv1.SignalWorkflowExecutionRequest(
-                    namespace=NS, workflow_execution=_wf(missing), signal_name=signal
-                ),
-                _signals(signal),
-            )
-        for update in (*grant.updates, "matrix-update"):
-            yield Probe(
-                f"update {update}",
-                ws,
-                "UpdateWorkflowExecution",
-                wsv1.UpdateWorkflowExecutionRequest(
-                    namespace=NS,
-                    workflow_execution=_wf(missing),
-                    request=Request(input=Input(name=update)),
-                ),
-                _updates(update),
-            )
-        for query in grant.queries:
-            yield Probe(
-                f"query {query}",
-                ws,
-                "QueryWorkflow",
-                wsv1.QueryWorkflowRequest(
-                    namespace=NS,
-                    execution=_wf(missing),
-                    query=WorkflowQuery(query_type=query),
-                ),
-                _queries(query),
-            )
-        yield Probe(
-            "read a history",
-            ws,
-            "GetWorkflowExecutionHistory",
-            wsv1.GetWorkflowExecutionHistoryRequest(namespace=NS, execution=_wf(missing)),
-            _reads(grant),
-        )
-    yield Probe(
-        "list workflows",
-        ws,
-        "ListWorkflowExecutions",
-        wsv1.ListWorkflowExecutionsRequest(namespace=NS, page_size=1),
-        lambda a: a.list,
-    )
-    yield Probe(
-        "describe the namespace", ws, "DescribeNamespace",
-        wsv1.DescribeNamespaceRequest(namespace=NS), lambda a: True,
-    )  # fmt: skip
-    never = [
-        ("RespondActivityTaskCompletedById", wsv1.RespondActivityTaskCompletedByIdRequest),
-        ("RespondActivityTaskFailedById", wsv1.RespondActivityTaskFailedByIdRequest),
-        ("RespondActivityTaskCanceledById", wsv1.RespondActivityTaskCanceledByIdRequest),
-        ("RecordActivityTaskHeartbeatById", wsv1.RecordActivityTaskHeartbeatByIdRequest),
-        ("TerminateWorkflowExecution", wsv1.TerminateWorkflowExecutionRequest),
-        ("ResetWorkflowExecution", wsv1.ResetWorkflowExecutionRequest),
-        ("DeleteWorkflowExecution", wsv1.DeleteWorkflowExecutionRequest),
-        ("RequestCancelWorkflowExecution", wsv1.RequestCancelWorkflowExecutionRequest),
-        ("SignalWithStartWorkflowExecution", wsv1.SignalWithStartWorkflowExecutionRequest),
-        ("UpdateNamespace", wsv1.UpdateNamespaceRequest),
-        ("DeprecateNamespace", wsv1.DeprecateNamespaceRequest),
-        ("RegisterNamespace", wsv1.RegisterNamespaceRequest),
-        ("ListNamespaces", wsv1.ListNamespacesRequest),
-    ]
-    for method, cls in never:
-        yield Probe(method, ws, method, cls(namespace=NS) if method != "ListNamespaces" else cls(),
-                    _never)  # fmt: skip
-    yield Probe(
-        "describe another namespace", ws, "DescribeNamespace",
-        wsv1.DescribeNamespaceRequest(namespace="temporal-system"), _never,
-    )  # fmt: skip
-    yield Probe(
-        "operator: delete the namespace", OPERATOR_SERVICE, "DeleteNamespace",
-        opv1.DeleteNamespaceRequest(namespace=NS), _never,
-    )  # fmt: skip
-
-
-def _channel(stack: StackInfo, cert: certs.IssuedCert) -> grpc.aio.Channel:
-    assert stack.ca_file
-    assert stack.temporal_server_name
-    ca = Path(stack.ca_file).read_bytes()
-    creds = grpc.ssl_channel_credentials(ca, cert.private_key.encode(), cert.fullchain.encode())
-    return grpc.aio.secure_channel(
-        stack.temporal_address,
-        creds,
-        options=[("grpc.ssl_target_name_override", stack.temporal_server_name)],
-    )
-
-
-async def attempt(channel: grpc.aio.Channel, probe: Probe) -> tuple[grpc.StatusCode, float]:
-    """The status Temporal (or the front) answers ``probe`` with, and how long it took."""
-    call: grpc.aio.UnaryUnaryMultiCallable[Any, bytes] = channel.unary_unary(
-        f"/{probe.service}/{probe.method}",
-        request_serializer=lambda m: m.SerializeToString(),
-        response_deserializer=lambda b: b,
-    )
-    started = time.monotonic()
-    try:
-        await call(probe.request, timeout=probe.timeout)
-        code = grpc.StatusCode.OK
-    except grpc.aio.AioRpcError as err:
-        code = err.code()
-    return code, time.monotonic() - started
-
-
-def holdings(stack: StackInfo, paths: StackPaths, identity: Identity) -> certs.IssuedCert:
-    """What ``identity``'s worker holds at Temporal: a certificate from its own login."""
-    client = actas.login_as(stack, paths, identity)
-    try:
-        return certs.issue_client(client, identity)
-    finally:
-        client.auth.token.revoke_self()
+def _holdings(stack: StackInfo, paths: StackPaths, identity: Identity) -> certs.IssuedCert:
+    return holdings(actas.login_as(stack, paths, identity), identity)
 
 
 @pytest.fixture(scope="module")
@@ -313,18 +48,16 @@ def tokens(stack_paths: StackPaths) -> TokenBinding:
 async def test_temporal_answers_each_identity_as_the_contract_says(
     stack: StackInfo, stack_paths: StackPaths, tokens: TokenBinding, identity: Identity
 ) -> None:
-    cert = await asyncio.to_thread(holdings, stack, stack_paths, identity)
+    cert = await asyncio.to_thread(_holdings, stack, stack_paths, identity)
     access = identities.temporal_access(identity)
     mine = list(probes(tokens, identity))
-    async with _channel(stack, cert) as channel:
-        answers = await asyncio.gather(*(attempt(channel, p) for p in mine))
-    wrong = []
-    for probe, (code, seconds) in zip(mine, answers, strict=True):
-        denied = code is grpc.StatusCode.PERMISSION_DENIED
-        if probe.allowed(access) == denied or code is grpc.StatusCode.UNAUTHENTICATED:
-            wrong.append(f"{probe.name}: {code.name} (contract: allowed={probe.allowed(access)})")
-        elif denied and seconds > DENIED_FAST:
-            wrong.append(f"{probe.name}: refused only after {seconds:.1f}s")
+    assert stack.ca_file
+    assert stack.temporal_server_name
+    async with channel(
+        stack.temporal_address, stack.ca_file, stack.temporal_server_name, cert
+    ) as chan:
+        answers = await asyncio.gather(*(attempt(chan, p) for p in mine))
+    wrong = wrong_answers(access, mine, answers)
     assert not wrong, f"{identity.name}:\n" + "\n".join(wrong)
     assert len(mine) > 40
 
@@ -341,17 +74,15 @@ async def test_no_identity_reaches_the_frontend_around_the_front(
     port = int(cmd[cmd.index("--port") + 1])
     with pytest.raises(ConnectionRefusedError):  # nothing listens there in the host's namespace
         await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
-    cert = await asyncio.to_thread(holdings, stack, stack_paths, identities.ORDER_CLIENT)
+    cert = await asyncio.to_thread(_holdings, stack, stack_paths, identities.ORDER_CLIENT)
     frontend, _ = bridge_sockets(stack_paths)
     assert stack.ca_file
-    ca = Path(stack.ca_file).read_bytes()
-    creds = grpc.ssl_channel_credentials(ca, cert.private_key.encode(), cert.fullchain.encode())
-    options = [("grpc.ssl_target_name_override", identities.TEMPORAL_FRONTEND_NAME)]
-    async with grpc.aio.secure_channel(f"unix:{frontend}", creds, options) as channel:
-        probe = Probe(
-            "describe", WORKFLOW_SERVICE, "DescribeNamespace",
-            wsv1.DescribeNamespaceRequest(namespace=NS), _never, timeout=3,
-        )  # fmt: skip
-        code, _ = await attempt(channel, probe)
+    probe = Probe(
+        "describe", WORKFLOW_SERVICE, "DescribeNamespace",
+        wsv1.DescribeNamespaceRequest(namespace=NS), lambda _: False, timeout=3,
+    )  # fmt: skip
+    target = f"unix:{frontend}"
+    async with channel(target, stack.ca_file, identities.TEMPORAL_FRONTEND_NAME, cert) as chan:
+        code, _ = await attempt(chan, probe)
     # The identity's certificate chains to the Vault root CA, not to the internode CA.
     assert code is grpc.StatusCode.UNAVAILABLE

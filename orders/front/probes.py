@@ -1,0 +1,309 @@
+"""The calls a compromised identity would try at Temporal, and how to try them.
+
+Used by the authorization-matrix test (tests/integration/front) and by the demo's evidence:
+each :class:`Probe` is one raw gRPC call (Temporal's own message classes, grpcio) with the
+contract's answer to "may this principal make it" as a predicate on its
+:class:`~orders.identities.TemporalAccess`. Allowed calls are built so that they change
+nothing even when they reach Temporal (unknown workflow ids, an invalid timeout on a start,
+sticky queues for workflow polls); refused ones must come back ``PERMISSION_DENIED`` at once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import hvac
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.operatorservice.v1 import request_response_pb2 as opv1
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.update.v1 import Input, Request
+from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
+
+from orders import identities
+from orders.front.decide import OPERATOR_SERVICE, WORKFLOW_SERVICE
+from orders.front.tokens import TokenBinding
+from orders.identities import Identity, TemporalAccess
+from orders.security import certs
+
+NS = identities.TEMPORAL_NAMESPACE
+DENIED_FAST = 1.5
+"""A refusal must come at once (seconds): the front decides before Temporal is asked."""
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One attempted call and when the contract allows it."""
+
+    name: str
+    service: str
+    method: str
+    request: Any
+    allowed: Rule
+    timeout: float = 5.0
+
+
+def _never(_: TemporalAccess) -> bool:
+    return False
+
+
+Rule = Callable[[TemporalAccess], bool]
+
+
+def _polls_workflow(queue: str) -> Rule:
+    return lambda a: queue in a.poll_workflow_queues
+
+
+def _polls_activity(queue: str) -> Rule:
+    return lambda a: queue in a.poll_activity_queues
+
+
+def _is(name: str, caller: Identity) -> Rule:
+    return lambda _: name == caller.name
+
+
+def _starts(grant: identities.WorkflowGrant) -> Rule:
+    return lambda a: grant in a.start
+
+
+def _reads(grant: identities.WorkflowGrant) -> Rule:
+    return lambda a: grant in a.read
+
+
+def _signals(name: str) -> Rule:
+    return lambda a: any(name in g.signals for g in a.send)
+
+
+def _updates(name: str) -> Rule:
+    return lambda a: any(name in g.updates for g in a.send)
+
+
+def _queries(name: str) -> Rule:
+    return lambda a: any(name in g.queries for g in a.query)
+
+
+def _tq(name: str, sticky_of: str | None = None) -> TaskQueue:
+    if sticky_of is None:
+        return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
+    return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_STICKY, normal_name=sticky_of)
+
+
+def _wf(workflow_id: str) -> WorkflowExecution:
+    return WorkflowExecution(workflow_id=workflow_id)
+
+
+def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
+    """Every call of the matrix, for one caller (task tokens are bound to someone)."""
+    ws = WORKFLOW_SERVICE
+    missing = f"{identities.ORDER_ID_PREFIX}matrix-{uuid.uuid4().hex[:8]}"
+    for ident in identities.workers():
+        q = ident.task_queue
+        if ident.kind is identities.Kind.WORKFLOW:
+            # Its own queue is probed through a sticky queue of it: no real task is taken.
+            sticky = f"matrix-sticky-{uuid.uuid4().hex[:8]}"
+            yield Probe(
+                f"poll workflow queue {q} (sticky)",
+                ws,
+                "PollWorkflowTaskQueue",
+                wsv1.PollWorkflowTaskQueueRequest(namespace=NS, task_queue=_tq(sticky, q)),
+                _polls_workflow(q),
+                POLL_SECONDS,
+            )
+            if caller is not ident:
+                yield Probe(
+                    f"poll workflow queue {q}",
+                    ws,
+                    "PollWorkflowTaskQueue",
+                    wsv1.PollWorkflowTaskQueueRequest(namespace=NS, task_queue=_tq(q)),
+                    _polls_workflow(q),
+                    POLL_SECONDS,
+                )
+        else:
+            yield Probe(
+                f"poll activity queue {q}",
+                ws,
+                "PollActivityTaskQueue",
+                wsv1.PollActivityTaskQueueRequest(namespace=NS, task_queue=_tq(q)),
+                _polls_activity(q),
+                POLL_SECONDS,
+            )
+        # A well-formed token handed to ``ident`` (for a task that does not exist): only
+        # ``ident`` itself gets past the front, and Temporal then refuses the unknown task.
+        bound = tokens.wrap(ident.name, b"\x0a\x24" + uuid.uuid4().bytes * 2 + b"\x00" * 4)
+        yield Probe(
+            f"complete an activity task handed to {ident.name}",
+            ws,
+            "RespondActivityTaskCompleted",
+            wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=bound),
+            _is(ident.name, caller),
+        )
+    for grant in identities.all_workflow_grants():
+        bad_timeout = Duration(seconds=-1)  # admitted by the front, refused by Temporal
+        yield Probe(
+            f"start {grant.workflow_type}",
+            ws,
+            "StartWorkflowExecution",
+            wsv1.StartWorkflowExecutionRequest(
+                namespace=NS,
+                workflow_id=f"{grant.id_prefix}matrix-{uuid.uuid4().hex[:8]}",
+                workflow_type=WorkflowType(name=grant.workflow_type),
+                task_queue=_tq(grant.task_queue),
+                workflow_run_timeout=bad_timeout,
+                request_id=str(uuid.uuid4()),
+            ),
+            _starts(grant),
+        )
+        yield Probe(
+            f"start {grant.workflow_type} on another queue",
+            ws,
+            "StartWorkflowExecution",
+            wsv1.StartWorkflowExecutionRequest(
+                namespace=NS,
+                workflow_id=f"{grant.id_prefix}matrix-{uuid.uuid4().hex[:8]}",
+                workflow_type=WorkflowType(name=grant.workflow_type),
+                task_queue=_tq(identities.ORDER_PROCESS_PAYMENT.task_queue),
+                workflow_run_timeout=bad_timeout,
+            ),
+            _never,
+        )
+        for signal in (*grant.signals, "matrix-signal"):
+            yield Probe(
+                f"signal {signal}",
+                ws,
+                "SignalWorkflowExecution",
+                wsv1.SignalWorkflowExecutionRequest(
+                    namespace=NS, workflow_execution=_wf(missing), signal_name=signal
+                ),
+                _signals(signal),
+            )
+        for update in (*grant.updates, "matrix-update"):
+            yield Probe(
+                f"update {update}",
+                ws,
+                "UpdateWorkflowExecution",
+                wsv1.UpdateWorkflowExecutionRequest(
+                    namespace=NS,
+                    workflow_execution=_wf(missing),
+                    request=Request(input=Input(name=update)),
+                ),
+                _updates(update),
+            )
+        for query in grant.queries:
+            yield Probe(
+                f"query {query}",
+                ws,
+                "QueryWorkflow",
+                wsv1.QueryWorkflowRequest(
+                    namespace=NS,
+                    execution=_wf(missing),
+                    query=WorkflowQuery(query_type=query),
+                ),
+                _queries(query),
+            )
+        yield Probe(
+            "read a history",
+            ws,
+            "GetWorkflowExecutionHistory",
+            wsv1.GetWorkflowExecutionHistoryRequest(namespace=NS, execution=_wf(missing)),
+            _reads(grant),
+        )
+    yield Probe(
+        "list workflows",
+        ws,
+        "ListWorkflowExecutions",
+        wsv1.ListWorkflowExecutionsRequest(namespace=NS, page_size=1),
+        lambda a: a.list,
+    )
+    yield Probe(
+        "describe the namespace", ws, "DescribeNamespace",
+        wsv1.DescribeNamespaceRequest(namespace=NS), lambda a: True,
+    )  # fmt: skip
+    never = [
+        ("RespondActivityTaskCompletedById", wsv1.RespondActivityTaskCompletedByIdRequest),
+        ("RespondActivityTaskFailedById", wsv1.RespondActivityTaskFailedByIdRequest),
+        ("RespondActivityTaskCanceledById", wsv1.RespondActivityTaskCanceledByIdRequest),
+        ("RecordActivityTaskHeartbeatById", wsv1.RecordActivityTaskHeartbeatByIdRequest),
+        ("TerminateWorkflowExecution", wsv1.TerminateWorkflowExecutionRequest),
+        ("ResetWorkflowExecution", wsv1.ResetWorkflowExecutionRequest),
+        ("DeleteWorkflowExecution", wsv1.DeleteWorkflowExecutionRequest),
+        ("RequestCancelWorkflowExecution", wsv1.RequestCancelWorkflowExecutionRequest),
+        ("SignalWithStartWorkflowExecution", wsv1.SignalWithStartWorkflowExecutionRequest),
+        ("UpdateNamespace", wsv1.UpdateNamespaceRequest),
+        ("DeprecateNamespace", wsv1.DeprecateNamespaceRequest),
+        ("RegisterNamespace", wsv1.RegisterNamespaceRequest),
+        ("ListNamespaces", wsv1.ListNamespacesRequest),
+    ]
+    for method, cls in never:
+        yield Probe(method, ws, method, cls(namespace=NS) if method != "ListNamespaces" else cls(),
+                    _never)  # fmt: skip
+    yield Probe(
+        "describe another namespace", ws, "DescribeNamespace",
+        wsv1.DescribeNamespaceRequest(namespace="temporal-system"), _never,
+    )  # fmt: skip
+    yield Probe(
+        "operator: delete the namespace", OPERATOR_SERVICE, "DeleteNamespace",
+        opv1.DeleteNamespaceRequest(namespace=NS), _never,
+    )  # fmt: skip
+
+
+def channel(
+    target: str, ca_file: str | Path, server_name: str, cert: certs.IssuedCert
+) -> grpc.aio.Channel:
+    """A gRPC channel presenting ``cert`` (mTLS), verifying ``server_name`` against the CA."""
+    ca = Path(ca_file).read_bytes()
+    creds = grpc.ssl_channel_credentials(ca, cert.private_key.encode(), cert.fullchain.encode())
+    return grpc.aio.secure_channel(
+        target, creds, options=[("grpc.ssl_target_name_override", server_name)]
+    )
+
+
+def wrong_answers(
+    access: TemporalAccess, probes: list[Probe], answers: list[tuple[grpc.StatusCode, float]]
+) -> list[str]:
+    """Every probe whose answer differs from the contract's (empty: all as it says)."""
+    wrong = []
+    for probe, (code, seconds) in zip(probes, answers, strict=True):
+        denied = code is grpc.StatusCode.PERMISSION_DENIED
+        if probe.allowed(access) == denied or code is grpc.StatusCode.UNAUTHENTICATED:
+            wrong.append(f"{probe.name}: {code.name} (contract: allowed={probe.allowed(access)})")
+        elif denied and seconds > DENIED_FAST:
+            wrong.append(f"{probe.name}: refused only after {seconds:.1f}s")
+    return wrong
+
+
+async def attempt(channel: grpc.aio.Channel, probe: Probe) -> tuple[grpc.StatusCode, float]:
+    """The status Temporal (or the front) answers ``probe`` with, and how long it took."""
+    call: grpc.aio.UnaryUnaryMultiCallable[Any, bytes] = channel.unary_unary(
+        f"/{probe.service}/{probe.method}",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=lambda b: b,
+    )
+    started = time.monotonic()
+    try:
+        await call(probe.request, timeout=probe.timeout)
+        code = grpc.StatusCode.OK
+    except grpc.aio.AioRpcError as err:
+        code = err.code()
+    return code, time.monotonic() - started
+
+
+def holdings(vault: hvac.Client, identity: Identity) -> certs.IssuedCert:
+    """What ``identity``'s worker holds at Temporal: a certificate from its own Vault login.
+
+    Args:
+        vault: A client logged in as ``identity`` (its own projected token); revoked here.
+        identity: Whose certificate.
+    """
+    try:
+        return certs.issue_client(vault, identity)
+    finally:
+        vault.auth.token.revoke_self()
