@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Final, cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from orders.identities import SEALED_FIELDS, Identity
@@ -42,6 +43,19 @@ SEALED_FIELD_INVALID: Final = "SealedFieldInvalid"
 
 It was sealed for another order or field, or tampered with: retrying cannot help.
 """
+
+
+FOREIGN_RUN: Final = "ForeignRun"
+"""``ApplicationError.type`` when the order's rows were written by another workflow run.
+
+Not a :class:`BusinessError`: with one run per order id (the client's REJECT_DUPLICATE, the
+workflow's id check, validate_order's DuplicateOrder) this cannot happen in a sound saga.
+A run that meets another run's reservation or payment must not adopt it (its compensation
+would then undo the other order), and retrying cannot change whose rows they are.
+"""
+
+NO_WORKFLOW_RUN: Final = "NoWorkflowRun"
+"""``ApplicationError.type`` for an activity that is not running for a workflow run."""
 
 
 class DbActivities:
@@ -132,6 +146,37 @@ class DbActivities:
                 raise TypeError(f"{type(self).__name__} has no activity method {name!r}")
             found.append(cast("Callable[..., Awaitable[Any]]", method))
         return found
+
+
+def own_run() -> str:
+    """The workflow run this activity runs for, from Temporal's own activity info.
+
+    Never from the activity's input: whoever scheduled the activity chose the input, while
+    the run id is what the server dispatched the task for.
+
+    Raises:
+        ApplicationError: ``NoWorkflowRun`` (non-retryable) outside a workflow run.
+    """
+    run_id = activity.info().workflow_run_id
+    if not run_id:
+        raise ApplicationError(
+            "this activity records rows for a workflow run and was not started by one",
+            type=NO_WORKFLOW_RUN,
+            non_retryable=True,
+        )
+    return run_id
+
+
+def foreign_run(what: str, order_id: str) -> ApplicationError:
+    """A non-retryable refusal to adopt ``what`` of ``order_id`` written by another run.
+
+    The message names the order only: neither run id nor anything of the other run's rows.
+    """
+    return ApplicationError(
+        f"{what} of order {order_id} belongs to another workflow run; not adopted",
+        type=FOREIGN_RUN,
+        non_retryable=True,
+    )
 
 
 def business_error(kind: BusinessError, message: str) -> ApplicationError:

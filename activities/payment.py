@@ -8,7 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
-from activities._support import DbActivities, business_error, derived_id, not_recorded
+from activities._support import (
+    DbActivities,
+    business_error,
+    derived_id,
+    foreign_run,
+    not_recorded,
+    own_run,
+)
 from orders import identities
 from orders.db.schema import PAYMENT_CAPTURED, orders, payments
 from orders.models import BusinessError, PaymentRequest, PaymentResult
@@ -31,7 +38,9 @@ class ProcessPayment(DbActivities):
     async def process_payment(self, request: PaymentRequest) -> PaymentResult:
         """Capture the recorded order total; exactly one payment per order under retries.
 
-        The amount and currency come from the recorded order, never from the request.
+        The amount and currency come from the recorded order, never from the request, and
+        only from an order this workflow run recorded. The payment row names the run; a
+        payment of another run is never adopted (this run's refund would then refund it).
         The payment reference is unsealed here, the one place that may, and only looked
         at: never stored, logged or returned.
 
@@ -45,9 +54,11 @@ class ProcessPayment(DbActivities):
         Raises:
             ApplicationError: ``PaymentDeclined`` (non-retryable); no payment is recorded.
                 ``SealedFieldDenied`` / ``SealedFieldInvalid`` (non-retryable) if the
-                reference does not open for this worker and order.
+                reference does not open for this worker and order. ``ForeignRun``
+                (non-retryable): another run recorded the order or its payment.
             VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
+        run_id = own_run()
         # Before the transaction: no database connection is held while Vault answers.
         reference = await self.unseal(
             "payment_reference", request.order_id, request.payment_reference
@@ -55,13 +66,15 @@ class ProcessPayment(DbActivities):
         async with self._engine.begin() as conn:
             order = (
                 await conn.execute(
-                    select(orders.c.total_cents, orders.c.currency).where(
+                    select(orders.c.total_cents, orders.c.currency, orders.c.run_id).where(
                         orders.c.id == request.order_id
                     )
                 )
             ).one_or_none()
             if order is None:
                 raise not_recorded("order", request.order_id)
+            if order.run_id != run_id:
+                raise foreign_run("the recorded order", request.order_id)
             if reference.startswith(DECLINE_PREFIX):
                 raise business_error(BusinessError.PAYMENT_DECLINED, "payment declined")
             await conn.execute(
@@ -72,6 +85,7 @@ class ProcessPayment(DbActivities):
                     amount_cents=order.total_cents,
                     currency=order.currency,
                     status=PAYMENT_CAPTURED,
+                    run_id=run_id,
                 )
                 .on_conflict_do_nothing(index_elements=[payments.c.order_id])
             )
@@ -82,9 +96,12 @@ class ProcessPayment(DbActivities):
                         payments.c.amount_cents,
                         payments.c.currency,
                         payments.c.status,
+                        payments.c.run_id,
                     ).where(payments.c.order_id == request.order_id)
                 )
             ).one()
+            if payment.run_id != run_id:
+                raise foreign_run("the payment", request.order_id)
         activity.logger.info("payment captured")
         return PaymentResult(
             order_id=request.order_id,

@@ -11,7 +11,9 @@ from activities._support import (
     FOREIGN_KEY_VIOLATION,
     DbActivities,
     business_error,
+    foreign_run,
     not_recorded,
+    own_run,
     violation,
 )
 from orders import identities
@@ -29,7 +31,9 @@ class ReserveInventory(DbActivities):
         """Move each item's quantity from available to reserved, in one transaction.
 
         A reservation row per (order, SKU) makes the activity idempotent: a retry finds the
-        rows of the committed attempt and changes nothing.
+        rows of the committed attempt and changes nothing. Each row names the workflow run
+        that made it; rows of another run are never adopted (the whole transaction rolls
+        back), since this run's compensation would otherwise release another order's stock.
 
         Args:
             request: The order id and its items.
@@ -40,7 +44,9 @@ class ReserveInventory(DbActivities):
 
         Raises:
             ApplicationError: ``OutOfStock`` (non-retryable) naming the SKU; nothing is held.
+                ``ForeignRun`` (non-retryable): another run holds reservations for the order.
         """
+        run_id = own_run()
         try:
             async with self._engine.begin() as conn:
                 # A fixed lock order keeps concurrent orders for the same SKUs deadlock-free.
@@ -52,13 +58,14 @@ class ReserveInventory(DbActivities):
                             sku=item.sku,
                             quantity=item.quantity,
                             status=RESERVATION_HELD,
+                            run_id=run_id,
                         )
                         .on_conflict_do_nothing(
                             index_elements=[reservations.c.order_id, reservations.c.sku]
                         )
                     )
                     if held.rowcount == 0:
-                        continue
+                        continue  # an earlier attempt's row, or another run's (checked below)
                     taken = await conn.execute(
                         update(inventory)
                         .where(
@@ -74,12 +81,17 @@ class ReserveInventory(DbActivities):
                         raise business_error(
                             BusinessError.OUT_OF_STOCK, f"insufficient stock for {item.sku}"
                         )
-                rows = await conn.execute(
-                    select(reservations.c.sku, reservations.c.status)
-                    .where(reservations.c.order_id == request.order_id)
-                    .order_by(reservations.c.sku)
-                )
-                statuses = dict(rows.all())
+                rows = (
+                    await conn.execute(
+                        select(reservations.c.sku, reservations.c.status, reservations.c.run_id)
+                        .where(reservations.c.order_id == request.order_id)
+                        .order_by(reservations.c.sku)
+                    )
+                ).all()
+                if any(row.run_id != run_id for row in rows):
+                    # Raised inside the transaction: whatever this attempt took rolls back.
+                    raise foreign_run("reservations", request.order_id)
+                statuses = {row.sku: row.status for row in rows}
         except IntegrityError as exc:
             if violation(exc, FOREIGN_KEY_VIOLATION) is None:
                 raise

@@ -12,7 +12,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from activities._support import UNIQUE_VIOLATION, DbActivities, business_error, violation
+from activities._support import (
+    UNIQUE_VIOLATION,
+    DbActivities,
+    business_error,
+    not_recorded,
+    own_run,
+    violation,
+)
 from orders import identities
 from orders.db.schema import inventory, order_items, orders
 from orders.models import BusinessError, SealedOrder, ValidatedOrder
@@ -29,9 +36,10 @@ class ValidateOrder(DbActivities):
     async def validate_order(self, order: SealedOrder) -> ValidatedOrder:
         """Price every item from the catalogue and insert the order with its items.
 
-        The identity may insert orders but not read them, so a retry after a committed
-        attempt is recognised by the primary-key violation and answered from the input
-        and the catalogue prices.
+        The order row names the Temporal run that recorded it (``run_id``, from the
+        activity's own info). An order id is used once: when the row exists, a retry of
+        the same run is answered from the row (its recorded total and currency, never
+        recomputed from the input), and any other run is refused with nothing touched.
 
         Args:
             order: The customer's order, need-to-know fields sealed (stored as they are;
@@ -41,8 +49,10 @@ class ValidateOrder(DbActivities):
             The order as recorded, with its total.
 
         Raises:
-            ApplicationError: ``InvalidOrder`` (non-retryable) naming unknown SKUs.
+            ApplicationError: ``InvalidOrder`` (non-retryable) naming unknown SKUs;
+                ``DuplicateOrder`` (non-retryable) when another run recorded the order id.
         """
+        run_id = own_run()
         skus = [item.sku for item in order.items]
         async with self._engine.connect() as conn:
             result = await conn.execute(
@@ -63,6 +73,7 @@ class ValidateOrder(DbActivities):
                         shipping_address=order.shipping_address,
                         total_cents=total,
                         currency=order.currency,
+                        run_id=run_id,
                     )
                 )
                 await conn.execute(
@@ -80,12 +91,43 @@ class ValidateOrder(DbActivities):
         except IntegrityError as exc:
             if violation(exc, UNIQUE_VIOLATION) != ORDERS_PK:
                 raise
-            activity.logger.info("order already recorded by an earlier attempt")
-        else:
-            activity.logger.info("order recorded")
+            return await self._recorded(order, run_id)
+        activity.logger.info("order recorded")
         return ValidatedOrder(
             order_id=order.order_id,
             total_cents=total,
             currency=order.currency,
+            item_count=len(order.items),
+        )
+
+    async def _recorded(self, order: SealedOrder, run_id: str) -> ValidatedOrder:
+        """Answer a retry of the run that recorded ``order`` from the row; refuse any other.
+
+        Raises:
+            ApplicationError: ``DuplicateOrder`` (another run, or a row from before runs
+                were recorded); ``NotRecorded`` if the row vanished (nobody may delete).
+        """
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(orders.c.run_id, orders.c.total_cents, orders.c.currency).where(
+                        orders.c.id == order.order_id
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            raise not_recorded("order", order.order_id)
+        if row.run_id != run_id:
+            # The message names the order id only (not PII): nothing of the recorded order.
+            raise business_error(
+                BusinessError.DUPLICATE_ORDER,
+                f"order {order.order_id} was already placed by another workflow run",
+            )
+        activity.logger.info("order already recorded by an earlier attempt of this run")
+        return ValidatedOrder(
+            order_id=order.order_id,
+            total_cents=row.total_cents,
+            currency=row.currency,
+            # A retry of one run carries that run's input, so its item count is the row's.
             item_count=len(order.items),
         )

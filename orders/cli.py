@@ -174,12 +174,22 @@ def dev_server(
 
 
 def _place(order_req: Any, output: str) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
     async def go() -> str:
         async with actas.temporal_client(_stack(), _paths()) as client:
             handle = await orders_client.place(client, order_req)
             return handle.id
 
-    wid = asyncio.run(go())
+    try:
+        wid = asyncio.run(go())
+    except WorkflowAlreadyStartedError:
+        # An order id is used once (whatever became of it): say so, no traceback.
+        err.print(
+            f"[red]order {order_req.order_id} was already placed (workflow "
+            f"{order_req.workflow_id}); an order id is used once: place a new order.[/red]"
+        )
+        raise typer.Exit(2) from None
     if output == "json":
         out.print_json(json.dumps({"workflow_id": wid, "order_id": order_req.order_id}))
     else:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from orders import identities
 from orders.approvals import AcceptedApproval
@@ -107,8 +108,13 @@ async def place(
     The seals use the client's own Transit access (through its codec); the workflow input
     carries only sealed values for the payment reference, address and e-mail.
 
+    An order id is used once: the start is refused while the order's workflow runs and
+    after it has closed, whatever its outcome (a rejected order is not placed again under
+    its id; the customer places a new order).
+
     Raises:
         VaultUnavailableError: Vault unreachable; nothing was started, retry.
+        temporalio.exceptions.WorkflowAlreadyStartedError: The order id was already placed.
     """
     from workflows import OrderWorkflow
 
@@ -120,6 +126,10 @@ async def place(
         sealed,
         id=sealed.workflow_id,
         task_queue=identities.ORDER_WORKFLOW.task_queue,
+        # Never a second run for an order id: not after it closed (any outcome), not while
+        # it runs. ALLOW_DUPLICATE would let a new run replace a rejected order's amount.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         # Memo is encrypted by the codec like every payload; keep it free of PII anyway.
         memo={"customer_id": order.customer_id, "items": len(order.items)},
     )

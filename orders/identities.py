@@ -176,6 +176,38 @@ class Identity:
 
 S, INS, U = Privilege.SELECT, Privilege.INSERT, Privilege.UPDATE
 
+# Column lists shared by several grants below (no table-wide grant where a list will do).
+RUN_COLUMN: Final = "run_id"
+"""Column of ``orders``, ``reservations`` and ``payments`` naming the Temporal workflow run
+that wrote the row (from the activity's own ``activity.info()``, never from its input): a
+retry of that run may answer from the row, any other run is refused, and compensations
+touch only rows of their own run."""
+STOCK_COLUMNS: Final = ("available", "reserved")
+"""The only inventory columns anybody updates: stock, never a price, name or SKU."""
+STOCK_READ_COLUMNS: Final = ("sku", *STOCK_COLUMNS)
+"""What moving stock reads (the row's key and the stock it adjusts); no price, no name."""
+ORDER_INSERT_COLUMNS: Final = (
+    "id",
+    "customer_id",
+    "customer_email",
+    "shipping_address",
+    "total_cents",
+    "currency",
+    RUN_COLUMN,
+)
+"""What validate_order records; status, created_at and written_by come from the server."""
+ORDER_RECORD_COLUMNS: Final = ("id", RUN_COLUMN, "total_cents", "currency")
+"""What validate_order reads back on a retry: whose run recorded the order, and its amount."""
+PAYMENT_READ_COLUMNS: Final = (
+    "transaction_id",
+    "order_id",
+    "amount_cents",
+    "currency",
+    "status",
+    RUN_COLUMN,
+)
+"""Payment columns the payment identities use (process_payment also inserts exactly these)."""
+
 # Activity names, named once; the workflow schedules them by these names.
 VALIDATE_ORDER: Final = "validate_order"
 RESERVE_INVENTORY: Final = "reserve_inventory"
@@ -195,8 +227,9 @@ ORDER_VALIDATE = Identity(
     activities=(VALIDATE_ORDER,),
     grants=(
         grant("inventory", SELECT=("sku", "price_cents")),
-        grant("orders", INS),
-        grant("order_items", INS),
+        # Reads back only what a retry of its own run answers with (and whose run it was).
+        grant("orders", SELECT=ORDER_RECORD_COLUMNS, INSERT=ORDER_INSERT_COLUMNS),
+        grant("order_items", INSERT=("order_id", "sku", "quantity", "unit_price_cents")),
     ),
     summary="checks the order against the catalogue and records it",
 )
@@ -204,7 +237,14 @@ ORDER_RESERVE_INVENTORY = Identity(
     "order-reserve-inventory",
     Kind.ACTIVITY,
     activities=(RESERVE_INVENTORY,),
-    grants=(grant("inventory", S, U), grant("reservations", S, INS)),
+    grants=(
+        grant("inventory", SELECT=STOCK_READ_COLUMNS, UPDATE=STOCK_COLUMNS),
+        grant(
+            "reservations",
+            SELECT=("order_id", "sku", "status", RUN_COLUMN),
+            INSERT=("order_id", "sku", "quantity", "status", RUN_COLUMN),
+        ),
+    ),
     summary="holds stock for the order",
 )
 ORDER_PROCESS_PAYMENT = Identity(
@@ -212,8 +252,8 @@ ORDER_PROCESS_PAYMENT = Identity(
     Kind.ACTIVITY,
     activities=(PROCESS_PAYMENT,),
     grants=(
-        grant("orders", SELECT=("id", "total_cents", "currency")),
-        grant("payments", S, INS),
+        grant("orders", SELECT=("id", "total_cents", "currency", RUN_COLUMN)),
+        grant("payments", SELECT=PAYMENT_READ_COLUMNS, INSERT=PAYMENT_READ_COLUMNS),
     ),
     summary="captures the payment (local simulator)",
 )
@@ -221,7 +261,7 @@ ORDER_REFUND_PAYMENT = Identity(
     "order-refund-payment",
     Kind.ACTIVITY,
     activities=(REFUND_PAYMENT,),
-    grants=(grant("payments", S, UPDATE=("status", "refunded_at")),),
+    grants=(grant("payments", SELECT=PAYMENT_READ_COLUMNS, UPDATE=("status", "refunded_at")),),
     summary="compensation: refunds a captured payment",
 )
 ORDER_FULFILL = Identity(
@@ -230,7 +270,11 @@ ORDER_FULFILL = Identity(
     activities=(FULFILL_ORDER,),
     grants=(
         grant("orders", SELECT=("id", "shipping_address")),
-        grant("shipments", S, INS),
+        grant(
+            "shipments",
+            SELECT=("tracking_number", "order_id"),
+            INSERT=("tracking_number", "order_id", "carrier"),
+        ),
     ),
     summary="creates the shipment",
 )
@@ -240,7 +284,7 @@ ORDER_NOTIFY = Identity(
     activities=(NOTIFY_CUSTOMER,),
     grants=(
         grant("orders", SELECT=("id", "customer_email")),
-        grant("notifications", S, INS),
+        grant("notifications", SELECT=("order_id", "kind"), INSERT=("order_id", "kind")),
     ),
     summary="tells the customer",
 )
@@ -248,7 +292,15 @@ ORDER_RELEASE_INVENTORY = Identity(
     "order-release-inventory",
     Kind.ACTIVITY,
     activities=(RELEASE_INVENTORY,),
-    grants=(grant("inventory", S, U), grant("reservations", S, U)),
+    grants=(
+        grant("inventory", SELECT=STOCK_READ_COLUMNS, UPDATE=STOCK_COLUMNS),
+        # Reads the run column to release only what its own run holds; flips status only.
+        grant(
+            "reservations",
+            SELECT=("order_id", "sku", "quantity", "status", RUN_COLUMN),
+            UPDATE=("status",),
+        ),
+    ),
     summary="compensation: returns held stock",
 )
 ORDER_APPROVALS = Identity(

@@ -162,7 +162,11 @@ def workflow_id_for(order_id: str) -> str:
 
 
 class ValidatedOrder(Model):
-    """Result of validate_order: the order as recorded, priced from the catalogue."""
+    """Result of validate_order: the order as recorded, priced from the catalogue.
+
+    ``total_cents`` and ``currency`` are the recorded row's (a retry reads them back), so
+    the status, the approval threshold and the payment all use one amount.
+    """
 
     order_id: str
     total_cents: int
@@ -250,6 +254,8 @@ class Outcome(enum.StrEnum):
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
     FULFILLMENT_FAILED = "FULFILLMENT_FAILED"
     REJECTED = "REJECTED"
+    DUPLICATE_ORDER = "DUPLICATE_ORDER"
+    """Another run already recorded this order id: this run did nothing at all."""
 
 
 class Step(enum.StrEnum):
@@ -297,3 +303,5 @@ class BusinessError(enum.StrEnum):
     OUT_OF_STOCK = "OutOfStock"
     PAYMENT_DECLINED = "PaymentDeclined"
     UNDELIVERABLE = "Undeliverable"
+    DUPLICATE_ORDER = "DuplicateOrder"
+    """The order id was recorded by another workflow run (an order id is used once)."""

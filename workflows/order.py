@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Shipment,
         Step,
         ValidatedOrder,
+        workflow_id_for,
     )
 
 WORKFLOW_NAME: Final = identities.ORDER_WORKFLOW_TYPE
@@ -71,6 +72,11 @@ APPROVAL_STEP: Final = "approval"
 """Entry in ``completed_steps`` once the approvals an order needs are in."""
 NO_APPROVAL: Final = "no valid approval before the deadline"
 REJECTED_BY: Final = "rejected by approver {}"
+WORKFLOW_ID_MISMATCH: Final = "WorkflowIdMismatch"
+"""``ApplicationError.type`` failing a run whose workflow id is not its order's.
+
+Temporal makes a workflow id unique, the order id only through this check: a run started
+under any other id (say ``order-B`` for order A) could otherwise run a second saga for A."""
 
 STEP_TIMEOUT: Final = timedelta(seconds=10)
 """One attempt of a step (start to close)."""
@@ -89,6 +95,7 @@ OUTCOMES: Final[dict[str, Outcome]] = {
     BusinessError.OUT_OF_STOCK: Outcome.OUT_OF_STOCK,
     BusinessError.PAYMENT_DECLINED: Outcome.PAYMENT_DECLINED,
     BusinessError.UNDELIVERABLE: Outcome.FULFILLMENT_FAILED,
+    BusinessError.DUPLICATE_ORDER: Outcome.DUPLICATE_ORDER,
 }
 """Business failure type -> the order's outcome."""
 
@@ -293,8 +300,20 @@ class OrderWorkflow:
 
         Raises:
             ActivityError: A step failed for a non-business reason (after compensation).
-            ApplicationError: A compensation could not be completed.
+            ApplicationError: A compensation could not be completed, or
+                ``WorkflowIdMismatch``: the run's workflow id is not its order's (nothing ran).
         """
+        # Before any command: a passing check adds nothing to history, so every existing
+        # history replays unchanged; a failing one schedules no activity at all.
+        expected_id = workflow_id_for(order.order_id)
+        actual_id = workflow.info().workflow_id
+        if actual_id != expected_id:
+            raise ApplicationError(
+                f"workflow id {actual_id} does not match order {order.order_id} "
+                f"(expected {expected_id}); nothing was done",
+                type=WORKFLOW_ID_MISMATCH,
+                non_retryable=True,
+            )
         ref = OrderRef(order_id=order.order_id)
         if workflow.patched(PLACED_BY_PATCH):
             self._submitter = placed_by()
@@ -302,6 +321,8 @@ class OrderWorkflow:
             validated = await self._step(
                 Step.VALIDATING, identities.VALIDATE_ORDER, order, ValidatedOrder
             )
+            # The recorded order's amount (validate reads it back on a retry): the status,
+            # the approval threshold and the approvers' signatures all use this one.
             self._update(total_cents=validated.total_cents, currency=validated.currency)
             await self._step(
                 Step.RESERVING,
@@ -446,4 +467,4 @@ def _who(approval: SignedApproval) -> dict[str, Any]:
     return {"approver": msg.approver, "nonce": msg.nonce, "key_version": approval.key_version}
 
 
-__all__ = ["OrderWorkflow", "business_failure"]
+__all__ = ["WORKFLOW_ID_MISMATCH", "OrderWorkflow", "business_failure"]

@@ -35,3 +35,24 @@ def revoke_of(grant: str) -> str:
     if match is None:
         raise ValueError(f"not a plain GRANT statement: {grant}")
     return f"REVOKE {match['what']} FROM {match['grantee']}"
+
+
+_REVOKE: Final = re.compile(
+    r"^REVOKE (?P<what>[A-Z, ]+ ON TABLE [a-z_]+\.[a-z_]+) FROM (?P<grantee>[a-z_][a-z0-9_]*)$"
+)
+
+
+def grant_of(revoke: str) -> str:
+    """The ``GRANT`` a literal table-wide ``REVOKE … ON TABLE … FROM group`` took away.
+
+    A migration that narrows a table-wide grant to columns revokes the old privilege; its
+    downgrade gives it back with this (derived, so the file holds only the new GRANTs).
+
+    Raises:
+        ValueError: For anything but that form (column lists included: PostgreSQL's
+            table-wide REVOKE also removes column grants, so only that form is undone).
+    """
+    match = _REVOKE.match(revoke)
+    if match is None:
+        raise ValueError(f"not a plain table-wide REVOKE statement: {revoke}")
+    return f"GRANT {match['what']} TO {match['grantee']}"

@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 
-from orders.identities import DB_SCHEMA
+from orders.identities import DB_SCHEMA, RUN_COLUMN
 
 NAMING_CONVENTION: Final = {
     "pk": "pk_%(table_name)s",
@@ -43,6 +43,15 @@ NAMING_CONVENTION: Final = {
 def _written_by() -> Column[str]:
     """Login role that last wrote the row; set by a trigger (migration 0002), not by callers."""
     return Column("written_by", Text, nullable=False, server_default=text("session_user"))
+
+
+def _run_id() -> Column[str]:
+    """Temporal run that wrote the row (migration 0003).
+
+    Nullable only because rows written before 0003 have none; every activity writes it, and
+    a row without one belongs to no run (no run adopts or compensates it).
+    """
+    return Column(RUN_COLUMN, Text, nullable=True)
 
 
 metadata: Final = MetaData(schema=DB_SCHEMA, naming_convention=NAMING_CONVENTION)
@@ -66,6 +75,7 @@ orders: Final = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_cents >= 0", name="total_cents_nonnegative"),
     _written_by(),
+    _run_id(),
 )
 
 inventory: Final = Table(
@@ -107,6 +117,7 @@ reservations: Final = Table(
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("status IN ('held', 'released')", name="status_known"),
     _written_by(),
+    _run_id(),
 )
 
 payments: Final = Table(
@@ -126,6 +137,7 @@ payments: Final = Table(
         "(status = 'refunded') = (refunded_at IS NOT NULL)", name="refunded_at_iff_refunded"
     ),
     _written_by(),
+    _run_id(),
 )
 
 shipments: Final = Table(

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import hvac
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from orders import client as orders_client
 from orders import identities
-from orders.db.engine import ssl_context
+from orders.db.engine import create_engine, ssl_context
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
+from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest, OrderStatus
+from orders.security.codec import codec_for
+from orders.security.k8s_token import TokenProjector
+from orders.security.sealing import Unsealer
+from orders.security.vault import VaultSession
 from tests.support_wait import wait_for as eventually
+
+A = TypeVar("A")
+T = TypeVar("T")
 
 __all__ = ["eventually", "login", "login_as", "projected_token"]
 
@@ -124,3 +138,50 @@ async def complete(client: Client, order: OrderRequest, timeout: float = 120) ->
     """Place ``order`` through the project's client and wait for its result."""
     handle = await orders_client.place(client, order)
     return await asyncio.wait_for(handle.result(), timeout=timeout)
+
+
+@dataclass
+class ActingIdentity:
+    """What an identity's worker holds: its engine (own dynamic role) and its unsealer."""
+
+    engine: AsyncEngine
+    unsealer: Unsealer
+
+
+@contextlib.asynccontextmanager
+async def acting_as(
+    stack: StackInfo, paths: StackPaths, identity: identities.Identity
+) -> AsyncIterator[ActingIdentity]:
+    """Build ``identity``'s engine and unsealer exactly as its worker does (workers/build.py).
+
+    Its own projected token, its own Vault login and its own Vault-issued Postgres role,
+    renewed while the block runs; on exit the engine is disposed and the session closed,
+    which revokes the lease (the role is dropped).
+    """
+    settings = identity_settings(stack, paths, identity)
+    await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
+    session = VaultSession(identity, settings)
+    await session.start()
+    stop = asyncio.Event()
+    renewer = asyncio.create_task(session.run(stop))  # test TTLs are seconds long
+    engine = create_engine(settings, session)
+    codec = codec_for(session, settings)
+    try:
+        yield ActingIdentity(engine, Unsealer(codec.transit, identity))
+    finally:
+        stop.set()
+        await renewer
+        await engine.dispose()
+        await codec.transit.aclose()
+        await session.close()
+
+
+async def run_activity_as_run(run_id: str, fn: Callable[[A], Awaitable[T]], arg: A) -> T:
+    """Run a real activity method with Temporal info saying workflow run ``run_id``.
+
+    No workflow or worker: ``ActivityEnvironment`` gives the activity the context a worker
+    would, so the activity's own ``activity.info().workflow_run_id`` is ``run_id``.
+    """
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id)
+    return await env.run(fn, arg)

@@ -130,3 +130,25 @@ def test_dev_status_lists_every_certificate_with_its_expiry(
     assert re.search(r"\b\d+m \d+s\b", rows["client order-workflow"]), rows["client order-workflow"]
     assert "d " in rows["root CA"]  # years, in days
     assert "PRIVATE KEY" not in shown.stdout
+
+
+async def test_second_place_of_an_order_id_is_refused_in_one_line(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    order = support.make_order("cli-twice", "SKU-WIDGET")
+    first = await orders_client.place(client, order)
+    args = [
+        "order", "place", "--order-id", order.order_id, "--customer-id", "cust-cli",
+        "--email", "cli@example.com", "--address", "3 Command Line, Shell City",
+        "--payment-ref", "tok-4242", "--item", "SKU-GIZMO:1",
+    ]  # fmt: skip
+    done = orders_cli(stack_paths, *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"order {order.order_id} was already placed" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "cli@example.com" not in done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    # Still the first run, for the first basket.
+    result = await asyncio.wait_for(first.result(), 60)
+    assert result.outcome is Outcome.COMPLETED
+    assert result.total_cents == 1250

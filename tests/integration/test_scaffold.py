@@ -32,6 +32,7 @@ import pytest
 from temporalio.client import Client
 
 from orders import identities
+from orders.db.migrate import head_revision
 from orders.devstack.live import worker_settings
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
@@ -49,7 +50,9 @@ DOC: Final = PROJECT_ROOT / "docs" / "build-your-own-workflow.md"
 WORKFLOW: Final = "returns-workflow"
 ACTIVITY: Final = "return-receive"
 GROUP: Final = "grp_return_receive"
-HEAD_BEFORE: Final = "0002"
+HEAD_BEFORE: Final = head_revision()
+NEW_REVISION: Final = f"{int(HEAD_BEFORE) + 1:04d}"
+"""The grant migration ``orders new activity`` appends after the tree's newest one."""
 SCAFFOLDED: Final = {
     "orders/identities.py",
     "activities/__init__.py",
@@ -57,7 +60,7 @@ SCAFFOLDED: Final = {
     "tests/unit/activities/test_return_receive.py",
     "workflows/__init__.py",
     "workflows/returns.py",
-    "orders/db/migrations/versions/0003_return_receive_grants.py",
+    f"orders/db/migrations/versions/{NEW_REVISION}_return_receive_grants.py",
     "vault/policies/return-receive.hcl",
     "vault/policies/returns-workflow.hcl",
     "k8s/base/kustomization.yaml",
@@ -369,5 +372,5 @@ def test_copy_is_lint_clean_and_its_contract_tests_pass(
         "test_rendered_policy_grants_exactly_what_the_contract_says[return-receive]",
         "test_return_receive_completes_the_step",
         "test_migration_grants_equal_contract",
-        "test_every_statement_in_the_file_is_in_grants[0003]",
+        f"test_every_statement_in_the_file_is_in_grants[{NEW_REVISION}]",
     } <= passed

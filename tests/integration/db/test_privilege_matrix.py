@@ -158,3 +158,38 @@ def test_every_identity_is_in_the_matrix() -> None:
     assert identities.ORDER_WORKFLOW.name not in covered
     assert identities.ORDER_APPROVALS.name not in covered
     assert len(list(itertools.islice(probes(), 5))) == 5
+
+
+STOCK_MOVERS = (identities.ORDER_RESERVE_INVENTORY, identities.ORDER_RELEASE_INVENTORY)
+
+
+@pytest.mark.parametrize("identity", STOCK_MOVERS, ids=lambda i: i.name)
+async def test_stock_movers_cannot_change_a_price_but_move_stock_stamped_as_themselves(
+    stack: StackInfo, stack_paths: StackPaths, identity: Identity
+) -> None:
+    # A credential of its own (test leases live seconds): the identity's Vault login.
+    vault = support.login_as(stack, stack_paths, identity)
+    resp = vault.secrets.database.generate_credentials(identity.db_role)
+    user, password = resp["data"]["username"], resp["data"]["password"]
+    conn = await support.connect_pg(stack, user, password)
+    try:
+        # Rolled back either way: were it allowed, every price would be 0.01 until then.
+        assert not await allowed(conn, "UPDATE orders.inventory SET price_cents = 1")
+        assert not await allowed(conn, "UPDATE orders.inventory SET name = 'x', sku = 'x'")
+        # Their one job, committed (a no-op on a never-stocked SKU): the BEFORE UPDATE
+        # trigger still stamps written_by, although they may not update that column.
+        await conn.execute(
+            "UPDATE orders.inventory SET available = available, reserved = reserved "
+            "WHERE sku = 'SKU-SOLDOUT'"
+        )
+    finally:
+        await conn.close()
+    admin = await support.admin_pg(stack)
+    try:
+        stamped = await admin.fetchval(
+            "SELECT written_by FROM orders.inventory WHERE sku = 'SKU-SOLDOUT'"
+        )
+    finally:
+        await admin.close()
+        vault.auth.token.revoke_self()  # revokes the lease: the role is dropped
+    assert stamped == user

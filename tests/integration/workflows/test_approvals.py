@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from orders import client as orders_client
 from orders import identities, vault_approvers
@@ -273,3 +274,50 @@ async def test_raw_cli_signal_is_dropped_and_counted(
     assert await failed_tasks(handle) == 0
     assert await payments(stack, status.order_id) == 0
     await handle.terminate("test over")
+
+
+async def test_a_rejected_order_id_cannot_be_placed_again_and_nothing_is_paid(
+    stack: StackInfo, stack_paths: StackPaths, client: Client
+) -> None:
+    """The reviewer's scenario: reject 2 laptops, then place the same id with a gizmo."""
+    order = large(customer="cust-replaced", laptops=2)
+    first = await awaiting(client, order)
+    await orders_client.approve(
+        client,
+        order.order_id,
+        approver="bob",
+        password=vault_approvers.dev_password(stack_paths, "bob"),
+        vault_addr=stack.vault_addr,
+        verify=stack.verify,
+        decision="reject",
+    )
+    first_run = first.first_execution_run_id
+    rejected = OrderStatus.model_validate(await first.result())
+    assert rejected.outcome is Outcome.REJECTED
+    assert rejected.total_cents == 2 * 149900
+
+    replacement = order.model_copy(update={"items": (OrderItem(sku="SKU-GIZMO", quantity=1),)})
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await orders_client.place(client, replacement)
+
+    # The order id still names the first run only, and its outcome stands.
+    latest = client.get_workflow_handle(order.workflow_id)
+    assert (await latest.describe()).run_id == first_run
+    assert (await status_of(latest)).outcome is Outcome.REJECTED
+    conn = await admin_pg(stack)
+    try:
+        captured = await conn.fetchval(
+            "SELECT count(*) FROM orders.payments WHERE order_id = $1 AND status = 'captured'",
+            order.order_id,
+        )
+        shipments = await conn.fetchval(
+            "SELECT count(*) FROM orders.shipments WHERE order_id = $1", order.order_id
+        )
+        recorded = await conn.fetchrow(
+            "SELECT total_cents, run_id FROM orders.orders WHERE id = $1", order.order_id
+        )
+    finally:
+        await conn.close()
+    assert (captured, shipments) == (0, 0)
+    assert recorded is not None
+    assert (recorded["total_cents"], recorded["run_id"]) == (2 * 149900, first_run)

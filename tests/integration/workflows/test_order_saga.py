@@ -7,13 +7,15 @@ import os
 import signal
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from orders import client as orders_client
 from orders import evidence, identities
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import OrderRequest, OrderStatus, Outcome, Step
 from tests.integration import support
+from workflows.order import WORKFLOW_ID_MISMATCH, WORKFLOW_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -180,3 +182,27 @@ async def test_killed_workers_mid_order_complete_it_exactly_once(
         )
 
     await support.eventually(restarted, timeout=30)
+
+
+async def test_a_workflow_id_not_of_its_order_runs_nothing(
+    stack: StackInfo, client: Client
+) -> None:
+    victim, other = make_order("SKU-WIDGET"), make_order("SKU-WIDGET")
+    sealed = await orders_client.sealer_for(client).seal_order(victim)
+    handle = await client.start_workflow(
+        WORKFLOW_NAME,
+        sealed,
+        id=other.workflow_id,  # order-<other>, carrying the victim's order
+        task_queue=identities.ORDER_WORKFLOW.task_queue,
+        result_type=OrderStatus,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), timeout=60)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == WORKFLOW_ID_MISMATCH
+    assert other.workflow_id in cause.message
+    assert victim.order_id in cause.message
+    assert await evidence.activity_runs(client, other.workflow_id) == []
+    for order_id in (victim.order_id, other.order_id):
+        assert await rows(stack, "SELECT 1 FROM orders.orders WHERE id=$1", order_id) == []

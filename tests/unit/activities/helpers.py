@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -98,9 +99,20 @@ class Unsealers:
         return Unsealer(self._transits(token_of or identity), identity)
 
 
+DEFAULT_RUN = ActivityEnvironment.default_info().workflow_run_id
+"""The run every :func:`run` call acts for (so repeated calls are retries of one run)."""
+
+
 async def run(fn: Callable[[A], Awaitable[T]], arg: A) -> T:
     """Run an activity in a real activity context (logger, info), as a worker would."""
     return await ActivityEnvironment().run(fn, arg)
+
+
+async def run_as(run_id: str | None, fn: Callable[[A], Awaitable[T]], arg: A) -> T:
+    """Run an activity as if scheduled by workflow run ``run_id`` (Temporal's own info)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_run_id=run_id)
+    return await env.run(fn, arg)
 
 
 async def recorded_order(db: OrdersDb, engines: Engines, sealer: Sealer) -> OrderRef:

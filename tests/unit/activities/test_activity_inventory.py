@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from activities._support import FOREIGN_RUN
 from activities.release_inventory import ReleaseInventory
 from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
 from orders import identities
 from orders.models import BusinessError, OrderRef, OrderRequest, ReserveRequest
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import Engines, count, new_order, new_sku, run, stock
+from tests.unit.activities.helpers import (
+    DEFAULT_RUN,
+    Engines,
+    count,
+    new_order,
+    new_sku,
+    run,
+    run_as,
+    stock,
+)
 from tests.unit.db.pg_cluster import OrdersDb, fetch
 
 
@@ -131,4 +141,54 @@ async def test_reserve_after_release_does_not_hold_again(
     late = await run(reserve.reserve_inventory, request)
 
     assert late.status == "released"
+    assert await stock(orders_db, sku) == (10, 0)
+
+
+async def test_reserve_never_adopts_another_runs_reservations(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
+    held = await new_sku(orders_db, available=10)
+    other = await new_sku(orders_db, available=10)
+    request = await _recorded(engines, sealer, new_order((held, 2)))
+    reserve = await _reserve(engines)
+    await run(reserve.reserve_inventory, request)
+    # Another run brings the same order id with one more item.
+    wider = ReserveRequest(
+        order_id=request.order_id, items=(*request.items, *new_order((other, 1)).items)
+    )
+
+    with pytest.raises(ApplicationError) as failure:
+        await run_as("run-intruder", reserve.reserve_inventory, wider)
+
+    assert failure.value.type == FOREIGN_RUN
+    assert failure.value.non_retryable
+    # Rolled back: the intruder's own row and stock movement were never committed.
+    assert await stock(orders_db, other) == (10, 0)
+    assert await stock(orders_db, held) == (8, 2)
+    rows = await fetch(
+        orders_db,
+        "SELECT sku, run_id FROM orders.reservations WHERE order_id = $1",
+        request.order_id,
+    )
+    assert [(r["sku"], r["run_id"]) for r in rows] == [(held, DEFAULT_RUN)]
+
+
+async def test_release_by_another_run_leaves_the_order_held(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer
+) -> None:
+    sku = await new_sku(orders_db, available=10)
+    request = await _recorded(engines, sealer, new_order((sku, 3)))
+    await run((await _reserve(engines)).reserve_inventory, request)
+    ref = OrderRef(order_id=request.order_id)
+
+    result = await run_as("run-intruder", (await _release(engines)).release_inventory, ref)
+
+    assert result.skus == ()
+    assert await stock(orders_db, sku) == (7, 3)
+    rows = await fetch(
+        orders_db, "SELECT status FROM orders.reservations WHERE order_id = $1", ref.order_id
+    )
+    assert [r["status"] for r in rows] == ["held"]
+    # Its own run still releases it.
+    assert (await run((await _release(engines)).release_inventory, ref)).skus == (sku,)
     assert await stock(orders_db, sku) == (10, 0)

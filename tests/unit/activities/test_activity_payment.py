@@ -12,7 +12,12 @@ import logging
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities._support import NOT_RECORDED, SEALED_FIELD_DENIED, SEALED_FIELD_INVALID
+from activities._support import (
+    FOREIGN_RUN,
+    NOT_RECORDED,
+    SEALED_FIELD_DENIED,
+    SEALED_FIELD_INVALID,
+)
 from activities.payment import ProcessPayment, transaction_id_for
 from activities.refund import RefundPayment
 from activities.validate import ValidateOrder
@@ -21,6 +26,7 @@ from orders.models import BusinessError, OrderRef, PaymentRequest
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.vault import VaultUnavailableError
 from tests.unit.activities.helpers import (
+    DEFAULT_RUN,
     REFERENCE,
     Engines,
     Unsealers,
@@ -28,8 +34,9 @@ from tests.unit.activities.helpers import (
     new_order,
     new_sku,
     run,
+    run_as,
 )
-from tests.unit.db.pg_cluster import OrdersDb, fetch
+from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
 from tests.unit.security.openbao_dev import unreachable_transit
 
 PAYMENT = identities.ORDER_PROCESS_PAYMENT
@@ -193,3 +200,59 @@ async def test_refund_without_payment_is_not_retried(
         await run((await _refund(engines)).refund_payment, OrderRef(order_id=order_id))
     assert failure.value.type == NOT_RECORDED
     assert failure.value.non_retryable
+
+
+async def test_payment_for_an_order_another_run_recorded_is_refused(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer, unsealers: Unsealers
+) -> None:
+    order_id = await _recorded_order(orders_db, engines, sealer)
+    pay = await _pay(engines, unsealers(PAYMENT))
+
+    with pytest.raises(ApplicationError) as failure:
+        await run_as("run-intruder", pay.process_payment, await _request(sealer, order_id))
+
+    assert failure.value.type == FOREIGN_RUN
+    assert failure.value.non_retryable
+    assert await count(orders_db, "payments", order_id) == 0
+
+
+async def test_payment_never_adopts_another_runs_payment(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer, unsealers: Unsealers
+) -> None:
+    order_id = await _recorded_order(orders_db, engines, sealer)
+    pay = await _pay(engines, unsealers(PAYMENT))
+    await run(pay.process_payment, await _request(sealer, order_id))
+    # As if another run had recorded the order (validate refuses that; defence in depth).
+    await execute(
+        orders_db, "UPDATE orders.orders SET run_id = 'run-intruder' WHERE id = $1", order_id
+    )
+
+    with pytest.raises(ApplicationError) as failure:
+        await run_as("run-intruder", pay.process_payment, await _request(sealer, order_id))
+
+    assert failure.value.type == FOREIGN_RUN
+    (row,) = await fetch(
+        orders_db, "SELECT status, run_id FROM orders.payments WHERE order_id = $1", order_id
+    )
+    assert (row["status"], row["run_id"]) == ("captured", DEFAULT_RUN)
+
+
+async def test_refund_by_another_run_changes_nothing_and_reveals_nothing(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer, unsealers: Unsealers
+) -> None:
+    order_id = await _recorded_order(orders_db, engines, sealer)
+    await run(
+        (await _pay(engines, unsealers(PAYMENT))).process_payment, await _request(sealer, order_id)
+    )
+    refund = await _refund(engines)
+
+    with pytest.raises(ApplicationError) as failure:
+        await run_as("run-intruder", refund.refund_payment, OrderRef(order_id=order_id))
+
+    # The same answer as for an order without any payment: nothing of the victim's.
+    assert failure.value.type == NOT_RECORDED
+    assert "2468" not in failure.value.message
+    (row,) = await fetch(
+        orders_db, "SELECT status, refunded_at FROM orders.payments WHERE order_id = $1", order_id
+    )
+    assert (row["status"], row["refunded_at"]) == ("captured", None)

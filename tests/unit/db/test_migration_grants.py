@@ -6,6 +6,7 @@ which asks Postgres what each Vault-issued role can do.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -22,6 +23,11 @@ GRANT = re.compile(
     r"^GRANT (?P<privileges>.+?) ON TABLE (?P<schema>[a-z_]+)\.(?P<table>[a-z_]+) "
     r"TO (?P<grantee>[a-z_]+)$"
 )
+REVOKE = re.compile(
+    r"^REVOKE (?P<privileges>[A-Z, ]+) ON TABLE (?P<schema>[a-z_]+)\.(?P<table>[a-z_]+) "
+    r"FROM (?P<grantee>[a-z_]+)$"
+)
+"""Only table-wide REVOKEs: a migration narrows a grant by revoking it and granting columns."""
 PRIVILEGE = re.compile(r"^(?P<privilege>[A-Z]+)(?: \((?P<columns>[a-z_, ]+)\))?$")
 
 # role -> table -> privilege -> columns (None = the whole table)
@@ -54,9 +60,24 @@ def _split_privileges(text: str) -> list[str]:
 
 
 def parse(statements: tuple[str, ...]) -> Grants:
-    """Parse the migration's GRANT statements; anything unexpected fails the test."""
+    """Apply the migrations' GRANT (and REVOKE) statements in order; fail on anything odd.
+
+    As in PostgreSQL, a table-wide REVOKE also removes that privilege's column grants, and
+    column grants of one privilege add up. A grant that repeats what is already granted
+    (a table-wide privilege, or a column already covered) fails: every statement must
+    change something.
+    """
     grants: Grants = {}
     for statement in statements:
+        revoke = REVOKE.match(statement)
+        if revoke:
+            assert revoke["schema"] == identities.DB_SCHEMA
+            table = grants.get(revoke["grantee"], {}).get(revoke["table"], {})
+            for part in _split_privileges(revoke["privileges"]):
+                privilege = Privilege(part)
+                assert privilege in table, f"{privilege} was never granted: {statement}"
+                del table[privilege]
+            continue
         match = GRANT.match(statement)
         assert match, f"not a plain table GRANT: {statement}"
         assert match["schema"] == identities.DB_SCHEMA
@@ -66,11 +87,16 @@ def parse(statements: tuple[str, ...]) -> Grants:
             assert priv, f"cannot parse privilege {part!r} in: {statement}"
             privilege = Privilege(priv["privilege"])
             cols = priv["columns"]
-            assert privilege not in table, f"{privilege} granted twice: {statement}"
-            table[privilege] = (
-                frozenset(c.strip() for c in cols.split(",")) if cols is not None else None
-            )
-    return grants
+            if cols is None:
+                assert privilege not in table, f"{privilege} granted twice: {statement}"
+                table[privilege] = None
+                continue
+            new = frozenset(c.strip() for c in cols.split(","))
+            held = table.get(privilege, frozenset())
+            assert held is not None, f"{privilege} already table-wide: {statement}"
+            assert not held & new, f"{privilege} granted twice on {held & new}: {statement}"
+            table[privilege] = held | new
+    return {role: {t: p for t, p in tables.items() if p} for role, tables in grants.items()}
 
 
 def from_contract() -> Grants:
@@ -94,6 +120,22 @@ def _granting_migrations() -> list[ModuleType]:
     return [m for m in modules if hasattr(m, "GRANTS")]
 
 
+def _statements(migration: ModuleType) -> tuple[str, ...]:
+    """A migration's REVOKEs (run first, see 0003) then its GRANTs."""
+    return (*getattr(migration, "REVOKES", ()), *migration.GRANTS)
+
+
+def _literals(source: str, verb: str) -> tuple[str, ...]:
+    """String literals of ``source`` that start with ``verb`` (adjacent literals joined)."""
+    return tuple(
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith(verb + " ")
+    )
+
+
 @pytest.fixture(scope="module")
 def initial() -> ModuleType:
     return _migration("0001_initial.py")
@@ -101,8 +143,8 @@ def initial() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def all_grants() -> tuple[str, ...]:
-    """The GRANT statements of every migration, in file order."""
-    return tuple(s for m in _granting_migrations() for s in m.GRANTS)
+    """The GRANT and REVOKE statements of every migration, in file order."""
+    return tuple(s for m in _granting_migrations() for s in _statements(m))
 
 
 def test_migration_grants_equal_contract(all_grants: tuple[str, ...]) -> None:
@@ -111,16 +153,18 @@ def test_migration_grants_equal_contract(all_grants: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("migration", _granting_migrations(), ids=lambda m: m.revision)
 def test_every_statement_in_the_file_is_in_grants(migration: ModuleType) -> None:
-    # Guards against a GRANT executed in upgrade() but missing from the checked tuple.
+    # Guards against a GRANT or REVOKE executed in upgrade() but missing from the checked
+    # tuples (only those are compared with the contract).
     source = Path(migration.__file__ or "").read_text()
-    literal = re.findall(r'"(GRANT [^"]+)"', source)
-    assert tuple(literal) == migration.GRANTS
+    assert _literals(source, "GRANT") == migration.GRANTS
+    assert _literals(source, "REVOKE") == getattr(migration, "REVOKES", ())
     assert "op.execute(statement)" in source
-    assert "REVOKE" not in source
 
 
 def test_no_dangerous_privilege_anywhere(all_grants: tuple[str, ...]) -> None:
     for statement in all_grants:
+        if statement.startswith("REVOKE "):
+            continue
         for word in ("DELETE", "TRUNCATE", "CREATE", "ALL", "REFERENCES", "TRIGGER", "OPTION"):
             assert word not in statement.upper().split(), statement
 
@@ -147,6 +191,34 @@ def test_parser_rejects_what_it_does_not_understand() -> None:
     assert parse(("GRANT SELECT (a, b), UPDATE ON TABLE orders.t TO grp_x",)) == {
         "grp_x": {"t": {Privilege.SELECT: frozenset({"a", "b"}), Privilege.UPDATE: None}}
     }
+    with pytest.raises(AssertionError, match="never granted"):
+        parse(("REVOKE UPDATE ON TABLE orders.t FROM grp_x",))
+    with pytest.raises(AssertionError, match="granted twice"):
+        parse(("GRANT SELECT (a) ON TABLE orders.t TO grp_x",) * 2)
+
+
+def test_parser_applies_revokes_and_column_grants_in_order() -> None:
+    narrowed = parse(
+        (
+            "GRANT SELECT, UPDATE ON TABLE orders.t TO grp_x",
+            "GRANT INSERT (a) ON TABLE orders.t TO grp_x",
+            "REVOKE UPDATE ON TABLE orders.t FROM grp_x",
+            "GRANT UPDATE (b) ON TABLE orders.t TO grp_x",
+            "GRANT INSERT (c) ON TABLE orders.t TO grp_x",
+        )
+    )
+    assert narrowed == {
+        "grp_x": {
+            "t": {
+                Privilege.SELECT: None,
+                Privilege.UPDATE: frozenset({"b"}),
+                Privilege.INSERT: frozenset({"a", "c"}),
+            }
+        }
+    }
+    assert parse(
+        ("GRANT SELECT ON TABLE orders.t TO grp_x", "REVOKE SELECT ON TABLE orders.t FROM grp_x")
+    ) == {"grp_x": {}}
 
 
 def test_seed_has_the_scenario_skus(initial: ModuleType) -> None:

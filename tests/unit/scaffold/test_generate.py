@@ -8,11 +8,15 @@ from pathlib import Path
 import pytest
 import typer
 
-from orders.db.grants import require_group, revoke_of
+from orders.db.grants import grant_of, require_group, revoke_of
+from orders.db.migrate import head_revision
 from orders.scaffold import generate
 from orders.scaffold.cli import new_activity
 from orders.scaffold.generate import ScaffoldError, plan_activity, plan_workflow
 from orders.scaffold.tables import parse_tables
+
+NEW_REVISION = f"{int(head_revision()) + 1:04d}"
+"""The grant migration ``orders new activity`` appends after the tree's newest one."""
 
 ROOT = generate.ROOT
 
@@ -89,14 +93,14 @@ def test_plan_writes_new_files_and_edits_at_the_markers(tree: Path) -> None:
         generate.ACTIVITIES_INIT,
         Path("activities/record_it.py"),
         Path("tests/unit/activities/test_record_it.py"),
-        generate.MIGRATIONS / "0003_record_it_grants.py",
+        generate.MIGRATIONS / f"{NEW_REVISION}_record_it_grants.py",
     }
     contract = (tree / generate.IDENTITIES).read_text()
     assert 'RECORD_IT = Identity(\n    "record-it",' in contract
     assert f"    RECORD_IT,\n{generate.MARK_ALL}" in contract
-    migration = (tree / generate.MIGRATIONS / "0003_record_it_grants.py").read_text()
+    migration = (tree / generate.MIGRATIONS / f"{NEW_REVISION}_record_it_grants.py").read_text()
     assert '"GRANT SELECT ON TABLE orders.shipments TO grp_record_it",' in migration
-    assert 'down_revision: str | None = "0002"' in migration
+    assert f'down_revision: str | None = "{head_revision()}"' in migration
 
 
 def test_cli_refuses_with_exit_2_and_the_reason(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,3 +116,11 @@ def test_revoke_undoes_a_grant_and_refuses_anything_else() -> None:
     with pytest.raises(ValueError, match="not a plain GRANT"):
         revoke_of("GRANT grp_x TO someone_else")
     assert "'grp_x'" in require_group("grp_x")
+
+
+def test_grant_of_undoes_a_table_wide_revoke_only() -> None:
+    revoke = "REVOKE SELECT, UPDATE ON TABLE orders.inventory FROM grp_x"
+    assert grant_of(revoke) == "GRANT SELECT, UPDATE ON TABLE orders.inventory TO grp_x"
+    # A table-wide REVOKE also drops column grants: a column one is not undone this way.
+    with pytest.raises(ValueError, match="table-wide REVOKE"):
+        grant_of("REVOKE SELECT (id) ON TABLE orders.orders FROM grp_x")

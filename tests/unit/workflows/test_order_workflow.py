@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from temporalio import activity
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -57,9 +57,16 @@ from orders.models import (
 )
 from orders.security.sealing import Sealer, Unsealer
 from tests.support_front import placed_by
+from tests.support_wait import wait_for
 from tests.unit.security.openbao_dev import Transits, dev_vault, transits
 from workflows import OrderWorkflow
-from workflows.order import NOTIFY_FAILED, STATUS_QUERY
+from workflows.order import (
+    NOTIFY_FAILED,
+    OUTCOMES,
+    STATUS_QUERY,
+    WORKFLOW_ID_MISMATCH,
+    business_failure,
+)
 
 __all__ = ["dev_vault", "transits"]  # fixtures, imported so pytest finds them here
 
@@ -103,6 +110,10 @@ class FakeShop:
     approver_keys: dict[str, dict[int, Ed25519PrivateKey]] = field(default_factory=dict)
     """Approver -> key version -> private key (stands in for the approvers' Transit keys)."""
     registry_loads: int = 0
+    duplicates: set[str] = field(default_factory=set)
+    """Order ids validate refuses as recorded by another run (DuplicateOrder)."""
+    recorded_totals: dict[str, int] = field(default_factory=dict)
+    """Order id -> the total validate reads back from the row (instead of pricing the input)."""
 
     def _record(self, name: str, order_id: str) -> None:
         self.calls.append((name, order_id, activity.info().task_queue))
@@ -118,11 +129,14 @@ class FakeShop:
     @activity.defn(name=VALIDATE)
     async def validate_order(self, order: SealedOrder) -> ValidatedOrder:
         self._record(VALIDATE, order.order_id)
+        if order.order_id in self.duplicates:
+            raise business(BusinessError.DUPLICATE_ORDER, f"order {order.order_id} was placed")
         unknown = sorted(i.sku for i in order.items if i.sku not in PRICES)
         if unknown:
             raise business(BusinessError.INVALID_ORDER, f"unknown SKU: {', '.join(unknown)}")
         self.orders[order.order_id] = order
         total = sum(PRICES[i.sku] * i.quantity for i in order.items)
+        total = self.recorded_totals.get(order.order_id, total)
         return ValidatedOrder(
             order_id=order.order_id,
             total_cents=total,
@@ -464,6 +478,82 @@ async def test_status_query_mid_way(harness: Harness) -> None:
     assert await handle.query(OrderWorkflow.status) == final
 
 
+async def test_a_duplicate_order_id_ends_the_saga_with_nothing_else_run(harness: Harness) -> None:
+    order = new_order()
+    harness.shop.duplicates.add(order.order_id)
+
+    status = await harness.run(order)
+
+    assert status.outcome is Outcome.DUPLICATE_ORDER
+    assert status.step is Step.DONE
+    assert status.completed_steps == ()
+    assert status.compensations == ()
+    assert status.total_cents is None
+    assert harness.shop.steps(order.order_id) == [VALIDATE]
+
+
+async def test_workflow_id_not_of_its_order_runs_no_activity(harness: Harness) -> None:
+    victim, carrier = new_order(), new_order()
+    sealed = await harness.sealer.seal_order(victim)
+    wrong_id = carrier.workflow_id  # order-<another order id>
+
+    handle = await harness.client.start_workflow(
+        OrderWorkflow.run,
+        sealed,
+        id=wrong_id,
+        task_queue=identities.ORDER_WORKFLOW.task_queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == WORKFLOW_ID_MISMATCH
+    assert cause.non_retryable
+    assert wrong_id in cause.message
+    assert victim.order_id in cause.message
+    assert harness.shop.steps(victim.order_id) == []
+    assert harness.shop.steps(carrier.order_id) == []
+    history = await handle.fetch_history()
+    assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+
+
+async def test_status_and_approval_use_the_recorded_total(harness: Harness) -> None:
+    order = new_order(("SKU-WIDGET", 1))  # 12.50 priced from the input: no approval
+    # The row says 5,998.00 (recorded by this run's first attempt): that is the amount.
+    harness.shop.recorded_totals[order.order_id] = 599800
+    handle = await harness.start(order)
+
+    async def awaiting() -> OrderStatus | None:
+        status = await handle.query(OrderWorkflow.status)
+        return status if status.step is Step.AWAITING_APPROVAL else None
+
+    status = await wait_for(awaiting, timeout=10)
+
+    assert status.total_cents == 599800
+    assert status.approvals_required == 2
+    assert PAY not in harness.shop.steps(order.order_id)
+    await handle.terminate("test done")
+
+
+def test_every_business_error_maps_to_an_outcome() -> None:
+    assert set(OUTCOMES) == {e.value for e in BusinessError}
+    assert OUTCOMES[BusinessError.DUPLICATE_ORDER] is Outcome.DUPLICATE_ORDER
+    assert BusinessError.DUPLICATE_ORDER.value == "DuplicateOrder"
+    assert Outcome.DUPLICATE_ORDER.value == "DUPLICATE_ORDER"
+    failure = ActivityError(
+        "activity failed",
+        scheduled_event_id=1,
+        started_event_id=2,
+        identity="w",
+        activity_type=VALIDATE,
+        activity_id="1",
+        retry_state=None,
+    )
+    failure.__cause__ = business(BusinessError.DUPLICATE_ORDER, "order x was already placed")
+    assert business_failure(failure) == (Outcome.DUPLICATE_ORDER, "order x was already placed")
+
+
 async def test_histories_replay_deterministically(harness: Harness) -> None:
     # Runs of its own, so the test does not depend on the others having run first.
     scenarios = [
@@ -474,6 +564,9 @@ async def test_histories_replay_deterministically(harness: Harness) -> None:
     ]
     for order in scenarios:
         await harness.run(order)
+    duplicate = new_order()
+    harness.shop.duplicates.add(duplicate.order_id)
+    await harness.run(duplicate)
     histories = [await handle.fetch_history() for handle in harness.handles]
     assert len(histories) >= len(scenarios)
 
