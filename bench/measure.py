@@ -67,6 +67,8 @@ class PhaseResult:
     pg_sessions_per_order: float
     cpu_seconds_per_order: float
     failed: int
+    front_cpu_seconds_per_order: float = 0.0
+    """CPU of the authorization front alone (hardened only; plain has none)."""
 
     def as_dict(self) -> dict[str, object]:
         """For the JSON report."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import secrets
 import time
@@ -44,12 +45,11 @@ from temporalio.worker import Worker
 from activities import activities_for
 from bench.measure import PhaseResult, read_counters, run_load, summarise, write_json
 from orders import client as orders_client
-from orders import identities, temporal
+from orders import identities
 from orders.db.engine import ssl_context
-from orders.devstack import actas, control
+from orders.devstack import actas, control, servers
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
 from orders.models import OrderItem, OrderRequest, Outcome, SealedOrder
-from orders.security import certs
 from orders.security.keyring import KeyRing
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.transit import DataKey, TransitClient
@@ -117,23 +117,69 @@ async def static_credential(info: StackInfo) -> tuple[str, str]:
     return user, password
 
 
-def plain_tls(info: StackInfo, paths: StackPaths) -> TLSConfig | None:
-    """The stack's frontend requires a client certificate: one of order-client's (1 h)."""
-    if not info.ca_file or not info.temporal_server_name:
-        return None
-    vault = actas.login_as(info, paths, identities.ORDER_CLIENT)
+def plain_tls(paths: StackPaths) -> TLSConfig:
+    """Straight to the frontend, as teams often run it: no authorization front.
+
+    The dev server is reachable only through its bridge, which wants a certificate of the
+    internode CA: plain uses the front's own (the bench runs as the stack's operator).
+    """
+    cert, key = paths.server_cert(servers.FRONT_CLIENT_CERT)
+    return TLSConfig(
+        server_root_ca_cert=(paths.tls / servers.INTERNODE_CA).read_bytes(),
+        domain=identities.TEMPORAL_FRONTEND_NAME,
+        client_cert=cert.read_bytes(),
+        client_private_key=key.read_bytes(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def plain_relay(paths: StackPaths) -> AsyncIterator[str]:
+    """A TCP port relaying bytes to the bridge's Unix socket (nginx, as the bridge itself).
+
+    The SDK dials TCP only; the relay adds one byte-copying hop in C, so plain pays about
+    what the bridge costs hardened and the difference measured is the front's.
+    """
+    port = servers.free_port()
+    frontend, _ = servers.bridge_sockets(paths)
+    config = f"""
+stream {{
+  server {{
+    listen {servers.HOST}:{port};
+    proxy_pass unix:{frontend};
+    proxy_timeout 1h;
+  }}
+}}
+"""
+    relay = servers.nginx_front(
+        paths, "bench-relay", "nginx-bench", config, module=servers.NGINX_STREAM
+    )
+    relay.start()
     try:
-        cert = certs.issue_client(vault, identities.ORDER_CLIENT)
+        for _ in range(50):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection(servers.HOST, port)
+                writer.close()
+                break
+            await asyncio.sleep(0.1)
+        yield f"{servers.HOST}:{port}"
     finally:
-        vault.auth.token.revoke_self()
-    return temporal.tls_config(Path(info.ca_file).read_bytes(), info.temporal_server_name, cert)
+        relay.restart = False
+        await asyncio.to_thread(relay.stop, 10.0)
 
 
 @contextlib.asynccontextmanager
 async def plain_setup(info: StackInfo, paths: StackPaths) -> AsyncIterator[tuple[Client, Sealer]]:
     """One process, every queue, a static credential, no codec, in its own namespace."""
-    tls = plain_tls(info, paths) or False
-    base = await Client.connect(info.temporal_address, namespace=info.namespace, tls=tls)
+    tls = plain_tls(paths)
+    async with plain_relay(paths) as address, _plain_workers(info, address, tls) as ready:
+        yield ready
+
+
+@contextlib.asynccontextmanager
+async def _plain_workers(
+    info: StackInfo, address: str, tls: TLSConfig
+) -> AsyncIterator[tuple[Client, Sealer]]:
+    base = await Client.connect(address, namespace=info.namespace, tls=tls)
     with contextlib.suppress(Exception):  # already registered by an earlier run
         await base.workflow_service.register_namespace(
             RegisterNamespaceRequest(
@@ -142,7 +188,7 @@ async def plain_setup(info: StackInfo, paths: StackPaths) -> AsyncIterator[tuple
             )
         )
     client = await Client.connect(
-        info.temporal_address,
+        address,
         namespace=PLAIN_NAMESPACE,
         data_converter=pydantic_data_converter,
         tls=tls,
@@ -216,12 +262,27 @@ async def phase(
     pids = stack_pids(paths)
     task = progress.add_task(name, total=orders)
     before = await read_counters(audit, info.postgres_admin_dsn, pids)
+    front_before = front_cpu(paths)
     latencies, failed, seconds = await run_load(
         place, orders, concurrency, lambda: progress.advance(task)
     )
     await asyncio.sleep(0.2)
     after = await read_counters(audit, info.postgres_admin_dsn, pids)
-    return summarise(name, latencies, failed, seconds, before, after)
+    result = summarise(name, latencies, failed, seconds, before, after)
+    per_order = (front_cpu(paths) - front_before) / max(result.orders, 1)
+    return dataclasses.replace(result, front_cpu_seconds_per_order=round(per_order, 5))
+
+
+def front_cpu(paths: StackPaths) -> float:
+    """CPU seconds the authorization front has used so far."""
+    status = Status.load(paths)
+    pid = status.processes.get("temporal-front") if status else None
+    if pid is None:
+        return 0.0
+    with contextlib.suppress(psutil.Error):
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
+    return 0.0
 
 
 def combine(name: str, parts: list[PhaseResult]) -> PhaseResult:
@@ -246,6 +307,7 @@ def combine(name: str, parts: list[PhaseResult]) -> PhaseResult:
         pg_sessions_per_order=wavg("pg_sessions_per_order"),
         cpu_seconds_per_order=wavg("cpu_seconds_per_order"),
         failed=sum(p.failed for p in parts),
+        front_cpu_seconds_per_order=wavg("front_cpu_seconds_per_order"),
     )
 
 
@@ -260,6 +322,7 @@ def report(plain: PhaseResult, hard: PhaseResult, meta: dict[str, Any]) -> dict[
         ("Vault requests / order (payload path)", "vault_transit_requests_per_order", False),
         ("new Postgres sessions / order", "pg_sessions_per_order", False),
         ("CPU seconds / order (stack + client)", "cpu_seconds_per_order", True),
+        ("CPU seconds / order (authorization front)", "front_cpu_seconds_per_order", False),
         ("failed orders", "failed", False),
     ]
     table = Table(title=f"hardened vs plain — {meta['orders_per_config']} orders each")

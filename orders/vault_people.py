@@ -99,6 +99,9 @@ DEV_USERS: Final[dict[str, tuple[str, ...]]] = {
 Active approvers (``orders.identities.APPROVERS``) are added as members of
 ``order-approvers``; inactive ones keep their login and key but no group (no signing)."""
 
+DEV_APPROVER_GROUPS: Final[dict[str, tuple[str, ...]]] = {"dave": ("order-operators",)}
+"""Approvers who are also in other people groups on the dev stack: dave may place orders
+(``orders:write``), which shows the workflow refusing his approval of an order he placed."""
 PERMISSION_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}:(read|write|worker|admin)$")
 USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -340,7 +343,8 @@ def dev_people() -> dict[str, tuple[str, ...]]:
     """
     people = dict(DEV_USERS)
     for approver in identities.APPROVERS:
-        people[approver.name] = (APPROVERS_GROUP,) if approver.active else ()
+        groups = (APPROVERS_GROUP, *DEV_APPROVER_GROUPS.get(approver.name, ()))
+        people[approver.name] = groups if approver.active else ()
     return people
 
 

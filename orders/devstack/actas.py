@@ -61,12 +61,20 @@ def login_as(stack: StackInfo, paths: StackPaths, identity: Identity) -> hvac.Cl
 
 @contextlib.asynccontextmanager
 async def temporal_client(
-    stack: StackInfo, paths: StackPaths, identity: Identity = identities.ORDER_CLIENT
+    stack: StackInfo,
+    paths: StackPaths,
+    identity: Identity = identities.ORDER_CLIENT,
+    *,
+    person_token: str | None = None,
 ) -> AsyncIterator[Client]:
     """A Temporal client acting as ``identity``: its own token, Vault login and codec.
 
     With the stack's ``temporal_token`` setting the client carries the identity's own
     Temporal JWT, renewed while the client lives. On exit the Vault token is revoked.
+
+    With ``person_token`` (a person's ID token from the OIDC provider) the client reaches
+    Temporal as that person instead, on the front's persons' port (no client certificate);
+    payloads are still sealed and encrypted with ``identity``'s Vault access.
     """
     settings = identity_settings(stack, paths, identity)
     await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
@@ -76,16 +84,31 @@ async def temporal_client(
     renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
     codec = codec_for(session, settings)
     tls = await client_tls.for_settings(identity, session, settings)
-    token = await client_tls.token_for_settings(identity, session, settings)
+    token = (
+        None if person_token else await client_tls.token_for_settings(identity, session, settings)
+    )
     refresher: asyncio.Task[None] | None = None
     try:
-        client = await temporal.connect(
-            stack.temporal_address,
-            stack.namespace,
-            codec,
-            tls=tls.tls_config() if tls else None,
-            api_key=token.current if token else None,
-        )
+        if person_token is not None:
+            assert stack.temporal_people_address, "the stack has no persons' port"
+            assert stack.ca_file
+            assert stack.temporal_server_name
+            ca = Path(stack.ca_file).read_bytes()
+            client = await temporal.connect(
+                stack.temporal_people_address,
+                stack.namespace,
+                codec,
+                tls=temporal.tls_config(ca, stack.temporal_server_name),
+                api_key=person_token,
+            )
+        else:
+            client = await temporal.connect(
+                stack.temporal_address,
+                stack.namespace,
+                codec,
+                tls=tls.tls_config() if tls else None,
+                api_key=token.current if token else None,
+            )
         if token is not None:
 
             async def refresh(jwt: str) -> None:

@@ -185,3 +185,24 @@ async def run_activity_as_run(run_id: str, fn: Callable[[A], Awaitable[T]], arg:
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, workflow_run_id=run_id)
     return await env.run(fn, arg)
+
+
+async def person_token(stack: StackInfo, paths: StackPaths, user: str) -> str:
+    """A fresh ID token of a dev person from OpenBao's provider (code flow with PKCE)."""
+    from orders import oidc, vault_people
+
+    assert stack.codec_client_id, "the stack must register the OIDC client"
+    password = vault_people.dev_password(paths, user)
+    return await oidc.fetch_person_token(
+        stack.vault_addr, stack.codec_client_id, user, password, verify=stack.verify
+    )
+
+
+@contextlib.asynccontextmanager
+async def person_client(stack: StackInfo, paths: StackPaths, user: str) -> AsyncIterator[Client]:
+    """A client reaching Temporal as the dev person ``user`` (the front's persons' port)."""
+    from orders.devstack import actas
+
+    token = await person_token(stack, paths, user)
+    async with actas.temporal_client(stack, paths, person_token=token) as client:
+        yield client

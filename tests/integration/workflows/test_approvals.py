@@ -30,7 +30,7 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from orders.vault_people import PersonLoginError
 from tests.approval_cases import Signer, Target, rejection_cases, send_signal, send_update, signed
-from tests.integration.support import admin_pg, eventually, vault
+from tests.integration.support import admin_pg, eventually, person_client, vault
 from tests.unit.workflows.test_approval_workflow import fuzz_values
 from workflows.order import NO_APPROVAL, STATUS_QUERY
 
@@ -148,9 +148,13 @@ async def test_every_rejection_reason_on_the_real_stack(
     stack: StackInfo, stack_paths: StackPaths, client: Client
 ) -> None:
     sign = signer(stack, stack_paths)
-    order = large(customer="dave", laptops=4)  # 5,996.00: two approvers, alice over limit
+    order = large(laptops=4)  # 5,996.00: two approvers, alice over limit
+    # Placed by dave himself (his own token, through the front's persons' port): the front
+    # records him as who placed it, so his approval is a self-approval.
     # Short deadline: the checks below take a few seconds; the test then waits it out.
-    handle = await awaiting(client, order, deadline=25)
+    async with person_client(stack, stack_paths, "dave") as dave:
+        handle = await awaiting(dave, order, deadline=25)
+        handle = client.get_workflow_handle(handle.id, run_id=handle.run_id)
     other_order = large()
     other = await awaiting(client, other_order)
     target = await Target.of(handle, client.namespace)

@@ -36,7 +36,8 @@ def test_dev_people_cover_viewer_other_namespace_no_group_and_approvers() -> Non
     assert any(not p for p in perms.values())
     assert any(not a.active for a in identities.APPROVERS)
     for approver in identities.APPROVERS:
-        wanted = (vault_people.APPROVERS_GROUP,) if approver.active else ()
+        extra = vault_people.DEV_APPROVER_GROUPS.get(approver.name, ())
+        wanted = (vault_people.APPROVERS_GROUP, *extra) if approver.active else ()
         assert people[approver.name] == wanted, approver.name
         assert vault_people.dev_password_name(approver.name) == approver.transit_key
     assert vault_people.dev_password_name("dev-viewer") == "user-dev-viewer"
