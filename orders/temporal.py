@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
-from temporalio.service import RPCError, TLSConfig
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from orders import logging as olog
 from orders.security.certs import IssuedCert
@@ -93,6 +93,20 @@ async def connect(
     )
 
 
+REFUSALS: Final = ("code: Unauthenticated", "code: PermissionDenied")
+"""How the SDK's connect error names an answer that retrying cannot change."""
+
+
+def refused(exc: Exception) -> bool:
+    """Whether Temporal (or the authorization front) refused the caller: no point retrying.
+
+    Anything else may be a frontend that is not there yet.
+    """
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED)
+    return any(marker in str(exc) for marker in REFUSALS)
+
+
 async def while_coming_up(connect: Callable[[], Awaitable[T]], attempts: int) -> T:
     """``connect()``, retried once a second while the frontend is not there yet.
 
@@ -103,7 +117,7 @@ async def while_coming_up(connect: Callable[[], Awaitable[T]], attempts: int) ->
         try:
             return await connect()
         except (RuntimeError, RPCError) as exc:
-            if attempt == attempts:
+            if attempt == attempts or refused(exc):
                 raise
             log.warning("temporal.unavailable", error=type(exc).__name__, attempt=attempt)
             await asyncio.sleep(1)
