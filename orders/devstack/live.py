@@ -24,8 +24,10 @@ from orders import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.identity_endpoint import create_service_account
 from orders.devstack.identity_env import identity_settings
+from orders.devstack.servers import FRONT_RULES
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import migrate, stack_apply_config
+from orders.front import rules as front_rules
 from orders.identities import Identity
 from orders.settings import WorkerSettings
 from orders.vault_config import DB_MOUNT, K8S_MOUNT, Ttls, apply
@@ -47,7 +49,7 @@ def running_ttls(root: hvac.Client) -> Ttls:
 
 
 async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
-    """Bootstrap, apply ``vault/`` and migrate the running stack from the current contract.
+    """Bootstrap, apply ``vault/``, migrate and renew the front's rules from the contract.
 
     Returns:
         The Vault paths written.
@@ -65,6 +67,8 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
     )
     written = await asyncio.to_thread(apply, root, config)
     await migrate(info, paths)
+    # The running front re-reads its rules file: new identities may now call Temporal.
+    front_rules.write(paths.dev / FRONT_RULES)
     return written
 
 

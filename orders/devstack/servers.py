@@ -30,6 +30,7 @@ from orders import identities
 from orders import logging as olog
 from orders.devstack.procs import Proc, make_traversable, unprivileged_user
 from orders.devstack.state import StackPaths, write_private
+from orders.front import rules as front_rules
 from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.server import TlsFiles
 from orders.security.trust import httpx_verify
@@ -387,6 +388,8 @@ INTERNODE_CERT: Final = "temporal-internode"
 """``tls/<name>.crt|key``: the frontend's certificate from the internode CA (the bridge's)."""
 FRONT_CLIENT_CERT: Final = "temporal-front-client"
 """``tls/<name>.crt|key``: the front's client certificate to the frontend (internode CA)."""
+FRONT_RULES: Final = "front-rules.json"
+"""The authorization front's rules on the dev stack (under ``.orders/dev``)."""
 FRONT_TOKEN_KEY: Final = "front-token-key"  # noqa: S105 - a file's name, not a secret
 NGINX_STREAM: Final = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
@@ -549,6 +552,8 @@ def authz_front(
     )
     ready = paths.run / "temporal-front.ready"
     ready.unlink(missing_ok=True)
+    # The stack's own copy of the rules: ``orders dev apply`` rewrites it from the contract.
+    front_rules.write(paths.dev / FRONT_RULES)
     return Proc(
         name="temporal-front",
         argv=[
@@ -577,6 +582,8 @@ def authz_front(
             str(paths.secrets / FRONT_TOKEN_KEY),
             "--ready-file",
             str(ready),
+            "--rules",
+            str(paths.dev / FRONT_RULES),
             *people_args,
         ],
         log_path=paths.log_file("temporal-front"),

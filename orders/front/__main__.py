@@ -46,7 +46,7 @@ async def amain(args: argparse.Namespace) -> int:
         keys = JwksCache(args.people_jwks_url, verify=args.people_ca or True)
         people = TokenVerifier(keys, args.people_issuer, args.people_audience)
     front = Front(
-        rules=front_rules.load(args.rules),
+        rules=front_rules.RulesFile(args.rules),
         upstream=Upstream(
             args.upstream,
             args.upstream_server_name,

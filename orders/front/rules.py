@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from orders import identities
+from orders import logging as olog
 from orders.identities import TemporalAccess, WorkflowGrant
+
+log = olog.get(__name__)
 
 RULES_FILE: Final = "rules.json"
 """Package data of :mod:`orders.front`: the rendered rules."""
@@ -143,16 +147,60 @@ def load(path: Path | None = None) -> Rules:
     return from_json(path.read_text() if path is not None else packaged_text())
 
 
+class RulesFile:
+    """The rules in force, re-read when their file changes (checked every few seconds).
+
+    ``orders dev apply`` rewrites the dev stack's rules file from the current contract, so
+    an identity added with ``orders new`` is admitted without restarting the front. A file
+    that does not parse is logged and the previous rules stay in force.
+    """
+
+    def __init__(self, path: Path | None, check_seconds: float = 2.0) -> None:
+        self.path = path
+        self.check_seconds = check_seconds
+        self._rules = load(path)
+        self._stamp = path.stat().st_mtime if path is not None else 0.0
+        self._checked = time.monotonic()
+
+    def current(self) -> Rules:
+        """The rules, re-read if the file changed since the last look."""
+        now = time.monotonic()
+        if self.path is None or now - self._checked < self.check_seconds:
+            return self._rules
+        self._checked = now
+        try:
+            stamp = self.path.stat().st_mtime
+            if stamp != self._stamp:
+                self._rules, self._stamp = load(self.path), stamp
+                log.info("front.rules.reloaded", principals=len(self._rules.principals))
+        except (OSError, ValueError) as exc:
+            log.warning("front.rules.unreadable", error=type(exc).__name__)
+        return self._rules
+
+
+def write(path: Path | None = None) -> Path | None:
+    """Write the contract's rules to ``path`` (default: the package's file) if they differ.
+
+    Returns:
+        The file written, or None when it already held them.
+    """
+    target = path if path is not None else Path(__file__).parent / RULES_FILE
+    text = to_json(contract_rules())
+    if target.exists() and target.read_text() == text:
+        return None
+    target.write_text(text)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the rendered rules, or write them into the package (``--write``)."""
     ap = argparse.ArgumentParser(description="Render the front's rules from the contract.")
     ap.add_argument("--write", action="store_true", help="write orders/front/rules.json")
     args = ap.parse_args(argv)
-    text = to_json(contract_rules())
     if args.write:
-        (Path(__file__).parent / RULES_FILE).write_text(text)
+        write()
     else:
-        print(text, end="")
+        print(to_json(contract_rules()), end="")
     return 0
 
 

@@ -38,7 +38,7 @@ from orders import identities
 from orders import logging as olog
 from orders.codec_server.auth import InvalidTokenError, KeysUnavailableError, TokenVerifier
 from orders.front import decide
-from orders.front.rules import Rules
+from orders.front.rules import Rules, RulesFile
 from orders.front.tokens import TokenBinding
 from orders.identities import TemporalAccess
 
@@ -164,7 +164,7 @@ class Front:
     """Authenticates, decides, forwards.
 
     Args:
-        rules: The rules in force.
+        rules: The rules in force (re-read when their file changes).
         upstream: The channel to the frontend.
         tokens: Binds task tokens to pollers.
         people: Verifies persons' tokens (None: persons are refused).
@@ -172,12 +172,17 @@ class Front:
 
     def __init__(
         self,
-        rules: Rules,
+        rules: RulesFile,
         upstream: Upstream,
         tokens: TokenBinding,
         people: TokenVerifier | None = None,
     ) -> None:
-        self.rules, self.upstream, self.tokens, self.people = rules, upstream, tokens, people
+        self._rules, self.upstream, self.tokens, self.people = rules, upstream, tokens, people
+
+    @property
+    def rules(self) -> Rules:
+        """The rules in force now."""
+        return self._rules.current()
 
     def identity_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
         """The identity named by the verified client certificate, if the rules know it."""
@@ -298,7 +303,9 @@ class Front:
                 request, timeout=remaining, metadata=_metadata(context)
             )
         except grpc.aio.AioRpcError as err:
-            await context.abort(err.code(), err.details() or "", err.trailing_metadata() or ())
+            # Temporal's error details (e.g. "already started") travel in the trailers.
+            trailers = tuple(err.trailing_metadata() or ())
+            await context.abort(err.code(), err.details() or "", trailers)
             raise AssertionError("abort raises") from None
         return response
 

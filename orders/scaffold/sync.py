@@ -4,7 +4,8 @@ Run by ``orders new`` after it edits the contract, in a fresh interpreter so the
 contract is the one imported. Writes the Vault policy of every identity that has no file
 yet (an existing policy is never touched: it is reviewed by hand and tested), and
 re-renders ``k8s/base`` and ``docker-compose.yml`` (generated files) with
-:mod:`orders.deploy.render`.
+:mod:`orders.deploy.render`, and the authorization front's rules
+(``orders/front/rules.json``) with :mod:`orders.front.rules`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 from orders import identities
 from orders.deploy import render
+from orders.front import rules as front_rules
 from orders.vault_config import policy_path
 from orders.vault_policy import render_policy
 
@@ -26,6 +28,9 @@ def main() -> int:
             print(path.relative_to(render.ROOT))
     for path in render.write(render.ROOT):
         print(path)
+    rules_file = front_rules.write()
+    if rules_file is not None:
+        print(rules_file.relative_to(render.ROOT))
     return 0
 
 

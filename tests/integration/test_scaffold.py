@@ -65,6 +65,7 @@ SCAFFOLDED: Final = {
     "vault/policies/returns-workflow.hcl",
     "k8s/base/kustomization.yaml",
     "docker-compose.yml",
+    "orders/front/rules.json",
     *(
         f"k8s/base/{name}/{kind}.yaml"
         for name in (WORKFLOW, ACTIVITY)
@@ -77,6 +78,7 @@ COPY_UNIT_TESTS: Final = (
     "tests/unit/test_identities.py",
     "tests/unit/db/test_migration_grants.py",
     "tests/unit/deploy/test_render.py",
+    "tests/unit/front/test_rules.py",
     "tests/unit/activities/test_return_receive.py",
 )
 """The copy's contract-driven unit tests, and the generated one (with the hand edit)."""

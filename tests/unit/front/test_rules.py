@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +73,18 @@ def test_people_read_or_write_but_never_poll() -> None:
 def test_not_a_rules_file(text: str) -> None:
     with pytest.raises(ValueError, match="not a rules file"):
         rules.from_json(text)
+
+
+def test_a_changed_rules_file_is_reloaded_and_a_broken_one_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    rules.write(path)
+    source = rules.RulesFile(path, check_seconds=0)
+    assert "order-notify" in source.current().principals
+    doc = json.loads(path.read_text())
+    del doc["principals"]["order-notify"]
+    path.write_text(json.dumps(doc))
+    os.utime(path, (1, 1))  # a different mtime, however fast the file system
+    assert "order-notify" not in source.current().principals
+    path.write_text("{broken")
+    os.utime(path, (2, 2))
+    assert "order-notify" not in source.current().principals  # the last good rules stay
