@@ -68,17 +68,30 @@ def command(
     *,
     upstream_target: str,
     token_key: str,
-    people: people_auth.Endpoints,
-    audience: str,
+    people: people_auth.Endpoints | None = None,
+    audience: str = "",
 ) -> list[str]:
     """``python -m orders.front ...`` with the deployed stacks' paths.
 
     Args:
         upstream_target: ``--upstream`` (the real frontend).
-        token_key: File the MAC key is read from (the front's own 0600 copy).
-        people: Where the people's OIDC provider is (its JWKS, issuer).
+        token_key: File the MAC key is read from.
+        people: Where the people's OIDC provider is (its JWKS, issuer); None where no
+            person's token reaches Temporal (kind: its UI has no login).
         audience: ``--people-audience`` (a shell expression in compose: read from a file).
     """
+    people_args = (
+        [
+            "--people-jwks-url",
+            people.jwks_internal,
+            "--people-issuer",
+            people.issuer,
+            "--people-audience",
+            audience,
+        ]
+        if people is not None
+        else []
+    )
     return [
         "python",
         "-m",
@@ -103,12 +116,7 @@ def command(
         f"{CLIENT_TLS_DIR}/{tls.KEY_FILE}",
         "--token-key-file",
         token_key,
-        "--people-jwks-url",
-        people.jwks_internal,
-        "--people-issuer",
-        people.issuer,
-        "--people-audience",
-        audience,
+        *people_args,
         "--health-port",
         str(HEALTH_PORT),
     ]
@@ -239,3 +247,122 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
 def compose_networks() -> dict[str, Any]:
     """Temporal's two networks, internal (no route out, no host port)."""
     return {TEMPORAL_NETWORK: {"internal": True}, TEMPORAL_DB_NETWORK: {"internal": True}}
+
+
+# --------------------------------------------------------------------------- kind
+
+INFRA: Final = "orders-infra"
+_NAME: Final = "app.kubernetes.io/name"
+TEMPORAL_APP: Final = "temporal"
+"""``app.kubernetes.io/name`` of Temporal's pods (its Service ``temporal-frontend``)."""
+INFRA_CALLERS: Final = ("temporal-ui", "temporal-namespace")
+"""Pods of ``orders-infra`` that call Temporal: the UI and the namespace-registration Job."""
+
+
+def app_callers() -> tuple[str, ...]:
+    """Pods of the application namespace that call Temporal: the workers.
+
+    The client (CLI, demo) runs no pod (``kind.sh demo`` port-forwards to the front), the
+    codec server and the migrations never call Temporal (their own egress policies have no
+    Temporal peer either).
+    """
+    return tuple(i.name for i in identities.workers())
+
+
+def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "podSelector": {
+            "matchExpressions": [{"key": _NAME, "operator": "In", "values": list(names)}]
+        },
+    }
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def front_policy() -> dict[str, Any]:
+    """The front accepts the workers, the UI and the namespace Job; it reaches Temporal only."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": NAME,
+            "namespace": INFRA,
+            "labels": {_NAME: NAME, "app.kubernetes.io/part-of": "hardened-orders"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {_NAME: NAME}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        _pods(identities.K8S_NAMESPACE, app_callers()),
+                        _pods(INFRA, INFRA_CALLERS),
+                    ],
+                    "ports": _tcp(PORT),
+                }
+            ],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [
+                        {"protocol": "UDP", "port": 53},
+                        {"protocol": "TCP", "port": 53},
+                    ],
+                },
+                {"to": [_pods(INFRA, (TEMPORAL_APP,))], "ports": _tcp(FRONTEND_PORT)},
+            ],
+        },
+    }
+
+
+def temporal_policy() -> dict[str, Any]:
+    """Temporal's frontend port admits the front's pods only.
+
+    Its internode ports (and the frontend, for its own services and auto-setup's CLI) admit
+    Temporal's own pods.
+    """
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": TEMPORAL_APP,
+            "namespace": INFRA,
+            "labels": {_NAME: TEMPORAL_APP, "app.kubernetes.io/part-of": "hardened-orders"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {_NAME: TEMPORAL_APP}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [_pods(INFRA, (NAME,))], "ports": _tcp(FRONTEND_PORT)},
+                {
+                    "from": [_pods(INFRA, (TEMPORAL_APP,))],
+                    "ports": _tcp(FRONTEND_PORT, *INTERNODE_PORTS),
+                },
+            ],
+        },
+    }
+
+
+def token_key_secret_body() -> dict[str, Any]:
+    """The front's task-token MAC key as a new Secret (48 random bytes, base64 text)."""
+    import base64
+    import secrets
+
+    key = base64.b64encode(secrets.token_bytes(48)).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": TOKEN_KEY, "labels": {"app.kubernetes.io/part-of": "hardened-orders"}},
+        "data": {TOKEN_KEY_FILE: base64.b64encode(key.encode()).decode()},
+    }

@@ -246,6 +246,15 @@ def pki(args: argparse.Namespace) -> None:
             ca_secrets=args.k8s_ca_secret or [],
             ca_name=args.ca_configmap_name,
         )
+        if args.k8s_token_key_secret:
+            # Created once and never replaced: every front replica, and every restart, keeps
+            # verifying the task tokens the others issued.
+            from orders.deploy import front
+
+            body = front.token_key_secret_body()
+            body["metadata"]["name"] = args.k8s_token_key_secret
+            created = objects.create_secret(objects.namespace, body)
+            log.info("front.token_key", secret=args.k8s_token_key_secret, created=created)
         if args.internode_ca_configmap:
             objects.apply_configmap(
                 objects.namespace,
@@ -590,6 +599,9 @@ def _parser() -> argparse.ArgumentParser:
     pk.add_argument("--ca-configmap-name", default="orders-ca", help="name of CA map/Secret")
     pk.add_argument(
         "--internode-ca-configmap", help="ConfigMap (Job's namespace) for Temporal's internode CA"
+    )
+    pk.add_argument(
+        "--k8s-token-key-secret", help="create this Secret with the front's token key, once"
     )
 
     conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
