@@ -154,6 +154,15 @@ def temporal_tls_env(address: str) -> dict[str, str]:
     }
 
 
+def temporal_bind_env() -> dict[str, str]:
+    """Compose: Temporal listens on every network it is on (the front's and its Postgres').
+
+    The image binds to the first address of its host name otherwise (one network only);
+    its broadcast address (membership, inside the one process) stays that address.
+    """
+    return {"BIND_ON_IP": "0.0.0.0"}  # noqa: S104 - on Temporal's internal networks only
+
+
 def temporal_cli_tls_args() -> list[str]:
     """``temporal`` CLI flags of Temporal's own healthcheck: its internode certificate."""
     return [

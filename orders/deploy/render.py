@@ -1050,6 +1050,7 @@ def compose() -> dict[str, Any]:
                 "POSTGRES_USER": "temporal",
                 **temporal_autosetup_env(),
                 "HOME": "/tmp",
+                **front.temporal_bind_env(),
                 **front.temporal_tls_env(front.upstream()),
                 **temporal_db_tls_env(),
                 **people_auth.temporal_server_env(COMPOSE_PEOPLE),

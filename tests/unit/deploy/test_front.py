@@ -166,6 +166,8 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
     need(env.get("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH") == "true", "client certificates required")
     need(_mounts(temporal).get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "internode cert")
     need(not temporal.get("ports"), "no published port")
+    if len(_networks(services, "temporal")) > 1:
+        need(env.get("BIND_ON_IP") == "0.0.0.0", "listens on each of its networks")  # noqa: S104
     need("network_mode" not in temporal, "a network namespace of its own")
 
     # 4. Only Temporal and the front hold internode certificates.
