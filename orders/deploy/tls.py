@@ -11,8 +11,8 @@ creates the CAs and roles (:func:`orders.vault_pki.apply_pki`, the same roles as
 stack), writes the root CA, and issues:
 
 * ``openbao``, ``postgres``, ``codec``: role ``orders-servers`` (server usage only);
-* ``temporal``: role ``temporal-server`` (``temporal.orders.local``, its one name): the
-  certificate of the authorization front every caller dials (:mod:`orders.deploy.front`);
+* ``temporal``: role ``temporal-server`` (``temporal.orders.local``, its one name, server
+  usage): the authorization front every caller dials (:mod:`orders.deploy.front`);
 * ``temporal-internode`` and ``temporal-front``: from Temporal's *internode* CA
   (``pki_internode``, a root of its own, see :mod:`orders.vault_pki`): the real frontend's
   and internode certificate (``temporal-frontend.orders.local``, server + client usage) and

@@ -219,7 +219,6 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
         server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
         expected = {
-            tls.TEMPORAL.name: {server, client},
             tls.TEMPORAL_UI.name: {client},
             tls.TEMPORAL_INTERNODE.name: {server, client},  # frontend and internode
             tls.TEMPORAL_FRONT.name: {client},

@@ -98,8 +98,11 @@ def test_every_certificate_is_one_its_role_may_issue() -> None:
         if spec.localhost:
             assert role_allows(role, "localhost")
             assert role_allows(role, "127.0.0.1")
-    # Only Temporal's certificate has both usages (internode); the UI's is client-only.
-    assert ROLES[identities.PKI_TEMPORAL_ROLE]["client_flag"]
+    # Only Temporal's internode certificate has both usages; the front's (temporal.orders.local)
+    # is server-only, the UI's client-only.
+    assert ROLES[identities.PKI_INTERNODE_ROLE]["client_flag"]
+    assert ROLES[identities.PKI_INTERNODE_ROLE]["server_flag"]
+    assert not ROLES[identities.PKI_TEMPORAL_ROLE]["client_flag"]
     assert ROLES[identities.PKI_TEMPORAL_ROLE]["server_flag"]
     assert ROLES[identities.PKI_TEMPORAL_ROLE]["allowed_domains"] == [Server.TEMPORAL.value]
     assert not ROLES[identities.PKI_TEMPORAL_ROLE]["allow_localhost"]
