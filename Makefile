@@ -116,6 +116,9 @@ compose-secrets:
 	@cd .orders/compose/secrets && for s in postgres-password temporal-db-password \
 	  vault-dbadmin-password; do [ -s $$s ] || { head -c 24 /dev/urandom | base64 \
 	  | tr -d '/+=\n' > $$s && chmod 644 $$s && echo "created $$s"; }; done
+	@# The front's task-token MAC key: 48 random bytes (it copies the file 0600 into its tmpfs).
+	@cd .orders/compose/secrets && { s=temporal-front-token-key; [ -s $$s ] || { \
+	  head -c 48 /dev/urandom | base64 | tr -d '\n' > $$s && chmod 644 $$s && echo "created $$s"; }; }
 
 dev-up: venv debs
 	$(ORDERS) dev up

@@ -93,6 +93,7 @@ evidence() {
     -o custom-columns='DEPLOYMENT:.metadata.name,AUDIENCE:.spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.audience,SECONDS:.spec.template.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds'
   echo "== NetworkPolicies"
   kc -n orders get networkpolicy
+  kc -n orders-infra get networkpolicy
   echo "== Pods"
   kc -n orders get pods -o wide
 }
@@ -103,7 +104,7 @@ demo() {
   local pids=()
   trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
   local t_port=17233 v_port=18200 p_port=15432
-  kc -n orders-infra port-forward svc/temporal-frontend "${t_port}:7233" >/dev/null &
+  kc -n orders-infra port-forward svc/temporal-front "${t_port}:7233" >/dev/null &
   pids+=($!)
   kc -n orders-infra port-forward svc/openbao "${v_port}:8200" >/dev/null &
   pids+=($!)

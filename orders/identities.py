@@ -692,8 +692,9 @@ PKI_MOUNT: Final = "pki_int"
 PKI_SERVER_ROLE: Final = "orders-servers"
 """PKI role for server certificates (only the stack's operator/root may use it)."""
 PKI_TEMPORAL_ROLE: Final = "temporal-server"
-"""PKI role for the Temporal server's one certificate: frontend *and* internode, where each
-service is also a client of the others, so it alone carries both server and client usage."""
+"""PKI role for the certificate of ``temporal.orders.local``, the name every caller dials:
+the authorization front's (server usage only). Temporal's own certificate comes from its
+internode CA (:data:`PKI_INTERNODE_ROLE`)."""
 PKI_TEMPORAL_UI_ROLE: Final = "temporal-ui"
 """PKI role for the Temporal UI server's client certificate (a deployment's UI is a client
 of the mTLS frontend and no identity of the contract)."""

@@ -10,8 +10,8 @@
 * ``pki_int/roles/orders-servers`` issues *server* certificates for the names in
   :class:`orders.identities.Server` (+ ``localhost`` and loopback IPs). No identity's
   policy reaches it: the stack's operator (root in dev) issues server certificates.
-* ``pki_int/roles/temporal-server`` (``temporal.orders.local`` only, server + client usage
-  for Temporal's internode calls) and ``pki_int/roles/temporal-ui`` (the UI's client
+* ``pki_int/roles/temporal-server`` (``temporal.orders.local`` only, server usage: the
+  authorization front every caller dials) and ``pki_int/roles/temporal-ui`` (the UI's client
   certificate) serve the deployed stacks (docker-compose, kind); no identity reaches them.
 * ``pki_int/roles/temporal-db`` (Temporal's own Postgres) and ``pki_int/roles/codec-ingress``
   (the kind Ingress's browser-facing host) each issue server certificates for their one name
@@ -112,14 +112,13 @@ def server_role() -> dict[str, Any]:
 
 
 def temporal_server_role() -> dict[str, Any]:
-    """Body of ``pki_int/roles/temporal-server``: the Temporal server's certificate.
+    """Body of ``pki_int/roles/temporal-server``: the authorization front's certificate.
 
-    Temporal's services call each other (internode) with the same certificate they serve
-    with, so it needs client *and* server usage. That is why it has a role of its own: the
-    one name ``temporal.orders.local``, no localhost, no IP SANs, so no other server's name
-    can be given client usage and this certificate names nothing else.
+    The one name every caller dials, ``temporal.orders.local``: server usage only, no
+    localhost, no IP SANs. Temporal itself (frontend and internode, where each service is
+    also a client of the others) has certificates from its own CA (:func:`internode_role`).
     """
-    return _role([identities.Server.TEMPORAL.value], server=True, client=True)
+    return _role([identities.Server.TEMPORAL.value], server=True, client=False)
 
 
 def temporal_ui_role() -> dict[str, Any]:

@@ -34,7 +34,7 @@ from typing import Any, Final
 import yaml
 
 from orders import identities
-from orders.deploy import people_auth, tls
+from orders.deploy import front, people_auth, tls
 from orders.identities import Identity, Kind
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -97,7 +97,8 @@ class Peer:
 
 DNS: Final = Peer("kube-dns", "kube-system", (("k8s-app", "kube-dns"),), 53, ("UDP", "TCP"))
 _NAME: Final = "app.kubernetes.io/name"
-TEMPORAL: Final = Peer("temporal-frontend", INFRA_NAMESPACE, ((_NAME, "temporal"),), 7233)
+TEMPORAL: Final = Peer(front.NAME, INFRA_NAMESPACE, ((_NAME, front.NAME),), front.PORT)
+"""Temporal as every caller reaches it: the authorization front (:mod:`orders.deploy.front`)."""
 VAULT: Final = Peer("openbao", INFRA_NAMESPACE, ((_NAME, "openbao"),), 8200)
 POSTGRES: Final = Peer("postgres", INFRA_NAMESPACE, ((_NAME, "postgres"),), 5432)
 
@@ -838,14 +839,16 @@ def _compose_orders_postgres() -> dict[str, Any]:
 
 
 def _compose_temporal_db() -> dict[str, Any]:
-    """Temporal's own Postgres: the same TLS-only setup, with its one-name certificate."""
-    return _compose_tls_postgres(
+    """Temporal's own Postgres: the same TLS-only setup, on Temporal's own network only."""
+    svc = _compose_tls_postgres(
         "temporal",
         "temporal-db-password",
         "temporal-db-data",
         tls.TEMPORAL_DB,
         identities.TEMPORAL_DB_SERVER_NAME,
     )
+    name = identities.TEMPORAL_DB_SERVER_NAME
+    return svc | {"networks": {front.TEMPORAL_DB_NETWORK: {"aliases": [name]}}}
 
 
 def _tls_mounts(spec: tls.CertSpec | None) -> list[dict[str, Any]]:
@@ -864,11 +867,12 @@ SERVER_GIDS: Final = {
     tls.OPENBAO.name: 1000,
     tls.POSTGRES.name: 999,
     tls.TEMPORAL_DB.name: 999,
-    tls.TEMPORAL.name: 1000,
+    tls.TEMPORAL_INTERNODE.name: 1000,
     tls.TEMPORAL_UI.name: 1000,
 }
 """Group of each server's process (its image's user), the only group its key is readable
-by; the codec server runs as the project's UID, like the writer, so its key stays 0600."""
+by; the codec server and the front (``temporal``, ``temporal-front``) run as the project's
+UID, like the writer, so their keys stay 0600."""
 
 
 def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
@@ -876,39 +880,6 @@ def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
     return mounts + [
         {"type": "volume", "source": s.volume, "target": f"{PKI_DIR}/{s.name}"} for s in specs
     ]
-
-
-def temporal_tls_env() -> dict[str, str]:
-    """Temporal's native TLS through its image's config template (frontend and internode).
-
-    One PKI certificate (server + client usage) for both; client certificates required and
-    verified against the Vault root CA; host names verified. The same certificate is the
-    auto-setup CLI's client certificate (TEMPORAL_TLS_CA/CERT/KEY), and SSL_CERT_FILE makes
-    the JWKS fetch from OpenBao verify against the same CA.
-    """
-    name = identities.Server.TEMPORAL.value
-    return {
-        "TEMPORAL_TLS_SERVER_CA_CERT": tls.CA_PATH,
-        "TEMPORAL_TLS_SERVER_CERT": tls.SERVER_CERT_PATH,
-        "TEMPORAL_TLS_SERVER_KEY": tls.SERVER_KEY_PATH,
-        "TEMPORAL_TLS_REQUIRE_CLIENT_AUTH": "true",
-        "TEMPORAL_TLS_FRONTEND_CERT": tls.SERVER_CERT_PATH,
-        "TEMPORAL_TLS_FRONTEND_KEY": tls.SERVER_KEY_PATH,
-        "TEMPORAL_TLS_CLIENT1_CA_CERT": tls.CA_PATH,
-        "TEMPORAL_TLS_CLIENT2_CA_CERT": tls.CA_PATH,
-        "TEMPORAL_TLS_INTERNODE_SERVER_NAME": name,
-        "TEMPORAL_TLS_FRONTEND_SERVER_NAME": name,
-        "TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION": "false",
-        "TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION": "false",
-        "TEMPORAL_ADDRESS": f"{name}:7233",
-        "TEMPORAL_TLS_CA": tls.CA_PATH,
-        "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
-        "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
-        "TEMPORAL_TLS_SERVER_NAME": name,
-        "SSL_CERT_FILE": tls.CA_PATH,
-        # Re-read the certificate files the entrypoint re-copies after a re-issue.
-        "TEMPORAL_TLS_REFRESH_INTERVAL": tls.TEMPORAL_REFRESH,
-    }
 
 
 def temporal_db_tls_env() -> dict[str, str]:
@@ -967,20 +938,6 @@ def temporal_health_command() -> list[str]:
     ``cluster health`` dials (``GetSystemInfo``) and calls ``grpc.health.v1.Health/Check``.
     """
     return ["temporal", "operator", "cluster", "health"]
-
-
-def temporal_cli_tls_args() -> list[str]:
-    """``temporal`` CLI flags of the healthcheck: mTLS with the server's own certificate."""
-    return [
-        "--tls-ca-path",
-        tls.CA_PATH,
-        "--tls-cert-path",
-        tls.SERVER_CERT_PATH,
-        "--tls-key-path",
-        tls.SERVER_KEY_PATH,
-        "--tls-server-name",
-        identities.Server.TEMPORAL.value,
-    ]
 
 
 def temporal_ui_tls_env() -> dict[str, str]:
@@ -1093,25 +1050,37 @@ def compose() -> dict[str, Any]:
                 "POSTGRES_USER": "temporal",
                 **temporal_autosetup_env(),
                 "HOME": "/tmp",
-                **temporal_tls_env(),
+                **front.temporal_bind_env(),
+                **front.temporal_tls_env(front.upstream()),
                 **temporal_db_tls_env(),
                 **people_auth.temporal_server_env(COMPOSE_PEOPLE),
             },
             "secrets": ["temporal-db-password"],
             # The entrypoint renders its config here: a volume, the rest stays read-only.
-            "volumes": ["temporal-config:/etc/temporal/config", *_tls_mounts(tls.TEMPORAL)],
-            "networks": {"backend": {"aliases": [identities.Server.TEMPORAL.value]}},
+            "volumes": [
+                "temporal-config:/etc/temporal/config",
+                *_tls_mounts(tls.TEMPORAL_INTERNODE),
+            ],
+            # Behind the front: only it (and temporal-db, the JWKS relay) share a network.
+            "networks": {
+                front.TEMPORAL_NETWORK: {"aliases": [front.FRONTEND]},
+                front.TEMPORAL_DB_NETWORK: {},
+            },
             "healthcheck": _healthcheck(
                 [
                     "CMD",
                     *temporal_health_command(),
                     "--address",
-                    COMPOSE_TEMPORAL,
-                    *temporal_cli_tls_args(),
+                    front.upstream(),
+                    *front.temporal_cli_tls_args(),
                 ],
                 start="90s",
             ),
-            "depends_on": {**_healthy("temporal-db"), **_done("pki")},
+            "depends_on": {
+                **_healthy("temporal-db"),
+                **_done("pki"),
+                **_healthy(front.RELAY),
+            },
             "restart": "unless-stopped",
         },
         NAMESPACE_STEP: _project_service(
@@ -1140,8 +1109,8 @@ def compose() -> dict[str, Any]:
                 },
                 *_tls_mounts(None),
             ],
-            # After `setup` applied the admin token role, once Temporal answers.
-            depends_on={**_healthy("openbao", "temporal"), **_done("setup")},
+            # After `setup` applied the admin token role, once Temporal answers (via the front).
+            depends_on={**_healthy("openbao", front.NAME), **_done("setup")},
             restart="no",
         ),
         "temporal-ui": {
@@ -1166,7 +1135,7 @@ def compose() -> dict[str, Any]:
             "healthcheck": _healthcheck(
                 ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
             ),
-            "depends_on": {**_healthy("temporal", "identity"), **_done("setup")},
+            "depends_on": {**_healthy(front.NAME, "identity"), **_done("setup")},
             "restart": "unless-stopped",
         },
         "identity": _project_service(
@@ -1344,12 +1313,13 @@ def compose() -> dict[str, Any]:
             restart="no",
         ),
     }
+    services |= front.compose_services(COMPOSE_PEOPLE)
     for ident in (identities.ORDER_MIGRATE, identities.CODEC_SERVER, *identities.workers()):
         services[ident.name] = _compose_identity(ident)
     return {
         "name": PROJECT,
         "services": services,
-        "networks": {"backend": {"internal": True}, "frontend": {}},
+        "networks": {"backend": {"internal": True}, "frontend": {}, **front.compose_networks()},
         "volumes": {
             v: {}
             for v in (
@@ -1367,7 +1337,12 @@ def compose() -> dict[str, Any]:
         },
         "secrets": {
             s: {"file": f".orders/compose/secrets/{s}"}
-            for s in ("postgres-password", "temporal-db-password", "vault-dbadmin-password")
+            for s in (
+                "postgres-password",
+                "temporal-db-password",
+                "vault-dbadmin-password",
+                front.TOKEN_KEY,
+            )
         },
         "configs": {
             "openbao-config": {"content": OPENBAO_CONFIG},
@@ -1420,7 +1395,7 @@ def _compose_identity(identity: Identity) -> dict[str, Any]:
         **common,
         healthcheck=_healthcheck(["CMD", "python", "-m", "workers.probe", "ready"], start="60s"),
         depends_on={
-            **_healthy("openbao", "temporal"),
+            **_healthy("openbao", front.NAME),
             **_done(identities.ORDER_MIGRATE.name, NAMESPACE_STEP),
         },
         stop_grace_period="45s",

@@ -11,9 +11,11 @@ run as one-shot services / Jobs from the project's image, in this order:
     Before OpenBao first starts: its throwaway listener certificate (see
     :mod:`orders.deploy.tls`), unless it has one already.
 ``pki``
-    Vault PKI (:func:`orders.vault_pki.apply_pki`) and the servers' certificates from it,
+    Vault PKI (:func:`orders.vault_pki.apply_pki`, and Temporal's internode CA:
+    :func:`orders.vault_pki.apply_internode_pki`) and the servers' certificates from it,
     into per-server directories (compose volumes) or Secrets (Kubernetes), plus the root CA
-    (a file, or a ConfigMap per namespace). The servers start after it.
+    (a file, or a ConfigMap per namespace) and the internode CA (a file next to it, or a
+    ConfigMap in the Job's own namespace). The servers start after it.
 ``configure``
     Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser, then
     apply ``vault/`` (:func:`orders.vault_config.apply`): Kubernetes auth pointed at the
@@ -23,10 +25,11 @@ run as one-shot services / Jobs from the project's image, in this order:
     token, Vault login and short-lived Postgres credential, configured by ``ORDERS_*``.
 ``namespace``
     Once Temporal is healthy and before any worker: register the application namespace
-    (:mod:`orders.deploy.temporal_namespace`) with a namespace-admin JWT that OpenBao mints
-    for this step only (:func:`orders.vault_tokens.mint_admin_token`) and a short-lived
-    client certificate of the ``temporal-server`` PKI role (the one the image's own CLI
-    used); both are kept in memory. Idempotent.
+    (:mod:`orders.deploy.temporal_namespace`) through the authorization front, with a
+    namespace-admin JWT that OpenBao mints for this step only
+    (:func:`orders.vault_tokens.mint_admin_token`) and a minutes-long ``temporal-admin``
+    client certificate (:func:`orders.security.certs.issue_temporal_admin`, the front's one
+    principal allowed to register the namespace); both are kept in memory. Idempotent.
 """
 
 from __future__ import annotations
@@ -214,15 +217,17 @@ def _pairs(values: list[str] | None) -> dict[str, str]:
 def pki(args: argparse.Namespace) -> None:
     """Apply Vault PKI and hand every server its certificate (see the module docstring)."""
     from orders.deploy import tls
-    from orders.vault_pki import apply_pki, root_ca_pem
+    from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
     root = _root_client(args)
     apply_pki(root, args.cert_ttl)
+    apply_internode_pki(root)
     ca_pem = root_ca_pem(root)
     specs = [tls.BY_NAME[n] for n in (args.cert or [s.name for s in tls.SPECS])]
     if args.out_dir is not None:
         groups = {k: int(v) for k, v in _pairs(args.group).items()}
         tls.write_ca(args.out_dir / "ca" / tls.CA_FILE, ca_pem)
+        tls.write_ca(args.out_dir / "ca" / tls.INTERNODE_CA_FILE, internode_ca_pem(root))
         for spec in specs:
             cert = tls.issue(root, spec)
             tls.write_pair(
@@ -230,9 +235,10 @@ def pki(args: argparse.Namespace) -> None:
             )
             log.info("tls.server_cert.issued", cert=spec.name, serial=cert.serial)
     else:
+        objects = K8sObjects.in_cluster()
         issue_to_k8s(
             root,
-            K8sObjects.in_cluster(),
+            objects,
             specs,
             ca_pem,
             namespaces=_pairs(args.k8s_namespace),
@@ -240,6 +246,21 @@ def pki(args: argparse.Namespace) -> None:
             ca_secrets=args.k8s_ca_secret or [],
             ca_name=args.ca_configmap_name,
         )
+        if args.k8s_token_key_secret:
+            # Created once and never replaced: every front replica, and every restart, keeps
+            # verifying the task tokens the others issued.
+            from orders.deploy import front
+
+            body = front.token_key_secret_body()
+            body["metadata"]["name"] = args.k8s_token_key_secret
+            created = objects.create_secret(objects.namespace, body)
+            log.info("front.token_key", secret=args.k8s_token_key_secret, created=created)
+        if args.internode_ca_configmap:
+            objects.apply_configmap(
+                objects.namespace,
+                args.internode_ca_configmap,
+                {tls.INTERNODE_CA_FILE: internode_ca_pem(root)},
+            )
 
 
 def issue_to_k8s(
@@ -515,11 +536,12 @@ def publish_codec_client_id(root: hvac.Client, api: Any, namespace: str, name: s
 def namespace(args: argparse.Namespace) -> str:
     """Register the Temporal namespace with the admin JWT (see the module docstring)."""
     from orders import temporal, vault_tokens
-    from orders.deploy import temporal_namespace, tls
+    from orders.deploy import temporal_namespace
+    from orders.security import certs
 
     root = _root_client(args)
     jwt = vault_tokens.mint_admin_token(root, _verify(args.vault_ca_file))
-    cert = tls.issue(root, tls.TEMPORAL)
+    cert = certs.issue_temporal_admin(root)
     config = temporal.tls_config(
         args.temporal_ca_file.read_bytes(), args.temporal_server_name, cert
     )
@@ -575,6 +597,12 @@ def _parser() -> argparse.ArgumentParser:
     pk.add_argument("--k8s-ca-configmap", action="append", help="namespace for the CA map")
     pk.add_argument("--k8s-ca-secret", action="append", help="namespace for a CA-only Secret")
     pk.add_argument("--ca-configmap-name", default="orders-ca", help="name of CA map/Secret")
+    pk.add_argument(
+        "--internode-ca-configmap", help="ConfigMap (Job's namespace) for Temporal's internode CA"
+    )
+    pk.add_argument(
+        "--k8s-token-key-secret", help="create this Secret with the front's token key, once"
+    )
 
     conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
     conf.add_argument("--vault-addr", required=True)
@@ -603,7 +631,7 @@ def _parser() -> argparse.ArgumentParser:
     ns.add_argument("--vault-addr", required=True)
     ns.add_argument("--root-token-file", type=Path, required=True)
     ns.add_argument("--vault-ca-file", type=Path, action="append")
-    ns.add_argument("--temporal-address", required=True, help="host:port of the frontend")
+    ns.add_argument("--temporal-address", required=True, help="host:port of the front")
     ns.add_argument("--temporal-ca-file", type=Path, required=True, help="the Vault root CA")
     ns.add_argument("--temporal-server-name", default=identities.Server.TEMPORAL.value)
     ns.add_argument("--namespace", default=identities.TEMPORAL_NAMESPACE)

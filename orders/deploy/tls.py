@@ -11,8 +11,13 @@ creates the CAs and roles (:func:`orders.vault_pki.apply_pki`, the same roles as
 stack), writes the root CA, and issues:
 
 * ``openbao``, ``postgres``, ``codec``: role ``orders-servers`` (server usage only);
-* ``temporal``: role ``temporal-server`` (frontend + internode: server *and* client usage,
-  its one name only);
+* ``temporal``: role ``temporal-server`` (``temporal.orders.local``, its one name, server
+  usage): the authorization front every caller dials (:mod:`orders.deploy.front`);
+* ``temporal-internode`` and ``temporal-front``: from Temporal's *internode* CA
+  (``pki_internode``, a root of its own, see :mod:`orders.vault_pki`): the real frontend's
+  and internode certificate (``temporal-frontend.orders.local``, server + client usage) and
+  the front's client certificate to it (CN ``temporal-front``); the internode CA is written
+  next to the root CA as :data:`INTERNODE_CA_FILE`;
 * ``temporal-ui``: role ``temporal-ui`` (client usage only, CN ``temporal-ui``);
 * ``temporal-db`` (Temporal's own Postgres): role ``temporal-db`` (that one name, server only);
 * ``codec-ingress`` (kind only: the Ingress's browser-facing host): role ``codec-ingress``.
@@ -59,6 +64,8 @@ CERT_FILE: Final = "tls.crt"
 KEY_FILE: Final = "tls.key"
 CA_FILE: Final = "ca.pem"
 """The Vault root CA, the one trust anchor of every client."""
+INTERNODE_CA_FILE: Final = "internode-ca.pem"
+"""Temporal's internode CA: the only CA Temporal's listeners trust (and the front's upstream)."""
 BOOTSTRAP_CA_FILE: Final = "bootstrap-ca.pem"
 """The throwaway CA of OpenBao's first listener certificate (key never written)."""
 
@@ -69,6 +76,7 @@ TLS_DIR: Final = "/run/orders-tls"
 LIVE_TLS_DIR: Final = "/tmp/orders-tls"
 """The server's own 0600 copy in its tmpfs, which the server process reads."""
 CA_PATH: Final = f"{CA_DIR}/{CA_FILE}"
+INTERNODE_CA_PATH: Final = f"{CA_DIR}/{INTERNODE_CA_FILE}"
 
 SERVER_CERT_PATH: Final = f"{LIVE_TLS_DIR}/{CERT_FILE}"
 SERVER_KEY_PATH: Final = f"{LIVE_TLS_DIR}/{KEY_FILE}"
@@ -85,6 +93,7 @@ class CertSpec:
         localhost: Whether ``localhost``/127.0.0.1 are added (servers reached on loopback:
             in compose's shared network namespace, or through ``kubectl port-forward``).
         compose: Whether docker-compose uses it too (else kind only).
+        mount: PKI mount of ``role`` (the Vault root CA's intermediate unless told).
     """
 
     name: str
@@ -92,6 +101,7 @@ class CertSpec:
     common_name: str
     localhost: bool = False
     compose: bool = True
+    mount: str = identities.PKI_MOUNT
 
     @property
     def volume(self) -> str:
@@ -115,7 +125,29 @@ CODEC_INGRESS: Final = CertSpec(
     identities.CODEC_PUBLIC_HOST,
     compose=False,
 )
-SPECS: Final = (OPENBAO, POSTGRES, TEMPORAL, TEMPORAL_UI, CODEC, TEMPORAL_DB, CODEC_INGRESS)
+TEMPORAL_INTERNODE: Final = CertSpec(
+    "temporal-internode",
+    identities.PKI_INTERNODE_ROLE,
+    identities.TEMPORAL_FRONTEND_NAME,
+    mount=identities.PKI_INTERNODE_MOUNT,
+)
+TEMPORAL_FRONT: Final = CertSpec(
+    "temporal-front",
+    identities.PKI_FRONT_ROLE,
+    identities.TEMPORAL_FRONT_CERT_NAME,
+    mount=identities.PKI_INTERNODE_MOUNT,
+)
+SPECS: Final = (
+    OPENBAO,
+    POSTGRES,
+    TEMPORAL,
+    TEMPORAL_UI,
+    CODEC,
+    TEMPORAL_DB,
+    CODEC_INGRESS,
+    TEMPORAL_INTERNODE,
+    TEMPORAL_FRONT,
+)
 COMPOSE_SPECS: Final = tuple(s for s in SPECS if s.compose)
 BY_NAME: Final = {s.name: s for s in SPECS}
 
@@ -218,6 +250,7 @@ def issue(client: hvac.Client, spec: CertSpec) -> certs.IssuedCert:
         spec.common_name,
         alt_names=("localhost",) if spec.localhost else (),
         ip_sans=("127.0.0.1",) if spec.localhost else (),
+        mount=spec.mount,
     )
 
 

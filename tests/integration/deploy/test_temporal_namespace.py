@@ -2,7 +2,7 @@
 
 The dev server authorizes nothing, so this proves the step's wiring rather than the
 authorizer's answer: the admin JWT is minted by the stack's OpenBao, the client
-certificate of the ``temporal-server`` role passes the mTLS front, a fresh namespace is
+certificate of the ``temporal-admin`` role passes the mTLS front, a fresh namespace is
 registered with the intended retention, and a second run (and the stack's own ``orders``
 namespace) answers "exists" without error.
 """

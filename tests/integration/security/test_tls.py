@@ -169,16 +169,13 @@ async def test_postgres_refuses_plaintext_and_unverified_tls(
 
 
 def test_deployed_temporal_roles_issue_their_one_name_only(stack: StackInfo) -> None:
-    """temporal-server: Temporal's name with server and client usage, nothing else;
+    """temporal-server: Temporal's public name (the front's), server usage only, nothing else;
     temporal-ui: the UI's client certificate only (the roles docker-compose and kind use)."""
     root = support.vault(stack, stack.root_token())
     server = certs.issue(root, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
     leaf = x509.load_pem_x509_certificate(server.certificate.encode())
     eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    assert eku == {
-        x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
-        x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH,
-    }
+    assert eku == {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH}
     for name in (identities.Server.POSTGRES.value, "localhost", identities.ORDER_NOTIFY.name):
         with pytest.raises(hvac.exceptions.InvalidRequest):
             certs.issue(root, identities.PKI_TEMPORAL_ROLE, name)

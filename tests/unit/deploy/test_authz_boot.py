@@ -82,7 +82,9 @@ def test_compose_step_runs_after_healthy_temporal_and_setup(services: dict[str, 
     step = services[NAMESPACE_STEP]
     assert step["command"][:4] == STEP_COMMAND
     assert step["restart"] == "no"
-    assert step["depends_on"]["temporal"] == {"condition": "service_healthy"}
+    # Temporal answers through the front (which waits for a healthy Temporal).
+    assert step["depends_on"]["temporal-front"] == {"condition": "service_healthy"}
+    assert services["temporal-front"]["depends_on"]["temporal"] == {"condition": "service_healthy"}
     # `setup` applies the admin token roles the step mints its JWT with.
     assert step["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
     args = step["command"]

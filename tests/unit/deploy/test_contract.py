@@ -211,7 +211,7 @@ def test_network_policies_default_deny_plus_one_per_identity(
         allowed = {(_peer_name(rule), p["port"]) for rule in spec["egress"] for p in rule["ports"]}
         expected = {("kube-dns", 53), ("openbao", 8200)}
         if ident.is_worker:
-            expected.add(("temporal", 7233))
+            expected.add(("temporal-front", 7233))  # the authorization front, never Temporal
         if ident.has_db_role:
             expected.add(("postgres", 5432))
         assert allowed == expected, name

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orders import identities, vault_people, vault_tokens
-from orders.deploy import people_auth
+from orders.deploy import front, people_auth
 from orders.deploy.render import COMPOSE_FILE, ROOT
 from orders.settings import WorkerSettings
 from tests.unit.deploy.test_compose import COMPOSE, SERVICES
@@ -71,7 +71,13 @@ def test_temporal_server_authorization_reads_the_providers_jwks() -> None:
     # OpenBao's certificate name, an alias of the identity service (OpenBao's netns).
     assert jwks.scheme == "https"
     assert jwks.hostname in SERVICES["identity"]["networks"]["backend"]["aliases"]
-    assert "backend" in SERVICES["temporal"]["networks"]
+    # Temporal shares no network with OpenBao's (the identities') network namespace: on its
+    # own network that name is the relay's, which forwards to the identity service only.
+    assert "backend" not in SERVICES["temporal"]["networks"]
+    relay = SERVICES[front.RELAY]
+    assert jwks.hostname in relay["networks"][front.TEMPORAL_NETWORK]["aliases"]
+    assert relay["command"][-2:] == ["--to", f"identity:{jwks.port}"]
+    assert front.TEMPORAL_NETWORK in SERVICES["temporal"]["networks"]
     assert re.search(
         r'address\s*=\s*"0\.0\.0\.0:' + str(jwks.port) + '"',
         COMPOSE["configs"]["openbao-config"]["content"],

@@ -25,6 +25,7 @@ from typing import Any
 import hvac
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes.client.exceptions import ApiException
 
@@ -147,7 +148,14 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     gid = os.getgid()
     groups = [
         a
-        for n in ("openbao", "postgres", "temporal", "temporal-ui", "temporal-db")
+        for n in (
+            "openbao",
+            "postgres",
+            "temporal",
+            "temporal-ui",
+            "temporal-db",
+            "temporal-internode",
+        )
         for a in ("--group", f"{n}={gid}")
     ]
     argv = [
@@ -179,14 +187,28 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     # Re-running the bootstrap step leaves the PKI certificate alone.
     assert not tls.bootstrap(deployed.pki / tls.OPENBAO.name, deployed.ca_dir / "x.pem", gid)
 
-    # Every certificate: chains to the root, its name only, its usages, its key's mode.
+    # Every certificate: chains to the root (Temporal's internode ones: to the internode CA
+    # and only to it), its name only, its usages, its key's mode.
     root = x509.load_pem_x509_certificate(root_ca.read_bytes())
+    internode_ca_file = deployed.ca_dir / tls.INTERNODE_CA_FILE
+    assert _mode(internode_ca_file) == 0o644
+    internode = x509.load_pem_x509_certificate(internode_ca_file.read_bytes())
+    assert internode.issuer == internode.subject != root.subject
+    internode_specs = (tls.TEMPORAL_INTERNODE, tls.TEMPORAL_FRONT)
     for spec in tls.SPECS:
         directory = deployed.pki / spec.name
         chain = x509.load_pem_x509_certificates((directory / tls.CERT_FILE).read_bytes())
-        leaf, inter = chain[0], chain[1]
-        leaf.verify_directly_issued_by(inter)
-        inter.verify_directly_issued_by(root)
+        if spec in internode_specs:
+            [leaf] = chain
+            leaf.verify_directly_issued_by(internode)
+            with pytest.raises((ValueError, InvalidSignature)):
+                leaf.verify_directly_issued_by(root)
+        else:
+            leaf, inter = chain[0], chain[1]
+            leaf.verify_directly_issued_by(inter)
+            inter.verify_directly_issued_by(root)
+            with pytest.raises((ValueError, InvalidSignature)):
+                leaf.verify_directly_issued_by(internode)
         cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
         assert cn == spec.common_name
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -197,14 +219,15 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
         server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
         expected = {
-            tls.TEMPORAL.name: {server, client},  # frontend and internode
             tls.TEMPORAL_UI.name: {client},
+            tls.TEMPORAL_INTERNODE.name: {server, client},  # frontend and internode
+            tls.TEMPORAL_FRONT.name: {client},
         }.get(spec.name, {server})
         assert eku == expected, spec.name
         key = directory / tls.KEY_FILE
         assert _mode(directory / tls.CERT_FILE) == 0o644
-        if spec.name in (tls.CODEC.name, tls.CODEC_INGRESS.name):
-            assert _mode(key) == 0o600  # no --group: no server of this machine reads it
+        if spec.name in (tls.CODEC.name, tls.CODEC_INGRESS.name, tls.TEMPORAL_FRONT.name):
+            assert _mode(key) == 0o600  # no --group: the project's own UID reads it
         else:
             assert _mode(key) == 0o640
             assert key.stat().st_gid == gid

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orders import identities, vault_pki
-from orders.deploy import render, tls
+from orders.deploy import front, render, tls
 from orders.identities import Server
 from tests.unit.deploy.test_compose import COMPOSE
 
@@ -34,12 +34,16 @@ from tests.unit.deploy.test_compose import COMPOSE
 KEY_OWNERS: dict[str, str] = {
     tls.OPENBAO.volume: "openbao",
     tls.POSTGRES.volume: "postgres",
-    tls.TEMPORAL.volume: "temporal",
+    tls.TEMPORAL.volume: front.NAME,
+    tls.TEMPORAL_FRONT.volume: front.NAME,
+    tls.TEMPORAL_INTERNODE.volume: "temporal",
     tls.TEMPORAL_UI.volume: "temporal-ui",
     tls.CODEC.volume: identities.CODEC_SERVER.name,
     tls.TEMPORAL_DB.volume: "temporal-db",
 }
 """Each server's key volume/Secret and the one service (compose) or pod (kind) that mounts it."""
+KEY_DIRS: dict[str, str] = {tls.TEMPORAL_FRONT.volume: front.CLIENT_TLS_DIR}
+"""Where a key volume is mounted when not at the TLS directory (the front's client pair)."""
 
 
 def role_allows(role: dict[str, Any], name: str) -> bool:
@@ -63,6 +67,8 @@ ROLES: dict[str, dict[str, Any]] = {
         identities.TEMPORAL_DB_SERVER_NAME
     ),
     identities.PKI_CODEC_INGRESS_ROLE: vault_pki.single_server_role(identities.CODEC_PUBLIC_HOST),
+    identities.PKI_INTERNODE_ROLE: vault_pki.internode_role(),
+    identities.PKI_FRONT_ROLE: vault_pki.front_role(),
 }
 TEMPORAL_DB = identities.TEMPORAL_DB_SERVER_NAME
 SPEC_OF: dict[str, tls.CertSpec] = {
@@ -72,6 +78,7 @@ SPEC_OF: dict[str, tls.CertSpec] = {
     Server.CODEC.value: tls.CODEC,
     TEMPORAL_DB: tls.TEMPORAL_DB,
     identities.CODEC_PUBLIC_HOST: tls.CODEC_INGRESS,
+    front.FRONTEND: tls.TEMPORAL_INTERNODE,
 }
 
 
@@ -91,8 +98,11 @@ def test_every_certificate_is_one_its_role_may_issue() -> None:
         if spec.localhost:
             assert role_allows(role, "localhost")
             assert role_allows(role, "127.0.0.1")
-    # Only Temporal's certificate has both usages (internode); the UI's is client-only.
-    assert ROLES[identities.PKI_TEMPORAL_ROLE]["client_flag"]
+    # Only Temporal's internode certificate has both usages; the front's (temporal.orders.local)
+    # is server-only, the UI's client-only.
+    assert ROLES[identities.PKI_INTERNODE_ROLE]["client_flag"]
+    assert ROLES[identities.PKI_INTERNODE_ROLE]["server_flag"]
+    assert not ROLES[identities.PKI_TEMPORAL_ROLE]["client_flag"]
     assert ROLES[identities.PKI_TEMPORAL_ROLE]["server_flag"]
     assert ROLES[identities.PKI_TEMPORAL_ROLE]["allowed_domains"] == [Server.TEMPORAL.value]
     assert not ROLES[identities.PKI_TEMPORAL_ROLE]["allow_localhost"]
@@ -150,7 +160,8 @@ def check_worker_env(
 
 
 def check_temporal_server_env(need: Need, env: dict[str, str], mounts: set[str]) -> None:
-    """Native TLS, frontend and internode, client certificates required and verified."""
+    """Native TLS, frontend and internode, client certificates required and verified against
+    Temporal's internode CA only (the front's and its own; no identity's)."""
     need(env.get("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH") == "true", "requireClientAuth")
     for key in (
         "TEMPORAL_TLS_SERVER_CA_CERT",
@@ -158,7 +169,10 @@ def check_temporal_server_env(need: Need, env: dict[str, str], mounts: set[str])
         "TEMPORAL_TLS_CLIENT2_CA_CERT",
         "TEMPORAL_TLS_CA",
     ):
-        need(env.get(key) == tls.CA_PATH and _under(tls.CA_PATH, mounts), f"{key} = the CA")
+        need(
+            env.get(key) == tls.INTERNODE_CA_PATH and _under(tls.INTERNODE_CA_PATH, mounts),
+            f"{key} = the internode CA only",
+        )
     for key in ("TEMPORAL_TLS_SERVER_CERT", "TEMPORAL_TLS_FRONTEND_CERT", "TEMPORAL_TLS_CERT"):
         need(env.get(key) == tls.SERVER_CERT_PATH, f"{key} = its PKI certificate")
     for key in ("TEMPORAL_TLS_SERVER_KEY", "TEMPORAL_TLS_FRONTEND_KEY", "TEMPORAL_TLS_KEY"):
@@ -168,7 +182,7 @@ def check_temporal_server_env(need: Need, env: dict[str, str], mounts: set[str])
         "TEMPORAL_TLS_FRONTEND_SERVER_NAME",
         "TEMPORAL_TLS_SERVER_NAME",
     ):
-        need(name_ok(Server.TEMPORAL, env.get(key)), f"{key} on its certificate")
+        need(name_ok(front.FRONTEND, env.get(key)), f"{key} on its internode certificate")
     for key in (
         "TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION",
         "TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION",
@@ -271,12 +285,17 @@ def _compose_mounts(service: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _aliases(service: dict[str, Any]) -> list[str]:
-    """The service's names on the backend network (none when networks is a plain list)."""
+def _aliases(service: dict[str, Any], network: str | None = None) -> list[str]:
+    """The service's names on ``network`` (default: every network; none for a plain list)."""
     networks = service.get("networks", {})
     if not isinstance(networks, dict):
         return []
-    return list((networks.get("backend") or {}).get("aliases", []))
+    return [
+        a
+        for net, conf in networks.items()
+        if network in (None, net)
+        for a in (conf or {}).get("aliases", [])
+    ]
 
 
 def _option(args: list[str], flag: str) -> list[str]:
@@ -336,18 +355,19 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     need = check("temporal")
     mounts = _compose_mounts(temporal)
     check_temporal_server_env(need, temporal["environment"], set(mounts))
-    need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL.volume, "its own certificate volume")
+    need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "its internode certificate")
     need(_script_copies_key(temporal["entrypoint"][-1]), "key copied 0600 before start")
     need(_script_reloads(temporal["entrypoint"][-1], None), "re-copies a re-issued certificate")
     db_aliases = _aliases(services["temporal-db"])
     need(temporal["environment"].get("POSTGRES_SEEDS") in db_aliases, "temporal-db by its name")
     hc = temporal["healthcheck"]["test"]
-    need(_option(hc, "--tls-ca-path") == [tls.CA_PATH], "healthcheck --tls-ca-path")
+    need(_option(hc, "--tls-ca-path") == [tls.INTERNODE_CA_PATH], "healthcheck --tls-ca-path")
     need(_option(hc, "--tls-cert-path") == [tls.SERVER_CERT_PATH], "healthcheck client cert")
     need(_option(hc, "--tls-key-path") == [tls.SERVER_KEY_PATH], "healthcheck client key")
-    need(name_ok(Server.TEMPORAL, (_option(hc, "--tls-server-name") or [""])[0]), "healthcheck")
-    aliases = _aliases(temporal)
-    need(Server.TEMPORAL.value in aliases, "reachable by its certificate's name")
+    need(name_ok(front.FRONTEND, (_option(hc, "--tls-server-name") or [""])[0]), "healthcheck")
+    need(front.FRONTEND in _aliases(temporal), "reachable by its certificate's name")
+    # Every caller dials the name the front serves (checked in test_front.py).
+    aliases = _aliases(services[front.NAME])
     ui = services["temporal-ui"]
     need = check("temporal-ui")
     mounts = _compose_mounts(ui)
@@ -392,7 +412,8 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
         for target, source in _compose_mounts(svc).items():
             if source in owner and name not in writers:
                 check(name)(owner[source] == name, f"mounts another server's key ({source})")
-                check(name)(target == tls.TLS_DIR, "keys only at the TLS directory")
+                where = KEY_DIRS.get(source, tls.TLS_DIR)
+                check(name)(target == where, "keys only at the TLS directory")
     groups = dict(g.split("=") for g in _option(services["pki"]["command"], "--group"))
     for cert, gid in groups.items():
         server = services[owner[f"tls-{cert}"]]

@@ -1,0 +1,377 @@
+"""The authorization front for Temporal in the deployed stacks (docker-compose, kind).
+
+Every worker, client, the codec server, the UI and the namespace step dial
+``temporal.orders.local:7233``: that name is the front's (``python -m orders.front``, from
+the project's image, as the project's non-root user). The front authenticates the caller
+(client certificate from the Vault root CA, or a person's JWT), allows what the identity
+contract grants, and calls the real frontend as ``temporal-front`` with a client
+certificate from Temporal's *internode* CA (:func:`orders.vault_pki.apply_internode_pki`).
+
+Temporal itself serves and calls its own services with ``temporal-frontend.orders.local``
+from that internode CA, and trusts that CA alone (frontend *and* internode client CA), so no
+certificate the Vault root CA vouches for — no identity's, no person's, no other server's —
+completes a handshake with Temporal. The network says the same:
+
+* compose: Temporal is attached to two internal networks only: ``temporal`` (shared with the
+  front, where its alias is ``temporal-frontend.orders.local``) and ``temporal-db`` (shared
+  with its own Postgres). The name ``temporal.orders.local`` moved to the front on the
+  backend network. Temporal still verifies JWTs against OpenBao's key sets; it fetches them
+  through :mod:`orders.deploy.relay` (``openbao-relay``: TLS end to end, bytes only), the
+  one member of its network that reaches OpenBao, so Temporal never shares a network with
+  the identities' network namespace;
+* kind: NetworkPolicies (see :func:`temporal_policy`, :func:`front_policy`) admit only the
+  front's pods (and Temporal's own, internode) to Temporal, and only the workers, the
+  client/demo, the codec server, the UI and the namespace Job to the front.
+"""
+
+# Container paths: "/tmp" is each container's own tmpfs.
+# ruff: noqa: S108
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from orders import identities
+from orders.deploy import people_auth, tls
+
+NAME: Final = "temporal-front"
+"""Compose service, Deployment, Service, ServiceAccount and NetworkPolicy of the front."""
+PORT: Final = 7233
+HEALTH_PORT: Final = 7243
+"""The front's plain-HTTP ``GET /healthz`` (200 when the upstream answers GetSystemInfo)."""
+FRONTEND_PORT: Final = 7233
+"""The real Temporal frontend's port (behind the front)."""
+INTERNODE_PORTS: Final = (6933, 6934, 6935, 6939, 7234, 7235, 7239)
+"""Temporal's membership and internode gRPC ports (frontend, history, matching, worker)."""
+CLIENT_TLS_DIR: Final = "/run/orders-tls-upstream"
+"""Where the front finds its internode client certificate (``temporal-front``)."""
+TOKEN_KEY: Final = "temporal-front-token-key"  # noqa: S105 - a Secret's name
+"""Compose secret / Kubernetes Secret holding the task-token MAC key (the same for every
+replica)."""
+TOKEN_KEY_FILE: Final = "token-key"  # noqa: S105 - a file name
+LIVE_TOKEN_KEY: Final = f"/tmp/{TOKEN_KEY_FILE}"
+"""The front's own 0600 copy of the key (its tmpfs), what ``--token-key-file`` reads."""
+INTERNODE_CA_CONFIGMAP: Final = "temporal-internode-ca"
+"""kind: ConfigMap (orders-infra) holding Temporal's internode CA (``internode-ca.pem``)."""
+TEMPORAL_NETWORK: Final = "temporal"
+TEMPORAL_DB_NETWORK: Final = "temporal-db"
+RELAY: Final = "openbao-relay"
+FRONTEND: Final = identities.TEMPORAL_FRONTEND_NAME
+
+
+def upstream(host: str = FRONTEND) -> str:
+    """``--upstream``: the real frontend (compose: its alias; kind: its Service)."""
+    return f"{host}:{FRONTEND_PORT}"
+
+
+def command(
+    *,
+    upstream_target: str,
+    token_key: str,
+    people: people_auth.Endpoints | None = None,
+    audience: str = "",
+) -> list[str]:
+    """``python -m orders.front ...`` with the deployed stacks' paths.
+
+    Args:
+        upstream_target: ``--upstream`` (the real frontend).
+        token_key: File the MAC key is read from.
+        people: Where the people's OIDC provider is (its JWKS, issuer); None where no
+            person's token reaches Temporal (kind: its UI has no login).
+        audience: ``--people-audience`` (a shell expression in compose: read from a file).
+    """
+    people_args = (
+        [
+            "--people-jwks-url",
+            people.jwks_internal,
+            "--people-issuer",
+            people.issuer,
+            "--people-audience",
+            audience,
+        ]
+        if people is not None
+        else []
+    )
+    return [
+        "python",
+        "-m",
+        "orders.front",
+        "--listen",
+        f"0.0.0.0:{PORT}",
+        "--tls-cert",
+        f"{tls.TLS_DIR}/{tls.CERT_FILE}",
+        "--tls-key",
+        f"{tls.TLS_DIR}/{tls.KEY_FILE}",
+        "--client-ca",
+        tls.CA_PATH,
+        "--upstream",
+        upstream_target,
+        "--upstream-server-name",
+        FRONTEND,
+        "--upstream-ca",
+        tls.INTERNODE_CA_PATH,
+        "--upstream-cert",
+        f"{CLIENT_TLS_DIR}/{tls.CERT_FILE}",
+        "--upstream-key",
+        f"{CLIENT_TLS_DIR}/{tls.KEY_FILE}",
+        "--token-key-file",
+        token_key,
+        *people_args,
+        "--health-port",
+        str(HEALTH_PORT),
+    ]
+
+
+def temporal_tls_env(address: str) -> dict[str, str]:
+    """Temporal's native TLS (frontend and internode) with the internode certificate only.
+
+    Server certificate ``temporal-frontend.orders.local`` from the internode CA; client
+    certificates required and verified against the internode CA *alone* (the front's and
+    Temporal's own); host names verified. The auto-setup CLI (``address``) uses the same
+    certificate; SSL_CERT_FILE stays the Vault root CA (OpenBao's JWKS over TLS).
+    """
+    return {
+        "TEMPORAL_TLS_SERVER_CA_CERT": tls.INTERNODE_CA_PATH,
+        "TEMPORAL_TLS_SERVER_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_SERVER_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_REQUIRE_CLIENT_AUTH": "true",
+        "TEMPORAL_TLS_FRONTEND_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_FRONTEND_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_CLIENT1_CA_CERT": tls.INTERNODE_CA_PATH,
+        "TEMPORAL_TLS_CLIENT2_CA_CERT": tls.INTERNODE_CA_PATH,
+        "TEMPORAL_TLS_INTERNODE_SERVER_NAME": FRONTEND,
+        "TEMPORAL_TLS_FRONTEND_SERVER_NAME": FRONTEND,
+        "TEMPORAL_TLS_INTERNODE_DISABLE_HOST_VERIFICATION": "false",
+        "TEMPORAL_TLS_FRONTEND_DISABLE_HOST_VERIFICATION": "false",
+        "TEMPORAL_ADDRESS": address,
+        "TEMPORAL_TLS_CA": tls.INTERNODE_CA_PATH,
+        "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
+        "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
+        "TEMPORAL_TLS_SERVER_NAME": FRONTEND,
+        "SSL_CERT_FILE": tls.CA_PATH,
+        # Re-read the certificate files the entrypoint re-copies after a re-issue.
+        "TEMPORAL_TLS_REFRESH_INTERVAL": tls.TEMPORAL_REFRESH,
+    }
+
+
+def temporal_bind_env() -> dict[str, str]:
+    """Compose: Temporal listens on every network it is on (the front's and its Postgres').
+
+    The image binds to the first address of its host name otherwise (one network only);
+    its broadcast address (membership, inside the one process) stays that address.
+    """
+    return {"BIND_ON_IP": "0.0.0.0"}  # noqa: S104 - on Temporal's internal networks only
+
+
+def temporal_cli_tls_args() -> list[str]:
+    """``temporal`` CLI flags of Temporal's own healthcheck: its internode certificate."""
+    return [
+        "--tls-ca-path",
+        tls.INTERNODE_CA_PATH,
+        "--tls-cert-path",
+        tls.SERVER_CERT_PATH,
+        "--tls-key-path",
+        tls.SERVER_KEY_PATH,
+        "--tls-server-name",
+        FRONTEND,
+    ]
+
+
+def health_check_python() -> str:
+    """``python -c`` body: the front's ``/healthz`` answers 200 (upstream reachable)."""
+    return (
+        "import urllib.request as u; "
+        f"u.urlopen('http://127.0.0.1:{HEALTH_PORT}/healthz', timeout=4).read()"
+    )
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
+    """The compose services ``temporal-front`` and ``openbao-relay``."""
+    from orders.deploy import render
+
+    audience = f'"$$(cat {people_auth.OIDC_DIR}/{people_auth.UI_CLIENT_ID_FILE})"'
+    argv = command(
+        upstream_target=upstream(),
+        token_key=LIVE_TOKEN_KEY,
+        people=people,
+        audience=audience,
+    )
+    copy_key = f"(umask 077 && cat /run/secrets/{TOKEN_KEY} > {LIVE_TOKEN_KEY})"
+    script = f"{copy_key} && exec " + " ".join(argv)
+    front = render._project_service(
+        ["/bin/sh", "-c", script],
+        environment={"SSL_CERT_FILE": tls.CA_PATH},  # people's JWKS from OpenBao
+        secrets=[TOKEN_KEY],
+        volumes=[
+            *render._tls_mounts(tls.TEMPORAL),
+            {
+                "type": "volume",
+                "source": tls.TEMPORAL_FRONT.volume,
+                "target": CLIENT_TLS_DIR,
+                "read_only": True,
+            },
+            *render._oidc_files(people_auth.UI_CLIENT_ID_FILE),
+        ],
+        # Every caller reaches it by Temporal's public name; it alone reaches Temporal.
+        networks={
+            "backend": {"aliases": [identities.Server.TEMPORAL.value]},
+            TEMPORAL_NETWORK: {},
+        },
+        healthcheck=render._healthcheck(["CMD", "python", "-c", health_check_python()]),
+        depends_on={**render._healthy("temporal", "openbao"), **render._done("setup")},
+        restart="unless-stopped",
+    )
+    relay = render._project_service(
+        [
+            "python",
+            "-m",
+            "orders.deploy.relay",
+            "--listen",
+            "0.0.0.0:8200",
+            # OpenBao's network namespace by its service name (its alias would be the relay's).
+            "--to",
+            "identity:8200",
+        ],
+        networks={
+            "backend": {},
+            TEMPORAL_NETWORK: {"aliases": [identities.Server.OPENBAO.value]},
+        },
+        healthcheck=render._healthcheck(
+            [
+                "CMD",
+                "python",
+                "-c",
+                "import socket; socket.create_connection(('127.0.0.1', 8200), 3).close()",
+            ]
+        ),
+        depends_on=render._healthy("openbao"),
+        restart="unless-stopped",
+    )
+    return {NAME: front, RELAY: relay}
+
+
+def compose_networks() -> dict[str, Any]:
+    """Temporal's two networks, internal (no route out, no host port)."""
+    return {TEMPORAL_NETWORK: {"internal": True}, TEMPORAL_DB_NETWORK: {"internal": True}}
+
+
+# --------------------------------------------------------------------------- kind
+
+INFRA: Final = "orders-infra"
+_NAME: Final = "app.kubernetes.io/name"
+TEMPORAL_APP: Final = "temporal"
+"""``app.kubernetes.io/name`` of Temporal's pods (its Service ``temporal-frontend``)."""
+INFRA_CALLERS: Final = ("temporal-ui", "temporal-namespace")
+"""Pods of ``orders-infra`` that call Temporal: the UI and the namespace-registration Job."""
+
+
+def app_callers() -> tuple[str, ...]:
+    """Pods of the application namespace that call Temporal: the workers.
+
+    The client (CLI, demo) runs no pod (``kind.sh demo`` port-forwards to the front), the
+    codec server and the migrations never call Temporal (their own egress policies have no
+    Temporal peer either).
+    """
+    return tuple(i.name for i in identities.workers())
+
+
+def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+        "podSelector": {
+            "matchExpressions": [{"key": _NAME, "operator": "In", "values": list(names)}]
+        },
+    }
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def front_policy() -> dict[str, Any]:
+    """The front accepts the workers, the UI and the namespace Job; it reaches Temporal only."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": NAME,
+            "namespace": INFRA,
+            "labels": {_NAME: NAME, "app.kubernetes.io/part-of": "hardened-orders"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {_NAME: NAME}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        _pods(identities.K8S_NAMESPACE, app_callers()),
+                        _pods(INFRA, INFRA_CALLERS),
+                    ],
+                    "ports": _tcp(PORT),
+                }
+            ],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [
+                        {"protocol": "UDP", "port": 53},
+                        {"protocol": "TCP", "port": 53},
+                    ],
+                },
+                {"to": [_pods(INFRA, (TEMPORAL_APP,))], "ports": _tcp(FRONTEND_PORT)},
+            ],
+        },
+    }
+
+
+def temporal_policy() -> dict[str, Any]:
+    """Temporal's frontend port admits the front's pods only.
+
+    Its internode ports (and the frontend, for its own services and auto-setup's CLI) admit
+    Temporal's own pods.
+    """
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": TEMPORAL_APP,
+            "namespace": INFRA,
+            "labels": {_NAME: TEMPORAL_APP, "app.kubernetes.io/part-of": "hardened-orders"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {_NAME: TEMPORAL_APP}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [_pods(INFRA, (NAME,))], "ports": _tcp(FRONTEND_PORT)},
+                {
+                    "from": [_pods(INFRA, (TEMPORAL_APP,))],
+                    "ports": _tcp(FRONTEND_PORT, *INTERNODE_PORTS),
+                },
+            ],
+        },
+    }
+
+
+def token_key_secret_body() -> dict[str, Any]:
+    """The front's task-token MAC key as a new Secret (48 random bytes, base64 text)."""
+    import base64
+    import secrets
+
+    key = base64.b64encode(secrets.token_bytes(48)).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": TOKEN_KEY, "labels": {"app.kubernetes.io/part-of": "hardened-orders"}},
+        "data": {TOKEN_KEY_FILE: base64.b64encode(key.encode()).decode()},
+    }

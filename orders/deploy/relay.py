@@ -1,0 +1,81 @@
+"""A one-way TCP relay: ``python -m orders.deploy.relay --listen HOST:PORT --to HOST:PORT``.
+
+In docker-compose, Temporal sits on networks that only the authorization front and its own
+Postgres share (:mod:`orders.deploy.front`), yet its authorizer fetches OpenBao's key sets.
+OpenBao lives in the identities' network namespace, which must never share a network with
+Temporal; this relay, on both networks, forwards connections *to* OpenBao only. TLS stays end
+to end (Temporal verifies ``openbao.orders.local`` against the Vault root CA): the relay sees
+ciphertext, holds no key and no token, and nothing reaches Temporal through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+
+from orders import logging as olog
+
+log = olog.get(__name__)
+
+
+def _split(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def _handle(
+    target: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*target), 10)
+    except (OSError, TimeoutError) as exc:
+        log.warning("relay.upstream_unreachable", target=f"{target[0]}:{target[1]}", error=str(exc))
+        writer.close()
+        return
+    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def serve(listen: tuple[str, int], target: tuple[str, int]) -> asyncio.Server:
+    """Start relaying connections on ``listen`` to ``target`` (returns the listening server)."""
+    return await asyncio.start_server(
+        lambda r, w: _handle(target, r, w), host=listen[0], port=listen[1]
+    )
+
+
+async def _main(listen: tuple[str, int], target: tuple[str, int]) -> None:
+    server = await serve(listen, target)
+    log.info("relay.listening", listen=f"{listen[0]}:{listen[1]}", to=f"{target[0]}:{target[1]}")
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Relay until stopped."""
+    ap = argparse.ArgumentParser(prog="python -m orders.deploy.relay", description=__doc__)
+    ap.add_argument("--listen", type=_split, required=True, help="HOST:PORT to listen on")
+    ap.add_argument("--to", type=_split, required=True, help="HOST:PORT to forward to")
+    args = ap.parse_args(argv)
+    olog.configure("relay")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_main(args.listen, args.to))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
