@@ -521,7 +521,11 @@ http {{
 
 
 def authz_front(
-    paths: StackPaths, port: int, people_port: int, people: tuple[str, str, str] | None
+    paths: StackPaths,
+    port: int,
+    people_port: int,
+    health_port: int,
+    people: tuple[str, str, str] | None,
 ) -> Proc:
     """The authorization front (:mod:`orders.front`) on the stack's Temporal address.
 
@@ -529,6 +533,7 @@ def authz_front(
         paths: The stack's paths.
         port: Identities' port (mTLS, Vault root CA).
         people_port: Persons' port (TLS + their OIDC token).
+        health_port: Loopback port of its plain-HTTP ``/healthz`` (readiness).
         people: (JWKS URL, issuer, audience) of persons' tokens; None refuses persons.
     """
     cert, key = paths.server_cert("temporal")
@@ -550,8 +555,6 @@ def authz_front(
         if people
         else []
     )
-    ready = paths.run / "temporal-front.ready"
-    ready.unlink(missing_ok=True)
     # The stack's own copy of the rules: ``orders dev apply`` rewrites it from the contract.
     front_rules.write(paths.dev / FRONT_RULES)
     return Proc(
@@ -580,8 +583,10 @@ def authz_front(
             str(up_key),
             "--token-key-file",
             str(paths.secrets / FRONT_TOKEN_KEY),
-            "--ready-file",
-            str(ready),
+            "--health-port",
+            str(health_port),
+            "--health-host",
+            HOST,
             "--rules",
             str(paths.dev / FRONT_RULES),
             *people_args,

@@ -211,8 +211,10 @@ class Supervisor:
         await temporal_up
         issuer = issuer_for(vault_addr)
         people = (jwks_url_for(issuer), issuer, codec_client_id)
-        front = servers.authz_front(p, t_port, people_port, people)
-        await self._start(front, _exists(p.run / "temporal-front.ready"))
+        health_port = servers.free_port()
+        front = servers.authz_front(p, t_port, people_port, health_port, people)
+        health = f"http://{servers.HOST}:{health_port}/healthz"
+        await self._start(front, servers.http_ok(health, p.ca_file))
         await self._start(
             servers.temporal_ui_front(p, ui_port),
             servers.tls_ready(f"{servers.HOST}:{ui_port}", p.ca_file, Server.TEMPORAL),

@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--people-audience")
     ap.add_argument("--people-ca", help="CA bundle for fetching the JWKS (default: system)")
     ap.add_argument("--rules", type=Path, help="rules file (default: the packaged one)")
-    ap.add_argument("--ready-file", type=Path, help="written once serving")
+    ap.add_argument("--health-port", type=int, help="plain HTTP GET /healthz for probes")
+    ap.add_argument("--health-host", default="0.0.0.0", help="address of the health port")  # noqa: S104
     return ap.parse_args(argv)
 
 
@@ -65,7 +66,8 @@ async def amain(args: argparse.Namespace) -> int:
         TlsFiles(args.tls_cert, args.tls_key, args.client_ca),
         people_listen=args.people_listen,
         stop=stop,
-        ready_file=args.ready_file,
+        health_port=args.health_port,
+        health_host=args.health_host,
     )
     return 0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +29,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
@@ -349,13 +353,32 @@ def server_credentials(files: TlsFiles, require_client_cert: bool) -> grpc.Serve
     )
 
 
+def health_app(front: Front) -> Starlette:
+    """``GET /healthz``: 200 when the frontend answers ``GetSystemInfo`` through the front.
+
+    Plain HTTP for the orchestrator's probes (kubelet, compose healthchecks); it says
+    nothing but up or down.
+    """
+
+    async def healthz(_: StarletteRequest) -> PlainTextResponse:
+        call = front.upstream.method(f"/{decide.WORKFLOW_SERVICE}/GetSystemInfo")
+        try:
+            await call(wsv1.GetSystemInfoRequest().SerializeToString(), timeout=3)
+        except grpc.aio.AioRpcError:
+            return PlainTextResponse("upstream unavailable\n", status_code=503)
+        return PlainTextResponse("ok\n")
+
+    return Starlette(routes=[Route("/healthz", healthz)])
+
+
 async def serve(
     front: Front,
     listen: str,
     tls: TlsFiles,
     people_listen: str | None = None,
     stop: asyncio.Event | None = None,
-    ready_file: Path | None = None,
+    health_port: int | None = None,
+    health_host: str = "0.0.0.0",  # noqa: S104 - the orchestrator probes the pod's address
 ) -> None:
     """Serve until ``stop`` is set (or forever)."""
     options: Sequence[tuple[str, Any]] = [
@@ -374,12 +397,24 @@ async def serve(
         servers.append(people)
     for s in servers:
         await s.start()
+    health: asyncio.Task[None] | None = None
+    health_server: uvicorn.Server | None = None
+    if health_port is not None:
+        config = uvicorn.Config(
+            health_app(front),
+            host=health_host,
+            port=health_port,
+            log_level="warning",
+        )
+        health_server = uvicorn.Server(config)
+        health = asyncio.create_task(health_server.serve())
     log.info("front.serving", listen=listen, people=people_listen or "")
-    if ready_file is not None:
-        ready_file.write_text(str(os.getpid()))
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
+        if health_server is not None and health is not None:
+            health_server.should_exit = True
+            await health
         for s in servers:
             await s.stop(grace=2)
         await front.upstream.close()
