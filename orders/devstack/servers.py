@@ -395,7 +395,12 @@ NGINX_STREAM: Final = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 
 
 def nginx_config(
-    paths: StackPaths, name: str, state_dir: str, config: str, module: Path | None = None
+    paths: StackPaths,
+    name: str,
+    state_dir: str,
+    config: str,
+    module: Path | None = None,
+    worker_user: str | None = None,
 ) -> Path:
     """Write a config for Debian's nginx: one master and one worker, in the foreground.
 
@@ -406,6 +411,7 @@ def nginx_config(
         config: The ``http {…}`` or ``stream {…}`` block; relative paths in it are
             relative to the state directory (nginx's prefix, ``-p``).
         module: A dynamic module to load first (Debian ships ``stream`` as one).
+        worker_user: The worker's user (nginx's default: an unprivileged one).
 
     Returns:
         The config file (``nginx.conf`` in the state directory).
@@ -421,6 +427,7 @@ def nginx_config(
     root.chmod(0o711)  # nginx's unprivileged worker uses the temp directories below
     log_file = paths.log_file(name)
     head = f"load_module {module};\n" if module is not None else ""
+    head += f"user {worker_user};\n" if worker_user is not None else ""
     head += f"""daemon off;
 master_process on;
 worker_processes 1;
@@ -434,10 +441,15 @@ events {{ worker_connections 4096; }}
 
 
 def nginx_front(
-    paths: StackPaths, name: str, state_dir: str, config: str, module: Path | None = None
+    paths: StackPaths,
+    name: str,
+    state_dir: str,
+    config: str,
+    module: Path | None = None,
+    worker_user: str | None = None,
 ) -> Proc:
     """Debian's nginx as a TLS front (see :func:`nginx_config`), as a supervised process."""
-    cfg = nginx_config(paths, name, state_dir, config, module)
+    cfg = nginx_config(paths, name, state_dir, config, module, worker_user)
     return Proc(
         name=name,
         argv=[str(NGINX), "-p", str(cfg.parent), "-c", str(cfg), "-e", str(paths.log_file(name))],
@@ -489,8 +501,12 @@ def bridge_sockets(paths: StackPaths) -> tuple[Path, Path]:
 def temporal_ui_front(paths: StackPaths, ui_port: int) -> Proc:
     """Debian's nginx serving the UI over HTTPS (Vault PKI certificate), from the bridge.
 
-    Browsers present no client certificate; the UI is read-only here and decoding needs a
-    codec-server sign-in.
+    Browsers present no client certificate and the dev server's UI has no login, so the UI
+    is made read-only here: only GET and HEAD pass (the UI's write actions — terminate,
+    cancel, signal, reset — are POSTs to its API, which talks to the frontend from inside
+    the server's namespace, around the authorization front). Decoding needs a codec-server
+    sign-in. The bridge's UI socket is its owner's alone, so this front's worker runs as
+    that owner.
     """
     cert, key = paths.server_cert("temporal")
     _, ui_socket = bridge_sockets(paths)
@@ -509,6 +525,7 @@ http {{
   server {{
     listen {HOST}:{ui_port} ssl;
     location / {{
+      limit_except GET {{ deny all; }}
       proxy_pass http://unix:{ui_socket};
       proxy_set_header Host $http_host;
       proxy_http_version 1.1;
@@ -517,7 +534,7 @@ http {{
   }}
 }}
 """
-    return nginx_front(paths, "temporal-ui-front", "nginx", config)
+    return nginx_front(paths, "temporal-ui-front", "nginx", config, worker_user="root")
 
 
 def authz_front(

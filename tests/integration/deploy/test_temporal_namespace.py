@@ -1,10 +1,9 @@
 """The namespace-registration step against the real dev stack (``setup namespace``).
 
-The dev server authorizes nothing, so this proves the step's wiring rather than the
-authorizer's answer: the admin JWT is minted by the stack's OpenBao, the client
-certificate of the ``temporal-admin`` role passes the mTLS front, a fresh namespace is
-registered with the intended retention, and a second run (and the stack's own ``orders``
-namespace) answers "exists" without error.
+The step's wiring through the authorization front: the admin JWT is minted by the stack's
+OpenBao, the client certificate of the ``temporal-admin`` role passes the front, which lets
+that principal register the contract's namespace only: the stack's own ``orders``
+namespace answers "exists" without error, and any other namespace is refused.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from orders import identities
 from orders.deploy import setup, temporal_namespace
@@ -39,20 +37,12 @@ def _args(stack: StackInfo, namespace: str) -> argparse.Namespace:
     )
 
 
-async def _retention_seconds(client: Client, namespace: str) -> int:
-    found = await client.workflow_service.describe_namespace(
-        DescribeNamespaceRequest(namespace=namespace)
-    )
-    return found.config.workflow_execution_retention_ttl.seconds
-
-
-async def test_registers_once_then_reports_exists(stack: StackInfo, client: Client) -> None:
+async def test_another_namespace_is_refused_by_the_front(stack: StackInfo) -> None:
     fresh = f"authboot-{uuid.uuid4().hex[:8]}"
-    first = await asyncio.to_thread(setup.namespace, _args(stack, fresh))
-    second = await asyncio.to_thread(setup.namespace, _args(stack, fresh))
-    assert (first, second) == (temporal_namespace.REGISTERED, temporal_namespace.EXISTS)
-    expected = int(temporal_namespace.RETENTION.total_seconds())
-    assert await _retention_seconds(client, fresh) == expected
+    with pytest.raises(RPCError) as refused:
+        await asyncio.to_thread(setup.namespace, _args(stack, fresh))
+    assert refused.value.status is RPCStatusCode.PERMISSION_DENIED
+    assert "temporal-admin" in refused.value.message
 
 
 async def test_the_stacks_own_namespace_exists(stack: StackInfo) -> None:

@@ -15,8 +15,10 @@ test reads the contract, so widening either alone fails here.
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import grpc
+import httpx
 import psutil
 import pytest
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
@@ -30,6 +32,7 @@ from orders.front.probes import NS, Probe, attempt, channel, holdings, probes, w
 from orders.front.tokens import TokenBinding
 from orders.identities import Identity
 from orders.security import certs
+from orders.security.trust import httpx_verify
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +89,15 @@ async def test_no_identity_reaches_the_frontend_around_the_front(
         code, _ = await attempt(chan, probe)
     # The identity's certificate chains to the Vault root CA, not to the internode CA.
     assert code is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_the_ui_is_read_only(stack: StackInfo) -> None:
+    """The dev server's UI talks to the frontend from inside its namespace: no writes."""
+    wid = f"{identities.ORDER_ID_PREFIX}ui-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(verify=httpx_verify(stack.verify), timeout=10) as http:
+        listed = await http.get(f"{stack.ui_url}/api/v1/namespaces/{NS}/workflows")
+        terminate = await http.post(
+            f"{stack.ui_url}/api/v1/namespaces/{NS}/workflows/{wid}/terminate", json={}
+        )
+    assert listed.status_code == 200
+    assert terminate.status_code == 403
