@@ -375,6 +375,9 @@ def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> N
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
+        # A shell started with SIGINT ignored (any background job's child, e.g. `make test &`)
+        # cannot trap it: give the entrypoint the default disposition, as in a container.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         **ids,
     )
     reloaded = "received SIGHUP, reloading configuration files"
