@@ -49,7 +49,7 @@ def running_ttls(root: hvac.Client) -> Ttls:
 
 
 async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
-    """Bootstrap, apply ``vault/``, migrate and renew the front's rules from the contract.
+    """Bootstrap, apply ``vault/``, migrate, and install the package's rules for the front.
 
     Returns:
         The Vault paths written.
@@ -67,8 +67,9 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
     )
     written = await asyncio.to_thread(apply, root, config)
     await migrate(info, paths)
-    # The running front re-reads its rules file: new identities may now call Temporal.
-    front_rules.write(paths.dev / FRONT_RULES)
+    # The running front re-reads its rules file: identities added by ``orders new`` (which
+    # re-renders the package's rules) may now call Temporal.
+    front_rules.install(paths.dev / FRONT_RULES)
     return written
 
 

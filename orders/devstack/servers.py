@@ -572,8 +572,9 @@ def authz_front(
         if people
         else []
     )
-    # The stack's own copy of the rules: ``orders dev apply`` rewrites it from the contract.
-    front_rules.write(paths.dev / FRONT_RULES)
+    # The front enforces the committed rules file (reviewed like the policies), not a render
+    # of the contract: the matrix test compares it with the contract.
+    front_rules.install(paths.dev / FRONT_RULES)
     return Proc(
         name="temporal-front",
         argv=[

@@ -192,6 +192,13 @@ def write(path: Path | None = None) -> Path | None:
     return target
 
 
+def install(path: Path) -> None:
+    """Put the packaged (reviewed, committed) rules where a running front reads them."""
+    text = packaged_text()
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the rendered rules, or write them into the package (``--write``)."""
     ap = argparse.ArgumentParser(description="Render the front's rules from the contract.")

@@ -34,8 +34,10 @@ from temporalio.client import Client
 from orders import identities
 from orders.db.migrate import head_revision
 from orders.devstack.live import worker_settings
+from orders.devstack.servers import FRONT_RULES
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
+from orders.front import rules as front_rules
 from orders.identities import Identity, Kind
 from orders.models import Outcome
 from orders.scaffold import parse_tables
@@ -235,7 +237,9 @@ async def new_roles(stack: StackInfo) -> list[str]:
 
 
 @pytest.fixture
-async def live(scaffolded: Path, stack: StackInfo, tmp_path: Path) -> AsyncIterator[Path]:
+async def live(
+    scaffolded: Path, stack: StackInfo, stack_paths: StackPaths, tmp_path: Path
+) -> AsyncIterator[Path]:
     """``orders dev apply`` and the page's two workers (the copy's code), all undone after."""
     applied = await asyncio.to_thread(in_copy, scaffolded, ["orders", "dev", "apply"])
     assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -268,11 +272,12 @@ async def live(scaffolded: Path, stack: StackInfo, tmp_path: Path) -> AsyncItera
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        await _undo(stack)
+        await _undo(stack, stack_paths)
 
 
-async def _undo(stack: StackInfo) -> None:
-    """Put Vault and Postgres back as the main tree's contract describes them."""
+async def _undo(stack: StackInfo, paths: StackPaths) -> None:
+    """Put Vault, Postgres and the front's rules back as the main tree describes them."""
+    front_rules.install(paths.dev / FRONT_RULES)
     root = support.vault(stack, stack.root_token())
     for name in (ACTIVITY, WORKFLOW):
         root.delete(f"auth/kubernetes/role/{name}")
