@@ -150,8 +150,9 @@ stream {{
   }}
 }}
 """
+    # The bridge's socket is its owner's alone: the relay's worker runs as that owner.
     relay = servers.nginx_front(
-        paths, "bench-relay", "nginx-bench", config, module=servers.NGINX_STREAM
+        paths, "bench-relay", "nginx-bench", config, servers.NGINX_STREAM, worker_user="root"
     )
     relay.start()
     try:

@@ -41,7 +41,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 from orders import identities
 from orders import logging as olog
 from orders.codec_server.auth import InvalidTokenError, KeysUnavailableError, TokenVerifier
-from orders.front import decide
+from orders.front import decide, wire
 from orders.front.rules import Rules, RulesFile
 from orders.front.tokens import TokenBinding
 from orders.identities import TemporalAccess
@@ -237,6 +237,8 @@ class Front:
         if path == decide.HEALTH_CHECK:
             return await self._forward(path, request, context)
         service = path[1:].rsplit("/", 1)[0]
+        if service == decide.WORKFLOW_SERVICE and method in decide.TOKEN_METHODS:
+            return await self._answer_task(path, method, request, context, caller)
         message: Any = None
         if service == decide.WORKFLOW_SERVICE and method in decide.PARSED:
             message = getattr(wsv1, method + "Request")()
@@ -247,18 +249,39 @@ class Front:
         verdict = decide.decide(caller.access, self.rules.namespace, method, message)
         if not verdict.allowed:
             await self._refuse(context, caller.name, method, verdict.reason)
-        if method in decide.TOKEN_METHODS:
-            original = self.tokens.unwrap(caller.name, message.task_token)
-            if original is None:
-                await self._refuse(context, caller.name, method, "a task it did not poll")
-            message.task_token = original
-            request = message.SerializeToString()
-        elif method == "StartWorkflowExecution":
+        if method == "StartWorkflowExecution":
             request = self._complete_start(message, caller)
         response = await self._forward(path, request, context)
         if method in ("PollWorkflowTaskQueue", "PollActivityTaskQueue"):
             return self._bind_poll(method, response, caller.name)
-        if method == "RespondWorkflowTaskCompleted":
+        return response
+
+    async def _answer_task(
+        self,
+        path: str,
+        method: str,
+        request: bytes,
+        context: grpc.aio.ServicerContext[Any, Any],
+        caller: Caller,
+    ) -> bytes:
+        """A task answered (or heartbeated) only by the principal that polled it."""
+        verdict = decide.decide(caller.access, self.rules.namespace, method, _TOKEN_ONLY)
+        if not verdict.allowed:
+            await self._refuse(context, caller.name, method, verdict.reason)
+        wrapped = wire.leading_token(request)
+        if wrapped is None:
+            message: Any = getattr(wsv1, method + "Request")()
+            try:
+                message.ParseFromString(request)
+            except Exception:  # malformed: refused, never crashes the front
+                await self._refuse(context, caller.name, method, "malformed request")
+            wrapped = message.task_token
+        original = self.tokens.unwrap(caller.name, wrapped)
+        if original is None:
+            await self._refuse(context, caller.name, method, "a task it did not poll")
+            raise AssertionError("abort raises")
+        response = await self._forward(path, wire.with_token(request, original), context)
+        if method == "RespondWorkflowTaskCompleted" and response:
             return self._bind_completion(response, caller.name)
         return response
 
@@ -278,6 +301,9 @@ class Front:
         return data
 
     def _bind_poll(self, method: str, response: bytes, principal: str) -> bytes:
+        token = wire.leading_token(response)
+        if token is not None:
+            return wire.with_token(response, self.tokens.wrap(principal, token))
         message: Any = getattr(wsv1, method + "Response")()
         message.ParseFromString(response)
         if not message.task_token:
@@ -312,6 +338,15 @@ class Front:
             await context.abort(err.code(), err.details() or "", trailers)
             raise AssertionError("abort raises") from None
         return response
+
+
+class _TokenOnly:
+    """What the decision sees of a task answer: no namespace to check (the token has one)."""
+
+    namespace = ""
+
+
+_TOKEN_ONLY: Final = _TokenOnly()
 
 
 class _Handler(grpc.GenericRpcHandler):
