@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from orders import identities
 from orders.approvals import Decision, RejectReason
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from tests.approval_cases import (
@@ -295,3 +296,29 @@ async def test_histories_with_approvals_replay(harness: Harness) -> None:
         await replayer.replay_workflow(history)
         replayed += 1
     assert replayed >= 2
+
+
+async def test_an_order_that_did_not_come_through_the_front_cannot_be_approved(
+    harness: Harness,
+) -> None:
+    # Started without the front's orders-placed-by header: nobody is known to have placed
+    # it, so no approver can be shown not to be its submitter.
+    order = large()
+    sealed = await harness.sealer.seal_order(order)
+    sealed = sealed.model_copy(update={"approval": ApprovalPolicy(deadline_seconds=60)})
+    handle = await harness.client.start_workflow(
+        OrderWorkflow.run,
+        sealed,
+        id=sealed.workflow_id,
+        task_queue=identities.ORDER_WORKFLOW.task_queue,
+    )
+
+    async def ready() -> bool:
+        return (await status_of(handle)).step is Step.AWAITING_APPROVAL
+
+    await wait_for(ready)
+    target = await Target.of(handle, NAMESPACE)
+    approval = await signed(local_signer(harness), target.message("bob"))
+    assert await send_update(handle, approval) is RejectReason.UNKNOWN_SUBMITTER
+    assert (await status_of(handle)).approvals == ()
+    await handle.terminate("test done")
