@@ -7,7 +7,6 @@ happens to be an approver's name makes nobody the submitter.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -18,23 +17,12 @@ from orders import client as orders_client
 from orders.approvals import RejectReason
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
-from orders.models import ApprovalPolicy, OrderItem, OrderRequest
+from orders.models import ApprovalPolicy
 from tests.approval_cases import Target, send_update, signed
 from tests.integration.support import person_client
-from tests.integration.workflows.test_approvals import awaiting, signer
+from tests.integration.workflows.test_approvals import awaiting, large, signer
 
 pytestmark = pytest.mark.integration
-
-
-def laptops(customer: str = "cust-front") -> OrderRequest:
-    return OrderRequest(
-        order_id=f"ord-{uuid.uuid4()}",
-        customer_id=customer,
-        customer_email="ann@example.org",
-        shipping_address="12 Quay Street, Dublin",
-        payment_reference="tok-4242",
-        items=(OrderItem(sku="SKU-LAPTOP", quantity=1),),
-    )
 
 
 async def test_an_approver_cannot_approve_an_order_they_placed(
@@ -42,7 +30,7 @@ async def test_an_approver_cannot_approve_an_order_they_placed(
 ) -> None:
     sign = signer(stack, stack_paths)
     async with person_client(stack, stack_paths, "dave") as dave:
-        placed = await awaiting(dave, laptops(), deadline=60)
+        placed = await awaiting(dave, large(), deadline=60)
     handle = client.get_workflow_handle(placed.id, run_id=placed.run_id)
     target = await Target.of(handle, client.namespace)
     mine = await signed(sign, target.message("dave"))
@@ -56,7 +44,7 @@ async def test_the_customer_id_makes_nobody_the_submitter(
 ) -> None:
     # Placed by the order-client identity for a customer called "dave": the customer id is
     # caller input, not an authenticated principal, so dave's approval counts.
-    handle = await awaiting(client, laptops(customer="dave"), deadline=60)
+    handle = await awaiting(client, large(customer="dave"), deadline=60)
     target = await Target.of(handle, client.namespace)
     approval = await signed(signer(stack, stack_paths), target.message("dave"))
     assert await send_update(handle, approval) is None
@@ -65,12 +53,12 @@ async def test_the_customer_id_makes_nobody_the_submitter(
 async def test_a_viewer_looks_but_cannot_place(
     stack: StackInfo, stack_paths: StackPaths, client: Client
 ) -> None:
-    handle = await awaiting(client, laptops(), deadline=30)
+    handle = await awaiting(client, large(), deadline=30)
     async with person_client(stack, stack_paths, "dev-viewer") as viewer:
         seen: Any = await orders_client.status(viewer, handle.id)
         assert seen.order_id == handle.id.removeprefix("order-")
         with pytest.raises(RPCError) as refused:
-            await orders_client.place(viewer, laptops(), ApprovalPolicy(deadline_seconds=30))
+            await orders_client.place(viewer, large(), ApprovalPolicy(deadline_seconds=30))
     assert refused.value.status is RPCStatusCode.PERMISSION_DENIED
     assert "person:dev-viewer" in refused.value.message
 
