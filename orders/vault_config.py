@@ -140,7 +140,10 @@ def k8s_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
         "token_ttl": ttls.token,
         "token_max_ttl": ttls.token_max,
         "token_type": "service",
-        "token_no_default_policy": False,
+        # OpenBao's ``default`` policy would add lookup/renew of *any* lease id the identity
+        # learns, cubbyhole, wrapping and more; the self-service its session needs is granted
+        # explicitly in its own policy (orders.vault_policy.TOKEN_SELF_PATHS).
+        "token_no_default_policy": True,
     }
 
 

@@ -22,6 +22,15 @@ TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
 }
 """Transit operation (as in :func:`orders.identities.transit_rights`) -> (path, capability)."""
 
+TOKEN_SELF_PATHS: Final[tuple[tuple[str, str], ...]] = (
+    ("auth/token/lookup-self", "read"),
+    ("auth/token/renew-self", "update"),
+    ("auth/token/revoke-self", "update"),
+)
+"""What every identity's Vault session does with its own token: look it up (is a 403 an
+expired login or a denial?), renew it, revoke it at shutdown or after a replacement. The
+Kubernetes-auth roles set ``token_no_default_policy``, so these are the only token paths."""
+
 
 def _stanza(path: str, capability: str) -> str:
     return f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n'
@@ -42,6 +51,10 @@ def render_policy(identity: Identity) -> str:
         "# Applied by `orders vault apply`; the Vault-isolation tests prove every other path "
         "is denied.\n"
     ]
+    parts.append(
+        "\n# Its own Vault token only: look up, renew, revoke (no `default` policy).\n"
+        + "".join(_stanza(path, capability) for path, capability in TOKEN_SELF_PATHS)
+    )
     if identity.has_db_role:
         role = identity.db_role
         parts.append(

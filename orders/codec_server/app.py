@@ -10,11 +10,15 @@ JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every reque
    tokens: 401.
 3. Authorization: the ``X-Namespace`` namespace must be readable (``:read``, ``:write``,
    ``:admin``) for decode, writable for encode; otherwise 403.
-4. Size: ``Content-Length`` above the limit, or a (chunked) body that grows past it: 413.
-5. Decode each payload with the unbound envelope codec; a payload whose recorded context
+4. Budget: one token from the principal's bucket (429 with ``Retry-After`` when empty).
+5. Size: ``Content-Length`` above the limit, or a (chunked) body that grows past it, or more
+   payloads than allowed: 413, naming the limit.
+6. Budget again: one token per data key the request would make the server unwrap at
+   OpenBao (each distinct wrapped key at most once per request).
+7. Decode each payload with the unbound envelope codec; a payload whose recorded context
    names another namespace is returned still encrypted, so a permission on one namespace
    never opens another's payloads.
-6. One audit line (``codec.audit``): who, namespace, payload count, outcome. Never payload
+8. One audit line (``codec.audit``): who, namespace, payload count, outcome. Never payload
    contents, tokens or passwords.
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
@@ -33,7 +37,6 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import PayloadCodec
 
 from orders import logging as olog
 from orders.codec_server import pages
@@ -44,11 +47,13 @@ from orders.codec_server.auth import (
     Principal,
     SessionStore,
     TokenVerifier,
+    TooManyLoginsError,
 )
+from orders.codec_server.limits import RateLimiter, retry_after
 from orders.codec_server.settings import CodecServerSettings
 from orders.oidc import AuthRequest, new_request
-from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, PayloadRefusedError
-from orders.security.transit import TransitDeniedError, TransitInvalidError
+from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING
+from orders.security.transit import TransitDeniedError
 from orders.security.vault import VaultUnavailableError
 from orders.vault_people import CODEC_CALLBACK_PATH, PersonLoginError
 
@@ -71,20 +76,62 @@ ExchangeFn = Callable[[AuthRequest, str], Awaitable[str]]
 
 
 class Refusal(Exception):
-    """A request the server refuses: HTTP status, audit outcome and a short public reason."""
+    """A request the server refuses: HTTP status, audit outcome and a short public reason.
 
-    def __init__(self, status: int, outcome: str, reason: str) -> None:
+    Args:
+        status: HTTP status.
+        outcome: Audit outcome.
+        reason: Public reason (the body's ``error``).
+        limit: The setting whose bound was reached (413, 429), named in the body.
+        maximum: Its value.
+        wait: Seconds before a retry can succeed (429: ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        outcome: str,
+        reason: str,
+        *,
+        limit: str | None = None,
+        maximum: float | None = None,
+        wait: float | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.outcome = outcome
         self.reason = reason
+        self.limit = limit
+        self.maximum = maximum
+        self.wait = wait
 
     def response(self) -> Response:
-        """The JSON error response (no detail beyond the reason)."""
+        """The JSON error response (no detail beyond the reason and the limit)."""
         headers = {"Cache-Control": "no-store"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="codec-server"'
-        return JSONResponse({"error": self.reason}, status_code=self.status, headers=headers)
+        if self.wait is not None:
+            headers["Retry-After"] = retry_after(self.wait)
+        content: dict[str, Any] = {"error": self.reason}
+        if self.limit is not None:
+            content |= {"limit": self.limit, "max": self.maximum}
+        return JSONResponse(content, status_code=self.status, headers=headers)
+
+
+class ViewerCodec(Protocol):
+    """What the server needs of its payload codec (the envelope codec implements it)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Encrypt ``payloads``."""
+        ...
+
+    async def decode_each(self, payloads: Sequence[Payload]) -> list[Payload | None]:
+        """Decrypt each payload on its own, ``None`` where refused; one unwrap per key."""
+        ...
+
+    def unwraps_needed(self, payloads: Sequence[Payload]) -> int:
+        """Vault requests decoding ``payloads`` would cost at most."""
+        ...
 
 
 def recorded_namespace(payload: Payload) -> str | None:
@@ -147,6 +194,12 @@ class CorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
+def _too_large(limit: int) -> Refusal:
+    return Refusal(
+        413, "too_large", f"body larger than {limit} bytes", limit="max_body_bytes", maximum=limit
+    )
+
+
 def _cors_headers(origin: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": origin,
@@ -169,7 +222,7 @@ class CodecService:
     def __init__(
         self,
         settings: CodecServerSettings,
-        codec: PayloadCodec,
+        codec: ViewerCodec,
         verifier: TokenVerifier,
         *,
         exchange: ExchangeFn | None = None,
@@ -181,7 +234,14 @@ class CodecService:
         self.exchange = exchange if settings.browser_login and settings.client_id else None
         self.ready = ready
         self.sessions = SessionStore(settings.max_sessions)
-        self.pending = PendingLogins(LOGIN_COOKIE_SECONDS, settings.max_sessions)
+        self.pending = PendingLogins(
+            LOGIN_COOKIE_SECONDS,
+            settings.max_pending_logins,
+            settings.max_pending_logins_per_client,
+        )
+        self.limiter = RateLimiter(
+            settings.rate_per_second, settings.rate_burst, settings.rate_principals
+        )
         secure = settings.secure_cookie
         self.cookie_name = COOKIE_SECURE if secure else COOKIE_PLAIN
         self.login_cookie_name = LOGIN_COOKIE_SECURE if secure else LOGIN_COOKIE_PLAIN
@@ -224,34 +284,48 @@ class CodecService:
             if not declared.isdigit():
                 raise Refusal(400, "bad_request", "invalid Content-Length")
             if int(declared) > limit:
-                raise Refusal(413, "too_large", f"body larger than {limit} bytes")
+                raise _too_large(limit)
         body = bytearray()
         # Enforced while reading too: a chunked body has no Content-Length to check.
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise Refusal(413, "too_large", f"body larger than {limit} bytes")
+                raise _too_large(limit)
         return bytes(body)
 
+    def _charge(self, principal: Principal, cost: int) -> None:
+        """Spend ``cost`` of the principal's budget, or refuse with 429 and Retry-After."""
+        wait = self.limiter.take(principal.subject, cost)
+        if wait > 0:
+            raise Refusal(
+                429,
+                "rate_limited",
+                f"request budget exhausted: {self.settings.rate_burst} tokens, refilled at "
+                f"{self.settings.rate_per_second:g}/s (one per request and per new data key)",
+                limit="rate_per_second",
+                maximum=self.settings.rate_per_second,
+                wait=wait,
+            )
+
     async def _decode(
-        self, namespace: str, payloads: Sequence[Payload]
+        self, principal: Principal, namespace: str, payloads: Sequence[Payload]
     ) -> tuple[list[Payload], int]:
-        out: list[Payload] = []
-        refused = 0
-        for payload in payloads:
-            if payload.metadata.get(META_ENCODING) != ENCODING:
-                out.append(payload)  # not ours (e.g. a search attribute): shown as is
-                continue
-            if recorded_namespace(payload) != namespace:
-                refused += 1
-                out.append(payload)
-                continue
-            try:
-                out.extend(await self.codec.decode([payload]))
-            except (PayloadRefusedError, TransitInvalidError):
-                # Tampered, or its key version is retired: this one stays encrypted.
-                refused += 1
-                out.append(payload)
+        # Only envelope payloads recorded under this namespace are opened; everything else
+        # goes back as it came (a search attribute as is, another namespace's encrypted).
+        ours = [
+            i
+            for i, p in enumerate(payloads)
+            if p.metadata.get(META_ENCODING) == ENCODING and recorded_namespace(p) == namespace
+        ]
+        opened = [payloads[i] for i in ours]
+        # Priced before Vault sees anything: each data key not yet held costs a token.
+        self._charge(principal, self.codec.unwraps_needed(opened))
+        out = list(payloads)
+        refused = sum(1 for p in payloads if p.metadata.get(META_ENCODING) == ENCODING)
+        for i, decoded in zip(ours, await self.codec.decode_each(opened), strict=True):
+            if decoded is not None:  # None: tampered or key retired, stays encrypted
+                out[i] = decoded
+                refused -= 1
         return out, refused
 
     # --- endpoints --------------------------------------------------------------------
@@ -291,15 +365,26 @@ class CodecService:
                 allowed = principal.can_write(namespace)
             if not allowed:
                 raise Refusal(403, "forbidden", f"no permission on namespace {namespace}")
+            # Charged before the body is read: an exhausted budget costs no parsing either.
+            self._charge(principal, 1)
             body = await self._read_body(request, self.settings.max_body_bytes)
             try:
                 message = json_format.Parse(body, Payloads(), ignore_unknown_fields=True)
             except (json_format.ParseError, UnicodeDecodeError):
                 raise Refusal(400, "bad_request", "body is not Payloads JSON") from None
             fields["payload_count"] = len(message.payloads)
+            most = self.settings.max_payloads_per_request
+            if len(message.payloads) > most:
+                raise Refusal(
+                    413,
+                    "too_many_payloads",
+                    f"more than {most} payloads in one request",
+                    limit="max_payloads_per_request",
+                    maximum=most,
+                )
             try:
                 if op == "decode":
-                    out, refused = await self._decode(namespace, message.payloads)
+                    out, refused = await self._decode(principal, namespace, message.payloads)
                 else:
                     out, refused = await self.codec.encode(message.payloads), 0
             except TransitDeniedError:
@@ -364,7 +449,23 @@ class CodecService:
         auth = new_request(
             self.verifier.issuer, self.settings.client_id, self.settings.callback_url
         )
-        binding = self.pending.add(auth, self._safe_next(request.query_params.get("next")))
+        client = request.client.host if request.client else "unknown"
+        try:
+            binding = self.pending.add(
+                auth,
+                self._safe_next(request.query_params.get("next")),
+                client,
+                request.cookies.get(self.login_cookie_name),
+            )
+        except TooManyLoginsError as full:
+            self._audit(request, "login", outcome="too_many_logins", status=429)
+            text = (
+                f"Too many sign-ins in progress ({full.limit} = {full.maximum}). "
+                f"Please try again in {retry_after(full.retry_after)} seconds."
+            )
+            page = self._html(pages.message_page("Too many sign-ins", text), 429)
+            page.headers["Retry-After"] = retry_after(full.retry_after)
+            return page
         self._audit(request, "login", outcome="redirected", status=303)
         response = RedirectResponse(auth.browser_url, status_code=303)
         response.headers["Cache-Control"] = "no-store"

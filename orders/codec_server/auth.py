@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -329,12 +329,29 @@ class SessionStore:
             del self._sessions[digest]
 
 
+class TooManyLoginsError(Exception):
+    """No room for another login in progress (429): the client's share, or the server's.
+
+    Attributes:
+        limit: The bound reached (its setting's name), for the answer.
+        maximum: Its value.
+        retry_after: Seconds until the oldest login in the way expires.
+    """
+
+    def __init__(self, limit: str, maximum: int, retry_after: float) -> None:
+        super().__init__(f"too many sign-ins in progress ({limit} = {maximum})")
+        self.limit = limit
+        self.maximum = maximum
+        self.retry_after = retry_after
+
+
 @dataclass
 class _Pending:
     request: AuthRequest
     binding: str
     next_url: str | None
     expires_at: float
+    client: str
 
 
 class PendingLogins:
@@ -344,37 +361,114 @@ class PendingLogins:
     accepted only with the state *and* that cookie (so a code delivered to someone else's
     browser is refused: no login CSRF), and only once.
 
+    Nothing is ever evicted before it expires: a client (address) holds at most
+    ``max_per_client`` logins in progress and is refused beyond that, so a flood from one
+    address cannot push out anyone else's login; ``max_pending`` bounds the total the same
+    way. A browser that starts again (its binding cookie still names a login in progress)
+    replaces its own earlier login instead of adding one.
+
     Args:
         ttl_seconds: How long a person has to log in at OpenBao.
-        max_pending: Oldest requests are dropped beyond this.
+        max_pending: Logins in progress, in all.
+        max_per_client: Logins in progress per client address.
+        clock: Monotonic clock (tests pass their own).
     """
 
-    def __init__(self, ttl_seconds: float = 600.0, max_pending: int = 10_000) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float = 600.0,
+        max_pending: int = 10_000,
+        max_per_client: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_pending = max_pending
+        self.max_per_client = max_per_client
+        self._clock = clock
+        # Insertion order is expiry order (one TTL for all): expired ones leave from the front.
         self._pending: dict[str, _Pending] = {}
+        self._per_client: dict[str, int] = {}
+        self._by_binding: dict[str, str] = {}
 
-    def add(self, request: AuthRequest, next_url: str | None) -> str:
-        """Remember ``request``; returns the binding value for the browser's cookie."""
-        now = time.time()
-        for state in [k for k, v in self._pending.items() if v.expires_at <= now]:
-            del self._pending[state]
-        while len(self._pending) >= self.max_pending:
-            self._pending.pop(next(iter(self._pending)))
+    @staticmethod
+    def _digest(binding: str) -> str:
+        return hashlib.sha256(binding.encode()).hexdigest()
+
+    def _drop(self, state: str) -> _Pending | None:
+        pending = self._pending.pop(state, None)
+        if pending is None:
+            return None
+        self._by_binding.pop(pending.binding, None)
+        left = self._per_client[pending.client] - 1
+        if left:
+            self._per_client[pending.client] = left
+        else:
+            del self._per_client[pending.client]
+        return pending
+
+    def _prune(self, now: float) -> None:
+        while self._pending:
+            state, oldest = next(iter(self._pending.items()))
+            if oldest.expires_at > now:
+                return
+            self._drop(state)
+
+    def add(
+        self,
+        request: AuthRequest,
+        next_url: str | None,
+        client: str,
+        previous_binding: str | None = None,
+    ) -> str:
+        """Remember ``request`` for ``client``; returns the binding value for the cookie.
+
+        Args:
+            request: The authorization request sent to the provider.
+            next_url: Where to go after the login.
+            client: Who is asking (the peer address): the unit of the per-client bound.
+            previous_binding: The browser's binding cookie, if any: its own earlier login
+                in progress is replaced.
+
+        Raises:
+            TooManyLoginsError: The client, or the server, has no room for another one.
+        """
+        now = self._clock()
+        self._prune(now)
+        if previous_binding:
+            earlier = self._by_binding.get(self._digest(previous_binding))
+            if earlier is not None and self._pending[earlier].client == client:
+                self._drop(earlier)
+        if self._per_client.get(client, 0) >= self.max_per_client:
+            oldest = next(p for p in self._pending.values() if p.client == client)
+            raise TooManyLoginsError(
+                "max_pending_logins_per_client", self.max_per_client, oldest.expires_at - now
+            )
+        if len(self._pending) >= self.max_pending:
+            oldest = next(iter(self._pending.values()))
+            raise TooManyLoginsError(
+                "max_pending_logins", self.max_pending, oldest.expires_at - now
+            )
         binding = secrets.token_urlsafe(32)
-        digest = hashlib.sha256(binding.encode()).hexdigest()
-        self._pending[request.state] = _Pending(request, digest, next_url, now + self.ttl_seconds)
+        digest = self._digest(binding)
+        self._pending[request.state] = _Pending(
+            request, digest, next_url, now + self.ttl_seconds, client
+        )
+        self._by_binding[digest] = request.state
+        self._per_client[client] = self._per_client.get(client, 0) + 1
         return binding
 
     def take(self, state: str, binding: str | None) -> tuple[AuthRequest, str | None] | None:
         """The request for ``state`` if ``binding`` matches and it is live; used up either way."""
-        pending = self._pending.pop(state, None)
-        if pending is None or binding is None or pending.expires_at <= time.time():
+        pending = self._drop(state)
+        if pending is None or binding is None or pending.expires_at <= self._clock():
             return None
-        digest = hashlib.sha256(binding.encode()).hexdigest()
-        if not secrets.compare_digest(digest, pending.binding):
+        if not secrets.compare_digest(self._digest(binding), pending.binding):
             return None
         return pending.request, pending.next_url
 
     def __len__(self) -> int:
         return len(self._pending)
+
+    def for_client(self, client: str) -> int:
+        """Logins in progress for ``client``."""
+        return self._per_client.get(client, 0)

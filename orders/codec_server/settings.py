@@ -19,6 +19,13 @@ from orders import vault_people
 
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 """The UI sends one event's payloads per request; 4 MiB is Temporal's default blob limit."""
+DEFAULT_MAX_PAYLOADS: Final = 256
+"""Payloads per request: the UI sends one event's payloads (a handful) per request."""
+DEFAULT_RATE_PER_SECOND: Final = 20.0
+DEFAULT_RATE_BURST: Final = 200
+"""A UI page load decodes each event of a history in its own request, at once: the burst
+covers a long history; the rate, a person reading one history after another."""
+DEFAULT_LOGINS_PER_CLIENT: Final = 20
 
 
 def _is_loopback(host: str) -> bool:
@@ -59,6 +66,20 @@ class CodecServerSettings(BaseSettings):
     token_url: str | None = None
     """Where codes are exchanged (default: at ``ORDERS_VAULT_ADDR``)."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    """Largest request body (413 beyond it)."""
+    max_payloads_per_request: int = Field(default=DEFAULT_MAX_PAYLOADS, ge=1)
+    """Most payloads in one request (413 beyond it)."""
+    rate_per_second: float = Field(default=DEFAULT_RATE_PER_SECOND, gt=0)
+    """Budget refill per authenticated principal: tokens per second. A request costs one
+    token, plus one per data key it makes the server unwrap at OpenBao (429 when short)."""
+    rate_burst: int = Field(default=DEFAULT_RATE_BURST, ge=1)
+    """Budget capacity per principal (tokens)."""
+    rate_principals: int = Field(default=10_000, ge=1)
+    """Principals whose budgets are tracked at once (least recently seen forgotten first)."""
+    max_pending_logins: int = Field(default=10_000, ge=1)
+    """Browser logins in progress in all (429 beyond it; nothing is evicted early)."""
+    max_pending_logins_per_client: int = Field(default=DEFAULT_LOGINS_PER_CLIENT, ge=1)
+    """Browser logins in progress per client address (429 beyond it)."""
     enable_encode: bool = False
     """``POST /encode``; off by default (the codec-server identity cannot encrypt anyway)."""
     browser_login: bool = True

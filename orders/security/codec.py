@@ -11,6 +11,11 @@ The codec implements ``WithSerializationContext``: bound to a workflow, the asso
 data is ``namespace + workflow id``, so a payload copied into another workflow's history
 fails authentication. Payloads that arrive unencrypted are refused unless explicitly
 allowed, so raw input cannot be injected past the codec.
+
+Decoding never calls Vault twice for one wrapped key within one call (not even when Vault
+refused it: a request repeating one bogus key costs one Transit request, not thousands),
+and never inflates a payload beyond ``max_decoded_bytes``: whoever may create data keys
+can seal a compression bomb, which is refused like any other bad payload.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Final, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -33,7 +39,7 @@ from temporalio.converter import (
 
 from orders import identities
 from orders.security.keyring import KeyRing
-from orders.security.transit import TransitClient
+from orders.security.transit import TransitClient, TransitInvalidError
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 
@@ -50,10 +56,20 @@ NONCE_BYTES: Final = 12
 REFUSED: Final = b"binary/refused"
 """Encoding of the content-free marker a quarantining codec returns for a refused payload."""
 META_REFUSED: Final = "encryption-refused"
+DEFAULT_MAX_DECODED_BYTES: Final = 4 * 1024 * 1024
+"""Largest serialised payload written or read: gRPC's default message limit, so nothing
+larger can have reached Temporal uncompressed, and a compression bomb stops here."""
+
+Unwrapped = dict[str, bytes | TransitInvalidError]
+"""Data keys unwrapped during one decode call, or Vault's refusal, by wrapped form."""
 
 
 class PayloadRefusedError(ValueError):
     """A payload the codec will not accept: unencrypted, tampered, or bound elsewhere."""
+
+
+class PayloadTooLargeError(ValueError):
+    """A payload to encode is larger than the codec would accept when decoding it."""
 
 
 def refused_marker(reason: str) -> Payload:
@@ -89,6 +105,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         cache_size: Unwrapped data keys kept (by wrapped form).
         outage_wait: Seconds to wait for Vault when a data key is needed and none is
             usable (see :class:`orders.security.keyring.KeyRing`).
+        max_decoded_bytes: Largest serialised payload encoded or decoded (decompressed).
     """
 
     def __init__(
@@ -104,8 +121,10 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         compress_min: int = 256,
         cache_size: int = 1024,
         outage_wait: float = 0.0,
+        max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
     ) -> None:
         self.transit = transit
+        self.max_decoded_bytes = max_decoded_bytes
         self.key_name = key_name
         self.namespace = namespace
         self.allow_plaintext = allow_plaintext
@@ -149,11 +168,21 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     # --- encode ---------------------------------------------------------------------
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Encrypt each payload (after compressing it when that makes it smaller)."""
+        """Encrypt each payload (after compressing it when that makes it smaller).
+
+        Raises:
+            PayloadTooLargeError: A payload larger than ``max_decoded_bytes``, which no
+                codec would decode: better refused now than written unreadable to history.
+        """
         out = []
         context = self.context.encode()
         for payload in payloads:
             raw = payload.SerializeToString()
+            if len(raw) > self.max_decoded_bytes:
+                raise PayloadTooLargeError(
+                    f"payload of {len(raw)} bytes is above the codec's limit of "
+                    f"{self.max_decoded_bytes} bytes"
+                )
             compression = b"none"
             if len(raw) >= self.compress_min:
                 packed = zlib.compress(raw, 6)
@@ -181,23 +210,72 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
     # --- decode ---------------------------------------------------------------------
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt each payload; refuse plaintext, foreign contexts and tampering.
+        """Decrypt each payload; refuse plaintext, foreign contexts, tampering and bombs.
 
         Raises:
             PayloadRefusedError: For a refused payload, unless quarantining.
+            TransitInvalidError: Vault refused to unwrap a data key (e.g. a retired version).
             VaultUnavailableError: Vault unreachable (always raised: a retry, not a refusal).
         """
         out = []
+        unwrapped: Unwrapped = {}
         for payload in payloads:
             try:
-                out.append(await self._decode_one(payload))
+                out.append(await self._decode_one(payload, unwrapped))
             except PayloadRefusedError as refused:
                 if not self.quarantine:
                     raise
                 out.append(refused_marker(str(refused)))
         return out
 
-    async def _decode_one(self, payload: Payload) -> Payload:
+    async def decode_each(self, payloads: Sequence[Payload]) -> list[Payload | None]:
+        """Decrypt each payload on its own: ``None`` where it is refused (a viewer's answer).
+
+        A payload the codec refuses, or whose data key Vault will not unwrap, does not stop
+        the others. Each distinct wrapped key costs Vault at most one request per call.
+
+        Raises:
+            TransitDeniedError: This identity may not decrypt at all.
+            VaultUnavailableError: Vault unreachable.
+        """
+        out: list[Payload | None] = []
+        unwrapped: Unwrapped = {}
+        for payload in payloads:
+            try:
+                out.append(await self._decode_one(payload, unwrapped))
+            except (PayloadRefusedError, TransitInvalidError):
+                out.append(None)
+        return out
+
+    def unwraps_needed(self, payloads: Sequence[Payload]) -> int:
+        """Transit requests that decoding ``payloads`` costs at most (a rate limiter's price).
+
+        That is the distinct wrapped keys of envelope payloads this process does not hold.
+        """
+        wrapped = {
+            bytes(p.metadata[META_WRAPPED]).decode(errors="replace")
+            for p in payloads
+            if p.metadata.get(META_ENCODING) == ENCODING and META_WRAPPED in p.metadata
+        }
+        return sum(1 for w in wrapped if not self.keys.holds(w))
+
+    async def _unwrap(self, wrapped: str, unwrapped: Unwrapped) -> bytes:
+        """The data key of ``wrapped``, asking the key ring (so Vault) once per call."""
+        seen = unwrapped.get(wrapped)
+        if isinstance(seen, TransitInvalidError):
+            # Vault said no already: asking again would only spend its capacity.
+            raise TransitInvalidError(str(seen))
+        if seen is not None:
+            return seen
+        try:
+            key = await self.keys.unwrap(wrapped)
+        except TransitInvalidError as exc:
+            unwrapped[wrapped] = exc
+            raise
+        unwrapped[wrapped] = key
+        return key
+
+    async def _decode_one(self, payload: Payload, unwrapped: Unwrapped) -> Payload:
         if payload.metadata.get(META_ENCODING) != ENCODING:
             if self.allow_plaintext:
                 return payload
@@ -210,7 +288,7 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         # copied from another workflow cannot authenticate here. Unbound (e.g. a viewer
         # decoding for the UI), the recorded context is checked by the tag.
         context = self.context.encode() if self._bound else recorded
-        key = await self.keys.unwrap(bytes(meta[META_WRAPPED]).decode())
+        key = await self._unwrap(bytes(meta[META_WRAPPED]).decode(), unwrapped)
         data = bytes(payload.data)
         try:
             raw = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], context)
@@ -219,10 +297,36 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
                 "payload failed authentication (tampered, or bound to another workflow)"
             ) from None
         if meta.get(META_COMPRESSION) == b"zlib":
-            raw = zlib.decompress(raw)
+            raw = inflate(raw, self.max_decoded_bytes)
+        elif len(raw) > self.max_decoded_bytes:
+            raise PayloadRefusedError(f"payload larger than {self.max_decoded_bytes} bytes")
         inner = Payload()
-        inner.ParseFromString(raw)
+        try:
+            inner.ParseFromString(raw)
+        except DecodeError:
+            # Authentic but not a Payload: sealed by a key holder, not by this codec.
+            raise PayloadRefusedError("payload is not a serialised Payload") from None
         return inner
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """zlib-decompress ``data``, refusing output beyond ``limit`` bytes (never expanded).
+
+    Raises:
+        PayloadRefusedError: Expands beyond ``limit``, corrupt, truncated or trailing data.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        # max_length bounds the memory: one byte past the limit proves the payload is over
+        # it, and the rest stays compressed in unconsumed_tail, never expanded.
+        raw = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        raise PayloadRefusedError("payload's compressed data is corrupt") from None
+    if len(raw) > limit:
+        raise PayloadRefusedError(f"payload expands beyond {limit} bytes")
+    if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+        raise PayloadRefusedError("payload's compressed data is truncated or has trailing data")
+    return raw
 
 
 def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:

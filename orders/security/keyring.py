@@ -111,6 +111,10 @@ class KeyRing:
         self._remember(wrapped, plaintext)
         return plaintext
 
+    def holds(self, wrapped: str) -> bool:
+        """Whether the plaintext of ``wrapped`` is cached (unwrapping it costs Vault nothing)."""
+        return wrapped in self._unwrapped
+
     async def _waiting(self, call: Callable[[TransitClient], Awaitable[T]]) -> T:
         """``call(transit)``, retried with backoff while Vault is away, for ``outage_wait`` s."""
         deadline = time.monotonic() + self.outage_wait

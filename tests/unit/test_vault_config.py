@@ -29,12 +29,18 @@ TRANSIT_PATHS = {
     "encrypt": ("transit/encrypt/{}", '"update"'),
     "read-key": ("transit/keys/{}", '"read"'),
 }
+TOKEN_SELF = {
+    ("auth/token/lookup-self", '"read"'),
+    ("auth/token/renew-self", '"update"'),
+    ("auth/token/revoke-self", '"update"'),
+}
+"""The only token paths (the roles carry no ``default`` policy): what VaultSession calls."""
 STANZA = re.compile(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]')
 
 
 def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
     """(path, capabilities) every allow stanza of the policy must be, from the contract."""
-    grants: set[tuple[str, str]] = set()
+    grants: set[tuple[str, str]] = set(TOKEN_SELF)
     if identity.has_db_role:
         grants |= {
             (f"database/creds/{identity.db_role}", '"read"'),
@@ -78,6 +84,29 @@ def test_k8s_role_is_bound_to_its_service_account_namespace_and_audience() -> No
         assert role["bound_service_account_namespaces"] == [identities.K8S_NAMESPACE]
         assert role["audience"] == identities.VAULT_AUDIENCE
         assert role["token_policies"] == [ident.vault_policy]
+
+
+def test_k8s_role_tokens_carry_no_default_policy() -> None:
+    """``default`` would add lookup/renew of any lease id, cubbyhole, wrapping, ...: none."""
+    for ident in identities.ALL:
+        assert k8s_role(ident, Ttls())["token_no_default_policy"] is True
+
+
+@pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
+def test_no_policy_reaches_other_tokens_or_leases(identity: identities.Identity) -> None:
+    """Token paths are ``*-self`` only; lease paths only under the identity's own DB role."""
+    for text in (policy_path(identity).read_text(), render_policy(identity)):
+        for path, _ in allows(text):
+            if path.startswith("auth/token/"):
+                assert path in {p for p, _ in TOKEN_SELF}
+            if path.startswith(("sys/leases/", "sys/renew", "sys/revoke")):
+                assert identity.has_db_role
+                assert path.startswith(
+                    (
+                        f"sys/leases/renew/database/creds/{identity.db_role}/",
+                        f"sys/leases/revoke/database/creds/{identity.db_role}/",
+                    )
+                )
 
 
 def test_db_role_grants_only_the_identity_group() -> None:

@@ -2,6 +2,19 @@
 # needs (payload data keys; a need-to-know field key only for its consumer).
 # Applied by `orders vault apply`; the Vault-isolation tests prove every other path is denied.
 
+# Its own Vault token only: look up (is a 403 an expired login?), renew, revoke at shutdown.
+# The Kubernetes-auth role sets token_no_default_policy: no `default` policy, so these are
+# the only auth/token paths, and sys/leases only what is granted below (own DB leases).
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}
+
 # Obtain a dynamic Postgres credential for this identity's role only.
 path "database/creds/order-migrate" {
   capabilities = ["read"]

@@ -125,3 +125,32 @@ def test_token_for_another_namespace_is_refused(stack: StackInfo, stack_paths: S
     other_ns = jwt.encode(claims, state.signing_key, algorithm="RS256", headers={"kid": state.kid})
     with pytest.raises(REFUSED):
         support.login(stack, ident.vault_role, other_ns)
+
+
+@pytest.mark.parametrize("identity", ALL, ids=lambda i: i.name)
+def test_identity_token_has_only_its_own_policy(
+    stack: StackInfo, stack_paths: StackPaths, identity: identities.Identity
+) -> None:
+    """No ``default`` policy: own token self-service only, no other lease, no cubbyhole."""
+    client = support.login_as(stack, stack_paths, identity)
+    info = client.auth.token.lookup_self()["data"]
+    assert info["policies"] == [identity.vault_policy]
+    assert client.auth.token.renew_self()["auth"]["policies"] == [identity.vault_policy]
+    # Another identity's lease: ``default`` grants lookup and renew of any lease id (sent in
+    # the body, so no path rule of the identity's own policy can scope it).
+    owner = next(i for i in DB_IDENTITIES if i is not identity)
+    other = support.login_as(stack, stack_paths, owner)
+    lease_id = other.secrets.database.generate_credentials(owner.db_role)["lease_id"]
+    try:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.sys.read_lease(lease_id)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.sys.renew_lease(lease_id)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.write("cubbyhole/stash", value="x")
+    finally:
+        _revoke(other, lease_id)
+        other.auth.token.revoke_self()
+    client.auth.token.revoke_self()
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.auth.token.lookup_self()

@@ -19,7 +19,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import PayloadCodec
 
 from orders.codec_server.app import CodecService, create_app, recorded_namespace
 from orders.codec_server.auth import (
@@ -72,7 +71,7 @@ def token(permissions: list[str] | None = None, *, alg: str = "RS256", **overrid
     return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
 
 
-class ReversingCodec(PayloadCodec):
+class ReversingCodec:
     """Reverses the serialised payload, with the envelope's encoding and context metadata."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -87,13 +86,21 @@ class ReversingCodec(PayloadCodec):
             for p in payloads
         ]
 
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        out = []
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    async def decode_each(self, payloads: Sequence[Payload]) -> list[Payload | None]:
+        out: list[Payload | None] = []
         for p in payloads:
             inner = Payload()
             inner.ParseFromString(bytes(p.data)[::-1])
             out.append(inner)
+        self.decoded += len(payloads)
         return out
+
+    def unwraps_needed(self, payloads: Sequence[Payload]) -> int:
+        """Priced like the envelope codec: each distinct "wrapped key" (here, the data)."""
+        return len({bytes(p.data) for p in payloads})
 
 
 def settings(**overrides: Any) -> CodecServerSettings:

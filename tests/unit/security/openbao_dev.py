@@ -6,7 +6,7 @@ however many of them use it (reference-counted, like ``tests/unit/db/pg_cluster.
 
 Nothing is simulated: the keys come from ``orders.vault_config.transit_keys()``, the
 policies are the literal ``vault/policies/*.hcl`` files, and each identity's token carries
-exactly its own policy (plus ``default``, as its Kubernetes-auth role gives it), so every
+exactly its own policy (no ``default``, as its Kubernetes-auth role gives none), so every
 allow and every 403 a test sees is the one production would see.
 """
 
@@ -78,6 +78,7 @@ class DevVault:
                     "display_name": identity.name,
                     "ttl": "4h",
                     "no_parent": True,
+                    "no_default_policy": True,
                 },
             )
             self._tokens[identity.name] = answer["auth"]["client_token"]
