@@ -2,8 +2,10 @@
 
 It creates what must exist before Vault and the migrations can work: the database, one
 NOLOGIN group role per database identity, the schema owned by the migrate identity's group,
-and the role Vault's database plugin logs in as. Everything else (tables, grants, seed
-data) is the migrations' job, done as the migrate identity.
+and the role Vault's database plugin logs in as. PUBLIC loses its default CONNECT and TEMP
+on the application database (the groups and Vault's admin role get CONNECT back) and on
+``postgres`` and ``template1`` (nobody but the superuser gets them back). Everything else
+(tables, grants, seed data) is the migrations' job, done as the migrate identity.
 
 The Vault admin role may create roles and hand out membership of the groups, but holds
 none of their privileges itself: ``INHERIT FALSE, SET FALSE`` on every membership.
@@ -28,6 +30,13 @@ from orders import identities
 log = structlog.get_logger(__name__)
 
 MAINTENANCE_DB: Final = "postgres"
+CLOSED_DATABASES: Final = (MAINTENANCE_DB, "template1")
+"""Databases of the cluster no application role needs: PUBLIC loses CONNECT and TEMP there.
+
+Postgres grants both on every database to PUBLIC; only the superuser (this bootstrap)
+connects to these two. ``CREATE DATABASE`` copies template1 without connecting to it (and
+gives the copy the default ACL, not template1's). ``template0`` accepts no connections.
+"""
 SCRAM_ITERATIONS: Final = 4096
 """Iteration count Postgres itself uses by default (``scram_iterations``)."""
 
@@ -180,6 +189,9 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
     conn = await asyncpg.connect(dsn, database=MAINTENANCE_DB)
     try:
         await _ensure_database(conn)
+        for name in CLOSED_DATABASES:
+            if await conn.fetchval("SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", name):
+                await conn.execute(f"REVOKE ALL ON DATABASE {quote_ident(name)} FROM PUBLIC")
         # Nobody connects or creates temp tables unless granted below.
         await conn.execute(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
         for group in groups:

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from orders import identities
+from orders.db.bootstrap import CLOSED_DATABASES
 from orders.db.schema import metadata
 from orders.devstack.state import StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
@@ -146,6 +147,32 @@ async def test_no_dynamic_role_creates_objects_outside_its_remit(
         assert await allowed(conn, alter) is identity.owns_schema
         drop = f'DROP TABLE {SCHEMA}."notifications"'
         assert await allowed(conn, drop) is identity.owns_schema
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("identity", list(identities.db_identities()), ids=lambda i: i.name)
+async def test_dynamic_roles_reach_only_the_orders_database(
+    stack: StackInfo, credentials: dict[str, tuple[str, str]], identity: Identity
+) -> None:
+    user, password = credentials[identity.name]
+    for database in CLOSED_DATABASES:
+        with pytest.raises(
+            asyncpg.InsufficientPrivilegeError, match="permission denied for database"
+        ):
+            await asyncpg.connect(
+                host=stack.postgres_host,
+                port=stack.postgres_port,
+                database=database,
+                user=user,
+                password=password,
+                timeout=10,
+                **support.pg_tls(stack),
+            )
+    conn = await support.connect_pg(stack, user, password)
+    try:
+        assert await conn.fetchval("SELECT current_database()") == identities.DB_NAME
+        assert not await allowed(conn, "CREATE TEMP TABLE zz_temp_probe (id int)")
     finally:
         await conn.close()
 

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from orders import identities
-from orders.db.bootstrap import bootstrap, scram_sha256_verifier
+from orders.db.bootstrap import CLOSED_DATABASES, bootstrap, scram_sha256_verifier
 from tests.unit.db.pg_cluster import VAULT_ADMIN_PASSWORD, OrdersDb, execute, fetch
 
 GROUPS = [i.db_group for i in identities.db_identities()]
@@ -76,6 +76,56 @@ async def test_public_cannot_connect(orders_db: OrdersDb) -> None:
             await asyncpg.connect(orders_db.cluster.dsn("outsider", "outsider-pw"))
     finally:
         await execute(orders_db, "DROP ROLE outsider")
+
+
+@pytest.mark.parametrize("database", CLOSED_DATABASES)
+async def test_dynamic_roles_and_vault_admin_cannot_use_the_other_databases(
+    orders_db: OrdersDb, database: str
+) -> None:
+    name, password = await orders_db.create_login_role(identities.ORDER_NOTIFY)
+    users = [(name, password), (identities.VAULT_DB_ADMIN_ROLE, VAULT_ADMIN_PASSWORD)]
+    for user, pw in users:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
+            await asyncpg.connect(orders_db.cluster.dsn(user, pw, database))
+    (row,) = await fetch(
+        orders_db,
+        "SELECT has_database_privilege('public', $1, 'CONNECT') AS can_connect,"
+        " has_database_privilege('public', $1, 'TEMP') AS can_temp",
+        database,
+    )
+    assert not row["can_connect"]
+    assert not row["can_temp"]
+
+
+async def test_dynamic_role_connects_to_orders_but_creates_no_temp_table(
+    orders_db: OrdersDb,
+) -> None:
+    name, password = await orders_db.create_login_role(identities.ORDER_NOTIFY)
+    conn = await asyncpg.connect(orders_db.cluster.dsn(name, password))
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TEMP TABLE zz_probe (id int)")
+    finally:
+        await conn.close()
+
+
+async def test_a_database_copied_from_template1_gets_the_default_acl(
+    orders_db: OrdersDb,
+) -> None:
+    # Documents what the template1 revoke does not do: CREATE DATABASE does not copy it.
+    admin = await asyncpg.connect(orders_db.cluster.admin_dsn)
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS zz_from_template1")
+        await admin.execute("CREATE DATABASE zz_from_template1 TEMPLATE template1")
+        try:
+            acl = await admin.fetchval(
+                "SELECT datacl FROM pg_database WHERE datname = 'zz_from_template1'"
+            )
+        finally:
+            await admin.execute("DROP DATABASE zz_from_template1")
+    finally:
+        await admin.close()
+    assert acl is None
 
 
 async def test_schema_owned_by_migrate_group_and_search_path(orders_db: OrdersDb) -> None:
