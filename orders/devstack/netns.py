@@ -52,7 +52,18 @@ def main(argv: list[str]) -> int:
         return 2
     config, command = Path(argv[0]), argv[2:]
     loopback_up()
+    started: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in started:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    # Installed first: a stop while the server boots must reach it, not orphan it.
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     server = subprocess.Popen(command)
+    started.append(server)
     # The bridge needs the internode certificate, issued once OpenBao is up: the supervisor
     # writes the bridge's configuration after that. The server boots meanwhile.
     while not config.exists() and server.poll() is None:
@@ -60,14 +71,7 @@ def main(argv: list[str]) -> int:
     # Sockets the bridge creates are the owner's alone (0600).
     os.umask(0o077)
     bridge = subprocess.Popen([NGINX, "-p", str(config.parent), "-c", str(config)])
-
-    def forward(signum: int, _frame: object) -> None:
-        for proc in (server, bridge):
-            if proc.poll() is None:
-                proc.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    started.append(bridge)
     # Either one gone leaves the server unreachable or the bridge useless: end both, and the
     # supervisor restarts the pair.
     while server.poll() is None and bridge.poll() is None:
