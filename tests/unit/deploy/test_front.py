@@ -29,6 +29,7 @@ import yaml
 from orders import identities, vault_pki
 from orders.deploy import front, render, tls
 from orders.identities import Server
+from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
 
 Need = Callable[[bool, str], None]
@@ -94,17 +95,6 @@ def _aliases(services: dict[str, Any], name: str) -> set[str]:
     return {a for conf in _networks(services, name).values() for a in conf.get("aliases", [])}
 
 
-def _mounts(svc: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for m in svc.get("volumes", []):
-        if isinstance(m, str):
-            source, target = m.split(":")[:2]
-            out[target] = source
-        else:
-            out[m["target"]] = m["source"]
-    return out
-
-
 def _front_args(svc: dict[str, Any]) -> list[str]:
     """The ``orders.front`` arguments of the front's ``sh -c`` command."""
     script = svc["command"][-1]
@@ -164,7 +154,9 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
     ):
         need(env.get(key) == tls.INTERNODE_CA_PATH, f"{key} is the internode CA only")
     need(env.get("TEMPORAL_TLS_REQUIRE_CLIENT_AUTH") == "true", "client certificates required")
-    need(_mounts(temporal).get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "internode cert")
+    need(
+        compose_mounts(temporal).get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "internode cert"
+    )
     need(not temporal.get("ports"), "no published port")
     if len(_networks(services, "temporal")) > 1:
         need(env.get("BIND_ON_IP") == "0.0.0.0", "listens on each of its networks")  # noqa: S104
@@ -172,7 +164,7 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
 
     # 4. Only Temporal and the front hold internode certificates.
     for name, svc in services.items():
-        for source in _mounts(svc).values():
+        for source in compose_mounts(svc).values():
             if source == tls.TEMPORAL_INTERNODE.volume:
                 check(name)(name in ("temporal", "pki"), "mounts Temporal's internode key")
             if source == tls.TEMPORAL_FRONT.volume:
@@ -196,7 +188,7 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
     # 6. The front: callers verified against the root CA, upstream against the internode CA.
     svc = services[front.NAME]
     args = _front_args(svc)
-    mounts = _mounts(svc)
+    mounts = compose_mounts(svc)
     need = check(front.NAME)
     need(_option(args, "--client-ca") == [tls.CA_PATH], "callers against the Vault root CA")
     need(_option(args, "--upstream-ca") == [tls.INTERNODE_CA_PATH], "upstream: internode CA")

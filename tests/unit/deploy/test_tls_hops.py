@@ -26,6 +26,7 @@ import pytest
 from orders import identities, vault_pki
 from orders.deploy import front, render, tls
 from orders.identities import Server
+from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
 
 # --------------------------------------------------------------------------- names
@@ -273,18 +274,6 @@ def _script_reloads(script: str, reload: str | None) -> bool:
 # --------------------------------------------------------------------------- compose
 
 
-def _compose_mounts(service: dict[str, Any]) -> dict[str, str]:
-    """target -> source of a compose service's volumes."""
-    out: dict[str, str] = {}
-    for m in service.get("volumes", []):
-        if isinstance(m, str):
-            source, target = m.split(":")[:2]
-            out[target] = source
-        else:
-            out[m["target"]] = m["source"]
-    return out
-
-
 def _aliases(service: dict[str, Any], network: str | None = None) -> list[str]:
     """The service's names on ``network`` (default: every network; none for a plain list)."""
     networks = service.get("networks", {})
@@ -317,7 +306,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     # Identities: workers, codec server, migrations.
     for ident in render.workloads():
         svc = services[ident.name]
-        mounts = _compose_mounts(svc)
+        mounts = compose_mounts(svc)
         need = check(ident.name)
         need(mounts.get(tls.CA_DIR) == "tls-ca", "the CA volume")
         check_worker_env(need, svc["environment"], ident, set(mounts))
@@ -333,7 +322,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
         need(urlsplit(vault).scheme == "https", "--vault-addr https")
         need(name_ok(Server.OPENBAO, urlsplit(vault).hostname), "--vault-addr host on its cert")
         cas = _option(args, "--vault-ca-file")
-        mounts = _compose_mounts(services[step])
+        mounts = compose_mounts(services[step])
         need(
             any(
                 c.rsplit("/", 1) == [d, tls.CA_FILE] and mounts.get(d) == "tls-ca"
@@ -348,12 +337,12 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     need(name_ok(Server.POSTGRES, (_option(args, "--pg-host") or [""])[0]), "--pg-host name")
     need(_option(args, "--pg-ca-file") == [tls.CA_PATH], "--pg-ca-file (verify-full)")
     need(_option(args, "--vault-pg-ca-file") == [tls.CA_PATH], "Vault's DB plugin verify-full")
-    need(_compose_mounts(services["openbao"]).get(tls.CA_DIR) == "tls-ca", "OpenBao has the CA")
+    need(compose_mounts(services["openbao"]).get(tls.CA_DIR) == "tls-ca", "OpenBao has the CA")
 
     # Temporal and its UI.
     temporal = services["temporal"]
     need = check("temporal")
-    mounts = _compose_mounts(temporal)
+    mounts = compose_mounts(temporal)
     check_temporal_server_env(need, temporal["environment"], set(mounts))
     need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "its internode certificate")
     need(_script_copies_key(temporal["entrypoint"][-1]), "key copied 0600 before start")
@@ -370,7 +359,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     aliases = _aliases(services[front.NAME])
     ui = services["temporal-ui"]
     need = check("temporal-ui")
-    mounts = _compose_mounts(ui)
+    mounts = compose_mounts(ui)
     check_temporal_ui_env(need, ui["environment"], set(mounts))
     need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL_UI.volume, "its own client certificate")
     need(_script_copies_key(ui["entrypoint"][-1]), "key copied 0600 before start")
@@ -389,7 +378,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
         pg_args = script.split(" postgres ", 1)[-1].split(" & ", 1)[0]
         check_postgres_args(need, pg_args, hba_path)
         check_pg_hba(need, compose["configs"].get(hba.get(hba_path, ""), {}).get("content", ""))
-        need(_compose_mounts(pg).get(tls.TLS_DIR) == spec.volume, "its own certificate")
+        need(compose_mounts(pg).get(tls.TLS_DIR) == spec.volume, "its own certificate")
         pg_aliases = _aliases(pg)
         need(spec.common_name in pg_aliases, "reachable by its certificate's name")
 
@@ -399,7 +388,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     check_openbao_config(need, compose["configs"]["openbao-config"]["content"])
     need(_script_reloads(bao["entrypoint"][-1], tls.HUP), "reloads a re-issued certificate")
     need(_script_copies_key(bao["entrypoint"][-1]), "key copied 0600 before start")
-    need(_compose_mounts(bao).get(tls.TLS_DIR) == tls.OPENBAO.volume, "its own certificate")
+    need(compose_mounts(bao).get(tls.TLS_DIR) == tls.OPENBAO.volume, "its own certificate")
     need(any(a.startswith("-address=https://") for a in bao["healthcheck"]["test"]), "https hc")
     identity_aliases = services["identity"]["networks"]["backend"]["aliases"]
     need(Server.OPENBAO.value in identity_aliases, "reachable by its certificate's name")
@@ -409,7 +398,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     writers = {"tls-bootstrap", "pki"}
     owner = KEY_OWNERS
     for name, svc in services.items():
-        for target, source in _compose_mounts(svc).items():
+        for target, source in compose_mounts(svc).items():
             if source in owner and name not in writers:
                 check(name)(owner[source] == name, f"mounts another server's key ({source})")
                 where = KEY_DIRS.get(source, tls.TLS_DIR)
