@@ -16,6 +16,7 @@ from typing import Final
 
 import hvac
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 
 from orders import identities, temporal
 from orders.devstack.identity_env import identity_settings
@@ -83,32 +84,27 @@ async def temporal_client(
     stop = asyncio.Event()
     renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
     codec = codec_for(session, settings)
-    tls = await client_tls.for_settings(identity, session, settings)
-    token = (
-        None if person_token else await client_tls.token_for_settings(identity, session, settings)
-    )
+    token: client_tls.TemporalToken | None = None
     refresher: asyncio.Task[None] | None = None
     try:
         if person_token is not None:
+            # A person presents their token alone: no certificate is issued for them.
             assert stack.temporal_people_address, "the stack has no persons' port"
             assert stack.ca_file
             assert stack.temporal_server_name
             ca = Path(stack.ca_file).read_bytes()
-            client = await temporal.connect(
-                stack.temporal_people_address,
-                stack.namespace,
-                codec,
-                tls=temporal.tls_config(ca, stack.temporal_server_name),
-                api_key=person_token,
-            )
+            address = stack.temporal_people_address
+            tls_config: TLSConfig | None = temporal.tls_config(ca, stack.temporal_server_name)
+            api_key: str | None = person_token
         else:
-            client = await temporal.connect(
-                stack.temporal_address,
-                stack.namespace,
-                codec,
-                tls=tls.tls_config() if tls else None,
-                api_key=token.current if token else None,
-            )
+            tls = await client_tls.for_settings(identity, session, settings)
+            token = await client_tls.token_for_settings(identity, session, settings)
+            address = stack.temporal_address
+            tls_config = tls.tls_config() if tls else None
+            api_key = token.current if token else None
+        client = await temporal.connect(
+            address, stack.namespace, codec, tls=tls_config, api_key=api_key
+        )
         if token is not None:
 
             async def refresh(jwt: str) -> None:
