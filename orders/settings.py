@@ -73,7 +73,13 @@ class WorkerSettings(BaseSettings):
     """Connections a worker keeps open (and up to half as many more in bursts). Bursts
     beyond the pool open and close a TLS session each time: at 5, a 16-order load opened
     a new Postgres session every ~25 orders; at 10, about every 45 (``make bench``)."""
-    max_concurrent_activities: int = Field(default=50, ge=1)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a checkout waits for a pooled connection. With slots derived from the pool
+    (``max_concurrent_activities``) a checkout waits only while a rotation refills it."""
+    max_concurrent_activities: int | None = Field(default=None, ge=1)
+    """Activity slots. Unset: a database identity gets exactly what its pool can serve
+    (:func:`orders.db.engine.pool_capacity`), others :data:`DEFAULT_ACTIVITY_SLOTS`; set: a
+    cap, never above the pool's capacity (``workers.build.activity_slots``)."""
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     allow_plaintext_payloads: bool = False

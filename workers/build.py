@@ -14,6 +14,7 @@ import hashlib
 import signal
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 import temporalio
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import activities_for
 from orders import logging as olog
 from orders import temporal
-from orders.db.engine import create_engine
+from orders.db.engine import create_engine, pool_capacity
 from orders.identities import Identity, Kind
 from orders.security import client_tls
 from orders.security.codec import codec_for
@@ -59,13 +60,30 @@ def code_build_id() -> str:
     return "orders-" + digest.hexdigest()[:20]
 
 
+DEFAULT_ACTIVITY_SLOTS: Final = 50
+"""Activity slots of a worker without a database (its activities wait on Vault only)."""
+
+
+def activity_slots(identity: Identity, settings: WorkerSettings) -> int:
+    """Activity slots of ``identity``'s worker: never more than its database pool serves.
+
+    Derived, not configured twice: an attempt that started but waits for a pooled
+    connection fails after ``pool_timeout`` and burns a retry, while a task left in the
+    queue waits for free (schedule-to-start latency, visible in Temporal's metrics).
+    """
+    if not identity.has_db_role:
+        return settings.max_concurrent_activities or DEFAULT_ACTIVITY_SLOTS
+    capacity = pool_capacity(settings)
+    return min(settings.max_concurrent_activities or capacity, capacity)
+
+
 def build_worker(
     client: Client,
     identity: Identity,
     engine: AsyncEngine | None,
     *,
     unsealer: Unsealer | None = None,
-    max_concurrent_activities: int = 50,
+    max_concurrent_activities: int = DEFAULT_ACTIVITY_SLOTS,
     graceful_shutdown: timedelta = timedelta(seconds=20),
 ) -> Worker:
     """A Temporal worker for ``identity`` on its own task queue.
@@ -76,7 +94,7 @@ def build_worker(
         engine: Database engine of an activity identity (None for the workflow identity).
         unsealer: The identity's unsealer (required for an activity identity; the workflow
             never unseals).
-        max_concurrent_activities: Activity slots.
+        max_concurrent_activities: Activity slots (:func:`activity_slots` for a worker).
         graceful_shutdown: How long in-flight activities may finish on shutdown.
 
     Raises:
@@ -156,7 +174,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             identity,
             engine,
             unsealer=Unsealer(codec.transit, identity),
-            max_concurrent_activities=settings.max_concurrent_activities,
+            max_concurrent_activities=activity_slots(identity, settings),
             graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
         )
         if tls is not None:

@@ -56,6 +56,27 @@ def tls_query(ca_file: Path | str | None) -> str:
     return "?" + urlencode(params)
 
 
+def pool_capacity(settings: WorkerSettings) -> int:
+    """Connections a worker's pool can have checked out at once (pool + overflow).
+
+    The worker's activity slots are derived from this (``workers.build.activity_slots``):
+    every activity holds at most one connection at a time, so with no more slots than
+    connections an attempt never waits on the pool (and never fails on ``pool_timeout``);
+    excess work waits in Temporal's task queue instead, where waiting costs nothing.
+    """
+    return settings.db_pool_size + settings.db_pool_size // 2
+
+
+def pool_options(settings: WorkerSettings) -> dict[str, Any]:
+    """SQLAlchemy pool arguments for ``settings`` (shared by every engine a worker makes)."""
+    return {
+        "pool_size": settings.db_pool_size,
+        # Seven database identities at their peak stay well under max_connections=100.
+        "max_overflow": pool_capacity(settings) - settings.db_pool_size,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
+
+
 def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngine:
     """An engine for ``settings.identity`` that follows ``session``'s credential.
 
@@ -88,17 +109,12 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
             log.warning("db.unavailable", db_host=settings.db_host, error=type(exc).__name__)
             raise
 
+    # No pre-ping (a round trip per checkout, ~14% of an activity's CPU): rotation
+    # disposes the pool, and a connection that died under it (Postgres restart,
+    # revocation) raises a disconnect error that invalidates the pool; the activity
+    # attempt fails and Temporal retries it on a fresh connection.
     engine = create_async_engine(
-        "postgresql+asyncpg://",
-        async_creator=connect,
-        pool_size=settings.db_pool_size,
-        # Seven database identities at their peak stay well under max_connections=100.
-        max_overflow=settings.db_pool_size // 2,
-        # No pre-ping (a round trip per checkout, ~14% of an activity's CPU): rotation
-        # disposes the pool, and a connection that died under it (Postgres restart,
-        # revocation) raises a disconnect error that invalidates the pool; the activity
-        # attempt fails and Temporal retries it on a fresh connection.
-        pool_timeout=10,
+        "postgresql+asyncpg://", async_creator=connect, **pool_options(settings)
     )
 
     async def swap(cred: DbCredential) -> None:
