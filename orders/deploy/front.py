@@ -190,7 +190,7 @@ def health_check_python() -> str:
 
 def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
     """The compose services ``temporal-front`` and ``openbao-relay``."""
-    from orders.deploy import render
+    from orders.deploy import compose_infra as ci
 
     audience = f'"$$(cat {people_auth.OIDC_DIR}/{people_auth.UI_CLIENT_ID_FILE})"'
     argv = command(
@@ -201,30 +201,30 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
     )
     copy_key = f"(umask 077 && cat /run/secrets/{TOKEN_KEY} > {LIVE_TOKEN_KEY})"
     script = f"{copy_key} && exec " + " ".join(argv)
-    front = render._project_service(
+    front = ci.project_service(
         ["/bin/sh", "-c", script],
         environment={"SSL_CERT_FILE": tls.CA_PATH},  # people's JWKS from OpenBao
         secrets=[TOKEN_KEY],
         volumes=[
-            *render._tls_mounts(tls.TEMPORAL),
+            *ci.tls_mounts(tls.TEMPORAL),
             {
                 "type": "volume",
                 "source": tls.TEMPORAL_FRONT.volume,
                 "target": CLIENT_TLS_DIR,
                 "read_only": True,
             },
-            *render._oidc_files(people_auth.UI_CLIENT_ID_FILE),
+            *ci.oidc_files(people_auth.UI_CLIENT_ID_FILE),
         ],
         # Every caller reaches it by Temporal's public name; it alone reaches Temporal.
         networks={
             "backend": {"aliases": [identities.Server.TEMPORAL.value]},
             TEMPORAL_NETWORK: {},
         },
-        healthcheck=render._healthcheck(["CMD", "python", "-c", health_check_python()]),
-        depends_on={**render._healthy("temporal", "openbao"), **render._done("setup")},
+        healthcheck=ci.healthcheck(["CMD", "python", "-c", health_check_python()]),
+        depends_on={**ci.healthy("temporal", "openbao"), **ci.done("setup")},
         restart="unless-stopped",
     )
-    relay = render._project_service(
+    relay = ci.project_service(
         [
             "python",
             "-m",
@@ -239,7 +239,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
             "backend": {},
             TEMPORAL_NETWORK: {"aliases": [identities.Server.OPENBAO.value]},
         },
-        healthcheck=render._healthcheck(
+        healthcheck=ci.healthcheck(
             [
                 "CMD",
                 "python",
@@ -247,7 +247,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
                 "import socket; socket.create_connection(('127.0.0.1', 8200), 3).close()",
             ]
         ),
-        depends_on=render._healthy("openbao"),
+        depends_on=ci.healthy("openbao"),
         restart="unless-stopped",
     )
     return {NAME: front, RELAY: relay}

@@ -31,6 +31,8 @@ OIDC_DIR: Final = "/run/orders-oidc"
 CODEC_CLIENT_ID_FILE: Final = "codec-client-id"
 UI_CLIENT_ID_FILE: Final = "ui-client-id"
 UI_CLIENT_SECRET_FILE: Final = "ui-client-secret"  # noqa: S105 - a file name
+UI_SECRET_DIR: Final = "/run/orders-ui-oidc"  # noqa: S105 - a directory
+"""Where the UI (and only the UI) finds its client secret, apart from the public ids."""
 UI_CALLBACK_PATH: Final = "/auth/sso/callback"
 """The Temporal UI server's OIDC callback."""
 
@@ -108,12 +110,19 @@ def temporal_ui_env(ep: Endpoints) -> dict[str, str]:
 
 
 def ui_entrypoint() -> list[str]:
-    """Reads the UI client's id and secret from the setup step's files, then starts the UI."""
+    """Reads the UI client's id and secret from the setup step's files, then starts the UI.
+
+    The UI server takes its client secret only from ``TEMPORAL_AUTH_CLIENT_SECRET`` (its
+    configuration template has no file option), so the variable is set here, for the UI
+    process alone, at exec time: the secret is in no compose file or manifest and in no
+    other container's environment; the file is 0640 with the UI's group, in a volume only
+    the setup step (writer) and the UI mount.
+    """
     return [
         "/bin/sh",
         "-c",
         f'TEMPORAL_AUTH_CLIENT_ID="$$(cat {OIDC_DIR}/{UI_CLIENT_ID_FILE})" '
-        f'TEMPORAL_AUTH_CLIENT_SECRET="$$(cat {OIDC_DIR}/{UI_CLIENT_SECRET_FILE})" '
+        f'TEMPORAL_AUTH_CLIENT_SECRET="$$(cat {UI_SECRET_DIR}/{UI_CLIENT_SECRET_FILE})" '
         "exec ./start-ui-server.sh",
     ]
 

@@ -22,8 +22,9 @@ stack), writes the root CA, and issues:
 * ``temporal-db`` (Temporal's own Postgres): role ``temporal-db`` (that one name, server only);
 * ``codec-ingress`` (kind only: the Ingress's browser-facing host): role ``codec-ingress``.
 
-Reload without restart. The servers' entrypoints (:func:`reloading_entrypoint`) look for a
-re-issued certificate every :data:`RELOAD_SECONDS`, copy it, and tell the server: OpenBao
+Reload without restart. The servers run under one script, ``orders/deploy/files/tls-reload.sh``
+(:func:`reloading_command`), which looks for a re-issued certificate every
+:data:`RELOAD_SECONDS`, copies it, and tells the server: OpenBao
 reloads its listener on SIGHUP (this is how it moves from the bootstrap certificate to the one
 from its own PKI), Postgres on ``pg_ctl reload`` (SIGHUP to the postmaster, which re-reads
 ``ssl_cert_file``/``ssl_key_file``), and Temporal needs no signal: with
@@ -155,10 +156,17 @@ RELOAD_SECONDS: Final = 10
 """How often a server's entrypoint looks for a re-issued certificate."""
 TEMPORAL_REFRESH: Final = "60s"
 """How often Temporal re-reads its certificate files (``TEMPORAL_TLS_REFRESH_INTERVAL``)."""
-PG_RELOAD: Final = "pg_ctl reload"
-"""How a Postgres entrypoint makes the postmaster re-read its certificate (``$PGDATA``)."""
-HUP: Final = "kill -HUP $$pid"
-"""How OpenBao's entrypoint makes it reload its listener's certificate."""
+PG_RELOAD: Final = "pg"
+"""Reload mode of Postgres: ``pg_ctl reload`` makes the postmaster re-read its certificate."""
+HUP: Final = "hup"
+"""Reload mode of OpenBao: SIGHUP reloads its listener's certificate."""
+NO_RELOAD: Final = "none"
+"""Reload mode of a server that re-reads its files itself (Temporal)."""
+RELOAD_SCRIPT: Final = "tls-reload.sh"
+"""The reload script (``orders/deploy/files/``), one file for every server and target."""
+RELOAD_DIR: Final = "/etc/orders-tls-reload"
+RELOAD_SCRIPT_PATH: Final = f"{RELOAD_DIR}/{RELOAD_SCRIPT}"
+"""Where the servers' containers find it (compose ``configs:``, kind ConfigMap)."""
 
 
 def copy_script(live: str = LIVE_TLS_DIR) -> str:
@@ -197,46 +205,20 @@ def copy_then(
     return _k8s(_pick(sources) + copy_script(live) + f" && {command}", k8s)
 
 
-def reloading_entrypoint(
-    command: str,
-    *,
-    sources: Iterable[str] = (TLS_DIR,),
-    live: str = LIVE_TLS_DIR,
-    interval: int = RELOAD_SECONDS,
-    reload: str | None = HUP,
-    k8s: bool = False,
-) -> str:
-    """``sh -c`` script running ``command``, re-copying its certificate when it is re-issued.
+def reloading_command(server: list[str], reload: str) -> list[str]:
+    """Entrypoint running ``server`` under the reload script (``files/tls-reload.sh``).
+
+    The script copies the handed-over pair 0600 into the server's tmpfs, starts the server,
+    looks for a re-issued certificate every :data:`RELOAD_SECONDS` and, after a new copy,
+    tells the server as ``reload`` says (:data:`HUP`, :data:`PG_RELOAD` or
+    :data:`NO_RELOAD`). Compose mounts it through a top-level ``configs:`` entry, kind
+    through the ConfigMap ``tls-reload``; both at :data:`RELOAD_SCRIPT_PATH`.
 
     Args:
-        command: The server (not ``exec``-ed: the script stays to watch its certificate).
-        sources: Directories to take the pair from, the first that has one.
-        live: Where the server reads its copy (its own tmpfs).
-        interval: Seconds between looks at the handed-over certificate.
-        reload: Shell command run after a new copy (:data:`HUP` for OpenBao,
-            :data:`PG_RELOAD` for Postgres), or None when the server re-reads the files
-            itself (Temporal with ``TEMPORAL_TLS_REFRESH_INTERVAL``).
-        k8s: Kubernetes spelling (``$`` is literal there; compose needs ``$$``).
-
-    SIGTERM and SIGINT are passed on as they came (Postgres' image stops with SIGINT, a fast
-    shutdown), so the container stops as the server would.
+        server: The server's argv (not ``exec``-ed: the script stays to watch).
+        reload: How the running server learns of a new copy.
     """
-    dirs = tuple(sources)
-    copy = copy_script(live)
-    then = f" && {reload}" if reload else ""
-    script = (
-        _pick(dirs)
-        + copy
-        + f" || exit 1; {command} & pid=$$!; "
-        + "trap 'kill -TERM $$pid' TERM; trap 'kill -INT $$pid' INT; "
-        + "while kill -0 $$pid 2>/dev/null; do "
-        + f"sleep {interval} & wait $$!; "
-        + _pick(dirs)
-        + f'if ! cmp -s "$$src/{CERT_FILE}" {live}/{CERT_FILE}; then '
-        + copy
-        + f"{then}; fi; done; wait $$pid"
-    )
-    return _k8s(script, k8s)
+    return ["/bin/sh", RELOAD_SCRIPT_PATH, reload, *server]
 
 
 # --------------------------------------------------------------------------- issuing
@@ -254,7 +236,7 @@ def issue(client: hvac.Client, spec: CertSpec) -> certs.IssuedCert:
     )
 
 
-def _write(path: Path, text: str, mode: int, gid: int | None) -> None:
+def write_file(path: Path, text: str, mode: int, gid: int | None) -> None:
     """Write atomically with ``mode`` (and group ``gid``) set before any byte lands."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -278,14 +260,16 @@ def write_pair(directory: Path, cert_pem: str, key_pem: str, gid: int | None) ->
     server then copies it 0600 as its own user before it starts).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    _write(directory / KEY_FILE, key_pem.strip() + "\n", 0o640 if gid is not None else 0o600, gid)
-    _write(directory / CERT_FILE, cert_pem.strip() + "\n", 0o644, gid)
+    write_file(
+        directory / KEY_FILE, key_pem.strip() + "\n", 0o640 if gid is not None else 0o600, gid
+    )
+    write_file(directory / CERT_FILE, cert_pem.strip() + "\n", 0o644, gid)
 
 
 def write_ca(path: Path, pem: str) -> None:
     """Write a CA certificate (public, 0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write(path, pem.strip() + "\n", 0o644, None)
+    write_file(path, pem.strip() + "\n", 0o644, None)
 
 
 def bootstrap(directory: Path, ca_file: Path, gid: int | None) -> bool:

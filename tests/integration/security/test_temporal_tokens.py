@@ -23,11 +23,10 @@ import httpx
 import hvac
 import jwt
 import pytest
-import yaml
 from temporalio.client import Client
 
 from orders import identities, oidc, vault_people, vault_tokens
-from orders.deploy.render import COMPOSE_FILE, ROOT
+from orders.deploy import render
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
@@ -43,7 +42,7 @@ NON_CALLERS = [i for i in identities.ALL if not identities.temporal_permissions(
 
 def _rendered_jwks_path() -> str:
     """The path of the machine-token key set the compose file gives the Temporal server."""
-    compose = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
+    compose = render.load_compose()
     url: str = compose["services"]["temporal"]["environment"]["TEMPORAL_JWT_KEY_SOURCE2"]
     return urlsplit(url).path
 

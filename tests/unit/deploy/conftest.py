@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orders.deploy.render import ROOT
+from orders.deploy.common import ROOT
 
 OVERLAYS = sorted(p.parent for p in (ROOT / "k8s" / "overlays").glob("*/kustomization.yaml"))
 

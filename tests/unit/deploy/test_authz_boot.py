@@ -14,11 +14,11 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 
 from orders import identities
-from orders.deploy import render
-from orders.deploy.render import COMPOSE_FILE, NAMESPACE_STEP, ROOT
+from orders.deploy import common, compose_infra, render
+from orders.deploy.common import ROOT
+from orders.deploy.compose_infra import NAMESPACE_STEP
 
 STEP_COMMAND = ["python", "-m", "orders.deploy.setup", "namespace"]
 # Exactly what the default authorizer admits without claims (IsHealthCheckAPI).
@@ -27,7 +27,7 @@ HEALTH_COMMANDS = (["temporal", "operator", "cluster", "health"],)
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, Any]:
-    compose: dict[str, Any] = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
+    compose: dict[str, Any] = render.load_compose()
     found: dict[str, Any] = compose["services"]
     return found
 
@@ -88,7 +88,7 @@ def test_compose_step_runs_after_healthy_temporal_and_setup(services: dict[str, 
     # `setup` applies the admin token roles the step mints its JWT with.
     assert step["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
     args = step["command"]
-    assert _option(args, "--temporal-address") == [render.COMPOSE_TEMPORAL]
+    assert _option(args, "--temporal-address") == [compose_infra.COMPOSE_TEMPORAL]
     assert _option(args, "--root-token-file"), "it mints the admin JWT with the root token"
     assert _option(args, "--temporal-ca-file"), "mTLS towards the frontend"
     # The root token's volume is mounted read-only, and no password secret at all.
@@ -108,11 +108,11 @@ def test_every_worker_starts_after_the_namespace_exists(services: dict[str, Any]
 
 def test_kind_job_registers_with_the_same_step(kind_objects: list[dict[str, Any]]) -> None:
     job = _find(kind_objects, "Job", NAMESPACE_STEP)
-    assert job["metadata"]["namespace"] == render.INFRA_NAMESPACE
+    assert job["metadata"]["namespace"] == common.INFRA_NAMESPACE
     container = _container(job)
     args: list[str] = container["command"]
     assert args[:4] == STEP_COMMAND
-    assert _option(args, "--temporal-address") == [f"{render.TEMPORAL.host}:{render.TEMPORAL.port}"]
+    assert _option(args, "--temporal-address") == [f"{common.TEMPORAL.host}:{common.TEMPORAL.port}"]
     [root_file] = _option(args, "--root-token-file")
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from orders import identities
-from orders.deploy.render import COMPOSE_FILE, NAMESPACE_STEP, ROOT, UID
+from orders.deploy import render
+from orders.deploy.common import UID
+from orders.deploy.compose_infra import NAMESPACE_STEP
 
-COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
+COMPOSE: dict[str, Any] = render.load_compose()
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {
     "openbao-init",

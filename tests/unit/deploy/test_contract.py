@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orders import identities
-from orders.deploy import render
+from orders.deploy import common, k8s_base
 from orders.identities import Kind
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
@@ -160,7 +160,7 @@ def test_each_deployment_runs_as_its_own_identity_with_a_vault_token(
     workloads = by_kind(kind_objects, "Deployment", "orders") + by_kind(
         kind_objects, "Job", "orders"
     )
-    assert {o["metadata"]["name"] for o in workloads} == {i.name for i in render.workloads()}
+    assert {o["metadata"]["name"] for o in workloads} == {i.name for i in common.workloads()}
     problems = [
         p for o in workloads for p in identity_violations(o, identities.get(o["metadata"]["name"]))
     ]
@@ -179,7 +179,7 @@ def test_worker_pods_run_their_own_identity_and_nothing_else(
 
 def test_every_workload_is_hardened(kind_objects: list[dict[str, Any]]) -> None:
     workloads = [o for o in kind_objects if o["kind"] in WORKLOAD_KINDS]
-    assert len(workloads) >= len(list(render.workloads())) + 5  # + the servers and jobs
+    assert len(workloads) >= len(list(common.workloads())) + 5  # + the servers and jobs
     assert [v for o in workloads for v in violations(o)] == []
 
 
@@ -187,7 +187,7 @@ def test_namespaces_enforce_the_restricted_pod_security_standard(
     kind_objects: list[dict[str, Any]],
 ) -> None:
     namespaces = {o["metadata"]["name"]: o for o in by_kind(kind_objects, "Namespace")}
-    assert set(namespaces) == {identities.K8S_NAMESPACE, render.INFRA_NAMESPACE}
+    assert set(namespaces) == {identities.K8S_NAMESPACE, common.INFRA_NAMESPACE}
     workload_namespaces = {
         o["metadata"]["namespace"] for o in kind_objects if o["kind"] in WORKLOAD_KINDS
     }
@@ -200,13 +200,13 @@ def test_network_policies_default_deny_plus_one_per_identity(
     kind_objects: list[dict[str, Any]],
 ) -> None:
     policies = {o["metadata"]["name"]: o for o in by_kind(kind_objects, "NetworkPolicy", "orders")}
-    assert set(policies) == {"default-deny"} | {i.name for i in render.workloads()}
+    assert set(policies) == {"default-deny"} | {i.name for i in common.workloads()}
     deny = policies.pop("default-deny")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for name, policy in policies.items():
         ident = identities.get(name)
         spec = policy["spec"]
-        assert spec["podSelector"]["matchLabels"] == render.selector(ident)
+        assert spec["podSelector"]["matchLabels"] == k8s_base.selector(ident)
         assert spec["policyTypes"] == ["Ingress", "Egress"]
         allowed = {(_peer_name(rule), p["port"]) for rule in spec["egress"] for p in rule["ports"]}
         expected = {("kube-dns", 53), ("openbao", 8200)}
@@ -216,7 +216,7 @@ def test_network_policies_default_deny_plus_one_per_identity(
             expected.add(("postgres", 5432))
         assert allowed == expected, name
         if ident.kind is Kind.CODEC:
-            assert [p["port"] for p in spec["ingress"][0]["ports"]] == [render.CODEC_PORT]
+            assert [p["port"] for p in spec["ingress"][0]["ports"]] == [common.CODEC_PORT]
         else:
             assert spec["ingress"] == [], f"{name} accepts connections"
     workflow_peers = {
@@ -233,7 +233,7 @@ def _peer_name(rule: dict[str, Any]) -> str:
 
 def test_network_policy_peers_exist_in_the_overlay(kind_objects: list[dict[str, Any]]) -> None:
     """Each allowed server is a real Service + pods with those labels and that port."""
-    for peer in (render.TEMPORAL, render.VAULT, render.POSTGRES):
+    for peer in (common.TEMPORAL, common.VAULT, common.POSTGRES):
         services = {
             o["metadata"]["name"]: o for o in by_kind(kind_objects, "Service", peer.namespace)
         }
@@ -294,7 +294,7 @@ def test_labels_follow_app_kubernetes_io(kind_objects: list[dict[str, Any]]) -> 
             name = obj["metadata"]["name"]
             if name == "default-deny" or obj["kind"] in {"Role", "RoleBinding"}:
                 continue
-            assert obj["metadata"]["labels"] == render.labels(identities.get(name)), name
+            assert obj["metadata"]["labels"] == k8s_base.labels(identities.get(name)), name
 
 
 # --------------------------------------------------------------------------- mutations
@@ -324,7 +324,7 @@ IDENTITY_FIELDS = ["serviceAccountName", "projected-token", "audience", "expirat
 
 
 def _deployments() -> list[dict[str, Any]]:
-    objects = render.base_objects()
+    objects = k8s_base.base_objects()
     return [o for o in objects.values() if o["kind"] == "Deployment"]
 
 

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from orders import identities, vault_pki
-from orders.deploy import front, render, tls
+from orders.deploy import common, compose_infra, front, k8s_base, render, tls
 from orders.identities import Server
 from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
@@ -137,7 +137,7 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
                 env.get("ORDERS_TEMPORAL_TLS_SERVER_NAME") == Server.TEMPORAL.value,
                 "checks the front's name",
             )
-    step = services[render.NAMESPACE_STEP]["command"]
+    step = services[compose_infra.NAMESPACE_STEP]["command"]
     check("namespace step")(
         _option(step, "--temporal-ca-file") == [tls.CA_PATH], "the front's CA (Vault root)"
     )
@@ -247,11 +247,11 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     ),
     "the UI dials the frontend directly": _env("temporal-ui", "TEMPORAL_ADDRESS", FRONTEND_ADDR),
     "the namespace step dials the frontend directly": lambda doc: doc["services"][
-        render.NAMESPACE_STEP
+        compose_infra.NAMESPACE_STEP
     ].update(
         command=[
-            FRONTEND_ADDR if a == render.COMPOSE_TEMPORAL else a
-            for a in doc["services"][render.NAMESPACE_STEP]["command"]
+            FRONTEND_ADDR if a == compose_infra.COMPOSE_TEMPORAL else a
+            for a in doc["services"][compose_infra.NAMESPACE_STEP]["command"]
         ]
     ),
     "frontend client CA widened to the Vault root CA": _env(
@@ -376,15 +376,15 @@ def kind_front_violations(objects: list[dict[str, Any]]) -> list[str]:
     """Every way around the authorization front in the built kind overlay."""
     out: list[str] = []
     check = _collector(out)
-    infra = render.INFRA_NAMESPACE
+    infra = common.INFRA_NAMESPACE
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
     front_host = f"{front.NAME}.{infra}.svc"
 
     # 1. Every caller dials the front's Service, which selects the front's pods.
     need = check("callers")
-    need(render.TEMPORAL.host == front_host, "the workers' Temporal peer is the front")
-    worker_env = _by(objects, "ConfigMap", render.ENV_CONFIGMAP)["data"]
+    need(common.TEMPORAL.host == front_host, "the workers' Temporal peer is the front")
+    worker_env = _by(objects, "ConfigMap", k8s_base.ENV_CONFIGMAP)["data"]
     need(_host(worker_env.get("ORDERS_TEMPORAL_ADDRESS", "")) == front_host, "workers")
     need(
         worker_env.get("ORDERS_TEMPORAL_TLS_SERVER_NAME") == Server.TEMPORAL.value,
@@ -392,7 +392,7 @@ def kind_front_violations(objects: list[dict[str, Any]]) -> list[str]:
     )
     ui = _plain_env(_container(_by(objects, "Deployment", "temporal-ui")))
     need(_host(ui.get("TEMPORAL_ADDRESS", "")) == front_host, "the UI")
-    job = _container(_by(objects, "Job", render.NAMESPACE_STEP))["command"]
+    job = _container(_by(objects, "Job", compose_infra.NAMESPACE_STEP))["command"]
     need([_host(a) for a in _option(job, "--temporal-address")] == [front_host], "namespace Job")
     selector = services.get(front.NAME, {}).get("spec", {}).get("selector", {})
     need(selector == {"app.kubernetes.io/name": front.NAME}, "front Service -> front pods")
@@ -473,7 +473,7 @@ def kind_front_violations(objects: list[dict[str, Any]]) -> list[str]:
     args: list[str] = fc["command"]
     need(front_obj["spec"].get("replicas", 1) >= 2, "two replicas")
     need(_option(args, "--client-ca") == [tls.CA_PATH], "callers against the Vault root CA")
-    need(ca_source(fpod, fc, tls.CA_PATH) == (render.CA_CONFIGMAP, tls.CA_FILE), "root CA")
+    need(ca_source(fpod, fc, tls.CA_PATH) == (k8s_base.CA_CONFIGMAP, tls.CA_FILE), "root CA")
     need(_option(args, "--upstream-ca") == [tls.INTERNODE_CA_PATH], "upstream: internode CA")
     need(ca_source(fpod, fc, tls.INTERNODE_CA_PATH) == want, "internode CA from its ConfigMap")
     need(_option(args, "--upstream-server-name") == [front.FRONTEND], "upstream's name")
@@ -529,7 +529,7 @@ def test_kind_network_policies_are_the_rendered_ones() -> None:
 def test_kind_front_runs_the_rendered_command(kind_objects: list[dict[str, Any]]) -> None:
     c = _container(_by(kind_objects, "Deployment", front.NAME))
     assert c["command"] == front.command(
-        upstream_target=front.upstream(f"temporal-frontend.{render.INFRA_NAMESPACE}.svc"),
+        upstream_target=front.upstream(f"temporal-frontend.{common.INFRA_NAMESPACE}.svc"),
         token_key=f"/run/secrets/{front.NAME}/{front.TOKEN_KEY_FILE}",
     )
 
@@ -541,7 +541,7 @@ def _policy(name: str) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
             for o in objects
             if o["kind"] == "NetworkPolicy"
             and o["metadata"]["name"] == name
-            and o["metadata"]["namespace"] == render.INFRA_NAMESPACE
+            and o["metadata"]["namespace"] == common.INFRA_NAMESPACE
         )
 
     return get
@@ -568,7 +568,7 @@ def _internode_ca_is_root(objects: list[dict[str, Any]]) -> None:
         for source in vol.get("projected", {}).get("sources", []):
             cm = source.get("configMap", {})
             if cm.get("name") == front.INTERNODE_CA_CONFIGMAP:
-                cm["name"] = render.CA_CONFIGMAP
+                cm["name"] = k8s_base.CA_CONFIGMAP
                 cm["items"] = [{"key": tls.CA_FILE, "path": tls.INTERNODE_CA_FILE}]
 
 
@@ -582,15 +582,15 @@ def _drop(kind: str, name: str) -> Callable[[list[dict[str, Any]]], None]:
 def _ui_dials_the_frontend(objects: list[dict[str, Any]]) -> None:
     for e in _container(_by(objects, "Deployment", "temporal-ui"))["env"]:
         if e["name"] == "TEMPORAL_ADDRESS":
-            e["value"] = f"temporal-frontend.{render.INFRA_NAMESPACE}.svc:7233"
+            e["value"] = f"temporal-frontend.{common.INFRA_NAMESPACE}.svc:7233"
 
 
 ORDERS_NS = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "orders"}}}
 KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     "workers dial the frontend directly": lambda objects: _by(
-        objects, "ConfigMap", render.ENV_CONFIGMAP
+        objects, "ConfigMap", k8s_base.ENV_CONFIGMAP
     )["data"].update(
-        ORDERS_TEMPORAL_ADDRESS=f"temporal-frontend.{render.INFRA_NAMESPACE}.svc:7233"
+        ORDERS_TEMPORAL_ADDRESS=f"temporal-frontend.{common.INFRA_NAMESPACE}.svc:7233"
     ),
     "the UI dials the frontend directly": _ui_dials_the_frontend,
     "a worker may send to Temporal's pods": lambda objects: _by(objects, "NetworkPolicy", WORKER)[
@@ -600,7 +600,7 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
             "to": [
                 {
                     "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": render.INFRA_NAMESPACE}
+                        "matchLabels": {"kubernetes.io/metadata.name": common.INFRA_NAMESPACE}
                     },
                     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "temporal"}},
                 }

@@ -11,8 +11,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 import orders
-from orders.deploy import render
-from orders.deploy.render import ROOT
+from orders.deploy import common
+from orders.deploy.common import ROOT
 from orders.vault_config import POLICY_DIR
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -32,8 +32,8 @@ def test_both_stages_use_the_same_base_pinned_by_digest() -> None:
 
 def test_runs_as_the_numeric_user_the_manifests_expect() -> None:
     users = re.findall(r"^USER (\S+)", DOCKERFILE, flags=re.M)
-    assert users == [f"{render.UID}:{render.GID}"]
-    assert f"--uid {render.UID}" in DOCKERFILE
+    assert users == [f"{common.UID}:{common.GID}"]
+    assert f"--uid {common.UID}" in DOCKERFILE
 
 
 def test_healthcheck_is_the_worker_probe() -> None:
@@ -41,8 +41,8 @@ def test_healthcheck_is_the_worker_probe() -> None:
         r'HEALTHCHECK .*\n\s+CMD \["python", "-m", "workers.probe", "ready"\]', DOCKERFILE
     )
     for var, value in (
-        ("ORDERS_HEARTBEAT_FILE", render.HEARTBEAT_FILE),
-        ("ORDERS_READY_FILE", render.READY_FILE),
+        ("ORDERS_HEARTBEAT_FILE", common.HEARTBEAT_FILE),
+        ("ORDERS_READY_FILE", common.READY_FILE),
     ):
         assert f"{var}={value}" in DOCKERFILE
 
@@ -50,7 +50,7 @@ def test_healthcheck_is_the_worker_probe() -> None:
 def test_image_tag_is_the_project_version() -> None:
     project = _pyproject()["project"]
     assert isinstance(project, dict)
-    assert project["version"] == render.IMAGE_TAG
+    assert project["version"] == common.IMAGE_TAG
 
 
 def test_server_wheels_are_an_extra_not_a_base_dependency() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orders.deploy.render import ROOT
+from orders.deploy.common import ROOT
 
 SCRIPT = ROOT / "k8s" / "kind.sh"
 

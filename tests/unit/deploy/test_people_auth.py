@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orders import identities, vault_people, vault_tokens
-from orders.deploy import front, people_auth
-from orders.deploy.render import COMPOSE_FILE, ROOT
+from orders.deploy import common, compose_infra, front, people_auth
+from orders.deploy.common import COMPOSE_FILE, ROOT
+from orders.deploy.compose_infra import INFRA_FILE
 from orders.settings import WorkerSettings
 from tests.unit.deploy.test_compose import COMPOSE, SERVICES
 
@@ -48,7 +49,7 @@ def test_one_issuer_from_the_public_openbao_url() -> None:
     assert ui["TEMPORAL_AUTH_ISSUER_URL"] == issuer
     assert codec["ORDERS_CODEC_ISSUER"] == issuer
     # OpenBao's UI (the provider's login page) is served, and browsers can reach it there.
-    config = COMPOSE["configs"]["openbao-config"]["content"]
+    config = common.package_file(compose_infra.OPENBAO_HCL)
     assert re.search(r"^ui\s*=\s*true$", config, re.MULTILINE)
     port = urlsplit(base).port
     assert f"127.0.0.1:{port}:{port}" in SERVICES["identity"]["ports"]
@@ -80,7 +81,7 @@ def test_temporal_server_authorization_reads_the_providers_jwks() -> None:
     assert front.TEMPORAL_NETWORK in SERVICES["temporal"]["networks"]
     assert re.search(
         r'address\s*=\s*"0\.0\.0\.0:' + str(jwks.port) + '"',
-        COMPOSE["configs"]["openbao-config"]["content"],
+        common.package_file(compose_infra.OPENBAO_HCL),
     )
 
 
@@ -98,7 +99,8 @@ def test_ui_login_uses_its_client_and_the_permissions_scope() -> None:
     script = SERVICES["temporal-ui"]["entrypoint"][-1]
     [out_dir] = option(setup_args(), "--oidc-out-dir")
     assert f"cat {out_dir}/{people_auth.UI_CLIENT_ID_FILE}" in script
-    assert f"cat {out_dir}/{people_auth.UI_CLIENT_SECRET_FILE}" in script
+    [secret_dir] = option(setup_args(), "--ui-secret-dir")
+    assert f"cat {secret_dir}/{people_auth.UI_CLIENT_SECRET_FILE}" in script
     assert "TEMPORAL_AUTH_CLIENT_ID=" in script
     assert "TEMPORAL_AUTH_CLIENT_SECRET=" in script
     mounted = {
@@ -106,10 +108,8 @@ def test_ui_login_uses_its_client_and_the_permissions_scope() -> None:
         for m in SERVICES["temporal-ui"]["volumes"]
         if isinstance(m, dict) and m["source"] == "oidc-clients"
     }
-    assert mounted == {
-        f"{out_dir}/{people_auth.UI_CLIENT_ID_FILE}",
-        f"{out_dir}/{people_auth.UI_CLIENT_SECRET_FILE}",
-    }
+    # The id from the shared volume; the secret from a volume of its own (test_ui_secret.py).
+    assert mounted == {f"{out_dir}/{people_auth.UI_CLIENT_ID_FILE}"}
     assert "TEMPORAL_AUTH_CLIENT_SECRET" not in ui  # never a literal in the file
 
 
@@ -132,7 +132,7 @@ def test_codec_server_audience_and_callback() -> None:
 
 
 def test_no_client_secret_or_token_in_the_compose_file() -> None:
-    text = (ROOT / COMPOSE_FILE).read_text()
+    text = (ROOT / COMPOSE_FILE).read_text() + (ROOT / INFRA_FILE).read_text()
     assert "hvo_secret_" not in text  # OpenBao's client-secret prefix
     assert not re.search(r"eyJ[A-Za-z0-9_-]{10,}\.", text)  # no JWT
 

@@ -18,10 +18,10 @@ import pytest
 
 from orders import identities, vault_people, vault_tokens
 from orders.codec_server.settings import CodecServerSettings
-from orders.deploy import people_auth, render
+from orders.deploy import common, k8s_base, people_auth, render
 from orders.settings import WorkerSettings
 
-EP = render.KIND_PEOPLE
+EP = k8s_base.KIND_PEOPLE
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str, namespace: str) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def _option(args: list[str], name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def configure_args(kind_objects: list[dict[str, Any]]) -> list[str]:
-    job = _find(kind_objects, "Job", "vault-configure", render.INFRA_NAMESPACE)
+    job = _find(kind_objects, "Job", "vault-configure", common.INFRA_NAMESPACE)
     command: list[str] = _container(job)["command"]
     return command
 
@@ -59,7 +59,7 @@ def configure_args(kind_objects: list[dict[str, Any]]) -> list[str]:
 def test_temporal_server_authorizes_with_both_key_sets(
     kind_objects: list[dict[str, Any]],
 ) -> None:
-    server = _find(kind_objects, "Deployment", "temporal", render.INFRA_NAMESPACE)
+    server = _find(kind_objects, "Deployment", "temporal", common.INFRA_NAMESPACE)
     env = _plain_env(_container(server))
     wanted = people_auth.temporal_server_env(EP)
     assert {k: env.get(k) for k in wanted} == wanted
@@ -68,8 +68,8 @@ def test_temporal_server_authorizes_with_both_key_sets(
     people, machines = (urlsplit(env[f"TEMPORAL_JWT_KEY_SOURCE{n}"]) for n in (1, 2))
     name = identities.Server.OPENBAO.value
     assert people.scheme == machines.scheme == "https"
-    assert people.netloc == machines.netloc == f"{name}:{render.VAULT.port}"
-    service = _find(kind_objects, "Service", render.VAULT.service, render.INFRA_NAMESPACE)
+    assert people.netloc == machines.netloc == f"{name}:{common.VAULT.port}"
+    service = _find(kind_objects, "Service", common.VAULT.service, common.INFRA_NAMESPACE)
     aliases = server["spec"]["template"]["spec"]["hostAliases"]
     assert [a["ip"] for a in aliases if name in a["hostnames"]] == [service["spec"]["clusterIP"]]
     assert env["SSL_CERT_FILE"]
@@ -93,12 +93,12 @@ def test_configure_job_applies_the_provider_the_codec_server_expects(
     assert urlsplit(callback).hostname == ingress["spec"]["rules"][0]["host"]
     # The UI's origin is the one the codec server answers CORS for.
     ui = _plain_env(
-        _container(_find(kind_objects, "Deployment", "temporal-ui", render.INFRA_NAMESPACE))
+        _container(_find(kind_objects, "Deployment", "temporal-ui", common.INFRA_NAMESPACE))
     )
     assert env["ORDERS_CODEC_UI_ORIGIN"] == ui["TEMPORAL_CORS_ORIGINS"]
     assert ui["TEMPORAL_CODEC_ENDPOINT"] == env["ORDERS_CODEC_PUBLIC_URL"]
     # Browsers log in on OpenBao's own page: its web UI is served.
-    config = _find(kind_objects, "ConfigMap", "openbao-config", render.INFRA_NAMESPACE)
+    config = _find(kind_objects, "ConfigMap", "openbao-config", common.INFRA_NAMESPACE)
     assert re.search(r"^\s*ui\s*=\s*true$", config["data"]["config.hcl"], re.MULTILINE)
 
 
@@ -108,10 +108,10 @@ def test_codec_server_reads_the_client_id_the_job_publishes(
     codec = _container(_find(kind_objects, "Deployment", "codec-server", identities.K8S_NAMESPACE))
     [ref] = [e for e in codec["env"] if e["name"] == "ORDERS_CODEC_CLIENT_ID"]
     key_ref = ref["valueFrom"]["configMapKeyRef"]
-    assert key_ref == {"name": render.OIDC_CONFIGMAP, "key": people_auth.CODEC_CLIENT_ID_FILE}
+    assert key_ref == {"name": k8s_base.OIDC_CONFIGMAP, "key": people_auth.CODEC_CLIENT_ID_FILE}
     assert key_ref.get("optional") is not True  # no id: the pod waits, never runs without
     assert _option(configure_args, "--oidc-configmap") == [
-        f"{identities.K8S_NAMESPACE}/{render.OIDC_CONFIGMAP}"
+        f"{identities.K8S_NAMESPACE}/{k8s_base.OIDC_CONFIGMAP}"
     ]
     # Every plain ORDERS_CODEC_* variable is a setting the codec server knows.
     codec_fields = {f"ORDERS_CODEC_{n.upper()}" for n in CodecServerSettings.model_fields}
@@ -123,7 +123,7 @@ def test_codec_server_reads_the_client_id_the_job_publishes(
 def test_configure_job_may_write_only_that_configmap(
     kind_objects: list[dict[str, Any]],
 ) -> None:
-    job = _find(kind_objects, "Job", "vault-configure", render.INFRA_NAMESPACE)
+    job = _find(kind_objects, "Job", "vault-configure", common.INFRA_NAMESPACE)
     pod = job["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     [api] = [v for v in pod["volumes"] if v["name"] == "kube-api"]
@@ -137,7 +137,7 @@ def test_configure_job_may_write_only_that_configmap(
         if o["kind"] in ("RoleBinding", "ClusterRoleBinding")
         and any(
             s.get("name") == pod["serviceAccountName"]
-            and s.get("namespace") == render.INFRA_NAMESPACE
+            and s.get("namespace") == common.INFRA_NAMESPACE
             for s in o["subjects"]
         )
     ]
@@ -152,14 +152,14 @@ def test_configure_job_may_write_only_that_configmap(
     assert sorted(rules) == sorted(
         [
             (("configmaps",), ("create",), ()),
-            (("configmaps",), ("get", "update"), (render.OIDC_CONFIGMAP,)),
+            (("configmaps",), ("get", "update"), (k8s_base.OIDC_CONFIGMAP,)),
         ]
     )
 
 
 def test_every_worker_pod_presents_its_own_token(kind_objects: list[dict[str, Any]]) -> None:
-    shared = _find(kind_objects, "ConfigMap", render.ENV_CONFIGMAP, identities.K8S_NAMESPACE)
-    for ident in render.workloads():
+    shared = _find(kind_objects, "ConfigMap", k8s_base.ENV_CONFIGMAP, identities.K8S_NAMESPACE)
+    for ident in common.workloads():
         kind = "Job" if ident.kind is identities.Kind.MIGRATE else "Deployment"
         pod = _find(kind_objects, kind, ident.name, identities.K8S_NAMESPACE)
         env = shared["data"] | _plain_env(_container(pod))
@@ -175,6 +175,6 @@ def test_browser_issuer_is_where_kind_sh_forwards_openbao() -> None:
     script = (render.ROOT / "k8s" / "kind.sh").read_text()
     ports = re.search(r"\bv_port=(\d+)", script)
     assert ports is not None
-    assert int(ports.group(1)) == render.KIND_VAULT_PORT
-    assert urlsplit(EP.vault_public).port == render.KIND_VAULT_PORT
-    assert f'port-forward svc/{render.VAULT.service} "${{v_port}}:{render.VAULT.port}"' in script
+    assert int(ports.group(1)) == k8s_base.KIND_VAULT_PORT
+    assert urlsplit(EP.vault_public).port == k8s_base.KIND_VAULT_PORT
+    assert f'port-forward svc/{common.VAULT.service} "${{v_port}}:{common.VAULT.port}"' in script

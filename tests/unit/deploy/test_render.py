@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orders.deploy import render
-from orders.deploy.render import ROOT
+from orders import identities
+from orders.deploy import common, render
+from orders.deploy.common import ROOT
 
 
 def test_committed_files_equal_a_fresh_rendering(tmp_path: Path) -> None:
@@ -38,4 +39,17 @@ def test_check_mode_reports_drift_and_write_repairs_it(tmp_path: Path) -> None:
 
 def test_every_file_says_it_is_generated() -> None:
     for rel, text in render.rendered().items():
-        assert text.startswith(render.GENERATED), rel
+        if rel.parent == render.KIND_FILES_DIR:
+            # Verbatim copies of package files (the kind overlay's ConfigMap sources).
+            assert text == common.package_file(rel.name), rel
+        else:
+            assert text.startswith(render.GENERATED), rel
+
+
+def test_compose_files_stay_reviewable() -> None:
+    """Anchors for what services share, the servers in an included file: ≤ 800 lines."""
+    files = [render.COMPOSE_FILE, render.INFRA_FILE]
+    assert sum(len((ROOT / f).read_text().splitlines()) for f in files) <= 800
+    main = (ROOT / render.COMPOSE_FILE).read_text()
+    assert render.INFRA_FILE.as_posix() in render.load_compose()["include"]
+    assert main.count("<<: *worker") == len(list(identities.workers()))

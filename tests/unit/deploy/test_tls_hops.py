@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orders import identities, vault_pki
-from orders.deploy import front, render, tls
+from orders.deploy import common, compose_infra, front, k8s_base, render, tls
 from orders.identities import Server
 from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
@@ -232,15 +232,24 @@ def check_postgres_args(need: Need, args: str, hba_path: str) -> None:
     need(f"hba_file={hba_path}" in settings, "hba_file = the TLS-only pg_hba")
 
 
-def check_pg_hba(need: Need, text: str) -> None:
-    """Every TCP rule is ``hostssl`` except a catch-all ``hostnossl ... reject`` first."""
+def check_pg_hba(need: Need, text: str, *, superuser_socket_only: bool = True) -> None:
+    """The superuser never over TCP; every other TCP rule ``hostssl`` with SCRAM.
+
+    First TCP rule: ``host all postgres all reject`` (the superuser: socket only); then a
+    catch-all ``hostnossl ... reject``; then ``hostssl`` rules with ``scram-sha-256`` only.
+    """
     rules = [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
     tcp = [r for r in rules if r[0] != "local"]
-    need(bool(tcp) and tcp[0][0] == "hostnossl" and tcp[0][-1] == "reject", "hostnossl reject")
-    need(tcp[0][1:4] == ["all", "all", "all"] if tcp else False, "reject covers everything")
-    need(all(r[0] in ("hostssl", "hostnossl") for r in tcp), "no plain `host` rules")
-    need(all(r[-1] == "reject" for r in tcp if r[0] == "hostnossl"), "hostnossl only rejects")
-    need(all(r[-1] not in ("trust", "password") for r in rules), "no trust/clear passwords")
+    superuser_rejected = bool(tcp) and tcp[0] == ["host", "all", "postgres", "all", "reject"]
+    if superuser_socket_only:
+        need(superuser_rejected, "the superuser rejected on every TCP line, first")
+    rest = tcp[1:] if superuser_rejected else tcp
+    need(bool(rest) and rest[0][0] == "hostnossl" and rest[0][-1] == "reject", "hostnossl reject")
+    need(rest[0][1:4] == ["all", "all", "all"] if rest else False, "reject covers everything")
+    need(all(r[0] in ("hostssl", "hostnossl") for r in rest), "no plain `host` rules")
+    need(all(r[-1] == "reject" for r in rest if r[0] == "hostnossl"), "hostnossl only rejects")
+    need(all(r[-1] == "scram-sha-256" for r in rest if r[0] == "hostssl"), "hostssl: SCRAM")
+    need(all(r[-1] not in ("trust", "password", "md5") for r in rules), "no trust/clear passwords")
 
 
 def check_openbao_config(need: Need, hcl: str) -> None:
@@ -261,14 +270,17 @@ def _script_copies_key(script: str) -> bool:
     return tls.copy_script().replace("$$", "$") in script.replace("$$", "$")
 
 
-def _script_reloads(script: str, reload: str | None) -> bool:
-    """The entrypoint watches the handed-over certificate, re-copies it and runs ``reload``."""
-    text = script.replace("$$", "$")
-    watches = "while kill -0 $pid" in text and f'cmp -s "$src/{tls.CERT_FILE}"' in text
-    recopies = text.count(tls.copy_script().replace("$$", "$")) == 2
-    if reload is None:
-        return watches and recopies and "; fi; done" in text
-    return watches and recopies and f"&& {reload.replace('$$', '$')}; fi; done" in text
+def reload_script_ok(script: str) -> bool:
+    """The reload script copies the key 0600, watches, re-copies and tells the server."""
+    copies = "umask 077" in script and 'cat "$src/tls.key" > "$live/tls.key"' in script
+    watches = 'while kill -0 "$pid"' in script and 'cmp -s "$src/tls.crt"' in script
+    tells = 'hup) kill -HUP "$pid"' in script and "pg) pg_ctl reload" in script
+    return copies and watches and tells
+
+
+def runs_reload_script(argv: list[str], mode: str, script: str) -> bool:
+    """``argv`` runs the server under the reload script (``script``) in ``mode``."""
+    return argv[:3] == ["/bin/sh", tls.RELOAD_SCRIPT_PATH, mode] and reload_script_ok(script)
 
 
 # --------------------------------------------------------------------------- compose
@@ -291,10 +303,28 @@ def _option(args: list[str], flag: str) -> list[str]:
     return [args[i + 1] for i, a in enumerate(args[:-1]) if a == flag]
 
 
+def config_text(compose: dict[str, Any], name: str) -> str:
+    """The text of a top-level compose config (inline ``content`` or a ``file``)."""
+    conf = compose.get("configs", {}).get(name, {})
+    if "content" in conf:
+        return str(conf["content"])
+    return (common.ROOT / conf["file"]).read_text() if "file" in conf else ""
+
+
+def _mounted_config(compose: dict[str, Any], service: dict[str, Any], target: str) -> str:
+    """The text of the config ``service`` mounts at ``target`` ("" if none)."""
+    sources = {c["target"]: c["source"] for c in service.get("configs", [])}
+    return config_text(compose, sources.get(target, ""))
+
+
 def compose_violations(compose: dict[str, Any]) -> list[str]:
     """Every hop of ``compose`` that is not TLS verified against the Vault root CA."""
     out: list[str] = []
     services: dict[str, Any] = compose["services"]
+
+    def reloads(service: dict[str, Any], mode: str) -> bool:
+        script = _mounted_config(compose, service, tls.RELOAD_SCRIPT_PATH)
+        return runs_reload_script(service.get("entrypoint", []), mode, script)
 
     def check(name: str) -> Need:
         def need(ok: bool, what: str) -> None:
@@ -304,7 +334,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
         return need
 
     # Identities: workers, codec server, migrations.
-    for ident in render.workloads():
+    for ident in common.workloads():
         svc = services[ident.name]
         mounts = compose_mounts(svc)
         need = check(ident.name)
@@ -345,8 +375,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     mounts = compose_mounts(temporal)
     check_temporal_server_env(need, temporal["environment"], set(mounts))
     need(mounts.get(tls.TLS_DIR) == tls.TEMPORAL_INTERNODE.volume, "its internode certificate")
-    need(_script_copies_key(temporal["entrypoint"][-1]), "key copied 0600 before start")
-    need(_script_reloads(temporal["entrypoint"][-1], None), "re-copies a re-issued certificate")
+    need(reloads(temporal, tls.NO_RELOAD), "key copied 0600, re-copied when re-issued")
     db_aliases = _aliases(services["temporal-db"])
     need(temporal["environment"].get("POSTGRES_SEEDS") in db_aliases, "temporal-db by its name")
     hc = temporal["healthcheck"]["test"]
@@ -369,15 +398,11 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     for name, spec in (("postgres", tls.POSTGRES), ("temporal-db", tls.TEMPORAL_DB)):
         pg = services[name]
         need = check(name)
-        script = pg["entrypoint"][-1]
-        need(_script_copies_key(script), "key copied 0600 before start")
-        need(_script_reloads(script, tls.PG_RELOAD), "reloads a re-issued certificate")
-        need("docker-entrypoint.sh postgres " in script, "runs postgres")
-        hba = {c["target"]: c["source"] for c in pg.get("configs", [])}
-        hba_path = next(iter(hba), "")
-        pg_args = script.split(" postgres ", 1)[-1].split(" & ", 1)[0]
-        check_postgres_args(need, pg_args, hba_path)
-        check_pg_hba(need, compose["configs"].get(hba.get(hba_path, ""), {}).get("content", ""))
+        argv = pg.get("entrypoint", [])
+        need(reloads(pg, tls.PG_RELOAD), "key copied 0600, reloaded when re-issued")
+        need(argv[3:5] == ["docker-entrypoint.sh", "postgres"], "runs postgres")
+        check_postgres_args(need, shlex.join(argv[5:]), compose_infra.PG_HBA_PATH)
+        check_pg_hba(need, _mounted_config(compose, pg, compose_infra.PG_HBA_PATH))
         need(compose_mounts(pg).get(tls.TLS_DIR) == spec.volume, "its own certificate")
         pg_aliases = _aliases(pg)
         need(spec.common_name in pg_aliases, "reachable by its certificate's name")
@@ -385,9 +410,8 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     # OpenBao.
     bao = services["openbao"]
     need = check("openbao")
-    check_openbao_config(need, compose["configs"]["openbao-config"]["content"])
-    need(_script_reloads(bao["entrypoint"][-1], tls.HUP), "reloads a re-issued certificate")
-    need(_script_copies_key(bao["entrypoint"][-1]), "key copied 0600 before start")
+    check_openbao_config(need, config_text(compose, "openbao-config"))
+    need(reloads(bao, tls.HUP), "key copied 0600, reloaded when re-issued")
     need(compose_mounts(bao).get(tls.TLS_DIR) == tls.OPENBAO.volume, "its own certificate")
     need(any(a.startswith("-address=https://") for a in bao["healthcheck"]["test"]), "https hc")
     identity_aliases = services["identity"]["networks"]["backend"]["aliases"]
@@ -444,18 +468,18 @@ def _edit_command(service: str, flag: str, value: str | None) -> Callable[[dict[
 
 def _edit_config(name: str, old: str, new: str) -> Callable[[dict[str, Any]], None]:
     def mutate(doc: dict[str, Any]) -> None:
-        content = doc["configs"][name]["content"]
+        content = config_text(doc, name)
         assert old in content
-        doc["configs"][name]["content"] = content.replace(old, new)
+        doc["configs"][name] = {"content": content.replace(old, new)}
 
     return mutate
 
 
 def _edit_entrypoint(service: str, old: str, new: str) -> Callable[[dict[str, Any]], None]:
     def mutate(doc: dict[str, Any]) -> None:
-        script = doc["services"][service]["entrypoint"][-1]
-        assert old in script
-        doc["services"][service]["entrypoint"][-1] = script.replace(old, new)
+        argv = doc["services"][service]["entrypoint"]
+        assert old in argv
+        doc["services"][service]["entrypoint"] = [new if a == old else a for a in argv]
 
     return mutate
 
@@ -517,15 +541,24 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         command=[a for a in doc["services"]["openbao-init"]["command"] if a != tls.CA_PATH]
     ),
     "pg_hba allows plain TCP": _edit_config(
-        "postgres-hba", "hostnossl  all       all   all      reject", "host all all all trust"
+        "postgres-hba", "hostnossl  all       all       all      reject", "host all all all trust"
     ),
     "pg_hba with a plain host rule": _edit_config("postgres-hba", "hostssl ", "host    "),
-    "Postgres ssl off": _edit_entrypoint("postgres", "-c ssl=on", "-c ssl=off"),
-    "Postgres key not copied 0600": _edit_entrypoint("postgres", "umask 077 && ", ""),
+    "pg_hba lets the superuser in over TCP": _edit_config(
+        "postgres-hba", "host       all       postgres  all      reject\n", ""
+    ),
+    "pg_hba with md5 over TLS": _edit_config(
+        "postgres-hba", "all      scram-sha-256\n", "all md5\n"
+    ),
+    "Postgres ssl off": _edit_entrypoint("postgres", "ssl=on", "ssl=off"),
+    "key not copied 0600": _edit_config("tls-reload", "umask 077 && ", ""),
+    "the reload script never signals": _edit_config(
+        "tls-reload", 'hup) kill -HUP "$pid"', "hup) :"
+    ),
     "OpenBao tls_disable": _edit_config(
         "openbao-config", 'tls_min_version = "tls12"', "tls_disable = true"
     ),
-    "OpenBao never reloads": _edit_entrypoint("openbao", "kill -HUP", "kill -0"),
+    "OpenBao never reloads": _edit_entrypoint("openbao", tls.HUP, tls.NO_RELOAD),
     "a worker mounts Postgres' key": _mount_other_key,
     "a worker mounts temporal-db's key": lambda doc: doc["services"][WORKER]["volumes"].append(
         {"type": "volume", "source": tls.TEMPORAL_DB.volume, "target": tls.TLS_DIR}
@@ -545,14 +578,16 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Temporal dials temporal-db by service name": _set(
         ["services", "temporal", "environment", "POSTGRES_SEEDS"], "temporal-db"
     ),
-    "temporal-db ssl off": _edit_entrypoint("temporal-db", "-c ssl=on", "-c ssl=off"),
-    "temporal-db key not copied 0600": _edit_entrypoint("temporal-db", "umask 077 && ", ""),
+    "temporal-db ssl off": _edit_entrypoint("temporal-db", "ssl=on", "ssl=off"),
+    "temporal-db without the reload script": lambda doc: doc["services"]["temporal-db"].update(
+        entrypoint=doc["services"]["temporal-db"]["entrypoint"][3:]
+    ),
     "temporal-db without the TLS-only pg_hba": _set(["services", "temporal-db", "configs"], []),
     "temporal-db not reachable by its name": _set(
         ["services", "temporal-db", "networks"], ["backend"]
     ),
-    "Postgres never reloads": _edit_entrypoint("postgres", " && pg_ctl reload", ""),
-    "temporal-db never reloads": _edit_entrypoint("temporal-db", " && pg_ctl reload", ""),
+    "Postgres never reloads": _edit_entrypoint("postgres", tls.PG_RELOAD, tls.NO_RELOAD),
+    "temporal-db never reloads": _edit_entrypoint("temporal-db", tls.PG_RELOAD, tls.NO_RELOAD),
     "Temporal never re-reads its certificate": _set(
         ["services", "temporal", "environment", "TEMPORAL_TLS_REFRESH_INTERVAL"], "0s"
     ),
@@ -617,7 +652,7 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     configmaps = _objects_of(objects, "ConfigMap")
     services = _objects_of(objects, "Service")
-    infra = render.INFRA_NAMESPACE
+    infra = common.INFRA_NAMESPACE
     ip_of = {
         Server.OPENBAO.value: services[(infra, "openbao")]["spec"].get("clusterIP"),
         Server.POSTGRES.value: services[(infra, "postgres")]["spec"].get("clusterIP"),
@@ -635,14 +670,14 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     def ca_mounted(pod: dict[str, Any], c: dict[str, Any]) -> bool:
         vol = _pod_mounts(pod, c).get(tls.CA_DIR, {})
         cm = vol.get("configMap", {})
-        return cm.get("name") == render.CA_CONFIGMAP and [i["key"] for i in cm["items"]] == [
+        return cm.get("name") == k8s_base.CA_CONFIGMAP and [i["key"] for i in cm["items"]] == [
             tls.CA_FILE
         ]
 
     workloads = [o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
     by_name = {o["metadata"]["name"]: o for o in workloads}
     # The application's pods.
-    for ident in render.workloads():
+    for ident in common.workloads():
         obj = by_name[ident.name]
         pod = obj["spec"]["template"]["spec"]
         [c] = pod["containers"]
@@ -677,6 +712,12 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     need(_option(args, "--vault-pg-ca-file") == [tls.CA_PATH], "Vault's DB plugin verify-full")
 
     # Servers.
+    def kind_reloads(pod: dict[str, Any], c: dict[str, Any], mode: str) -> bool:
+        vol = _pod_mounts(pod, c).get(tls.RELOAD_DIR, {})
+        cm = configmaps.get((infra, vol.get("configMap", {}).get("name", "")), {})
+        script = cm.get("data", {}).get(tls.RELOAD_SCRIPT, "")
+        return runs_reload_script(c.get("command", []), mode, script)
+
     def server_pod(name: str, container: str) -> tuple[dict[str, Any], dict[str, Any]]:
         pod = by_name[name]["spec"]["template"]["spec"]
         return pod, next(c for c in pod["containers"] if c["name"] == container)
@@ -685,8 +726,7 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     need = check("temporal")
     env = _env(c, configmaps, infra)
     check_temporal_server_env(need, env, set(_pod_mounts(pod, c)))
-    need(_script_copies_key(c["command"][-1]), "key copied 0600 before start")
-    need(_script_reloads(c["command"][-1], None), "re-copies a re-issued certificate")
+    need(kind_reloads(pod, c, tls.NO_RELOAD), "key copied 0600, re-copied when re-issued")
     seeds = env.get("POSTGRES_SEEDS", "")
     need(_host_aliases(pod).get(seeds) == ip_of[TEMPORAL_DB], "temporal-db -> its Service")
     pod, c = server_pod("temporal-ui", "temporal-ui")
@@ -696,19 +736,17 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     for name in ("postgres", "temporal-db"):
         pod, c = server_pod(name, "postgres")
         need = check(name)
-        script = c["command"][-1]
-        need(_script_copies_key(script), "key copied 0600 before start")
-        need(_script_reloads(script, tls.PG_RELOAD), "reloads a re-issued certificate")
-        hba_vol = _pod_mounts(pod, c).get(render.PG_HBA_PATH.rsplit("/", 1)[0], {})
-        pg_args = script.split(" postgres ", 1)[-1].split(" & ", 1)[0]
-        check_postgres_args(need, pg_args, render.PG_HBA_PATH)
+        need(kind_reloads(pod, c, tls.PG_RELOAD), "key copied 0600, reloaded when re-issued")
+        need(c["command"][3:5] == ["docker-entrypoint.sh", "postgres"], "runs postgres")
+        hba_vol = _pod_mounts(pod, c).get(compose_infra.PG_HBA_PATH.rsplit("/", 1)[0], {})
+        check_postgres_args(need, shlex.join(c["command"][5:]), compose_infra.PG_HBA_PATH)
         hba = configmaps.get((infra, hba_vol.get("configMap", {}).get("name", "")), {})
-        check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""))
+        # kind: the superuser still over TLS (docs/deploy.md, what remains).
+        check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""), superuser_socket_only=False)
     pod, c = server_pod("openbao", "openbao")
     need = check("openbao")
     check_openbao_config(need, configmaps[(infra, "openbao-config")]["data"]["config.hcl"])
-    need(_script_reloads(c["command"][-1], tls.HUP), "reloads a re-issued certificate")
-    need(_script_copies_key(c["command"][-1]), "key copied 0600 before start")
+    need(kind_reloads(pod, c, tls.HUP), "key copied 0600, reloaded when re-issued")
     for probe in ("readinessProbe", "livenessProbe"):
         need(c[probe]["httpGet"].get("scheme") == "HTTPS", f"{probe} over HTTPS")
     need(_host_aliases(pod).get(Server.POSTGRES.value) == ip_of[Server.POSTGRES.value], "pg")
@@ -799,7 +837,7 @@ def _kind_env(name: str, key: str, value: str | None) -> Callable[[list[dict[str
 
 def _worker_env(key: str, value: str | None) -> Callable[[list[dict[str, Any]]], None]:
     def mutate(objects: list[dict[str, Any]]) -> None:
-        data = _find(objects, "ConfigMap", render.ENV_CONFIGMAP)["data"]
+        data = _find(objects, "ConfigMap", k8s_base.ENV_CONFIGMAP)["data"]
         if value is None:
             del data[key]
         else:
@@ -823,8 +861,8 @@ def _kind_arg(name: str, flag: str, value: str | None) -> Callable[[list[dict[st
 def _kind_script(name: str, old: str, new: str) -> Callable[[list[dict[str, Any]]], None]:
     def mutate(objects: list[dict[str, Any]]) -> None:
         c = _container(objects, name)
-        assert old in c["command"][-1]
-        c["command"][-1] = c["command"][-1].replace(old, new)
+        assert old in c["command"]
+        c["command"] = [new if a == old else a for a in c["command"]]
 
     return mutate
 
@@ -930,12 +968,15 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     ),
     "configure Postgres without verify-full": _kind_arg("vault-configure", "--pg-ca-file", None),
     "Vault's DB plugin without TLS": _kind_arg("vault-configure", "--vault-pg-ca-file", None),
-    "Postgres ssl off": _kind_script("postgres", "-c ssl=on", "-c ssl=off"),
+    "Postgres ssl off": _kind_script("postgres", "ssl=on", "ssl=off"),
     "pg_hba allows plain TCP": _kind_config(
         "postgres-hba",
         "pg_hba.conf",
-        "hostnossl  all       all   all      reject",
+        "hostnossl  all       all       all      reject",
         "host all all all scram-sha-256",
+    ),
+    "the reload script never re-copies": _kind_config(
+        "tls-reload", "tls-reload.sh", 'cmp -s "$src/tls.crt"', "true"
     ),
     "OpenBao tls_disable": _kind_config(
         "openbao-config", "config.hcl", 'tls_min_version = "tls12"', "tls_disable = true"
@@ -951,13 +992,14 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
         "temporal", "POSTGRES_SEEDS", "temporal-db.orders-infra.svc"
     ),
     "Temporal without the temporal-db name mapping": _no_temporal_db_alias,
-    "temporal-db ssl off": _kind_script("temporal-db", "-c ssl=on", "-c ssl=off"),
+    "temporal-db ssl off": _kind_script("temporal-db", "ssl=on", "ssl=off"),
     "temporal-db without the TLS-only pg_hba": _unmount("temporal-db", "hba"),
     "temporal-db key Secret world-readable": _secret_mode_of(
         "StatefulSet", "temporal-db", tls.TEMPORAL_DB.volume
     ),
-    "Postgres never reloads": _kind_script("postgres", " && pg_ctl reload", ""),
-    "temporal-db never reloads": _kind_script("temporal-db", " && pg_ctl reload", ""),
+    "Postgres never reloads": _kind_script("postgres", tls.PG_RELOAD, tls.NO_RELOAD),
+    "temporal-db never reloads": _kind_script("temporal-db", tls.PG_RELOAD, tls.NO_RELOAD),
+    "OpenBao without the reload script": _unmount("openbao", "tls-reload"),
     "Temporal never re-reads its certificate": _kind_env(
         "temporal", "TEMPORAL_TLS_REFRESH_INTERVAL", None
     ),
@@ -992,27 +1034,31 @@ def test_kind_checker_catches(mutation: str, kind_objects: list[dict[str, Any]])
 # --------------------------------------------------------------------------- drift
 
 
-def test_kind_servers_run_the_same_scripts_as_compose(kind_objects: list[dict[str, Any]]) -> None:
-    """The hand-written overlay's entrypoints are exactly orders.deploy.tls's (k8s spelling)."""
+def test_kind_servers_run_the_same_commands_and_files_as_compose(
+    kind_objects: list[dict[str, Any]],
+) -> None:
+    """The hand-written overlay's commands are orders.deploy's; its files are the package's."""
     expected = {
-        "openbao": tls.reloading_entrypoint(
-            "bao server -config=/openbao/config/config.hcl", sources=(tls.TLS_DIR,), k8s=True
+        "openbao": tls.reloading_command(
+            ["bao", "server", "-config=/openbao/config/config.hcl"], tls.HUP
         ),
-        "postgres": render.postgres_entrypoint(k8s=True),
-        "temporal-db": render.postgres_entrypoint(k8s=True),
-        "temporal": render.temporal_entrypoint("/run/secrets/db/password", k8s=True),
-        "temporal-ui": tls.copy_then("exec ./start-ui-server.sh", k8s=True),
+        "postgres": compose_infra.postgres_command(),
+        "temporal-db": compose_infra.postgres_command(),
+        "temporal": compose_infra.temporal_command("/run/secrets/db/password", k8s=True),
+        "temporal-ui": ["/bin/sh", "-c", tls.copy_then("exec ./start-ui-server.sh", k8s=True)],
     }
-    for name, script in expected.items():
+    for name, command in expected.items():
         c = next(
             c
             for o in kind_objects
             if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["name"] == name
             for c in o["spec"]["template"]["spec"]["containers"]
         )
-        assert c["command"] == ["/bin/sh", "-c", script], name
-    hba = _find(kind_objects, "ConfigMap", "postgres-hba")["data"]["pg_hba.conf"]
-    assert hba == render.PG_HBA
+        assert c["command"] == command, name
+    hba = _find(kind_objects, "ConfigMap", "postgres-hba")["data"][compose_infra.PG_HBA_FILE]
+    assert hba == common.package_file(render.KIND_PG_HBA)
+    script = _find(kind_objects, "ConfigMap", "tls-reload")["data"][tls.RELOAD_SCRIPT]
+    assert script == common.package_file(tls.RELOAD_SCRIPT)
 
 
 def test_pinned_service_ips_are_in_the_kind_service_subnet(

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from orders import identities
-from orders.deploy import render
-from orders.deploy.render import COMPOSE_FILE, ROOT
+from orders.deploy import k8s_base
+from orders.deploy.common import COMPOSE_FILE, ROOT
+from orders.deploy.compose_infra import INFRA_FILE
 
 from .conftest import OVERLAYS, kustomize
 
@@ -51,7 +52,7 @@ def test_every_overlay_builds_and_matches_the_kubernetes_schema(
 def test_schema_validation_rejects_an_invalid_object(tools_bin: Path, tmp_path: Path) -> None:
     """The validator is really strict: a misspelt hardening field fails it."""
     bad = tmp_path / "bad.yaml"
-    dep = render.deployment(identities.ORDER_NOTIFY)
+    dep = k8s_base.deployment(identities.ORDER_NOTIFY)
     sc = dep["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     sc["readOnlyRootFileSystem"] = sc.pop("readOnlyRootFilesystem")
     bad.write_text(yaml.safe_dump(dep))
@@ -74,6 +75,8 @@ def test_checkov_finds_nothing(tools_bin: Path, kind_file: Path) -> None:
             ROOT / "Dockerfile",
             "-f",
             ROOT / COMPOSE_FILE,
+            "-f",
+            ROOT / INFRA_FILE,
         ],
         timeout=300,
     )
@@ -99,7 +102,7 @@ def test_every_checkov_skip_has_a_reason() -> None:
 
 def test_checkov_fails_a_weakened_deployment(tools_bin: Path, tmp_path: Path) -> None:
     """The scan really judges: privilege escalation allowed is a failed check."""
-    dep = render.deployment(identities.ORDER_NOTIFY)
+    dep = k8s_base.deployment(identities.ORDER_NOTIFY)
     dep["spec"]["template"]["spec"]["containers"][0]["securityContext"][
         "allowPrivilegeEscalation"
     ] = True
@@ -126,13 +129,14 @@ def test_compose_file_matches_the_compose_spec_schema(tools_bin: Path) -> None:
             "--builtin-schema",
             "vendor.compose-spec",
             ROOT / COMPOSE_FILE,
+            ROOT / INFRA_FILE,
         ]
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_compose_schema_rejects_an_invalid_file(tools_bin: Path, tmp_path: Path) -> None:
-    compose = yaml.safe_load((ROOT / COMPOSE_FILE).read_text())
+    compose = yaml.safe_load((ROOT / INFRA_FILE).read_text())
     compose["services"]["postgres"]["read_only"] = "yes please"
     compose["services"]["postgres"]["depends_on"] = {"x": {"condition": "service_happy"}}
     bad = tmp_path / "docker-compose.yml"

@@ -1,0 +1,243 @@
+"""docker-compose, the one-shot setup steps, and the infra file they belong to.
+
+In order: ``tls-bootstrap`` (OpenBao's throwaway first certificate), ``openbao-init``
+(initialise, unseal), ``pki`` (Vault PKI, every server's certificate), ``setup`` (database
+bootstrap over the Postgres socket, ``vault/`` applied, OIDC clients written),
+``temporal-namespace``; see :mod:`orders.deploy.setup`. The servers themselves are in
+:mod:`orders.deploy.compose_infra`; :func:`infra` assembles the included file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from orders import identities
+from orders.deploy import front, people_auth, tls
+from orders.deploy.common import IDENTITY_PORT, compose_source
+from orders.deploy.compose_infra import (
+    COMPOSE_IDENTITY_DIR,
+    COMPOSE_PEOPLE,
+    COMPOSE_TEMPORAL,
+    COMPOSE_VAULT,
+    HARDENED,
+    NAMESPACE_STEP,
+    OPENBAO_HCL,
+    PG_HBA_FILE,
+    PG_SOCKET_DIR,
+    PG_SOCKET_VOLUME,
+    PROBE,
+    PROJECT,
+    ROOT_TOKEN_FILE,
+    STATE_DIR,
+    TEMPORAL_GID,
+    TLS_CA,
+    UI_SECRET_VOLUME,
+    done,
+    healthy,
+    identity_endpoint,
+    openbao,
+    orders_postgres,
+    project_service,
+    state_mount,
+    subpath_mount,
+    temporal,
+    temporal_db,
+    temporal_ui,
+    tls_mounts,
+)
+
+PKI_DIR: Final = "/var/lib/orders-pki"
+"""Mount points of the per-server volumes in the one-shot ``tls-bootstrap``/``pki`` steps."""
+SERVER_GIDS: Final = {
+    tls.OPENBAO.name: 1000,
+    tls.POSTGRES.name: 999,
+    tls.TEMPORAL_DB.name: 999,
+    tls.TEMPORAL_INTERNODE.name: 1000,
+    tls.TEMPORAL_UI.name: 1000,
+}
+"""Group of each server's process (its image's user), the only group its key is readable
+by; the codec server and the front (``temporal``, ``temporal-front``) run as the project's
+UID, like the writer, so their keys stay 0600."""
+SETUP: Final = ["python", "-m", "orders.deploy.setup"]
+
+
+def bootstrap_vault_cas(ca_dir: str = tls.CA_DIR) -> list[str]:
+    """``--vault-ca-file`` args of the steps that may meet OpenBao's bootstrap certificate."""
+    files = (tls.BOOTSTRAP_CA_FILE, tls.CA_FILE)
+    return [a for name in files for a in ("--vault-ca-file", f"{ca_dir}/{name}")]
+
+
+def flags(*pairs: tuple[str, str]) -> list[str]:
+    """``--option value`` pairs as argv."""
+    return [word for pair in pairs for word in pair]
+
+
+def _vault(ca_dir: str = tls.CA_DIR, *, root: bool = True) -> list[str]:
+    """How a step reaches OpenBao (and, with ``root``, the root token it uses)."""
+    token = ["--root-token-file", ROOT_TOKEN_FILE] if root else []
+    return ["--vault-addr", COMPOSE_VAULT, *bootstrap_vault_cas(ca_dir), *token]
+
+
+def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
+    mounts = [{"type": "volume", "source": "tls-ca", "target": f"{PKI_DIR}/ca"}]
+    return mounts + [
+        {"type": "volume", "source": s.volume, "target": f"{PKI_DIR}/{s.name}"} for s in specs
+    ]
+
+
+def openbao_init() -> dict[str, Any]:
+    """Initialise (once) and unseal OpenBao; the keys stay in the ``openbao-init`` volume."""
+    return project_service(
+        [*SETUP, "unseal", *_vault(root=False), "--state-dir", f"{STATE_DIR}/openbao-init"],
+        network_mode="service:identity",
+        volumes=[state_mount("openbao-init", read_only=False), *tls_mounts(None)],
+        depends_on={"openbao": {"condition": "service_started"}},
+        restart="no",
+    )
+
+
+def tls_bootstrap() -> dict[str, Any]:
+    """OpenBao's throwaway first certificate, offline (``network_mode: none``)."""
+    gid = str(SERVER_GIDS[tls.OPENBAO.name])
+    return project_service(
+        [
+            *SETUP,
+            "tls-bootstrap",
+            *flags(
+                ("--out-dir", f"{PKI_DIR}/{tls.OPENBAO.name}"),
+                ("--ca-file", f"{PKI_DIR}/ca/{tls.BOOTSTRAP_CA_FILE}"),
+                ("--group", gid),
+            ),
+        ],
+        network_mode="none",
+        group_add=[gid],
+        volumes=_pki_volumes(tls.OPENBAO),
+        restart="no",
+    )
+
+
+def pki() -> dict[str, Any]:
+    """Vault PKI and every server's certificate (the root token)."""
+    certs = [a for spec in tls.COMPOSE_SPECS for a in ("--cert", spec.name)]
+    groups = [a for name, gid in SERVER_GIDS.items() for a in ("--group", f"{name}={gid}")]
+    return project_service(
+        # It mounts the CA volume writable, where it writes the root CA.
+        [*SETUP, "pki", *_vault(f"{PKI_DIR}/ca"), "--out-dir", PKI_DIR, *certs, *groups],
+        network_mode="service:identity",
+        # Only the servers' own groups: each key is written 0640 with one of them.
+        group_add=sorted({str(g) for g in SERVER_GIDS.values()}),
+        volumes=[state_mount("openbao-init"), *_pki_volumes(*tls.COMPOSE_SPECS)],
+        depends_on={**healthy("openbao"), **done("openbao-init")},
+        restart="no",
+    )
+
+
+def setup() -> dict[str, Any]:
+    """Database bootstrap (superuser over the socket), ``vault/`` applied, OIDC clients."""
+    return project_service(
+        [
+            *SETUP,
+            "configure",
+            *_vault(),
+            *flags(
+                ("--kubernetes-host", f"https://127.0.0.1:{IDENTITY_PORT}"),
+                ("--kubernetes-ca-file", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
+                ("--pg-host", identities.Server.POSTGRES.value),
+                ("--pg-ca-file", tls.CA_PATH),
+                ("--pg-superuser-socket-dir", PG_SOCKET_DIR),
+                ("--vault-pg-ca-file", tls.CA_PATH),
+                ("--pg-superuser-password-file", "/run/secrets/postgres-password"),
+                ("--db-admin-password-file", "/run/secrets/vault-dbadmin-password"),
+                ("--ui-secret-dir", people_auth.UI_SECRET_DIR),
+                ("--ui-secret-group", str(TEMPORAL_GID)),
+            ),
+            *people_auth.setup_args(COMPOSE_PEOPLE, people_auth.OIDC_DIR),
+        ],
+        network_mode="service:identity",
+        # The UI's group only: its client secret is written 0640 with it.
+        group_add=[str(TEMPORAL_GID)],
+        secrets=["postgres-password", "vault-dbadmin-password"],
+        volumes=[
+            state_mount("openbao-init"),
+            subpath_mount("identity-state", "identity/ca.crt", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
+            {"type": "volume", "source": "oidc-clients", "target": people_auth.OIDC_DIR},
+            {"type": "volume", "source": UI_SECRET_VOLUME, "target": people_auth.UI_SECRET_DIR},
+            {"type": "volume", "source": PG_SOCKET_VOLUME, "target": PG_SOCKET_DIR},
+            *tls_mounts(None),
+        ],
+        depends_on={**healthy("openbao", "postgres"), **done("openbao-init", "pki")},
+        restart="no",
+    )
+
+
+def namespace_step() -> dict[str, Any]:
+    """Registers the Temporal namespace once Temporal answers (via the front)."""
+    return project_service(
+        [
+            *SETUP,
+            "namespace",
+            *_vault(),
+            *flags(("--temporal-address", COMPOSE_TEMPORAL), ("--temporal-ca-file", tls.CA_PATH)),
+        ],
+        network_mode="service:identity",
+        volumes=[state_mount("openbao-init"), *tls_mounts(None)],
+        # After `setup` applied the admin token role, once Temporal answers (via the front).
+        depends_on={**healthy("openbao", front.NAME), **done("setup")},
+        restart="no",
+    )
+
+
+SECRETS: Final = (
+    "postgres-password",
+    "temporal-db-password",
+    "vault-dbadmin-password",
+    front.TOKEN_KEY,
+)
+"""Compose secrets: files under ``.orders/compose/secrets`` (``make compose-secrets``)."""
+VOLUMES: Final = (
+    "postgres-data",
+    PG_SOCKET_VOLUME,
+    "temporal-db-data",
+    "temporal-config",
+    "temporal-ui-config",
+    UI_SECRET_VOLUME,
+    "identity-state",
+    "openbao-data",
+    "openbao-init",
+    "oidc-clients",
+    "tls-ca",
+    *(spec.volume for spec in tls.COMPOSE_SPECS),
+)
+
+
+def infra() -> dict[str, Any]:
+    """``docker-compose.infra.yml``: the servers, the setup steps and every shared resource."""
+    services: dict[str, Any] = {
+        "postgres": orders_postgres(),
+        "temporal-db": temporal_db(),
+        "temporal": temporal(),
+        NAMESPACE_STEP: namespace_step(),
+        "temporal-ui": temporal_ui(),
+        "identity": identity_endpoint(),
+        "openbao": openbao(),
+        "openbao-init": openbao_init(),
+        "tls-bootstrap": tls_bootstrap(),
+        "pki": pki(),
+        "setup": setup(),
+        **front.compose_services(COMPOSE_PEOPLE),
+    }
+    return {
+        "x-hardened": HARDENED,
+        "x-project": PROJECT,
+        "x-probe": PROBE,
+        "x-tls-ca": TLS_CA,
+        "services": services,
+        "networks": {"backend": {"internal": True}, "frontend": {}, **front.compose_networks()},
+        "volumes": {v: {} for v in VOLUMES},
+        "secrets": {s: {"file": f".orders/compose/secrets/{s}"} for s in SECRETS},
+        "configs": {
+            "openbao-config": {"file": compose_source(OPENBAO_HCL)},
+            "postgres-hba": {"file": compose_source(PG_HBA_FILE)},
+            "tls-reload": {"file": compose_source(tls.RELOAD_SCRIPT)},
+        },
+    }

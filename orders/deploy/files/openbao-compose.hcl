@@ -1,0 +1,24 @@
+# OpenBao for docker-compose: raft storage. The listener serves the shared network namespace
+# (workers, codec server, UI) and the internal backend network (Temporal reads the JWKS),
+# TLS only: first on a bootstrap certificate, then on one from its own PKI (SIGHUP).
+# The certificate paths are the server's own 0600 copy (orders/deploy/tls.py LIVE_TLS_DIR).
+storage "raft" {
+  path    = "/openbao/data"
+  node_id = "compose-0"
+}
+listener "tcp" {
+  address         = "0.0.0.0:8200"
+  tls_cert_file   = "/tmp/orders-tls/tls.crt"
+  tls_key_file    = "/tmp/orders-tls/tls.key"
+  tls_min_version = "tls12"
+}
+api_addr      = "https://127.0.0.1:8200"
+cluster_addr  = "https://127.0.0.1:8201"
+disable_mlock = true
+# The web UI hosts the OIDC provider's login page (people's login).
+ui            = true
+audit "file" "stdout" {
+  options {
+    file_path = "stdout"
+  }
+}
