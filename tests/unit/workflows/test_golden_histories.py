@@ -1,0 +1,68 @@
+"""Every committed golden history replays with the current workflow code.
+
+The histories under ``histories/<release>/`` were recorded by ``make histories`` (see
+``record_histories.py``) with the workflow code of their release: completed, out of stock,
+declined, refund, approvals accepted / rejected / expired, a workflow worker killed
+mid-order. A change to ``workflows/order.py`` that is not gated by ``workflow.patched``
+makes one of them fail here, naming the event; the controls below show that it does.
+The count replayed is printed at the end of the session (``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from orders import identities
+from tests.unit.workflows.golden import HISTORIES, MANIFEST, Golden, committed, releases
+from tests.unit.workflows.mutants import WithoutReservation
+from tests.unit.workflows.record_histories import PATHS, RELEASE
+from tests.unit.workflows.shop import NAMESPACE
+from workflows import OrderWorkflow
+
+GOLDEN = committed()
+
+
+def replayer(workflow: type = OrderWorkflow) -> Replayer:
+    return Replayer(
+        workflows=[workflow], data_converter=pydantic_data_converter, namespace=NAMESPACE
+    )
+
+
+@pytest.mark.parametrize("golden", GOLDEN, ids=str)
+async def test_committed_history_replays(golden: Golden) -> None:
+    result = await replayer().replay_workflow(golden.history(), raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{golden}: {result.replay_failure}"
+
+
+def test_the_current_release_holds_every_path_and_each_file_is_listed() -> None:
+    assert RELEASE in releases()
+    assert [g.name for g in committed(RELEASE)] == list(PATHS)
+    for release in releases():
+        files = {p.stem for p in (HISTORIES / release).glob("*.json") if p.name != MANIFEST}
+        assert files == {g.name for g in committed(release)}, release
+
+
+async def test_a_step_taken_out_fails_the_replay_naming_the_event() -> None:
+    # Control: the replay above can fail. Without reservation the workflow's next command
+    # is not the one the history recorded after validation.
+    golden = next(g for g in committed(RELEASE) if g.name == "completed")
+    result = await replayer(WithoutReservation).replay_workflow(
+        golden.history(), raise_on_replay_failure=False
+    )
+    failure = result.replay_failure
+    assert isinstance(failure, NondeterminismError), failure
+    message = str(failure)
+    assert "Nondeterminism" in message
+    assert f"scheduled event '{identities.RESERVE_INVENTORY}'" in message
+    assert f"activity command '{identities.PROCESS_PAYMENT}'" in message
+
+
+async def test_a_history_under_another_workflow_id_does_not_replay() -> None:
+    # Control: the manifest's workflow id matters (the workflow checks it before any step).
+    golden = next(g for g in committed(RELEASE) if g.name == "completed")
+    history = golden.history("order-ord-somebody-else-0001")
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
