@@ -9,6 +9,7 @@ replayed against the current workflow code.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -57,3 +58,19 @@ def committed(release: str | None = None) -> list[Golden]:
             for name, entry in manifest["histories"].items()
         )
     return found
+
+
+def explain(what: Golden | Path, failure: BaseException) -> str:
+    """Why a committed history no longer replays: the SDK's reason, which names the event.
+
+    Args:
+        what: The history (a golden one, or the path of an older fixture).
+        failure: The replay failure.
+    """
+    found = re.search(r'message: "(.*?)", source:', str(failure))
+    reason = found.group(1) if found else str(failure)
+    path = what.path if isinstance(what, Golden) else what
+    return (
+        f"{path.relative_to(HISTORIES.parent)} no longer replays: {reason}\n"
+        "Gate the change with workflow.patched() (docs/evolving-workflows.md)."
+    )

@@ -16,7 +16,14 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from orders import identities
-from tests.unit.workflows.golden import HISTORIES, MANIFEST, Golden, committed, releases
+from tests.unit.workflows.golden import (
+    HISTORIES,
+    MANIFEST,
+    Golden,
+    committed,
+    explain,
+    releases,
+)
 from tests.unit.workflows.mutants import WithoutReservation
 from tests.unit.workflows.record_histories import PATHS, RELEASE
 from tests.unit.workflows.shop import NAMESPACE
@@ -34,7 +41,8 @@ def replayer(workflow: type = OrderWorkflow) -> Replayer:
 @pytest.mark.parametrize("golden", GOLDEN, ids=str)
 async def test_committed_history_replays(golden: Golden) -> None:
     result = await replayer().replay_workflow(golden.history(), raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{golden}: {result.replay_failure}"
+    if result.replay_failure is not None:
+        pytest.fail(explain(golden, result.replay_failure), pytrace=False)
 
 
 def test_the_current_release_holds_every_path_and_each_file_is_listed() -> None:
@@ -54,8 +62,8 @@ async def test_a_step_taken_out_fails_the_replay_naming_the_event() -> None:
     )
     failure = result.replay_failure
     assert isinstance(failure, NondeterminismError), failure
-    message = str(failure)
-    assert "Nondeterminism" in message
+    message = explain(golden, failure)
+    assert "Nondeterminism error" in message
     assert f"scheduled event '{identities.RESERVE_INVENTORY}'" in message
     assert f"activity command '{identities.PROCESS_PAYMENT}'" in message
 
