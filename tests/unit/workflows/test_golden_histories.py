@@ -10,7 +10,11 @@ The count replayed is printed at the end of the session (``conftest.py``).
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
@@ -74,3 +78,39 @@ async def test_a_history_under_another_workflow_id_does_not_replay() -> None:
     history = golden.history("order-ord-somebody-else-0001")
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
+
+
+def with_pinned_key(golden: Golden, approver: str, key_of: str) -> str:
+    """``golden``'s history JSON with ``approver``'s pinned keys replaced by ``key_of``'s."""
+    data = json.loads(golden.path.read_text())
+    swapped = 0
+    for event in data["events"]:
+        result = event.get("activityTaskCompletedEventAttributes", {}).get("result", {})
+        for payload in result.get("payloads", []):
+            value = json.loads(base64.b64decode(payload["data"]))
+            if not (isinstance(value, dict) and "approvers" in value):
+                continue
+            keys = {a["name"]: a["public_keys"] for a in value["approvers"]}
+            for entry in value["approvers"]:
+                if entry["name"] == approver:
+                    entry["public_keys"] = keys[key_of]
+                    swapped += 1
+            payload["data"] = base64.b64encode(json.dumps(value).encode()).decode()
+    assert swapped == 1, f"{golden}: pinned registry not found"
+    return json.dumps(data)
+
+
+async def test_approvals_replay_with_the_keys_pinned_in_the_history() -> None:
+    # The signatures are verified on replay against the registry recorded in the history
+    # (no Vault): with bob's pinned key swapped for alice's, his approval no longer
+    # verifies, the order is not approved, and the recorded run no longer replays.
+    golden = next(g for g in committed(RELEASE) if g.name == "approval_accepted")
+    history = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "alice"))
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    # Still waiting: the deadline timer the recorded approval cancelled is not cancelled.
+    assert "TimerCanceled" in explain(golden, result.replay_failure)
+    # Control: the same rewriting with bob's own key changes nothing.
+    same = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "bob"))
+    result = await replayer().replay_workflow(same, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
