@@ -168,7 +168,7 @@ class Recorder:
 
     async def approval_expired(self) -> None:
         # An approval whose own validity ended is dropped; then the order's deadline passes.
-        handle = await self.awaiting("approval_expired", deadline_seconds=2)
+        handle = await self.awaiting("approval_expired", deadline_seconds=4)
         target = await Target.of(handle, NAMESPACE)
         stale = target.message("bob", issued_at=datetime.now(UTC) - timedelta(minutes=20))
         await send_signal(handle, await signed(self.sign, stale))
