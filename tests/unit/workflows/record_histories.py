@@ -112,23 +112,28 @@ class Recorder:
         self.accepted: SignedApproval | None = None
 
     def order_id(self, name: str) -> str:
+        """The fixed order id of path ``name``."""
         return f"ord-golden-{name.replace('_', '-')}-0001"
 
     async def sign(self, approver: str, data: bytes) -> str:
+        """``data`` signed with ``approver``'s newest key, as Vault Transit formats it."""
         version, key = max(self.keys[approver].items())
         return f"vault:v{version}:" + base64.b64encode(key.sign(data)).decode()
 
     async def simple(self, name: str, outcome: Outcome, *items: tuple[str, int], **kw: str) -> None:
+        """A path with no approval: start, wait, check the outcome."""
         handle = await self.h.start(new_order(*items, order_id=self.order_id(name), **kw))
         await self.finish(name, handle, outcome)
 
     async def finish(self, name: str, handle: WorkflowHandle[Any, Any], outcome: Outcome) -> None:
+        """Wait for ``handle``'s end; keep it if it ended with ``outcome``, else raise."""
         status = OrderStatus.model_validate(await handle.result())
         if status.outcome is not outcome:
             raise RecordingError(f"{name}: ended {status.outcome}, expected {outcome}")
         self.recordings.append(Recording(name, handle, outcome))
 
     async def awaiting(self, name: str, deadline_seconds: int = 600) -> WorkflowHandle[Any, Any]:
+        """Start a large order (one approval needed) and wait until it waits for it."""
         order = new_order(("SKU-LAPTOP", 1), order_id=self.order_id(name), customer=CUSTOMER)
         handle = await self.h.start(order, ApprovalPolicy(deadline_seconds=deadline_seconds))
 
@@ -140,6 +145,7 @@ class Recorder:
         return handle
 
     async def approval_accepted(self) -> None:
+        """Bob's signed approval through the Update; the order is paid."""
         handle = await self.awaiting("approval_accepted")
         target = await Target.of(handle, NAMESPACE)
         self.accepted = await signed(self.sign, target.message("bob"))
@@ -148,12 +154,19 @@ class Recorder:
         await self.finish("approval_accepted", handle, Outcome.COMPLETED)
 
     async def approval_rejected(self) -> None:
-        # A forged signature and a replayed approval (bob's, of the accepted order) are
-        # dropped, in history as signals; then alice's signed rejection ends the order.
-        assert self.accepted is not None, "record approval_accepted first"
+        """Forged and replayed approvals dropped, then alice's signed rejection.
+
+        The forged one (bob's message, a signature nobody made) and the replayed one (bob's
+        approval of the accepted order) are in history as dropped signals; the replay
+        through the Update is refused by its validator, so it leaves no event.
+        """
+        if self.accepted is None:
+            raise RecordingError("approval_rejected replays approval_accepted's approval")
         handle = await self.awaiting("approval_rejected")
         target = await Target.of(handle, NAMESPACE)
-        forged = SignedApproval(message=target.message("bob"), signature="vault:v1:" + "A" * 88)
+        forged = SignedApproval(
+            message=target.message("bob"), signature="vault:v1:" + "A" * 86 + "=="
+        )
         await send_signal(handle, forged)
         await send_signal(handle, self.accepted)
         if await send_update(handle, self.accepted) is None:
@@ -167,7 +180,7 @@ class Recorder:
             raise RecordingError(f"approval_rejected: {status.rejected_signals} signals dropped")
 
     async def approval_expired(self) -> None:
-        # An approval whose own validity ended is dropped; then the order's deadline passes.
+        """An approval past its own expiry dropped; then the order's deadline passes."""
         handle = await self.awaiting("approval_expired", deadline_seconds=4)
         target = await Target.of(handle, NAMESPACE)
         stale = target.message("bob", issued_at=datetime.now(UTC) - timedelta(minutes=20))
