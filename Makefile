@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
-	tools manifests kind-up kind-demo kind-down compose-secrets
+	tools manifests kind-up kind-demo kind-down compose-secrets histories
 
 # uv (from PyPI, into the project venv) resolves and installs in seconds where pip takes
 # minutes; `make test` has a 10-minute budget on a fresh machine. pip stays the fallback.
@@ -75,6 +75,13 @@ lint: venv
 fmt: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## make histories: record OrderWorkflow's golden histories (every saga path) with the current
+## code into tests/unit/workflows/histories/<release>/ (only that release's set is replaced;
+## `make test` replays every set). Needs only the venv. HISTORIES_RELEASE=v2 records a new set.
+HISTORIES_RELEASE ?=
+histories: venv
+	$(PY) -m tests.unit.workflows.record_histories $(if $(HISTORIES_RELEASE),--release $(HISTORIES_RELEASE))
 
 ## make bench: plain vs hardened, same workload, one run (not part of `make test`).
 BENCH_ARGS ?=

@@ -28,16 +28,9 @@ from tests.approval_cases import (
     signed,
 )
 from tests.support_wait import wait_for
-from tests.unit.workflows.test_order_workflow import (
-    NAMESPACE,
-    PAY,
-    RELEASE,
-    Harness,
-    dev_vault,
-    harness,
-    new_order,
-    transits,
-)
+from tests.unit.security.openbao_dev import dev_vault, transits
+from tests.unit.workflows.shop import NAMESPACE, PAY, RELEASE, Harness, new_order
+from tests.unit.workflows.test_order_workflow import harness
 from workflows import OrderWorkflow
 from workflows.order import APPROVAL_STEP, NO_APPROVAL, STATUS_QUERY
 
@@ -304,7 +297,7 @@ async def test_an_order_that_did_not_come_through_the_front_cannot_be_approved(
     # Started without the front's orders-placed-by header: nobody is known to have placed
     # it, so no approver can be shown not to be its submitter.
     order = large()
-    sealed = await harness.sealer.seal_order(order)
+    sealed = await harness.seals.seal_order(order)
     sealed = sealed.model_copy(update={"approval": ApprovalPolicy(deadline_seconds=60)})
     handle = await harness.client.start_workflow(
         OrderWorkflow.run,

@@ -16,6 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from orders.models import workflow_id_for
+from tests.unit.workflows.golden import explain
 from workflows import OrderWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("pre_saga_*.json"))
@@ -37,7 +38,8 @@ async def test_pre_saga_history_replays(path: Path) -> None:
         workflows=[OrderWorkflow], data_converter=pydantic_data_converter, namespace="orders-unit"
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None
+    if result.replay_failure is not None:
+        pytest.fail(explain(path, result.replay_failure), pytrace=False)
 
 
 async def test_the_same_history_under_another_workflow_id_does_not_replay() -> None:

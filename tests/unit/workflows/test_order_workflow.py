@@ -1,8 +1,9 @@
 """OrderWorkflow on a real Temporal dev server, with one worker per identity queue.
 
-The activities here are in-memory stand-ins with the real ones' names and business rules;
-each identity's worker registers only its own, so a step scheduled on the wrong queue would
-never run. Every history produced is replayed at the end to prove determinism.
+The stand-in activities and the harness are in ``shop.py`` (shared with the golden-history
+recorder); each identity's worker registers only its own activities, so a step scheduled on
+the wrong queue would never run. Every history produced is replayed at the end to prove
+determinism.
 
 Orders are sealed as the client seals them, against a real OpenBao with the project's
 policies; the stand-ins of the consuming activities unseal with their identity's own
@@ -13,52 +14,39 @@ history is proven to hold no plaintext.
 from __future__ import annotations
 
 import asyncio
-import base64
-import shutil
-import sys
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from temporalio import activity
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from orders import identities
-from orders.approvals import ApproverRegistry, PinnedApprover
-from orders.identities import Kind
-from orders.models import (
-    ApprovalPolicy,
-    BusinessError,
-    Notification,
-    OrderItem,
-    OrderRef,
-    OrderRequest,
-    OrderStatus,
-    Outcome,
-    PaymentRequest,
-    PaymentResult,
-    Reservation,
-    ReserveRequest,
-    SealedOrder,
-    Shipment,
-    Step,
-    ValidatedOrder,
-)
+from orders.models import BusinessError, OrderStatus, Outcome, Step
 from orders.security.sealing import Sealer, Unsealer
-from tests.support_front import placed_by
 from tests.support_wait import wait_for
 from tests.unit.security.openbao_dev import Transits, dev_vault, transits
+from tests.unit.workflows.shop import (
+    EMAIL,
+    FULFILL,
+    HAPPY_STEPS,
+    NAMESPACE,
+    NOTIFY,
+    PAY,
+    REFUND,
+    RELEASE,
+    RESERVE,
+    VALIDATE,
+    FakeShop,
+    Harness,
+    VaultSeals,
+    business,
+    new_order,
+    running_shop,
+)
 from workflows import OrderWorkflow
 from workflows.order import (
     NOTIFY_FAILED,
@@ -70,242 +58,18 @@ from workflows.order import (
 
 __all__ = ["dev_vault", "transits"]  # fixtures, imported so pytest finds them here
 
-TEMPORAL = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-NAMESPACE = "orders-unit"
-PRICES = {"SKU-WIDGET": 1250, "SKU-PHONE": 49900, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
-EMAIL = "ann@example.org"
-ADDRESS = "12 Quay Street, Dublin"
-REFERENCE = "tok_visa_4242"
-
-VALIDATE, RESERVE, PAY, FULFILL, NOTIFY = (
-    identities.VALIDATE_ORDER,
-    identities.RESERVE_INVENTORY,
-    identities.PROCESS_PAYMENT,
-    identities.FULFILL_ORDER,
-    identities.NOTIFY_CUSTOMER,
-)
-REFUND, RELEASE = identities.REFUND_PAYMENT, identities.RELEASE_INVENTORY
-HAPPY_STEPS = (VALIDATE, RESERVE, PAY, FULFILL, NOTIFY)
-
-
-def business(kind: BusinessError, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind.value, non_retryable=True)
-
-
-@dataclass
-class FakeShop:
-    """Activities by name, recording (activity, order id, task queue) for every attempt."""
-
-    unsealers: dict[str, Unsealer]
-    """Activity name -> its identity's unsealer (own Vault token)."""
-    calls: list[tuple[str, str, str]] = field(default_factory=list)
-    orders: dict[str, SealedOrder] = field(default_factory=dict)
-    notified: dict[str, str] = field(default_factory=dict)
-    """Order id -> the e-mail address notify unsealed."""
-    fulfil_gates: dict[str, asyncio.Event] = field(default_factory=dict)
-    fulfil_started: dict[str, asyncio.Event] = field(default_factory=dict)
-    flaky_payments: set[str] = field(default_factory=set)
-    broken: dict[str, set[str]] = field(default_factory=dict)
-    """activity name -> order ids for which it fails with a non-business, non-retryable error."""
-    approver_keys: dict[str, dict[int, Ed25519PrivateKey]] = field(default_factory=dict)
-    """Approver -> key version -> private key (stands in for the approvers' Transit keys)."""
-    registry_loads: int = 0
-    duplicates: set[str] = field(default_factory=set)
-    """Order ids validate refuses as recorded by another run (DuplicateOrder)."""
-    recorded_totals: dict[str, int] = field(default_factory=dict)
-    """Order id -> the total validate reads back from the row (instead of pricing the input)."""
-
-    def _record(self, name: str, order_id: str) -> None:
-        self.calls.append((name, order_id, activity.info().task_queue))
-        if order_id in self.broken.get(name, set()):
-            raise ApplicationError("invariant broken", type="NotRecorded", non_retryable=True)
-
-    def steps(self, order_id: str) -> list[str]:
-        return [name for name, oid, _ in self.calls if oid == order_id]
-
-    async def unseal(self, activity_name: str, field_name: str, order_id: str, value: str) -> str:
-        return await self.unsealers[activity_name].unseal(field_name, order_id, value)
-
-    @activity.defn(name=VALIDATE)
-    async def validate_order(self, order: SealedOrder) -> ValidatedOrder:
-        self._record(VALIDATE, order.order_id)
-        if order.order_id in self.duplicates:
-            raise business(BusinessError.DUPLICATE_ORDER, f"order {order.order_id} was placed")
-        unknown = sorted(i.sku for i in order.items if i.sku not in PRICES)
-        if unknown:
-            raise business(BusinessError.INVALID_ORDER, f"unknown SKU: {', '.join(unknown)}")
-        self.orders[order.order_id] = order
-        total = sum(PRICES[i.sku] * i.quantity for i in order.items)
-        total = self.recorded_totals.get(order.order_id, total)
-        return ValidatedOrder(
-            order_id=order.order_id,
-            total_cents=total,
-            currency=order.currency,
-            item_count=len(order.items),
-        )
-
-    @activity.defn(name=RESERVE)
-    async def reserve_inventory(self, request: ReserveRequest) -> Reservation:
-        self._record(RESERVE, request.order_id)
-        for item in request.items:
-            if item.sku == "SKU-SOLDOUT":
-                raise business(BusinessError.OUT_OF_STOCK, f"insufficient stock for {item.sku}")
-        skus = tuple(i.sku for i in request.items)
-        return Reservation(order_id=request.order_id, skus=skus, status="held")
-
-    @activity.defn(name=PAY)
-    async def process_payment(self, request: PaymentRequest) -> PaymentResult:
-        self._record(PAY, request.order_id)
-        if request.order_id in self.flaky_payments and activity.info().attempt == 1:
-            raise RuntimeError("processor timeout")  # retryable
-        reference = await self.unseal(
-            PAY, "payment_reference", request.order_id, request.payment_reference
-        )
-        if reference.startswith("decline-"):
-            raise business(BusinessError.PAYMENT_DECLINED, "payment declined")
-        order = self.orders[request.order_id]
-        total = sum(PRICES[i.sku] * i.quantity for i in order.items)
-        return PaymentResult(
-            order_id=request.order_id,
-            transaction_id=f"TXN-{request.order_id}",
-            amount_cents=total,
-            currency=order.currency,
-            status="captured",
-        )
-
-    @activity.defn(name=FULFILL)
-    async def fulfill_order(self, ref: OrderRef) -> Shipment:
-        self._record(FULFILL, ref.order_id)
-        if ref.order_id in self.fulfil_started:
-            self.fulfil_started[ref.order_id].set()
-            await self.fulfil_gates[ref.order_id].wait()
-        sealed = self.orders[ref.order_id].shipping_address
-        address = await self.unseal(FULFILL, "shipping_address", ref.order_id, sealed)
-        if "undeliverable" in address.lower():
-            raise business(BusinessError.UNDELIVERABLE, "the carrier cannot deliver")
-        return Shipment(order_id=ref.order_id, tracking_number=f"TRK-{ref.order_id}")
-
-    @activity.defn(name=NOTIFY)
-    async def notify_customer(self, ref: OrderRef) -> Notification:
-        self._record(NOTIFY, ref.order_id)
-        sealed = self.orders[ref.order_id].customer_email
-        self.notified[ref.order_id] = await self.unseal(
-            NOTIFY, "customer_email", ref.order_id, sealed
-        )
-        return Notification(order_id=ref.order_id, kind="order_completed")
-
-    @activity.defn(name=identities.LOAD_APPROVERS)
-    async def load_approvers(self) -> ApproverRegistry:
-        self.registry_loads += 1
-        return ApproverRegistry(
-            approvers=tuple(
-                PinnedApprover(
-                    name=a.name,
-                    limit_cents=a.limit_cents,
-                    active=a.active,
-                    public_keys={
-                        version: base64.b64encode(
-                            key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-                        ).decode()
-                        for version, key in self.approver_keys.get(a.name, {}).items()
-                    },
-                )
-                for a in identities.APPROVERS
-            )
-        )
-
-    @activity.defn(name=REFUND)
-    async def refund_payment(self, ref: OrderRef) -> PaymentResult:
-        self._record(REFUND, ref.order_id)
-        return PaymentResult(
-            order_id=ref.order_id,
-            transaction_id=f"TXN-{ref.order_id}",
-            amount_cents=0,
-            currency="EUR",
-            status="refunded",
-        )
-
-    @activity.defn(name=RELEASE)
-    async def release_inventory(self, ref: OrderRef) -> Reservation:
-        self._record(RELEASE, ref.order_id)
-        return Reservation(order_id=ref.order_id, skus=(), status="released")
-
-
-@dataclass
-class Harness:
-    client: Client
-    shop: FakeShop
-    sealer: Sealer
-    handles: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
-    sealed: dict[str, SealedOrder] = field(default_factory=dict)
-
-    async def start(
-        self, order: OrderRequest, approval: ApprovalPolicy | None = None
-    ) -> WorkflowHandle[OrderWorkflow, OrderStatus]:
-        # As the client does: seal, then start; the workflow never sees the plaintext.
-        sealed = await self.sealer.seal_order(order)
-        if approval is not None:
-            sealed = sealed.model_copy(update={"approval": approval})
-        self.sealed[order.order_id] = sealed
-        # The front records who placed it; here the customer stands in for that person.
-        client = placed_by(self.client, f"person:{order.customer_id}")
-        handle = await client.start_workflow(
-            OrderWorkflow.run,
-            sealed,
-            id=sealed.workflow_id,
-            task_queue=identities.ORDER_WORKFLOW.task_queue,
-        )
-        self.handles.append(handle)
-        return handle
-
-    async def run(self, order: OrderRequest) -> OrderStatus:
-        return await (await self.start(order)).result()
-
-
-def new_order(
-    *items: tuple[str, int], reference: str = REFERENCE, address: str = ADDRESS
-) -> OrderRequest:
-    return OrderRequest(
-        order_id=f"ord-{uuid.uuid4()}",
-        customer_id="cust-7",
-        customer_email=EMAIL,
-        shipping_address=address,
-        payment_reference=reference,
-        items=tuple(OrderItem(sku=s, quantity=q) for s, q in items)
-        or (OrderItem(sku="SKU-WIDGET", quantity=2),),
-    )
-
 
 @pytest_asyncio.fixture(scope="module")
 async def harness(transits: Transits) -> AsyncIterator[Harness]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL,
-        data_converter=pydantic_data_converter,
-        namespace=NAMESPACE,
-        dev_server_log_level="error",
-    )
     consumers = {name: identities.activity_identity(name) for name in (PAY, FULFILL, NOTIFY)}
-    shop = FakeShop(
-        unsealers={name: Unsealer(transits(ident), ident) for name, ident in consumers.items()},
-        approver_keys={a.name: {1: Ed25519PrivateKey.generate()} for a in identities.APPROVERS},
+    seals = VaultSeals(
+        Sealer(transits(identities.ORDER_CLIENT)),
+        {name: Unsealer(transits(ident), ident) for name, ident in consumers.items()},
     )
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(env)
-        await stack.enter_async_context(
-            Worker(
-                env.client,
-                task_queue=identities.ORDER_WORKFLOW.task_queue,
-                workflows=[OrderWorkflow],
-            )
-        )
-        for ident in identities.ALL:
-            if ident.kind is not Kind.ACTIVITY:
-                continue
-            fns: list[Callable[..., Any]] = [getattr(shop, name) for name in ident.activities]
-            await stack.enter_async_context(
-                Worker(env.client, task_queue=ident.task_queue, activities=fns)
-            )
-        yield Harness(env.client, shop, Sealer(transits(identities.ORDER_CLIENT)))
+    keys = {a.name: {1: Ed25519PrivateKey.generate()} for a in identities.APPROVERS}
+    shop = FakeShop(seals, approver_keys=keys)
+    async with running_shop(shop) as harness:
+        yield harness
 
 
 def assert_no_pii(status: OrderStatus) -> None:
@@ -494,7 +258,7 @@ async def test_a_duplicate_order_id_ends_the_saga_with_nothing_else_run(harness:
 
 async def test_workflow_id_not_of_its_order_runs_no_activity(harness: Harness) -> None:
     victim, carrier = new_order(), new_order()
-    sealed = await harness.sealer.seal_order(victim)
+    sealed = await harness.seals.seal_order(victim)
     wrong_id = carrier.workflow_id  # order-<another order id>
 
     handle = await harness.client.start_workflow(

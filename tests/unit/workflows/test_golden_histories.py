@@ -1,0 +1,116 @@
+"""Every committed golden history replays with the current workflow code.
+
+The histories under ``histories/<release>/`` were recorded by ``make histories`` (see
+``record_histories.py``) with the workflow code of their release: completed, out of stock,
+declined, refund, approvals accepted / rejected / expired, a workflow worker killed
+mid-order. A change to ``workflows/order.py`` that is not gated by ``workflow.patched``
+makes one of them fail here, naming the event; the controls below show that it does.
+The count replayed is printed at the end of the session (``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from orders import identities
+from tests.unit.workflows.golden import (
+    HISTORIES,
+    MANIFEST,
+    Golden,
+    committed,
+    explain,
+    releases,
+)
+from tests.unit.workflows.mutants import WithoutReservation
+from tests.unit.workflows.record_histories import PATHS, RELEASE
+from tests.unit.workflows.shop import NAMESPACE
+from workflows import OrderWorkflow
+
+GOLDEN = committed()
+
+
+def replayer(workflow: type = OrderWorkflow) -> Replayer:
+    return Replayer(
+        workflows=[workflow], data_converter=pydantic_data_converter, namespace=NAMESPACE
+    )
+
+
+@pytest.mark.parametrize("golden", GOLDEN, ids=str)
+async def test_committed_history_replays(golden: Golden) -> None:
+    result = await replayer().replay_workflow(golden.history(), raise_on_replay_failure=False)
+    if result.replay_failure is not None:
+        pytest.fail(explain(golden, result.replay_failure), pytrace=False)
+
+
+def test_the_current_release_holds_every_path_and_each_file_is_listed() -> None:
+    assert RELEASE in releases()
+    assert [g.name for g in committed(RELEASE)] == list(PATHS)
+    for release in releases():
+        files = {p.stem for p in (HISTORIES / release).glob("*.json") if p.name != MANIFEST}
+        assert files == {g.name for g in committed(release)}, release
+
+
+async def test_a_step_taken_out_fails_the_replay_naming_the_event() -> None:
+    # Control: the replay above can fail. Without reservation the workflow's next command
+    # is not the one the history recorded after validation.
+    golden = next(g for g in committed(RELEASE) if g.name == "completed")
+    result = await replayer(WithoutReservation).replay_workflow(
+        golden.history(), raise_on_replay_failure=False
+    )
+    failure = result.replay_failure
+    assert isinstance(failure, NondeterminismError), failure
+    message = explain(golden, failure)
+    assert "Nondeterminism error" in message
+    assert f"scheduled event '{identities.RESERVE_INVENTORY}'" in message
+    assert f"activity command '{identities.PROCESS_PAYMENT}'" in message
+
+
+async def test_a_history_under_another_workflow_id_does_not_replay() -> None:
+    # Control: the manifest's workflow id matters (the workflow checks it before any step).
+    golden = next(g for g in committed(RELEASE) if g.name == "completed")
+    history = golden.history("order-ord-somebody-else-0001")
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+
+
+def with_pinned_key(golden: Golden, approver: str, key_of: str) -> str:
+    """``golden``'s history JSON with ``approver``'s pinned keys replaced by ``key_of``'s."""
+    data = json.loads(golden.path.read_text())
+    swapped = 0
+    for event in data["events"]:
+        result = event.get("activityTaskCompletedEventAttributes", {}).get("result", {})
+        for payload in result.get("payloads", []):
+            value = json.loads(base64.b64decode(payload["data"]))
+            if not (isinstance(value, dict) and "approvers" in value):
+                continue
+            keys = {a["name"]: a["public_keys"] for a in value["approvers"]}
+            for entry in value["approvers"]:
+                if entry["name"] == approver:
+                    entry["public_keys"] = keys[key_of]
+                    swapped += 1
+            payload["data"] = base64.b64encode(json.dumps(value).encode()).decode()
+    assert swapped == 1, f"{golden}: pinned registry not found"
+    return json.dumps(data)
+
+
+async def test_approvals_replay_with_the_keys_pinned_in_the_history() -> None:
+    # The signatures are verified on replay against the registry recorded in the history
+    # (no Vault): with bob's pinned key swapped for alice's, his approval no longer
+    # verifies, the order is not approved, and the recorded run no longer replays.
+    golden = next(g for g in committed(RELEASE) if g.name == "approval_accepted")
+    history = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "alice"))
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    # Still waiting: the deadline timer the recorded approval cancelled is not cancelled.
+    assert "TimerCanceled" in explain(golden, result.replay_failure)
+    # Control: the same rewriting with bob's own key changes nothing.
+    same = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "bob"))
+    result = await replayer().replay_workflow(same, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
