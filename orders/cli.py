@@ -1,47 +1,148 @@
-"""The ``orders`` command line: the local stack, orders, and the demo."""
+"""The ``orders`` command line: the local stack, orders, and the demo.
+
+A mistake never ends in a traceback (it could print tokens or personal data): usage
+errors (unknown command or option, a value outside its choices, a missing argument) and
+failures (no stack, an unknown order, an unreadable file) print one or two lines on
+stderr naming the thing, and exit non-zero.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from orders import client as orders_client
 from orders import identities
 from orders import logging as olog
-from orders.devstack import actas, control
+from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 
-# Tracebacks must never print local variables: they can hold tokens and PII.
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
-)
-dev = typer.Typer(no_args_is_help=True, help="The local stack (real servers from wheels).")
-order = typer.Typer(no_args_is_help=True, help="Place and inspect orders.")
-vault = typer.Typer(no_args_is_help=True, help="Vault (OpenBao) configuration as code.")
-app.add_typer(dev, name="dev")
-app.add_typer(order, name="order")
-app.add_typer(vault, name="vault")
-keys = typer.Typer(no_args_is_help=True, help="Transit key lifecycle (an operator's task).")
-app.add_typer(keys, name="keys")
+log = olog.get(__name__)
+
 # Off a terminal (make, CI, pipes) Rich would cut evidence at 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_STACK = 3
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says a server of the stack did not answer."""
+    import httpx
+    import requests
+
+    from orders.security.vault import VaultUnavailableError
+
+    transport = (ConnectionError, TimeoutError, httpx.TransportError, requests.ConnectionError)
+    if isinstance(exc, (*transport, VaultUnavailableError)):
+        return True
+    # The Temporal SDK reports a refused connection as a RuntimeError.
+    return isinstance(exc, RuntimeError) and "connect" in str(exc).lower()
+
+
+def fail(exc: BaseException) -> int:
+    """Print one or two lines for an error no command handled; returns the exit code."""
+    import hvac.exceptions
+
+    log.debug("cli.error", exc_info=exc)
+    if _unreachable(exc):
+        err.print(
+            f"[red]The stack did not answer ({type(exc).__name__}): is it running? "
+            "See `orders dev status`.[/red]"
+        )
+        return EXIT_NO_STACK
+    if isinstance(exc, OSError) and exc.filename is not None:
+        why = exc.strerror or type(exc).__name__
+        err.print(f"[red]{escape(str(exc.filename))}: {escape(why)}[/red]")
+        return EXIT_BAD_INPUT
+    if isinstance(exc, hvac.exceptions.VaultError):
+        err.print(f"[red]Vault refused: {escape(_one_line(str(exc)))}[/red]")
+        return EXIT_FAILED
+    err.print(f"[red]Failed: {type(exc).__name__}: {escape(_one_line(str(exc)))}[/red]")
+    err.print("(run with --log-level debug for details)")
+    return EXIT_FAILED
+
+
+def _is_usage(exc: Exception) -> bool:
+    """A Click exception (Typer may vendor Click: its classes are not ``click``'s)."""
+    return callable(getattr(exc, "format_message", None)) and hasattr(exc, "exit_code")
+
+
+def _usage_error(exc: Any) -> int:
+    """Print a Click usage error in one line (help, when no command was given)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # Typer renders rich help itself (on stdout) and returns "": print only plain help.
+        text = ctx.get_help() if ctx else ""
+        if text:
+            err.print(text, markup=False, highlight=False)
+    else:
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        err.print(f"[red]{escape(where + _one_line(exc.format_message()))}[/red] (see --help)")
+    code: int = exc.exit_code
+    return code
+
+
+class OrdersApp(typer.Typer):
+    """The ``orders`` app: run as a program, every mistake ends in one or two lines."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Run the command line (``args`` as Click's ``main``), then exit with its code."""
+        kwargs.setdefault("prog_name", "orders")
+        kwargs["standalone_mode"] = False
+        command = typer.main.get_command(self)
+        try:
+            result = command.main(*args, **kwargs)
+        except typer.Abort:
+            err.print("Aborted.")
+            sys.exit(EXIT_FAILED)
+        except Exception as exc:  # the last resort: one or two lines, never a traceback
+            sys.exit(_usage_error(exc) if _is_usage(exc) else fail(exc))
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+app = OrdersApp(no_args_is_help=True, add_completion=False, help=__doc__)
+dev = typer.Typer(no_args_is_help=True, help="The local stack (real servers from wheels).")
+vault = typer.Typer(no_args_is_help=True, help="Vault (OpenBao) configuration as code.")
+app.add_typer(dev, name="dev")
+app.add_typer(vault, name="vault")
+keys = typer.Typer(no_args_is_help=True, help="Transit key lifecycle (an operator's task).")
+app.add_typer(keys, name="keys")
+
+
+class LogLevel(enum.StrEnum):
+    """Log levels the command line accepts."""
+
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
 
 @app.callback()
 def _main(
-    log_level: Annotated[str, typer.Option(help="Log level (logs go to stderr).")] = "warning",
+    log_level: Annotated[LogLevel, typer.Option(help="Log level (logs go to stderr).")] = (
+        LogLevel.warning
+    ),
 ) -> None:
     """Hardened order processing: local stack, orders, Vault configuration, demo."""
     # stdout is for results (``--output json``); structured logs go to stderr.
-    olog.configure(identities.ORDER_CLIENT.name, log_level)
+    olog.configure(identities.ORDER_CLIENT.name, log_level.value)
 
 
 def _paths() -> StackPaths:
@@ -49,11 +150,15 @@ def _paths() -> StackPaths:
 
 
 def _stack() -> StackInfo:
+    """The running dev stack's endpoints, or exit 3 saying it is not running."""
+    paths = _paths()
     try:
-        return StackInfo.load(_paths())
+        if control.supervisor_process(paths) is not None:
+            return StackInfo.load(paths)
     except FileNotFoundError:
-        err.print("[red]The stack is not running: start it with `orders dev up`.[/red]")
-        raise typer.Exit(3) from None
+        pass
+    err.print("[red]The stack is not running: start it with `orders dev up`.[/red]")
+    raise typer.Exit(EXIT_NO_STACK)
 
 
 def _status_table(status: Status) -> Table:
@@ -125,8 +230,8 @@ def dev_status() -> None:
     status = Status.load(paths)
     running = control.supervisor_process(paths) is not None
     if status is None or not running:
-        out.print("The stack is not running.")
-        raise typer.Exit(3)
+        err.print("The stack is not running.")
+        raise typer.Exit(EXIT_NO_STACK)
     out.print(_status_table(status))
     out.print(_cert_table(paths))
     out.print_json(StackInfo.load(paths).model_dump_json(exclude={"postgres_admin_dsn"}))
@@ -155,177 +260,38 @@ def _cert_table(paths: StackPaths) -> Table:
     return table
 
 
+class ServerAction(enum.StrEnum):
+    """What ``orders dev server`` does."""
+
+    stop = "stop"
+    start = "start"
+    restart = "restart"
+
+
+class ServerName(enum.StrEnum):
+    """Servers ``orders dev server`` controls."""
+
+    openbao = "openbao"
+    postgres = "postgres"
+
+
 @dev.command("server")
 def dev_server(
-    action: Annotated[str, typer.Argument(help="stop, start or restart.")],
-    name: Annotated[str, typer.Argument(help="openbao or postgres.")],
+    action: Annotated[ServerAction, typer.Argument(help="What to do.")],
+    name: Annotated[ServerName, typer.Argument(help="Which server.")],
 ) -> None:
     """Stop, start or restart OpenBao or Postgres through the supervisor (data is kept).
 
     A stopped server stays down until ``start``; OpenBao comes back unsealed. Workers ride
     the outage out with retries (see ``orders dev status`` and their logs).
     """
+    _stack()  # one line and exit 3 when no stack runs
     try:
-        answer = control.server(_paths(), action, name)
+        answer = control.server(_paths(), action.value, name.value)
     except control.StackError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     out.print(f"{name}: {action} done (pid {answer.get('pid')})")
-
-
-def _place(order_req: Any, output: str) -> None:
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
-    async def go() -> str:
-        async with actas.temporal_client(_stack(), _paths()) as client:
-            handle = await orders_client.place(client, order_req)
-            return handle.id
-
-    try:
-        wid = asyncio.run(go())
-    except WorkflowAlreadyStartedError:
-        # An order id is used once (whatever became of it): say so, no traceback.
-        err.print(
-            f"[red]order {order_req.order_id} was already placed (workflow "
-            f"{order_req.workflow_id}); an order id is used once: place a new order.[/red]"
-        )
-        raise typer.Exit(2) from None
-    if output == "json":
-        out.print_json(json.dumps({"workflow_id": wid, "order_id": order_req.order_id}))
-    else:
-        out.print(f"Order {order_req.order_id} placed: workflow {wid}")
-
-
-@order.command("place")
-def order_place(
-    customer_id: Annotated[str | None, typer.Option(help="Customer id.")] = None,
-    email: Annotated[str | None, typer.Option(help="Customer e-mail (PII).")] = None,
-    address: Annotated[str | None, typer.Option(help="Shipping address (PII).")] = None,
-    payment_ref: Annotated[str | None, typer.Option(help="Payment reference.")] = None,
-    currency: Annotated[str, typer.Option(help="ISO currency.")] = "EUR",
-    item: Annotated[list[str] | None, typer.Option(help="SKU:QUANTITY (repeatable).")] = None,
-    order_id: Annotated[str | None, typer.Option(help="Order id (default: a new UUID).")] = None,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Order as a JSON file.")] = None,
-    output: Annotated[str, typer.Option(help="text or json.")] = "text",
-) -> None:
-    """Validate an order and start its workflow. Invalid orders are refused, naming the field."""
-    try:
-        if json_file is not None:
-            order_req = orders_client.order_from_json(json_file)
-        else:
-            data: dict[str, Any] = {
-                "customer_id": customer_id,
-                "customer_email": email,
-                "shipping_address": address,
-                "payment_reference": payment_ref,
-                "currency": currency,
-                "items": orders_client.parse_items(item or []),
-            }
-            if order_id:
-                data["order_id"] = order_id
-            order_req = orders_client.parse_order({k: v for k, v in data.items() if v is not None})
-    except orders_client.InvalidOrderError as exc:
-        err.print("[red]Order refused; nothing was started or written.[/red]")
-        for field, msg in exc.problems:
-            err.print(f"  {field}: {msg}")
-        raise typer.Exit(2) from None
-    _place(order_req, output)
-
-
-@order.command("show")
-def order_show(
-    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
-) -> None:
-    """Print the order's history decoded with the client identity's key.
-
-    Need-to-know fields stay sealed here: only their consuming activity can open them.
-    """
-    from orders import evidence
-    from orders.models import workflow_id_for
-
-    wid = order_id if order_id.startswith("order-") else workflow_id_for(order_id)
-
-    async def go() -> list[evidence.DecodedEvent]:
-        async with actas.temporal_client(_stack(), _paths()) as client:
-            return await evidence.decoded_history(client, wid)
-
-    table = Table(title=f"decoded history of {wid} (as {identities.ORDER_CLIENT.name})")
-    table.add_column("event", justify="right")
-    table.add_column("type")
-    table.add_column("payloads (decoded)", overflow="fold")
-    for ev in asyncio.run(go()):
-        table.add_row(str(ev.event_id), ev.event_type, json.dumps(ev.payloads, default=str))
-    out.print(table)
-
-
-@order.command("status")
-def order_status(
-    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
-    output: Annotated[str, typer.Option(help="text or json.")] = "text",
-) -> None:
-    """Show an order's step, outcome and compensations (the workflow's status query)."""
-
-    async def go() -> Any:
-        async with actas.temporal_client(_stack(), _paths()) as client:
-            return await orders_client.status(client, order_id)
-
-    st = asyncio.run(go())
-    if output == "json":
-        out.print_json(st.model_dump_json())
-        return
-    table = Table(title=f"order {st.order_id}")
-    table.add_column("field")
-    table.add_column("value")
-    for key, value in st.model_dump(mode="json").items():
-        if key == "approvals":
-            value = [
-                f"{a['approver']} {a['decision']} (key v{a['key_version']}, {a['accepted_at']})"
-                for a in value
-            ]
-        table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
-    out.print(table)
-
-
-@order.command("approve")
-def order_approve(
-    order_id: Annotated[str, typer.Argument(help="Order id or workflow id.")],
-    as_: Annotated[str, typer.Option("--as", help="Approver name (dev stack: userpass user).")],
-    reject: Annotated[bool, typer.Option("--reject", help="Sign a rejection instead.")] = False,
-    signal: Annotated[
-        bool, typer.Option("--signal", help="Send as fire-and-forget signal (not the Update).")
-    ] = False,
-) -> None:
-    """Sign an approval of ORDER_ID as an approver (their own Vault key) and send it."""
-    from orders import vault_approvers
-    from orders.vault_people import PersonLoginError
-
-    stack, paths = _stack(), _paths()
-
-    async def go() -> Any:
-        async with actas.temporal_client(stack, paths) as client:
-            return await orders_client.approve(
-                client,
-                order_id,
-                approver=as_,
-                password=vault_approvers.dev_password(paths, as_),
-                vault_addr=stack.vault_addr,
-                verify=stack.verify,
-                decision="reject" if reject else "approve",
-                via_signal=signal,
-            )
-
-    try:
-        accepted = asyncio.run(go())
-    except (orders_client.ApprovalRefusedError, PersonLoginError, ValueError) as exc:
-        err.print(f"[red]Refused: {exc}[/red]")
-        raise typer.Exit(2) from None
-    if accepted is None:
-        out.print("Signal sent; see `orders order status` (rejected_signals counts refusals).")
-    else:
-        out.print(
-            f"Accepted: {accepted.approver} {accepted.decision.value} "
-            f"(key v{accepted.key_version}) at {accepted.accepted_at}"
-        )
 
 
 @vault.command("apply")
@@ -517,14 +483,19 @@ def demo() -> None:
     raise typer.Exit(asyncio.run(run_demo(_stack(), _paths(), out)))
 
 
-def _register_scaffold() -> None:
-    """``orders new``, ``orders workflow`` and ``orders dev apply|worker`` (orders.scaffold)."""
+def _register_parts() -> None:
+    """Add ``orders order`` (orders.cli_order) and the scaffold's commands.
+
+    Those are ``orders new``, ``orders workflow`` and ``orders dev apply|worker``.
+    """
+    from orders import cli_order
     from orders.scaffold import cli as scaffold_cli
 
+    app.add_typer(cli_order.order, name="order")
     app.add_typer(scaffold_cli.new, name="new")
     app.add_typer(scaffold_cli.workflow, name="workflow")
     dev.command("apply")(scaffold_cli.dev_apply)
     dev.command("worker")(scaffold_cli.dev_worker)
 
 
-_register_scaffold()
+_register_parts()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,15 +59,19 @@ def _follows_from_child(err: Any, errors: list[Any]) -> bool:
     )
 
 
-def order_from_json(path: Path) -> OrderRequest:
-    """Read and validate an order from a JSON file."""
+def json_object(text: str, field: str) -> dict[str, Any]:
+    """Parse ``text`` as a JSON object.
+
+    Raises:
+        InvalidOrderError: Naming ``field``: not JSON, or not an object.
+    """
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidOrderError([("order", f"not valid JSON (line {exc.lineno})")]) from None
+        raise InvalidOrderError([(field, f"not valid JSON (line {exc.lineno})")]) from None
     if not isinstance(data, dict):
-        raise InvalidOrderError([("order", "must be a JSON object")])
-    return parse_order(data)
+        raise InvalidOrderError([(field, "must be a JSON object")])
+    return data
 
 
 def parse_items(specs: list[str]) -> list[dict[str, Any]]:

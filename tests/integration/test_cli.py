@@ -31,11 +31,13 @@ GOOD = {
 }
 
 
-def orders_cli(paths: StackPaths, *args: str) -> subprocess.CompletedProcess[str]:
+def orders_cli(
+    paths: StackPaths, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ORDERS_HOME": str(paths.home), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "orders", *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True, text=True, env=env, timeout=60, check=False, input=stdin,
     )  # fmt: skip
 
 
@@ -139,10 +141,10 @@ async def test_second_place_of_an_order_id_is_refused_in_one_line(
     first = await orders_client.place(client, order)
     args = [
         "order", "place", "--order-id", order.order_id, "--customer-id", "cust-cli",
-        "--email", "cli@example.com", "--address", "3 Command Line, Shell City",
-        "--payment-ref", "tok-4242", "--item", "SKU-GIZMO:1",
+        "--pii-file", "-", "--item", "SKU-GIZMO:1",
     ]  # fmt: skip
-    done = orders_cli(stack_paths, *args)
+    pii = {k: GOOD[k] for k in ("customer_email", "shipping_address", "payment_reference")}
+    done = orders_cli(stack_paths, *args, stdin=json.dumps(pii))
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"order {order.order_id} was already placed" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
@@ -152,3 +154,18 @@ async def test_second_place_of_an_order_id_is_refused_in_one_line(
     result = await asyncio.wait_for(first.result(), 60)
     assert result.outcome is Outcome.COMPLETED
     assert result.total_cents == 1250
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["show"], ["approve", "--as", "bob"]], ids=lambda c: c[0]
+)
+def test_an_unknown_order_id_is_one_line_naming_it(
+    stack: StackInfo, stack_paths: StackPaths, command: list[str]
+) -> None:
+    unknown = "no-such-order-0000"
+    done = orders_cli(stack_paths, "order", command[0], unknown, *command[1:])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"order {unknown}: not found (no workflow order-{unknown})"
+    ]

@@ -1,5 +1,7 @@
 """Property tests of ``orders order place`` argument parsing (no stack needed).
 
+The personal fields come on stdin (``--pii-file -``), as they would from a script.
+
 Whatever ``--item`` and ``--currency`` hold, the command either places a valid order or
 exits 2 naming the field, with "nothing was started or written" — and in that case it
 never reaches the code that contacts Temporal or Vault.
@@ -7,18 +9,16 @@ never reaches the code that contacts Temporal or Vault.
 
 from __future__ import annotations
 
-import logging
+import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from orders import cli
+from orders import cli, cli_order
 from orders import client as orders_client
 from orders.models import CURRENCIES, MAX_QUANTITY, SKU_PATTERN
 
@@ -27,35 +27,29 @@ FAST = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-BASE = [
-    "order", "place", "--customer-id", "cust-1", "--email", "a@example.com",
-    "--address", "1 Main Street, Town", "--payment-ref", "tok-4242",
-]  # fmt: skip
+BASE = ["order", "place", "--customer-id", "cust-1", "--pii-file", "-"]
+PII = json.dumps(
+    {
+        "customer_email": "a@example.com",
+        "shipping_address": "1 Main Street, Town",
+        "payment_reference": "tok-4242",
+    }
+)
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The CLI configures logging onto CliRunner's stderr, which is closed afterwards."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    structlog.contextvars.clear_contextvars()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("cli_logging")
 
 
 @pytest.fixture
 def placed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Orders that got past validation (recorded instead of contacting the stack)."""
     calls: list[Any] = []
-    monkeypatch.setattr(cli, "_place", lambda order, output: calls.append(order))
+    monkeypatch.setattr(cli_order, "_place", lambda order, output: calls.append(order))
     return calls
 
 
 def invoke(*args: str) -> Any:
-    return CliRunner().invoke(cli.app, [*BASE, *args])
+    return CliRunner().invoke(cli.app, [*BASE, *args], input=PII)
 
 
 def _valid_item(spec: str) -> bool:
@@ -128,9 +122,7 @@ def test_non_ascii_or_absurd_quantities_are_refused(placed: list[Any], spec: str
     assert placed == []
 
 
-def test_json_that_is_not_an_object_is_refused(tmp_path: Any) -> None:
+def test_json_that_is_not_an_object_is_refused() -> None:
     for text, why in (("[1, 2]", "must be a JSON object"), ("{oops", "not valid JSON")):
-        path = tmp_path / "order.json"
-        path.write_text(text)
         with pytest.raises(orders_client.InvalidOrderError, match=why):
-            orders_client.order_from_json(path)
+            orders_client.json_object(text, "order")

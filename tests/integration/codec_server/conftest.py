@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -73,3 +74,12 @@ def encrypt(client: Client) -> Sealer:
         return sealed
 
     return seal
+
+
+async def start_login(http: httpx.AsyncClient, next_url: str) -> tuple[dict[str, str], str]:
+    """``GET /login``: the authorization request's parameters and the binding cookie."""
+    resp = await http.get("/login", params={"next": next_url})
+    assert resp.status_code == 303, resp.text
+    location = urlsplit(resp.headers["location"])
+    cookie = resp.headers["set-cookie"].split(";")[0]
+    return {k: v[0] for k, v in parse_qs(location.query).items()}, cookie

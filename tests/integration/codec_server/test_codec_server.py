@@ -14,7 +14,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -28,7 +27,7 @@ from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from tests.integration import support
-from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
+from tests.integration.codec_server.conftest import NS, Sealer, TokenFor, start_login
 
 pytestmark = pytest.mark.integration
 
@@ -305,15 +304,6 @@ async def test_new_signing_key_is_fetched_on_unknown_kid(
     assert jwt.get_unverified_header(token)["kid"] != before
     resp = await post_decode(http, body(await encrypt({"k": 2}, NS, "wf-rotate")), token)
     assert resp.status_code == 200, resp.text
-
-
-async def start_login(http: httpx.AsyncClient, next_url: str) -> tuple[dict[str, str], str]:
-    """``GET /login``: the authorization request's parameters and the binding cookie."""
-    resp = await http.get("/login", params={"next": next_url})
-    assert resp.status_code == 303, resp.text
-    location = urlsplit(resp.headers["location"])
-    cookie = resp.headers["set-cookie"].split(";")[0]
-    return {k: v[0] for k, v in parse_qs(location.query).items()}, cookie
 
 
 async def test_browser_login_code_flow_pkce_cookie_and_logout(
