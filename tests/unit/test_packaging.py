@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from orders import identities
 from orders.deploy.render import ROOT
 from orders.vault_policy import show
@@ -103,3 +105,16 @@ def test_wheel_in_a_clean_venv_prints_the_shipped_policies(tmp_path: Path) -> No
     for ident in identities.ALL:
         file = ROOT / "vault" / "policies" / f"{ident.vault_policy}.hcl"
         assert file.read_text() in ran.stdout
+
+
+def test_pre_commit_runs_what_make_lint_runs() -> None:
+    """Every `make lint` command is a pre-commit hook (ruff's may add --force-exclude)."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nlint: venv\n", 1)[1].split("\n\n", 1)[0]
+    lint = [line.strip().replace("$(VENV)/", ".venv/") for line in recipe.splitlines()]
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    entries = [str(h["entry"]).replace(" --force-exclude", "") for h in hooks]
+    assert len(lint) == 3
+    for command in lint:
+        # ruff gets the staged files instead of ".", mypy the whole program as in make.
+        assert command.removesuffix(" .") in entries, command
