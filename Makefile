@@ -38,14 +38,17 @@ $(STAMP): pyproject.toml uv.lock
 
 venv: $(STAMP)
 
-## make lock: re-resolve uv.lock after a pyproject change (the image installs from it too).
+## make lock: re-resolve uv.lock after a pyproject change (the image installs from it too),
+## and the validation tools' lock (tools/requirements.txt) from tools/requirements.in.
 lock: venv
 	$(UV) lock
+	$(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	  tools/requirements.in -o tools/requirements.txt
 	$(UV_SYNC) $(EXTRAS)
 
 $(TOOLS_STAMP): tools/requirements.txt | $(STAMP)
 	python3 -m venv --without-pip $(TOOLS_VENV)
-	$(UV) pip install --quiet --python $(TOOLS_VENV)/bin/python -r tools/requirements.txt
+	$(UV) pip sync --quiet --require-hashes --python $(TOOLS_VENV)/bin/python tools/requirements.txt
 	touch $(TOOLS_STAMP)
 
 tools: $(TOOLS_STAMP)

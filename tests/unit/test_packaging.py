@@ -6,6 +6,7 @@ Both run the project's own uv (locked in the dev extra) against the registry cac
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -118,3 +119,16 @@ def test_pre_commit_runs_what_make_lint_runs() -> None:
     for command in lint:
         # ruff gets the staged files instead of ".", mypy the whole program as in make.
         assert command.removesuffix(" .") in entries, command
+
+
+def test_validation_tools_lock_pins_what_requirements_in_names() -> None:
+    """tools/requirements.txt (hashes, whole closure) is compiled from tools/requirements.in."""
+    wanted = [
+        line.strip()
+        for line in (ROOT / "tools" / "requirements.in").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    locked = (ROOT / "tools" / "requirements.txt").read_text()
+    assert wanted
+    for pin in wanted:
+        assert re.search(rf"^{re.escape(pin)}\b.*\\$", locked, flags=re.M), f"{pin}: make lock"
