@@ -32,7 +32,9 @@ LOCKED_UV = $(shell python3 -c 'import tomllib; print(next(p["version"] for p in
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	test -x $(UV) || $(PY) -m pip install --quiet 'uv==$(LOCKED_UV)'
+	@# pip and setuptools only bootstrap uv: then the venv holds exactly what uv.lock names.
+	test -x $(UV) || { $(PY) -m pip install --quiet 'uv==$(LOCKED_UV)' && \
+	  $(UV) pip uninstall --quiet --python $(PY) pip setuptools; }
 	$(UV_SYNC) $(EXTRAS)
 	touch $(STAMP)
 
