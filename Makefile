@@ -19,8 +19,8 @@ unexport PYTHONDONTWRITEBYTECODE
 # Installs come from uv.lock (committed): every package at the version and hash it names, so
 # a fresh clone gets exactly what CI tested. Why `uv sync --frozen` rather than a compiled
 # requirements file + `pip install --require-hashes`: one lock covers every extra, the
-# project is installed editable in the same step, a re-run with a warm cache takes ~1 s and
-# needs no network (`UV_OFFLINE=1 make venv` works from the cache), and the sync is exact
+# project is installed editable in the same step, a fresh venv takes ~8 s and with a warm
+# cache needs no network but pip's one fetch of uv (`UV_OFFLINE=1`), and the sync is exact
 # (a dependency dropped from the lock leaves the venv too). --frozen: never re-resolve; a
 # pyproject change without `make lock` fails tests/unit/test_packaging.py instead.
 # uv itself is locked (dev extra); the bootstrap installs the version uv.lock names.
