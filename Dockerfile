@@ -11,25 +11,29 @@
 # Base: python:3.11.13-slim-bookworm pinned by its multi-platform manifest digest (both
 # stages; tests/unit/deploy checks they are the same image).
 FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1 AS build
+# The packages come from uv.lock, as on every dev machine and in CI: the locked versions,
+# hash-checked, base dependencies + the `kube` extra only (no dev tools, no server wheels),
+# and the project as a wheel built with the locked build backend. The policies ship inside
+# it (package data). uv is the version uv.lock names (tests/unit/deploy/test_image.py).
+ARG UV_VERSION=0.13.9
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/orders
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY tools/image-constraints.txt ./constraints.txt
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+COPY pyproject.toml uv.lock README.md ./
 COPY orders ./orders
 COPY workflows ./workflows
 COPY activities ./activities
 COPY workers ./workers
-COPY vault/policies ./vault/policies
-# Base dependencies only, at the pinned versions. orders/vault_config.py reads the policies
-# from vault/ beside the installed `orders` package, so they go to site-packages too.
-# pip itself is removed from the virtualenv: nothing installs anything at run time.
-RUN python -m venv /opt/orders \
- && /opt/orders/bin/pip install --no-cache-dir --constraint constraints.txt . \
- && cp -R vault /opt/orders/lib/python3.11/site-packages/vault \
- && /opt/orders/bin/pip uninstall --yes pip setuptools \
- && /opt/orders/bin/python -m compileall -q /opt/orders/lib/python3.11/site-packages
+# orders/vault_hcl is a symlink to it: the wheel build follows it.
+COPY vault ./vault
+# The virtualenv uv creates has no pip: nothing installs anything at run time. Bytecode is
+# compiled here, once, instead of by every process at every start.
+RUN uv sync --frozen --extra kube --no-editable --compile-bytecode --python /usr/local/bin/python3.11
 
 FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 # The system Python's pip/setuptools are of no use at run time; setuid/setgid bits would

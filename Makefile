@@ -13,29 +13,44 @@ PYTEST_ARGS ?=
 # from source at every start, ≈ 1.5 s of CPU each on 2 cores. The image compiles at build.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: venv demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
+.PHONY: venv lock demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
 	tools manifests kind-up kind-demo kind-down compose-secrets histories
 
-# uv (from PyPI, into the project venv) resolves and installs in seconds where pip takes
-# minutes; `make test` has a 10-minute budget on a fresh machine. pip stays the fallback.
+# Installs come from uv.lock (committed): every package at the version and hash it names, so
+# a fresh clone gets exactly what CI tested. Why `uv sync --frozen` rather than a compiled
+# requirements file + `pip install --require-hashes`: one lock covers every extra, the
+# project is installed editable in the same step, a fresh venv takes ~8 s and with a warm
+# cache needs no network but pip's one fetch of uv (`UV_OFFLINE=1`), and the sync is exact
+# (a dependency dropped from the lock leaves the venv too). --frozen: never re-resolve; a
+# pyproject change without `make lock` fails tests/unit/test_packaging.py instead.
+# uv itself is locked (dev extra); the bootstrap installs the version uv.lock names.
 UV := $(VENV)/bin/uv
-APP_SPEC   := -e '.[dev,stack]'
-BENCH_SPEC := -e '.[dev,stack,bench]'
-define pip_install
-$(UV) pip install --quiet --python $(1) $(2) || $(1) -m pip install --quiet $(2)
-endef
+EXTRAS ?= --extra dev --extra stack
+UV_SYNC = UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync --frozen --quiet
+LOCKED_UV = $(shell python3 -c 'import tomllib; print(next(p["version"] for p in \
+  tomllib.load(open("uv.lock", "rb"))["package"] if p["name"] == "uv"))')
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet uv
-	$(call pip_install,$(PY),$(APP_SPEC))
+$(STAMP): pyproject.toml uv.lock
+	test -x $(PY) || python3 -m venv $(VENV)
+	@# pip and setuptools only bootstrap uv: then the venv holds exactly what uv.lock names.
+	test -x $(UV) || { $(PY) -m pip install --quiet 'uv==$(LOCKED_UV)' && \
+	  $(UV) pip uninstall --quiet --python $(PY) pip setuptools; }
+	$(UV_SYNC) $(EXTRAS)
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+## make lock: re-resolve uv.lock after a pyproject change (the image installs from it too),
+## and the validation tools' lock (tools/requirements.txt) from tools/requirements.in.
+lock: venv
+	$(UV) lock
+	$(UV) pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	  tools/requirements.in -o tools/requirements.txt
+	$(UV_SYNC) $(EXTRAS)
+
 $(TOOLS_STAMP): tools/requirements.txt | $(STAMP)
-	python3 -m venv $(TOOLS_VENV)
-	$(call pip_install,$(TOOLS_VENV)/bin/python,-r tools/requirements.txt)
+	python3 -m venv --without-pip $(TOOLS_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(TOOLS_VENV)/bin/python tools/requirements.txt
 	touch $(TOOLS_STAMP)
 
 tools: $(TOOLS_STAMP)
@@ -86,7 +101,7 @@ histories: venv
 ## make bench: plain vs hardened, same workload, one run (not part of `make test`).
 BENCH_ARGS ?=
 bench: venv
-	$(call pip_install,$(PY),$(BENCH_SPEC))
+	$(UV_SYNC) $(EXTRAS) --extra bench
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 ## make chaos: its own stack (.orders/chaos, credentials TTL 30 s / max 2 min), workers

@@ -11,13 +11,15 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, cast
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from orders.db.schema import payments
 from orders.identities import SEALED_FIELDS, Identity
-from orders.models import BusinessError
+from orders.models import BusinessError, PaymentResult
 from orders.security.sealing import Unsealer
 from orders.security.transit import TransitInvalidError
 
@@ -203,6 +205,27 @@ def not_recorded(what: str, order_id: str) -> ApplicationError:
     """A non-retryable failure for a row an earlier step should have written."""
     return ApplicationError(
         f"no {what} recorded for order {order_id}", type=NOT_RECORDED, non_retryable=True
+    )
+
+
+PAYMENT_COLUMNS: Final = (
+    payments.c.transaction_id,
+    payments.c.amount_cents,
+    payments.c.currency,
+    payments.c.status,
+)
+"""What both payment activities (capture, refund) answer with; both identities' grants
+cover these columns. Select them first: :func:`payment_result` reads them by name."""
+
+
+def payment_result(order_id: str, row: Row[*tuple[Any, ...]]) -> PaymentResult:
+    """The :class:`PaymentResult` of a row selected with :data:`PAYMENT_COLUMNS` first."""
+    return PaymentResult(
+        order_id=order_id,
+        transaction_id=row.transaction_id,
+        amount_cents=row.amount_cents,
+        currency=row.currency,
+        status=row.status,
     )
 
 

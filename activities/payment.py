@@ -9,12 +9,14 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities._support import (
+    PAYMENT_COLUMNS,
     DbActivities,
     business_error,
     derived_id,
     foreign_run,
     not_recorded,
     own_run,
+    payment_result,
 )
 from orders import identities
 from orders.db.schema import PAYMENT_CAPTURED, orders, payments
@@ -91,22 +93,12 @@ class ProcessPayment(DbActivities):
             )
             payment = (
                 await conn.execute(
-                    select(
-                        payments.c.transaction_id,
-                        payments.c.amount_cents,
-                        payments.c.currency,
-                        payments.c.status,
-                        payments.c.run_id,
-                    ).where(payments.c.order_id == request.order_id)
+                    select(*PAYMENT_COLUMNS, payments.c.run_id).where(
+                        payments.c.order_id == request.order_id
+                    )
                 )
             ).one()
             if payment.run_id != run_id:
                 raise foreign_run("the payment", request.order_id)
         activity.logger.info("payment captured")
-        return PaymentResult(
-            order_id=request.order_id,
-            transaction_id=payment.transaction_id,
-            amount_cents=payment.amount_cents,
-            currency=payment.currency,
-            status=payment.status,
-        )
+        return payment_result(request.order_id, payment)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from temporalio import activity
 
-from activities._support import DbActivities, not_recorded, own_run
+from activities._support import (
+    PAYMENT_COLUMNS,
+    DbActivities,
+    not_recorded,
+    own_run,
+    payment_result,
+)
 from orders import identities
 from orders.db.schema import PAYMENT_CAPTURED, PAYMENT_REFUNDED, payments
 from orders.models import OrderRef, PaymentResult
@@ -49,21 +55,12 @@ class RefundPayment(DbActivities):
             )
             payment = (
                 await conn.execute(
-                    select(
-                        payments.c.transaction_id,
-                        payments.c.amount_cents,
-                        payments.c.currency,
-                        payments.c.status,
-                    ).where(payments.c.order_id == ref.order_id, payments.c.run_id == run_id)
+                    select(*PAYMENT_COLUMNS).where(
+                        payments.c.order_id == ref.order_id, payments.c.run_id == run_id
+                    )
                 )
             ).one_or_none()
         if payment is None:
             raise not_recorded("payment of this workflow run", ref.order_id)
         activity.logger.info("payment refunded")
-        return PaymentResult(
-            order_id=ref.order_id,
-            transaction_id=payment.transaction_id,
-            amount_cents=payment.amount_cents,
-            currency=payment.currency,
-            status=payment.status,
-        )
+        return payment_result(ref.order_id, payment)

@@ -348,6 +348,23 @@ def vault_apply(
         out.print(path)
 
 
+@vault.command("policy")
+def vault_policy(
+    names: Annotated[list[str] | None, typer.Argument(help="Identities (default: all).")] = None,
+    rendered: Annotated[
+        bool, typer.Option(help="Render from the contract instead (what `orders new` writes).")
+    ] = False,
+) -> None:
+    """Print the Vault policies this install applies (vault/policies, shipped in the package)."""
+    from orders.vault_policy import show
+
+    try:
+        sys.stdout.write(show(names or [], rendered=rendered))
+    except (KeyError, FileNotFoundError) as exc:
+        err.print(f"error: {exc.args[0]}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 def _admin_vault(token_file: Path | None) -> Any:
     """An operator's Vault client: the given token, or the dev stack's root token."""
     import hvac

@@ -2,7 +2,7 @@
 
 What is applied, all derived from the identity contract except the policies, which are
 literal files under ``vault/policies/`` (so a widened policy is a visible diff and fails
-the isolation tests):
+the isolation tests), shipped as package data (:mod:`orders.vault_policy`):
 
 * Kubernetes auth pointed at the cluster (or the local identity endpoint) with its CA.
   Locally there is *no* ``token_reviewer_jwt``: Vault reviews each login with the client's
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import hvac
@@ -37,10 +36,9 @@ from orders.identities import Identity
 from orders.vault_approvers import apply_approvers, group_policies
 from orders.vault_people import OidcConfig, apply_people
 from orders.vault_pki import apply_pki
+from orders.vault_policy import policy_text
 from orders.vault_tokens import apply_temporal_tokens
 
-VAULT_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
-POLICY_DIR: Final = VAULT_DIR / "policies"
 K8S_MOUNT: Final = "kubernetes"
 DB_MOUNT: Final = "database"
 
@@ -105,11 +103,6 @@ class ApplyConfig:
     rotate_db_root: bool = True
     token_reviewer_jwt: str | None = None
     oidc: OidcConfig = field(default_factory=OidcConfig)
-
-
-def policy_path(identity: Identity) -> Path:
-    """File holding ``identity``'s policy."""
-    return POLICY_DIR / f"{identity.vault_policy}.hcl"
 
 
 def creation_statements(identity: Identity) -> list[str]:
@@ -186,7 +179,7 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
         written.append(path)
 
     for ident in identities.ALL:
-        client.sys.create_or_update_policy(ident.vault_policy, policy_path(ident).read_text())
+        client.sys.create_or_update_policy(ident.vault_policy, policy_text(ident))
         written.append(f"sys/policies/acl/{ident.vault_policy}")
 
     _ensure_auth(client, K8S_MOUNT, "kubernetes")

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
@@ -45,11 +44,11 @@ import hvac
 
 from orders import identities
 from orders.security.vault import VaultUnavailableError
+from orders.vault_policy import read_shipped
 
 if TYPE_CHECKING:
     from orders.devstack.state import StackPaths
 
-PEOPLE_DIR: Final = Path(__file__).resolve().parent.parent / "vault" / "people"
 USERPASS_MOUNT: Final = "userpass"
 PERSON_POLICY: Final = "orders-person"
 OIDC_KEY: Final = "orders-people"
@@ -126,14 +125,12 @@ class PersonLoginError(PermissionError):
     """OpenBao refused the person (wrong name or password, or no right to the token role)."""
 
 
-def person_policy_path() -> Path:
-    """File holding the policy every person gets (``{provider}`` is filled in)."""
-    return PEOPLE_DIR / f"{PERSON_POLICY}.hcl"
-
-
 def person_policy() -> str:
-    """The policy every person gets: the provider's ``authorize`` endpoint only."""
-    return person_policy_path().read_text().replace("{provider}", PROVIDER)
+    """The policy every person gets: the provider's ``authorize`` endpoint only.
+
+    Read from the shipped ``vault/people/orders-person.hcl``, ``{provider}`` filled in.
+    """
+    return read_shipped("people", f"{PERSON_POLICY}.hcl").replace("{provider}", PROVIDER)
 
 
 def permission_groups() -> dict[str, tuple[str, ...]]:

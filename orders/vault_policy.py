@@ -1,18 +1,59 @@
-"""Render an identity's Vault policy (``vault/policies/<identity>.hcl``) from the contract.
+"""Vault policies: the shipped files, and the first version of a new identity's.
 
-The committed policy files stay literal: a widened policy is a visible diff, and a unit test
-checks that every file grants exactly what :mod:`orders.identities` implies. This module
-writes the *first* version of a new identity's file (``orders new``), so nobody copies a
-neighbour's policy and edits names by hand. The rendered text grants exactly the paths
-that test expects, no more.
+The policy files stay literal HCL under the top-level ``vault/`` (``policies/`` per
+identity, ``people/``, ``setup/``): a widened policy is a visible diff, and a unit test
+checks that every file grants exactly what :mod:`orders.identities` implies. They ship as
+package data of ``orders`` (``orders/vault_hcl``, a symlink to ``vault/`` in the checkout,
+real files in the wheel) and are read with :mod:`importlib.resources`, so a plain wheel
+install (the image, ``pip install``) applies the same files a checkout does.
+
+:func:`render_policy` writes the *first* version of a new identity's file (``orders new``),
+so nobody copies a neighbour's policy and edits names by hand. The rendered text grants
+exactly the paths that test expects, no more.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Final
 
 from orders import identities
 from orders.identities import Identity
+
+SHIPPED: Final = "vault_hcl"
+"""Package data directory of ``orders`` that holds the policy files."""
+SOURCE_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
+"""The checkout's ``vault/``: where ``orders new`` writes a new policy (the one copy)."""
+
+
+def shipped(*parts: str) -> Traversable:
+    """A shipped policy file or directory, e.g. ``shipped("people", "orders-person.hcl")``."""
+    return resources.files("orders").joinpath(SHIPPED, *parts)
+
+
+def read_shipped(*parts: str) -> str:
+    """The text of a shipped policy file.
+
+    Raises:
+        FileNotFoundError: Naming the file, if the package does not ship it.
+    """
+    file = shipped(*parts)
+    if not file.is_file():
+        raise FileNotFoundError(f"no policy file vault/{'/'.join(parts)} in this install")
+    return file.read_text(encoding="utf-8")
+
+
+def policy_text(identity: Identity) -> str:
+    """The shipped policy of ``identity`` (``vault/policies/<policy>.hcl``)."""
+    return read_shipped("policies", f"{identity.vault_policy}.hcl")
+
+
+def policy_file(identity: Identity) -> Path:
+    """Where ``identity``'s policy file lives in the checkout (for ``orders new``)."""
+    return SOURCE_DIR / "policies" / f"{identity.vault_policy}.hcl"
+
 
 TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
     "datakey": ("transit/datakey/plaintext/{}", "update"),
@@ -87,3 +128,22 @@ def render_policy(identity: Identity) -> str:
         + _stanza(f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", "update")
     )
     return "".join(parts)
+
+
+def show(names: list[str], *, rendered: bool = False) -> str:
+    """The policies of ``names`` (every identity when empty), as ``orders vault policy`` prints.
+
+    Args:
+        names: Identity names of the contract.
+        rendered: Render from the contract (what ``orders new`` writes) instead of reading
+            the shipped files (what ``orders vault apply`` applies).
+
+    Raises:
+        KeyError: Naming the unknown identity and the known ones.
+    """
+    chosen = [identities.get(n) for n in names] if names else list(identities.ALL)
+    return "\n".join(
+        f"# ---- vault/policies/{i.vault_policy}.hcl\n"
+        + (render_policy(i) if rendered else policy_text(i))
+        for i in chosen
+    )

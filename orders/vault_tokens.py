@@ -31,7 +31,6 @@ revokes it (:func:`mint_admin_token`).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Final
 
 import hvac
@@ -39,6 +38,7 @@ import hvac
 from orders import identities
 from orders.identities import Identity
 from orders.vault_people import PERMISSIONS_CLAIM
+from orders.vault_policy import read_shipped
 
 JWKS_PATH: Final = "/v1/identity/oidc/.well-known/keys"
 """Where OpenBao publishes the public keys of its identity tokens."""
@@ -51,9 +51,8 @@ ADMIN_TOKEN_TTL: Final = 120
 """Lifetime of the namespace-registration JWT (s): registration takes seconds."""
 ADMIN_VAULT_TOKEN_TTL: Final = 60
 """Lifetime of the Vault token that reads it (s); it is revoked right after the read."""
-ADMIN_POLICY_FILE: Final = (
-    Path(__file__).resolve().parent.parent / "vault" / "setup" / f"{ADMIN_ROLE}.hcl"
-)
+ADMIN_POLICY_FILE: Final = ("setup", f"{ADMIN_ROLE}.hcl")
+"""The admin policy's file among the shipped ones (:func:`orders.vault_policy.shipped`)."""
 
 
 def jwks_url_for(vault_base: str) -> str:
@@ -108,7 +107,7 @@ def admin_token_role() -> dict[str, Any]:
 
 def apply_admin_role(client: hvac.Client) -> list[str]:
     """The admin policy, its token role and its identity-token role; idempotent."""
-    client.sys.create_or_update_policy(ADMIN_ROLE, ADMIN_POLICY_FILE.read_text())
+    client.sys.create_or_update_policy(ADMIN_ROLE, read_shipped(*ADMIN_POLICY_FILE))
     client.write_data(f"auth/token/roles/{ADMIN_ROLE}", data=admin_token_role())
     client.write_data(f"identity/oidc/role/{ADMIN_ROLE}", data=admin_role())
     return [

@@ -10,12 +10,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-
-import psutil
+from typing import TYPE_CHECKING
 
 from orders.devstack.procs import kill_tree
 from orders.devstack.servers import tail
 from orders.devstack.state import StackPaths, Status
+
+if TYPE_CHECKING:
+    # psutil comes with the `stack` extra: imported where used, so `orders` (whose CLI
+    # imports this module) runs from a plain install for everything but the local stack.
+    import psutil
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class StackError(RuntimeError):
 
 def supervisor_process(paths: StackPaths) -> psutil.Process | None:
     """The running supervisor of this stack, if any."""
+    import psutil
+
     try:
         pid = int(paths.supervisor_pid.read_text())
         proc = psutil.Process(pid)
@@ -147,6 +153,8 @@ def down(paths: StackPaths, timeout: float = 150.0) -> Status | None:
         _kill_leftovers(paths)
         return Status.load(paths)
     proc.send_signal(signal.SIGTERM)
+    import psutil
+
     try:
         proc.wait(timeout)
     except psutil.TimeoutExpired:
@@ -190,6 +198,8 @@ def _kill_leftovers(paths: StackPaths) -> None:
     status = Status.load(paths)
     if status is None:
         return
+    import psutil
+
     for pid in status.processes.values():
         try:
             proc = psutil.Process(pid)

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from orders import logging as olog
 
 log = olog.get(__name__)
@@ -156,6 +154,8 @@ class Proc:
 
 def kill_tree(pid: int) -> None:
     """SIGKILL ``pid`` and its descendants (best effort)."""
+    import psutil  # the `stack` extra; see orders.devstack.control
+
     try:
         parent = psutil.Process(pid)
     except psutil.NoSuchProcess:

@@ -15,14 +15,13 @@ import sys
 from orders import identities
 from orders.deploy import render
 from orders.front import rules as front_rules
-from orders.vault_config import policy_path
-from orders.vault_policy import render_policy
+from orders.vault_policy import policy_file, render_policy
 
 
 def main() -> int:
     """Write the missing policies and the manifests; print what was written."""
     for ident in identities.ALL:
-        path = policy_path(ident)
+        path = policy_file(ident)
         if not path.exists():
             path.write_text(render_policy(ident))
             print(path.relative_to(render.ROOT))

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import random
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import structlog
-from kubernetes import client as k8s
 
 from orders import identities
 
@@ -202,6 +202,10 @@ class TokenProjector:
             urllib3.exceptions.HTTPError: On connection or TLS failures.
             RuntimeError: If the response carries no token or expiry.
         """
+        # Imported here: only the projector (the local stack's kubelet) needs the client, an
+        # extra (`kube`); a pod's worker reads its token file and never loads it.
+        from kubernetes import client as k8s
+
         config = k8s.Configuration(
             host=self.host,
             ssl_ca_cert=str(self.ca_file),
@@ -299,6 +303,9 @@ def _describe(exc: Exception) -> str:
     An ApiException's string form includes response headers and body; status and reason
     say enough and cannot carry a credential.
     """
-    if isinstance(exc, k8s.ApiException):
+    # Only a projector raises ApiException, and it has loaded the client by then; this
+    # module itself must load without it.
+    k8s = sys.modules.get("kubernetes.client")
+    if k8s is not None and isinstance(exc, k8s.ApiException):
         return f"ApiException {exc.status} {exc.reason}"
     return f"{type(exc).__name__}: {exc}"

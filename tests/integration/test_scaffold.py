@@ -160,8 +160,11 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).stdout.decode()
     for rel in filter(None, listed.split("\0")):
         src = PROJECT_ROOT / rel
-        if src.is_file():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            # orders/vault_hcl -> ../vault: the copy's policies must be its own vault/.
+            (root / rel).symlink_to(src.readlink())
+        elif src.is_file():
             shutil.copy2(src, root / rel)
     git(root, "init", "-q")
     git(root, "add", "-A")

@@ -13,7 +13,8 @@ from orders.db.bootstrap import bootstrap
 from orders.devstack.state import StackInfo, StackPaths
 from orders.devstack.supervisor import stack_apply_config
 from orders.models import Outcome
-from orders.vault_config import Ttls, apply, k8s_role, policy_path
+from orders.vault_config import Ttls, apply, k8s_role
+from orders.vault_policy import policy_text
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 
@@ -47,7 +48,7 @@ def snapshot(stack: StackInfo) -> dict[str, object]:
 def test_applied_policies_equal_the_files(stack: StackInfo) -> None:
     snap = snapshot(stack)
     for ident in identities.ALL:
-        assert snap[f"policy/{ident.name}"] == policy_path(ident).read_text()
+        assert snap[f"policy/{ident.name}"] == policy_text(ident)
         role = snap[f"k8s/{ident.name}"]
         assert isinstance(role, dict)
         assert role["bound_service_account_names"] == [ident.service_account]

@@ -7,19 +7,12 @@ import re
 import pytest
 
 from orders import identities
-from orders.vault_config import (
-    POLICY_DIR,
-    Ttls,
-    creation_statements,
-    db_role,
-    k8s_role,
-    policy_path,
-)
-from orders.vault_policy import render_policy
+from orders.vault_config import Ttls, creation_statements, db_role, k8s_role
+from orders.vault_policy import policy_text, render_policy, shipped
 
 
 def test_one_policy_file_per_identity_and_no_strays() -> None:
-    files = {p.stem for p in POLICY_DIR.glob("*.hcl")}
+    files = {f.name.removesuffix(".hcl") for f in shipped("policies").iterdir()}
     assert files == {i.vault_policy for i in identities.ALL}
 
 
@@ -57,7 +50,7 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
 def test_policy_file_grants_exactly_what_the_contract_says(identity: identities.Identity) -> None:
-    assert allows(policy_path(identity).read_text()) == expected_grants(identity)
+    assert allows(policy_text(identity)) == expected_grants(identity)
 
 
 def allows(text: str) -> set[tuple[str, str]]:
@@ -95,7 +88,7 @@ def test_k8s_role_tokens_carry_no_default_policy() -> None:
 @pytest.mark.parametrize("identity", list(identities.ALL), ids=lambda i: i.name)
 def test_no_policy_reaches_other_tokens_or_leases(identity: identities.Identity) -> None:
     """Token paths are ``*-self`` only; lease paths only under the identity's own DB role."""
-    for text in (policy_path(identity).read_text(), render_policy(identity)):
+    for text in (policy_text(identity), render_policy(identity)):
         for path, _ in allows(text):
             if path.startswith("auth/token/"):
                 assert path in {p for p, _ in TOKEN_SELF}
@@ -132,7 +125,7 @@ def test_no_policy_reaches_the_internode_ca_or_the_admin_certificate(
     identity: identities.Identity,
 ) -> None:
     """Only root issues Temporal's internode certificates and the temporal-admin one."""
-    for text in (policy_path(identity).read_text(), render_policy(identity)):
+    for text in (policy_text(identity), render_policy(identity)):
         paths = {path for path, _ in allows(text)}
         assert not any(p.startswith(identities.PKI_INTERNODE_MOUNT) for p in paths)
         assert not any("*" in p and p.startswith(identities.PKI_MOUNT) for p in paths)

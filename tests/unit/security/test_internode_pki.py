@@ -17,7 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from orders import identities, vault_pki
 from orders.security import certs
-from orders.vault_config import VAULT_DIR as VAULT_ROOT
+from orders.vault_policy import read_shipped
 from tests.unit.security.openbao_dev import DevVault, dev_vault
 
 __all__ = ["dev_vault"]
@@ -25,8 +25,8 @@ __all__ = ["dev_vault"]
 SERVER_AND_CLIENT = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
 CLIENT = {ExtendedKeyUsageOID.CLIENT_AUTH}
 OTHER_POLICIES = {
-    "temporal-admin-setup": VAULT_ROOT / "setup" / "temporal-admin.hcl",
-    "orders-person": VAULT_ROOT / "people" / "orders-person.hcl",
+    "temporal-admin-setup": ("setup", "temporal-admin.hcl"),
+    "orders-person": ("people", "orders-person.hcl"),
 }
 
 
@@ -123,7 +123,7 @@ def test_only_root_issues_internode_front_and_admin_certificates(
     dev_vault: DevVault, root: hvac.Client
 ) -> None:
     for name, path in OTHER_POLICIES.items():
-        root.sys.create_or_update_policy(name, path.read_text())
+        root.sys.create_or_update_policy(name, read_shipped(*path))
     policies = [i.vault_policy for i in identities.ALL] + sorted(OTHER_POLICIES)
     for policy in policies:
         client = _token(dev_vault, root, policy)
