@@ -118,15 +118,13 @@ demo() {
   kubectl config view --raw --minify --context "kind-${CLUSTER}" \
     -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$tmp/ca.crt"
   kc -n orders-infra create token demo-token-requester --duration=1h >"$tmp/requester"
-  kc -n orders-infra get secret openbao-init -o jsonpath='{.data.root-token}' |
-    base64 -d >"$tmp/root"
   kc -n orders-infra get secret postgres-superuser -o jsonpath='{.data.password}' |
     base64 -d >"$tmp/pg"
   kc -n orders-infra get configmap orders-ca -o jsonpath='{.data.ca\.pem}' >"$tmp/orders-ca.pem"
   .venv/bin/python -m orders.deploy.kind stack --home "$HOME_DIR" \
     --apiserver "$(kubectl config view --minify --context "kind-${CLUSTER}" -o jsonpath='{.clusters[0].cluster.server}')" \
     --ca-file "$tmp/ca.crt" --requester-token-file "$tmp/requester" \
-    --root-token-file "$tmp/root" --postgres-password-file "$tmp/pg" \
+    --postgres-password-file "$tmp/pg" \
     --orders-ca-file "$tmp/orders-ca.pem" \
     --temporal-port "$t_port" --vault-port "$v_port" --postgres-port "$p_port"
   rm -rf "$tmp"

@@ -159,7 +159,6 @@ COMPOSE_PEOPLE: Final = people_auth.Endpoints(
 """People's OIDC in compose: browsers, the UI and the codec server (all in the identity
 service's network namespace) reach OpenBao on loopback; the Temporal server fetches the
 JWKS over the internal backend network."""
-ROOT_TOKEN_FILE: Final = f"{STATE_DIR}/openbao-init/root-token"
 NAMESPACE_STEP: Final = "temporal-namespace"
 """Compose service / kind Job registering the namespace (``orders.deploy.setup namespace``)."""
 

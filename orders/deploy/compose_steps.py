@@ -27,7 +27,6 @@ from orders.deploy.compose_infra import (
     PG_SOCKET_VOLUME,
     PROBE,
     PROJECT,
-    ROOT_TOKEN_FILE,
     STATE_DIR,
     TEMPORAL_GID,
     TLS_CA,
@@ -45,6 +44,7 @@ from orders.deploy.compose_infra import (
     temporal_ui,
     tls_mounts,
 )
+from orders.deploy.setup_tokens import TOKEN_KEY, Step
 
 PKI_DIR: Final = "/var/lib/orders-pki"
 """Mount points of the per-server volumes in the one-shot ``tls-bootstrap``/``pki`` steps."""
@@ -72,9 +72,23 @@ def flags(*pairs: tuple[str, str]) -> list[str]:
     return [word for pair in pairs for word in pair]
 
 
-def _vault(ca_dir: str = tls.CA_DIR, *, root: bool = True) -> list[str]:
-    """How a step reaches OpenBao (and, with ``root``, the root token it uses)."""
-    token = ["--root-token-file", ROOT_TOKEN_FILE] if root else []
+STEP_TOKEN_DIR: Final = "/var/lib/orders-steps"  # noqa: S105 - a directory, not a token
+"""Where a setup step's own token volume is mounted (``<dir>/<step>/token``)."""
+
+
+def step_volume(step: Step) -> str:
+    """The volume holding ``step``'s OpenBao token: written by ``openbao-init``, read by it."""
+    return f"openbao-token-{step.value}"
+
+
+def _step_token(step: Step, *, read_only: bool = True) -> dict[str, Any]:
+    target = f"{STEP_TOKEN_DIR}/{step.value}"
+    return {"type": "volume", "source": step_volume(step), "target": target, "read_only": read_only}
+
+
+def _vault(ca_dir: str = tls.CA_DIR, *, step: Step | None = None) -> list[str]:
+    """How a step reaches OpenBao (and, for a later ``step``, the token it alone holds)."""
+    token = ["--token-file", f"{STEP_TOKEN_DIR}/{step.value}/{TOKEN_KEY}"] if step else []
     return ["--vault-addr", COMPOSE_VAULT, *bootstrap_vault_cas(ca_dir), *token]
 
 
@@ -86,11 +100,20 @@ def _pki_volumes(*specs: tls.CertSpec) -> list[dict[str, Any]]:
 
 
 def openbao_init() -> dict[str, Any]:
-    """Initialise (once) and unseal OpenBao; the keys stay in the ``openbao-init`` volume."""
+    """Initialise (once) and unseal OpenBao, hand each later step its token, revoke root.
+
+    The unseal key stays in the ``openbao-init`` volume (mounted by this step alone); each
+    later step's token goes to that step's own volume; no root token is written anywhere.
+    """
+    hand = [a for s in Step for a in ("--step-token-dir", f"{s.value}={STEP_TOKEN_DIR}/{s.value}")]
     return project_service(
-        [*SETUP, "unseal", *_vault(root=False), "--state-dir", f"{STATE_DIR}/openbao-init"],
+        [*SETUP, "unseal", *_vault(), "--state-dir", f"{STATE_DIR}/openbao-init", *hand],
         network_mode="service:identity",
-        volumes=[state_mount("openbao-init", read_only=False), *tls_mounts(None)],
+        volumes=[
+            state_mount("openbao-init", read_only=False),
+            *(_step_token(s, read_only=False) for s in Step),
+            *tls_mounts(None),
+        ],
         depends_on={"openbao": {"condition": "service_started"}},
         restart="no",
     )
@@ -120,13 +143,14 @@ def pki() -> dict[str, Any]:
     """Vault PKI and every server's certificate (the root token)."""
     certs = [a for spec in tls.COMPOSE_SPECS for a in ("--cert", spec.name)]
     groups = [a for name, gid in SERVER_GIDS.items() for a in ("--group", f"{name}={gid}")]
+    vault = _vault(f"{PKI_DIR}/ca", step=Step.PKI)
     return project_service(
         # It mounts the CA volume writable, where it writes the root CA.
-        [*SETUP, "pki", *_vault(f"{PKI_DIR}/ca"), "--out-dir", PKI_DIR, *certs, *groups],
+        [*SETUP, "pki", *vault, "--out-dir", PKI_DIR, *certs, *groups],
         network_mode="service:identity",
         # Only the servers' own groups: each key is written 0640 with one of them.
         group_add=sorted({str(g) for g in SERVER_GIDS.values()}),
-        volumes=[state_mount("openbao-init"), *_pki_volumes(*tls.COMPOSE_SPECS)],
+        volumes=[_step_token(Step.PKI), *_pki_volumes(*tls.COMPOSE_SPECS)],
         depends_on={**healthy("openbao"), **done("openbao-init")},
         restart="no",
     )
@@ -138,7 +162,7 @@ def setup() -> dict[str, Any]:
         [
             *SETUP,
             "configure",
-            *_vault(),
+            *_vault(step=Step.CONFIGURE),
             *flags(
                 ("--kubernetes-host", f"https://127.0.0.1:{IDENTITY_PORT}"),
                 ("--kubernetes-ca-file", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
@@ -158,7 +182,7 @@ def setup() -> dict[str, Any]:
         group_add=[str(TEMPORAL_GID)],
         secrets=["postgres-password", "vault-dbadmin-password"],
         volumes=[
-            state_mount("openbao-init"),
+            _step_token(Step.CONFIGURE),
             subpath_mount("identity-state", "identity/ca.crt", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
             {"type": "volume", "source": "oidc-clients", "target": people_auth.OIDC_DIR},
             {"type": "volume", "source": UI_SECRET_VOLUME, "target": people_auth.UI_SECRET_DIR},
@@ -176,11 +200,11 @@ def namespace_step() -> dict[str, Any]:
         [
             *SETUP,
             "namespace",
-            *_vault(),
+            *_vault(step=Step.NAMESPACE),
             *flags(("--temporal-address", COMPOSE_TEMPORAL), ("--temporal-ca-file", tls.CA_PATH)),
         ],
         network_mode="service:identity",
-        volumes=[state_mount("openbao-init"), *tls_mounts(None)],
+        volumes=[_step_token(Step.NAMESPACE), *tls_mounts(None)],
         # After `setup` applied the admin token role, once Temporal answers (via the front).
         depends_on={**healthy("openbao", front.NAME), **done("setup")},
         restart="no",
@@ -204,6 +228,7 @@ VOLUMES: Final = (
     "identity-state",
     "openbao-data",
     "openbao-init",
+    *(step_volume(s) for s in Step),
     "oidc-clients",
     "tls-ca",
     *(spec.volume for spec in tls.COMPOSE_SPECS),

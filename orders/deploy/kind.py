@@ -6,8 +6,10 @@ cluster exactly where the local stack's file points at the identity endpoint:
 
 * ``identity_endpoint`` is the kind apiserver and ``identity_ca_file`` the cluster CA, so
   acting as an identity is a real TokenRequest for that ServiceAccount (``aud: vault``);
-* the bootstrap credential of every ServiceAccount is the token of the
-  ``demo-token-requester`` ServiceAccount, whose Role allows exactly that TokenRequest;
+* the bootstrap credential of each identity the demo acts as (:data:`DEMO_IDENTITIES`) is
+  the token of the ``demo-token-requester`` ServiceAccount, whose Role allows exactly that
+  TokenRequest for exactly those ServiceAccounts (``resourceNames``); no other identity
+  gets a credential file, so acting as another one fails instead of impersonating it;
 * Vault reviews the resulting logins against the same apiserver, from inside the cluster;
 * every hop is TLS verified against OpenBao's PKI root CA (``orders-ca``): OpenBao and
   Postgres through the port-forwards by the loopback names on their certificates,
@@ -20,10 +22,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Final
 
 from orders import identities
 from orders.db.engine import tls_query
 from orders.devstack.state import StackInfo, StackPaths, write_private
+
+DEMO_IDENTITIES: Final = (
+    identities.ORDER_CLIENT,
+    identities.ORDER_FULFILL,
+    identities.ORDER_NOTIFY,
+    identities.ORDER_WORKFLOW,
+)
+"""The identities ``orders demo`` acts as (places orders; tries and fails to unseal, read
+another identity's credential, log in as another role, reach Temporal beyond its rights).
+The kind Role ``demo-token-requester`` names exactly their ServiceAccounts."""
 
 
 def write_stack(
@@ -32,7 +45,6 @@ def write_stack(
     apiserver: str,
     ca_pem: str,
     requester_token: str,
-    root_token: str,
     postgres_password: str,
     orders_ca_pem: str,
     temporal_port: int,
@@ -46,7 +58,6 @@ def write_stack(
         apiserver: URL of the kind apiserver, as the host reaches it.
         ca_pem: The cluster CA.
         requester_token: Token of ``demo-token-requester`` (may request identity tokens).
-        root_token: OpenBao root token (from the ``openbao-init`` Secret).
         postgres_password: Postgres superuser password (``postgres-superuser`` Secret).
         orders_ca_pem: OpenBao's PKI root CA (ConfigMap ``orders-ca``), the trust anchor.
         temporal_port: Loopback port forwarded to the Temporal frontend.
@@ -61,10 +72,11 @@ def write_stack(
     clients.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca_file = paths.identity / "ca.crt"
     ca_file.write_text(ca_pem)
-    for ident in identities.ALL:
+    for ident in DEMO_IDENTITIES:
         write_private(clients / f"{ident.service_account}.token", requester_token)
+    # The root token is revoked after setup (docs/deploy.md): the demo gets none. The field
+    # names a file that does not exist, so a tool that wants root fails on it, by name.
     root_file = paths.secrets / "openbao-root-token"
-    write_private(root_file, root_token)
     write_private(paths.ca_file, orders_ca_pem)
     host = "127.0.0.1"
     info = StackInfo(
@@ -98,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--apiserver", required=True)
     ap.add_argument("--ca-file", type=Path, required=True)
     ap.add_argument("--requester-token-file", type=Path, required=True)
-    ap.add_argument("--root-token-file", type=Path, required=True)
     ap.add_argument("--postgres-password-file", type=Path, required=True)
     ap.add_argument("--orders-ca-file", type=Path, required=True, help="ConfigMap orders-ca")
     ap.add_argument("--temporal-port", type=int, required=True)
@@ -111,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         apiserver=args.apiserver,
         ca_pem=args.ca_file.read_text(),
         requester_token=args.requester_token_file.read_text().strip(),
-        root_token=args.root_token_file.read_text().strip(),
         postgres_password=args.postgres_password_file.read_text().strip(),
         orders_ca_pem=args.orders_ca_file.read_text(),
         temporal_port=args.temporal_port,

@@ -5,8 +5,10 @@ run as one-shot services / Jobs from the project's image, in this order:
 
 ``unseal``
     Initialise OpenBao on first start (one key share: a demo, not a ceremony) and unseal it.
-    The unseal key and root token are kept in a directory (compose volume) or a Kubernetes
-    Secret (in-cluster, through the pod's own API token). Idempotent.
+    The unseal key is kept in a directory (compose volume) or a Kubernetes Secret
+    (in-cluster, through the pod's own API token). Idempotent. Then it hands each later
+    step its own short-lived, policy-scoped token and revokes the root token
+    (:mod:`orders.deploy.setup_tokens`): no root token is stored or mounted anywhere.
 ``tls-bootstrap``
     Before OpenBao first starts: its throwaway listener certificate (see
     :mod:`orders.deploy.tls`), unless it has one already.
@@ -45,6 +47,7 @@ import structlog
 
 from orders import identities
 from orders import logging as olog
+from orders.deploy import setup_tokens
 from orders.deploy.setup_stores import (
     ROOT_TOKEN,
     UNSEAL_KEY,
@@ -93,21 +96,26 @@ def wait_for_vault(client: hvac.Client, timeout: float) -> None:
             time.sleep(0.5)
 
 
-def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
+def init_and_unseal(client: hvac.Client, store: KeyStore) -> tuple[str, str | None]:
     """Initialise (first time only) and unseal OpenBao; safe to repeat.
 
+    Only the unseal key is stored: the root token ``sys/init`` returns is handed back for
+    this process to use and revoke (:func:`orders.deploy.setup_tokens.hand_over`).
+
     Returns:
-        What was done: ``initialised``, ``unsealed`` or ``already unsealed``.
+        What was done (``initialised``, ``unsealed`` or ``already unsealed``) and, when it
+        initialised OpenBao, the initial root token (else None).
 
     Raises:
         RuntimeError: If OpenBao is initialised but the store has no unseal key (it was
             initialised by someone else, or the store was lost: a human must decide).
     """
-    done = "already unsealed"
+    done, root_token = "already unsealed", None
     if not client.sys.is_initialized():
         result = client.sys.initialize(secret_shares=1, secret_threshold=1)
         # Saved before anything else: without it the storage can never be unsealed again.
-        store.save({UNSEAL_KEY: result["keys_base64"][0], ROOT_TOKEN: result["root_token"]})
+        store.save({UNSEAL_KEY: result["keys_base64"][0]})
+        root_token = result["root_token"]
         done = "initialised"
     if client.sys.is_sealed():
         values = store.load()
@@ -118,7 +126,7 @@ def init_and_unseal(client: hvac.Client, store: KeyStore) -> str:
             done = "unsealed"
     if client.sys.is_sealed():
         raise RuntimeError("OpenBao is still sealed after submitting the unseal key")
-    return done
+    return done, root_token
 
 
 def _verify(ca_files: list[Path] | None) -> str | bool:
@@ -128,10 +136,11 @@ def _verify(ca_files: list[Path] | None) -> str | bool:
     return tls.trust_bundle(ca_files) if ca_files else True
 
 
-def _root_client(args: argparse.Namespace) -> hvac.Client:
+def _step_client(args: argparse.Namespace) -> hvac.Client:
+    """OpenBao as this step, with the token the ``unseal`` step minted for it alone."""
     return hvac.Client(
         url=args.vault_addr,
-        token=args.root_token_file.read_text().strip(),
+        token=args.token_file.read_text().strip(),
         verify=_verify(args.vault_ca_file),
         timeout=60,
     )
@@ -152,7 +161,7 @@ def pki(args: argparse.Namespace) -> None:
     from orders.deploy import tls
     from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
-    root = _root_client(args)
+    root = _step_client(args)
     apply_pki(root, args.cert_ttl)
     apply_internode_pki(root)
     ca_pem = root_ca_pem(root)
@@ -203,7 +212,7 @@ def configure(args: argparse.Namespace) -> None:
     from orders.vault_config import ApplyConfig, apply, db_connection_exists
     from orders.vault_people import OidcConfig
 
-    root = _root_client(args)
+    root = _step_client(args)
     superuser = args.pg_superuser_password_file.read_text().strip()
     if args.pg_superuser_socket_dir is not None:
         # The superuser logs in over the server's Unix socket only (pg_hba rejects it on TCP).
@@ -311,7 +320,7 @@ def namespace(args: argparse.Namespace) -> str:
     from orders.deploy import temporal_namespace
     from orders.security import certs
 
-    root = _root_client(args)
+    root = _step_client(args)
     jwt = vault_tokens.mint_admin_token(root, _verify(args.vault_ca_file))
     cert = certs.issue_temporal_admin(root)
     config = temporal.tls_config(
@@ -322,12 +331,19 @@ def namespace(args: argparse.Namespace) -> str:
     )
 
 
+def _namespace(args: argparse.Namespace) -> None:
+    log.info("temporal.namespace.done", result=namespace(args))
+
+
 async def migrate(settings: WorkerSettings) -> None:
     """Run alembic as ``order-migrate``: its own token, Vault login and credential."""
     from orders.db.migrate import upgrade_as_migrate_identity
 
     db_user = await upgrade_as_migrate_identity(settings)
     log.info("db.migrated", db_user=db_user)
+
+
+TOKEN_HELP = "this step's own token (from `unseal --step-token-dir/--k8s-step-secret`)"  # noqa: S105
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -344,6 +360,12 @@ def _parser() -> argparse.ArgumentParser:
     unseal.add_argument(
         "--vault-ca-file", type=Path, action="append", help="CA(s) OpenBao's cert chains to"
     )
+    unseal.add_argument(
+        "--step-token-dir", action="append", help="STEP=DIR: write that step's token to DIR/token"
+    )
+    unseal.add_argument(
+        "--k8s-step-secret", action="append", help="STEP=SECRET: that step's token (Secret)"
+    )
 
     boot = steps.add_parser("tls-bootstrap", help="OpenBao's throwaway first certificate")
     dest = boot.add_mutually_exclusive_group(required=True)
@@ -355,7 +377,7 @@ def _parser() -> argparse.ArgumentParser:
 
     pk = steps.add_parser("pki", help="apply Vault PKI, issue the servers' certificates")
     pk.add_argument("--vault-addr", required=True)
-    pk.add_argument("--root-token-file", type=Path, required=True)
+    pk.add_argument("--token-file", type=Path, required=True, help=TOKEN_HELP)
     pk.add_argument("--vault-ca-file", type=Path, action="append")
     pk.add_argument(
         "--cert-ttl", type=int, default=Ttls().cert, help="identities' client certs (s)"
@@ -378,7 +400,7 @@ def _parser() -> argparse.ArgumentParser:
 
     conf = steps.add_parser("configure", help="bootstrap the database and apply vault/")
     conf.add_argument("--vault-addr", required=True)
-    conf.add_argument("--root-token-file", type=Path, required=True)
+    conf.add_argument("--token-file", type=Path, required=True, help=TOKEN_HELP)
     conf.add_argument("--kubernetes-host", required=True)
     conf.add_argument("--kubernetes-ca-file", type=Path, required=True)
     conf.add_argument("--token-reviewer-jwt-file", type=Path)
@@ -406,7 +428,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ns = steps.add_parser("namespace", help="register the Temporal namespace (admin JWT)")
     ns.add_argument("--vault-addr", required=True)
-    ns.add_argument("--root-token-file", type=Path, required=True)
+    ns.add_argument("--token-file", type=Path, required=True, help=TOKEN_HELP)
     ns.add_argument("--vault-ca-file", type=Path, action="append")
     ns.add_argument("--temporal-address", required=True, help="host:port of the front")
     ns.add_argument("--temporal-ca-file", type=Path, required=True, help="the Vault root CA")
@@ -428,7 +450,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.state_dir
             else SecretStore.in_cluster(args.k8s_secret)
         )
-        log.info("openbao.unseal", result=init_and_unseal(client, store))
+        done, root_token = init_and_unseal(client, store)
+        log.info("openbao.unseal", result=done)
+        sinks = setup_tokens.sinks(_pairs(args.step_token_dir), _pairs(args.k8s_step_secret))
+        if sinks:
+            values = store.load() or {}
+            # A root token stored by an older version is used once more, then revoked.
+            setup_tokens.hand_over(
+                client,
+                root_token=root_token or values.get(ROOT_TOKEN),
+                unseal_key=values[UNSEAL_KEY],
+                sinks=sinks,
+            )
+            store.save({UNSEAL_KEY: values[UNSEAL_KEY]})
     elif args.step == "tls-bootstrap":
         from orders.deploy import tls
 
@@ -439,12 +473,10 @@ def main(argv: list[str] | None = None) -> int:
                 K8sObjects.in_cluster(), args.k8s_secret, args.k8s_ca_configmap, args.ca_file
             )
         log.info("tls.bootstrap", written=written)
-    elif args.step == "pki":
-        pki(args)
-    elif args.step == "configure":
-        configure(args)
-    elif args.step == "namespace":
-        log.info("temporal.namespace.done", result=namespace(args))
+    elif args.step in ("pki", "configure", "namespace"):
+        {"pki": pki, "configure": configure, "namespace": _namespace}[args.step](args)
+        # Done: the step's token ends here (a rerun of `unseal` mints a fresh one).
+        setup_tokens.revoke_own(_step_client(args))
     else:
         asyncio.run(migrate(WorkerSettings(identity=identities.ORDER_MIGRATE.name)))
     return 0

@@ -44,12 +44,16 @@ class DirectoryStore:
         if not (self.directory / UNSEAL_KEY).exists():
             return None
         return {
-            name: (self.directory / name).read_text().strip() for name in (UNSEAL_KEY, ROOT_TOKEN)
+            name: (self.directory / name).read_text().strip()
+            for name in (UNSEAL_KEY, ROOT_TOKEN)
+            if (self.directory / name).exists()  # a root token only in stores of old versions
         }
 
     def save(self, values: dict[str, str]) -> None:
-        """Write each value atomically with mode 0600."""
+        """Write each value atomically with mode 0600 (and drop known values not given)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in {UNSEAL_KEY, ROOT_TOKEN} - set(values):
+            (self.directory / name).unlink(missing_ok=True)
         for name, value in values.items():
             tmp = self.directory / f".{name}.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

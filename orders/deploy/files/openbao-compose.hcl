@@ -11,6 +11,10 @@ listener "tcp" {
   tls_cert_file   = "/tmp/orders-tls/tls.crt"
   tls_key_file    = "/tmp/orders-tls/tls.key"
   tls_min_version = "tls12"
+  # Root generation with the unseal key (`bao operator generate-root`, and every rerun of
+  # openbao-init): the root token is revoked after setup. Off by default since 2.5.3
+  # because anyone reaching the listener may cancel an attempt (a nuisance, not a key).
+  disable_unauthed_generate_root_endpoints = false
 }
 api_addr      = "https://127.0.0.1:8200"
 cluster_addr  = "https://127.0.0.1:8201"

@@ -89,10 +89,14 @@ def test_compose_step_runs_after_healthy_temporal_and_setup(services: dict[str, 
     assert step["depends_on"]["setup"] == {"condition": "service_completed_successfully"}
     args = step["command"]
     assert _option(args, "--temporal-address") == [compose_infra.COMPOSE_TEMPORAL]
-    assert _option(args, "--root-token-file"), "it mints the admin JWT with the root token"
+    assert _option(args, "--token-file"), "it mints the admin JWT with its own step token"
     assert _option(args, "--temporal-ca-file"), "mTLS towards the frontend"
-    # The root token's volume is mounted read-only, and no password secret at all.
-    [state] = [v for v in step["volumes"] if isinstance(v, dict) and v["source"] == "openbao-init"]
+    # Its own token's volume (never the root token's) read-only, and no password secret.
+    [state] = [
+        v
+        for v in step["volumes"]
+        if isinstance(v, dict) and v["source"] == "openbao-token-namespace"
+    ]
     assert state["read_only"] is True
     assert "secrets" not in step
 
@@ -113,11 +117,11 @@ def test_kind_job_registers_with_the_same_step(kind_objects: list[dict[str, Any]
     args: list[str] = container["command"]
     assert args[:4] == STEP_COMMAND
     assert _option(args, "--temporal-address") == [f"{common.TEMPORAL.host}:{common.TEMPORAL.port}"]
-    [root_file] = _option(args, "--root-token-file")
+    [root_file] = _option(args, "--token-file")
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
     secret = volumes[mounts[root_file.rsplit("/", 1)[0]]]["secret"]["secretName"]
-    assert secret == "openbao-init"
+    assert secret == "openbao-step-namespace"
     # No Kubernetes API right: it talks to OpenBao and Temporal only.
     assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 

