@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from orders import identities
+from orders import identities, vault_tokens
 from orders.deploy import people_auth, tls
 
 NAME: Final = "temporal-front"
@@ -69,16 +69,24 @@ def command(
     upstream_target: str,
     token_key: str,
     people: people_auth.Endpoints | None = None,
-    audience: str = "",
+    ui_audience: str = "",
+    machine_issuer: str = "",
 ) -> list[str]:
     """``python -m orders.front ...`` with the deployed stacks' paths.
+
+    One audience per token kind (:mod:`orders.front.bearers`): the UI principal may forward
+    only the UI client's tokens, each identity only its own machine token.
 
     Args:
         upstream_target: ``--upstream`` (the real frontend).
         token_key: File the MAC key is read from.
-        people: Where the people's OIDC provider is (its JWKS, issuer); None where no
-            person's token reaches Temporal (kind: its UI has no login).
-        audience: ``--people-audience`` (a shell expression in compose: read from a file).
+        people: Where OpenBao's key sets are (people's provider, identities' tokens); None
+            where the front cannot reach OpenBao (kind: its NetworkPolicy) and checks no
+            bearer.
+        ui_audience: ``--ui-audience``: the UI client's id (a shell expression in compose:
+            read from a file).
+        machine_issuer: ``--machine-issuer``: identities' tokens' ``iss`` (OpenBao's
+            ``api_addr`` there, :func:`orders.vault_tokens.issuer_for`).
     """
     people_args = (
         [
@@ -86,8 +94,12 @@ def command(
             people.jwks_internal,
             "--people-issuer",
             people.issuer,
-            "--people-audience",
-            audience,
+            "--ui-audience",
+            ui_audience,
+            "--machine-jwks-url",
+            people.machine_jwks_internal,
+            "--machine-issuer",
+            machine_issuer,
         ]
         if people is not None
         else []
@@ -189,7 +201,11 @@ def health_check_python() -> str:
 
 
 def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
-    """The compose services ``temporal-front`` and ``openbao-relay``."""
+    """The compose services ``temporal-front`` and ``openbao-relay``.
+
+    Compose's OpenBao has its public address as ``api_addr``, so identities' tokens say
+    ``iss`` = that address + ``/v1/identity/oidc`` (a unit test reads the rendered config).
+    """
     from orders.deploy import render
 
     audience = f'"$$(cat {people_auth.OIDC_DIR}/{people_auth.UI_CLIENT_ID_FILE})"'
@@ -197,7 +213,8 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
         upstream_target=upstream(),
         token_key=LIVE_TOKEN_KEY,
         people=people,
-        audience=audience,
+        ui_audience=audience,
+        machine_issuer=vault_tokens.issuer_for(people.vault_public),
     )
     copy_key = f"(umask 077 && cat /run/secrets/{TOKEN_KEY} > {LIVE_TOKEN_KEY})"
     script = f"{copy_key} && exec " + " ".join(argv)
