@@ -460,19 +460,33 @@ def login_cmd(
         Path | None, typer.Option(help="File with the password (default: the dev stack's).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser.")] = 300,
+    audience: Annotated[
+        str,
+        typer.Option(
+            "--for",
+            help="Where the token is accepted: codec-server, or temporal (the front's persons' "
+            "port). Each refuses the other's.",
+        ),
+    ] = "codec-server",
 ) -> None:
     """Log in at OpenBao's OIDC provider and print an ID token for the codec server.
 
     The authorization code flow with PKCE; the code comes back to a one-shot server on
     127.0.0.1 (no device flow). Without --user your browser opens OpenBao's login page;
     with --user (dev stack) the CLI plays the browser with the person's password.
+    With --for temporal the token is for Temporal instead (client ``temporal-cli``).
     """
     import webbrowser
 
     from orders import oidc, vault_people
 
     info = _stack()
-    if not info.oidc_issuer or not info.codec_client_id:
+    clients = {"codec-server": info.codec_client_id, "temporal": info.temporal_client_id}
+    if audience not in clients:
+        err.print(f"[red]--for must be one of {', '.join(clients)}, not {audience!r}[/red]")
+        raise typer.Exit(2)
+    client_id = clients[audience]
+    if not info.oidc_issuer or not client_id:
         err.print("[red]This stack has no OIDC provider; restart it with `orders dev up`.[/red]")
         raise typer.Exit(3)
     opener: oidc.Opener
@@ -496,7 +510,7 @@ def login_cmd(
     try:
         token = asyncio.run(
             oidc.loopback_login(
-                info.oidc_issuer, info.codec_client_id, opener, timeout=timeout, verify=info.verify
+                info.oidc_issuer, client_id, opener, timeout=timeout, verify=info.verify
             )
         )
     except oidc.AuthorizationDeniedError as exc:
