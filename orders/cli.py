@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -450,6 +450,10 @@ def codec_server_cmd(
     raise typer.Exit(serve_codec(host, port))
 
 
+LOGIN_AUDIENCES: Final = ("codec-server", "temporal")
+"""Where a token from ``orders login`` is accepted (each place refuses the other's)."""
+
+
 @app.command("login")
 def login_cmd(
     user: Annotated[
@@ -480,12 +484,11 @@ def login_cmd(
 
     from orders import oidc, vault_people
 
-    info = _stack()
-    clients = {"codec-server": info.codec_client_id, "temporal": info.temporal_client_id}
-    if audience not in clients:
-        err.print(f"[red]--for must be one of {', '.join(clients)}, not {audience!r}[/red]")
+    if audience not in LOGIN_AUDIENCES:
+        err.print(f"[red]--for must be one of {', '.join(LOGIN_AUDIENCES)}, not {audience!r}[/red]")
         raise typer.Exit(2)
-    client_id = clients[audience]
+    info = _stack()
+    client_id = info.codec_client_id if audience == "codec-server" else info.temporal_client_id
     if not info.oidc_issuer or not client_id:
         err.print("[red]This stack has no OIDC provider; restart it with `orders dev up`.[/red]")
         raise typer.Exit(3)
