@@ -13,7 +13,7 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Final, NoReturn
 
 import typer
 from rich.console import Console
@@ -433,6 +433,10 @@ def codec_server_cmd(
     raise typer.Exit(serve_codec(host, port))
 
 
+LOGIN_AUDIENCES: Final = ("codec-server", "temporal")
+"""Where a token from ``orders login`` is accepted (each place refuses the other's)."""
+
+
 @app.command("login")
 def login_cmd(
     user: Annotated[
@@ -443,19 +447,32 @@ def login_cmd(
         Path | None, typer.Option(help="File with the password (default: the dev stack's).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser.")] = 300,
+    audience: Annotated[
+        str,
+        typer.Option(
+            "--for",
+            help="Where the token is accepted: codec-server, or temporal (the front's persons' "
+            "port). Each refuses the other's.",
+        ),
+    ] = "codec-server",
 ) -> None:
     """Log in at OpenBao's OIDC provider and print an ID token for the codec server.
 
     The authorization code flow with PKCE; the code comes back to a one-shot server on
     127.0.0.1 (no device flow). Without --user your browser opens OpenBao's login page;
     with --user (dev stack) the CLI plays the browser with the person's password.
+    With --for temporal the token is for Temporal instead (client ``temporal-cli``).
     """
     import webbrowser
 
     from orders import oidc, vault_people
 
+    if audience not in LOGIN_AUDIENCES:
+        err.print(f"[red]--for must be one of {', '.join(LOGIN_AUDIENCES)}, not {audience!r}[/red]")
+        raise typer.Exit(2)
     info = _stack()
-    if not info.oidc_issuer or not info.codec_client_id:
+    client_id = info.codec_client_id if audience == "codec-server" else info.temporal_client_id
+    if not info.oidc_issuer or not client_id:
         err.print("[red]This stack has no OIDC provider; restart it with `orders dev up`.[/red]")
         raise typer.Exit(3)
     opener: oidc.Opener
@@ -479,7 +496,7 @@ def login_cmd(
     try:
         token = asyncio.run(
             oidc.loopback_login(
-                info.oidc_issuer, info.codec_client_id, opener, timeout=timeout, verify=info.verify
+                info.oidc_issuer, client_id, opener, timeout=timeout, verify=info.verify
             )
         )
     except oidc.AuthorizationDeniedError as exc:

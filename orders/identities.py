@@ -458,6 +458,18 @@ def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
 TEMPORAL_TOKEN_KEY: Final = "orders-machines"  # noqa: S105 - a key's name, not a secret
 """OpenBao identity-token key signing every identity's Temporal JWT (RS256; its public part
 is served at ``identity/oidc/.well-known/keys``, which the Temporal server reads)."""
+TEMPORAL_AUDIENCE_PREFIX: Final = "temporal:"
+"""Prefix of machine tokens' audiences. OpenBao generates OIDC client ids (people's token
+audiences) without a colon, so no person's token can carry a machine audience."""
+
+
+def temporal_audience(principal: str) -> str:
+    """The ``aud`` of ``principal``'s own Temporal JWT (an identity or ``temporal-admin``).
+
+    The front accepts a machine token on the identities' port only from the principal whose
+    certificate it was minted for (``aud`` = this), so tokens are not interchangeable.
+    """
+    return TEMPORAL_AUDIENCE_PREFIX + principal
 
 
 WORKER_TEMPORAL_ROLE: Final = "write"

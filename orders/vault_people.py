@@ -19,11 +19,21 @@ and the Temporal UI. What is applied, as code, by :func:`apply_people` (called f
   entries that are not ``<namespace>:<role>`` (as Temporal's claim mapper does).
 * The OIDC provider ``orders`` with the scopes ``profile`` (``username``) and
   ``permissions``, the RS256 signing key ``orders-people``, the assignment
-  ``orders-people`` (members of any people group; nobody else can obtain a token), and two
-  clients: ``codec-server`` (*public*: PKCE, used by the codec server's browser login and
-  by ``orders login``; its ``client_id`` is the tokens' audience) and ``temporal-ui``
-  (confidential, for a Temporal UI with its own login). OpenBao generates client ids;
-  :func:`client_id` reads them. The issuer is ``<issuer base>/v1/identity/oidc/provider/
+  ``orders-people`` (members of any people group; nobody else can obtain a token), and
+  three clients, one per place a person's token is accepted, so that no token is accepted
+  at another (each client's id is its tokens' ``aud``, and each acceptor checks its own):
+
+  - ``codec-server`` (*public*: PKCE): the codec server's browser login and ``orders
+    login`` for API calls to the codec server. Accepted by the codec server only;
+  - ``temporal-cli`` (*public*: PKCE, loopback redirect): programs a person runs against
+    Temporal (CLI, SDK), through the authorization front's persons' port. Accepted there
+    only;
+  - ``temporal-ui`` (confidential, for a Temporal UI with its own login): the UI forwards
+    it to Temporal as the ``temporal-ui`` principal; accepted there only.
+
+  The codec server receives every person's token on every decode and Temporal every CLI
+  token: if one token served both, either could replay it at the other. OpenBao generates
+  client ids; :func:`client_id` reads them. The issuer is ``<issuer base>/v1/identity/oidc/provider/
   orders`` (:func:`issuer_for`), where the base is OpenBao's ``api_addr`` unless
   configured (a cluster's external URL).
 * The group ``order-approvers`` carries the approvers' signing policy
@@ -59,6 +69,9 @@ CODEC_CLIENT: Final = "codec-server"
 """OIDC client of the codec server and the CLI (public, PKCE); its id is their audience."""
 UI_CLIENT: Final = "temporal-ui"
 """OIDC client of a Temporal UI with its own login (confidential)."""
+TEMPORAL_CLIENT: Final = "temporal-cli"
+"""OIDC client of programs a person runs against Temporal (public, PKCE); its id is the
+audience the authorization front's persons' port requires."""
 CLI_REDIRECT_URI: Final = "http://127.0.0.1/callback"
 """``orders login``'s loopback callback; OpenBao matches loopback redirects on any port."""
 CODEC_CALLBACK_PATH: Final = "/oidc/callback"
@@ -188,6 +201,8 @@ def _oidc_clients(oidc: OidcConfig) -> dict[str, dict[str, Any]]:
             "redirect_uris": sorted({CLI_REDIRECT_URI, *oidc.codec_redirect_uris}),
         },
         UI_CLIENT: {"client_type": "confidential", "redirect_uris": sorted(oidc.ui_redirect_uris)},
+        # Public like the codec server's, but its own audience: Temporal's persons' port.
+        TEMPORAL_CLIENT: {"client_type": "public", "redirect_uris": [CLI_REDIRECT_URI]},
     }
 
 

@@ -7,7 +7,9 @@ An authorizing Temporal server (docker-compose, kind) refuses calls without a JW
 * the RS256 key ``orders-machines`` (:data:`orders.identities.TEMPORAL_TOKEN_KEY`), rotated
   daily, usable only by the roles below (``allowed_client_ids``);
 * one role per identity that calls Temporal, ``identity/oidc/role/<identity>``, whose
-  template is the identity's fixed permissions
+  ``client_id`` (the tokens' ``aud``) is ``temporal:<identity>``
+  (:func:`orders.identities.temporal_audience`, checked by the authorization front against
+  the caller's certificate) and whose template is the identity's fixed permissions
   (:func:`orders.identities.temporal_permissions`: ``orders:write`` for workers, as
   Temporal's default authorizer requires to poll, and for the client) and whose lifetime
   is minutes (``Ttls.temporal_token``);
@@ -40,7 +42,9 @@ from orders.identities import Identity
 from orders.vault_people import PERMISSIONS_CLAIM
 from orders.vault_policy import read_shipped
 
-JWKS_PATH: Final = "/v1/identity/oidc/.well-known/keys"
+ISSUER_PATH: Final = "/v1/identity/oidc"
+"""Identity tokens' ``iss`` is OpenBao's ``api_addr`` followed by this (no issuer is set)."""
+JWKS_PATH: Final = f"{ISSUER_PATH}/.well-known/keys"
 """Where OpenBao publishes the public keys of its identity tokens."""
 KEY_ROTATION: Final = "24h"
 KEY_VERIFICATION_TTL: Final = "24h"
@@ -60,6 +64,11 @@ def jwks_url_for(vault_base: str) -> str:
     return vault_base.rstrip("/") + JWKS_PATH
 
 
+def issuer_for(api_addr: str) -> str:
+    """The identity tokens' ``iss`` of an OpenBao whose ``api_addr`` is ``api_addr``."""
+    return api_addr.rstrip("/") + ISSUER_PATH
+
+
 def token_path(identity: Identity) -> str:
     """Where ``identity`` reads a fresh token with its own Vault token."""
     return f"identity/oidc/token/{identity.temporal_token_role}"
@@ -74,6 +83,8 @@ def role(identity: Identity, ttl: int) -> dict[str, Any]:
         "key": MANAGED_KEY,
         "template": json.dumps({PERMISSIONS_CLAIM: list(permissions)}),
         "ttl": ttl,
+        # The token's aud: the front checks it against the caller's certificate.
+        "client_id": identities.temporal_audience(identity.temporal_token_role),
     }
 
 
@@ -83,6 +94,7 @@ def admin_role() -> dict[str, Any]:
         "key": MANAGED_KEY,
         "template": json.dumps({PERMISSIONS_CLAIM: list(identities.temporal_admin_permissions())}),
         "ttl": ADMIN_TOKEN_TTL,
+        "client_id": identities.temporal_audience(ADMIN_ROLE),
     }
 
 

@@ -213,7 +213,8 @@ class TokenVerifier:
     Args:
         keys: Verification keys (normally a :class:`JwksCache`).
         issuer: Required ``iss``.
-        audience: Required ``aud`` (the codec server's client id).
+        audience: Required ``aud`` (the codec server's client id); :meth:`verify` may ask
+            for another one per call.
         leeway_seconds: Clock skew tolerated on ``exp``/``iat``/``nbf``.
     """
 
@@ -225,8 +226,12 @@ class TokenVerifier:
         self.audience = audience
         self.leeway_seconds = leeway_seconds
 
-    async def verify(self, token: str) -> Principal:
+    async def verify(self, token: str, audience: str | None = None) -> Principal:
         """Verify ``token`` and return who it names.
+
+        Args:
+            token: The JWT.
+            audience: The ``aud`` required this time (default: the verifier's).
 
         Raises:
             InvalidTokenError: For any token that must not be trusted.
@@ -250,7 +255,7 @@ class TokenVerifier:
                 token,
                 key.key,
                 algorithms=[alg],
-                audience=self.audience,
+                audience=audience or self.audience,
                 issuer=self.issuer,
                 leeway=self.leeway_seconds,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},

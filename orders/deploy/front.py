@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from orders import identities
+from orders import identities, vault_tokens
 from orders.deploy import people_auth, tls
 
 NAME: Final = "temporal-front"
@@ -68,30 +68,44 @@ def command(
     *,
     upstream_target: str,
     token_key: str,
-    people: people_auth.Endpoints | None = None,
-    audience: str = "",
+    vault: people_auth.Endpoints | None = None,
+    machine_issuer: str = "",
+    ui_audience: str = "",
 ) -> list[str]:
     """``python -m orders.front ...`` with the deployed stacks' paths.
+
+    One audience per token kind (:mod:`orders.front.bearers`): each identity may forward
+    only its own machine token, the UI principal only the UI client's tokens.
 
     Args:
         upstream_target: ``--upstream`` (the real frontend).
         token_key: File the MAC key is read from.
-        people: Where the people's OIDC provider is (its JWKS, issuer); None where no
-            person's token reaches Temporal (kind: its UI has no login).
-        audience: ``--people-audience`` (a shell expression in compose: read from a file).
+        vault: Where OpenBao's key sets are (identities' tokens; people's provider); None:
+            the front checks no bearer.
+        machine_issuer: ``--machine-issuer``: identities' tokens' ``iss`` (OpenBao's
+            ``api_addr`` there, :func:`orders.vault_tokens.issuer_for`).
+        ui_audience: ``--ui-audience``: the UI client's id (a shell expression in compose:
+            read from a file); empty where the UI has no login (kind) and forwards no token.
     """
-    people_args = (
-        [
-            "--people-jwks-url",
-            people.jwks_internal,
-            "--people-issuer",
-            people.issuer,
-            "--people-audience",
-            audience,
+    token_args: list[str] = []
+    if vault is not None:
+        token_args = [
+            "--machine-jwks-url",
+            vault.machine_jwks_internal,
+            "--machine-issuer",
+            machine_issuer,
+            "--jwks-ca",
+            tls.CA_PATH,
         ]
-        if people is not None
-        else []
-    )
+    if vault is not None and ui_audience:
+        token_args += [
+            "--people-jwks-url",
+            vault.jwks_internal,
+            "--people-issuer",
+            vault.issuer,
+            "--ui-audience",
+            ui_audience,
+        ]
     return [
         "python",
         "-m",
@@ -116,7 +130,7 @@ def command(
         f"{CLIENT_TLS_DIR}/{tls.KEY_FILE}",
         "--token-key-file",
         token_key,
-        *people_args,
+        *token_args,
         "--health-port",
         str(HEALTH_PORT),
     ]
@@ -189,15 +203,20 @@ def health_check_python() -> str:
 
 
 def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
-    """The compose services ``temporal-front`` and ``openbao-relay``."""
+    """The compose services ``temporal-front`` and ``openbao-relay``.
+
+    Compose's OpenBao has its public address as ``api_addr``, so identities' tokens say
+    ``iss`` = that address + ``/v1/identity/oidc`` (a unit test reads the rendered config).
+    """
     from orders.deploy import compose_infra as ci
 
     audience = f'"$$(cat {people_auth.OIDC_DIR}/{people_auth.UI_CLIENT_ID_FILE})"'
     argv = command(
         upstream_target=upstream(),
         token_key=LIVE_TOKEN_KEY,
-        people=people,
-        audience=audience,
+        vault=people,
+        machine_issuer=vault_tokens.issuer_for(people.vault_public),
+        ui_audience=audience,
     )
     copy_key = f"(umask 077 && cat /run/secrets/{TOKEN_KEY} > {LIVE_TOKEN_KEY})"
     script = f"{copy_key} && exec " + " ".join(argv)
@@ -291,8 +310,32 @@ def _tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
+OPENBAO_APP: Final = "openbao"
+"""``app.kubernetes.io/name`` of OpenBao's pods (the key sets the front verifies with)."""
+OPENBAO_PORT: Final = 8200
+
+
+def kind_command() -> list[str]:
+    """The kind Deployment's command (``k8s/overlays/kind/infra/temporal-front``).
+
+    kind's OpenBao has ``openbao.orders.local`` as ``api_addr`` (its StatefulSet's
+    ``BAO_API_ADDR``), the base of identities' tokens' ``iss``; the UI has no login there.
+    """
+    from orders.deploy import common, k8s_base
+
+    return command(
+        upstream_target=upstream(f"temporal-frontend.{common.INFRA_NAMESPACE}.svc"),
+        token_key=f"/run/secrets/{NAME}/{TOKEN_KEY_FILE}",
+        vault=k8s_base.KIND_PEOPLE,
+        machine_issuer=vault_tokens.issuer_for(k8s_base.KIND_PEOPLE.vault_internal),
+    )
+
+
 def front_policy() -> dict[str, Any]:
-    """The front accepts the workers, the UI and the namespace Job; it reaches Temporal only."""
+    """The front accepts the workers, the UI and the namespace Job; it reaches Temporal only.
+
+    And OpenBao, for the key sets it checks identities' tokens with.
+    """
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -329,6 +372,7 @@ def front_policy() -> dict[str, Any]:
                     ],
                 },
                 {"to": [_pods(INFRA, (TEMPORAL_APP,))], "ports": _tcp(FRONTEND_PORT)},
+                {"to": [_pods(INFRA, (OPENBAO_APP,))], "ports": _tcp(OPENBAO_PORT)},
             ],
         },
     }

@@ -543,6 +543,7 @@ def authz_front(
     people_port: int,
     health_port: int,
     people: tuple[str, str, str] | None,
+    machines: tuple[str, str] | None = None,
 ) -> Proc:
     """The authorization front (:mod:`orders.front`) on the stack's Temporal address.
 
@@ -552,6 +553,7 @@ def authz_front(
         people_port: Persons' port (TLS + their OIDC token).
         health_port: Loopback port of its plain-HTTP ``/healthz`` (readiness).
         people: (JWKS URL, issuer, audience) of persons' tokens; None refuses persons.
+        machines: (JWKS URL, issuer) of identities' tokens; None leaves their bearers unchecked.
     """
     cert, key = paths.server_cert("temporal")
     up_cert, up_key = paths.server_cert(FRONT_CLIENT_CERT)
@@ -566,11 +568,12 @@ def authz_front(
             people[1],
             "--people-audience",
             people[2],
-            "--people-ca",
-            str(paths.ca_file),
         ]
         if people
         else []
+    )
+    machine_args = (
+        ["--machine-jwks-url", machines[0], "--machine-issuer", machines[1]] if machines else []
     )
     # The front enforces the committed rules file (reviewed like the policies), not a render
     # of the contract: the matrix test compares it with the contract.
@@ -608,6 +611,9 @@ def authz_front(
             "--rules",
             str(paths.dev / FRONT_RULES),
             *people_args,
+            *machine_args,
+            "--jwks-ca",
+            str(paths.ca_file),
         ],
         log_path=paths.log_file("temporal-front"),
     )

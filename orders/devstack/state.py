@@ -197,6 +197,9 @@ class StackInfo(BaseModel):
     """Issuer of people's ID tokens (OpenBao's ``orders`` OIDC provider)."""
     codec_client_id: str | None = None
     """The codec server's OIDC client id (its tokens' audience; public, PKCE)."""
+    temporal_client_id: str | None = None
+    """The ``temporal-cli`` OIDC client id: the audience of persons' tokens for Temporal
+    (the persons' port); the codec server's tokens are refused there."""
     temporal_people_address: str | None = None
     """The authorization front's port for persons: TLS and their OIDC token, no certificate
     (``temporal_address`` is the identities' port, mTLS)."""

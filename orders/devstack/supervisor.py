@@ -29,7 +29,7 @@ from typing import Any, Final
 import asyncpg
 import hvac
 
-from orders import identities
+from orders import identities, vault_tokens
 from orders import logging as olog
 from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
@@ -46,6 +46,7 @@ from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
 from orders.vault_people import (
     CODEC_CALLBACK_PATH,
     CODEC_CLIENT,
+    TEMPORAL_CLIENT,
     OidcConfig,
     client_id,
     ensure_dev_users,
@@ -173,6 +174,7 @@ class Supervisor:
         users = await asyncio.to_thread(ensure_dev_users, root, p)
         log.info("vault.dev_users", users=users)
         codec_client_id = await asyncio.to_thread(client_id, root, CODEC_CLIENT)
+        temporal_client_id = await asyncio.to_thread(client_id, root, TEMPORAL_CLIENT)
         await asyncio.to_thread(self._issue_server_cert, root, Server.CODEC, "codec-server")
         await asyncio.to_thread(self._issue_server_cert, root, Server.TEMPORAL, "temporal")
         await asyncio.to_thread(self._internode, root)
@@ -197,6 +199,7 @@ class Supervisor:
             temporal_server_name=Server.TEMPORAL.value,
             oidc_issuer=issuer_for(vault_addr),
             codec_client_id=codec_client_id,
+            temporal_client_id=temporal_client_id,
         )
         self.info.save(p)
 
@@ -210,9 +213,12 @@ class Supervisor:
         )
         await temporal_up
         issuer = issuer_for(vault_addr)
-        people = (jwks_url_for(issuer), issuer, codec_client_id)
+        # One audience per token kind: persons' port, the temporal-cli client's tokens only;
+        # identities' port, each identity's own machine token (orders.front.bearers).
+        people = (jwks_url_for(issuer), issuer, temporal_client_id)
+        machines = (vault_tokens.jwks_url_for(vault_addr), vault_tokens.issuer_for(vault_addr))
         health_port = servers.free_port()
-        front = servers.authz_front(p, t_port, people_port, health_port, people)
+        front = servers.authz_front(p, t_port, people_port, health_port, people, machines)
         health = f"http://{servers.HOST}:{health_port}/healthz"
         await self._start(front, servers.http_ok(health, p.ca_file))
         await self._start(

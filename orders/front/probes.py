@@ -256,11 +256,17 @@ def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
 
 
 def channel(
-    target: str, ca_file: str | Path, server_name: str, cert: certs.IssuedCert
+    target: str, ca_file: str | Path, server_name: str, cert: certs.IssuedCert | None
 ) -> grpc.aio.Channel:
-    """A gRPC channel presenting ``cert`` (mTLS), verifying ``server_name`` against the CA."""
+    """A gRPC channel verifying ``server_name`` against the CA, presenting ``cert`` (mTLS).
+
+    With ``cert`` None the channel is TLS without a client certificate (the persons' port).
+    """
     ca = Path(ca_file).read_bytes()
-    creds = grpc.ssl_channel_credentials(ca, cert.private_key.encode(), cert.fullchain.encode())
+    if cert is None:
+        creds = grpc.ssl_channel_credentials(ca)
+    else:
+        creds = grpc.ssl_channel_credentials(ca, cert.private_key.encode(), cert.fullchain.encode())
     return grpc.aio.secure_channel(
         target, creds, options=[("grpc.ssl_target_name_override", server_name)]
     )
@@ -280,8 +286,13 @@ def wrong_answers(
     return wrong
 
 
-async def attempt(channel: grpc.aio.Channel, probe: Probe) -> tuple[grpc.StatusCode, float]:
-    """The status Temporal (or the front) answers ``probe`` with, and how long it took."""
+async def attempt(
+    channel: grpc.aio.Channel, probe: Probe, bearer: str | None = None
+) -> tuple[grpc.StatusCode, float]:
+    """The status Temporal (or the front) answers ``probe`` with, and how long it took.
+
+    ``bearer`` is sent as ``authorization: Bearer …`` (a JWT), as SDK clients send theirs.
+    """
     call: grpc.aio.UnaryUnaryMultiCallable[Any, bytes] = channel.unary_unary(
         f"/{probe.service}/{probe.method}",
         request_serializer=lambda m: m.SerializeToString(),
@@ -289,7 +300,8 @@ async def attempt(channel: grpc.aio.Channel, probe: Probe) -> tuple[grpc.StatusC
     )
     started = time.monotonic()
     try:
-        await call(probe.request, timeout=probe.timeout)
+        metadata = (("authorization", f"Bearer {bearer}"),) if bearer else None
+        await call(probe.request, timeout=probe.timeout, metadata=metadata)
         code = grpc.StatusCode.OK
     except grpc.aio.AioRpcError as err:
         code = err.code()

@@ -11,8 +11,12 @@ Callers are authenticated by the port they reach:
 - the *identities' port* requires a client certificate chaining to the client CA (the
   Vault root CA): the principal is its CN, which Vault PKI lets only that identity obtain;
 - the optional *people's port* takes no certificate and requires a person's bearer token
-  from the OIDC provider (verified like the codec server does); the principal is the
-  person, with the permissions the token carries.
+  from the OIDC provider for Temporal (verified like the codec server does, with the
+  ``temporal-cli`` client's audience); the principal is the person, with the permissions
+  the token carries.
+
+A bearer on the identities' port must be the caller's own token (:mod:`orders.front.bearers`:
+one audience per token kind), or the call is ``UNAUTHENTICATED``.
 
 Refusals are ``PERMISSION_DENIED`` with a message naming the principal and the call, and a
 structured ``front.denied`` security event in the log.
@@ -40,8 +44,9 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
 from orders import identities
 from orders import logging as olog
-from orders.codec_server.auth import InvalidTokenError, KeysUnavailableError, TokenVerifier
+from orders.codec_server.auth import KeysUnavailableError
 from orders.front import decide, wire
+from orders.front.bearers import Bearers, WrongBearerError
 from orders.front.rules import Rules, RulesFile
 from orders.front.tokens import TokenBinding
 from orders.identities import TemporalAccess
@@ -171,7 +176,8 @@ class Front:
         rules: The rules in force (re-read when their file changes).
         upstream: The channel to the frontend.
         tokens: Binds task tokens to pollers.
-        people: Verifies persons' tokens (None: persons are refused).
+        bearers: Which bearer each caller may present (default: no persons, identities'
+            bearers unchecked).
     """
 
     def __init__(
@@ -179,21 +185,31 @@ class Front:
         rules: RulesFile,
         upstream: Upstream,
         tokens: TokenBinding,
-        people: TokenVerifier | None = None,
+        bearers: Bearers | None = None,
     ) -> None:
-        self._rules, self.upstream, self.tokens, self.people = rules, upstream, tokens, people
+        self._rules, self.upstream, self.tokens = rules, upstream, tokens
+        self.bearers = bearers or Bearers()
 
     @property
     def rules(self) -> Rules:
         """The rules in force now."""
         return self._rules.current()
 
-    def identity_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
-        """The identity named by the verified client certificate, if the rules know it."""
+    async def identity_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
+        """The identity named by the verified client certificate, if its bearer is its own."""
         names = list(context.auth_context().get("x509_common_name") or ())
         if len(names) != 1:
             return None
         name = names[0].decode(errors="replace")
+        try:
+            await self.bearers.check_forwarded(name, _bearer(context))
+        except WrongBearerError as exc:
+            log.warning("front.bearer_refused", principal=name, reason=str(exc)[:120])
+            return None
+        except KeysUnavailableError:
+            # Not the caller's fault: a retryable answer, so workers keep going.
+            log.warning("front.keys_unavailable", principal=name)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "token keys unavailable")
         # A certificate the client CA vouches for, of a principal the rules do not list
         # (codec-server, order-migrate): known, and allowed nothing but the harmless calls.
         access = self.rules.principals.get(name, TemporalAccess())
@@ -202,11 +218,11 @@ class Front:
     async def person_caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
         """The person named by a valid bearer token, with their strongest role's access."""
         token = _bearer(context)
-        if self.people is None or not token:
+        if not token:
             return None
         try:
-            person = await self.people.verify(token)
-        except (InvalidTokenError, KeysUnavailableError) as exc:
+            person = await self.bearers.person(token)
+        except (WrongBearerError, KeysUnavailableError) as exc:
             log.warning("front.person_refused", reason=str(exc)[:120])
             return None
         roles = {role for ns, role in person.permissions if ns == self.rules.namespace}
@@ -228,7 +244,7 @@ class Front:
         self, path: str, request: bytes, context: grpc.aio.ServicerContext[Any, Any], people: bool
     ) -> bytes:
         """Authenticate the caller, decide, and forward the call (or refuse it)."""
-        caller = await self.person_caller(context) if people else self.identity_caller(context)
+        caller = await (self.person_caller(context) if people else self.identity_caller(context))
         method = path.rsplit("/", 1)[-1]
         if caller is None:
             log.warning("front.unauthenticated", call=method, port="people" if people else "mtls")

@@ -187,14 +187,25 @@ async def run_activity_as_run(run_id: str, fn: Callable[[A], Awaitable[T]], arg:
     return await env.run(fn, arg)
 
 
-async def person_token(stack: StackInfo, paths: StackPaths, user: str) -> str:
-    """A fresh ID token of a dev person from OpenBao's provider (code flow with PKCE)."""
+async def person_token(
+    stack: StackInfo, paths: StackPaths, user: str, client_id: str | None = None
+) -> str:
+    """A fresh ID token of a dev person from OpenBao's provider (code flow with PKCE).
+
+    Args:
+        stack: The running stack.
+        paths: Its paths (the dev person's password).
+        user: The dev person.
+        client_id: The OIDC client, i.e. the token's audience (default: ``temporal-cli``,
+            the one Temporal's persons' port accepts).
+    """
     from orders import oidc, vault_people
 
-    assert stack.codec_client_id, "the stack must register the OIDC client"
+    client_id = client_id or stack.temporal_client_id
+    assert client_id, "the stack must register the OIDC client"
     password = vault_people.dev_password(paths, user)
     return await oidc.fetch_person_token(
-        stack.vault_addr, stack.codec_client_id, user, password, verify=stack.verify
+        stack.vault_addr, client_id, user, password, verify=stack.verify
     )
 
 

@@ -126,3 +126,9 @@ def test_json_that_is_not_an_object_is_refused() -> None:
     for text, why in (("[1, 2]", "must be a JSON object"), ("{oops", "not valid JSON")):
         with pytest.raises(orders_client.InvalidOrderError, match=why):
             orders_client.json_object(text, "order")
+
+
+def test_login_for_an_unknown_place_is_refused_before_any_stack() -> None:
+    result = CliRunner().invoke(cli.app, ["login", "--for", "anything"])
+    assert result.exit_code == 2
+    assert "--for must be one of codec-server, temporal" in result.output

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orders import identities, vault_pki
+from orders import identities, vault_pki, vault_tokens
 from orders.deploy import common, compose_infra, front, k8s_base, render, tls
 from orders.identities import Server
 from tests.support_deploy import compose_mounts
@@ -528,10 +528,11 @@ def test_kind_network_policies_are_the_rendered_ones() -> None:
 
 def test_kind_front_runs_the_rendered_command(kind_objects: list[dict[str, Any]]) -> None:
     c = _container(_by(kind_objects, "Deployment", front.NAME))
-    assert c["command"] == front.command(
-        upstream_target=front.upstream(f"temporal-frontend.{common.INFRA_NAMESPACE}.svc"),
-        token_key=f"/run/secrets/{front.NAME}/{front.TOKEN_KEY_FILE}",
-    )
+    assert c["command"] == front.kind_command()
+    # Identities' tokens say iss = OpenBao's api_addr + /v1/identity/oidc.
+    bao = _plain_env(_container(_by(kind_objects, "StatefulSet", "openbao")))
+    [issuer] = _option(c["command"], "--machine-issuer")
+    assert issuer == vault_tokens.issuer_for(bao["BAO_API_ADDR"])
 
 
 def _policy(name: str) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:

@@ -1,0 +1,102 @@
+"""One audience per token kind at the front (:mod:`orders.front.bearers`), without servers.
+
+The real stack covers the persons' port, identities' machine tokens and the codec server
+(``tests/integration/front/test_audiences.py``); the UI's forwarded token is covered here,
+since the dev stack's UI has no login.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orders import identities
+from orders.codec_server.auth import StaticKeys, TokenVerifier
+from orders.front.bearers import UI_PRINCIPAL, Bearers, WrongBearerError
+from tests.unit.codec_server.test_app import jwks, token
+
+PEOPLE_ISSUER = "https://bao.test/v1/identity/oidc/provider/orders"
+MACHINE_ISSUER = "https://bao.test/v1/identity/oidc"
+CLI, UI, CODEC = "cliClientId", "uiClientId", "codecClientId"
+CLIENT = identities.ORDER_CLIENT.name
+
+
+def _bearers(*, machines: bool = True) -> Bearers:
+    keys = StaticKeys(jwks())
+    return Bearers(
+        people=TokenVerifier(keys, PEOPLE_ISSUER, CLI),
+        people_audience=CLI,
+        ui_audience=UI,
+        machines=TokenVerifier(keys, MACHINE_ISSUER, "unused") if machines else None,
+    )
+
+
+def _person(aud: str) -> str:
+    return token(["orders:read"], iss=PEOPLE_ISSUER, aud=aud)
+
+
+def _machine(principal: str, **claims: Any) -> str:
+    aud = identities.temporal_audience(principal)
+    return token(["orders:write"], **({"iss": MACHINE_ISSUER, "aud": aud} | claims))
+
+
+async def test_persons_port_takes_the_temporal_clients_tokens_only() -> None:
+    bearers = _bearers()
+    assert (await bearers.person(_person(CLI))).username == "ada"
+    for wrong in (_person(CODEC), _person(UI), _machine(CLIENT)):
+        with pytest.raises(WrongBearerError):
+            await bearers.person(wrong)
+
+
+async def test_no_persons_port_audience_no_person() -> None:
+    bearers = Bearers(people=_bearers().people, ui_audience=UI)
+    with pytest.raises(WrongBearerError, match="no persons"):
+        await bearers.person(_person(CLI))
+
+
+async def test_an_identity_forwards_its_own_machine_token_only() -> None:
+    bearers = _bearers()
+    await bearers.check_forwarded(CLIENT, _machine(CLIENT))
+    await bearers.check_forwarded(CLIENT, "")  # none: an authorizing server grants nothing
+    other = identities.ORDER_VALIDATE.name
+    wrong = (_machine(other), _person(CLI), _person(CODEC), _person(UI))
+    for bad in (*wrong, _machine(CLIENT, iss=PEOPLE_ISSUER)):
+        with pytest.raises(WrongBearerError):
+            await bearers.check_forwarded(CLIENT, bad)
+
+
+async def test_the_admin_step_forwards_the_admin_token() -> None:
+    admin = identities.TEMPORAL_ADMIN_CERT_NAME
+    await _bearers().check_forwarded(admin, _machine(identities.TEMPORAL_ADMIN_TOKEN_ROLE))
+    with pytest.raises(WrongBearerError):
+        await _bearers().check_forwarded(admin, _machine(CLIENT))
+
+
+async def test_the_ui_forwards_persons_ui_tokens_only() -> None:
+    bearers = _bearers()
+    await bearers.check_forwarded(UI_PRINCIPAL, _person(UI))
+    for bad in (_person(CLI), _person(CODEC), _machine(CLIENT)):
+        with pytest.raises(WrongBearerError):
+            await bearers.check_forwarded(UI_PRINCIPAL, bad)
+    # A front that knows no UI client lets the UI forward nothing.
+    with pytest.raises(WrongBearerError):
+        await Bearers(people=bearers.people).check_forwarded(UI_PRINCIPAL, _person(UI))
+
+
+async def test_principals_without_a_temporal_token_forward_none() -> None:
+    for principal in (identities.CODEC_SERVER.name, identities.ORDER_MIGRATE.name):
+        await _bearers().check_forwarded(principal, "")
+        with pytest.raises(WrongBearerError, match="holds no Temporal token"):
+            await _bearers().check_forwarded(principal, _machine(CLIENT))
+
+
+async def test_machine_audiences_are_distinct_and_cannot_be_a_client_id() -> None:
+    audiences = Bearers().audiences
+    assert len(set(audiences.values())) == len(audiences)
+    assert set(audiences) == {
+        *(i.name for i in identities.temporal_token_identities()),
+        identities.TEMPORAL_ADMIN_CERT_NAME,
+    }
+    # OpenBao's generated client ids are alphanumeric: no person's token has this aud.
+    assert all(":" in a for a in audiences.values())
