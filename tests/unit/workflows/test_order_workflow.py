@@ -35,7 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from orders import identities
-from orders.approvals import ApproverRegistry, PinnedApprover
+from orders.approvals import ApproverRegistry, PinnedApprover, RegistryRequest
 from orders.identities import Kind
 from orders.models import (
     ApprovalPolicy,
@@ -110,6 +110,12 @@ class FakeShop:
     approver_keys: dict[str, dict[int, Ed25519PrivateKey]] = field(default_factory=dict)
     """Approver -> key version -> private key (stands in for the approvers' Transit keys)."""
     registry_loads: int = 0
+    registry_reads: list[tuple[str, ...]] = field(default_factory=list)
+    """Names each load_approvers asked for (() = everyone), in order."""
+    removed: set[str] = field(default_factory=set)
+    """Approvers outside order-approvers (as OpenBao's group would say)."""
+    min_versions: dict[str, int] = field(default_factory=dict)
+    """Approver -> lowest key version in force (Transit min_decryption_version)."""
     duplicates: set[str] = field(default_factory=set)
     """Order ids validate refuses as recorded by another run (DuplicateOrder)."""
     recorded_totals: dict[str, int] = field(default_factory=dict)
@@ -195,8 +201,10 @@ class FakeShop:
         return Notification(order_id=ref.order_id, kind="order_completed")
 
     @activity.defn(name=identities.LOAD_APPROVERS)
-    async def load_approvers(self) -> ApproverRegistry:
+    async def load_approvers(self, request: RegistryRequest | None = None) -> ApproverRegistry:
         self.registry_loads += 1
+        names = request.names if request is not None else ()
+        self.registry_reads.append(names)
         return ApproverRegistry(
             approvers=tuple(
                 PinnedApprover(
@@ -208,9 +216,13 @@ class FakeShop:
                             key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
                         ).decode()
                         for version, key in self.approver_keys.get(a.name, {}).items()
+                        if version >= self.min_versions.get(a.name, 1)
                     },
+                    member=a.name not in self.removed,
+                    min_key_version=self.min_versions.get(a.name, 1),
                 )
                 for a in identities.APPROVERS
+                if not names or a.name in names
             )
         )
 
