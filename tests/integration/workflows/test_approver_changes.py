@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import hvac
 import pytest
 from temporalio.client import Client
 
@@ -22,7 +23,7 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome, Step
 from orders.vault_people import PersonLoginError
 from tests.approval_cases import Target, send_update, signed
-from tests.integration.support import vault
+from tests.integration.support import login_as, vault
 from tests.integration.workflows.test_approvals import (
     awaiting,
     failed_tasks,
@@ -125,3 +126,23 @@ async def test_an_approver_removed_after_signing_is_refused(
     assert final.outcome is Outcome.COMPLETED
     assert [a.approver for a in final.approvals] == ["dave"]
     assert await failed_tasks(single) == 0
+
+
+def test_order_approvals_reads_membership_of_the_contract_approvers_only(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
+    """The reads the registry needs are granted, one by one; nothing next to them is."""
+    client = login_as(stack, stack_paths, identities.ORDER_APPROVALS)
+    try:
+        for path in identities.registry_reads(identities.ORDER_APPROVALS):
+            assert client.read(path)["data"]["id"]
+        group = f"identity/group/name/{identities.APPROVERS_GROUP}"
+        for path in ("identity/entity/name/dev-viewer", "identity/group/name/order-admins"):
+            with pytest.raises(hvac.exceptions.Forbidden):
+                client.read(path)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.list("identity/entity/id")
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.write_data(group, data={"member_entity_ids": []})
+    finally:
+        client.auth.token.revoke_self()
