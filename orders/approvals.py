@@ -23,6 +23,25 @@ integers; timestamps are ISO-8601 UTC with a ``Z`` and whole seconds; ``decision
 Signature: Vault Transit ``sign`` with the approver's ed25519 key ``approver-<name>``
 (pure Ed25519 over the bytes above, no prehash), as Vault returns it: ``vault:vN:<base64>``,
 where ``N`` is the key version the workflow looks up in its pinned registry.
+
+What is in force, and when
+--------------------------
+The registry (:class:`ApproverRegistry`, the ``load_approvers`` activity's result, recorded
+in history) holds, per approver, only the key versions *in force* when it was read, the
+versions Transit itself would still verify: at or above the key's
+``min_decryption_version`` (for signing keys, the lowest version ``verify`` accepts) and
+``min_available_version`` (versions below it are trimmed away); and whether the approver
+was a *member* of ``order-approvers`` (directly or through a subgroup, entity enabled),
+the group whose policy grants signing. A retired version answers
+:attr:`RejectReason.KEY_VERSION_RETIRED`, a removed approver
+:attr:`RejectReason.APPROVER_REMOVED`.
+
+A registry read when the order starts waiting goes stale: the workflow (``workflows/
+order.py``) reads it again, for the approvers concerned, when an approval arrives through
+the ``approve`` Update and before the decision becomes final, and re-checks every accepted
+approval with :func:`standing` against that fresh record. Only the decision is deferred to
+fresh data; the refusal itself is computed here, deterministically, from what history
+recorded.
 """
 
 from __future__ import annotations
@@ -68,7 +87,13 @@ class RejectReason(enum.StrEnum):
     NOT_AWAITING = "not_awaiting_approval"
     UNKNOWN_APPROVER = "unknown_approver"
     INACTIVE_APPROVER = "inactive_approver"
+    APPROVER_REMOVED = "approver_removed"
+    """No longer a member of ``order-approvers`` (or their entity is disabled) when read."""
     UNKNOWN_KEY_VERSION = "unknown_key_version"
+    KEY_VERSION_RETIRED = "key_version_retired"
+    """Signed with a key version below the one in force (Transit ``min_decryption_version``)."""
+    REGISTRY_UNAVAILABLE = "registry_unavailable"
+    """The approver registry could not be read again to confirm the approval; retry later."""
     BAD_SIGNATURE = "bad_signature"
     WRONG_NAMESPACE = "wrong_namespace"
     WRONG_WORKFLOW = "wrong_workflow"
@@ -128,7 +153,14 @@ class PinnedApprover(_Strict):
     limit_cents: StrictInt
     active: bool
     public_keys: dict[int, str] = Field(default_factory=dict)
-    """Key version -> base64 raw Ed25519 public key (from Transit ``keys/approver-<name>``)."""
+    """Key version -> base64 raw Ed25519 public key (from Transit ``keys/approver-<name>``),
+    versions in force only."""
+    member: bool = True
+    """In ``order-approvers`` (and entity enabled) when read. The default is what registries
+    recorded before membership was read mean: membership was not checked."""
+    min_key_version: StrictInt = Field(default=1, ge=1)
+    """Lowest version in force when read (Transit ``min_decryption_version``, or
+    ``min_available_version`` if higher); a signature naming a lower one is retired."""
 
 
 class ApproverRegistry(_Strict):
@@ -140,6 +172,23 @@ class ApproverRegistry(_Strict):
         """The approver called ``name``, if registered."""
         return next((a for a in self.approvers if a.name == name), None)
 
+    def merged(self, fresh: ApproverRegistry, names: frozenset[str]) -> ApproverRegistry:
+        """This registry with every approver in ``names`` as ``fresh`` read them.
+
+        An approver in ``names`` whom ``fresh`` does not hold (no longer in the contract,
+        or their key is gone) is dropped: nobody can approve as them any more.
+        """
+        kept = tuple(a for a in self.approvers if a.name not in names)
+        return ApproverRegistry(
+            approvers=kept + tuple(a for a in fresh.approvers if a.name in names)
+        )
+
+
+class RegistryRequest(_Strict):
+    """Argument of ``load_approvers``: whom to read (the whole contract when empty)."""
+
+    names: tuple[str, ...] = ()
+
 
 class AcceptedApproval(_Strict):
     """An approval the workflow accepted (shown by the ``status`` query)."""
@@ -150,6 +199,18 @@ class AcceptedApproval(_Strict):
     accepted_at: str
     """Workflow time of acceptance, ISO-8601 UTC."""
     nonce: str
+
+
+class RevokedApproval(_Strict):
+    """An accepted approval the workflow withdrew when it read the registry again."""
+
+    approver: str
+    decision: Decision
+    key_version: int
+    nonce: str
+    reason: RejectReason
+    revoked_at: str
+    """Workflow time of the fresh read that refused it, ISO-8601 UTC."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +279,10 @@ def signature_ok(approver: PinnedApprover, approval: SignedApproval) -> RejectRe
     match = SIGNATURE_PATTERN.match(approval.signature)
     if match is None:
         return RejectReason.BAD_SIGNATURE
-    public = approver.public_keys.get(int(match.group(1)))
+    version = int(match.group(1))
+    if version < approver.min_key_version:
+        return RejectReason.KEY_VERSION_RETIRED
+    public = approver.public_keys.get(version)
     if public is None:
         return RejectReason.UNKNOWN_KEY_VERSION
     try:
@@ -231,26 +295,40 @@ def signature_ok(approver: PinnedApprover, approval: SignedApproval) -> RejectRe
     return None
 
 
+def standing(approval: SignedApproval, registry: ApproverRegistry) -> RejectReason | None:
+    """What ``registry`` alone says of ``approval``: None if its signer may still sign it.
+
+    Checks, in order: the approver is registered, active in the contract and a member of
+    ``order-approvers``; the version the signature names is in force (not retired, not
+    unknown); the signature verifies under that version's pinned key. The workflow runs
+    this again on every accepted approval whenever it reads the registry afresh.
+    """
+    approver = registry.get(approval.message.approver)
+    if approver is None:
+        return RejectReason.UNKNOWN_APPROVER
+    if not approver.active:
+        return RejectReason.INACTIVE_APPROVER
+    if not approver.member:
+        return RejectReason.APPROVER_REMOVED
+    return signature_ok(approver, approval)
+
+
 def verify(
     approval: SignedApproval, expected: Expected, registry: ApproverRegistry
 ) -> RejectReason | None:
     """The one verifier: None if ``approval`` may be accepted, else why not.
 
-    Checks, in order: the approver is registered and active; the signature verifies under
-    the pinned key of the version it names; every bound field equals the workflow's own
+    Checks, in order: the approver's :func:`standing` in ``registry`` (registered, active,
+    member; key version in force; signature); every bound field equals the workflow's own
     state; the validity window against workflow time; the nonce is new to this workflow;
     the approver is not the submitter; and, for approvals (not rejections), the approver's
     limit covers the amount and the approver has not approved this order already.
     """
     msg = approval.message
     approver = registry.get(msg.approver)
-    if approver is None:
-        return RejectReason.UNKNOWN_APPROVER
-    if not approver.active:
-        return RejectReason.INACTIVE_APPROVER
-    bad_signature = signature_ok(approver, approval)
-    if bad_signature is not None:
-        return bad_signature
+    refused = standing(approval, registry)
+    if approver is None or refused is not None:
+        return refused or RejectReason.UNKNOWN_APPROVER
     bound = (
         (msg.namespace, expected.namespace, RejectReason.WRONG_NAMESPACE),
         (msg.workflow_id, expected.workflow_id, RejectReason.WRONG_WORKFLOW),

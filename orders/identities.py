@@ -426,8 +426,27 @@ APPROVERS: Final[tuple[Approver, ...]] = (
     Approver("carol", 1_000_000, active=False),
     Approver("dave", 2_500_000),
 )
-"""The approver registry (limits and active flags). Public keys come from Vault Transit;
-the workflow loads both once through ``load_approvers`` and pins them for the run."""
+"""The approver registry (limits and active flags). Public keys come from Vault Transit,
+membership from the ``order-approvers`` group; the workflow loads them through
+``load_approvers`` and records them in history (see ``orders.approvals``)."""
+
+APPROVERS_GROUP: Final = "order-approvers"
+"""OpenBao identity group whose policy lets its members sign with their own approver key."""
+
+
+def registry_reads(identity: Identity) -> tuple[str, ...]:
+    """OpenBao identity paths ``identity`` may read (what its policy must grant).
+
+    Only order-approvals: the approvers' group (its id) and each contract approver's entity
+    (the groups it is in, whether it is disabled), so the registry records who may sign
+    when it is read. Named one by one: no entity outside the contract is readable.
+    """
+    if identity is not ORDER_APPROVALS:
+        return ()
+    return (
+        f"identity/group/name/{APPROVERS_GROUP}",
+        *(f"identity/entity/name/{a.name}" for a in APPROVERS),
+    )
 
 
 def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:

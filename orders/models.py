@@ -14,7 +14,7 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from orders.approvals import AcceptedApproval
+from orders.approvals import AcceptedApproval, RevokedApproval
 from orders.identities import (
     APPROVAL_DEADLINE_SECONDS,
     APPROVAL_THRESHOLD_CENTS,
@@ -294,6 +294,9 @@ class OrderStatus(Model):
     never recorded anywhere: they do not reach history)."""
     rejected_signals: int = 0
     """``approval`` signals dropped: malformed, hostile, or failing verification."""
+    revoked_approvals: tuple[RevokedApproval, ...] = ()
+    """Accepted approvals withdrawn when the registry was read again before the decision
+    (their approver removed from ``order-approvers``, or their key version retired)."""
 
 
 class BusinessError(enum.StrEnum):

@@ -10,7 +10,9 @@ for every approver in the contract (``orders.identities.APPROVERS``):
   ``transit/sign/approver-{{identity.entity.name}}`` and nothing else. OpenBao fills the
   template with the caller's *entity* name, so a member signs with their own key only, and
   a person removed from the group can no longer sign at all (group policies are evaluated
-  on every request, so even a token issued before the removal loses the right).
+  on every request, so even a token issued before the removal loses the right), and what
+  they signed before is refused by the workflow, which reads membership (and the key
+  versions in force) again at verification time (``orders.approvals``).
 
 Approvers are people like any other (``orders.vault_people.ensure_dev_users`` creates the
 dev ones, passwords under ``.orders/dev/secrets/approver-<name>``). :func:`sign_as` logs an

@@ -90,7 +90,7 @@ SCOPES: Final[dict[str, str]] = {
 """Scope -> claims template, added to the ID token's base claims (iss, sub, aud, iat, exp)."""
 REQUESTED_SCOPES: Final = ("openid", *SCOPES)
 
-APPROVERS_GROUP: Final = "order-approvers"
+APPROVERS_GROUP: Final = identities.APPROVERS_GROUP
 PEOPLE_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "order-viewers": ("orders:read",),
     "order-operators": ("orders:write",),

@@ -117,6 +117,12 @@ def render_policy(identity: Identity) -> str:
                 parts.append(_stanza(path.format(key), capability))
     else:
         parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
+    reads = identities.registry_reads(identity)
+    if reads:
+        parts.append(
+            "\n# Who may sign approvals now: the approvers' group and each approver's entity.\n"
+            + "".join(_stanza(path, "read") for path in reads)
+        )
     if identities.temporal_permissions(identity):
         parts.append(
             "\n# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.\n"

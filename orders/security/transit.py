@@ -42,6 +42,19 @@ class DataKey:
         return f"DataKey(version={self.version})"
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """Public half of an asymmetric Transit key, as far as it is in force.
+
+    Attributes:
+        public_keys: Version -> base64 public key, only versions at or above ``min_version``.
+        min_version: Lowest version Transit still verifies.
+    """
+
+    public_keys: dict[int, str]
+    min_version: int
+
+
 def key_version(ciphertext: str) -> int:
     """Key version of a Transit ciphertext (``vault:v<N>:...``)."""
     match = _VERSION.match(ciphertext)
@@ -114,32 +127,55 @@ class TransitClient:
         if self._token_valid is not None and not await self._token_valid():
             raise VaultUnavailableError("Vault token expired or revoked; logging in again")
 
-    async def public_keys(self, key: str) -> dict[int, str]:
-        """Public keys of an asymmetric Transit key, per version (base64), via ``keys/<key>``.
+    async def read(self, path: str) -> dict[str, Any] | None:
+        """``GET /v1/<path>`` with this identity's token: its ``data``, or None if absent (404).
+
+        For reads outside the Transit mount that an identity's policy allows (the approver
+        registry reads the approvers' group and entities); the same pool, token and count.
 
         Raises:
-            TransitDeniedError: This token may not read the key.
-            TransitInvalidError: No such key (Vault answers 404) or not an asymmetric key.
+            TransitDeniedError: This token may not read ``path``.
+            VaultUnavailableError: Vault unreachable or failing; the caller retries.
         """
         self.requests += 1
         try:
-            resp = await self._http.get(
-                f"/v1/{self._mount}/keys/{key}", headers={"X-Vault-Token": self._token()}
-            )
+            resp = await self._http.get(f"/v1/{path}", headers={"X-Vault-Token": self._token()})
         except httpx.HTTPError as exc:
-            raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
+            raise VaultUnavailableError(f"Vault unreachable: {type(exc).__name__}") from None
         if resp.status_code == 403:
             await self._expired_login()
-            raise TransitDeniedError(f"Vault denied {self._mount}/keys")
-        if resp.status_code in (400, 404):
-            raise TransitInvalidError(f"no Transit key {key!r}")
+            raise TransitDeniedError(f"Vault denied {path}")
+        if resp.status_code == 404:
+            return None
         if resp.status_code >= 300:
-            raise VaultUnavailableError(f"Transit answered HTTP {resp.status_code}")
-        keys = resp.json()["data"]["keys"]
+            raise VaultUnavailableError(f"Vault answered HTTP {resp.status_code}")
+        data: dict[str, Any] = resp.json()["data"]
+        return data
+
+    async def signing_key(self, key: str) -> SigningKey:
+        """An asymmetric Transit key's public keys *in force* (``keys/<key>``).
+
+        In force: at or above ``min_decryption_version`` (for a signing key, the lowest
+        version Transit's own ``verify`` accepts) and ``min_available_version`` (older
+        versions are trimmed). Retired versions are left out, as Transit would refuse them.
+
+        Raises:
+            TransitDeniedError: This token may not read the key.
+            TransitInvalidError: No such key or not an asymmetric key.
+        """
+        data = await self.read(f"{self._mount}/keys/{key}")
+        if data is None:
+            raise TransitInvalidError(f"no Transit key {key!r}")
         try:
-            return {int(version): str(info["public_key"]) for version, info in keys.items()}
-        except (TypeError, KeyError) as exc:
+            lowest = max(
+                1,
+                int(data.get("min_decryption_version") or 1),
+                int(data.get("min_available_version") or 0),
+            )
+            keys = {int(v): str(info["public_key"]) for v, info in data["keys"].items()}
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
             raise TransitInvalidError(f"Transit key {key!r} has no public keys") from exc
+        return SigningKey({v: k for v, k in keys.items() if v >= lowest}, lowest)
 
     async def datakey(self, key: str) -> DataKey:
         """A fresh AES-256 data key, plaintext and wrapped under ``key``."""

@@ -23,6 +23,7 @@ from orders.approvals import (
     canonical_bytes,
     new_message,
     required_approvals,
+    standing,
     verify,
 )
 from orders.models import ApprovalPolicy
@@ -135,6 +136,55 @@ def test_a_valid_approval_passes() -> None:
 )
 def test_each_reason(approval: SignedApproval, expected: Expected, reason: RejectReason) -> None:
     assert verify(approval, expected, registry()) is reason
+
+
+def with_bob(**changes: object) -> ApproverRegistry:
+    """The registry with bob's entry changed (as a fresh read would record it)."""
+    base = registry()
+    bob = base.get("bob")
+    assert bob is not None
+    return base.merged(
+        ApproverRegistry(approvers=(bob.model_copy(update=changes),)), frozenset({"bob"})
+    )
+
+
+def test_a_removed_approver_is_refused_for_approvals_and_rejections() -> None:
+    removed = with_bob(member=False)
+    assert verify(sign(message()), EXPECTED, removed) is RejectReason.APPROVER_REMOVED
+    rejection = sign(message(decision=Decision.REJECT))
+    assert verify(rejection, EXPECTED, removed) is RejectReason.APPROVER_REMOVED
+    assert standing(sign(message()), removed) is RejectReason.APPROVER_REMOVED
+    # Everyone else is untouched by bob's fresh entry.
+    assert verify(sign(message("dave")), EXPECTED, removed) is None
+
+
+def test_a_retired_key_version_is_refused_even_with_its_public_key_still_pinned() -> None:
+    # min_key_version decides, not whether the (old) public key happens to be there.
+    retired = with_bob(min_key_version=2)
+    assert verify(sign(message()), EXPECTED, retired) is RejectReason.KEY_VERSION_RETIRED
+    assert standing(sign(message()), retired) is RejectReason.KEY_VERSION_RETIRED
+    # A version above everything pinned is unknown, not retired.
+    v2 = sign(message()).model_copy(
+        update={"signature": sign(message()).signature.replace("vault:v1:", "vault:v2:")}
+    )
+    assert verify(v2, EXPECTED, registry()) is RejectReason.UNKNOWN_KEY_VERSION
+
+
+def test_registries_recorded_before_membership_and_versions_keep_their_meaning() -> None:
+    """A registry recorded by the old activity (no ``member``/``min_key_version``) loads as
+    "member, every pinned version in force": committed histories replay unchanged."""
+    old = {"name": "bob", "limit_cents": 1_000_000, "active": True, "public_keys": {}}
+    pinned = ApproverRegistry.model_validate({"approvers": [old]}).approvers[0]
+    assert (pinned.member, pinned.min_key_version) == (True, 1)
+
+
+def test_merged_replaces_only_the_names_read_and_drops_those_gone() -> None:
+    base = registry()
+    fresh = ApproverRegistry(approvers=())  # bob's key no longer exists
+    merged = base.merged(fresh, frozenset({"bob"}))
+    assert merged.get("bob") is None
+    assert merged.get("dave") == base.get("dave")
+    assert verify(sign(message()), EXPECTED, merged) is RejectReason.UNKNOWN_APPROVER
 
 
 def test_a_rejection_needs_no_limit() -> None:

@@ -43,6 +43,7 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
     grants.add((f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", '"update"'))
     if identities.temporal_permissions(identity):
         grants.add((f"identity/oidc/token/{identity.temporal_token_role}", '"read"'))
+    grants |= {(path, '"read"') for path in identities.registry_reads(identity)}
     for key, ops in identities.transit_rights(identity).items():
         grants |= {(TRANSIT_PATHS[op][0].format(key), TRANSIT_PATHS[op][1]) for op in ops}
     return grants

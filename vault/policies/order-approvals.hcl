@@ -24,6 +24,25 @@ path "transit/keys/approver-*" {
   capabilities = ["read"]
 }
 
+# Who may sign approvals when the registry is read: the group whose policy grants signing
+# (its id) and each approver's entity (its groups, disabled or not). One path per approver
+# in the contract (orders.identities.registry_reads): no other entity is readable.
+path "identity/group/name/order-approvers" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/alice" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/bob" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/carol" {
+  capabilities = ["read"]
+}
+path "identity/entity/name/dave" {
+  capabilities = ["read"]
+}
+
 # Vault Transit: payload data keys and need-to-know fields (orders.identities).
 path "transit/datakey/plaintext/orders-payload" {
   capabilities = ["update"]

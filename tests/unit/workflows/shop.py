@@ -37,7 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from orders import identities
-from orders.approvals import ApproverRegistry, PinnedApprover
+from orders.approvals import ApproverRegistry, PinnedApprover, RegistryRequest
 from orders.identities import SEALED_FIELDS, Kind
 from orders.models import (
     ApprovalPolicy,
@@ -171,6 +171,12 @@ class FakeShop:
     """activity name -> order ids for which it fails with a non-business, non-retryable error."""
     approver_keys: ApproverKeys = field(default_factory=dict)
     registry_loads: int = 0
+    registry_reads: list[tuple[str, ...]] = field(default_factory=list)
+    """Names each load_approvers asked for (() = everyone), in order."""
+    removed: set[str] = field(default_factory=set)
+    """Approvers outside order-approvers (as OpenBao's group would say)."""
+    min_versions: dict[str, int] = field(default_factory=dict)
+    """Approver -> lowest key version in force (Transit min_decryption_version)."""
     duplicates: set[str] = field(default_factory=set)
     """Order ids validate refuses as recorded by another run (DuplicateOrder)."""
     recorded_totals: dict[str, int] = field(default_factory=dict)
@@ -254,17 +260,26 @@ class FakeShop:
         return Notification(order_id=ref.order_id, kind="order_completed")
 
     @activity.defn(name=identities.LOAD_APPROVERS)
-    async def load_approvers(self) -> ApproverRegistry:
+    async def load_approvers(self, request: RegistryRequest | None = None) -> ApproverRegistry:
         self.registry_loads += 1
+        names = request.names if request is not None else ()
+        self.registry_reads.append(names)
         return ApproverRegistry(
             approvers=tuple(
                 PinnedApprover(
                     name=a.name,
                     limit_cents=a.limit_cents,
                     active=a.active,
-                    public_keys=public_keys(self.approver_keys.get(a.name, {})),
+                    public_keys={
+                        version: key
+                        for version, key in public_keys(self.approver_keys.get(a.name, {})).items()
+                        if version >= self.min_versions.get(a.name, 1)
+                    },
+                    member=a.name not in self.removed,
+                    min_key_version=self.min_versions.get(a.name, 1),
                 )
                 for a in identities.APPROVERS
+                if not names or a.name in names
             )
         )
 

@@ -205,6 +205,116 @@ async def test_key_rotation_in_flight_and_new(harness: Harness) -> None:
     assert OrderStatus.model_validate(await before.result()).outcome is Outcome.COMPLETED
 
 
+async def test_an_approver_removed_while_the_order_waits_is_refused_by_the_update(
+    harness: Harness,
+) -> None:
+    """Pinned as a member when the order started waiting, removed before approving: the
+    Update reads the registry again (bob only) and refuses; the validator let it through."""
+    sign = local_signer(harness)
+    order = large()
+    handle = await awaiting(harness, order)
+    target = await Target.of(handle, NAMESPACE)
+    approval = await signed(sign, target.message("bob"))
+    harness.shop.removed.add("bob")
+    try:
+        assert await send_update(handle, approval) is RejectReason.APPROVER_REMOVED
+        assert harness.shop.registry_reads[-1] == ("bob",)
+        status = await status_of(handle)
+        assert status.rejected_approvals == 1  # refused by the handler, after the read
+        assert (status.step, status.approvals) == (Step.AWAITING_APPROVAL, ())
+        assert PAY not in harness.shop.steps(order.order_id)
+    finally:
+        harness.shop.removed.discard("bob")
+    # Fail closed: this run last read bob as removed, and only an approval that verifies
+    # against that record triggers a read. Another approver decides.
+    assert await send_update(handle, await signed(sign, target.message("bob"))) is (
+        RejectReason.APPROVER_REMOVED
+    )
+    assert await send_update(handle, await signed(sign, target.message("dave"))) is None
+    final = OrderStatus.model_validate(await handle.result())
+    assert final.outcome is Outcome.COMPLETED
+    assert [a.approver for a in final.approvals] == ["dave"]
+
+
+async def test_a_retired_key_version_is_refused_by_the_update(harness: Harness) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    sign = local_signer(harness)
+    order = large()
+    handle = await awaiting(harness, order)
+    target = await Target.of(handle, NAMESPACE)
+    old = await signed(sign, target.message("alice"))  # v1, in force when pinned
+    harness.shop.approver_keys["alice"][2] = Ed25519PrivateKey.generate()
+    harness.shop.min_versions["alice"] = 2  # rotated, v1 retired
+    try:
+        assert await send_update(handle, old) is RejectReason.KEY_VERSION_RETIRED
+        assert (await status_of(handle)).rejected_approvals == 1
+        assert PAY not in harness.shop.steps(order.order_id)
+        # The fresh read taught the run v2: alice's new signature is verified.
+        assert await send_update(handle, await signed(sign, target.message("alice"))) is None
+        final = OrderStatus.model_validate(await handle.result())
+    finally:
+        del harness.shop.approver_keys["alice"][2]
+        del harness.shop.min_versions["alice"]
+    assert [(a.approver, a.key_version) for a in final.approvals] == [("alice", 2)]
+
+
+async def test_an_accepted_approval_is_revoked_if_its_approver_is_removed_before_the_decision(
+    harness: Harness,
+) -> None:
+    """Dual approval: bob approves, is removed, dave approves; the read dave's Update makes
+    covers bob too, so bob's approval is revoked and the order keeps waiting."""
+    sign = local_signer(harness)
+    order = large(laptops=4)
+    handle = await awaiting(harness, order)
+    target = await Target.of(handle, NAMESPACE)
+    assert await send_update(handle, await signed(sign, target.message("bob"))) is None
+    harness.shop.removed.add("bob")
+    try:
+        assert await send_update(handle, await signed(sign, target.message("dave"))) is None
+        assert harness.shop.registry_reads[-1] == ("bob", "dave")
+        status = await status_of(handle)
+        assert [a.approver for a in status.approvals] == ["dave"]
+        assert [(r.approver, r.reason) for r in status.revoked_approvals] == [
+            ("bob", RejectReason.APPROVER_REMOVED)
+        ]
+        assert status.step is Step.AWAITING_APPROVAL
+        assert PAY not in harness.shop.steps(order.order_id)
+    finally:
+        harness.shop.removed.discard("bob")
+    assert await failed_tasks(handle) == 0
+    await handle.terminate("test done")
+
+
+async def test_a_signalled_approval_is_confirmed_by_a_fresh_read_before_the_decision(
+    harness: Harness,
+) -> None:
+    """The signal has no handler that may wait: it is accepted against the pinned record,
+    and the read before the decision revokes it."""
+    sign = local_signer(harness)
+    order = large()
+    handle = await awaiting(harness, order)
+    target = await Target.of(handle, NAMESPACE)
+    harness.shop.removed.add("bob")
+    try:
+        await send_signal(handle, await signed(sign, target.message("bob")))
+
+        async def revoked() -> Any:
+            return (await status_of(handle)).revoked_approvals
+
+        [revocation] = await wait_for(revoked)
+        assert (revocation.approver, revocation.reason) == ("bob", RejectReason.APPROVER_REMOVED)
+        status = await status_of(handle)
+        assert (status.step, status.approvals) == (Step.AWAITING_APPROVAL, ())
+        assert PAY not in harness.shop.steps(order.order_id)
+    finally:
+        harness.shop.removed.discard("bob")
+    await send_signal(handle, await signed(sign, target.message("dave")))
+    final = OrderStatus.model_validate(await handle.result())
+    assert final.outcome is Outcome.COMPLETED
+    assert [a.approver for a in final.approvals] == ["dave"]
+
+
 JSONISH = st.recursive(
     st.none()
     | st.booleans()
