@@ -65,7 +65,7 @@ from tests.unit.workflows.shop import (
 )
 from workflows.order import NO_APPROVAL, STATUS_QUERY
 
-RELEASE: Final = "v1"
+RELEASE: Final = "v2"
 """The release whose set ``make histories`` records (bump it when a release is cut)."""
 HISTORIES: Final = Path(__file__).parent / "histories"
 MANIFEST: Final = "manifest.json"
