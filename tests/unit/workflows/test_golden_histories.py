@@ -81,35 +81,51 @@ async def test_a_history_under_another_workflow_id_does_not_replay() -> None:
 
 
 def with_pinned_key(golden: Golden, approver: str, key_of: str) -> str:
-    """``golden``'s history JSON with ``approver``'s pinned keys replaced by ``key_of``'s."""
+    """``golden``'s history JSON with ``approver``'s pinned keys replaced by ``key_of``'s.
+
+    Every registry the history recorded is rewritten: the first, full one and the re-reads
+    (``approvers-fresh-v1``) that name only the approvers an approval concerned.
+    """
     data = json.loads(golden.path.read_text())
-    swapped = 0
+    registries = []
     for event in data["events"]:
         result = event.get("activityTaskCompletedEventAttributes", {}).get("result", {})
         for payload in result.get("payloads", []):
             value = json.loads(base64.b64decode(payload["data"]))
-            if not (isinstance(value, dict) and "approvers" in value):
-                continue
-            keys = {a["name"]: a["public_keys"] for a in value["approvers"]}
-            for entry in value["approvers"]:
-                if entry["name"] == approver:
-                    entry["public_keys"] = keys[key_of]
-                    swapped += 1
-            payload["data"] = base64.b64encode(json.dumps(value).encode()).decode()
-    assert swapped == 1, f"{golden}: pinned registry not found"
+            if isinstance(value, dict) and "approvers" in value:
+                registries.append((payload, value))
+    keys = {a["name"]: a["public_keys"] for _, v in reversed(registries) for a in v["approvers"]}
+    swapped = 0
+    for payload, value in registries:
+        for entry in value["approvers"]:
+            if entry["name"] == approver:
+                entry["public_keys"] = keys[key_of]
+                swapped += 1
+        payload["data"] = base64.b64encode(json.dumps(value).encode()).decode()
+    assert swapped >= 1, f"{golden}: pinned registry not found"
     return json.dumps(data)
 
 
-async def test_approvals_replay_with_the_keys_pinned_in_the_history() -> None:
+@pytest.mark.parametrize(
+    ("release", "diverges_at"),
+    [
+        # v1: the approval is refused, so the deadline timer it cancelled is not cancelled.
+        ("v1", "TimerCanceled"),
+        # v2 (approvers-fresh-v1): a verified approval re-reads the registry; refused, no read.
+        ("v2", "ActivityTaskScheduled"),
+    ],
+)
+async def test_approvals_replay_with_the_keys_pinned_in_the_history(
+    release: str, diverges_at: str
+) -> None:
     # The signatures are verified on replay against the registry recorded in the history
     # (no Vault): with bob's pinned key swapped for alice's, his approval no longer
     # verifies, the order is not approved, and the recorded run no longer replays.
-    golden = next(g for g in committed(RELEASE) if g.name == "approval_accepted")
+    golden = next(g for g in committed(release) if g.name == "approval_accepted")
     history = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "alice"))
     result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
-    # Still waiting: the deadline timer the recorded approval cancelled is not cancelled.
-    assert "TimerCanceled" in explain(golden, result.replay_failure)
+    assert diverges_at in explain(golden, result.replay_failure)
     # Control: the same rewriting with bob's own key changes nothing.
     same = WorkflowHistory.from_json(golden.workflow_id, with_pinned_key(golden, "bob", "bob"))
     result = await replayer().replay_workflow(same, raise_on_replay_failure=False)
