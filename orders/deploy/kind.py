@@ -23,7 +23,8 @@ from pathlib import Path
 
 from orders import identities
 from orders.db.engine import tls_query
-from orders.devstack.state import StackInfo, StackPaths, write_private
+from orders.devstack.state import StackInfo, StackPaths
+from orders.files import write_private
 
 
 def write_stack(

@@ -29,7 +29,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from orders import identities
 from orders import logging as olog
 from orders.devstack.procs import Proc, make_traversable, unprivileged_user
-from orders.devstack.state import StackPaths, write_private
+from orders.devstack.state import StackPaths
+from orders.files import write_private
 from orders.front import rules as front_rules
 from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.server import TlsFiles

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
+from orders.files import write_private
+
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
@@ -154,15 +156,6 @@ class StackPaths:
         if not path.exists():
             write_private(path, secrets.token_urlsafe(nbytes))
         return path.read_text().strip()
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 class StackInfo(BaseModel):

@@ -38,7 +38,8 @@ from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers, tls
 from orders.devstack.identity_env import identity_settings, worker_env
 from orders.devstack.procs import Proc
-from orders.devstack.state import StackInfo, StackPaths, Status, write_private
+from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.files import write_private
 from orders.front.server import TlsFiles
 from orders.identities import Server
 from orders.security import certs
