@@ -10,8 +10,8 @@ from temporalio.client import Client
 
 from orders import identities
 from orders.db.bootstrap import bootstrap
+from orders.devstack.lifecycle import stack_apply_config
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import stack_apply_config
 from orders.models import Outcome
 from orders.vault_config import Ttls, apply, k8s_role, policy_path
 from tests.integration import support

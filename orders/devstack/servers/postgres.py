@@ -14,6 +14,7 @@ from orders.devstack.procs import Proc, make_traversable, unprivileged_user
 from orders.devstack.servers.base import HOST, Ready
 from orders.devstack.servers.nginx import NGINX_STREAM, nginx_front
 from orders.devstack.state import StackPaths
+from orders.devstack.users import runtime_env
 from orders.files import write_private
 
 
@@ -58,7 +59,9 @@ def postgres(paths: StackPaths, port: int) -> tuple[Proc, str]:
         ]
         ids = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []} if user else {}
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False, **ids)  # type: ignore[call-overload]
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, check=False, env=runtime_env(), **ids
+            )  # type: ignore[call-overload]
         finally:
             pwfile.unlink(missing_ok=True)
         if done.returncode != 0:
