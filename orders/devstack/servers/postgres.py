@@ -15,7 +15,7 @@ from orders.devstack.servers.base import HOST, Ready
 from orders.devstack.servers.nginx import NGINX_STREAM, nginx_front
 from orders.devstack.state import StackPaths
 from orders.devstack.users import runtime_env
-from orders.files import write_private
+from orders.files import Owner, write_private
 
 
 def pg_bin(name: str) -> Path:
@@ -41,10 +41,10 @@ def postgres(paths: StackPaths, port: int) -> tuple[Proc, str]:
         shutil.rmtree(paths.pgdata, ignore_errors=True)
         paths.pgdata.mkdir(mode=0o700)
         pwfile = paths.dev / ".pg-initdb-pwfile"  # initdb wants an empty data directory
-        write_private(pwfile, password + "\n")
-        if user is not None:
-            os.chown(paths.pgdata, user.pw_uid, user.pw_gid)
-            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        owner = Owner(user.pw_uid, user.pw_gid) if user is not None else None
+        write_private(pwfile, password + "\n", owner=owner)
+        if owner is not None:
+            os.chown(paths.pgdata, *owner)
         cmd = [
             str(pg_bin("initdb")),
             "-D",
