@@ -52,7 +52,7 @@ def test_secrets_and_state_are_private(stack: StackInfo, stack_paths: StackPaths
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == 0o600, f"{path} has mode {oct(mode)}"
     homes = list(stack_paths.homes.iterdir())
-    assert len(homes) == len(identities.workers()) + 1  # and the codec server's
+    assert len(homes) == len(list(identities.workers())) + 1  # and the codec server's
     for directory in (stack_paths.secrets, stack_paths.tokens, stack_paths.logs, *homes):
         assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0, directory
 
