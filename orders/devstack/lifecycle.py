@@ -18,6 +18,7 @@ from orders.devstack import servers
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.vault_config import ApplyConfig, Ttls
+from orders.vault_people import CODEC_CALLBACK_PATH, OidcConfig
 
 log = olog.get(__name__)
 
@@ -25,9 +26,19 @@ DYNAMIC_ROLES_SQL = "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER
 
 
 def stack_apply_config(
-    paths: StackPaths, identity_url: str, identity_ca_pem: str, pg_port: int, ttls: Ttls
+    paths: StackPaths,
+    identity_url: str,
+    identity_ca_pem: str,
+    pg_port: int,
+    ttls: Ttls,
+    codec_url: str | None,
 ) -> ApplyConfig:
-    """How the local stack applies ``vault/``: Kubernetes auth at the identity endpoint."""
+    """How the local stack applies ``vault/``: Kubernetes auth at the identity endpoint.
+
+    ``codec_url`` is the codec server's address: its login callback is the codec client's
+    registered redirect URI, on every apply (a re-apply without it would unregister it).
+    """
+    redirects = (codec_url + CODEC_CALLBACK_PATH,) if codec_url else ()
     return ApplyConfig(
         kubernetes_host=identity_url,
         kubernetes_ca_pem=identity_ca_pem,
@@ -38,6 +49,7 @@ def stack_apply_config(
         db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
         db_admin_password=paths.secret("vault-dbadmin-password"),
         ttls=ttls,
+        oidc=OidcConfig(codec_redirect_uris=redirects),
     )
 
 

@@ -64,6 +64,7 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
         Path(info.identity_ca_file).read_text(),
         info.postgres_port,
         ttls,
+        info.codec_server_url,
     )
     written = await asyncio.to_thread(apply, root, config)
     await migrate(info, paths)

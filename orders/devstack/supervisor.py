@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import secrets
@@ -43,9 +42,7 @@ from orders.identities import Server
 from orders.security import certs
 from orders.vault_config import Ttls, apply, db_connection_exists
 from orders.vault_people import (
-    CODEC_CALLBACK_PATH,
     CODEC_CLIENT,
-    OidcConfig,
     client_id,
     ensure_dev_users,
     issuer_for,
@@ -163,11 +160,8 @@ class Supervisor:
         # Vault has rotated it and is the only one who knows it.
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
-        config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
         # The codec server's port is known now: its callback is registered before it starts.
-        config = dataclasses.replace(
-            config, oidc=OidcConfig(codec_redirect_uris=(codec_url + CODEC_CALLBACK_PATH,))
-        )
+        config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls, codec_url)
         written = await asyncio.to_thread(apply, root, config)
         log.info("vault.applied", paths=len(written))
         # People (viewers, approvers, …): generated passwords under secrets/.

@@ -14,6 +14,7 @@ from orders.devstack.lifecycle import stack_apply_config
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.vault_config import Ttls, apply, k8s_role, policy_path
+from orders.vault_people import CODEC_CLIENT
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 
@@ -41,6 +42,9 @@ def snapshot(stack: StackInfo) -> dict[str, object]:
             role["default_ttl"],
             role["max_ttl"],
         )
+    # A re-apply keeps the codec server's login callback (browser sign-in keeps working).
+    codec = root.read(f"identity/oidc/client/{CODEC_CLIENT}")["data"]
+    snap["oidc/codec-server"] = sorted(codec["redirect_uris"])
     return snap
 
 
@@ -68,6 +72,7 @@ async def test_reapplying_is_idempotent_and_workers_keep_working(
         Path(stack.identity_ca_file).read_text(),
         stack.postgres_port,
         TTLS,
+        stack.codec_server_url,
     )
     for _ in range(2):
         await asyncio.to_thread(apply, root, config)
