@@ -26,7 +26,8 @@ from typing import Final
 
 from orders import identities
 from orders.db.engine import tls_query
-from orders.devstack.state import StackInfo, StackPaths, write_private
+from orders.devstack.state import StackInfo, StackPaths
+from orders.files import write_private
 
 DEMO_IDENTITIES: Final = (
     identities.ORDER_CLIENT,

@@ -20,7 +20,8 @@ from temporalio.service import TLSConfig
 
 from orders import identities, temporal
 from orders.devstack.identity_env import identity_settings
-from orders.devstack.state import StackInfo, StackPaths, write_private
+from orders.devstack.state import StackInfo, StackPaths
+from orders.files import write_private
 from orders.identities import Identity
 from orders.security import certs, client_tls
 from orders.security.codec import codec_for

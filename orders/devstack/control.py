@@ -78,7 +78,7 @@ def start(paths: StackPaths, options: UpOptions) -> subprocess.Popen[bytes]:
     """
     paths.ensure()
     paths.status_json.unlink(missing_ok=True)
-    for marker in paths.run.glob("*.ready"):
+    for marker in paths.homes.glob("*/ready"):
         marker.unlink()
     log = paths.log_file("supervisor").open("ab")
     try:

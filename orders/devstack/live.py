@@ -24,9 +24,9 @@ from orders import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.identity_endpoint import create_service_account
 from orders.devstack.identity_env import identity_settings
+from orders.devstack.lifecycle import migrate, stack_apply_config
 from orders.devstack.servers import FRONT_RULES
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import migrate, stack_apply_config
 from orders.front import rules as front_rules
 from orders.identities import Identity
 from orders.settings import WorkerSettings
@@ -64,6 +64,7 @@ async def apply_contract(info: StackInfo, paths: StackPaths) -> list[str]:
         Path(info.identity_ca_file).read_text(),
         info.postgres_port,
         ttls,
+        info.codec_server_url,
     )
     written = await asyncio.to_thread(apply, root, config)
     await migrate(info, paths)

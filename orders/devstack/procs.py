@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import pwd
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orders import logging as olog
+from orders.devstack.users import PG_SYSTEM_USER, runtime_env, separate_users, system_user
 
 log = olog.get(__name__)
 
@@ -20,30 +20,10 @@ STABLE_SECONDS = 30.0
 """A child that ran this long before dying starts again with the shortest backoff."""
 MAX_BACKOFF_SECONDS = 30.0
 
-PG_SYSTEM_USER = "orders-pg"
-"""Unprivileged system user the Postgres server runs as when the stack is started as root."""
-
 
 def unprivileged_user() -> pwd.struct_passwd | None:
     """The user to run Postgres as: None when not root, else ``orders-pg`` (created once)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                PG_SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        return pwd.getpwnam(PG_SYSTEM_USER)
+    return system_user(PG_SYSTEM_USER) if separate_users() else None
 
 
 def make_traversable(path: Path) -> None:
@@ -66,7 +46,12 @@ class Proc:
     argv: list[str]
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    """Its own variables, on top of :func:`~orders.devstack.users.runtime_env` (nothing else
+    of the supervisor's environment reaches it)."""
     user: pwd.struct_passwd | None = None
+    """Run as this user (its own group, no supplementary groups); None: the supervisor's."""
+    home: Path | None = None
+    """Its HOME and working directory (an identity's own directory); None: the supervisor's."""
     stop_signal: int = signal.SIGTERM
     restart: bool = True
     popen: subprocess.Popen[bytes] | None = None
@@ -77,15 +62,8 @@ class Proc:
 
     def start(self) -> None:
         """Start (or restart) the process, appending to its log."""
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {**runtime_env(self.home), **self.env}
         user = self.user
-
-        def demote() -> None:  # pragma: no cover - runs in the child
-            if user is not None:
-                os.setgid(user.pw_gid)
-                os.initgroups(user.pw_name, user.pw_gid)
-                os.setuid(user.pw_uid)
-
         logf = self.log_path.open("ab")
         try:
             self.popen = subprocess.Popen(
@@ -94,7 +72,12 @@ class Proc:
                 stdout=logf,
                 stderr=subprocess.STDOUT,
                 env=env,
-                preexec_fn=demote if user is not None else None,
+                cwd=self.home,
+                user=user.pw_uid if user is not None else None,
+                group=user.pw_gid if user is not None else None,
+                extra_groups=[] if user is not None else None,
+                # What a child creates (Temporal's SQLite file, logs of its own) is its alone.
+                umask=0o077,
             )
         finally:
             logf.close()

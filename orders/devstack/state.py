@@ -1,8 +1,8 @@
 """Where the local stack keeps its state, and the ``stack.json`` tools and tests read.
 
 Everything lives under ``.orders/`` (git-ignored). Secrets are files with mode 0600; the
-directories are 0711 so the unprivileged Postgres server user can traverse to its data
-directory without being able to list anything.
+directories on the way are 0711 so the unprivileged users (Postgres's, each identity's) can
+traverse to their own directory without being able to list anything.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
+
+from orders.files import write_private
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
@@ -58,8 +60,26 @@ class StackPaths:
 
     @property
     def run(self) -> Path:
-        """Pid file and readiness markers."""
+        """Pid file, control socket and the bridge's sockets (root only)."""
         return self.dev / "run"
+
+    @property
+    def homes(self) -> Path:
+        """One directory per process acting as an identity (traverse-only for others)."""
+        return self.dev / "homes"
+
+    def process_home(self, name: str) -> Path:
+        """Home of identity ``name``'s process: owned by its OS user, mode 0700.
+
+        Everything that process reads or writes of its own lives here (its projected token,
+        its ServiceAccount credential, its readiness marker, its published certificate), so
+        no other identity's process can open it.
+        """
+        return self.homes / name
+
+    def ready_marker(self, name: str) -> Path:
+        """Written by identity ``name``'s worker once it polls its queue."""
+        return self.process_home(name) / "ready"
 
     @property
     def secrets(self) -> Path:
@@ -102,16 +122,13 @@ class StackPaths:
 
     def client_cert(self, identity: str) -> Path:
         """Where ``identity``'s worker publishes its current client certificate (no key)."""
-        return self.run / f"{identity}.client.crt"
+        return self.process_home(identity) / "client.crt"
 
     def certificates(self) -> dict[str, Path]:
         """Every certificate file of the stack, by display name."""
         found = {"root CA": self.ca_file}
         found |= {f"server {p.stem}": p for p in sorted(self.tls.glob("*.crt"))}
-        found |= {
-            f"client {p.name.removesuffix('.client.crt')}": p
-            for p in sorted(self.run.glob("*.client.crt"))
-        }
+        found |= {f"client {p.parent.name}": p for p in sorted(self.homes.glob("*/client.crt"))}
         return {name: path for name, path in found.items() if path.exists()}
 
     @property
@@ -139,13 +156,15 @@ class StackPaths:
 
     def ensure(self) -> None:
         """Create the directories with traverse-only permissions for others."""
-        for d in (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens, self.tls):
+        dirs = (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens, self.tls)
+        for d in (*dirs, self.homes):
             d.mkdir(parents=True, exist_ok=True)
-        for d in (self.home, self.dev):
+        # Traversable: each identity's process reaches its own home and the root CA.
+        for d in (self.home, self.dev, self.homes):
             d.chmod(0o711)
         for d in (self.logs, self.run, self.secrets, self.tokens):
             d.chmod(0o700)
-        # Traversable: the Postgres server user reads its own key file in here.
+        # Traversable: identities read the root CA (0644) in here, the codec server its key.
         self.tls.chmod(0o711)
 
     def secret(self, name: str, *, nbytes: int = 24) -> str:
@@ -154,15 +173,6 @@ class StackPaths:
         if not path.exists():
             write_private(path, secrets.token_urlsafe(nbytes))
         return path.read_text().strip()
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 class StackInfo(BaseModel):
@@ -223,6 +233,8 @@ class Status(BaseModel):
 
     state: str = "starting"
     detail: str = ""
+    isolation: str = ""
+    """How identities' processes are kept apart on this machine (own OS users or not)."""
     supervisor_pid: int | None = None
     processes: dict[str, int] = {}
     restarts: dict[str, int] = {}

@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import secrets
 import signal
-import sys
 from pathlib import Path
 from typing import Any, Final
 
-import asyncpg
 import hvac
 
 from orders import identities, vault_tokens
@@ -34,20 +31,19 @@ from orders import logging as olog
 from orders.codec_server import server as codec_server
 from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
-from orders.db.migrate import upgrade_as_migrate_identity
-from orders.devstack import servers, tls
-from orders.devstack.identity_env import identity_settings, worker_env
+from orders.devstack import identity_procs, servers, tls
+from orders.devstack.lifecycle import leftover_roles, migrate, revoke_all, stack_apply_config
 from orders.devstack.procs import Proc
-from orders.devstack.state import StackInfo, StackPaths, Status, write_private
+from orders.devstack.state import StackInfo, StackPaths, Status
+from orders.devstack.users import isolation, separate_users
+from orders.files import write_private, write_public
 from orders.front.server import TlsFiles
 from orders.identities import Server
 from orders.security import certs
-from orders.vault_config import ApplyConfig, Ttls, apply, db_connection_exists
+from orders.vault_config import Ttls, apply, db_connection_exists
 from orders.vault_people import (
-    CODEC_CALLBACK_PATH,
     CODEC_CLIENT,
     TEMPORAL_CLIENT,
-    OidcConfig,
     client_id,
     ensure_dev_users,
     issuer_for,
@@ -56,8 +52,6 @@ from orders.vault_people import (
 from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
 log = olog.get(__name__)
-
-DYNAMIC_ROLES_SQL = "SELECT rolname FROM pg_roles WHERE rolname LIKE 'v-%' ORDER BY 1"
 
 CONTROLLABLE: Final = ("openbao", "postgres")
 """Servers the control channel may stop, start or restart (their data is kept)."""
@@ -106,6 +100,9 @@ class Supervisor:
         # The dev server itself listens on loopback ports behind the mTLS front.
         t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
+        # Identities' processes run as users who cannot write the bytecode cache: fill it
+        # now, while the servers boot.
+        warm = identity_procs.warm_bytecode()
 
         # The dev server needs nothing from the others (its TLS front does, later): it
         # boots while OpenBao and Postgres are set up.
@@ -140,7 +137,8 @@ class Supervisor:
         root_token = Path(root_token_file).read_text().strip()
         boot = hvac.Client(url=vault_addr, token=root_token, verify=str(boot_ca), timeout=30)
         await asyncio.to_thread(apply_pki, boot, self.ttls.cert)
-        write_private(p.ca_file, await asyncio.to_thread(root_ca_pem, boot))
+        # Public (0644): every identity's process, under its own user, trusts it.
+        write_public(p.ca_file, await asyncio.to_thread(root_ca_pem, boot))
         await asyncio.to_thread(self._issue_server_cert, boot, Server.OPENBAO, "openbao")
         assert bao.pid is not None
         os.kill(bao.pid, signal.SIGHUP)
@@ -163,11 +161,8 @@ class Supervisor:
         # Vault has rotated it and is the only one who knows it.
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
-        config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls)
         # The codec server's port is known now: its callback is registered before it starts.
-        config = dataclasses.replace(
-            config, oidc=OidcConfig(codec_redirect_uris=(codec_url + CODEC_CALLBACK_PATH,))
-        )
+        config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls, codec_url)
         written = await asyncio.to_thread(apply, root, config)
         log.info("vault.applied", paths=len(written))
         # People (viewers, approvers, …): generated passwords under secrets/.
@@ -208,9 +203,11 @@ class Supervisor:
 
         # Nothing waits for the codec server but people (the UI links to it): it starts
         # alongside the workers.
-        codec_up = asyncio.create_task(
-            self._start(self._codec_server(codec_port), codec_server.ready(codec_url, ca))
-        )
+        await asyncio.to_thread(warm.wait)
+        if separate_users():
+            identity_procs.make_python_reachable(p)
+        codec = identity_procs.codec_server(self.info, p, codec_port)
+        codec_up = asyncio.create_task(self._start(codec, codec_server.ready(codec_url, ca)))
         await temporal_up
         issuer = issuer_for(vault_addr)
         # One audience per token kind: persons' port, the temporal-cli client's tokens only;
@@ -226,16 +223,17 @@ class Supervisor:
             servers.tls_ready(f"{servers.HOST}:{ui_port}", p.ca_file, Server.TEMPORAL),
         )
 
-        workers = [self._worker(i) for i in identities.workers()]
+        workers = [identity_procs.worker(self.info, p, i) for i in identities.workers()]
         for w in workers:
             self.procs[w.name] = w
             w.start()
         self.save_status(detail="waiting for workers")
         for w in workers:
-            marker = p.run / f"{w.name}.ready"
+            marker = p.ready_marker(w.name)
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
         await codec_up
-        self.save_status("ready", "all parts healthy")
+        self.status.isolation = isolation()
+        self.save_status("ready", f"all parts healthy; identities: {self.status.isolation}")
 
     def _internode(self, client: hvac.Client) -> None:
         """Temporal's own CA, the frontend's certificate from it, and the front's client one.
@@ -260,40 +258,6 @@ class Supervisor:
         cert = certs.issue_server(client, server)
         certs.write_server_files(cert, *self.paths.server_cert(name))
         log.info("tls.server_cert.issued", server=server.value, serial=cert.serial)
-
-    def _worker(self, identity: identities.Identity) -> Proc:
-        assert self.info is not None
-        env = worker_env(self.info, self.paths, identity)
-        env["ORDERS_READY_FILE"] = str(self.paths.run / f"{identity.name}.ready")
-        env["ORDERS_CLIENT_CERT_FILE"] = str(self.paths.client_cert(identity.name))
-        return Proc(
-            name=identity.name,
-            argv=[sys.executable, "-m", "workers", identity.name],
-            log_path=self.paths.log_file(identity.name),
-            env=env,
-        )
-
-    def _codec_server(self, port: int) -> Proc:
-        """``orders codec-server`` as identity ``codec-server``, allowing the UI's origin."""
-        assert self.info is not None
-        ident = identities.CODEC_SERVER
-        env = worker_env(self.info, self.paths, ident)
-        cert_file, key_file = self.paths.server_cert("codec-server")
-        env |= {
-            "ORDERS_CODEC_HOST": servers.HOST,
-            "ORDERS_CODEC_PORT": str(port),
-            "ORDERS_CODEC_PUBLIC_URL": str(self.info.codec_server_url),
-            "ORDERS_CODEC_UI_ORIGIN": self.info.ui_url,
-            "ORDERS_CODEC_TLS_CERT": str(cert_file),
-            "ORDERS_CODEC_TLS_KEY": str(key_file),
-            "ORDERS_CODEC_CLIENT_ID": str(self.info.codec_client_id),
-        }
-        return Proc(
-            name=ident.name,
-            argv=[sys.executable, "-m", "orders", "codec-server"],
-            log_path=self.paths.log_file(ident.name),
-            env=env,
-        )
 
     async def watch(self) -> None:
         """Restart dead children (with backoff) until asked to stop."""
@@ -417,55 +381,6 @@ class Supervisor:
             if name in self.procs:
                 await asyncio.to_thread(self.procs[name].stop, 30.0)
         self.save_status("stopped", "stack stopped")
-
-
-def stack_apply_config(
-    paths: StackPaths, identity_url: str, identity_ca_pem: str, pg_port: int, ttls: Ttls
-) -> ApplyConfig:
-    """How the local stack applies ``vault/``: Kubernetes auth at the identity endpoint."""
-    return ApplyConfig(
-        kubernetes_host=identity_url,
-        kubernetes_ca_pem=identity_ca_pem,
-        db_connection_url=(
-            f"postgresql://{{{{username}}}}:{{{{password}}}}@{servers.HOST}:{pg_port}/"
-            f"{identities.DB_NAME}{tls_query(paths.ca_file if paths.ca_file.exists() else None)}"
-        ),
-        db_admin_username=identities.VAULT_DB_ADMIN_ROLE,
-        db_admin_password=paths.secret("vault-dbadmin-password"),
-        ttls=ttls,
-    )
-
-
-async def migrate(info: StackInfo, paths: StackPaths) -> None:
-    """Run alembic as the ``order-migrate`` identity: its own token, login and credential."""
-    settings = identity_settings(info, paths, identities.ORDER_MIGRATE)
-    db_user = await upgrade_as_migrate_identity(settings)
-    log.info("db.migrated", db_user=db_user)
-
-
-def revoke_all(info: StackInfo) -> dict[str, Any]:
-    """Revoke every database lease and every Kubernetes-auth token (root, at shutdown)."""
-    client = hvac.Client(
-        url=info.vault_addr, token=info.root_token(), verify=info.verify, timeout=30
-    )
-    counts: dict[str, Any] = {}
-    for prefix in ("database/creds", "auth/kubernetes/login", "auth/userpass/login"):
-        try:
-            client.sys.revoke_prefix(prefix)
-            counts[f"revoked:{prefix}"] = "ok"
-        except hvac.exceptions.VaultError as exc:
-            counts[f"revoked:{prefix}"] = f"error: {type(exc).__name__}"
-    return counts
-
-
-async def leftover_roles(info: StackInfo) -> dict[str, Any]:
-    """Count dynamic roles still in Postgres after revocation (should be 0)."""
-    conn = await asyncpg.connect(info.postgres_admin_dsn, timeout=10)
-    try:
-        rows = await conn.fetch(DYNAMIC_ROLES_SQL)
-        return {"leftover_dynamic_roles": [r["rolname"] for r in rows]}
-    finally:
-        await conn.close()
 
 
 def _exists(path: Any) -> servers.Ready:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from orders import identities
-from orders.devstack.state import write_private
+from orders.files import write_private
 
 BOOTSTRAP_DAYS: Final = 1
 BACKDATE: Final = timedelta(minutes=5)

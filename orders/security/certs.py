@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from orders import identities
-from orders.devstack.state import write_private
+from orders.files import write_private
 
 
 @dataclass(frozen=True, repr=False)

@@ -27,7 +27,7 @@ from temporalio.service import TLSConfig
 
 from orders import logging as olog
 from orders import temporal
-from orders.devstack.state import write_private
+from orders.files import write_private
 from orders.identities import Identity
 from orders.security import certs
 from orders.security.vault import VaultSession

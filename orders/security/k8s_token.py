@@ -10,11 +10,8 @@ client, so the code path that obtains tokens is the one a real apiserver would s
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import random
 import sys
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 import structlog
 
 from orders import identities
+from orders.files import write_private
 
 if TYPE_CHECKING:
     from orders.identities import Identity
@@ -75,18 +73,7 @@ def write_token(path: Path, token: str) -> None:
     kubelet's atomic writer for projected volumes.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(token)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_private(path, token)
 
 
 @dataclass(frozen=True)

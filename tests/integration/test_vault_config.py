@@ -10,10 +10,11 @@ from temporalio.client import Client
 
 from orders import identities
 from orders.db.bootstrap import bootstrap
+from orders.devstack.lifecycle import stack_apply_config
 from orders.devstack.state import StackInfo, StackPaths
-from orders.devstack.supervisor import stack_apply_config
 from orders.models import Outcome
 from orders.vault_config import Ttls, apply, k8s_role
+from orders.vault_people import CODEC_CLIENT
 from orders.vault_policy import policy_text
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
@@ -42,6 +43,9 @@ def snapshot(stack: StackInfo) -> dict[str, object]:
             role["default_ttl"],
             role["max_ttl"],
         )
+    # A re-apply keeps the codec server's login callback (browser sign-in keeps working).
+    codec = root.read(f"identity/oidc/client/{CODEC_CLIENT}")["data"]
+    snap["oidc/codec-server"] = sorted(codec["redirect_uris"])
     return snap
 
 
@@ -69,6 +73,7 @@ async def test_reapplying_is_idempotent_and_workers_keep_working(
         Path(stack.identity_ca_file).read_text(),
         stack.postgres_port,
         TTLS,
+        stack.codec_server_url,
     )
     for _ in range(2):
         await asyncio.to_thread(apply, root, config)

@@ -96,7 +96,7 @@ async def test_orders_survive_every_fault(
         assert status is not None
         return status.state == "ready" and all(
             status.restarts.get(n, 0) > before.restarts.get(n, 0)
-            and stack_paths.run.joinpath(f"{n}.ready").exists()
+            and stack_paths.ready_marker(n).exists()
             for n in killed
         )
 

@@ -44,12 +44,16 @@ def test_secrets_and_state_are_private(stack: StackInfo, stack_paths: StackPaths
         *(stack_paths.identity / "clients").iterdir(),
         stack_paths.identity / "signing.key",
         *stack_paths.tls.glob("*.key"),  # server keys issued by Vault PKI
+        *stack_paths.homes.glob("*/*.jwt"),  # identities' own projected tokens
+        *stack_paths.homes.glob("*/*.token"),  # and their TokenRequest credentials
     ]
     assert len(private) > 10
     for path in private:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == 0o600, f"{path} has mode {oct(mode)}"
-    for directory in (stack_paths.secrets, stack_paths.tokens, stack_paths.logs):
+    homes = list(stack_paths.homes.iterdir())
+    assert len(homes) == len(list(identities.workers())) + 1  # and the codec server's
+    for directory in (stack_paths.secrets, stack_paths.tokens, stack_paths.logs, *homes):
         assert stat.S_IMODE(directory.stat().st_mode) & 0o077 == 0, directory
 
 

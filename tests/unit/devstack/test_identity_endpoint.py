@@ -312,7 +312,7 @@ async def test_unknown_service_account_or_namespace_is_404(
         (json.dumps({"spec": {"audiences": [""]}}).encode(), 422),
         (json.dumps({"spec": {"expirationSeconds": "600"}}).encode(), 422),
         (json.dumps({"spec": {"boundObjectRef": {"kind": "Pod", "name": "p"}}}).encode(), 422),
-        (b"x" * (ie._MAX_BODY_BYTES + 1), 413),
+        (b"x" * (ie.MAX_BODY_BYTES + 1), 413),
     ],
 )
 async def test_token_request_rejects_bad_bodies(
