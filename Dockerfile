@@ -1,4 +1,4 @@
-# One image for every identity of the contract (orders/identities.py):
+# One image for every identity of the contract (orders/contract/identities.py):
 #   python -m workers <identity>        a worker (the default command prints the identities)
 #   python -m orders.deploy.setup ...   unseal / configure / migrate jobs
 #   orders codec-server                 the codec server

@@ -117,7 +117,7 @@ unit: venv
 integration: venv
 	$(PY) -m pytest -q tests/integration
 
-## make manifests: re-render k8s/base and docker-compose.yml from orders/identities.py.
+## make manifests: re-render k8s/base and docker-compose.yml from orders/contract/identities.py.
 manifests: venv
 	$(PY) -m orders.deploy.render
 

@@ -22,7 +22,7 @@ from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
 
 # `orders new activity` inserts imports above this line.
-from orders.identities import Identity
+from orders.contract.identities import Identity
 from orders.security.sealing import Unsealer
 
 ACTIVITY_CLASSES: Final[dict[str, type[DbActivities]]] = {

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from orders.contract.identities import Identity
+from orders.contract.transit_names import SEALED_FIELDS
 from orders.db.schema import payments
-from orders.identities import SEALED_FIELDS, Identity
 from orders.models import BusinessError, PaymentResult
 from orders.security.sealing import Unsealer
 from orders.security.transit import TransitInvalidError

@@ -17,9 +17,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities._support import DbActivities
-from orders import identities
 from orders import logging as olog
 from orders.approvals import ApproverRegistry, PinnedApprover, RegistryRequest
+from orders.contract import approval_policy, identities
 from orders.security.transit import TransitClient, TransitDeniedError, TransitInvalidError
 
 log = olog.get(__name__)
@@ -84,10 +84,10 @@ class LoadApprovers(DbActivities):
 
 
 async def _read_registry(transit: TransitClient, wanted: set[str] | None) -> ApproverRegistry:
-    group = await transit.read(f"identity/group/name/{identities.APPROVERS_GROUP}")
+    group = await transit.read(f"identity/group/name/{approval_policy.APPROVERS_GROUP}")
     group_id = str(group["id"]) if group and group.get("id") else None
     pinned = []
-    for approver in identities.APPROVERS:
+    for approver in approval_policy.APPROVERS:
         if wanted is not None and approver.name not in wanted:
             continue
         try:

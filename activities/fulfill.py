@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities._support import DbActivities, business_error, derived_id, not_recorded
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import orders, shipments
 from orders.models import BusinessError, OrderRef, Shipment
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from activities._support import DbActivities, not_recorded
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import notifications, orders
 from orders.models import Notification, OrderRef
 from orders.security.sealing import Unsealer

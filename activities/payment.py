@@ -18,7 +18,7 @@ from activities._support import (
     own_run,
     payment_result,
 )
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import PAYMENT_CAPTURED, orders, payments
 from orders.models import BusinessError, PaymentRequest, PaymentResult
 

@@ -12,7 +12,7 @@ from activities._support import (
     own_run,
     payment_result,
 )
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import PAYMENT_CAPTURED, PAYMENT_REFUNDED, payments
 from orders.models import OrderRef, PaymentResult
 

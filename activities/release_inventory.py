@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from temporalio import activity
 
 from activities._support import DbActivities, own_run
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import RESERVATION_HELD, RESERVATION_RELEASED, inventory, reservations
 from orders.models import OrderRef, Reservation
 

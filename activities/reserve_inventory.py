@@ -16,7 +16,7 @@ from activities._support import (
     own_run,
     violation,
 )
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import RESERVATION_HELD, RESERVATION_RELEASED, inventory, reservations
 from orders.models import BusinessError, Reservation, ReserveRequest
 

@@ -20,7 +20,7 @@ from activities._support import (
     own_run,
     violation,
 )
-from orders import identities
+from orders.contract import identities
 from orders.db.schema import inventory, order_items, orders
 from orders.models import BusinessError, SealedOrder, ValidatedOrder
 

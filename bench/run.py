@@ -45,7 +45,7 @@ from temporalio.worker import Worker
 from activities import activities_for
 from bench.measure import PhaseResult, read_counters, run_load, summarise, write_json
 from orders import client as orders_client
-from orders import identities
+from orders.contract import identities, pki_names, transit_names
 from orders.db.engine import ssl_context
 from orders.devstack import actas, control, servers
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
@@ -126,7 +126,7 @@ def plain_tls(paths: StackPaths) -> TLSConfig:
     cert, key = paths.server_cert(servers.FRONT_CLIENT_CERT)
     return TLSConfig(
         server_root_ca_cert=(paths.tls / servers.INTERNODE_CA).read_bytes(),
-        domain=identities.TEMPORAL_FRONTEND_NAME,
+        domain=pki_names.TEMPORAL_FRONTEND_NAME,
         client_cert=cert.read_bytes(),
         client_private_key=key.read_bytes(),
     )
@@ -205,7 +205,7 @@ async def _plain_workers(
         max_overflow=20,
     )
     unused = TransitClient("http://127.0.0.1:9", lambda: "")  # never called: local rings
-    rings = {s.key: LocalKeyRing(unused, s.key) for s in identities.SEALED_FIELDS}
+    rings = {s.key: LocalKeyRing(unused, s.key) for s in transit_names.SEALED_FIELDS}
     workers = []
     for ident in identities.workers():
         if ident.kind is identities.Kind.WORKFLOW:

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orders import identities
 from orders import logging as olog
+from orders.contract import identities
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 
@@ -321,7 +321,7 @@ def vault_apply(
     import hvac
 
     from orders.security.trust import ca_verify
-    from orders.vault_config import ApplyConfig, Ttls, apply
+    from orders.vault.config import ApplyConfig, Ttls, apply
 
     client = hvac.Client(
         url=vault_addr, token=token_file.read_text().strip(), verify=ca_verify(vault_cacert)
@@ -356,7 +356,7 @@ def vault_policy(
     ] = False,
 ) -> None:
     """Print the Vault policies this install applies (vault/policies, shipped in the package)."""
-    from orders.vault_policy import show
+    from orders.vault.policy import show
 
     try:
         sys.stdout.write(show(names or [], rendered=rendered))
@@ -385,7 +385,7 @@ def keys_rotate(
     token_file: TokenFileOpt = None,
 ) -> None:
     """Rotate the Transit keys; new payloads and sealed fields use the new version."""
-    from orders import keys as key_ops
+    from orders.vault import keys as key_ops
 
     for name, version in key_ops.rotate(_admin_vault(token_file), key).items():
         out.print(f"{name}: latest version {version}")
@@ -398,7 +398,7 @@ def keys_rewrap(
     token_file: TokenFileOpt = None,
 ) -> None:
     """Rewrap the data keys of an exported history under the newest key version."""
-    from orders import keys as key_ops
+    from orders.vault import keys as key_ops
 
     data = key_ops.load(str(history))
     counts = key_ops.rewrap_history(_admin_vault(token_file), data)
@@ -416,7 +416,7 @@ def keys_min_version(
     token_file: TokenFileOpt = None,
 ) -> None:
     """Raise (or lower) the oldest key version allowed to decrypt."""
-    from orders import keys as key_ops
+    from orders.vault import keys as key_ops
 
     key_ops.set_min_decryption_version(_admin_vault(token_file), key, version)
     out.print(f"{key}: min_decryption_version = {version}")
@@ -465,7 +465,8 @@ def login_cmd(
     """
     import webbrowser
 
-    from orders import oidc, vault_people
+    from orders import oidc
+    from orders.vault import people as vault_people
 
     if audience not in LOGIN_AUDIENCES:
         err.print(f"[red]--for must be one of {', '.join(LOGIN_AUDIENCES)}, not {audience!r}[/red]")

@@ -22,8 +22,8 @@ import typer
 from rich.table import Table
 
 from orders import client as orders_client
-from orders import identities
 from orders.cli import _paths, _stack, err, out
+from orders.contract import identities
 from orders.devstack import actas
 from orders.models import workflow_id_for
 
@@ -261,8 +261,8 @@ def order_approve(
     ] = False,
 ) -> None:
     """Sign an approval of ORDER_ID as an approver (their own Vault key) and send it."""
-    from orders import vault_approvers
-    from orders.vault_people import PersonLoginError
+    from orders.vault import approvers as vault_approvers
+    from orders.vault.people import PersonLoginError
 
     stack, paths = _stack(), _paths()
 

@@ -11,14 +11,13 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from orders import identities
 from orders.approvals import AcceptedApproval
+from orders.contract import api, identities
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, workflow_id_for
 from orders.security.codec import EnvelopeCodec
 from orders.security.sealing import Sealer
 from orders.security.transit import TransitClient
 
-STATUS_QUERY = "status"
 _QUANTITY = re.compile(r"\s*-?[0-9]{1,12}\s*")
 
 
@@ -119,14 +118,13 @@ async def place(
         VaultUnavailableError: Vault unreachable; nothing was started, retry.
         temporalio.exceptions.WorkflowAlreadyStartedError: The order id was already placed.
     """
-    from workflows import OrderWorkflow
-
     sealed = await sealer_for(client).seal_order(order)
     if approval is not None:
         sealed = sealed.model_copy(update={"approval": approval})
     return await client.start_workflow(
-        OrderWorkflow.run,
+        api.ORDER_WORKFLOW_TYPE,
         sealed,
+        result_type=OrderStatus,
         id=sealed.workflow_id,
         task_queue=identities.ORDER_WORKFLOW.task_queue,
         # Never a second run for an order id: not after it closed (any outcome), not while
@@ -146,7 +144,7 @@ async def status(client: Client, order_or_workflow_id: str) -> OrderStatus:
         else workflow_id_for(order_or_workflow_id)
     )
     handle = client.get_workflow_handle(wid)
-    result: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    result: OrderStatus = await handle.query(api.STATUS_QUERY, result_type=OrderStatus)
     return result
 
 
@@ -182,7 +180,7 @@ async def approve(
 
     from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
     from orders.models import Step
-    from orders.vault_approvers import sign_as
+    from orders.vault.approvers import sign_as
 
     current = await status(client, order_or_workflow_id)
     if current.step is not Step.AWAITING_APPROVAL:
@@ -220,19 +218,17 @@ async def send_approval(
     from temporalio.client import WorkflowUpdateFailedError
     from temporalio.exceptions import ApplicationError
 
-    from workflows.order import APPROVAL_REJECTED, APPROVAL_SIGNAL, APPROVE_UPDATE
-
     handle = client.get_workflow_handle(workflow_id)
     if via_signal:
-        await handle.signal(APPROVAL_SIGNAL, approval)
+        await handle.signal(api.APPROVAL_SIGNAL, approval)
         return None
     try:
         accepted: AcceptedApproval = await handle.execute_update(
-            APPROVE_UPDATE, approval, result_type=AcceptedApproval
+            api.APPROVE_UPDATE, approval, result_type=AcceptedApproval
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == APPROVAL_REJECTED:
+        if isinstance(cause, ApplicationError) and cause.type == api.APPROVAL_REJECTED:
             raise ApprovalRefusedError(cause.message) from None
         raise
     return accepted

@@ -28,7 +28,8 @@ from rich.table import Table
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import evidence, identities
+from orders import evidence
+from orders.contract import identities, temporal_access
 from orders.db.engine import ssl_context
 from orders.devstack import actas
 from orders.devstack.identity_env import identity_settings
@@ -147,7 +148,7 @@ async def temporal_attempts(
     target, name = stack.temporal_address, stack.temporal_server_name
     async with probes.channel(target, stack.ca_file, name, cert) as chan:
         answers = await asyncio.gather(*(probes.attempt(chan, p) for p in mine))
-    access = identities.temporal_access(identity)
+    access = temporal_access.temporal_access(identity)
     rows = [
         (p.name, p.allowed(access), code.name) for p, (code, _) in zip(mine, answers, strict=True)
     ]
@@ -197,7 +198,7 @@ async def _signed(
 ) -> Any:
     """An approval of ``order_id`` (as the workflow reports it) signed by ``approver`` in Vault."""
     from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
-    from orders.vault_approvers import dev_password, sign_as
+    from orders.vault.approvers import dev_password, sign_as
 
     st = await orders_client.status(client, order_id)
     assert st.total_cents is not None

@@ -17,7 +17,7 @@ import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from orders import identities
+from orders.contract import identities
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from orders.approvals import AcceptedApproval, RevokedApproval
-from orders.identities import (
+from orders.contract.approval_policy import (
     APPROVAL_DEADLINE_SECONDS,
     APPROVAL_THRESHOLD_CENTS,
     DUAL_APPROVAL_THRESHOLD_CENTS,

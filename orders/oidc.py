@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from orders import vault_people
 from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import PersonLoginError
+from orders.vault import people as vault_people
+from orders.vault.people import PersonLoginError
 
 CHALLENGE_METHOD: Final = "S256"
 

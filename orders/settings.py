@@ -13,7 +13,7 @@ from typing import Final
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.security.trust import ca_verify
 
 DEFAULT_HEARTBEAT_SECONDS: Final = 10.0
@@ -46,11 +46,11 @@ class WorkerSettings(BaseSettings):
     temporal_tls_ca_file: Path | None = None
     """CA the Temporal frontend's certificate chains to; set means mTLS with a client
     certificate the identity issues from Vault PKI (renewed, client swapped)."""
-    temporal_tls_server_name: str = identities.Server.TEMPORAL.value
+    temporal_tls_server_name: str = pki_names.Server.TEMPORAL.value
     """Name the frontend's certificate must carry (TLS server name)."""
     temporal_token: bool = False
     """Present the identity's own JWT (``authorization: Bearer``) to Temporal: minted by
-    OpenBao (``identity/oidc/token/<identity>``, :mod:`orders.vault_tokens`) with its Vault
+    OpenBao (``identity/oidc/token/<identity>``, :mod:`orders.vault.tokens`) with its Vault
     token, refreshed at ~2/3 of its lifetime. Needed where the server authorizes calls."""
     vault_addr: str = "http://127.0.0.1:8200"
     vault_cacert: Path | None = None

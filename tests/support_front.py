@@ -13,7 +13,7 @@ from typing import Any
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
 
-from orders import identities
+from orders.contract import api
 
 
 def placed_by_payload(label: str) -> Payload:
@@ -37,7 +37,7 @@ class _Outbound(OutboundInterceptor):
     async def start_workflow(self, input: StartWorkflowInput) -> Any:
         input.headers = {
             **input.headers,
-            identities.PLACED_BY_HEADER: placed_by_payload(self.label),
+            api.PLACED_BY_HEADER: placed_by_payload(self.label),
         }
         return await super().start_workflow(input)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from orders import identities
+from orders.contract import identities
 from workers.build import run_worker
 
 

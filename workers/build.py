@@ -26,8 +26,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import activities_for
 from orders import logging as olog
 from orders import temporal
+from orders.contract.identities import Identity, Kind
 from orders.db.engine import create_engine, pool_capacity
-from orders.identities import Identity, Kind
 from orders.security import client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector

@@ -6,7 +6,7 @@
 
 from typing import Final
 
-from orders import identities
+from orders.contract import identities
 from workflows.order import OrderWorkflow
 
 # `orders new workflow` inserts imports above this line.

@@ -29,11 +29,12 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from orders.contract import api
 from workflows._options import STEP_DEADLINE, STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     # cryptography (Ed25519 verification) comes in through orders.approvals, passed through.
-    from orders import approvals, identities
+    from orders import approvals
     from orders.approvals import (
         AcceptedApproval,
         ApproverRegistry,
@@ -43,11 +44,12 @@ with workflow.unsafe.imports_passed_through():
         RevokedApproval,
         SignedApproval,
     )
+    from orders.contract import identities
     from orders.models import OrderStatus, SealedOrder, Step
 
-APPROVE_UPDATE: Final = identities.APPROVE_UPDATE
-APPROVAL_SIGNAL: Final = identities.APPROVAL_SIGNAL
-APPROVAL_REJECTED: Final = "ApprovalRejected"
+APPROVE_UPDATE: Final = api.APPROVE_UPDATE
+APPROVAL_SIGNAL: Final = api.APPROVAL_SIGNAL
+APPROVAL_REJECTED: Final = api.APPROVAL_REJECTED
 """``ApplicationError.type`` an ``approve`` Update is rejected with; the message is the
 :class:`~orders.approvals.RejectReason` value."""
 FRESH_REGISTRY_PATCH: Final = "approvers-fresh-v1"

@@ -24,6 +24,7 @@ from typing import Final, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from orders.contract import api
 from workflows._approvals import (
     APPROVAL_REJECTED,
     APPROVAL_SIGNAL,
@@ -36,7 +37,7 @@ from workflows._approvals import (
 from workflows._options import STEP_DEADLINE, STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
-    from orders import identities
+    from orders.contract import identities
     from orders.models import (
         BusinessError,
         Model,
@@ -55,8 +56,8 @@ with workflow.unsafe.imports_passed_through():
         workflow_id_for,
     )
 
-WORKFLOW_NAME: Final = identities.ORDER_WORKFLOW_TYPE
-STATUS_QUERY: Final = identities.STATUS_QUERY
+WORKFLOW_NAME: Final = api.ORDER_WORKFLOW_TYPE
+STATUS_QUERY: Final = api.STATUS_QUERY
 APPROVALS_PATCH: Final = "approvals-v1"
 PLACED_BY_PATCH: Final = "placed-by-v1"
 """From this patch on, who placed the order is the principal the authorization front
@@ -280,7 +281,7 @@ def placed_by() -> str:
     ``identity:`` prefix, so it never equals an approver. Without the header (a run that
     did not come through the front) :data:`UNKNOWN_PLACER`.
     """
-    payload = workflow.info().headers.get(identities.PLACED_BY_HEADER)
+    payload = workflow.info().headers.get(api.PLACED_BY_HEADER)
     if payload is None:
         return UNKNOWN_PLACER
     try:

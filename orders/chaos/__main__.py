@@ -16,10 +16,10 @@ import sys
 
 from rich.console import Console
 
-from orders import identities
 from orders import logging as olog
 from orders.chaos import invariants
 from orders.chaos.run import FULL, SHORT, Report, print_report, run
+from orders.contract import identities
 from orders.devstack import actas, control
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import hvac
 import psutil
 
-from orders import identities
 from orders import logging as olog
+from orders.contract import identities
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 

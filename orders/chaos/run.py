@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
 
-from orders import identities
 from orders import logging as olog
 from orders.chaos import invariants
 from orders.chaos.faults import FaultKind, FaultRecord, Injector
 from orders.chaos.invariants import HistoryCounts, Invariant
 from orders.chaos.workload import OrderStream, PlacedOrder
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 
 log = olog.get(__name__)

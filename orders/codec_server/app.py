@@ -55,7 +55,7 @@ from orders.oidc import AuthRequest, new_request
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING
 from orders.security.transit import TransitDeniedError
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import CODEC_CALLBACK_PATH, PersonLoginError
+from orders.vault.people import CODEC_CALLBACK_PATH, PersonLoginError
 
 log = olog.get(__name__)
 

@@ -17,11 +17,11 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from orders import identities
 from orders import logging as olog
 from orders.codec_server.app import CodecService, create_app
 from orders.codec_server.auth import JwksCache, TokenVerifier
 from orders.codec_server.settings import CodecServerSettings
+from orders.contract import identities
 from orders.oidc import AuthRequest, exchange_code
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orders import vault_people
+from orders.vault import people as vault_people
 
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 """The UI sends one event's payloads per request; 4 MiB is Temporal's default blob limit."""

@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 from sqlalchemy.engine import make_url
 
-from orders import identities
+from orders.contract import identities
 
 log = structlog.get_logger(__name__)
 

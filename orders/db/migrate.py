@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from orders import identities
+from orders.contract import identities
 from orders.db.engine import tls_args
 
 if TYPE_CHECKING:

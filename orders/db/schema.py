@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 
-from orders.identities import DB_SCHEMA, RUN_COLUMN
+from orders.contract.identities import DB_SCHEMA, RUN_COLUMN
 
 NAMING_CONVENTION: Final = {
     "pk": "pk_%(table_name)s",

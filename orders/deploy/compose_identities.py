@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from orders import identities
+from orders.contract import identities, pki_names
+from orders.contract.identities import Identity, Kind
 from orders.deploy import front, people_auth, tls
 from orders.deploy.common import (
     CODEC_PORT,
@@ -45,7 +46,6 @@ from orders.deploy.compose_infra import (
     tls_mounts,
 )
 from orders.deploy.compose_infra import PROJECT as PROJECT_IMAGE
-from orders.identities import Identity, Kind
 
 IDENTITY_ENV: Final = Anchor(
     "identity-env",
@@ -53,7 +53,7 @@ IDENTITY_ENV: Final = Anchor(
         **worker_env(
             temporal=COMPOSE_TEMPORAL,
             vault=COMPOSE_VAULT,
-            db_host=identities.Server.POSTGRES.value,
+            db_host=pki_names.Server.POSTGRES.value,
             db_port=5432,
         ),
         "ORDERS_TOKEN_FILE": "/tmp/vault-token",
@@ -116,7 +116,7 @@ def identity_service(identity: Identity) -> dict[str, Any]:
         probe = (
             "import socket, ssl; ssl.create_default_context(cafile="
             f"'{tls.CA_PATH}').wrap_socket(socket.create_connection(('127.0.0.1', "
-            f"{CODEC_PORT}), 3), server_hostname='{identities.Server.CODEC.value}')"
+            f"{CODEC_PORT}), 3), server_hostname='{pki_names.Server.CODEC.value}')"
         )
         serve = ["orders", "codec-server", "--host", "127.0.0.1", "--port", str(CODEC_PORT)]
         return {

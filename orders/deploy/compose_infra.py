@@ -28,7 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from orders import identities
+from orders.contract import pki_names
 from orders.deploy import front, people_auth, tls
 from orders.deploy.common import (
     CODEC_PORT,
@@ -147,9 +147,9 @@ def state_mount(source: str, *, read_only: bool = True) -> dict[str, Any]:
 
 
 RELOAD_CONFIG: Final = {"source": "tls-reload", "target": tls.RELOAD_SCRIPT_PATH}
-COMPOSE_VAULT: Final = f"https://{identities.Server.OPENBAO.value}:8200"
+COMPOSE_VAULT: Final = f"https://{pki_names.Server.OPENBAO.value}:8200"
 """OpenBao as every service reaches it: by its certificate's name (a network alias)."""
-COMPOSE_TEMPORAL: Final = f"{identities.Server.TEMPORAL.value}:7233"
+COMPOSE_TEMPORAL: Final = f"{pki_names.Server.TEMPORAL.value}:7233"
 COMPOSE_PEOPLE: Final = people_auth.Endpoints(
     vault_public="https://127.0.0.1:8200",
     vault_internal=COMPOSE_VAULT,
@@ -223,7 +223,7 @@ def orders_postgres() -> dict[str, Any]:
         "postgres-data",
         tls.POSTGRES,
         "backend",
-        identities.Server.POSTGRES.value,
+        pki_names.Server.POSTGRES.value,
     )
     svc["tmpfs"] = ["/tmp:size=64m,mode=1777"]
     svc["volumes"].append(f"{PG_SOCKET_VOLUME}:{PG_SOCKET_DIR}")
@@ -238,7 +238,7 @@ def temporal_db() -> dict[str, Any]:
         "temporal-db-data",
         tls.TEMPORAL_DB,
         front.TEMPORAL_DB_NETWORK,
-        identities.TEMPORAL_DB_SERVER_NAME,
+        pki_names.TEMPORAL_DB_SERVER_NAME,
     )
     svc["tmpfs"] = ["/tmp:size=64m,mode=1777", f"{PG_SOCKET_DIR}:size=1m,uid=999,gid=999"]
     return svc
@@ -256,7 +256,7 @@ def temporal_db_tls_env() -> dict[str, str]:
     which creates and updates the schema (``POSTGRES_TLS_*``). Both dial temporal-db by the
     name on its certificate.
     """
-    name = identities.TEMPORAL_DB_SERVER_NAME
+    name = pki_names.TEMPORAL_DB_SERVER_NAME
     return {
         "POSTGRES_SEEDS": name,
         "SQL_TLS_ENABLED": "true",
@@ -310,7 +310,7 @@ def temporal_ui_tls_env() -> dict[str, str]:
         "TEMPORAL_TLS_CA": tls.CA_PATH,
         "TEMPORAL_TLS_CERT": tls.SERVER_CERT_PATH,
         "TEMPORAL_TLS_KEY": tls.SERVER_KEY_PATH,
-        "TEMPORAL_TLS_SERVER_NAME": identities.Server.TEMPORAL.value,
+        "TEMPORAL_TLS_SERVER_NAME": pki_names.Server.TEMPORAL.value,
         "TEMPORAL_TLS_ENABLE_HOST_VERIFICATION": "true",
         "SSL_CERT_FILE": tls.CA_PATH,
     }
@@ -427,7 +427,7 @@ def identity_endpoint() -> dict[str, Any]:
         ],
         # OpenBao (in this network namespace) is reached by its certificate's name.
         networks={
-            "backend": {"aliases": [identities.Server.OPENBAO.value]},
+            "backend": {"aliases": [pki_names.Server.OPENBAO.value]},
             "frontend": {},
         },
         healthcheck=healthcheck(["CMD", "python", "-c", probe]),

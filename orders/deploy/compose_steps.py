@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from orders import identities
+from orders.contract import pki_names
 from orders.deploy import front, people_auth, tls
 from orders.deploy.common import IDENTITY_PORT, compose_source
 from orders.deploy.compose_infra import (
@@ -166,7 +166,7 @@ def setup() -> dict[str, Any]:
             *flags(
                 ("--kubernetes-host", f"https://127.0.0.1:{IDENTITY_PORT}"),
                 ("--kubernetes-ca-file", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
-                ("--pg-host", identities.Server.POSTGRES.value),
+                ("--pg-host", pki_names.Server.POSTGRES.value),
                 ("--pg-ca-file", tls.CA_PATH),
                 ("--pg-superuser-socket-dir", PG_SOCKET_DIR),
                 ("--vault-pg-ca-file", tls.CA_PATH),

@@ -5,7 +5,7 @@ Every worker, client, the codec server, the UI and the namespace step dial
 the project's image, as the project's non-root user). The front authenticates the caller
 (client certificate from the Vault root CA, or a person's JWT), allows what the identity
 contract grants, and calls the real frontend as ``temporal-front`` with a client
-certificate from Temporal's *internode* CA (:func:`orders.vault_pki.apply_internode_pki`).
+certificate from Temporal's *internode* CA (:func:`orders.vault.pki.apply_internode_pki`).
 
 Temporal itself serves and calls its own services with ``temporal-frontend.orders.local``
 from that internode CA, and trusts that CA alone (frontend *and* internode client CA), so no
@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from orders import identities, vault_tokens
+from orders.contract import identities, pki_names
 from orders.deploy import people_auth, tls
+from orders.vault import tokens as vault_tokens
 
 NAME: Final = "temporal-front"
 """Compose service, Deployment, Service, ServiceAccount and NetworkPolicy of the front."""
@@ -56,7 +57,7 @@ INTERNODE_CA_CONFIGMAP: Final = "temporal-internode-ca"
 TEMPORAL_NETWORK: Final = "temporal"
 TEMPORAL_DB_NETWORK: Final = "temporal-db"
 RELAY: Final = "openbao-relay"
-FRONTEND: Final = identities.TEMPORAL_FRONTEND_NAME
+FRONTEND: Final = pki_names.TEMPORAL_FRONTEND_NAME
 
 
 def upstream(host: str = FRONTEND) -> str:
@@ -83,7 +84,7 @@ def command(
         vault: Where OpenBao's key sets are (identities' tokens; people's provider); None:
             the front checks no bearer.
         machine_issuer: ``--machine-issuer``: identities' tokens' ``iss`` (OpenBao's
-            ``api_addr`` there, :func:`orders.vault_tokens.issuer_for`).
+            ``api_addr`` there, :func:`orders.vault.tokens.issuer_for`).
         ui_audience: ``--ui-audience``: the UI client's id (a shell expression in compose:
             read from a file); empty where the UI has no login (kind) and forwards no token.
     """
@@ -236,7 +237,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
         ],
         # Every caller reaches it by Temporal's public name; it alone reaches Temporal.
         networks={
-            "backend": {"aliases": [identities.Server.TEMPORAL.value]},
+            "backend": {"aliases": [pki_names.Server.TEMPORAL.value]},
             TEMPORAL_NETWORK: {},
         },
         healthcheck=ci.healthcheck(["CMD", "python", "-c", health_check_python()]),
@@ -256,7 +257,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
         ],
         networks={
             "backend": {},
-            TEMPORAL_NETWORK: {"aliases": [identities.Server.OPENBAO.value]},
+            TEMPORAL_NETWORK: {"aliases": [pki_names.Server.OPENBAO.value]},
         },
         healthcheck=ci.healthcheck(
             [

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from orders import identities
+from orders.contract import identities, pki_names
+from orders.contract.identities import Identity, Kind
 from orders.deploy import people_auth, tls
 from orders.deploy.common import (
     CODEC_PORT,
@@ -40,7 +41,6 @@ from orders.deploy.common import (
     worker_env,
     workloads,
 )
-from orders.identities import Identity, Kind
 
 _COMPONENT: Final = {
     Kind.WORKFLOW: "workflow-worker",
@@ -283,8 +283,8 @@ def env_configmap() -> dict[str, Any]:
     # certificate's name (ORDERS_TEMPORAL_TLS_SERVER_NAME).
     env = worker_env(
         temporal=f"{TEMPORAL.host}:{TEMPORAL.port}",
-        vault=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
-        db_host=identities.Server.POSTGRES.value,
+        vault=f"https://{pki_names.Server.OPENBAO.value}:{VAULT.port}",
+        db_host=pki_names.Server.POSTGRES.value,
         db_port=POSTGRES.port,
     )
     return {
@@ -413,12 +413,12 @@ def network_policy(identity: Identity) -> dict[str, Any]:
     }
 
 
-CODEC_HOST: Final = identities.CODEC_PUBLIC_HOST
+CODEC_HOST: Final = pki_names.CODEC_PUBLIC_HOST
 KIND_VAULT_PORT: Final = 18200
 """Loopback port ``k8s/kind.sh demo`` forwards to OpenBao: where browsers log in on kind."""
 KIND_PEOPLE: Final = people_auth.Endpoints(
     vault_public=f"https://127.0.0.1:{KIND_VAULT_PORT}",
-    vault_internal=f"https://{identities.Server.OPENBAO.value}:{VAULT.port}",
+    vault_internal=f"https://{pki_names.Server.OPENBAO.value}:{VAULT.port}",
     ui_public="http://127.0.0.1:8080",
     codec_public=f"https://{CODEC_HOST}",
 )
@@ -460,7 +460,7 @@ def codec_ingress() -> dict[str, Any]:
             annotations={
                 "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
                 "nginx.ingress.kubernetes.io/proxy-ssl-verify": "on",
-                "nginx.ingress.kubernetes.io/proxy-ssl-name": identities.Server.CODEC.value,
+                "nginx.ingress.kubernetes.io/proxy-ssl-name": pki_names.Server.CODEC.value,
                 "nginx.ingress.kubernetes.io/proxy-ssl-server-name": "on",
                 "nginx.ingress.kubernetes.io/proxy-ssl-secret": (
                     f"{identities.K8S_NAMESPACE}/{CA_CONFIGMAP}"

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.db.engine import tls_query
 from orders.devstack.state import StackInfo, StackPaths
 from orders.files import write_private
@@ -97,7 +97,7 @@ def write_stack(
         postgres_port=postgres_port,
         database=identities.DB_NAME,
         ca_file=str(paths.ca_file),
-        temporal_server_name=identities.Server.TEMPORAL.value,
+        temporal_server_name=pki_names.Server.TEMPORAL.value,
     )
     info.save(paths)
     return info

@@ -2,7 +2,7 @@
 
 The local dev server has no authorization and its UI no login (the codec server's own OIDC
 login covers browsers there). docker-compose runs the real server and UI, so this module
-derives, from :mod:`orders.vault_people`, what they need:
+derives, from :mod:`orders.vault.people`, what they need:
 
 * the Temporal **server**: ``global.authorization`` with the JWT key provider reading the
   provider's JWKS, ``permissionsClaimName: permissions``, and the ``default`` claim mapper
@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from orders import vault_people, vault_tokens
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
 
 OIDC_DIR: Final = "/run/orders-oidc"
 """Where services find the client ids (and the UI its secret) written by the setup step."""
@@ -83,7 +84,7 @@ def temporal_server_env(ep: Endpoints) -> dict[str, str]:
     """``global.authorization`` of the server, as the image's config template reads it.
 
     Two key sources: people's tokens (the OIDC provider) and the identities' own tokens
-    (OpenBao's identity-token keys, :mod:`orders.vault_tokens`).
+    (OpenBao's identity-token keys, :mod:`orders.vault.tokens`).
     """
     return {
         "TEMPORAL_AUTH_AUTHORIZER": "default",

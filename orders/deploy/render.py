@@ -1,7 +1,7 @@
 """Render the deployments of the identity contract: ``k8s/base/`` and the compose files.
 
 Run ``make manifests`` (``python -m orders.deploy.render``) after changing
-:mod:`orders.identities`; ``--check`` reports drift without writing. A unit test re-renders
+:mod:`orders.contract.identities`; ``--check`` reports drift without writing. A unit test re-renders
 into a temporary directory and compares with the committed files, so nobody hand-edits a
 generated file and a new identity cannot be half-deployed.
 

@@ -13,14 +13,14 @@ run as one-shot services / Jobs from the project's image, in this order:
     Before OpenBao first starts: its throwaway listener certificate (see
     :mod:`orders.deploy.tls`), unless it has one already.
 ``pki``
-    Vault PKI (:func:`orders.vault_pki.apply_pki`, and Temporal's internode CA:
-    :func:`orders.vault_pki.apply_internode_pki`) and the servers' certificates from it,
+    Vault PKI (:func:`orders.vault.pki.apply_pki`, and Temporal's internode CA:
+    :func:`orders.vault.pki.apply_internode_pki`) and the servers' certificates from it,
     into per-server directories (compose volumes) or Secrets (Kubernetes), plus the root CA
     (a file, or a ConfigMap per namespace) and the internode CA (a file next to it, or a
     ConfigMap in the Job's own namespace). The servers start after it.
 ``configure``
     Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser, then
-    apply ``vault/`` (:func:`orders.vault_config.apply`): Kubernetes auth pointed at the
+    apply ``vault/`` (:func:`orders.vault.config.apply`): Kubernetes auth pointed at the
     apiserver (or the local identity endpoint), roles, transit keys, database roles.
 ``migrate``
     Run the schema migrations as the ``order-migrate`` identity: its own ServiceAccount
@@ -29,7 +29,7 @@ run as one-shot services / Jobs from the project's image, in this order:
     Once Temporal is healthy and before any worker: register the application namespace
     (:mod:`orders.deploy.temporal_namespace`) through the authorization front, with a
     namespace-admin JWT that OpenBao mints for this step only
-    (:func:`orders.vault_tokens.mint_admin_token`) and a minutes-long ``temporal-admin``
+    (:func:`orders.vault.tokens.mint_admin_token`) and a minutes-long ``temporal-admin``
     client certificate (:func:`orders.security.certs.issue_temporal_admin`, the front's one
     principal allowed to register the namespace); both are kept in memory. Idempotent.
 """
@@ -45,8 +45,8 @@ from pathlib import Path
 import hvac
 import structlog
 
-from orders import identities
 from orders import logging as olog
+from orders.contract import identities, pki_names
 from orders.deploy import setup_tokens
 from orders.deploy.setup_stores import (
     ROOT_TOKEN,
@@ -159,7 +159,7 @@ def _pairs(values: list[str] | None) -> dict[str, str]:
 def pki(args: argparse.Namespace) -> None:
     """Apply Vault PKI and hand every server its certificate (see the module docstring)."""
     from orders.deploy import tls
-    from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
+    from orders.vault.pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
     root = _step_client(args)
     apply_pki(root, args.cert_ttl)
@@ -209,8 +209,8 @@ def configure(args: argparse.Namespace) -> None:
     """Bootstrap the database, then apply ``vault/`` (see the module docstring)."""
     from orders.db.bootstrap import bootstrap
     from orders.db.engine import tls_query
-    from orders.vault_config import ApplyConfig, apply, db_connection_exists
-    from orders.vault_people import OidcConfig
+    from orders.vault.config import ApplyConfig, apply, db_connection_exists
+    from orders.vault.people import OidcConfig
 
     root = _step_client(args)
     superuser = args.pg_superuser_password_file.read_text().strip()
@@ -276,8 +276,8 @@ def write_oidc_clients(
     root: hvac.Client, out_dir: Path, secret_dir: Path | None = None, secret_gid: int | None = None
 ) -> None:
     """Read the OIDC clients from OpenBao and write them (:func:`write_client_files`)."""
-    from orders import vault_people
     from orders.deploy import people_auth
+    from orders.vault import people as vault_people
 
     ui = root.read(f"identity/oidc/client/{vault_people.UI_CLIENT}")["data"]
     ids = {
@@ -316,9 +316,10 @@ def write_client_files(
 
 def namespace(args: argparse.Namespace) -> str:
     """Register the Temporal namespace with the admin JWT (see the module docstring)."""
-    from orders import temporal, vault_tokens
+    from orders import temporal
     from orders.deploy import temporal_namespace
     from orders.security import certs
+    from orders.vault import tokens as vault_tokens
 
     root = _step_client(args)
     jwt = vault_tokens.mint_admin_token(root, _verify(args.vault_ca_file))
@@ -347,7 +348,7 @@ TOKEN_HELP = "this step's own token (from `unseal --step-token-dir/--k8s-step-se
 
 
 def _parser() -> argparse.ArgumentParser:
-    from orders.vault_config import Ttls
+    from orders.vault.config import Ttls
 
     ap = argparse.ArgumentParser(prog="python -m orders.deploy.setup", description=__doc__)
     steps = ap.add_subparsers(dest="step", required=True)
@@ -432,7 +433,7 @@ def _parser() -> argparse.ArgumentParser:
     ns.add_argument("--vault-ca-file", type=Path, action="append")
     ns.add_argument("--temporal-address", required=True, help="host:port of the front")
     ns.add_argument("--temporal-ca-file", type=Path, required=True, help="the Vault root CA")
-    ns.add_argument("--temporal-server-name", default=identities.Server.TEMPORAL.value)
+    ns.add_argument("--temporal-server-name", default=pki_names.Server.TEMPORAL.value)
     ns.add_argument("--namespace", default=identities.TEMPORAL_NAMESPACE)
     return ap
 

@@ -276,8 +276,8 @@ def publish_codec_client_id(root: hvac.Client, api: Any, namespace: str, name: s
     from kubernetes.client import V1ConfigMap, V1ObjectMeta
     from kubernetes.client.exceptions import ApiException
 
-    from orders import vault_people
     from orders.deploy import people_auth
+    from orders.vault import people as vault_people
 
     body = V1ConfigMap(
         metadata=V1ObjectMeta(name=name, labels={"app.kubernetes.io/part-of": "hardened-orders"}),

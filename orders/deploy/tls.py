@@ -7,14 +7,14 @@ hands them over, and holds the paths and names the renderers and tests share.
 Bootstrap. OpenBao's listener needs a certificate before its PKI exists, so the
 ``tls-bootstrap`` step writes a throwaway one (a one-day CA whose key is never written,
 :func:`orders.devstack.tls.bootstrap_server_cert`). The ``pki`` step (root token) then
-creates the CAs and roles (:func:`orders.vault_pki.apply_pki`, the same roles as the local
+creates the CAs and roles (:func:`orders.vault.pki.apply_pki`, the same roles as the local
 stack), writes the root CA, and issues:
 
 * ``openbao``, ``postgres``, ``codec``: role ``orders-servers`` (server usage only);
 * ``temporal``: role ``temporal-server`` (``temporal.orders.local``, its one name, server
   usage): the authorization front every caller dials (:mod:`orders.deploy.front`);
 * ``temporal-internode`` and ``temporal-front``: from Temporal's *internode* CA
-  (``pki_internode``, a root of its own, see :mod:`orders.vault_pki`): the real frontend's
+  (``pki_internode``, a root of its own, see :mod:`orders.vault.pki`): the real frontend's
   and internode certificate (``temporal-frontend.orders.local``, server + client usage) and
   the front's client certificate to it (CN ``temporal-front``); the internode CA is written
   next to the root CA as :data:`INTERNODE_CA_FILE`;
@@ -57,8 +57,8 @@ from typing import Any, Final
 
 import hvac
 
-from orders import identities
-from orders.identities import Server
+from orders.contract import pki_names
+from orders.contract.pki_names import Server
 from orders.security import certs
 
 CERT_FILE: Final = "tls.crt"
@@ -102,7 +102,7 @@ class CertSpec:
     common_name: str
     localhost: bool = False
     compose: bool = True
-    mount: str = identities.PKI_MOUNT
+    mount: str = pki_names.PKI_MOUNT
 
     @property
     def volume(self) -> str:
@@ -110,33 +110,33 @@ class CertSpec:
         return f"tls-{self.name}"
 
 
-OPENBAO: Final = CertSpec("openbao", identities.PKI_SERVER_ROLE, Server.OPENBAO.value, True)
-POSTGRES: Final = CertSpec("postgres", identities.PKI_SERVER_ROLE, Server.POSTGRES.value, True)
-TEMPORAL: Final = CertSpec("temporal", identities.PKI_TEMPORAL_ROLE, Server.TEMPORAL.value)
+OPENBAO: Final = CertSpec("openbao", pki_names.PKI_SERVER_ROLE, Server.OPENBAO.value, True)
+POSTGRES: Final = CertSpec("postgres", pki_names.PKI_SERVER_ROLE, Server.POSTGRES.value, True)
+TEMPORAL: Final = CertSpec("temporal", pki_names.PKI_TEMPORAL_ROLE, Server.TEMPORAL.value)
 TEMPORAL_UI: Final = CertSpec(
-    "temporal-ui", identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME
+    "temporal-ui", pki_names.PKI_TEMPORAL_UI_ROLE, pki_names.TEMPORAL_UI_CERT_NAME
 )
-CODEC: Final = CertSpec("codec", identities.PKI_SERVER_ROLE, Server.CODEC.value, True)
+CODEC: Final = CertSpec("codec", pki_names.PKI_SERVER_ROLE, Server.CODEC.value, True)
 TEMPORAL_DB: Final = CertSpec(
-    "temporal-db", identities.PKI_TEMPORAL_DB_ROLE, identities.TEMPORAL_DB_SERVER_NAME
+    "temporal-db", pki_names.PKI_TEMPORAL_DB_ROLE, pki_names.TEMPORAL_DB_SERVER_NAME
 )
 CODEC_INGRESS: Final = CertSpec(
     "codec-ingress",
-    identities.PKI_CODEC_INGRESS_ROLE,
-    identities.CODEC_PUBLIC_HOST,
+    pki_names.PKI_CODEC_INGRESS_ROLE,
+    pki_names.CODEC_PUBLIC_HOST,
     compose=False,
 )
 TEMPORAL_INTERNODE: Final = CertSpec(
     "temporal-internode",
-    identities.PKI_INTERNODE_ROLE,
-    identities.TEMPORAL_FRONTEND_NAME,
-    mount=identities.PKI_INTERNODE_MOUNT,
+    pki_names.PKI_INTERNODE_ROLE,
+    pki_names.TEMPORAL_FRONTEND_NAME,
+    mount=pki_names.PKI_INTERNODE_MOUNT,
 )
 TEMPORAL_FRONT: Final = CertSpec(
     "temporal-front",
-    identities.PKI_FRONT_ROLE,
-    identities.TEMPORAL_FRONT_CERT_NAME,
-    mount=identities.PKI_INTERNODE_MOUNT,
+    pki_names.PKI_FRONT_ROLE,
+    pki_names.TEMPORAL_FRONT_CERT_NAME,
+    mount=pki_names.PKI_INTERNODE_MOUNT,
 )
 SPECS: Final = (
     OPENBAO,

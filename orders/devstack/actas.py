@@ -18,16 +18,17 @@ import hvac
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
-from orders import identities, temporal
+from orders import temporal
+from orders.contract import identities
+from orders.contract.identities import Identity
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.files import write_private
-from orders.identities import Identity
 from orders.security import certs, client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.security.vault import VaultSession
-from orders.vault_tokens import token_path
+from orders.vault.tokens import token_path
 
 
 def projected_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:

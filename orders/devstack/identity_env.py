@@ -6,7 +6,7 @@ demo) do not import every server the supervisor manages: the CLI starts faster.
 
 from __future__ import annotations
 
-from orders import identities
+from orders.contract import identities, temporal_access
 from orders.devstack.state import StackInfo, StackPaths
 from orders.settings import WorkerSettings
 
@@ -41,7 +41,11 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_DB_PORT": str(info.postgres_port),
         "ORDERS_DB_NAME": info.database,
         # The dev server ignores the token; presenting it anyway runs the real path.
-        **({"ORDERS_TEMPORAL_TOKEN": "true"} if identities.temporal_permissions(identity) else {}),
+        **(
+            {"ORDERS_TEMPORAL_TOKEN": "true"}
+            if temporal_access.temporal_permissions(identity)
+            else {}
+        ),
     }
 
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack.identity_env import worker_env
 from orders.devstack.procs import Proc, make_traversable
 from orders.devstack.servers import HOST

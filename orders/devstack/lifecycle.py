@@ -10,15 +10,15 @@ from typing import Any
 import asyncpg
 import hvac
 
-from orders import identities
 from orders import logging as olog
+from orders.contract import identities
 from orders.db.engine import tls_query
 from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
-from orders.vault_config import ApplyConfig, Ttls
-from orders.vault_people import CODEC_CALLBACK_PATH, OidcConfig
+from orders.vault.config import ApplyConfig, Ttls
+from orders.vault.people import CODEC_CALLBACK_PATH, OidcConfig
 
 log = olog.get(__name__)
 

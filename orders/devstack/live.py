@@ -20,7 +20,8 @@ from pathlib import Path
 
 import hvac
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Identity
 from orders.db.bootstrap import bootstrap
 from orders.devstack.identity_endpoint import create_service_account
 from orders.devstack.identity_env import identity_settings
@@ -28,9 +29,8 @@ from orders.devstack.lifecycle import migrate, stack_apply_config
 from orders.devstack.servers import FRONT_RULES
 from orders.devstack.state import StackInfo, StackPaths
 from orders.front import rules as front_rules
-from orders.identities import Identity
 from orders.settings import WorkerSettings
-from orders.vault_config import DB_MOUNT, K8S_MOUNT, Ttls, apply
+from orders.vault.config import DB_MOUNT, K8S_MOUNT, Ttls, apply
 
 
 def running_ttls(root: hvac.Client) -> Ttls:

@@ -26,9 +26,10 @@ from typing import Any, Final
 
 import hvac
 
-from orders import identities, vault_tokens
 from orders import logging as olog
 from orders.codec_server import server as codec_server
+from orders.contract import identities
+from orders.contract.pki_names import Server
 from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
 from orders.devstack import identity_procs, servers, tls
@@ -38,10 +39,10 @@ from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.devstack.users import isolation, separate_users
 from orders.files import write_private, write_public
 from orders.front.server import TlsFiles
-from orders.identities import Server
 from orders.security import certs
-from orders.vault_config import Ttls, apply, db_connection_exists
-from orders.vault_people import (
+from orders.vault import tokens as vault_tokens
+from orders.vault.config import Ttls, apply, db_connection_exists
+from orders.vault.people import (
     CODEC_CLIENT,
     TEMPORAL_CLIENT,
     client_id,
@@ -49,7 +50,7 @@ from orders.vault_people import (
     issuer_for,
     jwks_url_for,
 )
-from orders.vault_pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
+from orders.vault.pki import apply_internode_pki, apply_pki, internode_ca_pem, root_ca_pem
 
 log = olog.get(__name__)
 

@@ -1,6 +1,6 @@
 """TLS material of the local stack, under ``.orders/dev/tls/``.
 
-Every server's certificate comes from Vault PKI (``orders.vault_pki``), and every client
+Every server's certificate comes from Vault PKI (``orders.vault.pki``), and every client
 trusts only the Vault root CA (``ca.pem``). OpenBao is the one exception at start-up: its
 listener needs a certificate before its PKI can issue one, so the supervisor starts it
 with a throwaway *bootstrap* certificate (its own one-day CA, generated here, trusted only
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from orders import identities
+from orders.contract import pki_names
 from orders.files import write_private
 
 BOOTSTRAP_DAYS: Final = 1
@@ -137,7 +137,7 @@ def bootstrap_server_cert(cert_file: Path, key_file: Path, ca_file: Path) -> Non
     """A one-day CA (key discarded) and an OpenBao server certificate signed by it."""
     lifetime = timedelta(days=BOOTSTRAP_DAYS)
     ca_key, ca = new_ca("orders bootstrap CA", lifetime)
-    name = identities.Server.OPENBAO.value
+    name = pki_names.Server.OPENBAO.value
     sans = (
         x509.DNSName(name),
         x509.DNSName("localhost"),

@@ -5,5 +5,6 @@ complete any activity by id, signal and terminate anything. Temporal has no task
 (temporalio/proposals#58). Every worker, client and person therefore reaches the Temporal
 frontend only through this gRPC front, which authenticates the caller (client certificate
 or a person's token) and allows exactly what the identity contract grants
-(:func:`orders.identities.temporal_access`), as rendered into :mod:`orders.front.rules`.
+(:func:`orders.contract.temporal_access.temporal_access`), as rendered into
+:mod:`orders.front.rules`.
 """

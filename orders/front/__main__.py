@@ -8,9 +8,9 @@ import signal
 from pathlib import Path
 from typing import Final
 
-from orders import identities
 from orders import logging as olog
 from orders.codec_server.auth import JwksCache, TokenVerifier
+from orders.contract import temporal_access
 from orders.front import rules as front_rules
 from orders.front.bearers import Bearers
 from orders.front.server import Front, TlsFiles, Upstream, serve
@@ -78,7 +78,9 @@ def bearers(args: argparse.Namespace) -> Bearers:
     if args.machine_jwks_url:
         # Audiences are per caller (Bearers.audiences); the constructor's is never used alone.
         keys = JwksCache(args.machine_jwks_url, verify=verify)
-        machines = TokenVerifier(keys, args.machine_issuer, identities.TEMPORAL_AUDIENCE_PREFIX)
+        machines = TokenVerifier(
+            keys, args.machine_issuer, temporal_access.TEMPORAL_AUDIENCE_PREFIX
+        )
     return Bearers(
         people=people,
         people_audience=args.people_audience,

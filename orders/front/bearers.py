@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from orders import identities
 from orders.codec_server.auth import InvalidTokenError, Principal, TokenVerifier
+from orders.contract import pki_names, temporal_access
 
 
 class WrongBearerError(Exception):
@@ -40,16 +40,16 @@ class WrongBearerError(Exception):
 def machine_audiences() -> dict[str, str]:
     """Certificate CN -> the ``aud`` of the machine token that principal may forward."""
     found = {
-        i.name: identities.temporal_audience(i.temporal_token_role)
-        for i in identities.temporal_token_identities()
+        i.name: temporal_access.temporal_audience(i.temporal_token_role)
+        for i in temporal_access.temporal_token_identities()
     }
-    found[identities.TEMPORAL_ADMIN_CERT_NAME] = identities.temporal_audience(
-        identities.TEMPORAL_ADMIN_TOKEN_ROLE
+    found[pki_names.TEMPORAL_ADMIN_CERT_NAME] = temporal_access.temporal_audience(
+        temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE
     )
     return found
 
 
-UI_PRINCIPAL: Final = identities.TEMPORAL_UI_CERT_NAME
+UI_PRINCIPAL: Final = pki_names.TEMPORAL_UI_CERT_NAME
 """The principal (the UI server's certificate) that forwards persons' UI tokens."""
 
 

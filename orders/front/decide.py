@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from temporalio.api.enums.v1 import TaskQueueKind
 
-from orders.identities import TemporalAccess, WorkflowGrant
+from orders.contract.temporal_access import TemporalAccess, WorkflowGrant
 
 WORKFLOW_SERVICE: Final = "temporal.api.workflowservice.v1.WorkflowService"
 OPERATOR_SERVICE: Final = "temporal.api.operatorservice.v1.OperatorService"

@@ -3,9 +3,10 @@
 Used by the authorization-matrix test (tests/integration/front) and by the demo's evidence:
 each :class:`Probe` is one raw gRPC call (Temporal's own message classes, grpcio) with the
 contract's answer to "may this principal make it" as a predicate on its
-:class:`~orders.identities.TemporalAccess`. Allowed calls are built so that they change
-nothing even when they reach Temporal (unknown workflow ids, an invalid timeout on a start,
-sticky queues for workflow polls); refused ones must come back ``PERMISSION_DENIED`` at once.
+:class:`~orders.contract.temporal_access.TemporalAccess`. Allowed calls are built so that
+they change nothing even when they reach Temporal (unknown workflow ids, an invalid
+timeout on a start, sticky queues for workflow polls); refused ones must come back
+``PERMISSION_DENIED`` at once.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Request
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
-from orders import identities
+from orders.contract import api, identities, temporal_access
+from orders.contract.identities import Identity
+from orders.contract.temporal_access import TemporalAccess
 from orders.front.decide import OPERATOR_SERVICE, WORKFLOW_SERVICE
 from orders.front.tokens import TokenBinding
-from orders.identities import Identity, TemporalAccess
 from orders.security import certs
 
 NS = identities.TEMPORAL_NAMESPACE
@@ -71,11 +73,11 @@ def _is(name: str, caller: Identity) -> Rule:
     return lambda _: name == caller.name
 
 
-def _starts(grant: identities.WorkflowGrant) -> Rule:
+def _starts(grant: temporal_access.WorkflowGrant) -> Rule:
     return lambda a: grant in a.start
 
 
-def _reads(grant: identities.WorkflowGrant) -> Rule:
+def _reads(grant: temporal_access.WorkflowGrant) -> Rule:
     return lambda a: grant in a.read
 
 
@@ -104,7 +106,7 @@ def _wf(workflow_id: str) -> WorkflowExecution:
 def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
     """Every call of the matrix, for one caller (task tokens are bound to someone)."""
     ws = WORKFLOW_SERVICE
-    missing = f"{identities.ORDER_ID_PREFIX}matrix-{uuid.uuid4().hex[:8]}"
+    missing = f"{api.ORDER_ID_PREFIX}matrix-{uuid.uuid4().hex[:8]}"
     for ident in identities.workers():
         q = ident.task_queue
         if ident.kind is identities.Kind.WORKFLOW:
@@ -146,7 +148,7 @@ def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
             wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=bound),
             _is(ident.name, caller),
         )
-    for grant in identities.all_workflow_grants():
+    for grant in temporal_access.all_workflow_grants():
         bad_timeout = Duration(seconds=-1)  # admitted by the front, refused by Temporal
         yield Probe(
             f"start {grant.workflow_type}",

@@ -1,7 +1,7 @@
 """The front's rules: rendered from the identity contract, reviewed as a file, loaded at start.
 
 ``python -m orders.front.rules --write`` renders :data:`RULES_FILE` from
-:func:`orders.identities.temporal_access` (identities), :func:`people_temporal_access`
+:func:`orders.contract.temporal_access.temporal_access` (identities), :func:`people_temporal_access`
 (persons, by role) and the two deployment principals (the Temporal UI, which looks, and the
 namespace-registration step). The front enforces the *file*; a unit test checks the file
 equals the render, and the authorization matrix test checks the running front against the
@@ -18,9 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from orders import identities
 from orders import logging as olog
-from orders.identities import TemporalAccess, WorkflowGrant
+from orders.contract import identities, pki_names, temporal_access
+from orders.contract.temporal_access import TemporalAccess, WorkflowGrant
 
 log = olog.get(__name__)
 
@@ -51,14 +51,14 @@ def contract_rules() -> Rules:
     principals = {
         ident.name: access
         for ident in identities.ALL
-        if (access := identities.temporal_access(ident)) != TemporalAccess()
+        if (access := temporal_access.temporal_access(ident)) != TemporalAccess()
     }
-    principals[identities.TEMPORAL_UI_CERT_NAME] = identities.people_temporal_access("read")
-    principals[identities.TEMPORAL_ADMIN_TOKEN_ROLE] = TemporalAccess(register_namespace=True)
+    principals[pki_names.TEMPORAL_UI_CERT_NAME] = temporal_access.people_temporal_access("read")
+    principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = TemporalAccess(register_namespace=True)
     return Rules(
         namespace=identities.TEMPORAL_NAMESPACE,
         principals=principals,
-        people={role: identities.people_temporal_access(role) for role in PEOPLE_ROLES},
+        people={role: temporal_access.people_temporal_access(role) for role in PEOPLE_ROLES},
     )
 
 

@@ -42,14 +42,14 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
-from orders import identities
 from orders import logging as olog
 from orders.codec_server.auth import KeysUnavailableError
+from orders.contract import api
+from orders.contract.temporal_access import TemporalAccess
 from orders.front import decide, wire
 from orders.front.bearers import Bearers, WrongBearerError
 from orders.front.rules import Rules, RulesFile
 from orders.front.tokens import TokenBinding
-from orders.identities import TemporalAccess
 
 log = olog.get(__name__)
 
@@ -310,7 +310,7 @@ class Front:
             WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL
         )
         message.request_eager_execution = False
-        message.header.fields[identities.PLACED_BY_HEADER].CopyFrom(
+        message.header.fields[api.PLACED_BY_HEADER].CopyFrom(
             Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(caller.label).encode())
         )
         data: bytes = message.SerializeToString()

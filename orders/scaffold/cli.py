@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 
 new = typer.Typer(no_args_is_help=True, help="Scaffold a new identity from the contract.")

@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from orders import identities
-from orders.identities import Identity, Kind, TableGrant
+from orders.contract import (
+    api,
+    approval_policy,
+    identities,
+    pki_names,
+    temporal_access,
+    transit_names,
+)
+from orders.contract.identities import Identity, Kind, TableGrant
 from orders.scaffold import templates
 from orders.scaffold.tables import grant_source, grant_statements
 
@@ -34,7 +41,7 @@ MIN_LEN, MAX_LEN = 3, 40
 """Bounds of an identity name: ``v-<name>-<10 digits>-<8>`` must fit Postgres' 63 bytes."""
 WORKFLOW_SUFFIX: Final = "-workflow"
 
-IDENTITIES: Final = Path("orders/identities.py")
+IDENTITIES: Final = Path("orders/contract/identities.py")
 ACTIVITIES_INIT: Final = Path("activities/__init__.py")
 WORKFLOWS_INIT: Final = Path("workflows/__init__.py")
 MIGRATIONS: Final = Path("orders/db/migrations/versions")
@@ -118,6 +125,17 @@ def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
+CONTRACT_MODULES: Final = (
+    identities,
+    transit_names,
+    approval_policy,
+    temporal_access,
+    api,
+    pki_names,
+)
+"""Every module of the contract: a new identity's constants must collide with none."""
+
+
 def camel(name: str) -> str:
     """``record-return`` -> ``RecordReturn``."""
     return "".join(part.capitalize() for part in name.split("-"))
@@ -125,13 +143,14 @@ def camel(name: str) -> str:
 
 def _refuse_collision(name: str, *constants: str) -> None:
     if name in identities.BY_NAME:
-        raise ScaffoldError(f"identity {name!r} already exists in orders/identities.py")
+        raise ScaffoldError(f"identity {name!r} already exists in orders/contract/identities.py")
     group = Identity(name, Kind.ACTIVITY).db_group
     if any(i.db_group == group for i in identities.ALL):
         raise ScaffoldError(f"Postgres group {group!r} is already used by another identity")
     for const in constants:
-        if hasattr(identities, const):
-            raise ScaffoldError(f"orders/identities.py already defines {const}")
+        for module in CONTRACT_MODULES:
+            if hasattr(module, const):
+                raise ScaffoldError(f"{module.__name__} already defines {const}")
 
 
 def workflow_identity_name(name: str) -> str:
@@ -186,7 +205,7 @@ def plan_activity(
     act_const = f"{const}_ACTIVITY"
     _refuse_collision(name, const, act_const)
     if any(act in i.activities for i in identities.ALL):
-        raise ScaffoldError(f"activity {act!r} already exists in orders/identities.py")
+        raise ScaffoldError(f"activity {act!r} already exists in orders/contract/identities.py")
     workflow_line = ""
     if workflow is not None:
         wf_name = workflow_identity_name(workflow)

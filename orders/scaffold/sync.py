@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import sys
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import render
 from orders.front import rules as front_rules
-from orders.vault_policy import policy_file, render_policy
+from orders.vault.policy import policy_file, render_policy
 
 
 def main() -> int:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from orders import identities
+from orders.contract import identities, transit_names
+from orders.contract.identities import Privilege, TableGrant
 from orders.db.schema import metadata
-from orders.identities import Privilege, TableGrant
 
 GRANTABLE: Final = (Privilege.SELECT, Privilege.INSERT, Privilege.UPDATE)
 PAYMENTS: Final = "payments"
@@ -41,7 +41,7 @@ def sealed_columns() -> dict[str, set[str]]:
     """Table -> columns that hold a sealed need-to-know field (never granted by scaffold)."""
     cols = schema_columns()
     sealed: dict[str, set[str]] = {}
-    for s in identities.SEALED_FIELDS:
+    for s in transit_names.SEALED_FIELDS:
         for table, columns in cols.items():
             if s.field in columns:
                 sealed.setdefault(table, set()).add(s.field)
@@ -171,7 +171,7 @@ def grant_statements(group: str, grants: tuple[TableGrant, ...]) -> tuple[str, .
 
 
 def grant_source(grant: TableGrant) -> str:
-    """The ``grant(...)`` call that states ``grant`` in orders/identities.py."""
+    """The ``grant(...)`` call that states ``grant`` in orders/contract/identities.py."""
 
     def strings(names: tuple[str, ...]) -> str:
         quoted = [f'"{n}"' for n in names]

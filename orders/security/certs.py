@@ -19,7 +19,7 @@ import hvac
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.files import write_private
 
 
@@ -59,7 +59,7 @@ def issue(
     ip_sans: tuple[str, ...] = (),
     uri_sans: tuple[str, ...] = (),
     ttl: int | str | None = None,
-    mount: str = identities.PKI_MOUNT,
+    mount: str = pki_names.PKI_MOUNT,
 ) -> IssuedCert:
     """Issue a certificate on ``<mount>/issue/<role>`` (``pki_int`` unless told).
 
@@ -90,17 +90,17 @@ def issue_client(client: hvac.Client, identity: identities.Identity) -> IssuedCe
     """``identity``'s own client certificate (CN = its name, URI SAN = its ServiceAccount)."""
     return issue(
         client,
-        identities.pki_role(identity),
+        pki_names.pki_role(identity),
         identity.name,
-        uri_sans=(identities.cert_uri(identity),),
+        uri_sans=(pki_names.cert_uri(identity),),
     )
 
 
-def issue_server(client: hvac.Client, server: identities.Server) -> IssuedCert:
+def issue_server(client: hvac.Client, server: pki_names.Server) -> IssuedCert:
     """A server certificate for ``server``, valid for ``localhost`` and 127.0.0.1 too."""
     return issue(
         client,
-        identities.PKI_SERVER_ROLE,
+        pki_names.PKI_SERVER_ROLE,
         server.value,
         alt_names=("localhost",),
         ip_sans=("127.0.0.1",),
@@ -114,10 +114,10 @@ def issue_internode(client: hvac.Client, ttl: int | str | None = None) -> Issued
     """
     return issue(
         client,
-        identities.PKI_INTERNODE_ROLE,
-        identities.TEMPORAL_FRONTEND_NAME,
+        pki_names.PKI_INTERNODE_ROLE,
+        pki_names.TEMPORAL_FRONTEND_NAME,
         ttl=ttl,
-        mount=identities.PKI_INTERNODE_MOUNT,
+        mount=pki_names.PKI_INTERNODE_MOUNT,
     )
 
 
@@ -128,10 +128,10 @@ def issue_front_client(client: hvac.Client, ttl: int | str | None = None) -> Iss
     """
     return issue(
         client,
-        identities.PKI_FRONT_ROLE,
-        identities.TEMPORAL_FRONT_CERT_NAME,
+        pki_names.PKI_FRONT_ROLE,
+        pki_names.TEMPORAL_FRONT_CERT_NAME,
         ttl=ttl,
-        mount=identities.PKI_INTERNODE_MOUNT,
+        mount=pki_names.PKI_INTERNODE_MOUNT,
     )
 
 
@@ -140,7 +140,7 @@ def issue_temporal_admin(client: hvac.Client) -> IssuedCert:
 
     CN ``temporal-admin``, client usage, minutes-long, from the Vault root CA's intermediate.
     """
-    return issue(client, identities.PKI_TEMPORAL_ADMIN_ROLE, identities.TEMPORAL_ADMIN_CERT_NAME)
+    return issue(client, pki_names.PKI_TEMPORAL_ADMIN_ROLE, pki_names.TEMPORAL_ADMIN_CERT_NAME)
 
 
 def _without_root(chain: str) -> str:

@@ -9,7 +9,7 @@ polls use the new one. Vault trouble never stops the renewer: it retries with ba
 while the current certificate is still valid.
 
 Where the server authorizes calls, the identity also presents its own JWT
-(:class:`TemporalToken`, from OpenBao's identity-token engine, :mod:`orders.vault_tokens`),
+(:class:`TemporalToken`, from OpenBao's identity-token engine, :mod:`orders.vault.tokens`),
 renewed the same way; listeners set it on the live client (``client.api_key = ...``).
 """
 
@@ -27,12 +27,12 @@ from temporalio.service import TLSConfig
 
 from orders import logging as olog
 from orders import temporal
+from orders.contract.identities import Identity
 from orders.files import write_private
-from orders.identities import Identity
 from orders.security import certs
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming, WorkerSettings
-from orders.vault_tokens import token_path
+from orders.vault.tokens import token_path
 
 log = olog.get(__name__)
 

@@ -37,7 +37,7 @@ from temporalio.converter import (
     WorkflowSerializationContext,
 )
 
-from orders import identities
+from orders.contract import transit_names
 from orders.security.keyring import KeyRing
 from orders.security.transit import TransitClient, TransitInvalidError
 from orders.security.vault import VaultSession
@@ -339,7 +339,7 @@ def codec_for(session: VaultSession, settings: WorkerSettings) -> EnvelopeCodec:
     )
     return EnvelopeCodec(
         transit,
-        identities.PAYLOAD_KEY,
+        transit_names.PAYLOAD_KEY,
         settings.temporal_namespace,
         allow_plaintext=settings.allow_plaintext_payloads,
         outage_wait=settings.codec_outage_wait_seconds,

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from orders import identities
+from orders.contract import identities
 from orders.files import write_private
 
 if TYPE_CHECKING:
-    from orders.identities import Identity
+    from orders.contract.identities import Identity
     from orders.settings import WorkerSettings
 
 log = structlog.get_logger("orders.security.k8s_token")

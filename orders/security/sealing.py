@@ -2,7 +2,7 @@
 
 The client seals ``payment_reference``, ``shipping_address`` and ``customer_email`` before
 the order reaches Temporal, each to the Transit key of its one consumer
-(``identities.SEALED_FIELDS``). From then on the workflow worker, every other activity,
+(``transit_names.SEALED_FIELDS``). From then on the workflow worker, every other activity,
 the database (validate stores the sealed strings as they are) and Temporal's history only
 ever hold ciphertext.
 
@@ -34,7 +34,8 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from orders.identities import SEALED_FIELDS, Identity, SealedField
+from orders.contract.identities import Identity
+from orders.contract.transit_names import SEALED_FIELDS, SealedField
 from orders.models import SEALED_VALUE_PATTERN, OrderRequest, SealedOrder
 from orders.security.keyring import KeyRing
 from orders.security.transit import TransitClient, TransitInvalidError, key_version

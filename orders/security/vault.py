@@ -28,7 +28,7 @@ import hvac
 import requests
 
 from orders import logging as olog
-from orders.identities import Identity
+from orders.contract.identities import Identity
 from orders.security.k8s_token import read_token
 from orders.settings import LeaseTiming, WorkerSettings
 

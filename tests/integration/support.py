@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from orders import client as orders_client
-from orders import identities
+from orders.contract import identities
 from orders.db.engine import create_engine, ssl_context
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
@@ -199,7 +199,8 @@ async def person_token(
         client_id: The OIDC client, i.e. the token's audience (default: ``temporal-cli``,
             the one Temporal's persons' port accepts).
     """
-    from orders import oidc, vault_people
+    from orders import oidc
+    from orders.vault import people as vault_people
 
     client_id = client_id or stack.temporal_client_id
     assert client_id, "the stack must register the OIDC client"

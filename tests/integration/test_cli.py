@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import identities
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome, Step
 from tests.integration import support

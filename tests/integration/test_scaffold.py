@@ -31,14 +31,14 @@ import hvac
 import pytest
 from temporalio.client import Client
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Identity, Kind
 from orders.db.migrate import head_revision
 from orders.devstack.live import worker_settings
 from orders.devstack.servers import FRONT_RULES
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
 from orders.front import rules as front_rules
-from orders.identities import Identity, Kind
 from orders.models import Outcome
 from orders.scaffold import parse_tables
 from orders.security.k8s_token import TokenProjector, read_token
@@ -56,7 +56,7 @@ HEAD_BEFORE: Final = head_revision()
 NEW_REVISION: Final = f"{int(HEAD_BEFORE) + 1:04d}"
 """The grant migration ``orders new activity`` appends after the tree's newest one."""
 SCAFFOLDED: Final = {
-    "orders/identities.py",
+    "orders/contract/identities.py",
     "activities/__init__.py",
     "activities/return_receive.py",
     "tests/unit/activities/test_return_receive.py",

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from orders import identities
+from orders.contract import identities
 from orders.db.bootstrap import bootstrap
 from orders.devstack.lifecycle import stack_apply_config
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
-from orders.vault_config import Ttls, apply, k8s_role
-from orders.vault_people import CODEC_CLIENT
-from orders.vault_policy import policy_text
+from orders.vault.config import Ttls, apply, k8s_role
+from orders.vault.people import CODEC_CLIENT
+from orders.vault.policy import policy_text
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 

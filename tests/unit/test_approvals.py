@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import ValidationError
 
-from orders import identities
 from orders.approvals import (
     ApprovalMessage,
     ApproverRegistry,
@@ -26,11 +25,12 @@ from orders.approvals import (
     standing,
     verify,
 )
+from orders.contract import approval_policy
 from orders.models import ApprovalPolicy
-from orders.vault_approvers import group_policy, signs_with
+from orders.vault.approvers import group_policy, signs_with
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-KEYS = {a.name: Ed25519PrivateKey.generate() for a in identities.APPROVERS}
+KEYS = {a.name: Ed25519PrivateKey.generate() for a in approval_policy.APPROVERS}
 
 
 def registry() -> ApproverRegistry:
@@ -46,7 +46,7 @@ def registry() -> ApproverRegistry:
                     ).decode()
                 },
             )
-            for a in identities.APPROVERS
+            for a in approval_policy.APPROVERS
         )
     )
 
@@ -209,14 +209,14 @@ def test_required_approvals() -> None:
 def test_the_policy_can_only_be_tightened() -> None:
     ApprovalPolicy(threshold_cents=10, deadline_seconds=5)
     with pytest.raises(ValidationError):
-        ApprovalPolicy(threshold_cents=identities.APPROVAL_THRESHOLD_CENTS + 1)
+        ApprovalPolicy(threshold_cents=approval_policy.APPROVAL_THRESHOLD_CENTS + 1)
     with pytest.raises(ValidationError):
-        ApprovalPolicy(deadline_seconds=identities.APPROVAL_DEADLINE_SECONDS + 1)
+        ApprovalPolicy(deadline_seconds=approval_policy.APPROVAL_DEADLINE_SECONDS + 1)
 
 
-@pytest.mark.parametrize("approver", identities.APPROVERS, ids=lambda a: a.name)
+@pytest.mark.parametrize("approver", approval_policy.APPROVERS, ids=lambda a: a.name)
 def test_the_group_policy_resolves_to_each_approvers_own_key(
-    approver: identities.Approver,
+    approver: approval_policy.Approver,
 ) -> None:
     """OpenBao fills ``{{identity.entity.name}}`` with the caller's entity (= approver) name."""
     stanzas = re.findall(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', group_policy())

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from orders import identities
-from orders.identities import Kind, Privilege
+from orders.contract import identities
+from orders.contract.identities import Kind, Privilege
 
 PAYMENT_IDENTITIES = {identities.ORDER_PROCESS_PAYMENT.name, identities.ORDER_REFUND_PAYMENT.name}
 INVENTORY_WRITERS = {

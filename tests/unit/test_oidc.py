@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from orders import oidc, vault_people
+from orders import oidc
+from orders.vault import people as vault_people
 
 ISSUER = "http://127.0.0.1:8200/v1/identity/oidc/provider/orders"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy.render import ROOT
-from orders.vault_policy import show
+from orders.vault.policy import show
 
 UV = Path(sys.executable).with_name("uv")
 # A plain install has neither extra: the policies must not need the local stack or the

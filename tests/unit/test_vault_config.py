@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from orders import identities
-from orders.vault_config import Ttls, creation_statements, db_role, k8s_role
-from orders.vault_policy import policy_text, render_policy, shipped
+from orders.contract import approval_policy, identities, pki_names, temporal_access, transit_names
+from orders.vault.config import Ttls, creation_statements, db_role, k8s_role
+from orders.vault.policy import policy_text, render_policy, shipped
 
 
 def test_one_policy_file_per_identity_and_no_strays() -> None:
@@ -40,11 +40,11 @@ def expected_grants(identity: identities.Identity) -> set[tuple[str, str]]:
             (f"sys/leases/renew/database/creds/{identity.db_role}/*", '"update"'),
             (f"sys/leases/revoke/database/creds/{identity.db_role}/*", '"update"'),
         }
-    grants.add((f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", '"update"'))
-    if identities.temporal_permissions(identity):
+    grants.add((f"{pki_names.PKI_MOUNT}/issue/{pki_names.pki_role(identity)}", '"update"'))
+    if temporal_access.temporal_permissions(identity):
         grants.add((f"identity/oidc/token/{identity.temporal_token_role}", '"read"'))
-    grants |= {(path, '"read"') for path in identities.registry_reads(identity)}
-    for key, ops in identities.transit_rights(identity).items():
+    grants |= {(path, '"read"') for path in approval_policy.registry_reads(identity)}
+    for key, ops in transit_names.transit_rights(identity).items():
         grants |= {(TRANSIT_PATHS[op][0].format(key), TRANSIT_PATHS[op][1]) for op in ops}
     return grants
 
@@ -128,6 +128,6 @@ def test_no_policy_reaches_the_internode_ca_or_the_admin_certificate(
     """Only root issues Temporal's internode certificates and the temporal-admin one."""
     for text in (policy_text(identity), render_policy(identity)):
         paths = {path for path, _ in allows(text)}
-        assert not any(p.startswith(identities.PKI_INTERNODE_MOUNT) for p in paths)
-        assert not any("*" in p and p.startswith(identities.PKI_MOUNT) for p in paths)
-        assert f"{identities.PKI_MOUNT}/issue/{identities.PKI_TEMPORAL_ADMIN_ROLE}" not in paths
+        assert not any(p.startswith(pki_names.PKI_INTERNODE_MOUNT) for p in paths)
+        assert not any("*" in p and p.startswith(pki_names.PKI_MOUNT) for p in paths)
+        assert f"{pki_names.PKI_MOUNT}/issue/{pki_names.PKI_TEMPORAL_ADMIN_ROLE}" not in paths

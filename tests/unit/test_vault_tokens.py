@@ -12,9 +12,12 @@ import re
 
 import pytest
 
-from orders import identities, vault_approvers, vault_people, vault_tokens
-from orders.vault_config import Ttls, k8s_role
-from orders.vault_policy import policy_file, read_shipped, shipped
+from orders.contract import identities, temporal_access
+from orders.vault import approvers as vault_approvers
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
+from orders.vault.config import Ttls, k8s_role
+from orders.vault.policy import policy_file, read_shipped, shipped
 
 STANZA = re.compile(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]')
 ADMIN = vault_tokens.ADMIN_ROLE
@@ -55,7 +58,7 @@ def test_admin_role_grants_namespace_admin_for_two_minutes() -> None:
     assert claims == {vault_people.PERMISSIONS_CLAIM: [f"{identities.TEMPORAL_NAMESPACE}:admin"]}
     # Least privilege: not system-wide, not another namespace.
     assert not any(p.startswith("system:") for p in claims[vault_people.PERMISSIONS_CLAIM])
-    assert body["key"] == identities.TEMPORAL_TOKEN_KEY
+    assert body["key"] == temporal_access.TEMPORAL_TOKEN_KEY
     assert body["ttl"] == vault_tokens.ADMIN_TOKEN_TTL <= 300
 
 

@@ -2,7 +2,7 @@
 # OIDC provider for an authorization code; what the resulting token allows is decided by
 # its claims (identity groups -> Temporal permissions), checked by the codec server and
 # Temporal. Approvers' signing rights come from their group, not from this policy.
-# "{provider}" is filled in by orders.vault_people (the provider's name is named once there).
+# "{provider}" is filled in by orders.vault.people (the provider's name is named once there).
 
 path "identity/oidc/provider/{provider}/authorize" {
   capabilities = ["read", "update"]

@@ -18,7 +18,7 @@ path "database/*" {
   capabilities = ["deny"]
 }
 
-# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+# Vault Transit: payload data keys and need-to-know fields (orders.contract.identities).
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }

@@ -26,7 +26,7 @@ path "transit/keys/approver-*" {
 
 # Who may sign approvals when the registry is read: the group whose policy grants signing
 # (its id) and each approver's entity (its groups, disabled or not). One path per approver
-# in the contract (orders.identities.registry_reads): no other entity is readable.
+# in the contract (orders.contract.approval_policy.registry_reads): no other entity is readable.
 path "identity/group/name/order-approvers" {
   capabilities = ["read"]
 }
@@ -43,7 +43,7 @@ path "identity/entity/name/dave" {
   capabilities = ["read"]
 }
 
-# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+# Vault Transit: payload data keys and need-to-know fields (orders.contract.identities).
 path "transit/datakey/plaintext/orders-payload" {
   capabilities = ["update"]
 }
@@ -51,7 +51,7 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
-# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+# Its own short-lived Temporal JWT (orders.vault.tokens), no other identity's.
 path "identity/oidc/token/order-approvals" {
   capabilities = ["read"]
 }

@@ -18,7 +18,7 @@ path "database/*" {
   capabilities = ["deny"]
 }
 
-# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+# Vault Transit: payload data keys and need-to-know fields (orders.contract.identities).
 path "transit/datakey/plaintext/field-address" {
   capabilities = ["update"]
 }
@@ -35,7 +35,7 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
-# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+# Its own short-lived Temporal JWT (orders.vault.tokens), no other identity's.
 path "identity/oidc/token/order-client" {
   capabilities = ["read"]
 }

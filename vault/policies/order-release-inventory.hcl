@@ -28,7 +28,7 @@ path "sys/leases/revoke/database/creds/order-release-inventory/*" {
   capabilities = ["update"]
 }
 
-# Vault Transit: payload data keys and need-to-know fields (orders.identities).
+# Vault Transit: payload data keys and need-to-know fields (orders.contract.identities).
 path "transit/datakey/plaintext/orders-payload" {
   capabilities = ["update"]
 }
@@ -36,7 +36,7 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
-# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.
+# Its own short-lived Temporal JWT (orders.vault.tokens), no other identity's.
 path "identity/oidc/token/order-release-inventory" {
   capabilities = ["read"]
 }

@@ -1,5 +1,5 @@
 # Policy of the one-shot `configure` step's token (orders.deploy.setup_tokens), never of an
-# identity: it applies vault/ (orders.vault_config.apply), so it manages the policies, the
+# identity: it applies vault/ (orders.vault.config.apply), so it manages the policies, the
 # auth methods and the engines the project uses. What stays out of reach: sys/generate-root,
 # seal/unseal, sys/raw, audit devices, creating tokens (its own or through any token role),
 # and every path of a mount the project does not use.

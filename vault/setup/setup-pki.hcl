@@ -1,5 +1,5 @@
 # Policy of the one-shot `pki` step's token (orders.deploy.setup_tokens), never of an identity:
-# mount and configure the three PKI engines (orders.vault_pki) and issue the servers'
+# mount and configure the three PKI engines (orders.vault.pki) and issue the servers'
 # certificates from them. Nothing else: no policy, auth method, token or other engine.
 
 path "sys/mounts" {

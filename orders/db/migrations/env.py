@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from orders import identities
+from orders.contract import identities
 from orders.db.bootstrap import quote_ident
 from orders.db.schema import metadata
 

@@ -5,7 +5,7 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
 Runs as the order-migrate group (see env.py). Grants are written out literally, never
-generated from orders.identities: the privilege-matrix test compares the two.
+generated from orders.contract.identities: the privilege-matrix test compares the two.
 """
 
 from __future__ import annotations

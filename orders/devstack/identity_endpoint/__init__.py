@@ -20,7 +20,7 @@ Differences from a real apiserver, on purpose:
   only accepts a bearer whose audiences include its own API audiences, so a token minted
   for ``aud: vault`` alone cannot be the reviewer JWT there; in a cluster use a dedicated
   reviewer ServiceAccount, or add the API audience to the workers' projected tokens.
-* ServiceAccounts are the fixed set from :mod:`orders.identities`; their uids are derived
+* ServiceAccounts are the fixed set from :mod:`orders.contract.identities`; their uids are derived
   from their names, so they are stable across restarts and no store is needed.
 * TokenRequest does not support ``boundObjectRef`` (there are no pods to bind to).
 

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack import tls
 from orders.devstack.identity_endpoint.errors import StateError
 from orders.files import write_private
@@ -239,7 +239,7 @@ class IdentityState:
             state_dir: Directory to use; created with mode 0700.
             issuer: Issuer URL of the endpoint (``https://127.0.0.1:<port>``).
             service_accounts: ServiceAccounts to hold credentials for; defaults to every
-                identity in :data:`orders.identities.ALL`.
+                identity in :data:`orders.contract.identities.ALL`.
 
         Returns:
             The loaded state.

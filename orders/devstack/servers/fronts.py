@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Final
 
-from orders import identities
+from orders.contract import pki_names
 from orders.devstack.procs import Proc
 from orders.devstack.servers.base import HOST
 from orders.devstack.servers.nginx import nginx_front
@@ -117,7 +117,7 @@ def authz_front(
             "--upstream",
             f"unix:{frontend}",
             "--upstream-server-name",
-            identities.TEMPORAL_FRONTEND_NAME,
+            pki_names.TEMPORAL_FRONTEND_NAME,
             "--upstream-ca",
             str(paths.tls / INTERNODE_CA),
             "--upstream-cert",

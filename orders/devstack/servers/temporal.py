@@ -10,7 +10,7 @@ from typing import Final
 import grpc
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.devstack.procs import Proc
 from orders.devstack.servers.base import HOST, Ready, free_port
 from orders.devstack.servers.nginx import NGINX_STREAM, nginx_config
@@ -95,7 +95,7 @@ def frontend_ready(socket_path: Path, files: TlsFiles) -> Ready:
             return False
         cert, key, ca = files.read()
         creds = grpc.ssl_channel_credentials(ca, key, cert)
-        options = [("grpc.ssl_target_name_override", identities.TEMPORAL_FRONTEND_NAME)]
+        options = [("grpc.ssl_target_name_override", pki_names.TEMPORAL_FRONTEND_NAME)]
         async with grpc.aio.secure_channel(f"unix:{socket_path}", creds, options) as channel:
             describe: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
                 f"/{WORKFLOW_SERVICE}/DescribeNamespace"

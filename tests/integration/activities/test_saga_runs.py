@@ -25,7 +25,7 @@ from activities.release_inventory import ReleaseInventory
 from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
 from orders import client as orders_client
-from orders import identities
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import (
     BusinessError,

@@ -18,9 +18,9 @@ import pytest
 from rich.console import Console
 from temporalio.client import Client
 
-from orders import identities
 from orders.chaos.faults import FaultKind
 from orders.chaos.run import SHORT, print_report, run
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import Outcome
 from orders.security.trust import httpx_verify

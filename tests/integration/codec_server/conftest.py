@@ -13,10 +13,12 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.converter import WorkflowSerializationContext
 
-from orders import identities, oidc, vault_people
+from orders import oidc
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import EnvelopeCodec
 from orders.security.trust import httpx_verify
+from orders.vault import people as vault_people
 
 NS = identities.TEMPORAL_NAMESPACE
 TokenFor = Callable[[str], Awaitable[str]]

@@ -26,8 +26,9 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 
-from orders import identities, oidc, vault_people
+from orders import oidc
 from orders.codec_server.settings import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
+from orders.contract import transit_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import (
     DEFAULT_MAX_DECODED_BYTES,
@@ -47,6 +48,7 @@ from orders.security.codec import (
 from orders.security.keyring import KeyRing
 from orders.security.transit import DataKey
 from orders.security.trust import httpx_verify
+from orders.vault import people as vault_people
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, TokenFor, start_login
 
@@ -62,7 +64,7 @@ def envelope(wrapped: str, data: bytes, workflow_id: str, compression: bytes = b
         metadata={
             META_ENCODING: ENCODING,
             META_FORMAT: FORMAT,
-            META_KEY: identities.PAYLOAD_KEY.encode(),
+            META_KEY: transit_names.PAYLOAD_KEY.encode(),
             META_VERSION: b"1",
             META_WRAPPED: wrapped.encode(),
             META_CONTEXT: bound_context(NS, workflow_id).encode(),
@@ -105,7 +107,7 @@ async def fresh_data_key(client: Client) -> DataKey:
     """A data key no process has unwrapped yet (a new key ring asks Transit for one)."""
     codec = client.data_converter.payload_codec
     assert isinstance(codec, EnvelopeCodec)
-    return await KeyRing(codec.transit, identities.PAYLOAD_KEY).current()
+    return await KeyRing(codec.transit, transit_names.PAYLOAD_KEY).current()
 
 
 async def test_a_principal_over_its_budget_gets_429_and_others_are_served(
@@ -140,7 +142,7 @@ def decrypts_logged(audit_log: Path, offset: int, hashes: dict[str, str]) -> dic
     """
     counts = dict.fromkeys(hashes, 0)
     by_hash = {h: name for name, h in hashes.items()}
-    path = f"{identities.TRANSIT_MOUNT}/decrypt/{identities.PAYLOAD_KEY}"
+    path = f"{transit_names.TRANSIT_MOUNT}/decrypt/{transit_names.PAYLOAD_KEY}"
     with audit_log.open("rb") as fh:
         fh.seek(offset)
         for line in fh:

@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from orders import oidc, vault_people
+from orders import oidc
 from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
+from orders.vault import people as vault_people
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, Sealer, TokenFor, start_login
 

@@ -13,10 +13,13 @@ import httpx
 import jwt
 import pytest
 
-from orders import identities, oidc, vault_approvers, vault_people
+from orders import oidc
+from orders.contract import approval_policy
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
-from orders.vault_people import PersonLoginError
+from orders.vault import approvers as vault_approvers
+from orders.vault import people as vault_people
+from orders.vault.people import PersonLoginError
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
 from tests.integration.test_cli import orders_cli
@@ -61,7 +64,7 @@ async def test_viewer_can_decode_but_not_approve(
 ) -> None:
     token = await token_for(VIEWER)
     assert await decode_status(http, token, encrypt, NS) == 200
-    for key in (identities.approver_key(APPROVER), identities.approver_key(VIEWER)):
+    for key in (approval_policy.approver_key(APPROVER), approval_policy.approver_key(VIEWER)):
         with pytest.raises(PersonLoginError):
             await sign(stack, stack_paths, VIEWER, key)
 
@@ -84,21 +87,21 @@ async def test_approver_can_approve_but_not_decode_another_namespace(
     # The signature is bob's key's (verified by Transit with the public half).
     root = support.vault(stack, stack.root_token())
     verified = root.secrets.transit.verify_signed_data(
-        identities.approver_key(APPROVER),
+        approval_policy.approver_key(APPROVER),
         base64.b64encode(MESSAGE).decode(),
         signature=signature,
     )
     assert verified["data"]["valid"] is True
     # Only with their own key: the group policy resolves to the member's entity name.
     with pytest.raises(PersonLoginError):
-        await sign(stack, stack_paths, APPROVER, identities.approver_key("alice"))
+        await sign(stack, stack_paths, APPROVER, approval_policy.approver_key("alice"))
 
 
 async def test_approver_removed_from_the_group_can_no_longer_sign(
     stack: StackInfo, stack_paths: StackPaths
 ) -> None:
     name = "dave"
-    approver = next(a for a in identities.APPROVERS if a.name == name)
+    approver = next(a for a in approval_policy.APPROVERS if a.name == name)
     root = support.vault(stack, stack.root_token())
     group = f"identity/group/name/{vault_people.APPROVERS_GROUP}"
     members: list[str] = root.read(group)["data"]["member_entity_ids"]

@@ -26,9 +26,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import vault_people
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest
+from orders.vault import people as vault_people
 from tests.integration.codec_server.conftest import NS
 
 pytestmark = pytest.mark.integration

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Identity, Privilege
 from orders.db.bootstrap import CLOSED_DATABASES
 from orders.db.schema import metadata
 from orders.devstack.state import StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
-from orders.identities import Identity, Privilege
 from tests.integration import support
 
 pytestmark = pytest.mark.integration

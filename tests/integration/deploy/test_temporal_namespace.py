@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import setup, temporal_namespace
 from orders.devstack.state import StackInfo
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from orders import identities
 from orders.codec_server.settings import CodecServerSettings
+from orders.contract import identities
 from orders.devstack import actas, identity_procs, users
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.settings import LeaseTiming, WorkerSettings

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import Outcome

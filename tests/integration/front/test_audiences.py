@@ -17,14 +17,15 @@ import httpx
 import pytest
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
-from orders import identities, vault_tokens
+from orders.contract import identities
+from orders.contract.identities import Identity
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.probes import NS, Probe, attempt, channel, holdings
-from orders.identities import Identity
 from orders.security import certs
 from orders.security.trust import httpx_verify
+from orders.vault import tokens as vault_tokens
 from tests.integration import support
 from tests.integration.test_cli import orders_cli
 

@@ -6,7 +6,7 @@ the stack's Temporal address (the authorization front), *try* every call a compr
 worker would (:mod:`orders.front.probes`): poll every other identity's workflow and activity
 queue, answer a task handed to someone else, the ``*ById`` completions, start, signal,
 update, query, terminate, reset, delete and namespace administration. The answer must equal
-the contract (:func:`orders.identities.temporal_access`): allowed calls reach Temporal
+the contract (:func:`orders.contract.temporal_access.temporal_access`): allowed calls reach Temporal
 (which may then say NOT_FOUND or INVALID_ARGUMENT, or let a long poll run out), refused ones
 are an immediate ``PERMISSION_DENIED``. The front enforces its rendered rules *file*, this
 test reads the contract, so widening either alone fails here.
@@ -23,14 +23,14 @@ import psutil
 import pytest
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
-from orders import identities
+from orders.contract import api, identities, pki_names, temporal_access
+from orders.contract.identities import Identity
 from orders.devstack import actas
 from orders.devstack.servers import FRONT_TOKEN_KEY, bridge_sockets
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.probes import NS, Probe, attempt, channel, holdings, probes, wrong_answers
 from orders.front.tokens import TokenBinding
-from orders.identities import Identity
 from orders.security import certs
 from orders.security.trust import httpx_verify
 
@@ -52,7 +52,7 @@ async def test_temporal_answers_each_identity_as_the_contract_says(
     stack: StackInfo, stack_paths: StackPaths, tokens: TokenBinding, identity: Identity
 ) -> None:
     cert = await asyncio.to_thread(_holdings, stack, stack_paths, identity)
-    access = identities.temporal_access(identity)
+    access = temporal_access.temporal_access(identity)
     mine = list(probes(tokens, identity))
     assert stack.ca_file
     assert stack.temporal_server_name
@@ -85,7 +85,7 @@ async def test_no_identity_reaches_the_frontend_around_the_front(
         wsv1.DescribeNamespaceRequest(namespace=NS), lambda _: False, timeout=3,
     )  # fmt: skip
     target = f"unix:{frontend}"
-    async with channel(target, stack.ca_file, identities.TEMPORAL_FRONTEND_NAME, cert) as chan:
+    async with channel(target, stack.ca_file, pki_names.TEMPORAL_FRONTEND_NAME, cert) as chan:
         code, _ = await attempt(chan, probe)
     # The identity's certificate chains to the Vault root CA, not to the internode CA.
     assert code is grpc.StatusCode.UNAVAILABLE
@@ -93,7 +93,7 @@ async def test_no_identity_reaches_the_frontend_around_the_front(
 
 async def test_the_ui_is_read_only(stack: StackInfo) -> None:
     """The dev server's UI talks to the frontend from inside its namespace: no writes."""
-    wid = f"{identities.ORDER_ID_PREFIX}ui-{uuid.uuid4().hex[:8]}"
+    wid = f"{api.ORDER_ID_PREFIX}ui-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(verify=httpx_verify(stack.verify), timeout=10) as http:
         listed = await http.get(f"{stack.ui_url}/api/v1/namespaces/{NS}/workflows")
         terminate = await http.post(

@@ -11,7 +11,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import ActivitySerializationContext, WorkflowSerializationContext
 
-from orders import identities
+from orders.contract import identities, transit_names
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import (
@@ -158,9 +158,9 @@ async def test_migrate_identity_cannot_touch_payloads(
             await codec.with_context(wf("order-m")).encode([json_payload(1)])
 
 
-@pytest.mark.parametrize("sealed", identities.SEALED_FIELDS, ids=lambda s: s.field)
+@pytest.mark.parametrize("sealed", transit_names.SEALED_FIELDS, ids=lambda s: s.field)
 def test_field_keys_open_only_for_their_consumer(
-    stack: StackInfo, stack_paths: StackPaths, sealed: identities.SealedField
+    stack: StackInfo, stack_paths: StackPaths, sealed: transit_names.SealedField
 ) -> None:
     client = support.login_as(stack, stack_paths, identities.ORDER_CLIENT)
     # The client creates field data keys (to seal) but cannot unwrap them again.
@@ -185,7 +185,7 @@ def test_field_keys_open_only_for_their_consumer(
 
 async def test_vault_outage_is_a_retryable_error(stack: StackInfo) -> None:
     transit = TransitClient(f"http://127.0.0.1:{support.free_port()}", lambda: "t", timeout=2)
-    codec = EnvelopeCodec(transit, identities.PAYLOAD_KEY, NS)
+    codec = EnvelopeCodec(transit, transit_names.PAYLOAD_KEY, NS)
     with pytest.raises(VaultUnavailableError):
         await codec.with_context(wf("order-o")).encode([json_payload(1)])
     await transit.aclose()

@@ -16,7 +16,8 @@ import pytest
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import evidence, identities
+from orders import evidence
+from orders.contract import identities
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderRequest, OrderStatus, Outcome

@@ -13,10 +13,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import identities, keys
+from orders.contract import transit_names
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import OrderRequest, Outcome
+from orders.vault import keys
 from tests.integration import support
 from tests.integration.security.test_history_pii import raw_history
 
@@ -37,8 +38,8 @@ async def test_rotate_rewrap_and_raise_min_version(
     before = keys.history_key_versions(exported)
     assert before, "history has encrypted payloads"
 
-    versions = keys.rotate(admin, [identities.PAYLOAD_KEY])
-    latest = versions[identities.PAYLOAD_KEY]
+    versions = keys.rotate(admin, [transit_names.PAYLOAD_KEY])
+    latest = versions[transit_names.PAYLOAD_KEY]
     assert latest > max(before)
     # A fresh process uses the new version; the old history still decodes.
     async with actas.temporal_client(stack, stack_paths) as fresh:
@@ -59,7 +60,7 @@ async def test_rotate_rewrap_and_raise_min_version(
     assert counts["encrypted"] > 0
     assert keys.history_key_versions(rewrapped) == {latest}
 
-    keys.set_min_decryption_version(admin, identities.PAYLOAD_KEY, latest)
+    keys.set_min_decryption_version(admin, transit_names.PAYLOAD_KEY, latest)
     try:
         async with actas.temporal_client(stack, stack_paths) as fresh:
             codec = fresh.data_converter.payload_codec
@@ -78,7 +79,7 @@ async def test_rotate_rewrap_and_raise_min_version(
                 await codec.decode([started_payload(exported)])
     finally:
         # Other tests replay older histories of this session: allow every version again.
-        keys.set_min_decryption_version(admin, identities.PAYLOAD_KEY, 1)
+        keys.set_min_decryption_version(admin, transit_names.PAYLOAD_KEY, 1)
 
 
 async def test_vault_outage_mid_order_is_a_retry_not_a_failure(

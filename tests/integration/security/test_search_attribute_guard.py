@@ -6,7 +6,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from orders import identities
+from orders.contract import identities
 from orders.security.search_attributes import DisallowedSearchAttributeError
 
 pytestmark = pytest.mark.integration

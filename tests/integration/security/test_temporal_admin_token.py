@@ -1,4 +1,4 @@
-"""The namespace-registration JWT, minted by the stack's real OpenBao (``orders.vault_tokens``).
+"""The namespace-registration JWT, minted by the stack's real OpenBao (``orders.vault.tokens``).
 
 Only the setup step (root token, through the ``temporal-admin`` token role) gets it; it
 carries exactly ``<namespace>:admin`` and verifies against the key set the Temporal server
@@ -16,9 +16,11 @@ import hvac
 import jwt
 import pytest
 
-from orders import identities, vault_people, vault_tokens
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
 from tests.integration import support
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, TLSConfig
 
-from orders import evidence, identities, temporal
+from orders import evidence, temporal
+from orders.contract import identities, pki_names
 from orders.devstack import tls
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
@@ -50,7 +51,7 @@ def _tls(stack: StackInfo, cert: certs.IssuedCert | None = None) -> TLSConfig:
 def _foreign_cert(identity: identities.Identity) -> certs.IssuedCert:
     """A client certificate shaped like the identity's own, signed by a CA nobody trusts."""
     ca_key, ca = tls.new_ca("orders dev root CA", timedelta(hours=1))
-    sans = [x509.UniformResourceIdentifier(identities.cert_uri(identity))]
+    sans = [x509.UniformResourceIdentifier(pki_names.cert_uri(identity))]
     key, cert = tls.new_leaf(
         ca_key, ca, identity.name, sans, timedelta(hours=1), ExtendedKeyUsageOID.CLIENT_AUTH
     )
@@ -97,9 +98,9 @@ async def test_expired_certificate_is_refused(stack: StackInfo, stack_paths: Sta
     vault = support.login_as(stack, stack_paths, identities.ORDER_CLIENT)
     cert = certs.issue(
         vault,
-        identities.pki_role(identities.ORDER_CLIENT),
+        pki_names.pki_role(identities.ORDER_CLIENT),
         identities.ORDER_CLIENT.name,
-        uri_sans=(identities.cert_uri(identities.ORDER_CLIENT),),
+        uri_sans=(pki_names.cert_uri(identities.ORDER_CLIENT),),
         ttl="2s",
     )
     vault.auth.token.revoke_self()

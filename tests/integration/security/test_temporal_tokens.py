@@ -1,4 +1,4 @@
-"""Identities' own Temporal JWTs, minted by the stack's OpenBao (``orders.vault_tokens``).
+"""Identities' own Temporal JWTs, minted by the stack's OpenBao (``orders.vault.tokens``).
 
 Each identity that calls Temporal reads its token with its own Vault login; the token's
 ``permissions`` are the contract's, its signature verifies against the key set at the path
@@ -25,19 +25,22 @@ import jwt
 import pytest
 from temporalio.client import Client
 
-from orders import identities, oidc, vault_people, vault_tokens
+from orders import oidc
+from orders.contract import identities, temporal_access
 from orders.deploy import render
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security.trust import httpx_verify
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
 from tests.integration import support
 from tests.integration.conftest import TEST_TTLS
 
 pytestmark = pytest.mark.integration
 
-CALLERS = list(identities.temporal_token_identities())
-NON_CALLERS = [i for i in identities.ALL if not identities.temporal_permissions(i)]
+CALLERS = list(temporal_access.temporal_token_identities())
+NON_CALLERS = [i for i in identities.ALL if not temporal_access.temporal_permissions(i)]
 
 
 def _rendered_jwks_path() -> str:
@@ -89,9 +92,11 @@ def test_identity_gets_its_own_token_with_the_contracts_permissions(
     path = _rendered_jwks_path()
     assert path == vault_tokens.JWKS_PATH
     claims = _verify(data["token"], _jwks(stack, path), audience=data["client_id"])
-    assert claims[vault_people.PERMISSIONS_CLAIM] == list(identities.temporal_permissions(identity))
+    assert claims[vault_people.PERMISSIONS_CLAIM] == list(
+        temporal_access.temporal_permissions(identity)
+    )
     if identity.is_worker:
-        role = identities.WORKER_TEMPORAL_ROLE
+        role = temporal_access.WORKER_TEMPORAL_ROLE
         assert claims[vault_people.PERMISSIONS_CLAIM] == [f"{identities.TEMPORAL_NAMESPACE}:{role}"]
     # The subject is the entity of the identity's own Kubernetes-auth login.
     assert claims["sub"] == entity_id
@@ -112,7 +117,10 @@ def test_identity_cannot_read_another_identitys_token(
             with pytest.raises(hvac.exceptions.Forbidden):
                 vault.read(vault_tokens.token_path(other))
         # Nor may it mint tokens of the people's provider, or read the roles' definitions.
-        for path in ("identity/oidc/role", f"identity/oidc/key/{identities.TEMPORAL_TOKEN_KEY}"):
+        for path in (
+            "identity/oidc/role",
+            f"identity/oidc/key/{temporal_access.TEMPORAL_TOKEN_KEY}",
+        ):
             with pytest.raises(hvac.exceptions.Forbidden):
                 vault.read(path)
     finally:
@@ -143,7 +151,7 @@ async def test_people_and_machine_tokens_do_not_carry_each_others_permissions(
             vault.auth.token.revoke_self()
         raw = _unverified_claims(token)[vault_people.PERMISSIONS_CLAIM]
         # Exactly the contract's permissions: no people group, nothing inherited.
-        assert raw == list(identities.temporal_permissions(identity))
+        assert raw == list(temporal_access.temporal_permissions(identity))
         machines[identity.name] = set(raw)
     for user, held in people.items():
         for name, granted in machines.items():
@@ -184,7 +192,7 @@ async def test_workers_and_client_present_and_refresh_their_tokens(
     assert client.api_key is not None
     claims = _unverified_claims(client.api_key)
     assert claims[vault_people.PERMISSIONS_CLAIM] == list(
-        identities.temporal_permissions(identities.ORDER_CLIENT)
+        temporal_access.temporal_permissions(identities.ORDER_CLIENT)
     )
     workers = list(identities.workers())
     for worker in workers:
@@ -221,7 +229,7 @@ def test_raw_cli_carries_the_identitys_token_in_a_private_profile(
         assert token not in " ".join(args)
         claims = _unverified_claims(token)
         assert claims[vault_people.PERMISSIONS_CLAIM] == list(
-            identities.temporal_permissions(identities.ORDER_CLIENT)
+            temporal_access.temporal_permissions(identities.ORDER_CLIENT)
         )
         assert claims["exp"] > time.time()
     assert not config.exists()

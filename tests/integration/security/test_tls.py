@@ -19,7 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security import certs
 from tests.integration import support
@@ -43,7 +43,7 @@ def test_identity_issues_a_client_cert_for_itself_only(
     assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == identity.name
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.UniformResourceIdentifier) == [
-        identities.cert_uri(identity)
+        pki_names.cert_uri(identity)
     ]
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -54,11 +54,11 @@ def test_identity_issues_a_client_cert_for_itself_only(
     # The server roles: no identity may mint server certificates (nor the deployed
     # Temporal's frontend/internode one, nor the deployed UI's client one).
     with pytest.raises(hvac.exceptions.Forbidden):
-        certs.issue_server(client, identities.Server.TEMPORAL)
+        certs.issue_server(client, pki_names.Server.TEMPORAL)
     with pytest.raises(hvac.exceptions.Forbidden):
-        certs.issue(client, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
+        certs.issue(client, pki_names.PKI_TEMPORAL_ROLE, pki_names.Server.TEMPORAL.value)
     with pytest.raises(hvac.exceptions.Forbidden):
-        certs.issue(client, identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME)
+        certs.issue(client, pki_names.PKI_TEMPORAL_UI_ROLE, pki_names.TEMPORAL_UI_CERT_NAME)
     # Nor Temporal's internode CA (frontend/internode, the front's client certificate), nor
     # the namespace step's temporal-admin client certificate.
     for issue_other in (
@@ -70,13 +70,13 @@ def test_identity_issues_a_client_cert_for_itself_only(
             issue_other(client)
     # Its own role, but naming someone else: the role refuses the name (400).
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        certs.issue(client, identities.pki_role(identity), other.name)
+        certs.issue(client, pki_names.pki_role(identity), other.name)
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(
             client,
-            identities.pki_role(identity),
+            pki_names.pki_role(identity),
             identity.name,
-            uri_sans=(identities.cert_uri(other),),
+            uri_sans=(pki_names.cert_uri(other),),
         )
     client.auth.token.revoke_self()
 
@@ -172,33 +172,33 @@ def test_deployed_temporal_roles_issue_their_one_name_only(stack: StackInfo) -> 
     """temporal-server: Temporal's public name (the front's), server usage only, nothing else;
     temporal-ui: the UI's client certificate only (the roles docker-compose and kind use)."""
     root = support.vault(stack, stack.root_token())
-    server = certs.issue(root, identities.PKI_TEMPORAL_ROLE, identities.Server.TEMPORAL.value)
+    server = certs.issue(root, pki_names.PKI_TEMPORAL_ROLE, pki_names.Server.TEMPORAL.value)
     leaf = x509.load_pem_x509_certificate(server.certificate.encode())
     eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     assert eku == {x509.oid.ExtendedKeyUsageOID.SERVER_AUTH}
-    for name in (identities.Server.POSTGRES.value, "localhost", identities.ORDER_NOTIFY.name):
+    for name in (pki_names.Server.POSTGRES.value, "localhost", identities.ORDER_NOTIFY.name):
         with pytest.raises(hvac.exceptions.InvalidRequest):
-            certs.issue(root, identities.PKI_TEMPORAL_ROLE, name)
+            certs.issue(root, pki_names.PKI_TEMPORAL_ROLE, name)
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(
             root,
-            identities.PKI_TEMPORAL_ROLE,
-            identities.Server.TEMPORAL.value,
+            pki_names.PKI_TEMPORAL_ROLE,
+            pki_names.Server.TEMPORAL.value,
             ip_sans=("127.0.0.1",),
         )
-    ui = certs.issue(root, identities.PKI_TEMPORAL_UI_ROLE, identities.TEMPORAL_UI_CERT_NAME)
+    ui = certs.issue(root, pki_names.PKI_TEMPORAL_UI_ROLE, pki_names.TEMPORAL_UI_CERT_NAME)
     leaf = x509.load_pem_x509_certificate(ui.certificate.encode())
     eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     assert eku == {x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        certs.issue(root, identities.PKI_TEMPORAL_UI_ROLE, identities.Server.TEMPORAL.value)
+        certs.issue(root, pki_names.PKI_TEMPORAL_UI_ROLE, pki_names.Server.TEMPORAL.value)
 
 
 @pytest.mark.parametrize(
     ("role", "name"),
     [
-        (identities.PKI_TEMPORAL_DB_ROLE, identities.TEMPORAL_DB_SERVER_NAME),
-        (identities.PKI_CODEC_INGRESS_ROLE, identities.CODEC_PUBLIC_HOST),
+        (pki_names.PKI_TEMPORAL_DB_ROLE, pki_names.TEMPORAL_DB_SERVER_NAME),
+        (pki_names.PKI_CODEC_INGRESS_ROLE, pki_names.CODEC_PUBLIC_HOST),
     ],
 )
 def test_single_name_server_roles_issue_that_name_only(
@@ -213,15 +213,15 @@ def test_single_name_server_roles_issue_that_name_only(
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == [name]
     assert san.get_values_for_type(x509.IPAddress) == []
-    for other in (identities.Server.POSTGRES.value, "localhost", f"x.{name}"):
+    for other in (pki_names.Server.POSTGRES.value, "localhost", f"x.{name}"):
         with pytest.raises(hvac.exceptions.InvalidRequest):
             certs.issue(root, role, other)
     with pytest.raises(hvac.exceptions.InvalidRequest):
         certs.issue(root, role, name, ip_sans=("127.0.0.1",))
     for other_role in (
-        identities.PKI_SERVER_ROLE,
-        identities.PKI_TEMPORAL_ROLE,
-        identities.PKI_TEMPORAL_UI_ROLE,
+        pki_names.PKI_SERVER_ROLE,
+        pki_names.PKI_TEMPORAL_ROLE,
+        pki_names.PKI_TEMPORAL_UI_ROLE,
     ):
         with pytest.raises(hvac.exceptions.InvalidRequest):
             certs.issue(root, other_role, name)

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from tests.integration import support
 

@@ -23,12 +23,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from orders import client as orders_client
-from orders import identities, vault_approvers
 from orders.approvals import Decision, RejectReason
+from orders.contract import approval_policy, identities, transit_names
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
-from orders.vault_people import PersonLoginError
+from orders.vault import approvers as vault_approvers
+from orders.vault.people import PersonLoginError
 from tests.approval_cases import Signer, Target, rejection_cases, send_signal, send_update, signed
 from tests.integration.support import admin_pg, eventually, person_client, vault
 from tests.unit.workflows.test_approval_workflow import fuzz_values
@@ -42,20 +43,20 @@ def root_vault(stack: StackInfo) -> Any:
 
 
 def signer(stack: StackInfo, paths: StackPaths) -> Signer:
-    inactive = {a.name for a in identities.APPROVERS if not a.active}
+    inactive = {a.name for a in approval_policy.APPROVERS if not a.active}
 
     async def sign(name: str, data: bytes) -> str:
         if name in inactive:
             # Vault no longer lets them sign (no group): this is an approval they signed
             # while still active, which the workflow must refuse all the same.
             signed = vault(stack, stack.root_token()).write_data(
-                f"{identities.TRANSIT_MOUNT}/sign/{identities.approver_key(name)}",
+                f"{transit_names.TRANSIT_MOUNT}/sign/{approval_policy.approver_key(name)}",
                 data={"input": base64.b64encode(data).decode()},
             )
             signature: str = signed["data"]["signature"]
             return signature
         # Unknown names sign with bob's login (the claim, not the key, is what is tested).
-        login = name if any(a.name == name for a in identities.APPROVERS) else "bob"
+        login = name if any(a.name == name for a in approval_policy.APPROVERS) else "bob"
         password = vault_approvers.dev_password(paths, login)
         return await vault_approvers.sign_as(
             stack.vault_addr, login, password, data, verify=stack.verify
@@ -118,12 +119,12 @@ async def test_an_approver_signs_only_with_their_own_key(
             "alice",
             password,
             b"x",
-            key=identities.approver_key("bob"),
+            key=approval_policy.approver_key("bob"),
             verify=stack.verify,
         )
     # The keys are not exportable: nobody, not even root, can read a private half.
     root = root_vault(stack)
-    key = root.read(f"transit/keys/{identities.approver_key('bob')}")["data"]
+    key = root.read(f"transit/keys/{approval_policy.approver_key('bob')}")["data"]
     assert key["type"] == "ed25519"
     assert key["exportable"] is False
 
@@ -232,7 +233,7 @@ async def test_rotated_key_unknown_in_flight_verified_for_new_orders(
     sign = signer(stack, stack_paths)
     before = await awaiting(client, large())
     root = root_vault(stack)
-    root.secrets.transit.rotate_key(identities.approver_key("bob"))
+    root.secrets.transit.rotate_key(approval_policy.approver_key("bob"))
 
     old_target = await Target.of(before, client.namespace)
     new_sig = await signed(sign, old_target.message("bob"))

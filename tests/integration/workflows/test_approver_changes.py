@@ -17,11 +17,11 @@ import hvac
 import pytest
 from temporalio.client import Client
 
-from orders import identities
 from orders.approvals import RejectReason
+from orders.contract import approval_policy, identities, transit_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome, Step
-from orders.vault_people import PersonLoginError
+from orders.vault.people import PersonLoginError
 from tests.approval_cases import Target, send_update, signed
 from tests.integration.support import login_as, vault
 from tests.integration.workflows.test_approvals import (
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 def removed_from_approvers(stack: StackInfo, name: str) -> Iterator[None]:
     """``name`` out of ``order-approvers`` (as an administrator would), restored after."""
     root = vault(stack, stack.root_token())
-    group = f"identity/group/name/{identities.APPROVERS_GROUP}"
+    group = f"identity/group/name/{approval_policy.APPROVERS_GROUP}"
     members = list(root.read(group)["data"]["member_entity_ids"])
     entity = root.read(f"identity/entity/name/{name}")["data"]["id"]
     assert entity in members
@@ -61,9 +61,9 @@ async def test_a_key_version_retired_after_signing_is_refused(
     old = await signed(sign, target.message("alice"))
 
     root = vault(stack, stack.root_token())
-    key = identities.approver_key("alice")
+    key = approval_policy.approver_key("alice")
     root.secrets.transit.rotate_key(key)
-    latest = root.read(f"{identities.TRANSIT_MOUNT}/keys/{key}")["data"]["latest_version"]
+    latest = root.read(f"{transit_names.TRANSIT_MOUNT}/keys/{key}")["data"]["latest_version"]
     root.secrets.transit.update_key_configuration(key, min_decryption_version=latest)
     assert old.key_version is not None
     assert old.key_version < latest
@@ -134,9 +134,9 @@ def test_order_approvals_reads_membership_of_the_contract_approvers_only(
     """The reads the registry needs are granted, one by one; nothing next to them is."""
     client = login_as(stack, stack_paths, identities.ORDER_APPROVALS)
     try:
-        for path in identities.registry_reads(identities.ORDER_APPROVALS):
+        for path in approval_policy.registry_reads(identities.ORDER_APPROVALS):
             assert client.read(path)["data"]["id"]
-        group = f"identity/group/name/{identities.APPROVERS_GROUP}"
+        group = f"identity/group/name/{approval_policy.APPROVERS_GROUP}"
         for path in ("identity/entity/name/dev-viewer", "identity/group/name/order-admins"):
             with pytest.raises(hvac.exceptions.Forbidden):
                 client.read(path)

@@ -11,7 +11,8 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from orders import client as orders_client
-from orders import evidence, identities
+from orders import evidence
+from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import OrderRequest, OrderStatus, Outcome, Step
 from tests.integration import support

@@ -6,7 +6,7 @@ keys and policies, so orders are sealed and unsealed exactly as in production.
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
 from orders.security.sealing import Sealer
 from tests.unit.activities.helpers import Engines, Unsealers
 from tests.unit.db.pg_cluster import OrdersDb, orders_db, pg_cluster

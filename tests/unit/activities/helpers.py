@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.testing import ActivityEnvironment
 
-from orders.identities import Identity
+from orders.contract.identities import Identity
 from orders.models import OrderItem, OrderRef, OrderRequest
 from orders.security.sealing import Sealer, Unsealer
 from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
@@ -118,7 +118,7 @@ async def run_as(run_id: str | None, fn: Callable[[A], Awaitable[T]], arg: A) ->
 async def recorded_order(db: OrdersDb, engines: Engines, sealer: Sealer) -> OrderRef:
     """An order of one fresh item, sealed and recorded as ``validate_order`` does."""
     from activities.validate import ValidateOrder
-    from orders import identities
+    from orders.contract import identities
 
     sku = await new_sku(db)
     order = await sealer.seal_order(new_order((sku, 1)))

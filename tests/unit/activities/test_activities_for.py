@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
 
 from activities import ACTIVITY_CLASSES, activities_for
-from orders import identities
-from orders.identities import SEALED_FIELDS, Kind
+from orders.contract import identities
+from orders.contract.identities import Kind
+from orders.contract.transit_names import SEALED_FIELDS
 from orders.security.sealing import Unsealer
 from orders.security.transit import TransitClient
 

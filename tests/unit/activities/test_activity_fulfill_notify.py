@@ -15,7 +15,7 @@ from activities._support import SEALED_FIELD_DENIED, SEALED_FIELD_INVALID
 from activities.fulfill import FulfillOrder, tracking_number_for
 from activities.notify import NotifyCustomer
 from activities.validate import ValidateOrder
-from orders import identities
+from orders.contract import identities
 from orders.models import BusinessError, OrderRef, SealedOrder
 from orders.security.sealing import Sealer
 from tests.unit.activities.helpers import (

@@ -9,7 +9,7 @@ from activities._support import FOREIGN_RUN
 from activities.release_inventory import ReleaseInventory
 from activities.reserve_inventory import ReserveInventory
 from activities.validate import ValidateOrder
-from orders import identities
+from orders.contract import identities
 from orders.models import BusinessError, OrderRef, OrderRequest, ReserveRequest
 from orders.security.sealing import Sealer
 from tests.unit.activities.helpers import (

@@ -21,7 +21,7 @@ from activities._support import (
 from activities.payment import ProcessPayment, transaction_id_for
 from activities.refund import RefundPayment
 from activities.validate import ValidateOrder
-from orders import identities
+from orders.contract import identities
 from orders.models import BusinessError, OrderRef, PaymentRequest
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.vault import VaultUnavailableError

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities._support import NO_WORKFLOW_RUN
 from activities.validate import ValidateOrder
-from orders import identities
+from orders.contract import identities
 from orders.models import BusinessError
 from orders.security.sealing import Sealer
 from tests.unit.activities.helpers import (

@@ -32,7 +32,7 @@ from orders.codec_server.auth import (
 from orders.codec_server.settings import CodecServerSettings
 from orders.oidc import AuthRequest
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING, bound_context
-from orders.vault_people import PersonLoginError, authorize_url_for
+from orders.vault.people import PersonLoginError, authorize_url_for
 
 ISSUER = "https://idp.test/v1/identity/oidc"
 AUDIENCE = "orders-codec-server"

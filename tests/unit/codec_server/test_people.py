@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from orders import identities, vault_approvers, vault_people
 from orders.codec_server.auth import parse_permissions
+from orders.contract import approval_policy, identities, transit_names
+from orders.vault import approvers as vault_approvers
+from orders.vault import people as vault_people
 
 
 def test_people_groups_are_the_issues_names_and_map_to_temporal_permissions() -> None:
@@ -34,8 +36,8 @@ def test_dev_people_cover_viewer_other_namespace_no_group_and_approvers() -> Non
     assert any(f"{ns}:read" in p for p in perms.values())
     assert any(p and not any(x.startswith(f"{ns}:") for x in p) for p in perms.values())
     assert any(not p for p in perms.values())
-    assert any(not a.active for a in identities.APPROVERS)
-    for approver in identities.APPROVERS:
+    assert any(not a.active for a in approval_policy.APPROVERS)
+    for approver in approval_policy.APPROVERS:
         extra = vault_people.DEV_APPROVER_GROUPS.get(approver.name, ())
         wanted = (vault_people.APPROVERS_GROUP, *extra) if approver.active else ()
         assert people[approver.name] == wanted, approver.name
@@ -78,7 +80,7 @@ def test_approvers_group_policy_signs_with_the_members_own_key_only() -> None:
     text = vault_approvers.group_policy()
     stanzas = re.findall(r'path\s+"([^"]+)"\s*{\s*capabilities\s*=\s*\[([^\]]*)\]', text)
     assert stanzas == [
-        (f"{identities.TRANSIT_MOUNT}/sign/approver-{{{{identity.entity.name}}}}", '"update"')
+        (f"{transit_names.TRANSIT_MOUNT}/sign/approver-{{{{identity.entity.name}}}}", '"update"')
     ]
     assert vault_approvers.group_policies() == {
         vault_people.APPROVERS_GROUP: (vault_approvers.GROUP_POLICY,)

@@ -30,7 +30,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from orders import identities
+from orders.contract import identities
 from orders.db.bootstrap import bootstrap, quote_ident, quote_literal
 from orders.db.migrate import upgrade_async
 from tests.support_shared import SharedServer

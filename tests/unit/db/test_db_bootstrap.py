@@ -7,7 +7,7 @@ import base64
 import asyncpg
 import pytest
 
-from orders import identities
+from orders.contract import identities
 from orders.db.bootstrap import CLOSED_DATABASES, bootstrap, scram_sha256_verifier
 from tests.unit.db.pg_cluster import VAULT_ADMIN_PASSWORD, OrdersDb, execute, fetch
 

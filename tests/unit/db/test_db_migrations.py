@@ -14,10 +14,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.schema import CreateTable
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Privilege
 from orders.db.migrate import async_url, head_revision, upgrade_async
 from orders.db.schema import metadata
-from orders.identities import Privilege
 from tests.unit.db.pg_cluster import OrdersDb, fetch
 
 SCHEMA = identities.DB_SCHEMA

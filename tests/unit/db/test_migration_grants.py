@@ -14,10 +14,10 @@ from types import ModuleType
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Privilege
 from orders.db.migrate import MIGRATIONS_DIR
 from orders.db.schema import metadata
-from orders.identities import Privilege
 
 GRANT = re.compile(
     r"^GRANT (?P<privileges>.+?) ON TABLE (?P<schema>[a-z_]+)\.(?P<table>[a-z_]+) "
@@ -100,7 +100,7 @@ def parse(statements: tuple[str, ...]) -> Grants:
 
 
 def from_contract() -> Grants:
-    """The same structure from orders.identities."""
+    """The same structure from orders.contract.identities."""
     grants: Grants = {}
     for ident in identities.db_identities():
         if ident.owns_schema:

@@ -7,7 +7,7 @@ import re
 
 from alembic import command
 
-from orders import identities
+from orders.contract import identities
 from orders.db.migrate import alembic_config, async_url
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import common, compose_infra, render
 from orders.deploy.common import ROOT
 from orders.deploy.compose_infra import NAMESPACE_STEP

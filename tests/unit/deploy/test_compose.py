@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import render
 from orders.deploy.common import UID
 from orders.deploy.compose_infra import NAMESPACE_STEP

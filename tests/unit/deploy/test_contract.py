@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
+from orders.contract.identities import Kind
 from orders.deploy import common, k8s_base
-from orders.identities import Kind
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 MIN_UID = 10000

@@ -26,9 +26,11 @@ from typing import Any
 import pytest
 import yaml
 
-from orders import identities, vault_pki, vault_tokens
+from orders.contract import identities, pki_names
+from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, front, k8s_base, render, tls
-from orders.identities import Server
+from orders.vault import pki as vault_pki
+from orders.vault import tokens as vault_tokens
 from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
 
@@ -61,18 +63,18 @@ def _host(address: str) -> str:
 def test_internode_ca_issues_only_temporal_and_the_front() -> None:
     """What Temporal's listeners trust issues two names, neither an identity's."""
     internode = {
-        identities.PKI_INTERNODE_ROLE: vault_pki.internode_role(),
-        identities.PKI_FRONT_ROLE: vault_pki.front_role(),
+        pki_names.PKI_INTERNODE_ROLE: vault_pki.internode_role(),
+        pki_names.PKI_FRONT_ROLE: vault_pki.front_role(),
     }
     names = {n for body in internode.values() for n in body["allowed_domains"]}
-    assert names == {front.FRONTEND, identities.TEMPORAL_FRONT_CERT_NAME}
+    assert names == {front.FRONTEND, pki_names.TEMPORAL_FRONT_CERT_NAME}
     assert not names & {i.name for i in identities.ALL}
-    assert not names & {identities.TEMPORAL_UI_CERT_NAME, identities.TEMPORAL_ADMIN_CERT_NAME}
-    assert identities.PKI_INTERNODE_MOUNT not in (identities.PKI_MOUNT, identities.PKI_ROOT_MOUNT)
+    assert not names & {pki_names.TEMPORAL_UI_CERT_NAME, pki_names.TEMPORAL_ADMIN_CERT_NAME}
+    assert pki_names.PKI_INTERNODE_MOUNT not in (pki_names.PKI_MOUNT, pki_names.PKI_ROOT_MOUNT)
     assert {tls.TEMPORAL_INTERNODE.mount, tls.TEMPORAL_FRONT.mount} == {
-        identities.PKI_INTERNODE_MOUNT
+        pki_names.PKI_INTERNODE_MOUNT
     }
-    assert all(s.mount == identities.PKI_MOUNT for s in tls.SPECS if s.role not in internode)
+    assert all(s.mount == pki_names.PKI_MOUNT for s in tls.SPECS if s.role not in internode)
     assert tls.INTERNODE_CA_PATH != tls.CA_PATH
 
 

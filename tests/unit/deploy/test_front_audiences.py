@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from orders import vault_tokens
 from orders.deploy import common, compose_infra, front, people_auth, render
 from orders.front.__main__ import parse_args
+from orders.vault import tokens as vault_tokens
 
 FILE_READ = re.compile(r'"\$\$\(cat ([^)]+)\)"')
 """``"$$(cat <file>)"`` in the front's ``sh -c`` script: a value read from a file."""

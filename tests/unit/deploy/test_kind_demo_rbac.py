@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import kind
 
 REQUESTER = "demo-token-requester"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orders import identities
+from orders.contract import identities, pki_names
 from orders.deploy import kind
 from orders.devstack.identity_env import worker_env
 from orders.devstack.state import StackInfo, StackPaths
@@ -34,7 +34,7 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     assert Path(info.ca_file).read_text() == "OCA\n"
     assert Path(info.ca_file).stat().st_mode & 0o777 == 0o600
     assert info.vault_addr == "https://127.0.0.1:18200"
-    assert info.temporal_server_name == identities.Server.TEMPORAL.value
+    assert info.temporal_server_name == pki_names.Server.TEMPORAL.value
     assert info.postgres_admin_dsn.startswith("postgresql://postgres:pw@127.0.0.1:15432/orders?")
     assert "sslmode=verify-full" in info.postgres_admin_dsn
     # Acting as an identity = TokenRequest at the apiserver with the requester's token.
@@ -42,7 +42,7 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     assert env["ORDERS_K8S_HOST"] == "https://127.0.0.1:6443"
     assert env["ORDERS_VAULT_CACERT"] == env["ORDERS_DB_SSL_CA_FILE"] == info.ca_file
     assert env["ORDERS_TEMPORAL_TLS_CA_FILE"] == info.ca_file
-    assert env["ORDERS_TEMPORAL_TLS_SERVER_NAME"] == identities.Server.TEMPORAL.value
+    assert env["ORDERS_TEMPORAL_TLS_SERVER_NAME"] == pki_names.Server.TEMPORAL.value
     assert Path(env["ORDERS_K8S_CA_FILE"]).read_text() == "PEM\n"
     client_token = Path(env["ORDERS_K8S_CLIENT_TOKEN_FILE"])
     assert client_token.read_text() == "req-token"

@@ -2,7 +2,7 @@
 
 Parses the committed docker-compose.yml (a fresh rendering equals it: test_render) and
 checks that issuer, JWKS URL, audience source and claim names are the ones OpenBao's
-provider (orders.vault_people) issues, and that every redirect URI the UI and the codec
+provider (orders.vault.people) issues, and that every redirect URI the UI and the codec
 server use is one the setup step registers. What only a Docker engine would show (the
 images reading these variables, the login round trip) is listed in README.
 """
@@ -14,11 +14,13 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
-from orders import identities, vault_people, vault_tokens
+from orders.contract import identities, temporal_access
 from orders.deploy import common, compose_infra, front, people_auth
 from orders.deploy.common import COMPOSE_FILE, ROOT
 from orders.deploy.compose_infra import INFRA_FILE
 from orders.settings import WorkerSettings
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
 from tests.unit.deploy.test_compose import COMPOSE, SERVICES
 
 ENDPOINT = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
@@ -177,7 +179,7 @@ def test_every_identity_calling_temporal_presents_its_own_token() -> None:
         settings = WorkerSettings.model_validate(
             {k: v for k, v in fields.items() if k in WorkerSettings.model_fields}
         )
-        assert settings.temporal_token is bool(identities.temporal_permissions(ident)), ident
+        assert settings.temporal_token is bool(temporal_access.temporal_permissions(ident)), ident
     workers = {i.name for i in identities.workers()}
     assert workers <= set(SERVICES)
     for name in workers:

@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from orders import identities, vault_people, vault_tokens
 from orders.codec_server.settings import CodecServerSettings
+from orders.contract import identities, pki_names, temporal_access
 from orders.deploy import common, k8s_base, people_auth, render
 from orders.settings import WorkerSettings
+from orders.vault import people as vault_people
+from orders.vault import tokens as vault_tokens
 
 EP = k8s_base.KIND_PEOPLE
 
@@ -66,7 +68,7 @@ def test_temporal_server_authorizes_with_both_key_sets(
     # Both key sets from OpenBao by its certificate's name, which the pod maps to OpenBao's
     # Service (hostAliases), over TLS trusting the Vault root CA; the two documented paths.
     people, machines = (urlsplit(env[f"TEMPORAL_JWT_KEY_SOURCE{n}"]) for n in (1, 2))
-    name = identities.Server.OPENBAO.value
+    name = pki_names.Server.OPENBAO.value
     assert people.scheme == machines.scheme == "https"
     assert people.netloc == machines.netloc == f"{name}:{common.VAULT.port}"
     service = _find(kind_objects, "Service", common.VAULT.service, common.INFRA_NAMESPACE)
@@ -168,7 +170,7 @@ def test_every_worker_pod_presents_its_own_token(kind_objects: list[dict[str, An
             {k: v for k, v in fields.items() if k in WorkerSettings.model_fields}
         )
         assert settings.identity == ident.name
-        assert settings.temporal_token is bool(identities.temporal_permissions(ident)), ident
+        assert settings.temporal_token is bool(temporal_access.temporal_permissions(ident)), ident
 
 
 def test_browser_issuer_is_where_kind_sh_forwards_openbao() -> None:

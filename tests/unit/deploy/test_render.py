@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import common, render
 from orders.deploy.common import ROOT
 

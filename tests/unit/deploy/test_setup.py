@@ -97,8 +97,8 @@ class FakeConfigMaps:
 
 def test_codec_client_id_is_published_in_a_configmap(openbao: hvac.Client, tmp_path: Path) -> None:
     """The id OpenBao generated for the codec client, created then replaced (Job reruns)."""
-    from orders import vault_people
     from orders.deploy import people_auth
+    from orders.vault import people as vault_people
 
     _, root_token = setup.init_and_unseal(openbao, setup.DirectoryStore(tmp_path / "keys"))
     assert root_token

@@ -14,11 +14,12 @@ from pathlib import Path
 import hvac
 import pytest
 
-from orders import identities, vault_tokens
+from orders.contract import pki_names
 from orders.deploy import setup
 from orders.deploy.setup_tokens import STEP_TOKEN_TTL, Step, generate_root, hand_over
 from orders.security import certs
-from orders.vault_pki import apply_internode_pki, apply_pki
+from orders.vault import tokens as vault_tokens
+from orders.vault.pki import apply_internode_pki, apply_pki
 
 Tokens = dict[Step, str]
 
@@ -69,7 +70,7 @@ def test_the_pki_token_does_pki_and_nothing_else(
     pki = _as(openbao, handed_over[2][Step.PKI])
     apply_pki(pki, 3600)
     apply_internode_pki(pki)
-    assert certs.issue(pki, identities.PKI_SERVER_ROLE, identities.Server.POSTGRES.value).serial
+    assert certs.issue(pki, pki_names.PKI_SERVER_ROLE, pki_names.Server.POSTGRES.value).serial
     refused: list[Callable[[], object]] = [
         lambda: pki.sys.create_or_update_policy("mine", 'path "*" { capabilities = ["sudo"] }'),
         lambda: pki.sys.enable_secrets_engine("transit"),
@@ -82,7 +83,7 @@ def test_the_pki_token_does_pki_and_nothing_else(
             attempt()
     pki.auth.token.revoke_self()
     with pytest.raises(hvac.exceptions.Forbidden):
-        certs.issue(pki, identities.PKI_SERVER_ROLE, identities.Server.POSTGRES.value)
+        certs.issue(pki, pki_names.PKI_SERVER_ROLE, pki_names.Server.POSTGRES.value)
 
 
 def test_the_namespace_token_mints_the_admin_jwt_and_nothing_else(
@@ -96,7 +97,7 @@ def test_the_namespace_token_mints_the_admin_jwt_and_nothing_else(
     assert vault_tokens.mint_admin_token(ns, False).count(".") == 2  # a JWT
     assert certs.issue_temporal_admin(ns).serial
     refused: list[Callable[[], object]] = [
-        lambda: certs.issue(ns, identities.PKI_SERVER_ROLE, identities.Server.POSTGRES.value),
+        lambda: certs.issue(ns, pki_names.PKI_SERVER_ROLE, pki_names.Server.POSTGRES.value),
         lambda: ns.write_data("auth/token/create", data={}),
         lambda: ns.write_data(
             f"auth/token/create/{vault_tokens.ADMIN_ROLE}", data={"policies": ["setup-configure"]}

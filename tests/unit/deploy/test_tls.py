@@ -29,9 +29,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes.client.exceptions import ApiException
 
-from orders import identities
+from orders.contract import pki_names
+from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, setup, tls
-from orders.identities import Server
 from orders.security import certs
 
 
@@ -211,7 +211,7 @@ def test_bootstrap_then_pki_then_openbao_serves_its_own_certificate(deployed: De
     with pytest.raises(hvac.exceptions.Forbidden):
         certs.issue(
             hvac.Client(url=addr, token=pki_token, verify=str(root_ca)),
-            identities.PKI_SERVER_ROLE,
+            pki_names.PKI_SERVER_ROLE,
             Server.POSTGRES.value,
         )
     assert _served_cert(deployed.port, boot_ca, Server.OPENBAO.value) is None

@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from orders import identities, vault_pki
+from orders.contract import identities, pki_names
+from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, front, k8s_base, render, tls
-from orders.identities import Server
+from orders.vault import pki as vault_pki
 from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
 
@@ -48,7 +49,7 @@ KEY_DIRS: dict[str, str] = {tls.TEMPORAL_FRONT.volume: front.CLIENT_TLS_DIR}
 
 
 def role_allows(role: dict[str, Any], name: str) -> bool:
-    """Whether a PKI role (its body in orders.vault_pki) may put ``name`` on a certificate."""
+    """Whether a PKI role (its body in orders.vault.pki) may put ``name`` on a certificate."""
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -61,24 +62,22 @@ def role_allows(role: dict[str, Any], name: str) -> bool:
 
 
 ROLES: dict[str, dict[str, Any]] = {
-    identities.PKI_SERVER_ROLE: vault_pki.server_role(),
-    identities.PKI_TEMPORAL_ROLE: vault_pki.temporal_server_role(),
-    identities.PKI_TEMPORAL_UI_ROLE: vault_pki.temporal_ui_role(),
-    identities.PKI_TEMPORAL_DB_ROLE: vault_pki.single_server_role(
-        identities.TEMPORAL_DB_SERVER_NAME
-    ),
-    identities.PKI_CODEC_INGRESS_ROLE: vault_pki.single_server_role(identities.CODEC_PUBLIC_HOST),
-    identities.PKI_INTERNODE_ROLE: vault_pki.internode_role(),
-    identities.PKI_FRONT_ROLE: vault_pki.front_role(),
+    pki_names.PKI_SERVER_ROLE: vault_pki.server_role(),
+    pki_names.PKI_TEMPORAL_ROLE: vault_pki.temporal_server_role(),
+    pki_names.PKI_TEMPORAL_UI_ROLE: vault_pki.temporal_ui_role(),
+    pki_names.PKI_TEMPORAL_DB_ROLE: vault_pki.single_server_role(pki_names.TEMPORAL_DB_SERVER_NAME),
+    pki_names.PKI_CODEC_INGRESS_ROLE: vault_pki.single_server_role(pki_names.CODEC_PUBLIC_HOST),
+    pki_names.PKI_INTERNODE_ROLE: vault_pki.internode_role(),
+    pki_names.PKI_FRONT_ROLE: vault_pki.front_role(),
 }
-TEMPORAL_DB = identities.TEMPORAL_DB_SERVER_NAME
+TEMPORAL_DB = pki_names.TEMPORAL_DB_SERVER_NAME
 SPEC_OF: dict[str, tls.CertSpec] = {
     Server.OPENBAO.value: tls.OPENBAO,
     Server.POSTGRES.value: tls.POSTGRES,
     Server.TEMPORAL.value: tls.TEMPORAL,
     Server.CODEC.value: tls.CODEC,
     TEMPORAL_DB: tls.TEMPORAL_DB,
-    identities.CODEC_PUBLIC_HOST: tls.CODEC_INGRESS,
+    pki_names.CODEC_PUBLIC_HOST: tls.CODEC_INGRESS,
     front.FRONTEND: tls.TEMPORAL_INTERNODE,
 }
 
@@ -101,15 +100,15 @@ def test_every_certificate_is_one_its_role_may_issue() -> None:
             assert role_allows(role, "127.0.0.1")
     # Only Temporal's internode certificate has both usages; the front's (temporal.orders.local)
     # is server-only, the UI's client-only.
-    assert ROLES[identities.PKI_INTERNODE_ROLE]["client_flag"]
-    assert ROLES[identities.PKI_INTERNODE_ROLE]["server_flag"]
-    assert not ROLES[identities.PKI_TEMPORAL_ROLE]["client_flag"]
-    assert ROLES[identities.PKI_TEMPORAL_ROLE]["server_flag"]
-    assert ROLES[identities.PKI_TEMPORAL_ROLE]["allowed_domains"] == [Server.TEMPORAL.value]
-    assert not ROLES[identities.PKI_TEMPORAL_ROLE]["allow_localhost"]
-    assert not ROLES[identities.PKI_TEMPORAL_ROLE]["allow_ip_sans"]
-    assert not ROLES[identities.PKI_SERVER_ROLE]["client_flag"]
-    assert not ROLES[identities.PKI_TEMPORAL_UI_ROLE]["server_flag"]
+    assert ROLES[pki_names.PKI_INTERNODE_ROLE]["client_flag"]
+    assert ROLES[pki_names.PKI_INTERNODE_ROLE]["server_flag"]
+    assert not ROLES[pki_names.PKI_TEMPORAL_ROLE]["client_flag"]
+    assert ROLES[pki_names.PKI_TEMPORAL_ROLE]["server_flag"]
+    assert ROLES[pki_names.PKI_TEMPORAL_ROLE]["allowed_domains"] == [Server.TEMPORAL.value]
+    assert not ROLES[pki_names.PKI_TEMPORAL_ROLE]["allow_localhost"]
+    assert not ROLES[pki_names.PKI_TEMPORAL_ROLE]["allow_ip_sans"]
+    assert not ROLES[pki_names.PKI_SERVER_ROLE]["client_flag"]
+    assert not ROLES[pki_names.PKI_TEMPORAL_UI_ROLE]["server_flag"]
     # temporal-db's and the Ingress's names: each allowed by its own role and no other, and
     # those roles allow nothing else (server usage only).
     for spec in (tls.TEMPORAL_DB, tls.CODEC_INGRESS):
@@ -780,7 +779,7 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     }
     need(bool(hosts) and hosts <= set(served), "HTTPS for every host")
     for host, secret in served.items():
-        need(name_ok(identities.CODEC_PUBLIC_HOST, host), f"{host} on its certificate")
+        need(name_ok(pki_names.CODEC_PUBLIC_HOST, host), f"{host} on its certificate")
         need(secret == tls.CODEC_INGRESS.volume, f"{host}: the codec-ingress certificate")
 
     # The vault-pki Job issues every certificate into its server's namespace, and its Role
@@ -1008,7 +1007,7 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
         [{"hosts": ["codec.example.com"], "secretName": tls.CODEC_INGRESS.volume}]
     ),
     "ingress with a certificate of another role": _ingress_tls(
-        [{"hosts": [identities.CODEC_PUBLIC_HOST], "secretName": tls.CODEC.volume}]
+        [{"hosts": [pki_names.CODEC_PUBLIC_HOST], "secretName": tls.CODEC.volume}]
     ),
     "vault-pki may not update the ingress certificate": _pki_may_not_update(
         tls.CODEC_INGRESS.volume

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orders import identities
+from orders.contract import identities
 from orders.deploy import k8s_base
 from orders.deploy.common import COMPOSE_FILE, ROOT
 from orders.deploy.compose_infra import INFRA_FILE

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from kubernetes import client as k8s
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack import identity_endpoint as ie
 from orders.devstack.identity_endpoint import (
     IdentityState,

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from orders import identities
 from orders.codec_server.auth import StaticKeys, TokenVerifier
+from orders.contract import identities, pki_names, temporal_access
 from orders.front.bearers import UI_PRINCIPAL, Bearers, WrongBearerError
 from tests.unit.codec_server.test_app import jwks, token
 
@@ -37,7 +37,7 @@ def _person(aud: str) -> str:
 
 
 def _machine(principal: str, **claims: Any) -> str:
-    aud = identities.temporal_audience(principal)
+    aud = temporal_access.temporal_audience(principal)
     return token(["orders:write"], **({"iss": MACHINE_ISSUER, "aud": aud} | claims))
 
 
@@ -67,8 +67,8 @@ async def test_an_identity_forwards_its_own_machine_token_only() -> None:
 
 
 async def test_the_admin_step_forwards_the_admin_token() -> None:
-    admin = identities.TEMPORAL_ADMIN_CERT_NAME
-    await _bearers().check_forwarded(admin, _machine(identities.TEMPORAL_ADMIN_TOKEN_ROLE))
+    admin = pki_names.TEMPORAL_ADMIN_CERT_NAME
+    await _bearers().check_forwarded(admin, _machine(temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE))
     with pytest.raises(WrongBearerError):
         await _bearers().check_forwarded(admin, _machine(CLIENT))
 
@@ -95,8 +95,8 @@ async def test_machine_audiences_are_distinct_and_cannot_be_a_client_id() -> Non
     audiences = Bearers().audiences
     assert len(set(audiences.values())) == len(audiences)
     assert set(audiences) == {
-        *(i.name for i in identities.temporal_token_identities()),
-        identities.TEMPORAL_ADMIN_CERT_NAME,
+        *(i.name for i in temporal_access.temporal_token_identities()),
+        pki_names.TEMPORAL_ADMIN_CERT_NAME,
     }
     # OpenBao's generated client ids are alphanumeric: no person's token has this aud.
     assert all(":" in a for a in audiences.values())

@@ -10,14 +10,14 @@ from temporalio.api.update.v1 import Input, Request
 from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
-from orders import identities
+from orders.contract import identities, temporal_access
+from orders.contract.temporal_access import TemporalAccess
 from orders.front.decide import decide
-from orders.identities import TemporalAccess
 
 NS = identities.TEMPORAL_NAMESPACE
-CLIENT = identities.temporal_access(identities.ORDER_CLIENT)
-WORKFLOW = identities.temporal_access(identities.ORDER_WORKFLOW)
-NOTIFY = identities.temporal_access(identities.ORDER_NOTIFY)
+CLIENT = temporal_access.temporal_access(identities.ORDER_CLIENT)
+WORKFLOW = temporal_access.temporal_access(identities.ORDER_WORKFLOW)
+NOTIFY = temporal_access.temporal_access(identities.ORDER_NOTIFY)
 ORDER = "order-42"
 
 
@@ -128,8 +128,8 @@ def test_worker_heartbeats_only_for_polled_queues() -> None:
 def test_never_allowed(method: str) -> None:
     everything = TemporalAccess(
         poll_workflow_queues=("order-workflow",),
-        start=identities.all_workflow_grants(),
-        send=identities.all_workflow_grants(),
+        start=temporal_access.all_workflow_grants(),
+        send=temporal_access.all_workflow_grants(),
         list=True,
         register_namespace=True,
     )

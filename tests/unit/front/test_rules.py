@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orders import identities
+from orders.contract import identities, temporal_access
+from orders.contract.temporal_access import TemporalAccess
 from orders.front import rules
-from orders.identities import TemporalAccess
 
 
 def test_committed_rules_equal_the_contract() -> None:
@@ -50,13 +50,13 @@ def test_identities_that_never_call_temporal_are_not_listed() -> None:
     loaded = rules.load()
     for ident in (identities.CODEC_SERVER, identities.ORDER_MIGRATE):
         assert ident.name not in loaded.principals
-        assert identities.temporal_access(ident) == TemporalAccess()
+        assert temporal_access.temporal_access(ident) == TemporalAccess()
 
 
 def test_namespace_registration_is_the_admin_steps_alone() -> None:
     loaded = rules.load()
     registering = {n for n, a in loaded.principals.items() if a.register_namespace}
-    assert registering == {identities.TEMPORAL_ADMIN_TOKEN_ROLE}
+    assert registering == {temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE}
     assert not any(a.register_namespace for a in loaded.people.values())
 
 

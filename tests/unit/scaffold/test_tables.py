@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orders.identities import Privilege, TableGrant, grant
+from orders.contract.identities import Privilege, TableGrant, grant
 from orders.scaffold.tables import TablesError, grant_source, grant_statements, parse_tables
 
 

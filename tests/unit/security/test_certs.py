@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from orders import identities, vault_pki
+from orders.contract import identities, pki_names
 from orders.devstack import tls
 from orders.security import certs
+from orders.vault import pki as vault_pki
 
 
 def test_time_left_reads_in_days_hours_minutes() -> None:
@@ -28,7 +29,7 @@ def test_summarize_reads_subject_serial_and_expiry(tmp_path: Path) -> None:
     tls.bootstrap_server_cert(cert_file, key_file, ca_file)
     leaf = x509.load_pem_x509_certificate(cert_file.read_bytes())
     summary = certs.summarize("server openbao", cert_file.read_text())
-    assert summary.subject == f"CN={identities.Server.OPENBAO.value}"
+    assert summary.subject == f"CN={pki_names.Server.OPENBAO.value}"
     assert int(summary.serial.replace(":", ""), 16) == leaf.serial_number
     assert summary.not_after == leaf.not_valid_after_utc
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
@@ -38,7 +39,7 @@ def test_summarize_reads_subject_serial_and_expiry(tmp_path: Path) -> None:
 def test_client_role_names_only_its_identity(identity: identities.Identity) -> None:
     role = vault_pki.client_role(identity, 30)
     assert role["allowed_domains"] == [identity.name]
-    assert role["allowed_uri_sans"] == [identities.cert_uri(identity)]
+    assert role["allowed_uri_sans"] == [pki_names.cert_uri(identity)]
     assert not role["allow_subdomains"]
     assert not role["allow_glob_domains"]
     assert not role["allow_ip_sans"]
@@ -50,17 +51,17 @@ def test_client_role_names_only_its_identity(identity: identities.Identity) -> N
 
 def test_server_role_is_for_the_stack_servers_only() -> None:
     role = vault_pki.server_role()
-    assert set(role["allowed_domains"]) == {s.value for s in identities.Server}
+    assert set(role["allowed_domains"]) == {s.value for s in pki_names.Server}
     assert role["server_flag"]
     assert not role["client_flag"]
-    assert identities.PKI_SERVER_ROLE not in {identities.pki_role(i) for i in identities.ALL}
+    assert pki_names.PKI_SERVER_ROLE not in {pki_names.pki_role(i) for i in identities.ALL}
 
 
 def test_internode_front_and_admin_roles_name_one_thing_each() -> None:
     roles = {
-        identities.TEMPORAL_FRONTEND_NAME: (vault_pki.internode_role(), True, True),
-        identities.TEMPORAL_FRONT_CERT_NAME: (vault_pki.front_role(), False, True),
-        identities.TEMPORAL_ADMIN_CERT_NAME: (vault_pki.temporal_admin_role(), False, True),
+        pki_names.TEMPORAL_FRONTEND_NAME: (vault_pki.internode_role(), True, True),
+        pki_names.TEMPORAL_FRONT_CERT_NAME: (vault_pki.front_role(), False, True),
+        pki_names.TEMPORAL_ADMIN_CERT_NAME: (vault_pki.temporal_admin_role(), False, True),
     }
     for name, (role, server, client) in roles.items():
         assert role["allowed_domains"] == [name]
@@ -69,6 +70,6 @@ def test_internode_front_and_admin_roles_name_one_thing_each() -> None:
         assert not role["allow_ip_sans"]
         assert not role["allow_subdomains"]
         assert not role["allow_glob_domains"]
-    contract = {identities.pki_role(i) for i in identities.ALL}
-    assert identities.PKI_TEMPORAL_ADMIN_ROLE not in contract
-    assert identities.PKI_INTERNODE_MOUNT not in (identities.PKI_MOUNT, identities.PKI_ROOT_MOUNT)
+    contract = {pki_names.pki_role(i) for i in identities.ALL}
+    assert pki_names.PKI_TEMPORAL_ADMIN_ROLE not in contract
+    assert pki_names.PKI_INTERNODE_MOUNT not in (pki_names.PKI_MOUNT, pki_names.PKI_ROOT_MOUNT)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import WorkflowSerializationContext
 
-from orders import identities
+from orders.contract import identities, transit_names
 from orders.security.codec import (
     META_COMPRESSION,
     META_ENCODING,
@@ -45,7 +45,7 @@ CONTEXT = WorkflowSerializationContext(namespace=NS, workflow_id="wf-hostile")
 def codec(transits: Transits, *, quarantine: bool = True) -> EnvelopeCodec:
     made = EnvelopeCodec(
         transits(identities.ORDER_WORKFLOW),
-        identities.PAYLOAD_KEY,
+        transit_names.PAYLOAD_KEY,
         NS,
         quarantine=quarantine,
         max_decoded_bytes=LIMIT,

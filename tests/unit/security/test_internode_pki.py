@@ -15,9 +15,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from orders import identities, vault_pki
+from orders.contract import identities, pki_names
 from orders.security import certs
-from orders.vault_policy import read_shipped
+from orders.vault import pki as vault_pki
+from orders.vault.policy import read_shipped
 from tests.unit.security.openbao_dev import DevVault, dev_vault
 
 __all__ = ["dev_vault"]
@@ -80,36 +81,36 @@ def test_internode_ca_is_a_root_of_its_own(root: hvac.Client) -> None:
 
 def test_internode_roles_issue_their_one_name_and_usage(root: hvac.Client) -> None:
     frontend = _leaf(certs.issue_internode(root))
-    assert _cn(frontend) == identities.TEMPORAL_FRONTEND_NAME
+    assert _cn(frontend) == pki_names.TEMPORAL_FRONTEND_NAME
     san = frontend.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == [identities.TEMPORAL_FRONTEND_NAME]
+    assert san.get_values_for_type(x509.DNSName) == [pki_names.TEMPORAL_FRONTEND_NAME]
     assert san.get_values_for_type(x509.IPAddress) == []
     assert _eku(frontend) == SERVER_AND_CLIENT
     front = _leaf(certs.issue_front_client(root))
-    assert _cn(front) == identities.TEMPORAL_FRONT_CERT_NAME
+    assert _cn(front) == pki_names.TEMPORAL_FRONT_CERT_NAME
     assert _eku(front) == CLIENT
     admin = _leaf(certs.issue_temporal_admin(root))
-    assert _cn(admin) == identities.TEMPORAL_ADMIN_CERT_NAME
+    assert _cn(admin) == pki_names.TEMPORAL_ADMIN_CERT_NAME
     assert _eku(admin) == CLIENT
     lifetime = admin.not_valid_after_utc - admin.not_valid_before_utc
     assert lifetime.total_seconds() <= 16 * 60  # 15 minutes (+ Vault's backdating)
-    internode, inter = identities.PKI_INTERNODE_MOUNT, identities.PKI_MOUNT
+    internode, inter = pki_names.PKI_INTERNODE_MOUNT, pki_names.PKI_MOUNT
     refused = [
-        (internode, identities.PKI_INTERNODE_ROLE, identities.Server.TEMPORAL.value, ()),
-        (internode, identities.PKI_INTERNODE_ROLE, "localhost", ()),
-        (internode, identities.PKI_INTERNODE_ROLE, identities.ORDER_CLIENT.name, ()),
-        (internode, identities.PKI_INTERNODE_ROLE, identities.TEMPORAL_FRONTEND_NAME, ("::1",)),
-        (internode, identities.PKI_FRONT_ROLE, identities.TEMPORAL_FRONTEND_NAME, ()),
-        (internode, identities.PKI_FRONT_ROLE, identities.ORDER_CLIENT.name, ()),
-        (inter, identities.PKI_TEMPORAL_ADMIN_ROLE, identities.ORDER_CLIENT.name, ()),
-        (inter, identities.PKI_TEMPORAL_ADMIN_ROLE, identities.Server.TEMPORAL.value, ()),
+        (internode, pki_names.PKI_INTERNODE_ROLE, pki_names.Server.TEMPORAL.value, ()),
+        (internode, pki_names.PKI_INTERNODE_ROLE, "localhost", ()),
+        (internode, pki_names.PKI_INTERNODE_ROLE, identities.ORDER_CLIENT.name, ()),
+        (internode, pki_names.PKI_INTERNODE_ROLE, pki_names.TEMPORAL_FRONTEND_NAME, ("::1",)),
+        (internode, pki_names.PKI_FRONT_ROLE, pki_names.TEMPORAL_FRONTEND_NAME, ()),
+        (internode, pki_names.PKI_FRONT_ROLE, identities.ORDER_CLIENT.name, ()),
+        (inter, pki_names.PKI_TEMPORAL_ADMIN_ROLE, identities.ORDER_CLIENT.name, ()),
+        (inter, pki_names.PKI_TEMPORAL_ADMIN_ROLE, pki_names.Server.TEMPORAL.value, ()),
     ]
     for mount, role, name, ips in refused:
         with pytest.raises(hvac.exceptions.InvalidRequest):
             certs.issue(root, role, name, ip_sans=ips, mount=mount)
     # No role of the Vault root CA's intermediate can put the internode names on a certificate.
-    for role in (identities.PKI_SERVER_ROLE, identities.PKI_TEMPORAL_ROLE):
-        for name in (identities.TEMPORAL_FRONTEND_NAME, identities.TEMPORAL_FRONT_CERT_NAME):
+    for role in (pki_names.PKI_SERVER_ROLE, pki_names.PKI_TEMPORAL_ROLE):
+        for name in (pki_names.TEMPORAL_FRONTEND_NAME, pki_names.TEMPORAL_FRONT_CERT_NAME):
             with pytest.raises(hvac.exceptions.InvalidRequest):
                 certs.issue(root, role, name)
 
@@ -133,22 +134,22 @@ def test_only_root_issues_internode_front_and_admin_certificates(
         # Nor reconfigure the internode CA, nor read its roles.
         with pytest.raises(hvac.exceptions.Forbidden):
             client.write_data(
-                f"{identities.PKI_INTERNODE_MOUNT}/roles/x", data=vault_pki.front_role()
+                f"{pki_names.PKI_INTERNODE_MOUNT}/roles/x", data=vault_pki.front_role()
             )
         client.auth.token.revoke_self()
 
 
 def test_reapplying_is_idempotent_and_drops_stray_roles(root: hvac.Client) -> None:
     ca_before = vault_pki.internode_ca_pem(root)
-    mount = identities.PKI_INTERNODE_MOUNT
+    mount = pki_names.PKI_INTERNODE_MOUNT
     root.write_data(f"{mount}/roles/stray", data=vault_pki.internode_role())
     written = vault_pki.apply_internode_pki(root, "1h")
     assert f"-{mount}/roles/stray" in written
     assert not any("generate" in path for path in written)
     assert vault_pki.internode_ca_pem(root) == ca_before
     listed = root.list(f"{mount}/roles")["data"]["keys"]
-    assert sorted(listed) == sorted([identities.PKI_INTERNODE_ROLE, identities.PKI_FRONT_ROLE])
+    assert sorted(listed) == sorted([pki_names.PKI_INTERNODE_ROLE, pki_names.PKI_FRONT_ROLE])
     assert (
-        identities.PKI_TEMPORAL_ADMIN_ROLE
-        in root.list(f"{identities.PKI_MOUNT}/roles")["data"]["keys"]
+        pki_names.PKI_TEMPORAL_ADMIN_ROLE
+        in root.list(f"{pki_names.PKI_MOUNT}/roles")["data"]["keys"]
     )

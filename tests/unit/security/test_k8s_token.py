@@ -23,7 +23,7 @@ import structlog
 import urllib3
 from jwt.algorithms import RSAAlgorithm
 
-from orders import identities
+from orders.contract import identities
 from orders.devstack.identity_endpoint import IdentityState, service_account_uid
 from orders.security.k8s_token import (
     ProjectedToken,

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from orders import identities
+from orders.contract import identities, transit_names
 from orders.security.keyring import KeyRing
 from orders.security.transit import DataKey, TransitClient, TransitDeniedError
 from orders.security.vault import VaultUnavailableError
@@ -22,7 +22,7 @@ __all__ = ["dev_vault"]
 
 
 def _ring_with_key(age: float, uses: int = 0) -> KeyRing:
-    ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY, max_uses=10, max_age=60.0)
+    ring = KeyRing(unreachable_transit(), transit_names.PAYLOAD_KEY, max_uses=10, max_age=60.0)
     ring._current = DataKey(b"k" * 32, "vault:v1:wrapped", 1)
     ring._created = time.monotonic() - age
     ring._uses = uses
@@ -44,7 +44,7 @@ async def test_beyond_twice_its_limits_an_outage_is_an_error(age: float, uses: i
 
 
 async def test_no_key_yet_and_no_vault_is_an_error() -> None:
-    ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY)
+    ring = KeyRing(unreachable_transit(), transit_names.PAYLOAD_KEY)
     with pytest.raises(VaultUnavailableError):
         await ring.current()
 
@@ -56,7 +56,7 @@ async def test_a_403_with_an_expired_token_is_a_retry(dev_vault: DevVault) -> No
     transit = TransitClient(dev_vault.addr, lambda: "s.expired", token_valid=gone)
     try:
         with pytest.raises(VaultUnavailableError, match="expired"):
-            await transit.datakey(identities.PAYLOAD_KEY)
+            await transit.datakey(transit_names.PAYLOAD_KEY)
     finally:
         await transit.aclose()
 
@@ -65,7 +65,7 @@ async def test_a_403_with_a_valid_token_is_a_denial(dev_vault: DevVault) -> None
     async def fine() -> bool:
         return True
 
-    address = next(s for s in identities.SEALED_FIELDS if s.consumer is identities.ORDER_FULFILL)
+    address = next(s for s in transit_names.SEALED_FIELDS if s.consumer is identities.ORDER_FULFILL)
     token = dev_vault.token_for(identities.ORDER_NOTIFY)  # may not touch the address key
     transit = TransitClient(dev_vault.addr, lambda: token, token_valid=fine)
     try:
@@ -85,8 +85,8 @@ async def test_with_no_usable_key_an_unwrap_waits_for_vault_to_come_back(
 
     vault = TransitClient(dev_vault.addr, lambda: token, token_valid=fine)
     try:
-        wrapped = await vault.datakey(identities.PAYLOAD_KEY)
-        ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY, outage_wait=10.0)
+        wrapped = await vault.datakey(transit_names.PAYLOAD_KEY)
+        ring = KeyRing(unreachable_transit(), transit_names.PAYLOAD_KEY, outage_wait=10.0)
 
         async def vault_returns() -> None:
             await asyncio.sleep(0.5)
@@ -103,7 +103,7 @@ async def test_with_no_usable_key_an_unwrap_waits_for_vault_to_come_back(
 
 
 async def test_the_wait_for_vault_is_bounded() -> None:
-    ring = KeyRing(unreachable_transit(), identities.PAYLOAD_KEY, outage_wait=0.6)
+    ring = KeyRing(unreachable_transit(), transit_names.PAYLOAD_KEY, outage_wait=0.6)
     started = time.monotonic()
     with pytest.raises(VaultUnavailableError):
         await ring.current()

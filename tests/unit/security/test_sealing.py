@@ -15,8 +15,9 @@ import pytest
 import pytest_asyncio
 from pydantic import ValidationError
 
-from orders import identities
-from orders.identities import SEALED_FIELDS, Identity, SealedField
+from orders.contract import identities, transit_names
+from orders.contract.identities import Identity
+from orders.contract.transit_names import SEALED_FIELDS, SealedField
 from orders.models import SEALED_VALUE_PATTERN, OrderItem, OrderRequest, SealedOrder
 from orders.security.sealing import (
     NotTheConsumerError,
@@ -238,7 +239,7 @@ async def test_values_sealed_before_a_key_rotation_still_open(
 ) -> None:
     # Orders in flight keep working when the field key is rotated.
     before = await sealer.seal("shipping_address", order.order_id, PLAINTEXT["shipping_address"])
-    dev_vault.request("POST", f"{identities.TRANSIT_MOUNT}/keys/field-address/rotate")
+    dev_vault.request("POST", f"{transit_names.TRANSIT_MOUNT}/keys/field-address/rotate")
     # A new client process fetches its data keys after the rotation.
     fresh = Sealer(transits(identities.ORDER_CLIENT))
     after = await fresh.seal("shipping_address", order.order_id, PLAINTEXT["shipping_address"])

@@ -24,7 +24,7 @@ from temporalio.common import RetryPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from orders import identities
+from orders.contract import identities
 from orders.db.engine import pool_capacity, pool_options
 from orders.settings import WorkerSettings
 from tests.unit.db.pg_cluster import PgCluster, pg_cluster

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from orders import identities
+    from orders.contract import identities
     from orders.models import Model, OrderStatus, Reservation, SealedOrder
     from workflows.order import WORKFLOW_NAME, OrderWorkflow
 

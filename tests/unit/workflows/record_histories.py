@@ -48,8 +48,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from orders import identities
 from orders.approvals import Decision, SignedApproval
+from orders.contract import approval_policy
 from orders.models import ApprovalPolicy, OrderStatus, Outcome, Step
 from tests.approval_cases import Target, send_signal, send_update, signed
 from tests.support_wait import wait_for
@@ -89,7 +89,7 @@ def approver_keys() -> ApproverKeys:
                 hashlib.sha256(f"orders-golden-history/{a.name}/v1".encode()).digest()
             )
         }
-        for a in identities.APPROVERS
+        for a in approval_policy.APPROVERS
     }
 
 

@@ -36,9 +36,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from orders import identities
 from orders.approvals import ApproverRegistry, PinnedApprover, RegistryRequest
-from orders.identities import SEALED_FIELDS, Kind
+from orders.contract import approval_policy, identities
+from orders.contract.identities import Kind
+from orders.contract.transit_names import SEALED_FIELDS
 from orders.models import (
     ApprovalPolicy,
     BusinessError,
@@ -278,7 +279,7 @@ class FakeShop:
                     member=a.name not in self.removed,
                     min_key_version=self.min_versions.get(a.name, 1),
                 )
-                for a in identities.APPROVERS
+                for a in approval_policy.APPROVERS
                 if not names or a.name in names
             )
         )

@@ -17,8 +17,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from orders import identities
 from orders.approvals import Decision, RejectReason
+from orders.contract import identities
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from tests.approval_cases import (
     Target,

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from orders import identities
+from orders.contract import identities
 from tests.unit.workflows.golden import (
     HISTORIES,
     MANIFEST,

@@ -24,7 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Replayer
 
-from orders import identities
+from orders.contract import approval_policy, identities
 from orders.models import BusinessError, OrderStatus, Outcome, Step
 from orders.security.sealing import Sealer, Unsealer
 from tests.support_wait import wait_for
@@ -66,7 +66,7 @@ async def harness(transits: Transits) -> AsyncIterator[Harness]:
         Sealer(transits(identities.ORDER_CLIENT)),
         {name: Unsealer(transits(ident), ident) for name, ident in consumers.items()},
     )
-    keys = {a.name: {1: Ed25519PrivateKey.generate()} for a in identities.APPROVERS}
+    keys = {a.name: {1: Ed25519PrivateKey.generate()} for a in approval_policy.APPROVERS}
     shop = FakeShop(seals, approver_keys=keys)
     async with running_shop(shop) as harness:
         yield harness

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2025-01-01 00:00:00
 
 Runs as the order-migrate group (see env.py), which therefore owns every table. The GRANT
-statements are written out literally, never generated from orders.identities: the
+statements are written out literally, never generated from orders.contract.identities: the
 privilege-matrix test compares what Postgres allows each role with the contract, so the
 migration must be an independent statement of the grants. Nobody gets DELETE, TRUNCATE,
 REFERENCES, TRIGGER or any schema privilege beyond the USAGE granted at bootstrap.

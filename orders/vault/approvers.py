@@ -1,12 +1,12 @@
 """Approvers in OpenBao: one ed25519 Transit key per approver, signing rights from a group.
 
-Applied as code by :func:`apply_approvers` (called from ``orders.vault_config.apply``),
-for every approver in the contract (``orders.identities.APPROVERS``):
+Applied as code by :func:`apply_approvers` (called from ``orders.vault.config.apply``),
+for every approver in the contract (``orders.contract.approval_policy.APPROVERS``):
 
 * the Transit key ``approver-<name>`` (``ed25519``, not exportable): its private half never
   leaves Vault; anyone allowed to ``read`` the key gets only the public keys per version;
 * one policy, :data:`GROUP_POLICY` (rendered from :data:`POLICY_TEMPLATE`), carried by the
-  identity group ``order-approvers`` (``orders.vault_people``): ``update`` on
+  identity group ``order-approvers`` (``orders.vault.people``): ``update`` on
   ``transit/sign/approver-{{identity.entity.name}}`` and nothing else. OpenBao fills the
   template with the caller's *entity* name, so a member signs with their own key only, and
   a person removed from the group can no longer sign at all (group policies are evaluated
@@ -14,7 +14,7 @@ for every approver in the contract (``orders.identities.APPROVERS``):
   they signed before is refused by the workflow, which reads membership (and the key
   versions in force) again at verification time (``orders.approvals``).
 
-Approvers are people like any other (``orders.vault_people.ensure_dev_users`` creates the
+Approvers are people like any other (``orders.vault.people.ensure_dev_users`` creates the
 dev ones, passwords under ``.orders/dev/secrets/approver-<name>``). :func:`sign_as` logs an
 approver in, has Vault sign a message with the approver's own key, and revokes the token.
 """
@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Final
 import httpx
 import hvac
 
-from orders import identities, vault_people
-from orders.identities import Approver
+from orders.contract import approval_policy, transit_names
+from orders.contract.approval_policy import Approver
 from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
-from orders.vault_people import USERNAME_PATTERN, PersonLoginError, userpass_token
+from orders.vault import people as vault_people
+from orders.vault.people import USERNAME_PATTERN, PersonLoginError, userpass_token
 
 if TYPE_CHECKING:
     from orders.devstack.state import StackPaths
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 GROUP_POLICY: Final = "order-approvers-sign"
 POLICY_TEMPLATE: Final = """\
 # Policy of the identity group {group}: each member signs with their own Transit key
-# ({prefix}<entity name>), nothing else. Rendered by orders.vault_approvers.
+# ({prefix}<entity name>), nothing else. Rendered by orders.vault.approvers.
 
 path "{mount}/sign/{prefix}{{{{identity.entity.name}}}}" {{
   capabilities = ["update"]
@@ -53,19 +54,19 @@ def group_policy() -> str:
     """The HCL policy of the ``order-approvers`` group."""
     return POLICY_TEMPLATE.format(
         group=vault_people.APPROVERS_GROUP,
-        mount=identities.TRANSIT_MOUNT,
-        prefix=identities.APPROVER_KEY_PREFIX,
+        mount=transit_names.TRANSIT_MOUNT,
+        prefix=approval_policy.APPROVER_KEY_PREFIX,
     )
 
 
 def group_policies() -> dict[str, tuple[str, ...]]:
-    """People group -> policies it carries (for ``orders.vault_people.apply_people``)."""
+    """People group -> policies it carries (for ``orders.vault.people.apply_people``)."""
     return {vault_people.APPROVERS_GROUP: (GROUP_POLICY,)}
 
 
 def signs_with(approver: Approver) -> str:
     """The Transit path a member of ``order-approvers`` named like ``approver`` may update."""
-    return f"{identities.TRANSIT_MOUNT}/sign/{approver.transit_key}"
+    return f"{transit_names.TRANSIT_MOUNT}/sign/{approver.transit_key}"
 
 
 def apply_approvers(client: hvac.Client) -> list[str]:
@@ -78,14 +79,14 @@ def apply_approvers(client: hvac.Client) -> list[str]:
         The Vault paths written.
     """
     written: list[str] = []
-    for approver in identities.APPROVERS:
-        path = f"{identities.TRANSIT_MOUNT}/keys/{approver.transit_key}"
+    for approver in approval_policy.APPROVERS:
+        path = f"{transit_names.TRANSIT_MOUNT}/keys/{approver.transit_key}"
         client.write_data(path, data=KEY_PARAMS)
         written.append(path)
     client.sys.create_or_update_policy(GROUP_POLICY, group_policy())
     written.append(f"sys/policies/acl/{GROUP_POLICY}")
     for name in client.sys.list_acl_policies()["data"]["keys"]:
-        if name.startswith(identities.APPROVER_KEY_PREFIX):
+        if name.startswith(approval_policy.APPROVER_KEY_PREFIX):
             client.sys.delete_policy(name)
             written.append(f"-sys/policies/acl/{name}")
     return written
@@ -93,14 +94,14 @@ def apply_approvers(client: hvac.Client) -> list[str]:
 
 def password_name(name: str) -> str:
     """Secret file holding a dev approver's password."""
-    return identities.approver_key(name)
+    return approval_policy.approver_key(name)
 
 
 def dev_password(paths: StackPaths, name: str) -> str:
     """A dev approver's password (read from ``.orders/dev/secrets/``)."""
     path = paths.secrets / password_name(name)
     if not USERNAME_PATTERN.match(name) or not path.exists():
-        known = ", ".join(a.name for a in identities.APPROVERS)
+        known = ", ".join(a.name for a in approval_policy.APPROVERS)
         raise PersonLoginError(f"no dev approver {name!r}; known: {known}")
     return path.read_text().strip()
 
@@ -134,14 +135,14 @@ async def sign_as(
         PersonLoginError: Wrong name or password, or Vault denied signing with ``key``.
         VaultUnavailableError: OpenBao unreachable or failing.
     """
-    key = key or identities.approver_key(name)
+    key = key or approval_policy.approver_key(name)
     async with httpx.AsyncClient(
         base_url=vault_addr, verify=httpx_verify(verify), timeout=timeout
     ) as http:
         headers = {"X-Vault-Token": await userpass_token(http, name, password)}
         try:
             resp = await http.post(
-                f"/v1/{identities.TRANSIT_MOUNT}/sign/{key}",
+                f"/v1/{transit_names.TRANSIT_MOUNT}/sign/{key}",
                 json={"input": base64.b64encode(message).decode()},
                 headers=headers,
             )

@@ -2,7 +2,7 @@
 
 What is applied, all derived from the identity contract except the policies, which are
 literal files under ``vault/policies/`` (so a widened policy is a visible diff and fails
-the isolation tests), shipped as package data (:mod:`orders.vault_policy`):
+the isolation tests), shipped as package data (:mod:`orders.vault.policy`):
 
 * Kubernetes auth pointed at the cluster (or the local identity endpoint) with its CA.
   Locally there is *no* ``token_reviewer_jwt``: Vault reviews each login with the client's
@@ -13,13 +13,13 @@ the isolation tests), shipped as package data (:mod:`orders.vault_policy`):
 * The database secrets engine with one role per database identity: a LOGIN role with
   ``VALID UNTIL``, member of the identity's NOLOGIN group role; revocation terminates its
   sessions and drops it.
-* People (``orders.vault_people``): userpass, identity groups mapped to Temporal
+* People (``orders.vault.people``): userpass, identity groups mapped to Temporal
   permissions, and the OIDC provider whose ID tokens the codec server and Temporal accept.
-* Approvers (``orders.vault_approvers``): one ed25519 Transit key per approver in the
+* Approvers (``orders.vault.approvers``): one ed25519 Transit key per approver in the
   contract; the right to sign comes from the ``order-approvers`` group's policy.
-* PKI (``orders.vault_pki``): root and intermediate CAs, one client-certificate role per
+* PKI (``orders.vault.pki``): root and intermediate CAs, one client-certificate role per
   identity (each policy may issue only its own), one server-certificate role.
-* Temporal JWTs (``orders.vault_tokens``): one identity-token role per identity that calls
+* Temporal JWTs (``orders.vault.tokens``): one identity-token role per identity that calls
   Temporal, carrying its ``permissions``; each policy may read only its own token.
 """
 
@@ -31,13 +31,13 @@ from typing import Any, Final
 
 import hvac
 
-from orders import identities
-from orders.identities import Identity
-from orders.vault_approvers import apply_approvers, group_policies
-from orders.vault_people import OidcConfig, apply_people
-from orders.vault_pki import apply_pki
-from orders.vault_policy import policy_text
-from orders.vault_tokens import apply_temporal_tokens
+from orders.contract import identities, transit_names
+from orders.contract.identities import Identity
+from orders.vault.approvers import apply_approvers, group_policies
+from orders.vault.people import OidcConfig, apply_people
+from orders.vault.pki import apply_pki
+from orders.vault.policy import policy_text
+from orders.vault.tokens import apply_temporal_tokens
 
 K8S_MOUNT: Final = "kubernetes"
 DB_MOUNT: Final = "database"
@@ -135,7 +135,7 @@ def k8s_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
         "token_type": "service",
         # OpenBao's ``default`` policy would add lookup/renew of *any* lease id the identity
         # learns, cubbyhole, wrapping and more; the self-service its session needs is granted
-        # explicitly in its own policy (orders.vault_policy.TOKEN_SELF_PATHS).
+        # explicitly in its own policy (orders.vault.policy.TOKEN_SELF_PATHS).
         "token_no_default_policy": True,
     }
 
@@ -196,9 +196,9 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
     for ident in identities.ALL:
         write(f"auth/{K8S_MOUNT}/role/{ident.vault_role}", k8s_role(ident, config.ttls))
 
-    _ensure_secrets(client, identities.TRANSIT_MOUNT, "transit")
+    _ensure_secrets(client, transit_names.TRANSIT_MOUNT, "transit")
     for key, params in transit_keys().items():
-        write(f"{identities.TRANSIT_MOUNT}/keys/{key}", params)
+        write(f"{transit_names.TRANSIT_MOUNT}/keys/{key}", params)
 
     _ensure_secrets(client, DB_MOUNT, "database")
     db_idents = list(identities.db_identities())
@@ -241,7 +241,7 @@ def transit_keys() -> dict[str, dict[str, Any]]:
     """
     return {
         key: {"type": "aes256-gcm96"}
-        for key in (identities.PAYLOAD_KEY, *(s.key for s in identities.SEALED_FIELDS))
+        for key in (transit_names.PAYLOAD_KEY, *(s.key for s in transit_names.SEALED_FIELDS))
     }
 
 

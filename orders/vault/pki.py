@@ -8,7 +8,7 @@
   Each identity's policy grants ``update`` on its own ``pki_int/issue/<identity>`` only,
   so identity A cannot obtain a certificate naming identity B (Vault answers 403).
 * ``pki_int/roles/orders-servers`` issues *server* certificates for the names in
-  :class:`orders.identities.Server` (+ ``localhost`` and loopback IPs). No identity's
+  :class:`orders.contract.pki_names.Server` (+ ``localhost`` and loopback IPs). No identity's
   policy reaches it: the stack's operator (root in dev) issues server certificates.
 * ``pki_int/roles/temporal-server`` (``temporal.orders.local`` only, server usage: the
   authorization front every caller dials) and ``pki_int/roles/temporal-ui`` (the UI's client
@@ -44,7 +44,7 @@ from typing import Any, Final
 
 import hvac
 
-from orders import identities
+from orders.contract import identities, pki_names
 
 ROOT_TTL: Final = "87600h"
 INTERMEDIATE_TTL: Final = "43800h"
@@ -102,13 +102,13 @@ def client_role(identity: identities.Identity, ttl: int) -> dict[str, Any]:
         server=False,
         client=True,
         ttl=ttl,
-        uri_sans=[identities.cert_uri(identity)],
+        uri_sans=[pki_names.cert_uri(identity)],
     )
 
 
 def server_role() -> dict[str, Any]:
     """Body of ``pki_int/roles/orders-servers``: the stack's server names only."""
-    return _role([s.value for s in identities.Server], server=True, client=False, loopback=True)
+    return _role([s.value for s in pki_names.Server], server=True, client=False, loopback=True)
 
 
 def temporal_server_role() -> dict[str, Any]:
@@ -118,18 +118,18 @@ def temporal_server_role() -> dict[str, Any]:
     localhost, no IP SANs. Temporal itself (frontend and internode, where each service is
     also a client of the others) has certificates from its own CA (:func:`internode_role`).
     """
-    return _role([identities.Server.TEMPORAL.value], server=True, client=False)
+    return _role([pki_names.Server.TEMPORAL.value], server=True, client=False)
 
 
 def temporal_ui_role() -> dict[str, Any]:
     """Body of ``pki_int/roles/temporal-ui``: the UI server's client certificate only."""
-    return _role([identities.TEMPORAL_UI_CERT_NAME], server=False, client=True)
+    return _role([pki_names.TEMPORAL_UI_CERT_NAME], server=False, client=True)
 
 
 def temporal_admin_role() -> dict[str, Any]:
     """Body of ``pki_int/roles/temporal-admin``: the namespace step's client certificate only."""
     return _role(
-        [identities.TEMPORAL_ADMIN_CERT_NAME], server=False, client=True, ttl=ADMIN_CERT_TTL
+        [pki_names.TEMPORAL_ADMIN_CERT_NAME], server=False, client=True, ttl=ADMIN_CERT_TTL
     )
 
 
@@ -139,12 +139,12 @@ def internode_role(ttl: int | str = SERVER_CERT_TTL) -> dict[str, Any]:
     Server *and* client usage (Temporal's services call each other with the certificate they
     serve with), the one name ``temporal-frontend.orders.local``: no localhost, no IP SANs.
     """
-    return _role([identities.TEMPORAL_FRONTEND_NAME], server=True, client=True, ttl=ttl)
+    return _role([pki_names.TEMPORAL_FRONTEND_NAME], server=True, client=True, ttl=ttl)
 
 
 def front_role(ttl: int | str = SERVER_CERT_TTL) -> dict[str, Any]:
     """Body of ``pki_internode/roles/temporal-front``: the front's client certificate only."""
-    return _role([identities.TEMPORAL_FRONT_CERT_NAME], server=False, client=True, ttl=ttl)
+    return _role([pki_names.TEMPORAL_FRONT_CERT_NAME], server=False, client=True, ttl=ttl)
 
 
 def single_server_role(name: str) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
         The Vault paths written.
     """
     written: list[str] = []
-    root, inter = identities.PKI_ROOT_MOUNT, identities.PKI_MOUNT
+    root, inter = pki_names.PKI_ROOT_MOUNT, pki_names.PKI_MOUNT
     _ensure_pki_mount(client, root, ROOT_TTL)
     _ensure_pki_mount(client, inter, INTERMEDIATE_TTL)
     if not _has_issuer(client, root):
@@ -198,13 +198,13 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
         chain = signed["certificate"] + "\n" + signed["issuing_ca"]
         client.write_data(f"{inter}/intermediate/set-signed", data={"certificate": chain})
         written.append(f"{inter}/intermediate/set-signed")
-    roles = {identities.pki_role(i): client_role(i, cert_ttl) for i in identities.ALL}
-    roles[identities.PKI_SERVER_ROLE] = server_role()
-    roles[identities.PKI_TEMPORAL_ROLE] = temporal_server_role()
-    roles[identities.PKI_TEMPORAL_UI_ROLE] = temporal_ui_role()
-    roles[identities.PKI_TEMPORAL_DB_ROLE] = single_server_role(identities.TEMPORAL_DB_SERVER_NAME)
-    roles[identities.PKI_CODEC_INGRESS_ROLE] = single_server_role(identities.CODEC_PUBLIC_HOST)
-    roles[identities.PKI_TEMPORAL_ADMIN_ROLE] = temporal_admin_role()
+    roles = {pki_names.pki_role(i): client_role(i, cert_ttl) for i in identities.ALL}
+    roles[pki_names.PKI_SERVER_ROLE] = server_role()
+    roles[pki_names.PKI_TEMPORAL_ROLE] = temporal_server_role()
+    roles[pki_names.PKI_TEMPORAL_UI_ROLE] = temporal_ui_role()
+    roles[pki_names.PKI_TEMPORAL_DB_ROLE] = single_server_role(pki_names.TEMPORAL_DB_SERVER_NAME)
+    roles[pki_names.PKI_CODEC_INGRESS_ROLE] = single_server_role(pki_names.CODEC_PUBLIC_HOST)
+    roles[pki_names.PKI_TEMPORAL_ADMIN_ROLE] = temporal_admin_role()
     return written + _write_roles(client, inter, roles)
 
 
@@ -233,7 +233,7 @@ def apply_internode_pki(client: hvac.Client, cert_ttl: int | str = SERVER_CERT_T
         The Vault paths written.
     """
     written: list[str] = []
-    mount = identities.PKI_INTERNODE_MOUNT
+    mount = pki_names.PKI_INTERNODE_MOUNT
     _ensure_pki_mount(client, mount, ROOT_TTL)
     if not _has_issuer(client, mount):
         client.write_data(
@@ -247,8 +247,8 @@ def apply_internode_pki(client: hvac.Client, cert_ttl: int | str = SERVER_CERT_T
         )
         written.append(f"{mount}/root/generate/internal")
     roles = {
-        identities.PKI_INTERNODE_ROLE: internode_role(cert_ttl),
-        identities.PKI_FRONT_ROLE: front_role(cert_ttl),
+        pki_names.PKI_INTERNODE_ROLE: internode_role(cert_ttl),
+        pki_names.PKI_FRONT_ROLE: front_role(cert_ttl),
     }
     return written + _write_roles(client, mount, roles)
 
@@ -261,9 +261,9 @@ def _ca_pem(client: hvac.Client, mount: str) -> str:
 
 def root_ca_pem(client: hvac.Client) -> str:
     """PEM of the root CA every client trusts (readable without a token)."""
-    return _ca_pem(client, identities.PKI_ROOT_MOUNT)
+    return _ca_pem(client, pki_names.PKI_ROOT_MOUNT)
 
 
 def internode_ca_pem(client: hvac.Client) -> str:
     """PEM of Temporal's internode CA: what the frontend, its services and the front trust."""
-    return _ca_pem(client, identities.PKI_INTERNODE_MOUNT)
+    return _ca_pem(client, pki_names.PKI_INTERNODE_MOUNT)

@@ -3,7 +3,7 @@
 Workers have machine identities (Kubernetes auth); people get theirs from the same control
 plane: OpenBao is the *OpenID Connect provider* for the codec server, the ``orders`` CLI
 and the Temporal UI. What is applied, as code, by :func:`apply_people` (called from
-``orders.vault_config.apply``):
+``orders.vault.config.apply``):
 
 * ``userpass`` auth (local people; a corporate OIDC/LDAP method would replace it), whose
   users carry only the ``orders-person`` policy (``vault/people/orders-person.hcl``): it
@@ -37,7 +37,7 @@ and the Temporal UI. What is applied, as code, by :func:`apply_people` (called f
   orders`` (:func:`issuer_for`), where the base is OpenBao's ``api_addr`` unless
   configured (a cluster's external URL).
 * The group ``order-approvers`` carries the approvers' signing policy
-  (``orders.vault_approvers``): signing rights come from group membership.
+  (``orders.vault.approvers``): signing rights come from group membership.
 
 The dev stack adds users with :func:`ensure_dev_users` (random passwords under
 ``.orders/dev/secrets/``); :mod:`orders.oidc` runs the authorization code flow with PKCE.
@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 import hvac
 
-from orders import identities
+from orders.contract import approval_policy
 from orders.security.vault import VaultUnavailableError
-from orders.vault_policy import read_shipped
+from orders.vault.policy import read_shipped
 
 if TYPE_CHECKING:
     from orders.devstack.state import StackPaths
@@ -76,7 +76,7 @@ CLI_REDIRECT_URI: Final = "http://127.0.0.1/callback"
 """``orders login``'s loopback callback; OpenBao matches loopback redirects on any port."""
 CODEC_CALLBACK_PATH: Final = "/oidc/callback"
 ID_TOKEN_TTL: Final = "1h"  # noqa: S105 - a duration, not a secret
-MANAGED_BY: Final = "orders.vault_people"
+MANAGED_BY: Final = "orders.vault.people"
 RETIRED_TOKEN_ROLE: Final = "codec-server"  # noqa: S105 - a role name, not a secret
 """The identity-token role the codec server accepted before the OIDC provider; deleted."""
 
@@ -90,7 +90,7 @@ SCOPES: Final[dict[str, str]] = {
 """Scope -> claims template, added to the ID token's base claims (iss, sub, aud, iat, exp)."""
 REQUESTED_SCOPES: Final = ("openid", *SCOPES)
 
-APPROVERS_GROUP: Final = identities.APPROVERS_GROUP
+APPROVERS_GROUP: Final = approval_policy.APPROVERS_GROUP
 PEOPLE_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "order-viewers": ("orders:read",),
     "order-operators": ("orders:write",),
@@ -108,7 +108,7 @@ DEV_USERS: Final[dict[str, tuple[str, ...]]] = {
     "dev-no-group": (),
 }
 """Users the dev stack creates, with their groups. Passwords are generated, never stored here.
-Active approvers (``orders.identities.APPROVERS``) are added as members of
+Active approvers (``orders.contract.approval_policy.APPROVERS``) are added as members of
 ``order-approvers``; inactive ones keep their login and key but no group (no signing)."""
 
 DEV_APPROVER_GROUPS: Final[dict[str, tuple[str, ...]]] = {"dave": ("order-operators",)}
@@ -342,8 +342,8 @@ def _ensure_entity(client: hvac.Client, user: str, accessor: str) -> str:
 
 def dev_password_name(user: str) -> str:
     """Name of the secret file holding a dev person's password (approvers: ``approver-<name>``)."""
-    if any(a.name == user for a in identities.APPROVERS):
-        return identities.approver_key(user)
+    if any(a.name == user for a in approval_policy.APPROVERS):
+        return approval_policy.approver_key(user)
     return f"user-{user}"
 
 
@@ -354,7 +354,7 @@ def dev_people() -> dict[str, tuple[str, ...]]:
     workflow rejecting it (an approval they signed while still active is still refused).
     """
     people = dict(DEV_USERS)
-    for approver in identities.APPROVERS:
+    for approver in approval_policy.APPROVERS:
         groups = (APPROVERS_GROUP, *DEV_APPROVER_GROUPS.get(approver.name, ()))
         people[approver.name] = groups if approver.active else ()
     return people

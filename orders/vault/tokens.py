@@ -2,15 +2,16 @@
 
 An authorizing Temporal server (docker-compose, kind) refuses calls without a JWT whose
 ``permissions`` claim grants the namespace. People get theirs from the OIDC provider
-(:mod:`orders.vault_people`); machine identities from the same control plane:
+(:mod:`orders.vault.people`); machine identities from the same control plane:
 
-* the RS256 key ``orders-machines`` (:data:`orders.identities.TEMPORAL_TOKEN_KEY`), rotated
-  daily, usable only by the roles below (``allowed_client_ids``);
+* the RS256 key ``orders-machines``
+  (:data:`orders.contract.temporal_access.TEMPORAL_TOKEN_KEY`), rotated daily, usable only
+  by the roles below (``allowed_client_ids``);
 * one role per identity that calls Temporal, ``identity/oidc/role/<identity>``, whose
   ``client_id`` (the tokens' ``aud``) is ``temporal:<identity>``
-  (:func:`orders.identities.temporal_audience`, checked by the authorization front against
-  the caller's certificate) and whose template is the identity's fixed permissions
-  (:func:`orders.identities.temporal_permissions`: ``orders:write`` for workers, as
+  (:func:`orders.contract.temporal_access.temporal_audience`, checked by the authorization
+  front against the caller's certificate) and whose template is the identity's fixed permissions
+  (:func:`orders.contract.temporal_access.temporal_permissions`: ``orders:write`` for workers, as
   Temporal's default authorizer requires to poll, and for the client) and whose lifetime
   is minutes (``Ttls.temporal_token``);
 * each identity's policy reads only its own ``identity/oidc/token/<identity>``. OpenBao
@@ -21,13 +22,14 @@ The Temporal server verifies signatures with the key set published, unauthentica
 ``<vault>/v1/identity/oidc/.well-known/keys`` (:func:`jwks_url_for`, the one place that
 path is spelled). Roles no longer in the contract are deleted.
 
-One more role, ``temporal-admin`` (:data:`orders.identities.TEMPORAL_ADMIN_TOKEN_ROLE`),
-signs the JWT of the deployment's namespace-registration step
-(:func:`orders.identities.temporal_admin_permissions`, a two-minute lifetime). Its policy
-(``vault/setup/temporal-admin.hcl``) is attached by no auth role: the step, holding the root
-token, creates a short-lived token through the token role of the same name (with an entity
-alias, since OpenBao signs identity tokens only for an entity), reads one JWT with it and
-revokes it (:func:`mint_admin_token`).
+One more role, ``temporal-admin``
+(:data:`orders.contract.temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE`), signs the JWT of the
+deployment's namespace-registration step
+(:func:`orders.contract.temporal_access.temporal_admin_permissions`, a two-minute lifetime).
+Its policy (``vault/setup/temporal-admin.hcl``) is attached by no auth role: the step,
+holding the root token, creates a short-lived token through the token role of the same name
+(with an entity alias, since OpenBao signs identity tokens only for an entity), reads one
+JWT with it and revokes it (:func:`mint_admin_token`).
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ from typing import Any, Final
 
 import hvac
 
-from orders import identities
-from orders.identities import Identity
-from orders.vault_people import PERMISSIONS_CLAIM
-from orders.vault_policy import read_shipped
+from orders.contract import temporal_access
+from orders.contract.identities import Identity
+from orders.vault.people import PERMISSIONS_CLAIM
+from orders.vault.policy import read_shipped
 
 ISSUER_PATH: Final = "/v1/identity/oidc"
 """Identity tokens' ``iss`` is OpenBao's ``api_addr`` followed by this (no issuer is set)."""
@@ -49,14 +51,14 @@ JWKS_PATH: Final = f"{ISSUER_PATH}/.well-known/keys"
 KEY_ROTATION: Final = "24h"
 KEY_VERIFICATION_TTL: Final = "24h"
 """How long a rotated-out key still verifies: must exceed every token's lifetime."""
-MANAGED_KEY: Final = identities.TEMPORAL_TOKEN_KEY
-ADMIN_ROLE: Final = identities.TEMPORAL_ADMIN_TOKEN_ROLE
+MANAGED_KEY: Final = temporal_access.TEMPORAL_TOKEN_KEY
+ADMIN_ROLE: Final = temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE
 ADMIN_TOKEN_TTL: Final = 120
 """Lifetime of the namespace-registration JWT (s): registration takes seconds."""
 ADMIN_VAULT_TOKEN_TTL: Final = 60
 """Lifetime of the Vault token that reads it (s); it is revoked right after the read."""
 ADMIN_POLICY_FILE: Final = ("setup", f"{ADMIN_ROLE}.hcl")
-"""The admin policy's file among the shipped ones (:func:`orders.vault_policy.shipped`)."""
+"""The admin policy's file among the shipped ones (:func:`orders.vault.policy.shipped`)."""
 
 
 def jwks_url_for(vault_base: str) -> str:
@@ -76,7 +78,7 @@ def token_path(identity: Identity) -> str:
 
 def role(identity: Identity, ttl: int) -> dict[str, Any]:
     """Body of ``identity/oidc/role/<identity>``: the fixed permissions, a short lifetime."""
-    permissions = identities.temporal_permissions(identity)
+    permissions = temporal_access.temporal_permissions(identity)
     if not permissions:
         raise ValueError(f"{identity.name} calls no Temporal API: it gets no token role")
     return {
@@ -84,7 +86,7 @@ def role(identity: Identity, ttl: int) -> dict[str, Any]:
         "template": json.dumps({PERMISSIONS_CLAIM: list(permissions)}),
         "ttl": ttl,
         # The token's aud: the front checks it against the caller's certificate.
-        "client_id": identities.temporal_audience(identity.temporal_token_role),
+        "client_id": temporal_access.temporal_audience(identity.temporal_token_role),
     }
 
 
@@ -92,9 +94,11 @@ def admin_role() -> dict[str, Any]:
     """Body of ``identity/oidc/role/temporal-admin``: namespace admin, two minutes."""
     return {
         "key": MANAGED_KEY,
-        "template": json.dumps({PERMISSIONS_CLAIM: list(identities.temporal_admin_permissions())}),
+        "template": json.dumps(
+            {PERMISSIONS_CLAIM: list(temporal_access.temporal_admin_permissions())}
+        ),
         "ttl": ADMIN_TOKEN_TTL,
-        "client_id": identities.temporal_audience(ADMIN_ROLE),
+        "client_id": temporal_access.temporal_audience(ADMIN_ROLE),
     }
 
 
@@ -138,7 +142,8 @@ def mint_admin_token(root: hvac.Client, verify: str | bool) -> str:
         verify: How OpenBao's certificate is verified (CA file, as for ``root``).
 
     Returns:
-        The signed JWT (``permissions``: :func:`orders.identities.temporal_admin_permissions`).
+        The signed JWT (``permissions``:
+        :func:`orders.contract.temporal_access.temporal_admin_permissions`).
     """
     created = root.write_data(
         f"auth/token/create/{ADMIN_ROLE}",
@@ -172,7 +177,7 @@ def apply_temporal_tokens(client: hvac.Client, ttl: int) -> list[str]:
     }
     client.write_data(f"identity/oidc/key/{MANAGED_KEY}", data=key)
     written.append(f"identity/oidc/key/{MANAGED_KEY}")
-    wanted = {i.temporal_token_role: i for i in identities.temporal_token_identities()}
+    wanted = {i.temporal_token_role: i for i in temporal_access.temporal_token_identities()}
     client_ids: list[str] = []
     for name, ident in wanted.items():
         client.write_data(f"identity/oidc/role/{name}", data=role(ident, ttl))

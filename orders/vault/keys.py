@@ -16,23 +16,23 @@ from typing import Any
 
 import hvac
 
-from orders import identities
+from orders.contract import transit_names
 from orders.security.codec import ENCODING, META_ENCODING, META_KEY, META_VERSION, META_WRAPPED
 from orders.security.transit import key_version
 
 
 def all_keys() -> list[str]:
     """Every Transit key the project uses."""
-    return [identities.PAYLOAD_KEY, *(s.key for s in identities.SEALED_FIELDS)]
+    return [transit_names.PAYLOAD_KEY, *(s.key for s in transit_names.SEALED_FIELDS)]
 
 
 def rotate(client: hvac.Client, keys: list[str] | None = None) -> dict[str, int]:
     """Rotate keys; returns each key's new latest version."""
     versions = {}
     for key in keys or all_keys():
-        client.write_data(f"{identities.TRANSIT_MOUNT}/keys/{key}/rotate", data={})
+        client.write_data(f"{transit_names.TRANSIT_MOUNT}/keys/{key}/rotate", data={})
         versions[key] = int(
-            client.read(f"{identities.TRANSIT_MOUNT}/keys/{key}")["data"]["latest_version"]
+            client.read(f"{transit_names.TRANSIT_MOUNT}/keys/{key}")["data"]["latest_version"]
         )
     return versions
 
@@ -40,7 +40,7 @@ def rotate(client: hvac.Client, keys: list[str] | None = None) -> dict[str, int]
 def set_min_decryption_version(client: hvac.Client, key: str, version: int) -> None:
     """Refuse decryption with versions below ``version``."""
     client.write_data(
-        f"{identities.TRANSIT_MOUNT}/keys/{key}/config",
+        f"{transit_names.TRANSIT_MOUNT}/keys/{key}/config",
         data={"min_decryption_version": version},
     )
 
@@ -84,7 +84,7 @@ def rewrap_history(client: hvac.Client, history: dict[str, Any]) -> dict[str, in
         wrapped = _b64(meta[META_WRAPPED]).decode()
         if wrapped not in cache:
             resp = client.write_data(
-                f"{identities.TRANSIT_MOUNT}/rewrap/{key}", data={"ciphertext": wrapped}
+                f"{transit_names.TRANSIT_MOUNT}/rewrap/{key}", data={"ciphertext": wrapped}
             )
             cache[wrapped] = resp["data"]["ciphertext"]
         new = cache[wrapped]

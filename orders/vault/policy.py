@@ -2,7 +2,7 @@
 
 The policy files stay literal HCL under the top-level ``vault/`` (``policies/`` per
 identity, ``people/``, ``setup/``): a widened policy is a visible diff, and a unit test
-checks that every file grants exactly what :mod:`orders.identities` implies. They ship as
+checks that every file grants exactly what :mod:`orders.contract.identities` implies. They ship as
 package data of ``orders`` (``orders/vault_hcl``, a symlink to ``vault/`` in the checkout,
 real files in the wheel) and are read with :mod:`importlib.resources`, so a plain wheel
 install (the image, ``pip install``) applies the same files a checkout does.
@@ -19,12 +19,12 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Final
 
-from orders import identities
-from orders.identities import Identity
+from orders.contract import approval_policy, identities, pki_names, temporal_access, transit_names
+from orders.contract.identities import Identity
 
 SHIPPED: Final = "vault_hcl"
 """Package data directory of ``orders`` that holds the policy files."""
-SOURCE_DIR: Final = Path(__file__).resolve().parent.parent / "vault"
+SOURCE_DIR: Final = Path(__file__).resolve().parents[2] / "vault"
 """The checkout's ``vault/``: where ``orders new`` writes a new policy (the one copy)."""
 
 
@@ -61,7 +61,7 @@ TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
     "encrypt": ("transit/encrypt/{}", "update"),
     "read-key": ("transit/keys/{}", "read"),
 }
-"""Transit operation (as in :func:`orders.identities.transit_rights`) -> (path, capability)."""
+"""Transit operation (``transit_names.transit_rights``) -> (path, capability)."""
 
 TOKEN_SELF_PATHS: Final[tuple[tuple[str, str], ...]] = (
     ("auth/token/lookup-self", "read"),
@@ -88,7 +88,7 @@ def render_policy(identity: Identity) -> str:
     """
     parts = [
         f"# Policy of identity {identity.name}, rendered by `orders new` from "
-        "orders/identities.py.\n"
+        "orders/contract/identities.py.\n"
         "# Applied by `orders vault apply`; the Vault-isolation tests prove every other path "
         "is denied.\n"
     ]
@@ -108,7 +108,7 @@ def render_policy(identity: Identity) -> str:
     else:
         # The explicit deny wins over any other policy attached to the token by mistake.
         parts.append("\n# No database credential at all.\n" + _stanza("database/*", "deny"))
-    rights = identities.transit_rights(identity)
+    rights = transit_names.transit_rights(identity)
     if rights:
         parts.append("\n# Vault Transit: payload data keys and need-to-know fields.\n")
         for key in sorted(rights):
@@ -117,21 +117,21 @@ def render_policy(identity: Identity) -> str:
                 parts.append(_stanza(path.format(key), capability))
     else:
         parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
-    reads = identities.registry_reads(identity)
+    reads = approval_policy.registry_reads(identity)
     if reads:
         parts.append(
             "\n# Who may sign approvals now: the approvers' group and each approver's entity.\n"
             + "".join(_stanza(path, "read") for path in reads)
         )
-    if identities.temporal_permissions(identity):
+    if temporal_access.temporal_permissions(identity):
         parts.append(
-            "\n# Its own short-lived Temporal JWT (orders.vault_tokens), no other identity's.\n"
+            "\n# Its own short-lived Temporal JWT (orders.vault.tokens), no other identity's.\n"
             + _stanza(f"identity/oidc/token/{identity.temporal_token_role}", "read")
         )
     parts.append(
         f"\n# Vault PKI: a short-lived client certificate for this identity only "
         f"(CN = {identity.name}).\n"
-        + _stanza(f"{identities.PKI_MOUNT}/issue/{identities.pki_role(identity)}", "update")
+        + _stanza(f"{pki_names.PKI_MOUNT}/issue/{pki_names.pki_role(identity)}", "update")
     )
     return "".join(parts)
 
