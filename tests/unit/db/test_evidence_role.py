@@ -9,30 +9,18 @@ sessions in ``pg_stat_activity`` without ``pg_read_all_stats``.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import secrets
-from types import ModuleType
 
 import asyncpg
 import pytest
 
 from orders import evidence, identities
 from orders.db.bootstrap import bootstrap
-from orders.db.migrate import MIGRATIONS_DIR
 from tests.unit.db.pg_cluster import VAULT_ADMIN_PASSWORD, OrdersDb, fetch
+from tests.unit.db.test_migration_grants import _migration
 
 ROLE = identities.DB_EVIDENCE_ROLE
-
-
-def _migration() -> ModuleType:
-    path = MIGRATIONS_DIR / "versions" / "0004_evidence_reader.py"
-    spec = importlib.util.spec_from_file_location("migration_0004", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -119,7 +107,7 @@ def test_grants_are_the_columns_the_writers_query_reads() -> None:
     """Each table of WRITERS_SQL: its key column and ``written_by``, SELECT only."""
     read = dict(re.findall(r"FROM orders\.(\w+) WHERE (\w+) = \$1", evidence.WRITERS_SQL))
     granted = {}
-    for statement in _migration().EVIDENCE_GRANTS:
+    for statement in _migration("0004_evidence_reader.py").EVIDENCE_GRANTS:
         match = re.fullmatch(
             r"GRANT SELECT \((\w+), written_by\) ON TABLE orders\.(\w+) TO (\w+)", statement
         )
