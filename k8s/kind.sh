@@ -5,8 +5,8 @@
 #         password Secrets, apply k8s/overlays/kind, then wait for the unseal Job (which
 #         first writes OpenBao's bootstrap TLS certificate), the vault-pki Job (Vault PKI,
 #         every server's certificate as a Secret, the root CA as ConfigMap orders-ca), the
-#         vault-configure Job (database bootstrap + vault/ with Kubernetes auth at the real
-#         apiserver), the temporal-namespace Job (registers `orders` with an admin JWT
+#         Postgres pod's db-bootstrap container (database bootstrap over the socket), the
+#         vault-configure Job (vault/ with Kubernetes auth at the real apiserver), the temporal-namespace Job (registers `orders` with an admin JWT
 #         from OpenBao), the migrate Job (as order-migrate) and every worker Deployment.
 #   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
 #         cluster: the same scenarios and evidence as `make demo`.
@@ -64,6 +64,7 @@ up() {
   random_secret orders-infra postgres-superuser
   random_secret orders-infra temporal-db
   random_secret orders-infra vault-dbadmin
+  random_secret orders-infra postgres-evidence
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
   kc -n orders-infra delete job openbao-unseal vault-pki vault-configure temporal-namespace \
@@ -118,13 +119,15 @@ demo() {
   kubectl config view --raw --minify --context "kind-${CLUSTER}" \
     -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$tmp/ca.crt"
   kc -n orders-infra create token demo-token-requester --duration=1h >"$tmp/requester"
-  kc -n orders-infra get secret postgres-superuser -o jsonpath='{.data.password}' |
+  # The demo reads Postgres as the evidence role (column SELECTs): the superuser logs in
+  # only over the server's own socket, inside its pod.
+  kc -n orders-infra get secret postgres-evidence -o jsonpath='{.data.password}' |
     base64 -d >"$tmp/pg"
   kc -n orders-infra get configmap orders-ca -o jsonpath='{.data.ca\.pem}' >"$tmp/orders-ca.pem"
   .venv/bin/python -m orders.deploy.kind stack --home "$HOME_DIR" \
     --apiserver "$(kubectl config view --minify --context "kind-${CLUSTER}" -o jsonpath='{.clusters[0].cluster.server}')" \
     --ca-file "$tmp/ca.crt" --requester-token-file "$tmp/requester" \
-    --postgres-password-file "$tmp/pg" \
+    --evidence-password-file "$tmp/pg" \
     --orders-ca-file "$tmp/orders-ca.pem" \
     --temporal-port "$t_port" --vault-port "$v_port" --postgres-port "$p_port"
   rm -rf "$tmp"

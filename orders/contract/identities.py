@@ -34,6 +34,11 @@ VAULT_DB_CONNECTION: Final = "orders"
 VAULT_DB_ADMIN_ROLE: Final = "vault_dbadmin"
 """Postgres role Vault's database plugin logs in as (CREATEROLE, never superuser)."""
 
+DB_EVIDENCE_ROLE: Final = "orders_evidence"
+"""Read-only Postgres role of the demo's evidence queries (who wrote a row, live sessions):
+SELECT on the key and ``written_by`` columns only; a login only where a deployment gives it a
+password (kind), else NOLOGIN. Not an identity: no Vault role, no worker."""
+
 
 class Privilege(enum.StrEnum):
     """Table privileges the matrix test exercises."""

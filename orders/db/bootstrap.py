@@ -9,6 +9,10 @@ on the application database (the groups and Vault's admin role get CONNECT back)
 
 The Vault admin role may create roles and hand out membership of the groups, but holds
 none of their privileges itself: ``INHERIT FALSE, SET FALSE`` on every membership.
+
+The evidence role (``identities.DB_EVIDENCE_ROLE``) is what the demo reads its evidence as
+where it gets no superuser (kind): CONNECT and schema USAGE here, column SELECTs from the
+migrations (``0004``), a login only when given a password.
 """
 
 from __future__ import annotations
@@ -166,7 +170,37 @@ async def _ensure_database(conn: asyncpg.Connection) -> None:
         log.info("database created", database=identities.DB_NAME)
 
 
-async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
+EVIDENCE_ATTRIBUTES: Final = (
+    "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT 4"
+)
+"""The evidence role: nothing but what is granted to it by name (NOINHERIT: no group's)."""
+
+
+async def role_exists(admin_dsn: str, name: str) -> bool:
+    """Whether the role ``name`` exists (connects to the maintenance database).
+
+    Args:
+        admin_dsn: DSN of a role that may read ``pg_roles`` (anyone may).
+        name: Role name.
+    """
+    conn = await asyncpg.connect(asyncpg_dsn(admin_dsn), database=MAINTENANCE_DB)
+    try:
+        return await _role_exists(conn, name)
+    finally:
+        await conn.close()
+
+
+async def _ensure_evidence_role(conn: asyncpg.Connection, password: str | None) -> None:
+    """The evidence role: a login with ``password`` if given, else as it is (NOLOGIN if new)."""
+    options = EVIDENCE_ATTRIBUTES
+    if password is not None:
+        options += f" LOGIN PASSWORD {quote_literal(scram_sha256_verifier(password))}"
+    await _ensure_role(conn, identities.DB_EVIDENCE_ROLE, options)
+
+
+async def bootstrap(
+    admin_dsn: str, vault_admin_password: str | None, evidence_password: str | None = None
+) -> None:
     """Create the database, group roles, schema and Vault's admin role; safe to re-run.
 
     Args:
@@ -175,6 +209,8 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
         vault_admin_password: Password Vault's database plugin logs in with as
             ``VAULT_DB_ADMIN_ROLE``, stored as SCRAM. None keeps the current one: once Vault
             has rotated it, only Vault knows it and re-running must not undo that.
+        evidence_password: Makes ``identities.DB_EVIDENCE_ROLE`` a login with this password
+            (stored as SCRAM). None leaves it as it is (created NOLOGIN).
 
     Raises:
         ValueError: If the admin role does not exist yet and no password is given.
@@ -185,6 +221,7 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
     admin = quote_ident(identities.VAULT_DB_ADMIN_ROLE)
     groups = [i.db_group for i in identities.db_identities()]
     owner = quote_ident(identities.ORDER_MIGRATE.db_group)
+    evidence = quote_ident(identities.DB_EVIDENCE_ROLE)
 
     conn = await asyncpg.connect(dsn, database=MAINTENANCE_DB)
     try:
@@ -215,6 +252,8 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
             await conn.execute(
                 f"GRANT {quote_ident(group)} TO {admin} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE"
             )
+        await _ensure_evidence_role(conn, evidence_password)
+        await conn.execute(f"GRANT CONNECT ON DATABASE {db} TO {evidence}")
         await conn.execute(f"ALTER DATABASE {db} SET search_path = {schema}")
     finally:
         await conn.close()
@@ -225,8 +264,8 @@ async def bootstrap(admin_dsn: str, vault_admin_password: str | None) -> None:
         await conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {owner}")
         await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {owner}")
-        for group in groups:
-            await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {quote_ident(group)}")
+        for role in (*map(quote_ident, groups), evidence):
+            await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
     finally:
         await conn.close()
     log.info("database bootstrapped", database=identities.DB_NAME, groups=len(groups))

@@ -11,6 +11,9 @@ cluster exactly where the local stack's file points at the identity endpoint:
   TokenRequest for exactly those ServiceAccounts (``resourceNames``); no other identity
   gets a credential file, so acting as another one fails instead of impersonating it;
 * Vault reviews the resulting logins against the same apiserver, from inside the cluster;
+* Postgres is read as ``identities.DB_EVIDENCE_ROLE`` (in ``postgres_admin_dsn``, the field
+  the demo's evidence queries read): SELECT on the key and ``written_by`` columns, no
+  superuser, which in kind logs in only over the server's own socket;
 * every hop is TLS verified against OpenBao's PKI root CA (``orders-ca``): OpenBao and
   Postgres through the port-forwards by the loopback names on their certificates,
   Temporal with mTLS (the demo's identities issue their own client certificates) checked
@@ -23,6 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Final
+from urllib.parse import quote
 
 from orders.contract import identities, pki_names
 from orders.db.engine import tls_query
@@ -46,7 +50,7 @@ def write_stack(
     apiserver: str,
     ca_pem: str,
     requester_token: str,
-    postgres_password: str,
+    evidence_password: str,
     orders_ca_pem: str,
     temporal_port: int,
     vault_port: int,
@@ -59,7 +63,7 @@ def write_stack(
         apiserver: URL of the kind apiserver, as the host reaches it.
         ca_pem: The cluster CA.
         requester_token: Token of ``demo-token-requester`` (may request identity tokens).
-        postgres_password: Postgres superuser password (``postgres-superuser`` Secret).
+        evidence_password: The evidence role's password (``postgres-evidence`` Secret).
         orders_ca_pem: OpenBao's PKI root CA (ConfigMap ``orders-ca``), the trust anchor.
         temporal_port: Loopback port forwarded to the Temporal frontend.
         vault_port: Loopback port forwarded to OpenBao.
@@ -87,8 +91,8 @@ def write_stack(
         vault_addr=f"https://{host}:{vault_port}",
         vault_root_token_file=str(root_file),
         postgres_admin_dsn=(
-            f"postgresql://postgres:{postgres_password}@{host}:{postgres_port}/{identities.DB_NAME}"
-            f"{tls_query(paths.ca_file)}"
+            f"postgresql://{identities.DB_EVIDENCE_ROLE}:{quote(evidence_password, safe='')}"
+            f"@{host}:{postgres_port}/{identities.DB_NAME}{tls_query(paths.ca_file)}"
         ),
         identity_endpoint=apiserver,
         identity_ca_file=str(ca_file),
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--apiserver", required=True)
     ap.add_argument("--ca-file", type=Path, required=True)
     ap.add_argument("--requester-token-file", type=Path, required=True)
-    ap.add_argument("--postgres-password-file", type=Path, required=True)
+    ap.add_argument("--evidence-password-file", type=Path, required=True)
     ap.add_argument("--orders-ca-file", type=Path, required=True, help="ConfigMap orders-ca")
     ap.add_argument("--temporal-port", type=int, required=True)
     ap.add_argument("--vault-port", type=int, required=True)
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         apiserver=args.apiserver,
         ca_pem=args.ca_file.read_text(),
         requester_token=args.requester_token_file.read_text().strip(),
-        postgres_password=args.postgres_password_file.read_text().strip(),
+        evidence_password=args.evidence_password_file.read_text().strip(),
         orders_ca_pem=args.orders_ca_file.read_text(),
         temporal_port=args.temporal_port,
         vault_port=args.vault_port,

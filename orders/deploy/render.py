@@ -38,7 +38,8 @@ from orders.deploy.compose_infra import INFRA_FILE
 __all__ = ["COMPOSE_FILE", "GENERATED", "INFRA_FILE", "ROOT", "load_compose", "main", "write"]
 
 KIND_FILES_DIR: Final = Path("k8s/overlays/kind/infra/files")
-KIND_PG_HBA: Final = "pg_hba-kind.conf"
+KIND_PG_HBA: Final = "pg_hba.conf"
+"""The same file as compose's: the superuser over the socket only, TLS + SCRAM on TCP."""
 KIND_FILES: Final = (tls.RELOAD_SCRIPT, KIND_PG_HBA)
 """Package files the kind overlay generates ConfigMaps from (copied verbatim)."""
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"

@@ -19,7 +19,8 @@ run as one-shot services / Jobs from the project's image, in this order:
     (a file, or a ConfigMap per namespace) and the internode CA (a file next to it, or a
     ConfigMap in the Job's own namespace). The servers start after it.
 ``configure``
-    Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser, then
+    Bootstrap the database (group roles, Vault's admin role) as the Postgres superuser (on
+    kind the Postgres pod's own :mod:`orders.deploy.db_bootstrap` does, and this waits), then
     apply ``vault/`` (:func:`orders.vault.config.apply`): Kubernetes auth pointed at the
     apiserver (or the local identity endpoint), roles, transit keys, database roles.
 ``migrate``
@@ -213,21 +214,28 @@ def configure(args: argparse.Namespace) -> None:
     from orders.vault.people import OidcConfig
 
     root = _step_client(args)
-    superuser = args.pg_superuser_password_file.read_text().strip()
-    if args.pg_superuser_socket_dir is not None:
-        # The superuser logs in over the server's Unix socket only (pg_hba rejects it on TCP).
-        admin_dsn = (
-            f"postgresql://postgres:{superuser}@/postgres?host={args.pg_superuser_socket_dir}"
-        )
-    else:
-        admin_dsn = (
-            f"postgresql://postgres:{superuser}@{args.pg_host}:{args.pg_port}/postgres"
-            f"{tls_query(args.pg_ca_file)}"
-        )
     db_admin_password = args.db_admin_password_file.read_text().strip()
-    # Once Vault has the connection it has rotated the admin password: keep it that way.
-    fresh = not db_connection_exists(root)
-    asyncio.run(bootstrap(admin_dsn, db_admin_password if fresh else None))
+    if args.pg_superuser_password_file is None:
+        # kind: the Postgres pod's db-bootstrap container did it over the socket; its pod
+        # (and so its Service) is ready only once it has.
+        from orders.deploy.db_bootstrap import wait_for_service
+
+        wait_for_service(args.pg_host, args.pg_port, args.pg_wait_seconds)
+    else:
+        superuser = args.pg_superuser_password_file.read_text().strip()
+        if args.pg_superuser_socket_dir is not None:
+            # The superuser logs in over the server's Unix socket only (pg_hba: no TCP).
+            admin_dsn = (
+                f"postgresql://postgres:{superuser}@/postgres?host={args.pg_superuser_socket_dir}"
+            )
+        else:
+            admin_dsn = (
+                f"postgresql://postgres:{superuser}@{args.pg_host}:{args.pg_port}/postgres"
+                f"{tls_query(args.pg_ca_file)}"
+            )
+        # Once Vault has the connection it has rotated the admin password: keep it that way.
+        fresh = not db_connection_exists(root)
+        asyncio.run(bootstrap(admin_dsn, db_admin_password if fresh else None))
     reviewer_file: Path | None = args.token_reviewer_jwt_file
     reviewer = reviewer_file.read_text().strip() if reviewer_file else None
     oidc = OidcConfig(
@@ -410,7 +418,10 @@ def _parser() -> argparse.ArgumentParser:
     conf.add_argument("--vault-ca-file", type=Path, action="append")
     conf.add_argument("--pg-ca-file", type=Path, help="verify-full against this CA")
     conf.add_argument("--vault-pg-ca-file", help="the same CA as a path in OpenBao's container")
-    conf.add_argument("--pg-superuser-password-file", type=Path, required=True)
+    conf.add_argument(
+        "--pg-superuser-password-file", type=Path, help="bootstrap the database (else: wait)"
+    )
+    conf.add_argument("--pg-wait-seconds", type=float, default=600, help="without it: wait")
     conf.add_argument(
         "--pg-superuser-socket-dir", help="log in as superuser over this Unix socket directory"
     )

@@ -249,7 +249,9 @@ def test_network_policy_peers_exist_in_the_overlay(kind_objects: list[dict[str, 
             and labels.items() <= o["spec"]["template"]["metadata"]["labels"].items()
         ]
         assert len(pods) == 1, peer
-        ports = {p["containerPort"] for c in pod_spec(pods[0])["containers"] for p in c["ports"]}
+        ports = {
+            p["containerPort"] for c in pod_spec(pods[0])["containers"] for p in c.get("ports", ())
+        }
         assert peer.port in ports
         pod_labels = pods[0]["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= pod_labels.items(), peer

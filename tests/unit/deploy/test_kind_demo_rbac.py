@@ -143,7 +143,7 @@ def test_the_demo_gets_credential_files_only_for_those_identities(tmp_path: Path
     paths = StackPaths(tmp_path / "kind")
     kind.write_stack(
         paths, apiserver="https://127.0.0.1:6443", ca_pem="PEM", requester_token="req",
-        postgres_password="pw", orders_ca_pem="OCA",
+        evidence_password="pw", orders_ca_pem="OCA",
         temporal_port=1, vault_port=2, postgres_port=3,
     )  # fmt: skip
     clients = paths.identity / "clients"

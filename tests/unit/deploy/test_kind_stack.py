@@ -19,7 +19,7 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     for flag, name in (
         ("--ca-file", "ca"),
         ("--requester-token-file", "req"),
-        ("--postgres-password-file", "pg"),
+        ("--evidence-password-file", "pg"),
         ("--orders-ca-file", "oca"),
     ):
         argv += [flag, str(tmp_path / name)]
@@ -35,7 +35,9 @@ def test_stack_file_points_the_demo_tools_at_the_cluster(tmp_path: Path) -> None
     assert Path(info.ca_file).stat().st_mode & 0o777 == 0o600
     assert info.vault_addr == "https://127.0.0.1:18200"
     assert info.temporal_server_name == pki_names.Server.TEMPORAL.value
-    assert info.postgres_admin_dsn.startswith("postgresql://postgres:pw@127.0.0.1:15432/orders?")
+    # Postgres as the evidence role (column SELECTs), never the superuser (socket only).
+    role = identities.DB_EVIDENCE_ROLE
+    assert info.postgres_admin_dsn.startswith(f"postgresql://{role}:pw@127.0.0.1:15432/orders?")
     assert "sslmode=verify-full" in info.postgres_admin_dsn
     # Acting as an identity = TokenRequest at the apiserver with the requester's token.
     env = worker_env(info, paths, identities.ORDER_NOTIFY)

@@ -231,7 +231,7 @@ def check_postgres_args(need: Need, args: str, hba_path: str) -> None:
     need(f"hba_file={hba_path}" in settings, "hba_file = the TLS-only pg_hba")
 
 
-def check_pg_hba(need: Need, text: str, *, superuser_socket_only: bool = True) -> None:
+def check_pg_hba(need: Need, text: str) -> None:
     """The superuser never over TCP; every other TCP rule ``hostssl`` with SCRAM.
 
     First TCP rule: ``host all postgres all reject`` (the superuser: socket only); then a
@@ -240,8 +240,7 @@ def check_pg_hba(need: Need, text: str, *, superuser_socket_only: bool = True) -
     rules = [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
     tcp = [r for r in rules if r[0] != "local"]
     superuser_rejected = bool(tcp) and tcp[0] == ["host", "all", "postgres", "all", "reject"]
-    if superuser_socket_only:
-        need(superuser_rejected, "the superuser rejected on every TCP line, first")
+    need(superuser_rejected, "the superuser rejected on every TCP line, first")
     rest = tcp[1:] if superuser_rejected else tcp
     need(bool(rest) and rest[0][0] == "hostnossl" and rest[0][-1] == "reject", "hostnossl reject")
     need(rest[0][1:4] == ["all", "all", "all"] if rest else False, "reject covers everything")
@@ -740,8 +739,7 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
         hba_vol = _pod_mounts(pod, c).get(compose_infra.PG_HBA_PATH.rsplit("/", 1)[0], {})
         check_postgres_args(need, shlex.join(c["command"][5:]), compose_infra.PG_HBA_PATH)
         hba = configmaps.get((infra, hba_vol.get("configMap", {}).get("name", "")), {})
-        # kind: the superuser still over TLS (docs/deploy.md, what remains).
-        check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""), superuser_socket_only=False)
+        check_pg_hba(need, hba.get("data", {}).get("pg_hba.conf", ""))
     pod, c = server_pod("openbao", "openbao")
     need = check("openbao")
     check_openbao_config(need, configmaps[(infra, "openbao-config")]["data"]["config.hcl"])
@@ -973,6 +971,12 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
         "pg_hba.conf",
         "hostnossl  all       all       all      reject",
         "host all all all scram-sha-256",
+    ),
+    "kind pg_hba lets the superuser in over TCP": _kind_config(
+        "postgres-hba",
+        "pg_hba.conf",
+        "host       all       postgres  all      reject\n",
+        "",
     ),
     "the reload script never re-copies": _kind_config(
         "tls-reload", "tls-reload.sh", 'cmp -s "$src/tls.crt"', "true"
