@@ -26,10 +26,10 @@ import hvac
 import structlog
 
 from orders.deploy.setup_stores import DirectoryStore, KeyStore, SecretStore
+from orders.vault.policy import read_shipped
 
 log = structlog.get_logger(__name__)
 
-SETUP_POLICY_DIR: Final = Path(__file__).resolve().parent.parent.parent / "vault" / "setup"
 TOKEN_KEY: Final = "token"  # noqa: S105 - the name of a file/Secret key, not a token
 """File name (compose) or Secret key (kind) of a step's token."""
 STEP_TOKEN_TTL: Final = 3600
@@ -50,9 +50,9 @@ class Step(enum.StrEnum):
         return f"setup-{self.value}"
 
     @property
-    def policy_file(self) -> Path:
-        """The step's literal HCL policy."""
-        return SETUP_POLICY_DIR / f"{self.policy}.hcl"
+    def policy_text(self) -> str:
+        """The step's literal HCL policy (``vault/setup/``, shipped with the package)."""
+        return read_shipped("setup", f"{self.policy}.hcl")
 
 
 def wait_active(client: hvac.Client, timeout: float) -> None:
@@ -110,7 +110,7 @@ def mint_step_tokens(root: hvac.Client, steps: list[Step]) -> dict[Step, str]:
     """
     tokens: dict[Step, str] = {}
     for step in steps:
-        root.sys.create_or_update_policy(step.policy, step.policy_file.read_text())
+        root.sys.create_or_update_policy(step.policy, step.policy_text)
         created = root.write_data(
             "auth/token/create-orphan",
             data={

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from orders.codec_server.auth import InvalidTokenError, Principal, TokenVerifier
-from orders.contract import pki_names, temporal_access
+from orders.contract import identities, pki_names, temporal_access
 
 
 class WrongBearerError(Exception):
@@ -47,6 +47,12 @@ def machine_audiences() -> dict[str, str]:
         temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE
     )
     return found
+
+
+def tokenless_principals() -> frozenset[str]:
+    """Identities of the contract that hold no Temporal token (they forward none)."""
+    with_tokens = {i.name for i in temporal_access.temporal_token_identities()}
+    return frozenset(i.name for i in identities.ALL if i.name not in with_tokens)
 
 
 UI_PRINCIPAL: Final = pki_names.TEMPORAL_UI_CERT_NAME
@@ -67,6 +73,7 @@ class Bearers:
         machines: Verifies identities' own tokens (the identity-token key set and issuer);
             None: identities' bearers are not checked (a front without that key set).
         audiences: Certificate CN -> the machine-token ``aud`` it may forward.
+        tokenless: Identities that hold no Temporal token.
     """
 
     people: TokenVerifier | None = None
@@ -74,6 +81,7 @@ class Bearers:
     ui_audience: str | None = None
     machines: TokenVerifier | None = None
     audiences: Mapping[str, str] = field(default_factory=machine_audiences)
+    tokenless: frozenset[str] = field(default_factory=tokenless_principals)
 
     async def person(self, token: str) -> Principal:
         """The person named by a token meant for the persons' port.
@@ -102,7 +110,12 @@ class Bearers:
             return
         audience = self.audiences.get(principal)
         if audience is None:
-            raise WrongBearerError(f"{principal} holds no Temporal token")
+            if principal in self.tokenless:
+                raise WrongBearerError(f"{principal} holds no Temporal token")
+            # An identity added to the contract after this front started (`orders new`,
+            # then `orders dev apply`, which re-installs the rules the front re-reads): its
+            # token's audience follows the same rule, and only Vault can mint it for it.
+            audience = temporal_access.temporal_audience(principal)
         if self.machines is not None:
             await _verified(self.machines, token, audience)
 

@@ -100,3 +100,14 @@ async def test_machine_audiences_are_distinct_and_cannot_be_a_client_id() -> Non
     }
     # OpenBao's generated client ids are alphanumeric: no person's token has this aud.
     assert all(":" in a for a in audiences.values())
+
+
+async def test_an_identity_added_after_the_front_started_forwards_its_own_token() -> None:
+    # `orders new activity` + `orders dev apply`: the front's contract predates the identity;
+    # the audience rule still binds the token to the certificate's name.
+    new = "return-receive"
+    assert new not in identities.BY_NAME
+    await _bearers().check_forwarded(new, _machine(new))
+    for bad in (_machine(CLIENT), _person(CLI)):
+        with pytest.raises(WrongBearerError):
+            await _bearers().check_forwarded(new, bad)
