@@ -171,13 +171,26 @@ def _status_table(status: Status) -> Table:
     return table
 
 
+_UP = control.UpOptions()
+
+
 @dev.command("up")
 def dev_up(
-    db_ttl: Annotated[int, typer.Option(help="Default TTL of database credentials (s).")] = 60,
-    db_max_ttl: Annotated[int, typer.Option(help="Max TTL of database credentials (s).")] = 300,
-    token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = 120,
-    token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = 420,
-    cert_ttl: Annotated[int, typer.Option(help="TTL of identities' client certs (s).")] = 3600,
+    db_ttl: Annotated[int, typer.Option(help="Default TTL of database credentials (s).")] = (
+        _UP.db_ttl
+    ),
+    db_max_ttl: Annotated[int, typer.Option(help="Max TTL of database credentials (s).")] = (
+        _UP.db_max_ttl
+    ),
+    token_ttl: Annotated[int, typer.Option(help="TTL of worker Vault tokens (s).")] = (
+        _UP.token_ttl
+    ),
+    token_max_ttl: Annotated[int, typer.Option(help="Max TTL of worker Vault tokens (s).")] = (
+        _UP.token_max_ttl
+    ),
+    cert_ttl: Annotated[int, typer.Option(help="TTL of identities' client certs (s).")] = (
+        _UP.cert_ttl
+    ),
 ) -> None:
     """Start the stack in the background; return when every part is healthy."""
     try:

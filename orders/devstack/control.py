@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from orders.devstack.procs import kill_tree
 from orders.devstack.servers import tail
 from orders.devstack.state import StackPaths, Status
+from orders.vault.config import Ttls
 
 if TYPE_CHECKING:
     # psutil comes with the `stack` extra: imported where used, so `orders` (whose CLI
@@ -22,17 +23,21 @@ if TYPE_CHECKING:
     import psutil
 
 
+_TTLS: Final = Ttls()
+"""Vault configuration's defaults: the stack starts with them unless told otherwise."""
+
+
 @dataclass(frozen=True)
 class UpOptions:
-    """Lifetimes the stack is configured with (seconds)."""
+    """Lifetimes the stack is configured with (seconds); defaults are Vault config's."""
 
-    db_ttl: int = 60
-    db_max_ttl: int = 300
-    token_ttl: int = 120
-    token_max_ttl: int = 420
+    db_ttl: int = _TTLS.db_default
+    db_max_ttl: int = _TTLS.db_max
+    token_ttl: int = _TTLS.token
+    token_max_ttl: int = _TTLS.token_max
     min_token_seconds: int = 60
-    cert_ttl: int = 3600
-    temporal_token_ttl: int = 300
+    cert_ttl: int = _TTLS.cert
+    temporal_token_ttl: int = _TTLS.temporal_token
 
 
 class StackError(RuntimeError):
