@@ -10,6 +10,7 @@ re-signed by a key the token issuer never had is refused. Shared by ``orders ver
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 
@@ -47,11 +48,11 @@ def credential_problems(client: hvac.Client, identity: Identity) -> list[str]:
         client.adapter.put(f"/v1/sys/leases/revoke/{own['lease_id']}")
     for other in db:
         if other is not identity and not _forbidden(
-            lambda o=other: client.secrets.database.generate_credentials(o.db_role)
+            functools.partial(client.secrets.database.generate_credentials, other.db_role)
         ):
             problems.append(f"{identity.name} reads {other.name}'s database credential")
     for path in (f"database/config/{identities.VAULT_DB_CONNECTION}", "database/roles"):
-        if not _forbidden(lambda p=path: client.read(p)):
+        if not _forbidden(functools.partial(client.read, path)):
             problems.append(f"{identity.name} reads {path}")
     return problems
 
