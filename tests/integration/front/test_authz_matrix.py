@@ -63,7 +63,7 @@ async def test_temporal_answers_each_identity_as_the_contract_says(
     # Without the front's key (``orders verify`` by an operator who does not hold it), a
     # task token carries a forged tag: refused to everyone, its addressee included.
     forged = [p for p in identity_probes(None, identity) if p.name.startswith(HANDED)]
-    assert len(forged) == len(identities.workers())
+    assert len(forged) == len(list(identities.workers()))
     assert await wrong_for(address, ca, name, cert, identity, forged) == []
 
 
