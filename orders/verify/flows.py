@@ -33,18 +33,10 @@ from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, 
 from orders.security.trust import httpx_verify
 from orders.vault.approvers import sign_as
 from orders.verify import approvals, codec, history, seat
-from orders.verify.report import CheckResult, summarize
+from orders.verify.report import CheckResult, result
 from orders.verify.target import Person, Target
 
 ORDER_SECONDS = 90.0
-
-
-def _result(name: str, started: float, problems: list[str], ok: str) -> CheckResult:
-    passed, reason = summarize(problems, ok)
-    return CheckResult(
-        name=name, passed=passed, reason=reason,
-        seconds=time.monotonic() - started, problems=problems,
-    )  # fmt: skip
 
 
 async def _poll(check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
@@ -80,7 +72,7 @@ async def check_history(client: Client, tag: str) -> tuple[CheckResult, Payloads
         if stored is None and first.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             stored = first.workflow_execution_started_event_attributes.input
     ok = f"{len(orders)} orders' raw histories: no PII, no failure text, payloads encrypted"
-    return _result("history-pii", started, problems, ok), stored
+    return result("history-pii", started, problems, ok), stored
 
 
 async def person_token(target: Target, person: Person) -> str:
@@ -124,7 +116,7 @@ async def check_codec(target: Target, stored: Payloads, order_customer: str) -> 
         problems += await codec.unauthenticated_problems(http, body, viewer, ns)
         problems += await codec.cors_problems(http, target.codec_server.ui_origin, body, viewer, ns)
     ok_text = "viewer decodes (sealed fields stay sealed); 5 bad tokens 401; 403; CORS UI only"
-    return _result("codec-server", started, problems, ok_text)
+    return result("codec-server", started, problems, ok_text)
 
 
 def _large(tag: str, n: int) -> OrderRequest:
@@ -160,7 +152,7 @@ async def check_approvals(target: Target, client: Client, tag: str) -> CheckResu
     handles = [await orders_client.place(client, _large(tag, n), policy) for n in (1, 2)]
     for handle in handles:
         if not await _poll(functools.partial(_waiting, handle), timeout=ORDER_SECONDS):
-            return _result("approvals", started, [f"{handle.id} never awaited approval"], "")
+            return result("approvals", started, [f"{handle.id} never awaited approval"], "")
     ns = client.namespace
     first, second = [await approvals.OrderRef.of(h, ns) for h in handles]
     problems = []
@@ -184,7 +176,7 @@ async def check_approvals(target: Target, client: Client, tag: str) -> CheckResu
         if final.outcome is not Outcome.REJECTED:
             problems.append(f"{handle.id}: {final.outcome} after a rejection")
     ok = f"{len(cases)} forged/tampered/replayed/expired approvals refused; genuine one accepted"
-    return _result("approvals", started, problems, ok)
+    return result("approvals", started, problems, ok)
 
 
 async def _waiting(handle: WorkflowHandle[Any, Any]) -> bool:
@@ -207,7 +199,7 @@ async def run(target: Target, selected: set[str]) -> list[CheckResult]:
                 results.append(scanned)
             if "codec-server" in selected:
                 if stored is None:
-                    results.append(_result("codec-server", time.monotonic(), ["no payload"], ""))
+                    results.append(result("codec-server", time.monotonic(), ["no payload"], ""))
                 else:
                     results.append(await check_codec(target, stored, f"cust-{tag}"))
         if "approvals" in jobs:

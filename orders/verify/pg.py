@@ -22,7 +22,7 @@ from orders.db.engine import ssl_context
 from orders.db.schema import metadata
 from orders.evidence import GROUPS_OF_SQL
 from orders.verify import seat
-from orders.verify.report import CheckResult, summarize
+from orders.verify.report import CheckResult, result
 from orders.verify.target import PostgresTarget, Target
 
 SCHEMA = identities.DB_SCHEMA
@@ -164,11 +164,9 @@ async def check(target: Target) -> CheckResult:
     results = await asyncio.gather(*(identity_problems(target, i) for i in db_identities))
     problems = [p for found, _ in results for p in found]
     tried = sum(n for _, n in results)
-    passed, reason = summarize(
+    return result(
+        "postgres-privileges",
+        started,
         problems,
         f"{len(db_identities)} roles x {tried // len(db_identities)} operations: as the contract",
     )
-    return CheckResult(
-        name="postgres-privileges", passed=passed, reason=reason,
-        seconds=time.monotonic() - started, problems=problems,
-    )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel
 
 
@@ -52,3 +54,12 @@ def summarize(problems: list[str], ok: str, *, limit: int = 3) -> tuple[bool, st
     shown = "; ".join(problems[:limit])
     more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
     return False, f"{len(problems)} problem(s): {shown}{more}"
+
+
+def result(name: str, started: float, problems: list[str], ok: str) -> CheckResult:
+    """The result of check ``name`` begun at ``started`` (``time.monotonic()``)."""
+    passed, reason = summarize(problems, ok)
+    return CheckResult(
+        name=name, passed=passed, reason=reason,
+        seconds=time.monotonic() - started, problems=problems,
+    )  # fmt: skip

@@ -21,7 +21,7 @@ from orders.front.probes import Probe, attempt, channel, holdings, probes, wrong
 from orders.front.tokens import MIN_KEY_BYTES, TokenBinding
 from orders.security import certs
 from orders.verify import seat
-from orders.verify.report import CheckResult, summarize
+from orders.verify.report import CheckResult, result
 from orders.verify.target import Target
 
 HANDED = "complete an activity task handed to"
@@ -82,11 +82,9 @@ async def check(target: Target) -> CheckResult:
     problems = [p for ps, _ in found for p in ps]
     calls = sum(n for _, n in found)
     note = "" if tokens else " (no front key: task tokens with a forged tag)"
-    passed, reason = summarize(
+    return result(
+        "temporal-authorization",
+        started,
         problems,
         f"{len(identities.ALL)} identities, {calls} calls answered as the contract says{note}",
     )
-    return CheckResult(
-        name="temporal-authorization", passed=passed, reason=reason,
-        seconds=time.monotonic() - started, problems=problems,
-    )  # fmt: skip

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from orders.contract import identities
 from orders.contract.identities import Identity
 from orders.verify import seat
-from orders.verify.report import CheckResult, summarize
+from orders.verify.report import CheckResult, result
 from orders.verify.target import Target
 
 REFUSED = (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)
@@ -124,12 +124,10 @@ async def check(target: Target) -> CheckResult:
     victim = identities.ORDER_VALIDATE
     problems += await asyncio.to_thread(resigned_problems, login, victim, tokens[victim.name])
     n = len(identities.ALL)
-    passed, reason = summarize(
+    return result(
+        "vault-isolation",
+        started,
         problems,
         f"{n} identities: own policy and credential only; {n * (n - 1)} cross-role logins "
         "and a re-signed token refused",
     )
-    return CheckResult(
-        name="vault-isolation", passed=passed, reason=reason,
-        seconds=time.monotonic() - started, problems=problems,
-    )  # fmt: skip

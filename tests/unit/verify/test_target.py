@@ -67,7 +67,7 @@ def test_a_bad_target_file_is_refused_naming_the_field(
 
 
 def test_a_missing_target_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(TargetError, match="missing.yaml"):
+    with pytest.raises(TargetError, match=r"missing\.yaml"):
         load(tmp_path / "missing.yaml")
 
 
