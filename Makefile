@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv lock demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
-	tools manifests kind-up kind-demo kind-down compose-secrets histories
+	tools manifests kind-up kind-demo kind-down compose-secrets histories verify
 
 # Installs come from uv.lock (committed): every package at the version and hash it names, so
 # a fresh clone gets exactly what CI tested. Why `uv sync --frozen` rather than a compiled
@@ -150,3 +150,10 @@ dev-down: venv
 
 clean: dev-down
 	rm -rf .orders
+
+## make verify: the security claims as a conformance suite against a deployment (docs/verify.md).
+## VERIFY_TARGET: a target file (kind, compose, external) or a dev stack's stack.json.
+VERIFY_TARGET ?= .orders/dev/stack.json
+VERIFY_ARGS   ?=
+verify: venv
+	$(ORDERS) verify $(VERIFY_TARGET) $(VERIFY_ARGS)

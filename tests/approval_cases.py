@@ -3,105 +3,20 @@
 A :class:`Signer` produces ``vault:vN:<base64>`` signatures: locally generated Ed25519 keys
 in the unit tests, the approvers' own Vault logins on the real stack. The cases build one
 approval per rejection reason against a given order and send it through the Update or the
-signal; every one must be refused and leave the order waiting.
+signal; every one must be refused and leave the order waiting. The order reference, signing
+and sending live in :mod:`orders.verify.approvals` (``orders verify`` sends them too).
 """
 
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from orders.approvals import ApprovalMessage, RejectReason, SignedApproval, canonical_bytes
+from orders.verify.approvals import OrderRef as Target
+from orders.verify.approvals import Signer, nonce, send_signal, send_update, signed
 
-from orders.approvals import (
-    ApprovalMessage,
-    Decision,
-    RejectReason,
-    SignedApproval,
-    canonical_bytes,
-    new_message,
-)
-from orders.models import OrderStatus
-from workflows.order import APPROVAL_REJECTED, APPROVAL_SIGNAL, APPROVE_UPDATE, STATUS_QUERY
-
-Signer = Callable[[str, bytes], Awaitable[str]]
-"""(approver name, message bytes) -> signature made with that approver's key."""
-
-
-def nonce() -> str:
-    """A fresh nonce."""
-    return secrets.token_urlsafe(18)
-
-
-@dataclass
-class Target:
-    """The order an approval is for, as the client sees it in the ``status`` query."""
-
-    namespace: str
-    workflow_id: str
-    order_id: str
-    amount_cents: int
-    currency: str
-
-    @classmethod
-    async def of(cls, handle: WorkflowHandle[Any, Any], namespace: str) -> Target:
-        status = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-        assert status.total_cents is not None
-        assert status.currency is not None
-        return cls(namespace, handle.id, status.order_id, status.total_cents, status.currency)
-
-    def message(
-        self,
-        approver: str,
-        *,
-        decision: Decision = Decision.APPROVE,
-        issued_at: datetime | None = None,
-        valid_for: timedelta = timedelta(minutes=10),
-        **override: Any,
-    ) -> ApprovalMessage:
-        msg = new_message(
-            namespace=self.namespace,
-            workflow_id=self.workflow_id,
-            order_id=self.order_id,
-            amount_cents=self.amount_cents,
-            currency=self.currency,
-            decision=decision,
-            approver=approver,
-            nonce=nonce(),
-            issued_at=issued_at or datetime.now(UTC),
-            valid_for=valid_for,
-        )
-        return msg.model_copy(update=override) if override else msg
-
-
-async def signed(sign: Signer, msg: ApprovalMessage, *, as_: str | None = None) -> SignedApproval:
-    """``msg`` signed by ``as_`` (default: its own approver)."""
-    return SignedApproval(
-        message=msg, signature=await sign(as_ or msg.approver, canonical_bytes(msg))
-    )
-
-
-async def send_update(handle: WorkflowHandle[Any, Any], approval: Any) -> RejectReason | None:
-    """Send through the Update; the reason it was rejected, or None if accepted."""
-    try:
-        await handle.execute_update(APPROVE_UPDATE, approval)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        assert isinstance(cause, ApplicationError), cause
-        if cause.type == APPROVAL_REJECTED:
-            return RejectReason(cause.message)
-        return RejectReason.MALFORMED  # refused by the SDK's argument conversion
-    return None
-
-
-async def send_signal(handle: WorkflowHandle[Any, Any], approval: Any) -> None:
-    """Send through the fire-and-forget signal."""
-    await handle.signal(APPROVAL_SIGNAL, approval)
+__all__ = ["Signer", "Target", "nonce", "rejection_cases", "send_signal", "send_update", "signed"]
 
 
 async def rejection_cases(

@@ -42,9 +42,9 @@ from orders.front import rules as front_rules
 from orders.models import Outcome
 from orders.scaffold import parse_tables
 from orders.security.k8s_token import TokenProjector, read_token
+from orders.verify.pg import allowed, probes
 from tests.integration import support
 from tests.integration.conftest import TEST_HOME
-from tests.integration.db.test_privilege_matrix import allowed, probes
 
 pytestmark = pytest.mark.integration
 

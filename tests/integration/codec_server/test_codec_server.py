@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
@@ -27,6 +26,7 @@ from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
+from orders.verify import codec
 from tests.integration import support
 from tests.integration.codec_server.conftest import NS, Sealer, TokenFor, start_login
 
@@ -92,46 +92,13 @@ async def test_unauthenticated_requests_get_401(
 ) -> None:
     sealed = body(await encrypt({"x": 1}, NS, "wf-401"))
     real = await token_for(VIEWER)
-    header = jwt.get_unverified_header(real)
-
-    foreign_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = int(time.time())
-    forged_claims = {**claims(real), "iat": now, "exp": now + 600}
-    # Same claims and key id as a real token, signed by a key OpenBao never had.
-    forged = jwt.encode(
-        forged_claims, foreign_key, algorithm="RS256", headers={"kid": header["kid"]}
-    )
-    # A token from another issuer (its own key, its own iss).
-    other_issuer = jwt.encode(
-        {**forged_claims, "iss": "https://issuer.invalid/v1/identity/oidc"},
-        foreign_key,
-        algorithm="RS256",
-        headers={"kid": "foreign-key"},
-    )
-    # Right issuer, signature stripped ("alg": "none").
-    unsigned = ".".join(
-        [b64url({"alg": "none", "typ": "JWT", "kid": header["kid"]}), b64url(forged_claims), ""]
-    )
-
-    cases: dict[str, str | None] = {
-        "no token": None,
-        "garbage": "not-a-jwt",
-        "forged signature": forged,
-        "other issuer": other_issuer,
-        "unsigned": unsigned,
-    }
+    cases = codec.bad_tokens(real)
+    assert set(cases) == {"no token", "garbage", "forged signature", "other issuer", "unsigned"}
     for name, token in cases.items():
         resp = await post_decode(http, sealed, token)
         assert resp.status_code == 401, (name, resp.status_code, resp.text)
         assert "payloads" not in resp.json()
-
-    basic = await http.post(
-        "/decode",
-        content=sealed,
-        headers={"X-Namespace": NS, "Authorization": "Basic dXNlcjpwYXNz"},
-    )
-    assert basic.status_code == 401
-    assert basic.headers["www-authenticate"].startswith("Bearer")
+    assert await codec.unauthenticated_problems(http, sealed, real, NS) == []
 
 
 async def test_expired_token_gets_401(
@@ -220,32 +187,16 @@ async def test_oversized_bodies_get_413(http: httpx.AsyncClient, token_for: Toke
 async def test_cors_allows_only_the_ui_origin(
     http: httpx.AsyncClient, stack: StackInfo, token_for: TokenFor, encrypt: Sealer
 ) -> None:
-    preflight = {
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,x-namespace",
-    }
-    ok = await http.options("/decode", headers={"Origin": stack.ui_url, **preflight})
-    assert ok.status_code == 204
-    assert ok.headers["access-control-allow-origin"] == stack.ui_url
-    assert ok.headers["access-control-allow-credentials"] == "true"
-    assert "x-namespace" in ok.headers["access-control-allow-headers"].lower()
-
-    evil = "http://127.0.0.1:1"
-    refused = await http.options("/decode", headers={"Origin": evil, **preflight})
-    assert refused.status_code == 403
-    assert "access-control-allow-origin" not in refused.headers
-
     token = await token_for(VIEWER)
     sealed = body(await encrypt({"x": 1}, NS, "wf-cors"))
-    headers = {"X-Namespace": NS, "Authorization": f"Bearer {token}"}
-    from_ui = await http.post(
-        "/decode", content=sealed, headers={**headers, "Origin": stack.ui_url}
+    assert await codec.cors_problems(http, stack.ui_url, sealed, token, NS) == []
+    ok = await http.options("/decode", headers={"Origin": stack.ui_url, **codec.PREFLIGHT})
+    assert "x-namespace" in ok.headers["access-control-allow-headers"].lower()
+    refused = await http.options(
+        "/decode", headers={"Origin": codec.EVIL_ORIGIN, **codec.PREFLIGHT}
     )
-    assert from_ui.status_code == 200
-    assert from_ui.headers["access-control-allow-origin"] == stack.ui_url
-    from_evil = await http.post("/decode", content=sealed, headers={**headers, "Origin": evil})
-    assert from_evil.status_code == 403
-    assert "access-control-allow-origin" not in from_evil.headers
+    assert refused.status_code == 403
+    assert "access-control-allow-origin" not in refused.headers
 
 
 async def test_encode_is_disabled(http: httpx.AsyncClient, token_for: TokenFor) -> None:
