@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import grpc
 import httpx
 import pytest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import PollActivityTaskQueueRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from orders.approvals import RejectReason
 from orders.contract import identities
@@ -96,7 +95,7 @@ async def test_security_events_and_outcomes_move_their_series(
     )
     with pytest.raises(RPCError) as refused:
         await client.workflow_service.poll_activity_task_queue(request)
-    assert refused.value.grpc_status.code == grpc.StatusCode.PERMISSION_DENIED.value[0]
+    assert refused.value.status is RPCStatusCode.PERMISSION_DENIED
 
     # Test TTLs: order-validate's generation is replaced every 30 s at most.
     for name, promql in SERIES.items():
