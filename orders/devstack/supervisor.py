@@ -90,7 +90,7 @@ class Supervisor:
     async def _start(self, proc: Proc, ready: servers.Ready, timeout: float = 60.0) -> None:
         self.procs[proc.name] = proc
         proc.start()
-        self.save_status(detail=f"starting {proc.name}")
+        self.save_status(detail=f"starting {proc.name} (waiting until it answers)")
         await servers.wait_ready(proc.name, ready, proc, timeout)
 
     async def up(self) -> None:
@@ -170,6 +170,7 @@ class Supervisor:
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
         # The codec server's port is known now: its callback is registered before it starts.
+        self.save_status(detail="configuring OpenBao from vault/ (policies, roles, keys, PKI)")
         config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls, codec_url)
         written = await asyncio.to_thread(apply, root, config)
         log.info("vault.applied", paths=len(written))
@@ -212,7 +213,7 @@ class Supervisor:
         )
         self.info.save(p)
 
-        self.save_status(detail="migrating")
+        self.save_status(detail="migrating the schema (as order-migrate)")
         await migrate(self.info, p)
 
         # Nothing waits for the codec server but people (the UI links to it): it starts
@@ -241,7 +242,7 @@ class Supervisor:
         for w in workers:
             self.procs[w.name] = w
             w.start()
-        self.save_status(detail="waiting for workers")
+        self.save_status(detail="waiting for every worker to poll its queue")
         for w in workers:
             marker = p.ready_marker(w.name)
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
