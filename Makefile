@@ -64,15 +64,16 @@ demo: venv debs
 ## when one is missing: chromium (UI test; Playwright drives it, no browser download), its
 ## certutil (libnss3-tools: the test browser trusts the Vault root CA through NSS) and
 ## nginx with its stream module (the TLS fronts of Temporal's frontend and UI, and of
-## Postgres: the wheel's Postgres is built without SSL).
+## Postgres: the wheel's Postgres is built without SSL) and Prometheus (scrapes every process).
 CHROMIUM  ?= /usr/bin/chromium
 NGINX     ?= /usr/sbin/nginx
 NGINX_STREAM ?= /usr/lib/nginx/modules/ngx_stream_module.so
 CERTUTIL  ?= /usr/bin/certutil
-DEBS      ?= chromium nginx libnginx-mod-stream libnss3-tools
+PROMETHEUS ?= /usr/bin/prometheus
+DEBS      ?= chromium nginx libnginx-mod-stream libnss3-tools prometheus
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 debs: venv
-	@test -x $(CHROMIUM) -a -x $(NGINX) -a -e $(NGINX_STREAM) -a -x $(CERTUTIL) || { $(SUDO) apt-get update && \
+	@test -x $(CHROMIUM) -a -x $(NGINX) -a -e $(NGINX_STREAM) -a -x $(CERTUTIL) -a -x $(PROMETHEUS) || { $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEBS); }
 
 browser: debs

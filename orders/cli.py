@@ -200,6 +200,7 @@ def dev_up(
                 db_ttl=db_ttl, db_max_ttl=db_max_ttl, token_ttl=token_ttl,
                 token_max_ttl=token_max_ttl, cert_ttl=cert_ttl,
             ),
+            progress=lambda step: err.print(f"[dim]… {step}[/dim]"),
         )  # fmt: skip
     except control.StackError as exc:
         err.print(f"[red]{exc}[/red]")

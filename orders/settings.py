@@ -95,6 +95,12 @@ class WorkerSettings(BaseSettings):
     heartbeat_file: Path | None = None
     """Touched by the event loop every ``heartbeat_seconds`` (liveness, ``workers.probe``)."""
     heartbeat_seconds: float = Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0)
+    metrics_host: str = "127.0.0.1"
+    """Where ``/metrics`` endpoints listen (a pod: its own address, ``0.0.0.0``)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of the project's own metrics (:mod:`orders.observability.metrics`); unset: none."""
+    sdk_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Port of the Temporal SDK runtime's metrics (a worker's); unset: none."""
 
     @property
     def vault_verify(self) -> str | bool:

@@ -18,6 +18,7 @@ from typing import Final, TypeVar
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from orders import logging as olog
@@ -65,6 +66,7 @@ async def connect(
     tls: TLSConfig | None = None,
     api_key: str | None = None,
     attempts: int = 30,
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect to Temporal, retrying while the frontend comes up.
 
@@ -76,6 +78,7 @@ async def connect(
         api_key: The identity's Temporal JWT, sent as ``authorization: Bearer`` (update a
             live client with ``client.api_key = ...``); None sends none.
         attempts: How many one-second-spaced tries before giving up.
+        runtime: The SDK runtime (a worker's exports its metrics); None: the default one.
 
     Returns:
         A client whose every payload and failure is encrypted.
@@ -88,6 +91,7 @@ async def connect(
             interceptors=[SearchAttributeGuard()],
             tls=tls or False,
             api_key=api_key,
+            runtime=runtime,
         ),
         attempts,
     )

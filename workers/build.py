@@ -19,6 +19,7 @@ from typing import Final
 import temporalio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,6 +29,8 @@ from orders import logging as olog
 from orders import temporal
 from orders.contract.identities import Identity, Kind
 from orders.db.engine import create_engine, pool_capacity
+from orders.observability import metrics
+from orders.observability import sdk as sdk_metrics
 from orders.security import client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
@@ -137,6 +140,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
     """
     settings = settings or WorkerSettings(identity=identity.name)
     olog.configure(identity.name, settings.log_level)
+    runtime = observe(identity, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -168,6 +172,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             codec,
             tls=tls.tls_config() if tls else None,
             api_key=token.current if token else None,
+            runtime=runtime,
         )
         worker = build_worker(
             client,
@@ -188,6 +193,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
                     codec,
                     tls=config,
                     api_key=token.current if token else None,
+                    runtime=runtime,
                 )
                 log.info("temporal.client.swapped", serial=tls.current.serial)
 
@@ -220,6 +226,21 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
         if settings.ready_file is not None:
             settings.ready_file.unlink(missing_ok=True)
     return 0
+
+
+def observe(identity: Identity, settings: WorkerSettings) -> Runtime | None:
+    """Serve this process's metrics where ``settings`` say; its SDK runtime, if configured.
+
+    Returns:
+        The runtime exporting the SDK's (and the workflow's) metrics; None: the default
+        runtime, which exports none.
+    """
+    metrics.configure(identity.name)
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_host, settings.metrics_port)
+    if settings.sdk_metrics_port is None:
+        return None
+    return sdk_metrics.runtime(identity.name, settings.metrics_host, settings.sdk_metrics_port)
 
 
 def _host() -> str:

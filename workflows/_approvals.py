@@ -30,6 +30,7 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from orders.contract import api
+from workflows import _metrics
 from workflows._options import STEP_DEADLINE, STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
@@ -107,6 +108,7 @@ class ApprovalGate:
             reason = await self._check_fresh(approval)
         if reason is not None:
             self._update(rejected_approvals=self._status.rejected_approvals + 1)
+            _metrics.approval_rejected(_metrics.UPDATE, reason.value)
             raise ApplicationError(reason.value, type=APPROVAL_REJECTED, non_retryable=True)
         accepted = self._accept(approval, via=APPROVE_UPDATE)
         self._confirmed.add(accepted.nonce)
@@ -121,6 +123,7 @@ class ApprovalGate:
                 "approval refused",
                 extra={"entry": APPROVE_UPDATE, "reason": reason.value, **_who(approval)},
             )
+            _metrics.approval_rejected(_metrics.VALIDATOR, reason.value)
             raise ApplicationError(reason.value, type=APPROVAL_REJECTED, non_retryable=True)
 
     @workflow.signal(dynamic=True)
@@ -151,6 +154,7 @@ class ApprovalGate:
 
     def _drop_signal(self, name: str, reason: str, **fields: Any) -> None:
         self._update(rejected_signals=self._status.rejected_signals + 1)
+        _metrics.approval_rejected(_metrics.SIGNAL, reason)
         workflow.logger.warning(
             "signal dropped",
             extra={"entry": "signal", "signal": name[:64], "reason": reason, **fields},
@@ -254,6 +258,9 @@ class ApprovalGate:
         )
         self._update(approvals=(*self._status.approvals, record))
         self._signed[msg.nonce] = approval
+        _metrics.approval_accepted(
+            _metrics.UPDATE if via == APPROVE_UPDATE else _metrics.SIGNAL, msg.decision
+        )
         workflow.logger.info(
             "approval accepted",
             extra={"entry": via, "decision": msg.decision.value, **_who(approval)},

@@ -25,6 +25,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from orders.contract import api
+from workflows import _metrics
 from workflows._approvals import (
     APPROVAL_REJECTED,
     APPROVAL_SIGNAL,
@@ -271,6 +272,7 @@ class OrderWorkflow(ApprovalGate):
     def _finish(self, outcome: Outcome, reason: str | None) -> OrderStatus:
         self._update(step=Step.DONE, outcome=outcome, reason=reason)
         workflow.logger.info("order finished: %s", outcome.value)
+        _metrics.order_finished(outcome.value)
         return self._status
 
 

@@ -22,6 +22,7 @@ from orders.codec_server.app import CodecService, create_app
 from orders.codec_server.auth import JwksCache, TokenVerifier
 from orders.codec_server.settings import CodecServerSettings
 from orders.contract import identities
+from orders.observability import metrics
 from orders.oidc import AuthRequest, exchange_code
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
@@ -138,6 +139,9 @@ def main(host: str | None = None, port: int | None = None) -> int:
     """Entry point of ``orders codec-server``: settings from ``ORDERS_*`` / ``ORDERS_CODEC_*``."""
     worker = WorkerSettings(identity=IDENTITY.name)
     olog.configure(IDENTITY.name, worker.log_level)
+    metrics.configure(IDENTITY.name)
+    if worker.metrics_port is not None:
+        metrics.serve(worker.metrics_host, worker.metrics_port)
     settings = CodecServerSettings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     if overrides:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orders import logging as olog
+from orders.observability import metrics, names
 
 if TYPE_CHECKING:
     from orders.security.vault import DbCredential, VaultSession
@@ -103,10 +104,12 @@ def create_engine(settings: WorkerSettings, session: VaultSession) -> AsyncEngin
             )
         except _REFUSED as exc:
             log.warning("db.credential.refused", db_user=cred.username, error=type(exc).__name__)
+            metrics.credential_event(names.CREDENTIAL_REFUSED)
             session.check_soon()
             raise
         except _UNAVAILABLE as exc:
             log.warning("db.unavailable", db_host=settings.db_host, error=type(exc).__name__)
+            metrics.unavailable(names.POSTGRES)
             raise
 
     # No pre-ping (a round trip per checkout, ~14% of an activity's CPU): rotation
@@ -140,3 +143,4 @@ def _log_disconnect(context: ExceptionContext) -> None:
     """One warning when a pooled connection turns out dead (Postgres restart, revocation)."""
     if context.is_disconnect:
         log.warning("db.disconnected", error=type(context.original_exception).__name__)
+        metrics.unavailable(names.POSTGRES)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -58,10 +59,16 @@ def supervisor_process(paths: StackPaths) -> psutil.Process | None:
     return None
 
 
-def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
+def up(
+    paths: StackPaths,
+    options: UpOptions,
+    timeout: float = 240.0,
+    progress: Callable[[str], None] | None = None,
+) -> Status:
     """Start the stack in the background and wait until every part is healthy.
 
     Running it while the stack is up is harmless: it returns the current status.
+    ``progress`` is told each step the supervisor reports (what starts, what it waits for).
 
     Raises:
         StackError: If start-up failed (with the supervisor's log tail) or timed out.
@@ -71,8 +78,8 @@ def up(paths: StackPaths, options: UpOptions, timeout: float = 240.0) -> Status:
         status = Status.load(paths)
         if status is not None and status.state == "ready":
             return status
-        return wait_ready(paths, timeout)
-    return wait_ready(paths, timeout, start(paths, options))
+        return wait_ready(paths, timeout, progress=progress)
+    return wait_ready(paths, timeout, start(paths, options), progress)
 
 
 def start(paths: StackPaths, options: UpOptions) -> subprocess.Popen[bytes]:
@@ -120,15 +127,19 @@ def start(paths: StackPaths, options: UpOptions) -> subprocess.Popen[bytes]:
 
 
 def wait_ready(
-    paths: StackPaths, timeout: float = 240.0, child: subprocess.Popen[bytes] | None = None
+    paths: StackPaths,
+    timeout: float = 240.0,
+    child: subprocess.Popen[bytes] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Status:
-    """Wait until the stack reports ready.
+    """Wait until the stack reports ready, telling ``progress`` each new step on the way.
 
     Raises:
         StackError: If ``child`` (the supervisor) exited before reporting, the stack
             reported a failure, or ``timeout`` seconds passed.
     """
     deadline = time.monotonic() + timeout
+    shown = ""
     while time.monotonic() < deadline:
         if child is not None and child.poll() is not None and Status.load(paths) is None:
             raise StackError(
@@ -136,6 +147,9 @@ def wait_ready(
                 f"{tail(paths.log_file('supervisor'), 40)}"
             )
         status = Status.load(paths)
+        if progress is not None and status is not None and status.detail != shown:
+            shown = status.detail
+            progress(shown)
         if status is not None and status.state == "ready":
             return status
         if status is not None and status.state in ("failed", "stopped"):

@@ -87,11 +87,16 @@ def identity_env(
 ) -> dict[str, str]:
     """``identity``'s settings with its own files (in its home), plus the stack-wide tuning."""
     home = paths.process_home(identity.name)
+    ports = {
+        "ORDERS_METRICS_PORT": info.metrics_ports.get(identity.name),
+        "ORDERS_SDK_METRICS_PORT": info.sdk_metrics_ports.get(identity.name),
+    }
     return {
         **tuning_env(),
         **worker_env(info, paths, identity),
         "ORDERS_TOKEN_FILE": str(home / TOKEN_FILE),
         "ORDERS_K8S_CLIENT_TOKEN_FILE": str(home / CREDENTIAL_FILE),
+        **{name: str(port) for name, port in ports.items() if port is not None},
     }
 
 

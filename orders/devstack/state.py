@@ -214,6 +214,18 @@ class StackInfo(BaseModel):
     """The authorization front's port for persons: TLS and their OIDC token, no certificate
     (``temporal_address`` is the identities' port, mTLS)."""
 
+    prometheus_url: str | None = None
+    """The stack's Prometheus (HTTP API and UI), scraping every process below."""
+    metrics_ports: dict[str, int] = {}
+    """Loopback port of each identity process's own ``/metrics`` (workers, codec server)."""
+    sdk_metrics_ports: dict[str, int] = {}
+    """Loopback port of each worker's Temporal SDK runtime ``/metrics``."""
+    front_metrics_url: str | None = None
+    """The authorization front's ``/metrics`` (refused calls)."""
+    temporal_metrics_url: str | None = None
+    """The Temporal dev server's ``/metrics`` (through the UI front; fixed port inside its
+    network namespace, :data:`orders.devstack.servers.temporal.METRICS_PORT`)."""
+
     @classmethod
     def load(cls, paths: StackPaths) -> StackInfo:
         """Read stack.json (raises FileNotFoundError when the stack never started)."""

@@ -35,6 +35,7 @@ from orders.db.engine import tls_query
 from orders.devstack import identity_procs, servers, tls
 from orders.devstack.lifecycle import leftover_roles, migrate, revoke_all, stack_apply_config
 from orders.devstack.procs import Proc
+from orders.devstack.servers.prometheus import config as prometheus_config
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.devstack.users import isolation, separate_users
 from orders.files import write_private, write_public
@@ -42,6 +43,7 @@ from orders.front.server import TlsFiles
 from orders.security import certs
 from orders.vault import tokens as vault_tokens
 from orders.vault.config import Ttls, apply, db_connection_exists
+from orders.vault.metrics_reader import apply_metrics_reader, mint_metrics_token
 from orders.vault.people import (
     CODEC_CLIENT,
     TEMPORAL_CLIENT,
@@ -88,7 +90,7 @@ class Supervisor:
     async def _start(self, proc: Proc, ready: servers.Ready, timeout: float = 60.0) -> None:
         self.procs[proc.name] = proc
         proc.start()
-        self.save_status(detail=f"starting {proc.name}")
+        self.save_status(detail=f"starting {proc.name} (waiting until it answers)")
         await servers.wait_ready(proc.name, ready, proc, timeout)
 
     async def up(self) -> None:
@@ -101,6 +103,11 @@ class Supervisor:
         # The dev server itself listens on loopback ports behind the mTLS front.
         t_backend, ui_backend = servers.free_port(), servers.free_port()
         codec_port = servers.free_port()
+        health_port, prom_port, t_metrics_port = (servers.free_port() for _ in range(3))
+        # Each identity process serves its own /metrics; each worker its SDK's too.
+        metrics_ports = {i.name: servers.free_port() for i in identities.workers()}
+        metrics_ports[identities.CODEC_SERVER.name] = servers.free_port()
+        sdk_ports = {i.name: servers.free_port() for i in identities.workers()}
         # Identities' processes run as users who cannot write the bytecode cache: fill it
         # now, while the servers boot.
         warm = identity_procs.warm_bytecode()
@@ -163,9 +170,11 @@ class Supervisor:
         fresh = not await asyncio.to_thread(db_connection_exists, root)
         await bootstrap(admin_dsn, p.secret("vault-dbadmin-password") if fresh else None)
         # The codec server's port is known now: its callback is registered before it starts.
+        self.save_status(detail="configuring OpenBao from vault/ (policies, roles, keys, PKI)")
         config = stack_apply_config(p, id_url, p.ca_file.read_text(), pg_port, self.ttls, codec_url)
         written = await asyncio.to_thread(apply, root, config)
         log.info("vault.applied", paths=len(written))
+        await asyncio.to_thread(apply_metrics_reader, root)
         # People (viewers, approvers, …): generated passwords under secrets/.
         users = await asyncio.to_thread(ensure_dev_users, root, p)
         log.info("vault.dev_users", users=users)
@@ -196,10 +205,15 @@ class Supervisor:
             oidc_issuer=issuer_for(vault_addr),
             codec_client_id=codec_client_id,
             temporal_client_id=temporal_client_id,
+            prometheus_url=f"http://{servers.HOST}:{prom_port}",
+            metrics_ports=metrics_ports,
+            sdk_metrics_ports=sdk_ports,
+            front_metrics_url=f"http://{servers.HOST}:{health_port}/metrics",
+            temporal_metrics_url=f"http://{servers.HOST}:{t_metrics_port}/metrics",
         )
         self.info.save(p)
 
-        self.save_status(detail="migrating")
+        self.save_status(detail="migrating the schema (as order-migrate)")
         await migrate(self.info, p)
 
         # Nothing waits for the codec server but people (the UI links to it): it starts
@@ -215,26 +229,43 @@ class Supervisor:
         # identities' port, each identity's own machine token (orders.front.bearers).
         people = (jwks_url_for(issuer), issuer, temporal_client_id)
         machines = (vault_tokens.jwks_url_for(vault_addr), vault_tokens.issuer_for(vault_addr))
-        health_port = servers.free_port()
         front = servers.authz_front(p, t_port, people_port, health_port, people, machines)
         health = f"http://{servers.HOST}:{health_port}/healthz"
         await self._start(front, servers.http_ok(health, p.ca_file))
         await self._start(
-            servers.temporal_ui_front(p, ui_port),
+            servers.temporal_ui_front(p, ui_port, t_metrics_port),
             servers.tls_ready(f"{servers.HOST}:{ui_port}", p.ca_file, Server.TEMPORAL),
         )
 
+        prom_up = asyncio.create_task(self._prometheus(root, health_port, t_metrics_port))
         workers = [identity_procs.worker(self.info, p, i) for i in identities.workers()]
         for w in workers:
             self.procs[w.name] = w
             w.start()
-        self.save_status(detail="waiting for workers")
+        self.save_status(detail="waiting for every worker to poll its queue")
         for w in workers:
             marker = p.ready_marker(w.name)
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
         await codec_up
+        await prom_up
         self.status.isolation = isolation()
         self.save_status("ready", f"all parts healthy; identities: {self.status.isolation}")
+
+    async def _prometheus(self, root: hvac.Client, front_port: int, temporal_port: int) -> None:
+        """Start Prometheus scraping every process (its OpenBao token: metrics only)."""
+        assert self.info is not None
+        info, host = self.info, servers.HOST
+        token = await asyncio.to_thread(mint_metrics_token, root)
+        scrape = prometheus_config(
+            self.paths,
+            orders_targets=[f"{host}:{port}" for port in info.metrics_ports.values()],
+            sdk_targets=[f"{host}:{port}" for port in info.sdk_metrics_ports.values()],
+            front_target=f"{host}:{front_port}",
+            temporal_target=f"{host}:{temporal_port}",
+            vault_target=info.vault_addr.removeprefix("https://"),
+        )
+        proc, url = servers.prometheus(self.paths, _port(info.prometheus_url), scrape, token)
+        await self._start(proc, servers.http_ok(f"{url}/-/ready", self.paths.ca_file))
 
     def _internode(self, client: hvac.Client) -> None:
         """Temporal's own CA, the frontend's certificate from it, and the front's client one.
@@ -371,6 +402,7 @@ class Supervisor:
         self.status.report = report
         log.info("stack.report", **report)
         for name in (
+            "prometheus",
             "temporal-front",
             "temporal-ui-front",
             "temporal",
@@ -382,6 +414,11 @@ class Supervisor:
             if name in self.procs:
                 await asyncio.to_thread(self.procs[name].stop, 30.0)
         self.save_status("stopped", "stack stopped")
+
+
+def _port(url: str | None) -> int:
+    assert url is not None
+    return int(url.rsplit(":", 1)[1])
 
 
 def _exists(path: Any) -> servers.Ready:

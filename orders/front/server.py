@@ -34,9 +34,10 @@ from typing import Any, Final
 
 import grpc
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy, WorkflowIdReusePolicy
@@ -50,6 +51,7 @@ from orders.front import decide, wire
 from orders.front.bearers import Bearers, WrongBearerError
 from orders.front.rules import Rules, RulesFile
 from orders.front.tokens import TokenBinding
+from orders.observability import metrics
 
 log = olog.get(__name__)
 
@@ -236,6 +238,7 @@ class Front:
         self, context: grpc.aio.ServicerContext[Any, Any], who: str, method: str, reason: str
     ) -> None:
         log.warning("front.denied", principal=who, call=method, reason=reason)
+        metrics.front_denied(who, method)
         await context.abort(
             grpc.StatusCode.PERMISSION_DENIED, f"{who} may not call {method}: {reason}"
         )
@@ -248,6 +251,7 @@ class Front:
         method = path.rsplit("/", 1)[-1]
         if caller is None:
             log.warning("front.unauthenticated", call=method, port="people" if people else "mtls")
+            metrics.front_denied(None, method)
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{method}: caller not known")
             raise AssertionError("abort raises")
         if path == decide.HEALTH_CHECK:
@@ -407,6 +411,8 @@ def server_credentials(files: TlsFiles, require_client_cert: bool) -> grpc.Serve
 def health_app(front: Front) -> Starlette:
     """``GET /healthz``: 200 when the frontend answers ``GetSystemInfo`` through the front.
 
+    ``GET /metrics``: the front's refusals (:data:`orders.observability.names.FRONT_DENIED`).
+
     Plain HTTP for the orchestrator's probes (kubelet, compose healthchecks); it says
     nothing but up or down.
     """
@@ -419,7 +425,11 @@ def health_app(front: Front) -> Starlette:
             return PlainTextResponse("upstream unavailable\n", status_code=503)
         return PlainTextResponse("ok\n")
 
-    return Starlette(routes=[Route("/healthz", healthz)])
+    async def metrics_page(_: StarletteRequest) -> Response:
+        # Refusals by caller identity and call: bounded labels only (no person's name).
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics_page)])
 
 
 async def serve(

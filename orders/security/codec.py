@@ -38,6 +38,7 @@ from temporalio.converter import (
 )
 
 from orders.contract import transit_names
+from orders.observability import metrics, names
 from orders.security.keyring import KeyRing
 from orders.security.transit import TransitClient, TransitInvalidError
 from orders.security.vault import VaultSession
@@ -65,7 +66,17 @@ Unwrapped = dict[str, bytes | TransitInvalidError]
 
 
 class PayloadRefusedError(ValueError):
-    """A payload the codec will not accept: unencrypted, tampered, or bound elsewhere."""
+    """A payload the codec will not accept: unencrypted, tampered, or bound elsewhere.
+
+    Args:
+        message: What is wrong (for logs and the marker; never the payload's content).
+        reason: The same as one bounded word (:data:`orders.observability.names.CODEC_REASONS`),
+            the metrics' label.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PayloadTooLargeError(ValueError):
@@ -224,7 +235,9 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
                 out.append(await self._decode_one(payload, unwrapped))
             except PayloadRefusedError as refused:
                 if not self.quarantine:
+                    metrics.codec_refused(refused.reason, names.RAISED)
                     raise
+                metrics.codec_refused(refused.reason, names.QUARANTINED)
                 out.append(refused_marker(str(refused)))
         return out
 
@@ -243,7 +256,11 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         for payload in payloads:
             try:
                 out.append(await self._decode_one(payload, unwrapped))
-            except (PayloadRefusedError, TransitInvalidError):
+            except PayloadRefusedError as refused:
+                metrics.codec_refused(refused.reason, names.LEFT_ENCODED)
+                out.append(None)
+            except TransitInvalidError:
+                metrics.codec_refused(names.KEY_REFUSED, names.LEFT_ENCODED)
                 out.append(None)
         return out
 
@@ -279,10 +296,12 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
         if payload.metadata.get(META_ENCODING) != ENCODING:
             if self.allow_plaintext:
                 return payload
-            raise PayloadRefusedError("unencrypted payload refused")
+            raise PayloadRefusedError("unencrypted payload refused", names.PLAINTEXT)
         meta = payload.metadata
         if meta.get(META_FORMAT) != FORMAT or meta.get(META_KEY) != self.key_name.encode():
-            raise PayloadRefusedError("payload encrypted in an unknown format or key")
+            raise PayloadRefusedError(
+                "payload encrypted in an unknown format or key", names.UNKNOWN_FORMAT
+            )
         recorded = bytes(meta.get(META_CONTEXT, b""))
         # Bound to a workflow, the AAD is ours, not whatever the metadata claims: a payload
         # copied from another workflow cannot authenticate here. Unbound (e.g. a viewer
@@ -294,18 +313,23 @@ class EnvelopeCodec(PayloadCodec, WithSerializationContext):
             raw = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], context)
         except InvalidTag:
             raise PayloadRefusedError(
-                "payload failed authentication (tampered, or bound to another workflow)"
+                "payload failed authentication (tampered, or bound to another workflow)",
+                names.AUTHENTICATION,
             ) from None
         if meta.get(META_COMPRESSION) == b"zlib":
             raw = inflate(raw, self.max_decoded_bytes)
         elif len(raw) > self.max_decoded_bytes:
-            raise PayloadRefusedError(f"payload larger than {self.max_decoded_bytes} bytes")
+            raise PayloadRefusedError(
+                f"payload larger than {self.max_decoded_bytes} bytes", names.TOO_LARGE
+            )
         inner = Payload()
         try:
             inner.ParseFromString(raw)
         except DecodeError:
             # Authentic but not a Payload: sealed by a key holder, not by this codec.
-            raise PayloadRefusedError("payload is not a serialised Payload") from None
+            raise PayloadRefusedError(
+                "payload is not a serialised Payload", names.NOT_A_PAYLOAD
+            ) from None
         return inner
 
 
@@ -321,11 +345,16 @@ def inflate(data: bytes, limit: int) -> bytes:
         # it, and the rest stays compressed in unconsumed_tail, never expanded.
         raw = inflater.decompress(data, limit + 1)
     except zlib.error:
-        raise PayloadRefusedError("payload's compressed data is corrupt") from None
+        raise PayloadRefusedError(
+            "payload's compressed data is corrupt", names.CORRUPT_COMPRESSION
+        ) from None
     if len(raw) > limit:
-        raise PayloadRefusedError(f"payload expands beyond {limit} bytes")
+        raise PayloadRefusedError(f"payload expands beyond {limit} bytes", names.TOO_LARGE)
     if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
-        raise PayloadRefusedError("payload's compressed data is truncated or has trailing data")
+        raise PayloadRefusedError(
+            "payload's compressed data is truncated or has trailing data",
+            names.CORRUPT_COMPRESSION,
+        )
     return raw
 
 

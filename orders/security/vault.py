@@ -29,6 +29,7 @@ import requests
 
 from orders import logging as olog
 from orders.contract.identities import Identity
+from orders.observability import metrics, names
 from orders.security.k8s_token import read_token
 from orders.settings import LeaseTiming, WorkerSettings
 
@@ -156,6 +157,7 @@ class VaultSession:
         except (hvac.exceptions.VaultError, requests.RequestException) as exc:
             # Cannot tell right now: the caller treats it as an outage and retries.
             log.warning("vault.unavailable", error=type(exc).__name__)
+            metrics.unavailable(names.VAULT)
             return False
 
     async def start(self) -> None:
@@ -179,6 +181,7 @@ class VaultSession:
                 log.info("vault.generation.replace", reason=str(why), generation=gen.number)
                 await self._replace(gen, stop)
             except Exception as exc:  # Vault down: keep trying until the deadline.
+                _count_failure(exc)
                 remaining = self._hard_deadline(gen) - time.monotonic()
                 log.warning(
                     "vault.renew.retry", error=type(exc).__name__, seconds_left=round(remaining, 1)
@@ -241,7 +244,13 @@ class VaultSession:
                 ttl=resp["lease_duration"],
                 generation=gen.number,
             )
+        metrics.credential_event(names.CREDENTIAL_ISSUED)
+        self._publish(gen)
         return gen
+
+    def _publish(self, gen: Generation) -> None:
+        """The generation in use and its time left, for the metrics."""
+        metrics.credential_state(gen.number, self._hard_deadline(gen) - time.monotonic())
 
     def _next_due(self, gen: Generation) -> float:
         due = gen.token.renew_due(self.timing.renew_fraction)
@@ -265,6 +274,8 @@ class VaultSession:
             ttl = int(resp["auth"]["lease_duration"])
             gen.token = _Lifetime(ttl)
             self.renewals += 1
+            metrics.credential_event(names.CREDENTIAL_RENEWED)
+            self._publish(gen)
             log.info("vault.token.renewed", ttl=ttl, generation=gen.number)
             if ttl < gen.token_increment:
                 raise _ReplaceGenerationError("token max TTL reached")
@@ -282,6 +293,8 @@ class VaultSession:
             ttl = int(_json(resp)["lease_duration"])
             gen.lease = _Lifetime(ttl)
             self.renewals += 1
+            metrics.credential_event(names.CREDENTIAL_RENEWED)
+            self._publish(gen)
             log.info(
                 "db.lease.renewed",
                 db_user=gen.credential.username,
@@ -297,6 +310,7 @@ class VaultSession:
             return
         self._gen = new
         self.rotations += 1
+        metrics.credential_event(names.CREDENTIAL_REPLACED)
         if new.credential is not None:
             log.info(
                 "db.credential.rotated",
@@ -340,6 +354,7 @@ class VaultSession:
                 return await asyncio.to_thread(fn)
             except (requests.RequestException, hvac.exceptions.VaultError, OSError) as exc:
                 log.warning("vault.unavailable", error=type(exc).__name__, retry_in=delay)
+                _count_failure(exc)
                 if stop is not None and stop.is_set():
                     return None
                 if deadline is not None and time.monotonic() + delay > deadline:
@@ -349,6 +364,13 @@ class VaultSession:
                 else:
                     await asyncio.sleep(delay)
                 delay = min(delay * 2, self.timing.retry_max_seconds)
+
+
+def _count_failure(exc: BaseException) -> None:
+    """A failed login or renewal; an unreachable Vault counts as unavailable too."""
+    metrics.credential_event(names.CREDENTIAL_FAILED)
+    if isinstance(exc, (requests.RequestException, OSError)):
+        metrics.unavailable(names.VAULT)
 
 
 class _ReplaceGenerationError(Exception):

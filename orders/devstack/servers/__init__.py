@@ -9,7 +9,8 @@ plus an async readiness check. Everything listens on loopback ports chosen at st
 - :mod:`.identity`: the local Kubernetes identity endpoint;
 - :mod:`.temporal`: the Temporal dev server in its own network namespace, and its bridge;
 - :mod:`.fronts`: the authorization front and the UI's TLS front;
-- :mod:`.nginx`: Debian's nginx, which the fronts and the bridge run on.
+- :mod:`.nginx`: Debian's nginx, which the fronts and the bridge run on;
+- :mod:`.prometheus`: Debian's Prometheus, scraping every process.
 """
 
 from orders.devstack.servers.base import (
@@ -32,6 +33,7 @@ from orders.devstack.servers.identity import https_ready, identity_endpoint
 from orders.devstack.servers.nginx import NGINX, NGINX_STREAM, nginx_config, nginx_front
 from orders.devstack.servers.openbao import openbao, openbao_active, openbao_ready, openbao_unseal
 from orders.devstack.servers.postgres import pg_bin, postgres, postgres_front, postgres_ready
+from orders.devstack.servers.prometheus import prometheus
 from orders.devstack.servers.temporal import (
     BRIDGE_DIR,
     INTERNODE_CA,
@@ -72,6 +74,7 @@ __all__ = [
     "postgres",
     "postgres_front",
     "postgres_ready",
+    "prometheus",
     "tail",
     "temporal",
     "temporal_bridge",

@@ -9,7 +9,7 @@ from orders.contract import pki_names
 from orders.devstack.procs import Proc
 from orders.devstack.servers.base import HOST
 from orders.devstack.servers.nginx import nginx_front
-from orders.devstack.servers.temporal import INTERNODE_CA, bridge_sockets
+from orders.devstack.servers.temporal import INTERNODE_CA, bridge_sockets, metrics_socket
 from orders.devstack.state import StackPaths
 from orders.front import rules as front_rules
 
@@ -20,7 +20,7 @@ FRONT_RULES: Final = "front-rules.json"
 FRONT_TOKEN_KEY: Final = "front-token-key"  # noqa: S105 - a file's name, not a secret
 
 
-def temporal_ui_front(paths: StackPaths, ui_port: int) -> Proc:
+def temporal_ui_front(paths: StackPaths, ui_port: int, metrics_port: int) -> Proc:
     """Debian's nginx serving the UI over HTTPS (Vault PKI certificate), from the bridge.
 
     Browsers present no client certificate and the dev server's UI has no login, so the UI
@@ -28,7 +28,8 @@ def temporal_ui_front(paths: StackPaths, ui_port: int) -> Proc:
     cancel, signal, reset — are POSTs to its API, which talks to the frontend from inside
     the server's namespace, around the authorization front). Decoding needs a codec-server
     sign-in. The bridge's UI socket is its owner's alone, so this front's worker runs as
-    that owner.
+    that owner. On ``metrics_port`` (plain HTTP, loopback) it serves the dev server's
+    ``/metrics`` and nothing else, for Prometheus.
     """
     cert, key = paths.server_cert("temporal")
     _, ui_socket = bridge_sockets(paths)
@@ -53,6 +54,14 @@ http {{
       proxy_http_version 1.1;
       proxy_read_timeout 1h;
     }}
+  }}
+  server {{
+    listen {HOST}:{metrics_port};
+    location = /metrics {{
+      limit_except GET {{ deny all; }}
+      proxy_pass http://unix:{metrics_socket(paths)}:/metrics;
+    }}
+    location / {{ return 404; }}
   }}
 }}
 """

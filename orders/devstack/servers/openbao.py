@@ -42,6 +42,13 @@ cluster_addr = "http://{HOST}:{free_port()}"
 ui           = true
 log_level     = "warn"
 
+# Telemetry for Prometheus: /v1/sys/metrics?format=prometheus, with a token allowed that
+# path only (orders.vault.metrics_reader).
+telemetry {{
+  prometheus_retention_time = "1h"
+  disable_hostname          = true
+}}
+
 # Declarative audit device: OpenBao refuses to create audit devices through its API.
 # Values are HMAC'd; the log is evidence and lets benchmarks count requests per order.
 audit "file" "file" {{

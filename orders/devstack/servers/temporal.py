@@ -23,6 +23,9 @@ BRIDGE_DIR: Final = "nginx-bridge"
 INTERNODE_CA: Final = "internode-ca.pem"
 INTERNODE_CERT: Final = "temporal-internode"
 """``tls/<name>.crt|key``: the frontend's certificate from the internode CA (the bridge's)."""
+METRICS_PORT: Final = 9090
+"""The dev server's metrics port, on *its* loopback (its own network namespace: always
+free). The bridge serves it on ``temporal-metrics.sock``; the UI front on the host."""
 
 
 def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | None = None) -> Proc:
@@ -71,7 +74,7 @@ def temporal(paths: StackPaths, port: int, ui_port: int, codec_endpoint: str | N
             "--http-port",
             str(free_port()),
             "--metrics-port",
-            str(free_port()),
+            str(METRICS_PORT),
             "--ui-disable-news-fetch",
             # One partition per task queue: at dev volumes, the default four only add
             # forwarding between partitions (server CPU) and delay task matching.
@@ -112,12 +115,13 @@ def temporal_bridge(paths: StackPaths, frontend_port: int, ui_port: int) -> Path
 
     ``temporal-frontend.sock``: TLS with the internode certificate (ALPN ``h2``, as gRPC
     requires), a client certificate from the internode CA required, bytes on to the
-    frontend. ``temporal-ui.sock``: bytes on to the UI server. The sockets are created by
+    frontend. ``temporal-ui.sock``: bytes on to the UI server; ``temporal-metrics.sock``: to
+    the server's metrics port (the UI front serves it to Prometheus). The sockets are created by
     the bridge's master (root) and only the owner may connect (``umask`` of the runner).
     """
     cert, key = paths.server_cert(INTERNODE_CERT)
     frontend, ui = bridge_sockets(paths)
-    for sock in (frontend, ui):
+    for sock in (frontend, ui, metrics_socket(paths)):
         sock.unlink(missing_ok=True)
     config = f"""
 stream {{
@@ -138,6 +142,10 @@ stream {{
     proxy_pass {HOST}:{ui_port};
     proxy_timeout 1h;
   }}
+  server {{
+    listen unix:{metrics_socket(paths)};
+    proxy_pass {HOST}:{METRICS_PORT};
+  }}
 }}
 """
     return nginx_config(paths, "temporal-bridge", BRIDGE_DIR, config, module=NGINX_STREAM)
@@ -146,3 +154,8 @@ stream {{
 def bridge_sockets(paths: StackPaths) -> tuple[Path, Path]:
     """The bridge's Unix sockets: (frontend, UI)."""
     return paths.run / "temporal-frontend.sock", paths.run / "temporal-ui.sock"
+
+
+def metrics_socket(paths: StackPaths) -> Path:
+    """The bridge's Unix socket to the dev server's metrics port."""
+    return paths.run / "temporal-metrics.sock"
