@@ -142,8 +142,9 @@ def temporal_tls_env(address: str) -> dict[str, str]:
 
     Server certificate ``temporal-frontend.orders.local`` from the internode CA; client
     certificates required and verified against the internode CA *alone* (the front's and
-    Temporal's own); host names verified. The auto-setup CLI (``address``) uses the same
-    certificate; SSL_CERT_FILE stays the Vault root CA (OpenBao's JWKS over TLS).
+    Temporal's own); host names verified. The ``temporal`` CLI of its healthcheck
+    (``address``) uses the same certificate; SSL_CERT_FILE stays the Vault root CA
+    (OpenBao's JWKS over TLS).
     """
     return {
         "TEMPORAL_TLS_SERVER_CA_CERT": tls.INTERNODE_CA_PATH,
@@ -382,7 +383,7 @@ def front_policy() -> dict[str, Any]:
 def temporal_policy() -> dict[str, Any]:
     """Temporal's frontend port admits the front's pods only.
 
-    Its internode ports (and the frontend, for its own services and auto-setup's CLI) admit
+    Its internode ports (and the frontend, for its own services and its healthcheck's CLI) admit
     Temporal's own pods.
     """
     return {
