@@ -123,6 +123,16 @@ def _tcp_probe(period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def _http_probe(period: int, failures: int) -> dict[str, Any]:
+    """``GET /healthz`` over HTTPS (the kubelet does not verify the certificate)."""
+    return {
+        "httpGet": {"path": "/healthz", "port": "https", "scheme": "HTTPS"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
     return {
         "requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": "16Mi"},
@@ -190,8 +200,12 @@ def container(identity: Identity) -> dict[str, Any]:
     elif identity.kind is Kind.CODEC:
         c |= {
             "resources": _resources("50m", "128Mi", "500m", "256Mi"),
+            # Ready (and started) when /healthz says its Vault session is up. Liveness stays
+            # a TCP connect: during a Vault outage /healthz answers 503 and the server waits
+            # for Vault by design, which a restart would not cure.
+            "startupProbe": _http_probe(5, 24),
+            "readinessProbe": _http_probe(5, 3),
             "livenessProbe": _tcp_probe(15, 3),
-            "readinessProbe": _tcp_probe(5, 3),
         }
     else:
         c["resources"] = _resources("50m", "128Mi", "1", "256Mi")
@@ -321,10 +335,28 @@ def deployment(identity: Identity) -> dict[str, Any]:
             },
             "template": {
                 "metadata": {"labels": labels(identity)},
-                "spec": pod_spec(identity),
+                "spec": pod_spec(identity) | {"topologySpreadConstraints": spread(identity)},
             },
         },
     }
+
+
+def spread(identity: Identity) -> list[dict[str, Any]]:
+    """Replicas of one identity on different nodes, then zones, when the cluster has them.
+
+    ``ScheduleAnyway``: a one-node cluster (kind) still schedules both replicas; the
+    rollout's new pods are counted apart from the old ones (``pod-template-hash``).
+    """
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(identity)},
+            "matchLabelKeys": ["pod-template-hash"],
+        }
+        for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
+    ]
 
 
 def migrate_job() -> dict[str, Any]:
