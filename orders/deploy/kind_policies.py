@@ -120,8 +120,10 @@ def default_deny() -> dict[str, Any]:
 
 
 def policies() -> dict[str, dict[str, Any]]:
-    """File name -> object, for every policy of ``orders-infra`` but the front's and
-    Temporal's ingress (:mod:`orders.deploy.front`, files of their own directories).
+    """File name -> object, for every policy of ``orders-infra`` in this directory.
+
+    The front's policy and Temporal's ingress are :mod:`orders.deploy.front`'s (files of
+    their own directories, checked equal by ``test_front.py``).
     """
     workloads = [i.name for i in (*identities.workers(), identities.CODEC_SERVER)]
     workloads.append(identities.ORDER_MIGRATE.name)
