@@ -583,6 +583,12 @@ def _by_ns(objects: list[dict[str, Any]], kind: str, name: str, ns: str) -> dict
     )
 
 
+def _drop_temporal_policy(objects: list[dict[str, Any]]) -> None:
+    # With orders-infra's default-deny, Temporal's policy alone gone only blocks it more.
+    _drop("NetworkPolicy", front.TEMPORAL_APP)(objects)
+    objects.remove(_by_ns(objects, "NetworkPolicy", "default-deny", front.INFRA))
+
+
 def _drop(kind: str, name: str) -> Callable[[list[dict[str, Any]]], None]:
     def mutate(objects: list[dict[str, Any]]) -> None:
         objects.remove(_by(objects, kind, name))
@@ -636,11 +642,7 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
             ]
         },
     ),
-    # With orders-infra's default-deny, Temporal's policy alone gone only blocks it more.
-    "Temporal's NetworkPolicy and orders-infra's default-deny removed": lambda objs: [
-        _drop("NetworkPolicy", front.TEMPORAL_APP)(objs),
-        objs.remove(_by_ns(objs, "NetworkPolicy", "default-deny", front.INFRA)),
-    ],
+    "Temporal's NetworkPolicy and orders-infra's default-deny removed": _drop_temporal_policy,
     "the front's NetworkPolicy admits every pod of orders": _widen(
         front.NAME, {"from": [ORDERS_NS], "ports": [{"protocol": "TCP", "port": 7233}]}
     ),
