@@ -33,7 +33,14 @@ from typing import Any, Final
 
 import yaml
 
-from orders.deploy import compose_identities, compose_steps, k8s_base, kind_policies, tls
+from orders.deploy import (
+    compose_identities,
+    compose_steps,
+    k8s_base,
+    kind_policies,
+    overlays,
+    tls,
+)
 from orders.deploy.common import BASE_DIR, COMPOSE_FILE, GENERATED, ROOT, Anchor, package_file
 from orders.deploy.compose_infra import INFRA_FILE
 
@@ -156,13 +163,16 @@ def rendered() -> dict[Path, str]:
             "resources": sorted(policies),
         }
     )
+    files |= {p: _dump(o) for p, o in overlays.keda_files().items()}
+    files |= {p: _dump(o) for p, o in overlays.external_files().items()}
     return files
 
 
 def generated_paths(root: Path) -> set[Path]:
     """Generated files that exist under ``root`` (stale ones included)."""
     found = {p.relative_to(root) for p in (root / BASE_DIR).rglob("*.yaml")}
-    found |= {p.relative_to(root) for p in (root / kind_policies.DIR).glob("*.yaml")}
+    for d in (kind_policies.DIR, overlays.KEDA_DIR, overlays.EXTERNAL_DIR):
+        found |= {p.relative_to(root) for p in (root / d).glob("*.yaml")}
     for rel in (COMPOSE_FILE, INFRA_FILE, *(KIND_FILES_DIR / n for n in KIND_FILES)):
         if (root / rel).exists():
             found.add(rel)
