@@ -299,7 +299,8 @@ def app_callers() -> tuple[str, ...]:
     return tuple(i.name for i in identities.workers())
 
 
-def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+def pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """A NetworkPolicy peer: the pods of ``namespace`` named one of ``names``."""
     return {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
         "podSelector": {
@@ -308,7 +309,8 @@ def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _tcp(*ports: int) -> list[dict[str, Any]]:
+def tcp(*ports: int) -> list[dict[str, Any]]:
+    """NetworkPolicy ports: TCP ``ports``."""
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
@@ -352,10 +354,10 @@ def front_policy() -> dict[str, Any]:
             "ingress": [
                 {
                     "from": [
-                        _pods(identities.K8S_NAMESPACE, app_callers()),
-                        _pods(INFRA, INFRA_CALLERS),
+                        pods(identities.K8S_NAMESPACE, app_callers()),
+                        pods(INFRA, INFRA_CALLERS),
                     ],
-                    "ports": _tcp(PORT),
+                    "ports": tcp(PORT),
                 }
             ],
             "egress": [
@@ -373,8 +375,8 @@ def front_policy() -> dict[str, Any]:
                         {"protocol": "TCP", "port": 53},
                     ],
                 },
-                {"to": [_pods(INFRA, (TEMPORAL_APP,))], "ports": _tcp(FRONTEND_PORT)},
-                {"to": [_pods(INFRA, (OPENBAO_APP,))], "ports": _tcp(OPENBAO_PORT)},
+                {"to": [pods(INFRA, (TEMPORAL_APP,))], "ports": tcp(FRONTEND_PORT)},
+                {"to": [pods(INFRA, (OPENBAO_APP,))], "ports": tcp(OPENBAO_PORT)},
             ],
         },
     }
@@ -398,10 +400,10 @@ def temporal_policy() -> dict[str, Any]:
             "podSelector": {"matchLabels": {_NAME: TEMPORAL_APP}},
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [_pods(INFRA, (NAME,))], "ports": _tcp(FRONTEND_PORT)},
+                {"from": [pods(INFRA, (NAME,))], "ports": tcp(FRONTEND_PORT)},
                 {
-                    "from": [_pods(INFRA, (TEMPORAL_APP,))],
-                    "ports": _tcp(FRONTEND_PORT, *INTERNODE_PORTS),
+                    "from": [pods(INFRA, (TEMPORAL_APP,))],
+                    "ports": tcp(FRONTEND_PORT, *INTERNODE_PORTS),
                 },
             ],
         },

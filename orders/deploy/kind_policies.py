@@ -55,16 +55,10 @@ PG_PORT: Final = 5432
 
 
 def _pods(namespace: str, *names: str) -> dict[str, Any]:
-    return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-        "podSelector": {
-            "matchExpressions": [{"key": _NAME, "operator": "In", "values": sorted(names)}]
-        },
-    }
+    return front.pods(namespace, tuple(sorted(names)))
 
 
-def _tcp(*ports: int) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
+_tcp = front.tcp
 
 
 DNS_RULE: Final = {
