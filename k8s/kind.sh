@@ -67,13 +67,15 @@ up() {
   random_secret orders-infra postgres-evidence
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
-  kc -n orders-infra delete job openbao-unseal vault-pki vault-configure temporal-namespace \
+  kc -n orders-infra delete job openbao-unseal vault-pki temporal-schema vault-configure \
+    temporal-namespace \
     --ignore-not-found
   kc -n orders delete job order-migrate --ignore-not-found
   kc apply -k k8s/overlays/kind
 
   kc -n orders-infra wait --for=condition=complete job/openbao-unseal --timeout=600s
   kc -n orders-infra wait --for=condition=complete job/vault-pki --timeout=600s
+  kc -n orders-infra wait --for=condition=complete job/temporal-schema --timeout=600s
   kc -n orders-infra wait --for=condition=complete job/vault-configure --timeout=900s
   kc -n orders-infra wait --for=condition=complete job/temporal-namespace --timeout=900s
   kc -n orders wait --for=condition=complete job/order-migrate --timeout=900s

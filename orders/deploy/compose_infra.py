@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from orders.contract import pki_names
-from orders.deploy import front, people_auth, tls
+from orders.deploy import front, images, people_auth, temporal_schema, tls
 from orders.deploy.common import (
     CODEC_PORT,
     GID,
@@ -44,10 +44,11 @@ COMPOSE_IDENTITY_DIR: Final = "/run/orders-identity"
 """Where a compose service finds the identity endpoint's CA and its bootstrap credential."""
 STATE_DIR: Final = "/var/lib/orders"
 """Writable state of the project's own compose services (a named volume, owned by UID)."""
-POSTGRES_IMAGE: Final = "postgres:17.5-bookworm"
-TEMPORAL_IMAGE: Final = "temporalio/auto-setup:1.28.1"
-TEMPORAL_UI_IMAGE: Final = "temporalio/ui:2.34.0"
-OPENBAO_IMAGE: Final = "openbao/openbao:2.7.1"
+POSTGRES_IMAGE: Final = images.POSTGRES.ref
+TEMPORAL_IMAGE: Final = images.TEMPORAL_SERVER.ref
+TEMPORAL_SCHEMA_IMAGE: Final = images.TEMPORAL_ADMIN_TOOLS.ref
+TEMPORAL_UI_IMAGE: Final = images.TEMPORAL_UI.ref
+OPENBAO_IMAGE: Final = images.OPENBAO.ref
 POSTGRES_UID: Final = "999:999"
 """The ``postgres`` user of the Debian-based official image."""
 TEMPORAL_UID: Final = "1000:1000"
@@ -241,6 +242,8 @@ def temporal_db() -> dict[str, Any]:
         pki_names.TEMPORAL_DB_SERVER_NAME,
     )
     svc["tmpfs"] = ["/tmp:size=64m,mode=1777", f"{PG_SOCKET_DIR}:size=1m,uid=999,gid=999"]
+    # The schema step reaches it on a network of their own, never Temporal's.
+    svc["networks"][temporal_schema.NETWORK] = {"aliases": [pki_names.TEMPORAL_DB_SERVER_NAME]}
     return svc
 
 
@@ -250,11 +253,10 @@ def temporal_db() -> dict[str, Any]:
 def temporal_db_tls_env() -> dict[str, str]:
     """Temporal -> temporal-db over TLS, verified against the root CA and temporal-db's name.
 
-    Two sets of variables, because two programs connect: the server's persistence (the
-    config template's ``SQL_TLS_ENABLED``, ``SQL_CA``, ``SQL_HOST_VERIFICATION``,
-    ``SQL_HOST_NAME``: ``sslmode=verify-full``) and auto-setup.sh's ``temporal-sql-tool``,
-    which creates and updates the schema (``POSTGRES_TLS_*``). Both dial temporal-db by the
-    name on its certificate.
+    The server's persistence (the config template's ``SQL_TLS_ENABLED``, ``SQL_CA``,
+    ``SQL_HOST_VERIFICATION``, ``SQL_HOST_NAME``: ``sslmode=verify-full``); the schema is
+    the one-shot ``temporal-schema`` step's (:mod:`orders.deploy.temporal_schema`), with
+    the same name and CA.
     """
     name = pki_names.TEMPORAL_DB_SERVER_NAME
     return {
@@ -263,34 +265,23 @@ def temporal_db_tls_env() -> dict[str, str]:
         "SQL_CA": tls.CA_PATH,
         "SQL_HOST_VERIFICATION": "true",
         "SQL_HOST_NAME": name,
-        "POSTGRES_TLS_ENABLED": "true",
-        "POSTGRES_TLS_DISABLE_HOST_VERIFICATION": "false",
-        "POSTGRES_TLS_CA_FILE": tls.CA_PATH,
-        "POSTGRES_TLS_SERVER_NAME": name,
     }
 
 
 def temporal_command(password_file: str, *, k8s: bool = False) -> list[str]:
     """The Temporal server: key copy, DB password from a file, re-copy on re-issue.
 
-    The image takes the DB password only from the environment, so a shell reads the secret
-    file first; a re-issued certificate is copied and Temporal re-reads it by itself.
-    Compose interpolates ``$`` (``$$`` is a literal one); Kubernetes leaves it alone.
+    ``temporalio/server``'s entrypoint renders the config template and serves; it sets
+    nothing up (no schema, no namespace: :mod:`orders.deploy.temporal_schema` and
+    :data:`NAMESPACE_STEP` do). The image takes the DB password only from the environment,
+    so a shell reads the secret file first; a re-issued certificate is copied and Temporal
+    re-reads it by itself. Compose interpolates ``$`` (``$$`` is a literal one);
+    Kubernetes leaves it alone.
     """
     dollar = "$" if k8s else "$$"
     pwd = f'POSTGRES_PWD="{dollar}(cat {password_file})"'
-    script = f"{pwd} exec /etc/temporal/entrypoint.sh autosetup"
+    script = f"{pwd} exec /etc/temporal/entrypoint.sh"
     return tls.reloading_command(["/bin/sh", "-c", script], tls.NO_RELOAD)
-
-
-def temporal_autosetup_env() -> dict[str, str]:
-    """The image's ``auto-setup.sh`` registers no namespace and no search attribute.
-
-    Its CLI calls carry no token, which the ``default`` authorizer denies; the namespace
-    comes from :data:`NAMESPACE_STEP` with an admin JWT instead, and the project sets no
-    search attributes.
-    """
-    return {"SKIP_DEFAULT_NAMESPACE_CREATION": "true", "SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES": "true"}
 
 
 def temporal_health_command() -> list[str]:
@@ -330,7 +321,6 @@ def temporal() -> dict[str, Any]:
             "DB": "postgres12",
             "DB_PORT": "5432",
             "POSTGRES_USER": "temporal",
-            **temporal_autosetup_env(),
             "HOME": "/tmp",
             **front.temporal_bind_env(),
             **front.temporal_tls_env(front.upstream()),
@@ -355,7 +345,11 @@ def temporal() -> dict[str, Any]:
             ],
             start="90s",
         ),
-        "depends_on": {**healthy("temporal-db"), **done("pki"), **healthy(front.RELAY)},
+        "depends_on": {
+            **healthy("temporal-db"),
+            **done("pki", "temporal-schema"),
+            **healthy(front.RELAY),
+        },
         "restart": "unless-stopped",
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from orders.contract import pki_names
-from orders.deploy import front, people_auth, tls
+from orders.deploy import front, people_auth, temporal_schema, tls
 from orders.deploy.common import IDENTITY_PORT, compose_source
 from orders.deploy.compose_infra import (
     COMPOSE_IDENTITY_DIR,
@@ -43,6 +43,9 @@ from orders.deploy.compose_infra import (
     temporal_db,
     temporal_ui,
     tls_mounts,
+)
+from orders.deploy.compose_infra import (
+    TEMPORAL_UID as TEMPORAL_UID_STR,
 )
 from orders.deploy.setup_tokens import TOKEN_KEY, Step
 
@@ -241,6 +244,7 @@ def infra() -> dict[str, Any]:
         "postgres": orders_postgres(),
         "temporal-db": temporal_db(),
         "temporal": temporal(),
+        temporal_schema.NAME: temporal_schema.compose_service(user=TEMPORAL_UID_STR),
         NAMESPACE_STEP: namespace_step(),
         "temporal-ui": temporal_ui(),
         "identity": identity_endpoint(),
@@ -257,7 +261,12 @@ def infra() -> dict[str, Any]:
         "x-probe": PROBE,
         "x-tls-ca": TLS_CA,
         "services": services,
-        "networks": {"backend": {"internal": True}, "frontend": {}, **front.compose_networks()},
+        "networks": {
+            "backend": {"internal": True},
+            "frontend": {},
+            **front.compose_networks(),
+            **temporal_schema.compose_networks(),
+        },
         "volumes": {v: {} for v in VOLUMES},
         "secrets": {s: {"file": f".orders/compose/secrets/{s}"} for s in SECRETS},
         "configs": {

@@ -142,8 +142,9 @@ def temporal_tls_env(address: str) -> dict[str, str]:
 
     Server certificate ``temporal-frontend.orders.local`` from the internode CA; client
     certificates required and verified against the internode CA *alone* (the front's and
-    Temporal's own); host names verified. The auto-setup CLI (``address``) uses the same
-    certificate; SSL_CERT_FILE stays the Vault root CA (OpenBao's JWKS over TLS).
+    Temporal's own); host names verified. The ``temporal`` CLI of its healthcheck
+    (``address``) uses the same certificate; SSL_CERT_FILE stays the Vault root CA
+    (OpenBao's JWKS over TLS).
     """
     return {
         "TEMPORAL_TLS_SERVER_CA_CERT": tls.INTERNODE_CA_PATH,
@@ -298,7 +299,8 @@ def app_callers() -> tuple[str, ...]:
     return tuple(i.name for i in identities.workers())
 
 
-def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+def pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """A NetworkPolicy peer: the pods of ``namespace`` named one of ``names``."""
     return {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
         "podSelector": {
@@ -307,7 +309,8 @@ def _pods(namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _tcp(*ports: int) -> list[dict[str, Any]]:
+def tcp(*ports: int) -> list[dict[str, Any]]:
+    """NetworkPolicy ports: TCP ``ports``."""
     return [{"protocol": "TCP", "port": p} for p in ports]
 
 
@@ -351,10 +354,10 @@ def front_policy() -> dict[str, Any]:
             "ingress": [
                 {
                     "from": [
-                        _pods(identities.K8S_NAMESPACE, app_callers()),
-                        _pods(INFRA, INFRA_CALLERS),
+                        pods(identities.K8S_NAMESPACE, app_callers()),
+                        pods(INFRA, INFRA_CALLERS),
                     ],
-                    "ports": _tcp(PORT),
+                    "ports": tcp(PORT),
                 }
             ],
             "egress": [
@@ -372,8 +375,8 @@ def front_policy() -> dict[str, Any]:
                         {"protocol": "TCP", "port": 53},
                     ],
                 },
-                {"to": [_pods(INFRA, (TEMPORAL_APP,))], "ports": _tcp(FRONTEND_PORT)},
-                {"to": [_pods(INFRA, (OPENBAO_APP,))], "ports": _tcp(OPENBAO_PORT)},
+                {"to": [pods(INFRA, (TEMPORAL_APP,))], "ports": tcp(FRONTEND_PORT)},
+                {"to": [pods(INFRA, (OPENBAO_APP,))], "ports": tcp(OPENBAO_PORT)},
             ],
         },
     }
@@ -382,7 +385,7 @@ def front_policy() -> dict[str, Any]:
 def temporal_policy() -> dict[str, Any]:
     """Temporal's frontend port admits the front's pods only.
 
-    Its internode ports (and the frontend, for its own services and auto-setup's CLI) admit
+    Its internode ports (and the frontend, for its own services and its healthcheck's CLI) admit
     Temporal's own pods.
     """
     return {
@@ -397,10 +400,10 @@ def temporal_policy() -> dict[str, Any]:
             "podSelector": {"matchLabels": {_NAME: TEMPORAL_APP}},
             "policyTypes": ["Ingress"],
             "ingress": [
-                {"from": [_pods(INFRA, (NAME,))], "ports": _tcp(FRONTEND_PORT)},
+                {"from": [pods(INFRA, (NAME,))], "ports": tcp(FRONTEND_PORT)},
                 {
-                    "from": [_pods(INFRA, (TEMPORAL_APP,))],
-                    "ports": _tcp(FRONTEND_PORT, *INTERNODE_PORTS),
+                    "from": [pods(INFRA, (TEMPORAL_APP,))],
+                    "ports": tcp(FRONTEND_PORT, *INTERNODE_PORTS),
                 },
             ],
         },

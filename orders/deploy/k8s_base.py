@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from orders.contract import identities, pki_names
 from orders.contract.identities import Identity, Kind
-from orders.deploy import people_auth, tls
+from orders.deploy import people_auth, pods, tls
 from orders.deploy.common import (
     CODEC_PORT,
     GID,
@@ -105,31 +105,6 @@ def pod_security_context() -> dict[str, Any]:
     }
 
 
-def _exec_probe(check: str, period: int, failures: int) -> dict[str, Any]:
-    return {
-        "exec": {"command": ["python", "-m", "workers.probe", check]},
-        "periodSeconds": period,
-        "timeoutSeconds": 5,
-        "failureThreshold": failures,
-    }
-
-
-def _tcp_probe(period: int, failures: int) -> dict[str, Any]:
-    return {
-        "tcpSocket": {"port": "https"},
-        "periodSeconds": period,
-        "timeoutSeconds": 3,
-        "failureThreshold": failures,
-    }
-
-
-def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict[str, Any]:
-    return {
-        "requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": "16Mi"},
-        "limits": {"cpu": cpu_limit, "memory": memory_limit, "ephemeral-storage": "64Mi"},
-    }
-
-
 def _kind_codec_env() -> list[dict[str, Any]]:
     """The codec server's people settings on kind; its client id from the Job's ConfigMap."""
     env: list[dict[str, Any]] = [
@@ -181,20 +156,24 @@ def container(identity: Identity) -> dict[str, Any]:
     }
     if identity.is_worker:
         c |= {
-            "resources": _resources("50m", "160Mi", "1", "384Mi"),
+            "resources": pods.resources("50m", "160Mi", "1", "384Mi"),
             # The worker listens on no port: exec probes read the files it keeps fresh.
-            "startupProbe": _exec_probe("live", 5, 24),
-            "livenessProbe": _exec_probe("live", 15, 3),
-            "readinessProbe": _exec_probe("ready", 10, 3),
+            "startupProbe": pods.exec_probe("live", 5, 24),
+            "livenessProbe": pods.exec_probe("live", 15, 3),
+            "readinessProbe": pods.exec_probe("ready", 10, 3),
         }
     elif identity.kind is Kind.CODEC:
         c |= {
-            "resources": _resources("50m", "128Mi", "500m", "256Mi"),
-            "livenessProbe": _tcp_probe(15, 3),
-            "readinessProbe": _tcp_probe(5, 3),
+            "resources": pods.resources("50m", "128Mi", "500m", "256Mi"),
+            # Ready (and started) when /healthz says its Vault session is up. Liveness stays
+            # a TCP connect: during a Vault outage /healthz answers 503 and the server waits
+            # for Vault by design, which a restart would not cure.
+            "startupProbe": pods.http_probe(5, 24),
+            "readinessProbe": pods.http_probe(5, 3),
+            "livenessProbe": pods.tcp_probe(15, 3),
         }
     else:
-        c["resources"] = _resources("50m", "128Mi", "1", "256Mi")
+        c["resources"] = pods.resources("50m", "128Mi", "1", "256Mi")
     return c
 
 
@@ -321,7 +300,8 @@ def deployment(identity: Identity) -> dict[str, Any]:
             },
             "template": {
                 "metadata": {"labels": labels(identity)},
-                "spec": pod_spec(identity),
+                "spec": pod_spec(identity)
+                | {"topologySpreadConstraints": pods.spread(selector(identity))},
             },
         },
     }

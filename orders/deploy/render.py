@@ -11,6 +11,8 @@ What is rendered, and by which module:
 * ``docker-compose.yml``: the identities (:mod:`orders.deploy.compose_identities`), which
   includes ``docker-compose.infra.yml``: the servers and setup steps
   (:mod:`orders.deploy.compose_infra`, :mod:`orders.deploy.compose_steps`);
+* the kind overlay's NetworkPolicies of ``orders-infra``
+  (``k8s/overlays/kind/infra/networkpolicies/``: :mod:`orders.deploy.kind_policies`);
 * the kind overlay's copies of the package files its ConfigMaps are generated from
   (``k8s/overlays/kind/infra/files/``: the reload script, ``pg_hba.conf``), because
   kustomize reads files only below the overlay.
@@ -31,7 +33,14 @@ from typing import Any, Final
 
 import yaml
 
-from orders.deploy import compose_identities, compose_steps, k8s_base, tls
+from orders.deploy import (
+    compose_identities,
+    compose_steps,
+    k8s_base,
+    kind_policies,
+    overlays,
+    tls,
+)
 from orders.deploy.common import BASE_DIR, COMPOSE_FILE, GENERATED, ROOT, Anchor, package_file
 from orders.deploy.compose_infra import INFRA_FILE
 
@@ -144,12 +153,26 @@ def rendered() -> dict[Path, str]:
     )
     for name in KIND_FILES:
         files[KIND_FILES_DIR / name] = package_file(name)
+    policies = kind_policies.policies()
+    for name, obj in policies.items():
+        files[kind_policies.DIR / name] = _dump(obj)
+    files[kind_policies.DIR / "kustomization.yaml"] = _dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": sorted(policies),
+        }
+    )
+    files |= {p: _dump(o) for p, o in overlays.keda_files().items()}
+    files |= {p: _dump(o) for p, o in overlays.external_files().items()}
     return files
 
 
 def generated_paths(root: Path) -> set[Path]:
     """Generated files that exist under ``root`` (stale ones included)."""
     found = {p.relative_to(root) for p in (root / BASE_DIR).rglob("*.yaml")}
+    for d in (kind_policies.DIR, overlays.KEDA_DIR, overlays.EXTERNAL_DIR):
+        found |= {p.relative_to(root) for p in (root / d).glob("*.yaml")}
     for rel in (COMPOSE_FILE, INFRA_FILE, *(KIND_FILES_DIR / n for n in KIND_FILES)):
         if (root / rel).exists():
             found.add(rel)

@@ -1,8 +1,8 @@
 """Register the application's Temporal namespace on an authorizing server, idempotently.
 
-The ``auto-setup`` image would register it itself, without a token, which the ``default``
-authorizer denies; so its own registration is switched off (``SKIP_DEFAULT_NAMESPACE_CREATION``)
-and the deployment's setup step calls this module once Temporal is healthy and before any
+The ``temporalio/server`` image registers no namespace (the deprecated ``auto-setup``
+would have, without a token, which the ``default`` authorizer denies), so the deployment's
+setup step calls this module once Temporal is healthy and before any
 worker starts. The call carries a namespace-admin JWT minted by OpenBao for this step only
 (:func:`orders.vault.tokens.mint_admin_token`) and, against an mTLS frontend, a client
 certificate. No payload is exchanged, so this is a bare service client, not the codec-bound

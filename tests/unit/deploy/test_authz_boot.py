@@ -2,10 +2,11 @@
 
 The ``default`` authorizer denies every call without claims except the health-check APIs
 (``grpc.health.v1.Health/Check``, ``GetSystemInfo``). So: the compose healthcheck is
-``temporal operator cluster health``; the image's ``auto-setup.sh`` registers no namespace
-and no search attribute; a one-shot step registers the namespace once Temporal is healthy
-and before any worker, holding the root token only to mint its admin JWT; kind runs the
-same step as a Job that ``k8s/kind.sh`` waits for before the workers.
+``temporal operator cluster health``; ``temporalio/server`` sets nothing up (not the
+deprecated ``auto-setup``, whose CLI calls carried no token); a one-shot step registers
+the namespace once Temporal is healthy and before any worker, holding the root token only
+to mint its admin JWT; kind runs the same step as a Job that ``k8s/kind.sh`` waits for
+before the workers.
 """
 
 from __future__ import annotations
@@ -57,17 +58,18 @@ def test_compose_healthcheck_calls_only_a_health_api(services: dict[str, Any]) -
 
 
 @pytest.mark.parametrize("where", ["compose", "kind"])
-def test_auto_setup_registers_nothing(
+def test_the_server_image_sets_nothing_up(
     where: str, services: dict[str, Any], kind_objects: list[dict[str, Any]]
 ) -> None:
     if where == "compose":
-        env: dict[str, str] = services["temporal"]["environment"]
+        svc = services["temporal"]
+        image, script = svc["image"], svc["entrypoint"][-1]
     else:
         container = _container(_find(kind_objects, "Deployment", "temporal"))
-        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    assert env["SKIP_DEFAULT_NAMESPACE_CREATION"] == "true"
-    assert env["SKIP_ADD_CUSTOM_SEARCH_ATTRIBUTES"] == "true"
-    assert "DEFAULT_NAMESPACE" not in env
+        image, script = container["image"], container["command"][-1]
+    assert image.startswith("temporalio/server:"), image
+    # The image's entrypoint with no `autosetup` argument: render the config, serve.
+    assert script.endswith("exec /etc/temporal/entrypoint.sh"), script
 
 
 def test_kind_temporal_probes_need_no_token(kind_objects: list[dict[str, Any]]) -> None:

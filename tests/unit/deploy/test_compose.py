@@ -15,6 +15,7 @@ COMPOSE: dict[str, Any] = render.load_compose()
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {
     "openbao-init",
+    "temporal-schema",
     "tls-bootstrap",
     "pki",
     "setup",

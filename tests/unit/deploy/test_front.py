@@ -575,6 +575,20 @@ def _internode_ca_is_root(objects: list[dict[str, Any]]) -> None:
                 cm["items"] = [{"key": tls.CA_FILE, "path": tls.INTERNODE_CA_FILE}]
 
 
+def _by_ns(objects: list[dict[str, Any]], kind: str, name: str, ns: str) -> dict[str, Any]:
+    return next(
+        o
+        for o in objects
+        if o["kind"] == kind and o["metadata"]["name"] == name and o["metadata"]["namespace"] == ns
+    )
+
+
+def _drop_temporal_policy(objects: list[dict[str, Any]]) -> None:
+    # With orders-infra's default-deny, Temporal's policy alone gone only blocks it more.
+    _drop("NetworkPolicy", front.TEMPORAL_APP)(objects)
+    objects.remove(_by_ns(objects, "NetworkPolicy", "default-deny", front.INFRA))
+
+
 def _drop(kind: str, name: str) -> Callable[[list[dict[str, Any]]], None]:
     def mutate(objects: list[dict[str, Any]]) -> None:
         objects.remove(_by(objects, kind, name))
@@ -628,7 +642,7 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
             ]
         },
     ),
-    "Temporal's NetworkPolicy removed": _drop("NetworkPolicy", front.TEMPORAL_APP),
+    "Temporal's NetworkPolicy and orders-infra's default-deny removed": _drop_temporal_policy,
     "the front's NetworkPolicy admits every pod of orders": _widen(
         front.NAME, {"from": [ORDERS_NS], "ports": [{"protocol": "TCP", "port": 7233}]}
     ),

@@ -25,7 +25,7 @@ import pytest
 
 from orders.contract import identities, pki_names
 from orders.contract.pki_names import Server
-from orders.deploy import common, compose_infra, front, k8s_base, render, tls
+from orders.deploy import common, compose_infra, front, k8s_base, render, temporal_schema, tls
 from orders.vault import pki as vault_pki
 from tests.support_deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
@@ -191,23 +191,22 @@ def check_temporal_server_env(need: Need, env: dict[str, str], mounts: set[str])
     need(env.get("SSL_CERT_FILE") == tls.CA_PATH, "SSL_CERT_FILE = the CA (JWKS over https)")
     refresh = env.get("TEMPORAL_TLS_REFRESH_INTERVAL", "")
     need(bool(re.fullmatch(r"[1-9][0-9]*[smh]", refresh)), "re-reads re-issued certificates")
-    # temporal-db: the server's persistence (config template SQL_*: verify-full) and
-    # auto-setup's temporal-sql-tool (POSTGRES_TLS_*), both by temporal-db's name.
+    # temporal-db: the server's persistence (config template SQL_*: verify-full), by
+    # temporal-db's name (the schema step: check_schema_env).
     need(name_ok(TEMPORAL_DB, env.get("POSTGRES_SEEDS")), "POSTGRES_SEEDS on temporal-db's cert")
     need(env.get("SQL_TLS_ENABLED") == "true", "SQL_TLS_ENABLED")
     need(env.get("SQL_HOST_VERIFICATION") == "true", "SQL_HOST_VERIFICATION (verify-full)")
     need(env.get("SQL_CA") == tls.CA_PATH, "SQL_CA = the CA")
     need(name_ok(TEMPORAL_DB, env.get("SQL_HOST_NAME")), "SQL_HOST_NAME on temporal-db's cert")
-    need(env.get("POSTGRES_TLS_ENABLED") == "true", "schema tool: POSTGRES_TLS_ENABLED")
-    need(
-        env.get("POSTGRES_TLS_DISABLE_HOST_VERIFICATION") == "false",
-        "schema tool: host verification",
-    )
-    need(env.get("POSTGRES_TLS_CA_FILE") == tls.CA_PATH, "schema tool: the CA")
-    need(
-        name_ok(TEMPORAL_DB, env.get("POSTGRES_TLS_SERVER_NAME")),
-        "schema tool: temporal-db's name",
-    )
+
+
+def check_schema_env(need: Need, env: dict[str, str]) -> None:
+    """temporal-sql-tool (the temporal-schema step): TLS, host verification, the CA, the name."""
+    need(env.get("SQL_TLS") == "true", "schema tool: SQL_TLS")
+    need(env.get("SQL_TLS_DISABLE_HOST_VERIFICATION") == "false", "schema tool: host verification")
+    need(env.get("SQL_TLS_CA_FILE") == tls.CA_PATH, "schema tool: the CA")
+    need(name_ok(TEMPORAL_DB, env.get("SQL_HOST")), "schema tool dials temporal-db's name")
+    need(name_ok(TEMPORAL_DB, env.get("SQL_TLS_SERVER_NAME")), "schema tool: temporal-db's name")
 
 
 def check_temporal_ui_env(need: Need, env: dict[str, str], mounts: set[str]) -> None:
@@ -382,6 +381,11 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     need(_option(hc, "--tls-key-path") == [tls.SERVER_KEY_PATH], "healthcheck client key")
     need(name_ok(front.FRONTEND, (_option(hc, "--tls-server-name") or [""])[0]), "healthcheck")
     need(front.FRONTEND in _aliases(temporal), "reachable by its certificate's name")
+    schema = services[temporal_schema.NAME]
+    need = check(temporal_schema.NAME)
+    check_schema_env(need, schema["environment"])
+    need(compose_mounts(schema).get(tls.CA_DIR) == "tls-ca", "the CA")
+    need(schema["environment"].get("SQL_HOST") in db_aliases, "temporal-db by its name")
     # Every caller dials the name the front serves (checked in test_front.py).
     aliases = _aliases(services[front.NAME])
     ui = services["temporal-ui"]
@@ -571,7 +575,11 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         ["services", "temporal", "environment", "SQL_CA"], None
     ),
     "schema tool without TLS": _set(
-        ["services", "temporal", "environment", "POSTGRES_TLS_ENABLED"], None
+        ["services", temporal_schema.NAME, "environment", "SQL_TLS"], None
+    ),
+    "schema tool without host verification": _set(
+        ["services", temporal_schema.NAME, "environment", "SQL_TLS_DISABLE_HOST_VERIFICATION"],
+        "true",
     ),
     "Temporal dials temporal-db by service name": _set(
         ["services", "temporal", "environment", "POSTGRES_SEEDS"], "temporal-db"
@@ -595,7 +603,7 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
             "-c",
             tls.copy_then(
                 'POSTGRES_PWD="$$(cat /run/secrets/temporal-db-password)" '
-                "exec /etc/temporal/entrypoint.sh autosetup"
+                "exec /etc/temporal/entrypoint.sh"
             ),
         ]
     ),
@@ -727,6 +735,14 @@ def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     need(kind_reloads(pod, c, tls.NO_RELOAD), "key copied 0600, re-copied when re-issued")
     seeds = env.get("POSTGRES_SEEDS", "")
     need(_host_aliases(pod).get(seeds) == ip_of[TEMPORAL_DB], "temporal-db -> its Service")
+    job = _objects_of(objects, "Job")[(infra, temporal_schema.NAME)]
+    pod = job["spec"]["template"]["spec"]
+    [c] = pod["containers"]
+    need = check(temporal_schema.NAME)
+    check_schema_env(need, _env(c, configmaps, infra))
+    need(ca_mounted(pod, c), "the CA")
+    host = _env(c, configmaps, infra).get("SQL_HOST", "")
+    need(_host_aliases(pod).get(host) == ip_of[TEMPORAL_DB], "temporal-db -> its Service")
     pod, c = server_pod("temporal-ui", "temporal-ui")
     need = check("temporal-ui")
     check_temporal_ui_env(need, _env(c, configmaps, infra), set(_pod_mounts(pod, c)))
@@ -989,8 +1005,9 @@ KIND_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     "ingress does not verify the codec server": _ingress_plain,
     "Temporal persistence without TLS": _kind_env("temporal", "SQL_TLS_ENABLED", "false"),
     "schema tool without host verification": _kind_env(
-        "temporal", "POSTGRES_TLS_DISABLE_HOST_VERIFICATION", "true"
+        temporal_schema.NAME, "SQL_TLS_DISABLE_HOST_VERIFICATION", "true"
     ),
+    "schema tool without the CA": _kind_env(temporal_schema.NAME, "SQL_TLS_CA_FILE", None),
     "Temporal dials temporal-db by Service": _kind_env(
         "temporal", "POSTGRES_SEEDS", "temporal-db.orders-infra.svc"
     ),
