@@ -68,6 +68,16 @@ SCAFFOLDED: Final = {
     "k8s/base/kustomization.yaml",
     "docker-compose.yml",
     "orders/front/rules.json",
+    # Overlays rendered from the contract: who may reach OpenBao/Postgres, the KEDA scalers,
+    # the production overlay's egress policies.
+    "k8s/overlays/kind/infra/networkpolicies/openbao-allow.yaml",
+    "k8s/overlays/kind/infra/networkpolicies/postgres-allow.yaml",
+    "k8s/overlays/keda/kustomization.yaml",
+    *(f"k8s/overlays/keda/scaledobject-{name}.yaml" for name in (WORKFLOW, ACTIVITY)),
+    *(
+        f"k8s/overlays/external/networkpolicy-external-{peer}.yaml"
+        for peer in ("postgres", "temporal", "vault")
+    ),
     *(
         f"k8s/base/{name}/{kind}.yaml"
         for name in (WORKFLOW, ACTIVITY)
