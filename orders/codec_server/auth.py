@@ -91,7 +91,7 @@ class JwksCache:
     unreachable, cached keys keep working.
 
     Args:
-        url: JWKS URL (e.g. ``<openbao>/v1/identity/oidc/.well-known/keys``).
+        url: JWKS URL (the provider's ``jwks_uri``, from its discovery document).
         verify: TLS verification for the fetch.
         ttl_seconds: Refresh keys this often even when every kid is known.
         min_refresh_seconds: Least time between two fetches.
