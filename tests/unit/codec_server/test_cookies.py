@@ -10,16 +10,9 @@ import pytest
 from orders.codec_server.app import create_app
 from orders.codec_server.cookies import CookieSealer, CookieTooLargeError, key_from_mac
 from tests.unit.codec_server.test_app import SELF, UI, sealed_body, service, start_login
+from tests.unit.codec_server.test_limits import Clock
 
 KEY = bytes(range(32))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_sealed_content_opens_only_under_its_name_key_and_lifetime() -> None:
