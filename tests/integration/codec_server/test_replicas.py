@@ -152,12 +152,24 @@ async def replicas(
             proc.stop()
 
 
-async def decode_in_page(page: Page, body: str) -> tuple[int, str]:
-    """``POST /decode`` from the codec server's own page (its session cookie goes along)."""
+async def decode_in_page(page: Page, public: str, body: str) -> tuple[int, str]:
+    """``GET /session`` in the browser, then ``POST /decode`` from that (same-origin) page.
+
+    The session cookie goes along both times. ``/session`` is JSON, so no page policy
+    (the HTML pages' CSP forbids scripts' requests) stands in the way of the fetch.
+    """
+    session = await page.goto(f"{public}/session")
+    assert session is not None
+    assert session.status == 200, await session.text()
+    assert (await session.json())["username"] == "dev-viewer"
+    # Once more if the front cut the connection under the request: a switch (like a
+    # rollout) drops pooled connections, and a browser never resends a POST by itself.
     result: list[object] = await page.evaluate(
         """async ([body, ns]) => {
-            const r = await fetch('/decode', {method: 'POST', body,
+            const send = () => fetch('/decode', {method: 'POST', body,
                 headers: {'Content-Type': 'application/json', 'X-Namespace': ns}});
+            let r;
+            try { r = await send(); } catch (e) { r = await send(); }
             return [r.status, await r.text()];
         }""",
         [body, NS],
@@ -183,9 +195,10 @@ async def test_login_on_one_replica_completes_on_the_other_and_survives_restarts
                 page = await signed_in(br, stack, stack_paths, front, public, a, b)
                 for name in (a, b):
                     front.use(name)
-                    status, text = await decode_in_page(page, body)
+                    status, text = await decode_in_page(page, public, body)
                     assert status == 200, (name, text)
                     assert "eyJyZXBsaWNhcyI6ICJib3RoIn0=" in text  # {"replicas": "both"}
+                    assert front.served[-1] == name
                 # A rollout: both replicas stop and start again; the browser keeps its session.
                 for proc in procs.values():
                     proc.stop()
@@ -194,7 +207,7 @@ async def test_login_on_one_replica_completes_on_the_other_and_survives_restarts
                 await all_healthy(stack, ports)
                 for name in (b, a):
                     front.use(name)
-                    status, text = await decode_in_page(page, body)
+                    status, text = await decode_in_page(page, public, body)
                     assert status == 200, (name, text)
     assert {a, b} <= set(front.served)
 
