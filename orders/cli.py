@@ -472,9 +472,11 @@ def login_cmd(
 ) -> None:
     """Log in at OpenBao's OIDC provider and print an ID token for the codec server.
 
-    The authorization code flow with PKCE; the code comes back to a one-shot server on
-    127.0.0.1 (no device flow). Without --user your browser opens OpenBao's login page;
-    with --user (dev stack) the CLI plays the browser with the person's password.
+    The authorization code flow with PKCE, every endpoint from the provider's discovery
+    document (``<issuer>/.well-known/openid-configuration``); the code comes back to a
+    one-shot server on 127.0.0.1 (no device flow). Without --user your browser opens
+    OpenBao's login page; with --user (dev stack) the CLI plays the browser with the
+    person's password.
     With --for temporal the token is for Temporal instead (client ``temporal-cli``).
     """
     import webbrowser
@@ -520,6 +522,10 @@ def login_cmd(
     except (vault_people.PersonLoginError, TimeoutError) as exc:
         err.print(f"[red]Login failed: {exc or 'timed out'}[/red]")
         raise typer.Exit(1) from None
+    except oidc.ProviderUnavailableError as exc:
+        # Its discovery document or token endpoint: a clear line, not a traceback.
+        err.print(f"[red]The OIDC provider is unavailable: {exc}[/red]")
+        raise typer.Exit(3) from None
     # Plain print: Rich would wrap the token at the console width.
     print(token)
 

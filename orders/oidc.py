@@ -1,15 +1,19 @@
-"""The OIDC authorization code flow with PKCE against OpenBao's provider (client side).
+"""The OIDC authorization code flow with PKCE, client side, driven by discovery.
 
-Used by the codec server's browser login, by ``orders login`` and by tests:
+Used by the codec server's browser login, by ``orders login`` and by tests. Every endpoint
+comes from the provider's discovery document (``<issuer>/.well-known/openid-configuration``,
+:func:`discover`): nothing here knows where OpenBao keeps them, so another provider
+(Keycloak, Entra, Okta) can take its place. The protocol work is Authlib's:
 
 * :func:`new_request` makes one authorization request: ``state``, ``nonce`` and a PKCE
-  verifier with its S256 challenge, and the browser URL (OpenBao's UI route, which shows
-  OpenBao's own login page and then redirects to ``redirect_uri`` with ``code``).
+  verifier; :attr:`AuthRequest.browser_url` is the authorization endpoint with them and the
+  S256 challenge.
 * :func:`exchange_code` trades the code, with the verifier, at the token endpoint for the
-  ID token (a JWT signed by the provider's key) — no client secret: the client is public.
-* :func:`authorize_as_person` does what OpenBao's UI does once a person has logged in: it calls
-  the authorize API with the person's Vault token. The CLI's non-interactive dev mode and
-  the tests use it with a userpass login instead of a browser.
+  ID token — no client secret: the client is public.
+* :func:`authorize_as_person` does what OpenBao's UI does once a person has logged in: it
+  calls OpenBao's authorize API with the person's Vault token. It plays the *browser* for
+  dev users (the CLI's non-interactive mode and the tests), and is the one OpenBao-specific
+  part.
 * :func:`loopback_login` is ``orders login``: a one-shot HTTP server on 127.0.0.1 receives
   the redirect (no device flow, no copy-paste of codes).
 """
@@ -17,16 +21,23 @@ Used by the codec server's browser login, by ``orders login`` and by tests:
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import secrets
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+with warnings.catch_warnings():
+    # Authlib >= 1.9 prefers the httpx2 fork and warns (always, on stderr) when it falls back
+    # to httpx, which this project uses everywhere; the API it uses here is the same.
+    warnings.filterwarnings("ignore", "The httpx module is deprecated", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
@@ -34,10 +45,57 @@ from orders.vault import people as vault_people
 from orders.vault.people import PersonLoginError
 
 CHALLENGE_METHOD: Final = "S256"
+DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 
 
 class AuthorizationDeniedError(PersonLoginError):
     """The provider refused to authorize the person (e.g. in no people group)."""
+
+
+class ProviderUnavailableError(VaultUnavailableError):
+    """The provider (its discovery document or token endpoint) is unreachable or failing."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What a client needs of an OIDC provider, from its discovery document.
+
+    Attributes:
+        issuer: The issuer (``iss`` of its tokens), as the document states it.
+        authorization_endpoint: Where browsers are sent.
+        token_endpoint: Where codes are exchanged.
+        jwks_uri: Where its public keys are published.
+    """
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+
+
+async def discover(issuer: str, *, verify: str | bool = True, timeout: float = 10.0) -> Provider:
+    """The provider at ``issuer``, from ``<issuer>/.well-known/openid-configuration``.
+
+    Raises:
+        ProviderUnavailableError: No usable document (unreachable, not JSON, an endpoint
+            missing, or a document stating another issuer: OIDC Discovery §4.3).
+    """
+    url = issuer.rstrip("/") + DISCOVERY_PATH
+    try:
+        async with httpx.AsyncClient(verify=httpx_verify(verify), timeout=timeout) as http:
+            resp = await http.get(url)
+        resp.raise_for_status()
+        doc = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ProviderUnavailableError(
+            f"OIDC discovery failed at {url}: {type(exc).__name__}"
+        ) from None
+    fields = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(f), str) for f in fields):
+        raise ProviderUnavailableError(f"OIDC discovery document at {url} lacks an endpoint")
+    if doc["issuer"] != issuer:
+        raise ProviderUnavailableError(f"OIDC discovery at {url} names another issuer")
+    return Provider(*(doc[f] for f in fields))
 
 
 @dataclass(frozen=True)
@@ -45,7 +103,7 @@ class AuthRequest:
     """One authorization request and the secrets that go with it.
 
     Attributes:
-        issuer: The provider's issuer.
+        authorization_endpoint: The provider's (from discovery).
         client_id: The requesting client.
         redirect_uri: Where the code is sent.
         state: Binds the redirect to this request (CSRF).
@@ -53,7 +111,7 @@ class AuthRequest:
         verifier: PKCE code verifier (kept by the client, never sent to the browser).
     """
 
-    issuer: str
+    authorization_endpoint: str
     client_id: str
     redirect_uri: str
     state: str
@@ -63,8 +121,8 @@ class AuthRequest:
     @property
     def challenge(self) -> str:
         """S256 challenge of the verifier."""
-        digest = hashlib.sha256(self.verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        challenge: str = create_s256_code_challenge(self.verifier)
+        return challenge
 
     def params(self) -> dict[str, str]:
         """Query parameters of the authorization request."""
@@ -81,14 +139,26 @@ class AuthRequest:
 
     @property
     def browser_url(self) -> str:
-        """Where to send the person's browser (OpenBao's login page, then the redirect)."""
-        return f"{vault_people.authorize_url_for(self.issuer)}?{urlencode(self.params())}"
+        """Where to send the person's browser (the provider's login, then the redirect)."""
+        client = AsyncOAuth2Client(
+            self.client_id,
+            redirect_uri=self.redirect_uri,
+            scope=" ".join(vault_people.REQUESTED_SCOPES),
+            code_challenge_method=CHALLENGE_METHOD,
+        )
+        url, _ = client.create_authorization_url(
+            self.authorization_endpoint,
+            state=self.state,
+            code_verifier=self.verifier,
+            nonce=self.nonce,
+        )
+        return str(url)
 
 
-def new_request(issuer: str, client_id: str, redirect_uri: str) -> AuthRequest:
+def new_request(provider: Provider, client_id: str, redirect_uri: str) -> AuthRequest:
     """A fresh authorization request (random state, nonce and 64-byte verifier)."""
     return AuthRequest(
-        issuer=issuer,
+        authorization_endpoint=provider.authorization_endpoint,
         client_id=client_id,
         redirect_uri=redirect_uri,
         state=secrets.token_urlsafe(24),
@@ -98,46 +168,46 @@ def new_request(issuer: str, client_id: str, redirect_uri: str) -> AuthRequest:
 
 
 async def exchange_code(
-    http: httpx.AsyncClient, request: AuthRequest, code: str, token_url: str | None = None
+    provider: Provider,
+    request: AuthRequest,
+    code: str,
+    *,
+    verify: str | bool = True,
+    timeout: float = 10.0,
 ) -> str:
-    """Trade ``code`` (with the PKCE verifier) for the ID token.
-
-    Args:
-        http: Client used to reach the token endpoint.
-        request: The request the code answers.
-        code: The authorization code from the redirect.
-        token_url: Token endpoint as this process reaches it (default: the issuer's).
+    """Trade ``code`` (with the PKCE verifier) for the ID token at the token endpoint.
 
     Raises:
         PersonLoginError: The provider refused the code (expired, reused, wrong verifier).
-        VaultUnavailableError: OpenBao unreachable or failing.
+        ProviderUnavailableError: The provider unreachable or failing.
     """
-    try:
-        resp = await http.post(
-            token_url or vault_people.token_url_for(request.issuer),
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": request.redirect_uri,
-                "client_id": request.client_id,
-                "code_verifier": request.verifier,
-            },
-        )
-    except httpx.HTTPError as exc:
-        raise VaultUnavailableError(f"OpenBao unreachable: {type(exc).__name__}") from None
-    if resp.status_code in (400, 401):
-        raise PersonLoginError(f"code refused: {_error(resp)}")
-    if resp.status_code != 200:
-        raise VaultUnavailableError(f"token endpoint answered HTTP {resp.status_code}")
-    token: str = resp.json()["id_token"]
-    return token
-
-
-def _error(resp: httpx.Response) -> str:
-    try:
-        return str(resp.json().get("error", "error"))
-    except ValueError:
-        return f"HTTP {resp.status_code}"
+    async with AsyncOAuth2Client(
+        request.client_id,
+        token_endpoint_auth_method="none",  # noqa: S106 - a public client: PKCE, no secret
+        redirect_uri=request.redirect_uri,
+        code_challenge_method=CHALLENGE_METHOD,
+        verify=httpx_verify(verify),
+        timeout=timeout,
+    ) as client:
+        try:
+            token = await client.fetch_token(
+                provider.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=request.verifier,
+            )
+        except OAuthError as exc:
+            raise PersonLoginError(f"code refused: {exc.error}") from None
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailableError(
+                f"token endpoint unreachable: {type(exc).__name__}"
+            ) from None
+        except ValueError:
+            raise ProviderUnavailableError("token endpoint answered no JSON") from None
+    id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise PersonLoginError("the provider answered without an ID token")
+    return id_token
 
 
 async def authorize_as_person(
@@ -201,12 +271,12 @@ async def fetch_person_token(
     timeout: float = 10.0,
 ) -> str:
     """An ID token of ``username`` for ``client_id``: the whole flow, PKCE included."""
-    request = new_request(vault_people.issuer_for(vault_addr), client_id, redirect_uri)
+    provider = await discover(vault_people.issuer_for(vault_addr), verify=verify, timeout=timeout)
+    request = new_request(provider, client_id, redirect_uri)
     code = await authorize_as_person(
         vault_addr, request.params(), username, password, verify=verify, timeout=timeout
     )
-    async with httpx.AsyncClient(verify=httpx_verify(verify), timeout=timeout) as http:
-        return await exchange_code(http, request, code)
+    return await exchange_code(provider, request, code, verify=verify, timeout=timeout)
 
 
 Opener = Callable[[str], Awaitable[None]]
@@ -236,8 +306,10 @@ async def loopback_login(
     Raises:
         AuthorizationDeniedError: The provider refused the person.
         PersonLoginError: Wrong state, no code, or the code was refused.
+        ProviderUnavailableError: No discovery document, or the token endpoint failing.
         TimeoutError: Nobody completed the login in time.
     """
+    provider = await discover(issuer, verify=verify)
     received: asyncio.Future[dict[str, list[str]]] = asyncio.get_running_loop().create_future()
     path = urlsplit(vault_people.CLI_REDIRECT_URI).path
 
@@ -272,7 +344,7 @@ async def loopback_login(
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     redirect = vault_people.CLI_REDIRECT_URI.replace("127.0.0.1", f"127.0.0.1:{port}", 1)
-    request = new_request(issuer, client_id, redirect)
+    request = new_request(provider, client_id, redirect)
     async with server:
         await open_url(request.browser_url)
         query = await asyncio.wait_for(received, timeout)
@@ -280,8 +352,7 @@ async def loopback_login(
         if query.get("error") == ["access_denied"]:
             raise AuthorizationDeniedError("not authorized for this client")
         raise PersonLoginError(f"login failed: {query.get('error', ['no code'])[0]}")
-    async with httpx.AsyncClient(verify=httpx_verify(verify), timeout=30) as http:
-        return await exchange_code(http, request, query["code"][0])
+    return await exchange_code(provider, request, query["code"][0], verify=verify, timeout=30)
 
 
 def acting_browser(

@@ -6,8 +6,9 @@ JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every reque
 1. CORS: only the configured UI origin, with credentials; preflights answered here.
 2. Authentication: ``Authorization: Bearer <JWT>`` (an ID token of OpenBao's provider), or
    (browsers) the session cookie set after the OIDC code flow with PKCE (``/login`` ->
-   OpenBao's login page -> ``/oidc/callback``). Missing, invalid, expired or foreign
-   tokens: 401.
+   the provider's login page -> ``/oidc/callback``). Missing, invalid, expired or foreign
+   tokens: 401. Login state and sessions are sealed cookies (:mod:`.cookies`): nothing is
+   kept per process, so any replica answers any step and a restart signs nobody out.
 3. Authorization: the ``X-Namespace`` namespace must be readable (``:read``, ``:write``,
    ``:admin``) for decode, writable for encode; otherwise 403.
 4. Budget: one token from the principal's bucket (429 with ``Retry-After`` when empty).
@@ -25,54 +26,50 @@ JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every reque
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from orders import logging as olog
-from orders.codec_server import pages
 from orders.codec_server.auth import (
     InvalidTokenError,
     KeysUnavailableError,
-    PendingLogins,
     Principal,
-    SessionStore,
     TokenVerifier,
-    TooManyLoginsError,
 )
+from orders.codec_server.browser import (
+    COOKIE_PLAIN,
+    COOKIE_SECURE,
+    LOGIN_COOKIE_PLAIN,
+    LOGIN_COOKIE_SECONDS,
+    LOGIN_COOKIE_SECURE,
+    BrowserLogin,
+    ExchangeFn,
+)
+from orders.codec_server.cookies import CookieSealer
 from orders.codec_server.limits import RateLimiter, retry_after
+from orders.codec_server.logins import LoginLimiter
 from orders.codec_server.settings import CodecServerSettings
-from orders.oidc import AuthRequest, new_request
+from orders.oidc import Provider
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING
 from orders.security.transit import TransitDeniedError
 from orders.security.vault import VaultUnavailableError
-from orders.vault.people import CODEC_CALLBACK_PATH, PersonLoginError
+from orders.vault.people import CODEC_CALLBACK_PATH
 
 log = olog.get(__name__)
 
 API_PATHS: Final = frozenset({"/decode", "/encode"})
 ALLOWED_HEADERS: Final = "Content-Type, X-Namespace, Authorization"
 PREFLIGHT_MAX_AGE: Final = "600"
-COOKIE_SECURE: Final = "__Host-orders-codec-session"
-"""``__Host-``: the browser only accepts it Secure, for this exact host, on path ``/``."""
-COOKIE_PLAIN: Final = "orders-codec-session"
-LOGIN_COOKIE_SECURE: Final = "__Host-orders-codec-login"
-LOGIN_COOKIE_PLAIN: Final = "orders-codec-login"
-"""Binds a login in progress to the browser that started it (SameSite=Lax: the redirect
-back from OpenBao is a top-level navigation from another site)."""
-LOGIN_COOKIE_SECONDS: Final = 600
-
-ExchangeFn = Callable[[AuthRequest, str], Awaitable[str]]
-"""(request, code) -> the ID token (raises PersonLoginError when the provider refuses)."""
 
 
 class Refusal(Exception):
@@ -208,7 +205,7 @@ def _cors_headers(origin: str) -> dict[str, str]:
     }
 
 
-class CodecService:
+class CodecService(BrowserLogin):
     """Request handling, independent of how the codec and the verifier were built.
 
     Args:
@@ -216,6 +213,8 @@ class CodecService:
         codec: The payload codec (the envelope codec of identity ``codec-server``).
         verifier: JWT verifier for the issuer and audience.
         exchange: Code -> ID token at the provider (None: no browser login).
+        provider: The provider's endpoints, from its discovery document (browser login).
+        sealer: Seals the cookies (None until derived at start: :attr:`sealer`).
         ready: Whether the server can decode now (its Vault session is up).
     """
 
@@ -226,15 +225,19 @@ class CodecService:
         verifier: TokenVerifier,
         *,
         exchange: ExchangeFn | None = None,
+        provider: Provider | None = None,
+        sealer: CookieSealer | None = None,
         ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.settings = settings
         self.codec = codec
         self.verifier = verifier
-        self.exchange = exchange if settings.browser_login and settings.client_id else None
+        login = settings.browser_login and settings.client_id and provider is not None
+        self.exchange = exchange if login else None
+        self.provider = provider
+        self.sealer = sealer
         self.ready = ready
-        self.sessions = SessionStore(settings.max_sessions)
-        self.pending = PendingLogins(
+        self.logins = LoginLimiter(
             LOGIN_COOKIE_SECONDS,
             settings.max_pending_logins,
             settings.max_pending_logins_per_client,
@@ -263,16 +266,10 @@ class CodecService:
                 if scheme.lower() != "bearer" or not token.strip():
                     raise Refusal(401, "unauthenticated", "bearer token required")
                 return await self.verifier.verify(token.strip()), "bearer"
-            session_id = request.cookies.get(self.cookie_name)
-            stored = self.sessions.token(session_id) if session_id else None
+            stored = self._session_token(request)
             if stored is None:
                 raise Refusal(401, "unauthenticated", "authentication required")
-            try:
-                return await self.verifier.verify(stored), "session"
-            except InvalidTokenError:
-                assert session_id is not None
-                self.sessions.delete(session_id)
-                raise
+            return await self.verifier.verify(stored), "session"
         except InvalidTokenError:
             raise Refusal(401, "invalid_token", "invalid or expired token") from None
         except KeysUnavailableError:
@@ -410,168 +407,6 @@ class CodecService:
             origin=request.headers.get("origin"),
             remote=client.host if client else None,
             **fields,
-        )
-
-    # --- browser login ----------------------------------------------------------------
-
-    def _safe_next(self, candidate: str | None) -> str | None:
-        """Redirect only back to the UI (never an open redirect)."""
-        ui = self.settings.ui_origin
-        if not candidate or not ui:
-            return None
-        ui = ui.rstrip("/")
-        return candidate if candidate == ui or candidate.startswith(ui + "/") else None
-
-    async def _session_principal(self, request: Request) -> Principal | None:
-        session_id = request.cookies.get(self.cookie_name)
-        token = self.sessions.token(session_id) if session_id else None
-        if token is None:
-            return None
-        try:
-            return await self.verifier.verify(token)
-        except (InvalidTokenError, KeysUnavailableError):
-            return None
-
-    def _html(self, content: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(content, status_code=status, headers=pages.SECURITY_HEADERS)
-
-    async def login_form(self, request: Request) -> Response:
-        """``GET /login``: who is signed in, or off to OpenBao's login page (code + PKCE)."""
-        if self.exchange is None:
-            return JSONResponse({"error": "browser login is disabled"}, status_code=404)
-        principal = await self._session_principal(request)
-        if principal is not None:
-            perms = sorted(f"{ns}:{role}" for ns, role in principal.permissions)
-            return self._html(
-                pages.signed_in_page(principal.username, perms, self.settings.ui_origin)
-            )
-        assert self.settings.client_id is not None
-        auth = new_request(
-            self.verifier.issuer, self.settings.client_id, self.settings.callback_url
-        )
-        client = request.client.host if request.client else "unknown"
-        try:
-            binding = self.pending.add(
-                auth,
-                self._safe_next(request.query_params.get("next")),
-                client,
-                request.cookies.get(self.login_cookie_name),
-            )
-        except TooManyLoginsError as full:
-            self._audit(request, "login", outcome="too_many_logins", status=429)
-            text = (
-                f"Too many sign-ins in progress ({full.limit} = {full.maximum}). "
-                f"Please try again in {retry_after(full.retry_after)} seconds."
-            )
-            page = self._html(pages.message_page("Too many sign-ins", text), 429)
-            page.headers["Retry-After"] = retry_after(full.retry_after)
-            return page
-        self._audit(request, "login", outcome="redirected", status=303)
-        response = RedirectResponse(auth.browser_url, status_code=303)
-        response.headers["Cache-Control"] = "no-store"
-        return self._cookie(response, self.login_cookie_name, binding, LOGIN_COOKIE_SECONDS)
-
-    async def callback(self, request: Request) -> Response:
-        """``GET /oidc/callback``: the code from OpenBao -> ID token -> session cookie."""
-        if self.exchange is None:
-            return JSONResponse({"error": "browser login is disabled"}, status_code=404)
-        params = request.query_params
-        taken = self.pending.take(
-            params.get("state", ""), request.cookies.get(self.login_cookie_name)
-        )
-        if taken is None:
-            # Unknown or used state, or another browser's: never exchange such a code.
-            self._audit(request, "callback", outcome="bad_state", status=400)
-            return self._html(pages.message_page("Sign-in failed", "Please sign in again."), 400)
-        auth, next_url = taken
-        if params.get("error"):
-            denied = params["error"] == "access_denied"
-            text = "You have no access to this codec server." if denied else "Sign-in failed."
-            return self._login_failed(
-                request, params["error"][:32], 403 if denied else 401, "Sign-in refused", text
-            )
-        try:
-            token = await self.exchange(auth, params.get("code", ""))
-            principal = await self.verifier.verify(token)
-            if principal.nonce != auth.nonce:
-                raise InvalidTokenError("nonce does not match the request")
-        except (PersonLoginError, InvalidTokenError):
-            return self._login_failed(
-                request, "refused", 401, "Sign-in failed", "Please sign in again."
-            )
-        except (VaultUnavailableError, KeysUnavailableError):
-            return self._login_failed(
-                request, "unavailable", 503, "Sign-in unavailable", "Please try again later."
-            )
-        session_id = self.sessions.create(token, principal.expires_at)
-        self._audit(
-            request,
-            "callback",
-            username=principal.username,
-            subject=principal.subject,
-            outcome="ok",
-            status=303,
-        )
-        response = RedirectResponse(next_url or "/login", status_code=303)
-        max_age = max(0, int(principal.expires_at - time.time()))
-        self._cookie(response, self.cookie_name, session_id, max_age)
-        return self._cookie(response, self.login_cookie_name, None)
-
-    def _login_failed(
-        self, request: Request, outcome: str, status: int, title: str, text: str
-    ) -> Response:
-        """A callback that ends without a session: audited, and the login binding dropped."""
-        self._audit(request, "callback", outcome=outcome, status=status)
-        page = self._html(pages.message_page(title, text), status)
-        return self._cookie(page, self.login_cookie_name, None)
-
-    def _cookie(
-        self, response: Response, name: str, value: str | None, max_age: int = 0
-    ) -> Response:
-        """Set ``name`` to ``value`` on ``response`` (``None``: delete it); returns ``response``.
-
-        Both cookies are host-wide, HTTPS-only where the codec server is, and hidden from
-        scripts. The session cookie is ``SameSite=Strict``; the login binding must be
-        ``Lax``, as it has to come back on the provider's top-level redirect to the callback.
-        """
-        samesite: Literal["lax", "strict"] = "strict" if name == self.cookie_name else "lax"
-        secure = self.settings.secure_cookie
-        if value is None:
-            response.delete_cookie(name, path="/", secure=secure, httponly=True, samesite=samesite)
-        else:
-            response.set_cookie(
-                name,
-                value,
-                max_age=max_age,
-                path="/",
-                secure=secure,
-                httponly=True,
-                samesite=samesite,
-            )
-        return response
-
-    async def logout(self, request: Request) -> Response:
-        """``POST /logout``: end the session and clear the cookie."""
-        if not self._origin_ok(request):
-            return JSONResponse({"error": "origin not allowed"}, status_code=403)
-        session_id = request.cookies.get(self.cookie_name)
-        if session_id:
-            self.sessions.delete(session_id)
-        return self._cookie(RedirectResponse("/login", status_code=303), self.cookie_name, None)
-
-    async def session(self, request: Request) -> Response:
-        """``GET /session``: the signed-in person (for the UI and scripts) or 401."""
-        principal = await self._session_principal(request)
-        if principal is None:
-            return JSONResponse({"error": "not signed in"}, status_code=401)
-        return JSONResponse(
-            {
-                "username": principal.username,
-                "subject": principal.subject,
-                "permissions": sorted(f"{ns}:{role}" for ns, role in principal.permissions),
-                "expires_at": principal.expires_at,
-            },
-            headers={"Cache-Control": "no-store"},
         )
 
 

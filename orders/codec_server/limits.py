@@ -50,6 +50,11 @@ class TokenBucket:
             return 0.0
         return (cost - self.tokens) / self.rate
 
+    def give_back(self, cost: float, now: float) -> None:
+        """Return ``cost`` tokens (never beyond the capacity)."""
+        self._refill(now)
+        self.tokens = min(self.capacity, self.tokens + cost)
+
     def full(self, now: float) -> bool:
         """Whether the bucket is full (forgetting it loses nothing)."""
         self._refill(now)
@@ -96,6 +101,12 @@ class RateLimiter:
         else:
             self._buckets.move_to_end(key)
         return bucket.take(cost, now)
+
+    def give_back(self, key: str, cost: float = 1.0) -> None:
+        """Return ``cost`` tokens to ``key``'s bucket, if it still has one."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.give_back(cost, self._clock())
 
     def _make_room(self, now: float) -> None:
         if len(self._buckets) < self.max_keys:

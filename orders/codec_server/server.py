@@ -2,8 +2,10 @@
 
 Like a worker, it gets its own projected ServiceAccount token (the dev stack's
 TokenProjector, or the kubelet), logs in to Vault with Kubernetes auth and keeps the token
-renewed; its policy allows only ``transit/decrypt/orders-payload``. On SIGTERM it stops
-accepting requests, finishes the ones in flight and revokes its Vault token.
+renewed; its policy allows only ``transit/decrypt/orders-payload`` and the HMAC its cookie
+key is derived from (one request per start: :mod:`orders.codec_server.cookies`). The OIDC
+provider's endpoints come from its discovery document. On SIGTERM it stops accepting
+requests, finishes the ones in flight and revokes its Vault token.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from starlette.applications import Starlette
 from orders import logging as olog
 from orders.codec_server.app import CodecService, create_app
 from orders.codec_server.auth import JwksCache, TokenVerifier
+from orders.codec_server.cookies import derive_sealer
 from orders.codec_server.settings import CodecServerSettings
 from orders.contract import identities
 from orders.observability import metrics
-from orders.oidc import AuthRequest, exchange_code
+from orders.oidc import AuthRequest, Provider, discover, exchange_code
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
 from orders.security.trust import httpx_verify
-from orders.security.vault import VaultSession
+from orders.security.vault import VaultSession, VaultUnavailableError
 from orders.settings import WorkerSettings
 
 log = olog.get(__name__)
@@ -45,6 +48,21 @@ class _Server(uvicorn.Server):
 
 CODEC_SERVER_OUTAGE_WAIT = 2.0
 """Seconds the codec server waits for Vault before answering a decode request with 503."""
+DISCOVERY_ATTEMPTS = 30
+"""Tries (a second apart) to read the provider's discovery document at start."""
+
+
+async def discover_provider(issuer: str, verify: str | bool) -> Provider:
+    """The provider's endpoints, retried while it starts (as the pod would be restarted)."""
+    for attempt in range(DISCOVERY_ATTEMPTS):
+        try:
+            return await discover(issuer, verify=verify)
+        except VaultUnavailableError as exc:
+            if attempt == DISCOVERY_ATTEMPTS - 1:
+                raise
+            log.warning("codec_server.discovery_retry", issuer=issuer, error=str(exc))
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
@@ -63,25 +81,18 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
     # Someone is waiting on a page: an outage answers 503 soon rather than hanging it.
     codec.keys.outage_wait = min(codec.keys.outage_wait, CODEC_SERVER_OUTAGE_WAIT)
     verify = worker.vault_verify
-    keys = JwksCache(
-        settings.resolved_jwks_url(worker.vault_addr),
-        verify=verify,
-        ttl_seconds=settings.jwks_cache_seconds,
-    )
-    verifier = TokenVerifier(
-        keys,
-        settings.resolved_issuer(worker.vault_addr),
-        settings.audience(),
-        settings.leeway_seconds,
-    )
-    token_http = httpx.AsyncClient(verify=httpx_verify(verify), timeout=10)
-    token_url = settings.resolved_token_url(worker.vault_addr)
+    issuer = settings.resolved_issuer(worker.vault_addr)
+    provider = await discover_provider(issuer, verify)
+    keys = JwksCache(provider.jwks_uri, verify=verify, ttl_seconds=settings.jwks_cache_seconds)
+    verifier = TokenVerifier(keys, issuer, settings.audience(), settings.leeway_seconds)
 
     async def exchange(request: AuthRequest, code: str) -> str:
-        return await exchange_code(token_http, request, code, token_url)
+        return await exchange_code(provider, request, code, verify=verify)
 
     started = asyncio.Event()
-    service = CodecService(settings, codec, verifier, exchange=exchange, ready=started.is_set)
+    service = CodecService(
+        settings, codec, verifier, exchange=exchange, provider=provider, ready=started.is_set
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -92,6 +103,8 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
             background.append(asyncio.create_task(projector.run(stop)))
         await session.start()
         background.append(asyncio.create_task(session.run(stop)))
+        # Every replica derives the same cookie key: one OpenBao request, now, not per cookie.
+        service.sealer = await derive_sealer(codec.transit.hmac)
         started.set()
         log.info(
             "codec_server.started",
@@ -109,7 +122,6 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
                     await asyncio.wait_for(task, timeout=5)
             await codec.transit.aclose()
             await keys.aclose()
-            await token_http.aclose()
             await session.close()
             log.info("codec_server.stopped")
 

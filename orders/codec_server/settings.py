@@ -60,11 +60,8 @@ class CodecServerSettings(BaseSettings):
     """This server's OIDC client id at OpenBao (generated there): the tokens' audience."""
     issuer: str | None = None
     """Required ``iss`` (default: OpenBao's ``orders`` provider at ``ORDERS_VAULT_ADDR``).
-    Browsers are sent to the authorization endpoint derived from it."""
-    jwks_url: str | None = None
-    """Where the provider's public keys are fetched (default: at ``ORDERS_VAULT_ADDR``)."""
-    token_url: str | None = None
-    """Where codes are exchanged (default: at ``ORDERS_VAULT_ADDR``)."""
+    Every endpoint (authorization, token, keys) comes from its discovery document,
+    ``<issuer>/.well-known/openid-configuration``."""
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     """Largest request body (413 beyond it)."""
     max_payloads_per_request: int = Field(default=DEFAULT_MAX_PAYLOADS, ge=1)
@@ -89,7 +86,6 @@ class CodecServerSettings(BaseSettings):
     """``Secure`` cookie attribute; default: see :attr:`secure_cookie`."""
     leeway_seconds: float = Field(default=2.0, ge=0, le=300)
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
-    max_sessions: int = Field(default=10_000, ge=1)
     tls_cert: Path | None = None
     """Server certificate chain (PEM); with :attr:`tls_key`, the server speaks only HTTPS."""
     tls_key: Path | None = None
@@ -141,11 +137,3 @@ class CodecServerSettings(BaseSettings):
     def resolved_issuer(self, vault_addr: str) -> str:
         """The issuer to require."""
         return self.issuer or vault_people.issuer_for(vault_addr)
-
-    def resolved_jwks_url(self, vault_addr: str) -> str:
-        """The JWKS URL to fetch."""
-        return self.jwks_url or vault_people.jwks_url_for(vault_people.issuer_for(vault_addr))
-
-    def resolved_token_url(self, vault_addr: str) -> str:
-        """The token endpoint to call."""
-        return self.token_url or vault_people.token_url_for(vault_people.issuer_for(vault_addr))

@@ -22,6 +22,9 @@ from orders.contract.identities import (
 TRANSIT_MOUNT: Final = "transit"
 PAYLOAD_KEY: Final = "orders-payload"
 """Transit key (aes256-gcm96) wrapping the data keys that encrypt every Temporal payload."""
+CODEC_COOKIE_KEY: Final = "orders-codec-cookie"
+"""Transit key the codec server's cookie key is derived from (``transit/hmac``): every
+replica derives the same key, no other identity can, and nothing needs to be shared."""
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,16 @@ def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
     """Transit operations ``identity`` may perform, per key (what its policy must grant).
 
     Workers and the client encrypt and decrypt payloads (data keys); the codec server only
-    decrypts; the client seals need-to-know fields (creates field data keys, cannot unwrap
-    them); each field's consumer alone may unwrap, i.e. unseal. The migrate identity
-    touches no payload at all.
+    decrypts, and derives its cookie key (HMAC with a key of its own); the client seals
+    need-to-know fields (creates field data keys, cannot unwrap them); each field's
+    consumer alone may unwrap, i.e. unseal. The migrate identity touches no payload at all.
     """
     rights: dict[str, frozenset[str]] = {}
     if identity.is_worker or identity.kind is Kind.CLIENT:
         rights[PAYLOAD_KEY] = frozenset({"datakey", "decrypt"})
     elif identity.kind is Kind.CODEC:
         rights[PAYLOAD_KEY] = frozenset({"decrypt"})
+        rights[CODEC_COOKIE_KEY] = frozenset({"hmac"})
     for sealed in SEALED_FIELDS:
         if identity.kind is Kind.CLIENT:
             rights[sealed.key] = frozenset({"datakey"})

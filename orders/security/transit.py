@@ -190,6 +190,12 @@ class TransitClient:
             body["context"] = _b64(context)
         return base64.b64decode((await self._post(f"decrypt/{key}", body))["plaintext"])
 
+    async def hmac(self, key: str, data: bytes) -> str:
+        """HMAC-SHA256 of ``data`` with the latest version of ``key`` (``vault:v<N>:<b64>``)."""
+        body = {"input": _b64(data), "algorithm": "sha2-256"}
+        mac: str = (await self._post(f"hmac/{key}", body))["hmac"]
+        return mac
+
     async def encrypt(self, key: str, plaintext: bytes, context: bytes | None = None) -> str:
         """Encrypt with ``key`` (``context`` for derived keys); returns ``vault:vN:…``."""
         body: dict[str, Any] = {"plaintext": _b64(plaintext)}

@@ -236,12 +236,18 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
 def transit_keys() -> dict[str, dict[str, Any]]:
     """Transit keys and their creation parameters (creating an existing key is a no-op).
 
-    Every key only wraps data keys (envelope encryption); binding to a workflow or an order
-    happens in the AEAD associated data. No key is exportable, and none may be deleted.
+    Every key but one only wraps data keys (envelope encryption); binding to a workflow or
+    an order happens in the AEAD associated data. The codec server's cookie key is only
+    used for HMAC (its cookie-sealing key is derived from it). No key is exportable, and
+    none may be deleted.
     """
     return {
         key: {"type": "aes256-gcm96"}
-        for key in (transit_names.PAYLOAD_KEY, *(s.key for s in transit_names.SEALED_FIELDS))
+        for key in (
+            transit_names.PAYLOAD_KEY,
+            transit_names.CODEC_COOKIE_KEY,
+            *(s.key for s in transit_names.SEALED_FIELDS),
+        )
     }
 
 

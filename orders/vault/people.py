@@ -172,16 +172,6 @@ def jwks_url_for(issuer: str) -> str:
     return f"{issuer}/.well-known/keys"
 
 
-def token_url_for(issuer: str) -> str:
-    """The provider's token endpoint."""
-    return f"{issuer}/token"
-
-
-def authorize_url_for(issuer: str) -> str:
-    """The browser's authorization endpoint: OpenBao's UI route (it shows the login page)."""
-    return issuer.replace("/v1/", "/ui/vault/", 1) + "/authorize"
-
-
 def authorize_api_for(issuer: str) -> str:
     """The API the UI calls with the person's Vault token once they are logged in."""
     return f"{issuer}/authorize"

@@ -60,6 +60,7 @@ TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
     "decrypt": ("transit/decrypt/{}", "update"),
     "encrypt": ("transit/encrypt/{}", "update"),
     "read-key": ("transit/keys/{}", "read"),
+    "hmac": ("transit/hmac/{}", "update"),
 }
 """Transit operation (``transit_names.transit_rights``) -> (path, capability)."""
 

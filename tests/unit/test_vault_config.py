@@ -21,6 +21,7 @@ TRANSIT_PATHS = {
     "decrypt": ("transit/decrypt/{}", '"update"'),
     "encrypt": ("transit/encrypt/{}", '"update"'),
     "read-key": ("transit/keys/{}", '"read"'),
+    "hmac": ("transit/hmac/{}", '"update"'),
 }
 TOKEN_SELF = {
     ("auth/token/lookup-self", '"read"'),

@@ -22,6 +22,10 @@ path "database/*" {
 path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
+# Its cookie key, derived once per process start (orders.codec_server.cookies).
+path "transit/hmac/orders-codec-cookie" {
+  capabilities = ["update"]
+}
 
 # Vault PKI: a short-lived client certificate for this identity only (CN = codec-server).
 path "pki_int/issue/codec-server" {

@@ -1,12 +1,11 @@
 """Codec server limits: token buckets, logins in progress, and the answers at the edge.
 
-Buckets and pending logins run on a hand-driven clock; the HTTP answers (413, 429 with
+Buckets and login bounds run on a hand-driven clock; the HTTP answers (413, 429 with
 ``Retry-After``, a JSON body naming the limit) come from the app in process.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import httpx
@@ -15,9 +14,8 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from orders.codec_server.app import create_app
-from orders.codec_server.auth import PendingLogins, TooManyLoginsError
 from orders.codec_server.limits import RateLimiter, TokenBucket, retry_after
-from orders.oidc import AuthRequest, new_request
+from orders.codec_server.logins import LoginLimiter, TooManyLoginsError
 from tests.unit.codec_server.test_app import (
     SELF,
     ReversingCodec,
@@ -94,76 +92,54 @@ def test_retry_after_is_whole_seconds_at_least_one() -> None:
 # --- logins in progress ---------------------------------------------------------------
 
 
-REQUESTS: dict[int, AuthRequest] = {}
-
-
-def request(i: int) -> AuthRequest:
-    """The i-th authorization request (state ``state-<i>``), the same object every time."""
-    if i not in REQUESTS:
-        made = new_request("https://idp.test", "client", f"{SELF}/oidc/callback")
-        REQUESTS[i] = dataclasses.replace(made, state=f"state-{i}")
-    return REQUESTS[i]
-
-
-def test_a_flood_from_one_client_never_evicts_another_clients_login() -> None:
+def test_a_flood_from_one_client_never_takes_another_clients_room() -> None:
     clock = Clock()
-    pending = PendingLogins(ttl_seconds=600, max_pending=100, max_per_client=5, clock=clock)
-    victim = pending.add(request(0), "/next", "10.0.0.2")
-    added = 0
-    for i in range(1, 1000):
+    logins = LoginLimiter(ttl_seconds=600, max_pending=100, max_per_client=5, clock=clock)
+    refused = 0
+    for _ in range(1000):
         try:
-            pending.add(request(i), None, "10.0.0.1")
-            added += 1
-        except TooManyLoginsError:
-            pass
-    with pytest.raises(TooManyLoginsError) as full:
-        pending.add(request(1000), None, "10.0.0.1")
-    assert full.value.limit == "max_pending_logins_per_client"
-    assert full.value.maximum == 5
-    assert full.value.retry_after == pytest.approx(600)
-    refused = 999 - added
-    assert refused == 1000 - 1 - 5
-    assert pending.for_client("10.0.0.1") == 5
-    assert pending.take("state-0", victim) == (request(0), "/next")
+            logins.start("10.0.0.1")
+        except TooManyLoginsError as full:
+            refused += 1
+            last = full
+    assert refused == 1000 - 5
+    assert last.limit == "max_pending_logins_per_client"
+    assert last.maximum == 5
+    assert last.retry_after == pytest.approx(600 / 5)  # when its next share comes back
+    logins.start("10.0.0.2")  # another address still has its whole share
 
 
-def test_the_total_bound_refuses_rather_than_evicts() -> None:
+def test_the_total_bound_refuses_everyone_alike() -> None:
     clock = Clock()
-    pending = PendingLogins(ttl_seconds=60, max_pending=3, max_per_client=3, clock=clock)
-    bindings = [pending.add(request(i), None, f"10.0.0.{i}") for i in range(3)]
+    logins = LoginLimiter(ttl_seconds=60, max_pending=3, max_per_client=3, clock=clock)
+    for i in range(3):
+        logins.start(f"10.0.0.{i}")
     with pytest.raises(TooManyLoginsError) as full:
-        pending.add(request(9), None, "10.0.0.9")
+        logins.start("10.0.0.9")
     assert full.value.limit == "max_pending_logins"
-    assert all(pending.take(f"state-{i}", b) is not None for i, b in enumerate(bindings))
+    clock.now += 60 / 3
+    logins.start("10.0.0.9")
 
 
-def test_expired_logins_free_their_clients_room() -> None:
+def test_shares_come_back_with_time_and_when_logins_end_once() -> None:
     clock = Clock()
-    pending = PendingLogins(ttl_seconds=60, max_pending=10, max_per_client=2, clock=clock)
-    first = pending.add(request(0), None, "10.0.0.1")
-    clock.now += 30
-    pending.add(request(1), None, "10.0.0.1")
-    with pytest.raises(TooManyLoginsError) as full:
-        pending.add(request(2), None, "10.0.0.1")
-    assert full.value.retry_after == pytest.approx(30)  # when the oldest one expires
-    clock.now += 31
-    pending.add(request(2), None, "10.0.0.1")
-    assert pending.take("state-0", first) is None  # expired
-    assert len(pending) == 2
-
-
-def test_a_browser_starting_again_replaces_its_own_login() -> None:
-    clock = Clock()
-    pending = PendingLogins(ttl_seconds=60, max_pending=10, max_per_client=2, clock=clock)
-    binding = pending.add(request(0), None, "10.0.0.1")
-    for i in range(1, 10):
-        binding = pending.add(request(i), None, "10.0.0.1", previous_binding=binding)
-    assert pending.for_client("10.0.0.1") == 1
-    assert pending.take("state-9", binding) is not None
-    # Another client presenting someone's binding cannot cancel their login.
-    theirs = pending.add(request(20), None, "10.0.0.1")
-    pending.add(request(21), None, "10.0.0.3", previous_binding=theirs)
-    assert pending.take("state-20", theirs) is not None
+    logins = LoginLimiter(ttl_seconds=60, max_pending=10, max_per_client=2, clock=clock)
+    logins.start("10.0.0.1")
+    logins.start("10.0.0.1")
+    with pytest.raises(TooManyLoginsError):
+        logins.start("10.0.0.1")
+    assert logins.end("state-0", "10.0.0.1", "10.0.0.1")  # the callback of one of them
+    logins.start("10.0.0.1")
+    # The same state again (a replayed redirect) ends nothing and gives nothing back.
+    assert not logins.end("state-0", "10.0.0.1", "10.0.0.1")
+    with pytest.raises(TooManyLoginsError):
+        logins.start("10.0.0.1")
+    # Ended by another address: the login ends, but the starter's share does not return.
+    assert logins.end("state-1", "10.0.0.3", "10.0.0.1")
+    with pytest.raises(TooManyLoginsError):
+        logins.start("10.0.0.1")
+    clock.now += 30  # a share refills every ttl / max_per_client seconds
+    logins.start("10.0.0.1")
 
 
 # --- over HTTP ------------------------------------------------------------------------
@@ -250,7 +226,7 @@ async def test_a_login_flood_gets_429_and_leaves_other_logins_alone(
         resp = await flood.get("/login")
     assert statuses.count(303) == 2
     assert statuses.count(429) == 18
-    assert resp.headers["retry-after"] == "600"
+    assert resp.headers["retry-after"] == "300"  # 600 s per login / 2 per client
     assert "max_pending_logins_per_client" in resp.text
     async with client_for(app, "10.0.0.2") as victim:
         ok = await victim.get(

@@ -66,14 +66,11 @@ def test_scope_templates_are_json_with_username_and_permissions() -> None:
     assert vault_people.REQUESTED_SCOPES[0] == "openid"
 
 
-def test_issuer_and_endpoints_derive_from_one_base() -> None:
+def test_issuer_and_jwks_derive_from_one_base() -> None:
+    """The issuer (and, for Temporal's static config, the JWKS); clients use discovery."""
     issuer = vault_people.issuer_for("http://127.0.0.1:8200/")
     assert issuer == "http://127.0.0.1:8200/v1/identity/oidc/provider/orders"
     assert vault_people.jwks_url_for(issuer) == issuer + "/.well-known/keys"
-    assert vault_people.token_url_for(issuer) == issuer + "/token"
-    assert vault_people.authorize_url_for(issuer) == (
-        "http://127.0.0.1:8200/ui/vault/identity/oidc/provider/orders/authorize"
-    )
 
 
 def test_approvers_group_policy_signs_with_the_members_own_key_only() -> None:
