@@ -97,7 +97,7 @@ fmt: venv
 ## `make test` replays every set). Needs only the venv. HISTORIES_RELEASE=v2 records a new set.
 HISTORIES_RELEASE ?=
 histories: venv
-	$(PY) -m tests.unit.workflows.record_histories $(if $(HISTORIES_RELEASE),--release $(HISTORIES_RELEASE))
+	$(PY) -m tests.support.record_histories $(if $(HISTORIES_RELEASE),--release $(HISTORIES_RELEASE))
 
 ## make bench: plain vs hardened, same workload, one run (not part of `make test`).
 BENCH_ARGS ?=

@@ -17,7 +17,7 @@ from orders import client as orders_client
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome, Step
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

@@ -30,8 +30,15 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from orders.vault import approvers as vault_approvers
 from orders.vault.people import PersonLoginError
-from tests.approval_cases import Signer, Target, rejection_cases, send_signal, send_update, signed
-from tests.integration.support import admin_pg, eventually, person_client, vault
+from tests.support.approvals import (
+    Signer,
+    Target,
+    rejection_cases,
+    send_signal,
+    send_update,
+    signed,
+)
+from tests.support.stack import admin_pg, eventually, person_client, vault
 from tests.unit.workflows.test_approval_workflow import fuzz_values
 from workflows.order import NO_APPROVAL, STATUS_QUERY
 

@@ -22,8 +22,6 @@ from orders.contract import approval_policy, identities, transit_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome, Step
 from orders.vault.people import PersonLoginError
-from tests.approval_cases import Target, send_update, signed
-from tests.integration.support import login_as, vault
 from tests.integration.workflows.test_approvals import (
     awaiting,
     failed_tasks,
@@ -32,6 +30,8 @@ from tests.integration.workflows.test_approvals import (
     signer,
     status_of,
 )
+from tests.support.approvals import Target, send_update, signed
+from tests.support.stack import login_as, vault
 
 pytestmark = pytest.mark.integration
 

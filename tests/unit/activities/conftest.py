@@ -8,9 +8,9 @@ import pytest
 
 from orders.contract import identities
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import Engines, Unsealers
-from tests.unit.db.pg_cluster import OrdersDb, orders_db, pg_cluster
-from tests.unit.security.openbao_dev import Transits, dev_vault, transits
+from tests.support.activities import Engines, Unsealers
+from tests.support.openbao import Transits, dev_vault, transits
+from tests.support.postgres import OrdersDb, orders_db, pg_cluster
 
 __all__ = ["dev_vault", "engines", "orders_db", "pg_cluster", "sealer", "transits", "unsealers"]
 

@@ -18,7 +18,7 @@ from activities.validate import ValidateOrder
 from orders.contract import identities
 from orders.models import BusinessError, OrderRef, SealedOrder
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import (
+from tests.support.activities import (
     ADDRESS,
     EMAIL,
     Engines,
@@ -28,7 +28,7 @@ from tests.unit.activities.helpers import (
     new_sku,
     run,
 )
-from tests.unit.db.pg_cluster import OrdersDb
+from tests.support.postgres import OrdersDb
 
 FULFILL, NOTIFY = identities.ORDER_FULFILL, identities.ORDER_NOTIFY
 

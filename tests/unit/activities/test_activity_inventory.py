@@ -12,7 +12,7 @@ from activities.validate import ValidateOrder
 from orders.contract import identities
 from orders.models import BusinessError, OrderRef, OrderRequest, ReserveRequest
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import (
+from tests.support.activities import (
     DEFAULT_RUN,
     Engines,
     count,
@@ -22,7 +22,7 @@ from tests.unit.activities.helpers import (
     run_as,
     stock,
 )
-from tests.unit.db.pg_cluster import OrdersDb, fetch
+from tests.support.postgres import OrdersDb, fetch
 
 
 async def _recorded(engines: Engines, sealer: Sealer, order: OrderRequest) -> ReserveRequest:

@@ -25,7 +25,7 @@ from orders.contract import identities
 from orders.models import BusinessError, OrderRef, PaymentRequest
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.vault import VaultUnavailableError
-from tests.unit.activities.helpers import (
+from tests.support.activities import (
     DEFAULT_RUN,
     REFERENCE,
     Engines,
@@ -36,8 +36,8 @@ from tests.unit.activities.helpers import (
     run,
     run_as,
 )
-from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
-from tests.unit.security.openbao_dev import unreachable_transit
+from tests.support.openbao import unreachable_transit
+from tests.support.postgres import OrdersDb, execute, fetch
 
 PAYMENT = identities.ORDER_PROCESS_PAYMENT
 

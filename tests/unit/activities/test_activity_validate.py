@@ -16,7 +16,7 @@ from activities.validate import ValidateOrder
 from orders.contract import identities
 from orders.models import BusinessError
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import (
+from tests.support.activities import (
     ADDRESS,
     DEFAULT_RUN,
     EMAIL,
@@ -27,7 +27,7 @@ from tests.unit.activities.helpers import (
     run,
     run_as,
 )
-from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
+from tests.support.postgres import OrdersDb, execute, fetch
 
 
 async def test_records_the_order_priced_from_the_catalogue(

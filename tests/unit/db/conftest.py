@@ -1,5 +1,5 @@
 """Fixtures for database tests: a throwaway Postgres, bootstrapped and migrated."""
 
-from tests.unit.db.pg_cluster import orders_db, pg_cluster
+from tests.support.postgres import orders_db, pg_cluster
 
 __all__ = ["orders_db", "pg_cluster"]

@@ -9,7 +9,7 @@ import pytest
 
 from orders.contract import identities
 from orders.db.bootstrap import CLOSED_DATABASES, bootstrap, scram_sha256_verifier
-from tests.unit.db.pg_cluster import VAULT_ADMIN_PASSWORD, OrdersDb, execute, fetch
+from tests.support.postgres import VAULT_ADMIN_PASSWORD, OrdersDb, execute, fetch
 
 GROUPS = [i.db_group for i in identities.db_identities()]
 

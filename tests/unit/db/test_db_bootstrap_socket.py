@@ -17,8 +17,8 @@ from pathlib import Path
 import asyncpg
 
 from orders.contract import identities
-from tests.support_wait import wait_for
-from tests.unit.db.pg_cluster import OrdersDb
+from tests.support.postgres import OrdersDb
+from tests.support.wait import wait_for
 
 
 def _secret(path: Path, value: str) -> Path:

@@ -18,7 +18,7 @@ from orders.contract import identities
 from orders.contract.identities import Privilege
 from orders.db.migrate import async_url, head_revision, upgrade_async
 from orders.db.schema import metadata
-from tests.unit.db.pg_cluster import OrdersDb, fetch
+from tests.support.postgres import OrdersDb, fetch
 
 SCHEMA = identities.DB_SCHEMA
 MIGRATE_GROUP = identities.ORDER_MIGRATE.db_group

@@ -18,7 +18,7 @@ import pytest
 from orders import evidence
 from orders.contract import identities
 from orders.db.bootstrap import bootstrap
-from tests.unit.db.pg_cluster import VAULT_ADMIN_PASSWORD, OrdersDb, fetch
+from tests.support.postgres import VAULT_ADMIN_PASSWORD, OrdersDb, fetch
 from tests.unit.db.test_migration_grants import _migration
 
 ROLE = identities.DB_EVIDENCE_ROLE

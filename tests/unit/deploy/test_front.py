@@ -31,7 +31,7 @@ from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, front, k8s_base, render, tls
 from orders.vault import pki as vault_pki
 from orders.vault import tokens as vault_tokens
-from tests.support_deploy import compose_mounts
+from tests.support.deploy import compose_mounts
 from tests.unit.deploy.test_compose import COMPOSE
 
 Need = Callable[[bool, str], None]

@@ -33,7 +33,7 @@ from orders.security.codec import (
     inflate,
 )
 from orders.security.transit import TransitInvalidError
-from tests.unit.security.openbao_dev import Transits, dev_vault, transits
+from tests.support.openbao import Transits, dev_vault, transits
 
 __all__ = ["dev_vault", "transits"]
 

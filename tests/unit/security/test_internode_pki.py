@@ -19,7 +19,7 @@ from orders.contract import identities, pki_names
 from orders.security import certs
 from orders.vault import pki as vault_pki
 from orders.vault.policy import read_shipped
-from tests.unit.security.openbao_dev import DevVault, dev_vault
+from tests.support.openbao import DevVault, dev_vault
 
 __all__ = ["dev_vault"]
 

@@ -16,7 +16,7 @@ from orders.contract import identities, transit_names
 from orders.security.keyring import KeyRing
 from orders.security.transit import DataKey, TransitClient, TransitDeniedError
 from orders.security.vault import VaultUnavailableError
-from tests.unit.security.openbao_dev import DevVault, dev_vault, unreachable_transit
+from tests.support.openbao import DevVault, dev_vault, unreachable_transit
 
 __all__ = ["dev_vault"]
 

@@ -29,7 +29,7 @@ from orders.security.sealing import (
 )
 from orders.security.transit import TransitDeniedError, TransitInvalidError
 from orders.security.vault import VaultUnavailableError
-from tests.unit.security.openbao_dev import (
+from tests.support.openbao import (
     DevVault,
     Transits,
     dev_vault,

@@ -27,7 +27,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from orders.contract import identities
 from orders.db.engine import pool_capacity, pool_options
 from orders.settings import WorkerSettings
-from tests.unit.db.pg_cluster import PgCluster, pg_cluster
+from tests.support.postgres import PgCluster, pg_cluster
 from workers.build import DEFAULT_ACTIVITY_SLOTS, activity_slots
 
 __all__ = ["pg_cluster"]  # fixture, imported so pytest finds it here

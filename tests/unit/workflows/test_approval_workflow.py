@@ -20,16 +20,17 @@ from temporalio.worker import Replayer
 from orders.approvals import Decision, RejectReason
 from orders.contract import identities
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
-from tests.approval_cases import (
+from tests.support.approvals import (
     Target,
     rejection_cases,
     send_signal,
     send_update,
     signed,
 )
-from tests.support_wait import wait_for
-from tests.unit.security.openbao_dev import dev_vault, transits
-from tests.unit.workflows.shop import NAMESPACE, PAY, RELEASE, Harness, new_order
+from tests.support.golden import NAMESPACE
+from tests.support.openbao import dev_vault, transits
+from tests.support.shop import PAY, RELEASE, Harness, new_order
+from tests.support.wait import wait_for
 from tests.unit.workflows.test_order_workflow import harness
 from workflows import OrderWorkflow
 from workflows.order import APPROVAL_STEP, NO_APPROVAL, STATUS_QUERY

@@ -27,13 +27,12 @@ from temporalio.worker import Replayer
 from orders.contract import approval_policy, identities
 from orders.models import BusinessError, OrderStatus, Outcome, Step
 from orders.security.sealing import Sealer, Unsealer
-from tests.support_wait import wait_for
-from tests.unit.security.openbao_dev import Transits, dev_vault, transits
-from tests.unit.workflows.shop import (
+from tests.support.golden import NAMESPACE
+from tests.support.openbao import Transits, dev_vault, transits
+from tests.support.shop import (
     EMAIL,
     FULFILL,
     HAPPY_STEPS,
-    NAMESPACE,
     NOTIFY,
     PAY,
     REFUND,
@@ -47,6 +46,7 @@ from tests.unit.workflows.shop import (
     new_order,
     running_shop,
 )
+from tests.support.wait import wait_for
 from workflows import OrderWorkflow
 from workflows.order import (
     NOTIFY_FAILED,

@@ -1,9 +1,9 @@
 """The committed golden histories: where they are and how to read one.
 
-``histories/<release>/`` holds one JSON history per path of the saga and a
-``manifest.json`` with each one's workflow id (a replay must be given it) and outcome;
-``record_histories.py`` writes them (``make histories``). Every release's set stays and is
-replayed against the current workflow code.
+``tests/unit/workflows/histories/<release>/`` (beside the replay tests) holds one JSON
+history per path of the saga and a ``manifest.json`` with each one's workflow id (a replay
+must be given it) and outcome; ``record_histories.py`` writes them (``make histories``).
+Every release's set stays and is replayed against the current workflow code.
 """
 
 from __future__ import annotations
@@ -16,8 +16,23 @@ from typing import Final
 
 from temporalio.client import WorkflowHistory
 
-HISTORIES: Final = Path(__file__).parent / "histories"
+HISTORIES: Final = Path(__file__).resolve().parents[1] / "unit" / "workflows" / "histories"
 MANIFEST: Final = "manifest.json"
+NAMESPACE: Final = "orders-unit"
+"""The Temporal namespace the workflow tests and the recordings run in (a replay needs it)."""
+RELEASE: Final = "v2"
+"""The release whose set ``make histories`` records (bump it when a release is cut)."""
+PATHS: Final = (
+    "completed",
+    "out_of_stock",
+    "declined",
+    "refund_undeliverable",
+    "approval_accepted",
+    "approval_rejected",
+    "approval_expired",
+    "worker_restarted",
+)
+"""Every path a release's set holds (``test_golden_histories`` checks the current one)."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Record the golden histories of OrderWorkflow: one per path the saga has (``make histories``).
 
-Usage: ``python -m tests.unit.workflows.record_histories [--release v1]``. It writes
-``histories/<release>/<path>.json`` and ``histories/<release>/manifest.json`` (workflow id
-and outcome of each, since a replay must be given the workflow id) and touches no other
-release's directory: a release's set, once a newer release is recorded, is kept as it is and
+Usage: ``python -m tests.support.record_histories [--release v1]``. It writes
+``<path>.json`` and ``manifest.json`` (workflow id and outcome of each, since a replay must
+be given the workflow id) into ``tests/unit/workflows/histories/<release>/`` and touches no
+other release's directory: a release's set, once a newer release is recorded, is kept as it is and
 keeps being replayed by ``test_golden_histories.py``.
 
 Why histories decoded, with synthetic data (and not the dev stack's encoded histories):
@@ -15,7 +15,7 @@ Why histories decoded, with synthetic data (and not the dev stack's encoded hist
   not exercise (a worker decodes before the workflow code runs).
 * So the recorder runs the workflow as the unit tests do (``shop.py``): a local dev server
   from the venv's ``temporal`` binary, the pydantic data converter without a codec, the
-  stand-in activities, and :class:`~tests.unit.workflows.shop.SyntheticSeals`: sealed fields
+  stand-in activities, and :class:`~tests.support.shop.SyntheticSeals`: sealed fields
   are opaque ``sealed:v1.synthetic.*`` tokens, so no plaintext (and no PII: every value is
   made up) is in a committed file.
 * Approvers' keys are Ed25519 keys derived from a fixed seed (:func:`approver_keys`); the
@@ -51,10 +51,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from orders.approvals import Decision, SignedApproval
 from orders.contract import approval_policy
 from orders.models import ApprovalPolicy, OrderStatus, Outcome, Step
-from tests.approval_cases import Target, send_signal, send_update, signed
-from tests.support_wait import wait_for
-from tests.unit.workflows.shop import (
-    NAMESPACE,
+from tests.support.approvals import Target, send_signal, send_update, signed
+from tests.support.golden import HISTORIES, MANIFEST, NAMESPACE, PATHS, RELEASE
+from tests.support.shop import (
     ApproverKeys,
     FakeShop,
     Harness,
@@ -63,12 +62,9 @@ from tests.unit.workflows.shop import (
     running_shop,
     workflow_worker,
 )
+from tests.support.wait import wait_for
 from workflows.order import NO_APPROVAL, STATUS_QUERY
 
-RELEASE: Final = "v2"
-"""The release whose set ``make histories`` records (bump it when a release is cut)."""
-HISTORIES: Final = Path(__file__).parent / "histories"
-MANIFEST: Final = "manifest.json"
 CUSTOMER: Final = "cust-golden"
 WORKFLOW_WORKER: Final = "order-workflow@golden"
 WORKFLOW_WORKERS: Final = ("order-workflow@golden-a", "order-workflow@golden-b")
@@ -247,19 +243,6 @@ class Recorder:
         # With this worker stopped: the restart path runs its own two, neither shares a cache.
         await self.worker_restarted()
         return self.recordings
-
-
-PATHS: Final = (
-    "completed",
-    "out_of_stock",
-    "declined",
-    "refund_undeliverable",
-    "approval_accepted",
-    "approval_rejected",
-    "approval_expired",
-    "worker_restarted",
-)
-"""Every path a release's set holds (``test_golden_histories`` checks the current one)."""
 
 
 async def record(release: str) -> Path:

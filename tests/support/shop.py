@@ -57,11 +57,11 @@ from orders.models import (
     ValidatedOrder,
 )
 from orders.security.sealing import SEALED_PREFIX, Sealer, Unsealer
-from tests.support_front import placed_by
+from tests.support.front import placed_by
+from tests.support.golden import NAMESPACE
 from workflows import OrderWorkflow
 
 TEMPORAL: Final = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
-NAMESPACE: Final = "orders-unit"
 PRICES: Final = {"SKU-WIDGET": 1250, "SKU-PHONE": 49900, "SKU-LAPTOP": 149900, "SKU-SOLDOUT": 2500}
 EMAIL: Final = "ann@example.org"
 ADDRESS: Final = "12 Quay Street, Dublin"

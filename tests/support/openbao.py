@@ -2,7 +2,7 @@
 
 Shared by the unit tests that seal or unseal (security, activities, workflows; each
 conftest or module imports the fixtures from here). The server starts once per session
-however many of them use it (reference-counted, like ``tests/unit/db/pg_cluster.py``).
+however many of them use it (reference-counted, like ``tests/support/postgres.py``).
 
 Nothing is simulated: the keys come from ``orders.vault.config.transit_keys()``, the
 policies are the literal ``vault/policies/*.hcl`` files, and each identity's token carries
@@ -35,7 +35,7 @@ from orders.contract.identities import Identity
 from orders.security.transit import TransitClient
 from orders.vault import config as vault_config
 from orders.vault import policy as vault_policy
-from tests.support_shared import SharedServer
+from tests.support.shared_server import SharedServer
 
 START_TIMEOUT = 20.0
 """Seconds to wait for the dev server to answer (it usually takes about one)."""

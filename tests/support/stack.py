@@ -30,7 +30,7 @@ from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
 from orders.security.sealing import Unsealer
 from orders.security.vault import VaultSession
-from tests.support_wait import wait_for as eventually
+from tests.support.wait import wait_for as eventually
 
 A = TypeVar("A")
 T = TypeVar("T")

@@ -13,8 +13,8 @@ from temporalio.testing import ActivityEnvironment
 from orders.contract.identities import Identity
 from orders.models import OrderItem, OrderRef, OrderRequest
 from orders.security.sealing import Sealer, Unsealer
-from tests.unit.db.pg_cluster import OrdersDb, execute, fetch
-from tests.unit.security.openbao_dev import Transits
+from tests.support.openbao import Transits
+from tests.support.postgres import OrdersDb, execute, fetch
 
 A = TypeVar("A")
 T = TypeVar("T")

