@@ -43,8 +43,8 @@ from orders.models import Outcome
 from orders.scaffold import parse_tables
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.verify.pg import allowed, probes
-from tests.integration.conftest import TEST_HOME
 from tests.support import stack as support
+from tests.support.stack import TEST_HOME
 
 pytestmark = pytest.mark.integration
 

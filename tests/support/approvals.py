@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from orders.approvals import ApprovalMessage, RejectReason, SignedApproval, canonical_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orders.approvals import (
+    ApprovalMessage,
+    RejectReason,
+    SignedApproval,
+    canonical_bytes,
+)
 from orders.verify.approvals import OrderRef as Target
 from orders.verify.approvals import Signer, nonce, send_signal, send_update, signed
 
@@ -83,3 +92,54 @@ async def rejection_cases(
 
 def _for(target: Target, approver: str) -> ApprovalMessage:
     return target.message(approver)
+
+
+def fuzz_values(count: int = 80) -> list[Any]:
+    """Values drawn by hypothesis (sent afterwards: the workflow client is async)."""
+    values: list[Any] = []
+
+    @settings(max_examples=count, deadline=None, database=None)
+    @given(value=HOSTILE)
+    def collect(value: Any) -> None:
+        values.append(value)
+
+    collect()
+    return values
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=12,
+)
+
+APPROVAL_KEYS = ("message", "signature")
+
+MESSAGE_KEYS = (
+    "version",
+    "namespace",
+    "workflow_id",
+    "order_id",
+    "amount_cents",
+    "currency",
+    "decision",
+    "approver",
+    "nonce",
+    "issued_at",
+    "expires_at",
+)
+
+SHAPED = st.fixed_dictionaries(
+    {
+        "message": st.fixed_dictionaries({k: JSONISH for k in MESSAGE_KEYS}),
+        "signature": st.one_of(st.text(max_size=120), JSONISH),
+    }
+)
+
+HOSTILE = st.one_of(JSONISH, SHAPED, st.binary(max_size=64).map(lambda b: b.hex()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orders.deploy import render
+
 
 def compose_mounts(service: dict[str, Any]) -> dict[str, str]:
     """target -> source of a compose service's volumes (short or long syntax)."""
@@ -15,3 +17,8 @@ def compose_mounts(service: dict[str, Any]) -> dict[str, str]:
         else:
             out[m["target"]] = m["source"]
     return out
+
+
+COMPOSE: dict[str, Any] = render.load_compose()
+
+SERVICES: dict[str, Any] = COMPOSE["services"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -19,12 +22,14 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from orders import client as orders_client
+from orders import evidence
 from orders.contract import identities
 from orders.db.engine import create_engine, ssl_context
+from orders.devstack import actas, control
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
 from orders.devstack.identity_env import identity_settings
-from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest, OrderStatus
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
@@ -218,3 +223,31 @@ async def person_client(stack: StackInfo, paths: StackPaths, user: str) -> Async
     token = await person_token(stack, paths, user)
     async with actas.temporal_client(stack, paths, person_token=token) as client:
         yield client
+
+
+def orders_cli(
+    paths: StackPaths, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORDERS_HOME": str(paths.home), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orders", *args],
+        capture_output=True, text=True, env=env, timeout=60, check=False, input=stdin,
+    )  # fmt: skip
+
+
+def raw_history(stack: StackInfo, paths: StackPaths, workflow_id: str) -> str:
+    with actas.temporal_cli_args(stack, paths) as connection:
+        return evidence.raw_history_json(connection, workflow_id)
+
+
+TEST_HOME = PROJECT_ROOT / ".orders" / "test"
+
+TEST_TTLS = control.UpOptions(
+    db_ttl=10,
+    db_max_ttl=30,
+    token_ttl=20,
+    token_max_ttl=60,
+    min_token_seconds=10,
+    cert_ttl=15,
+    temporal_token_ttl=30,
+)

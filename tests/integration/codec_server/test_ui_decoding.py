@@ -29,7 +29,7 @@ from orders import client as orders_client
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest
 from orders.vault import people as vault_people
-from tests.integration.codec_server.conftest import NS
+from tests.support.stack_codec import NS
 
 pytestmark = pytest.mark.integration
 

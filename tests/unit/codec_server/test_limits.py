@@ -18,7 +18,7 @@ from orders.codec_server.app import create_app
 from orders.codec_server.auth import PendingLogins, TooManyLoginsError
 from orders.codec_server.limits import RateLimiter, TokenBucket, retry_after
 from orders.oidc import AuthRequest, new_request
-from tests.unit.codec_server.test_app import (
+from tests.support.codec_app import (
     SELF,
     ReversingCodec,
     auth,

@@ -11,8 +11,8 @@ from temporalio.api.common.v1 import Payload
 
 from orders.observability import metrics, names
 from orders.security.codec import META_WRAPPED, PayloadRefusedError
+from tests.support.codec import codec, plain
 from tests.support.openbao import Transits, dev_vault, transits
-from tests.unit.security.test_codec import codec, plain
 
 __all__ = ["dev_vault", "transits"]
 

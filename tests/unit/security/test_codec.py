@@ -17,9 +17,7 @@ import zlib
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import WorkflowSerializationContext
 
-from orders.contract import identities, transit_names
 from orders.security.codec import (
     META_COMPRESSION,
     META_ENCODING,
@@ -33,28 +31,10 @@ from orders.security.codec import (
     inflate,
 )
 from orders.security.transit import TransitInvalidError
+from tests.support.codec import LIMIT, codec, plain
 from tests.support.openbao import Transits, dev_vault, transits
 
 __all__ = ["dev_vault", "transits"]
-
-LIMIT = 64 * 1024
-NS = "orders"
-CONTEXT = WorkflowSerializationContext(namespace=NS, workflow_id="wf-hostile")
-
-
-def codec(transits: Transits, *, quarantine: bool = True) -> EnvelopeCodec:
-    made = EnvelopeCodec(
-        transits(identities.ORDER_WORKFLOW),
-        transit_names.PAYLOAD_KEY,
-        NS,
-        quarantine=quarantine,
-        max_decoded_bytes=LIMIT,
-    )
-    return made.with_context(CONTEXT)
-
-
-def plain(data: bytes) -> Payload:
-    return Payload(metadata={"encoding": b"binary/plain"}, data=data)
 
 
 async def resealed(c: EnvelopeCodec, inner: bytes, compression: bytes = b"zlib") -> Payload:

@@ -10,8 +10,6 @@ import base64
 import uuid
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -22,6 +20,7 @@ from orders.contract import identities
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
 from tests.support.approvals import (
     Target,
+    fuzz_values,
     rejection_cases,
     send_signal,
     send_update,
@@ -314,53 +313,6 @@ async def test_a_signalled_approval_is_confirmed_by_a_fresh_read_before_the_deci
     final = OrderStatus.model_validate(await handle.result())
     assert final.outcome is Outcome.COMPLETED
     assert [a.approver for a in final.approvals] == ["dave"]
-
-
-JSONISH = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=40),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
-    ),
-    max_leaves=12,
-)
-APPROVAL_KEYS = ("message", "signature")
-MESSAGE_KEYS = (
-    "version",
-    "namespace",
-    "workflow_id",
-    "order_id",
-    "amount_cents",
-    "currency",
-    "decision",
-    "approver",
-    "nonce",
-    "issued_at",
-    "expires_at",
-)
-SHAPED = st.fixed_dictionaries(
-    {
-        "message": st.fixed_dictionaries({k: JSONISH for k in MESSAGE_KEYS}),
-        "signature": st.one_of(st.text(max_size=120), JSONISH),
-    }
-)
-HOSTILE = st.one_of(JSONISH, SHAPED, st.binary(max_size=64).map(lambda b: b.hex()))
-
-
-def fuzz_values(count: int = 80) -> list[Any]:
-    """Values drawn by hypothesis (sent afterwards: the workflow client is async)."""
-    values: list[Any] = []
-
-    @settings(max_examples=count, deadline=None, database=None)
-    @given(value=HOSTILE)
-    def collect(value: Any) -> None:
-        values.append(value)
-
-    collect()
-    return values
 
 
 async def test_fuzzed_signals_and_updates_never_fail_a_task_or_approve(harness: Harness) -> None:
