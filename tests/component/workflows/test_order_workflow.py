@@ -17,18 +17,14 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.worker import Replayer
 
-from orders.contract import approval_policy, identities
+from orders.contract import identities
 from orders.models import BusinessError, OrderStatus, Outcome, Step
-from orders.security.sealing import Sealer, Unsealer
 from tests.support.golden import NAMESPACE
-from tests.support.openbao import Transits, dev_vault, transits
 from tests.support.shop import (
     EMAIL,
     FULFILL,
@@ -39,12 +35,9 @@ from tests.support.shop import (
     RELEASE,
     RESERVE,
     VALIDATE,
-    FakeShop,
     Harness,
-    VaultSeals,
     business,
     new_order,
-    running_shop,
 )
 from tests.support.wait import wait_for
 from workflows import OrderWorkflow
@@ -55,21 +48,6 @@ from workflows.order import (
     WORKFLOW_ID_MISMATCH,
     business_failure,
 )
-
-__all__ = ["dev_vault", "transits"]  # fixtures, imported so pytest finds them here
-
-
-@pytest_asyncio.fixture(scope="module")
-async def harness(transits: Transits) -> AsyncIterator[Harness]:
-    consumers = {name: identities.activity_identity(name) for name in (PAY, FULFILL, NOTIFY)}
-    seals = VaultSeals(
-        Sealer(transits(identities.ORDER_CLIENT)),
-        {name: Unsealer(transits(ident), ident) for name, ident in consumers.items()},
-    )
-    keys = {a.name: {1: Ed25519PrivateKey.generate()} for a in approval_policy.APPROVERS}
-    shop = FakeShop(seals, approver_keys=keys)
-    async with running_shop(shop) as harness:
-        yield harness
 
 
 def assert_no_pii(status: OrderStatus) -> None:

@@ -27,14 +27,10 @@ from tests.support.approvals import (
     signed,
 )
 from tests.support.golden import NAMESPACE
-from tests.support.openbao import dev_vault, transits
 from tests.support.shop import PAY, RELEASE, Harness, new_order
 from tests.support.wait import wait_for
-from tests.unit.workflows.test_order_workflow import harness
 from workflows import OrderWorkflow
 from workflows.order import APPROVAL_STEP, NO_APPROVAL, STATUS_QUERY
-
-__all__ = ["dev_vault", "harness", "transits"]  # fixtures
 
 
 def local_signer(h: Harness) -> Any:
