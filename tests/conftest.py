@@ -13,8 +13,8 @@ from typing import Final
 
 import pytest
 
-TIERS: Final = ("unit", "component", "integration")
-"""The test tiers, in run order (tests/unit/test_layout.py checks the directories)."""
+from tests.support.tiers import TIERS
+
 _TESTS: Final = Path(__file__).parent
 
 

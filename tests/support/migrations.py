@@ -8,7 +8,7 @@ from types import ModuleType
 from orders.db.migrate import MIGRATIONS_DIR
 
 
-def migration(name: str) -> ModuleType:
+def load_migration(name: str) -> ModuleType:
     """The migration ``versions/<name>`` as a module (not applied)."""
     path = MIGRATIONS_DIR / "versions" / name
     spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)

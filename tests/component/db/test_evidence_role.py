@@ -18,7 +18,7 @@ import pytest
 from orders import evidence
 from orders.contract import identities
 from orders.db.bootstrap import bootstrap
-from tests.support.migrations import migration
+from tests.support.migrations import load_migration
 from tests.support.postgres import VAULT_ADMIN_PASSWORD, OrdersDb, fetch
 
 ROLE = identities.DB_EVIDENCE_ROLE
@@ -108,7 +108,7 @@ def test_grants_are_the_columns_the_writers_query_reads() -> None:
     """Each table of WRITERS_SQL: its key column and ``written_by``, SELECT only."""
     read = dict(re.findall(r"FROM orders\.(\w+) WHERE (\w+) = \$1", evidence.WRITERS_SQL))
     granted = {}
-    for statement in migration("0004_evidence_reader.py").EVIDENCE_GRANTS:
+    for statement in load_migration("0004_evidence_reader.py").EVIDENCE_GRANTS:
         match = re.fullmatch(
             r"GRANT SELECT \((\w+), written_by\) ON TABLE orders\.(\w+) TO (\w+)", statement
         )

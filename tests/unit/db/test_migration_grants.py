@@ -17,7 +17,7 @@ from orders.contract import identities
 from orders.contract.identities import Privilege
 from orders.db.migrate import MIGRATIONS_DIR
 from orders.db.schema import metadata
-from tests.support.migrations import migration
+from tests.support.migrations import load_migration
 
 GRANT = re.compile(
     r"^GRANT (?P<privileges>.+?) ON TABLE (?P<schema>[a-z_]+)\.(?P<table>[a-z_]+) "
@@ -106,7 +106,7 @@ def from_contract() -> Grants:
 
 def _granting_migrations() -> list[ModuleType]:
     """Every migration that grants (``orders new activity`` adds one per identity)."""
-    modules = [migration(p.name) for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py"))]
+    modules = [load_migration(p.name) for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py"))]
     return [m for m in modules if hasattr(m, "GRANTS")]
 
 
@@ -128,7 +128,7 @@ def _literals(source: str, verb: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def initial() -> ModuleType:
-    return migration("0001_initial.py")
+    return load_migration("0001_initial.py")
 
 
 @pytest.fixture(scope="module")
