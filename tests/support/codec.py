@@ -20,6 +20,7 @@ CONTEXT = WorkflowSerializationContext(namespace=NS, workflow_id="wf-hostile")
 
 
 def codec(transits: Transits, *, quarantine: bool = True) -> EnvelopeCodec:
+    """The workflow worker's envelope codec, bound to a fixed workflow context."""
     made = EnvelopeCodec(
         transits(identities.ORDER_WORKFLOW),
         transit_names.PAYLOAD_KEY,
@@ -31,4 +32,5 @@ def codec(transits: Transits, *, quarantine: bool = True) -> EnvelopeCodec:
 
 
 def plain(data: bytes) -> Payload:
+    """An unencoded payload of ``data``."""
     return Payload(metadata={"encoding": b"binary/plain"}, data=data)

@@ -38,6 +38,7 @@ EC_KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def jwks() -> dict[str, Any]:
+    """The static JWKS that verifies :func:`token`'s signatures."""
     rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(RSA_KEY.public_key()))
     ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(EC_KEY.public_key()))
     return {
@@ -49,6 +50,7 @@ def jwks() -> dict[str, Any]:
 
 
 def token(permissions: list[str] | None = None, *, alg: str = "RS256", **overrides: Any) -> str:
+    """A signed ID token of ``ada`` with ``permissions`` (claims overridable)."""
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -97,6 +99,7 @@ class ReversingCodec:
 
 
 def settings(**overrides: Any) -> CodecServerSettings:
+    """The codec server's settings for the in-process app."""
     return CodecServerSettings(
         host="127.0.0.1",
         port=8081,
@@ -119,15 +122,18 @@ async def exchange(request: AuthRequest, code: str) -> str:
 
 
 def service(**overrides: Any) -> CodecService:
+    """A codec service with the reversible codec and the local token verifier."""
     verifier = TokenVerifier(StaticKeys(jwks()), ISSUER, AUDIENCE, leeway_seconds=0)
     return CodecService(settings(**overrides), ReversingCodec(), verifier, exchange=exchange)
 
 
 def plain(value: object) -> Payload:
+    """An unencoded JSON payload of ``value``."""
     return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(value).encode())
 
 
 def auth(tok: str | None = None, ns: str = "orders") -> dict[str, str]:
+    """The headers of an authenticated decode request."""
     return {"Authorization": f"Bearer {tok or token()}", "X-Namespace": ns}
 
 

@@ -42,6 +42,19 @@ T = TypeVar("T")
 
 __all__ = ["eventually", "login", "login_as", "projected_token"]
 
+TEST_HOME = PROJECT_ROOT / ".orders" / "test"
+"""The session stack's home (tests/integration/conftest.py starts it there)."""
+TEST_TTLS = control.UpOptions(
+    db_ttl=10,
+    db_max_ttl=30,
+    token_ttl=20,
+    token_max_ttl=60,
+    min_token_seconds=10,
+    cert_ttl=15,
+    temporal_token_ttl=30,
+)
+"""Short credential lifetimes: renewal and rotation happen many times while the suite runs."""
+
 
 def identity_state(stack: StackInfo, paths: StackPaths) -> IdentityState:
     """The running identity endpoint's keys (tests act as cluster admin)."""
@@ -228,6 +241,7 @@ async def person_client(stack: StackInfo, paths: StackPaths, user: str) -> Async
 def orders_cli(
     paths: StackPaths, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``orders *args`` in a child process against the stack at ``paths`` (output captured)."""
     env = {**os.environ, "ORDERS_HOME": str(paths.home), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "orders", *args],
@@ -236,18 +250,6 @@ def orders_cli(
 
 
 def raw_history(stack: StackInfo, paths: StackPaths, workflow_id: str) -> str:
+    """The workflow's history as Temporal stores it (JSON, payloads still encoded)."""
     with actas.temporal_cli_args(stack, paths) as connection:
         return evidence.raw_history_json(connection, workflow_id)
-
-
-TEST_HOME = PROJECT_ROOT / ".orders" / "test"
-
-TEST_TTLS = control.UpOptions(
-    db_ttl=10,
-    db_max_ttl=30,
-    token_ttl=20,
-    token_max_ttl=60,
-    min_token_seconds=10,
-    cert_ttl=15,
-    temporal_token_ttl=30,
-)

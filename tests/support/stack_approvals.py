@@ -22,6 +22,7 @@ from workflows.order import STATUS_QUERY
 
 
 def signer(stack: StackInfo, paths: StackPaths) -> Signer:
+    """Signs as each approver through their own Vault login (inactive ones: as root)."""
     inactive = {a.name for a in approval_policy.APPROVERS if not a.active}
 
     async def sign(name: str, data: bytes) -> str:
@@ -45,6 +46,7 @@ def signer(stack: StackInfo, paths: StackPaths) -> Signer:
 
 
 def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest:
+    """An order over the approval threshold (laptops)."""
     return OrderRequest(
         order_id=f"ord-{uuid.uuid4()}",
         customer_id=customer,
@@ -56,6 +58,7 @@ def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest
 
 
 async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
+    """The workflow's status query."""
     status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
     return status
 
@@ -63,6 +66,7 @@ async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
 async def awaiting(
     client: Client, order: OrderRequest, deadline: int = 120
 ) -> WorkflowHandle[Any, Any]:
+    """Place ``order`` and wait until it waits for approval."""
     handle = await orders_client.place(client, order, ApprovalPolicy(deadline_seconds=deadline))
 
     async def ready() -> bool:
@@ -73,6 +77,7 @@ async def awaiting(
 
 
 async def payments(stack: StackInfo, order_id: str) -> int:
+    """How many payment rows the order has (admin connection)."""
     conn = await admin_pg(stack)
     try:
         count: int = await conn.fetchval(
@@ -84,5 +89,6 @@ async def payments(stack: StackInfo, order_id: str) -> int:
 
 
 async def failed_tasks(handle: WorkflowHandle[Any, Any]) -> int:
+    """How many workflow tasks failed in the workflow's history."""
     history = await handle.fetch_history()
     return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in history.events)
