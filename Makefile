@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # from source at every start, ≈ 1.5 s of CPU each on 2 cores. The image compiles at build.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: venv lock demo test lint fmt unit integration dev-up dev-down clean browser debs bench chaos \
+.PHONY: venv lock demo test lint fmt unit component integration dev-up dev-down clean browser debs bench chaos \
 	tools manifests kind-up kind-demo kind-down compose-secrets histories verify
 
 # Installs come from uv.lock (committed): every package at the version and hash it names, so
@@ -78,7 +78,8 @@ debs: venv
 
 browser: debs
 
-## make test: lint + types, unit tests, integration tests against the real stack.
+## make test: lint + types, unit tests (no server), component tests (throwaway Postgres,
+## OpenBao, Temporal dev server), integration tests against the real stack; chaos last.
 test: venv tools lint debs
 	ORDERS_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin ORDERS_REQUIRE_DEPLOY_TOOLS=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
@@ -97,7 +98,7 @@ fmt: venv
 ## `make test` replays every set). Needs only the venv. HISTORIES_RELEASE=v2 records a new set.
 HISTORIES_RELEASE ?=
 histories: venv
-	$(PY) -m tests.unit.workflows.record_histories $(if $(HISTORIES_RELEASE),--release $(HISTORIES_RELEASE))
+	$(PY) -m tests.support.record_histories $(if $(HISTORIES_RELEASE),--release $(HISTORIES_RELEASE))
 
 ## make bench: plain vs hardened, same workload, one run (not part of `make test`).
 BENCH_ARGS ?=
@@ -114,6 +115,9 @@ chaos: venv
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
+
+component: venv
+	$(PY) -m pytest -q tests/component
 
 integration: venv
 	$(PY) -m pytest -q tests/integration

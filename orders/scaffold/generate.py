@@ -244,7 +244,7 @@ def plan_activity(
     plan.insert(ACTIVITIES_INIT, MARK_ACT_IMPORT, f"from activities.{act} import {camel(name)}\n")
     plan.insert(ACTIVITIES_INIT, MARK_ACT_CLASS, f"        {camel(name)},\n")
     plan.new_files[Path("activities") / f"{act}.py"] = templates.ACTIVITY_MODULE.format(**fields)
-    plan.new_files[Path("tests/unit/activities") / f"test_{act}.py"] = (
+    plan.new_files[Path("tests/component/activities") / f"test_{act}.py"] = (
         templates.ACTIVITY_TEST.format(**fields)
     )
     if grants:

@@ -73,8 +73,8 @@ from __future__ import annotations
 from activities.{module} import {cls}
 from orders.contract import identities
 from orders.security.sealing import Sealer
-from tests.unit.activities.helpers import Engines, recorded_order, run
-from tests.unit.db.pg_cluster import OrdersDb
+from tests.support.activities import Engines, recorded_order, run
+from tests.support.postgres import OrdersDb
 
 IDENT = identities.{const}
 

@@ -1,7 +1,7 @@
 """Signed approvals as a caller sends them: the order they bind, signing, Update and signal.
 
 Shared by ``orders verify`` (forged and replayed approvals on a live deployment) and the
-approval tests (tests/approval_cases.py builds every rejection reason on top of these).
+approval tests (tests/support/approvals.py builds every rejection reason on top of these).
 A :data:`Signer` produces ``vault:vN:<base64>`` signatures: the approver's own Vault login
 on a deployment, local Ed25519 keys in unit tests.
 """

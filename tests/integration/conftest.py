@@ -15,23 +15,8 @@ import pytest
 from temporalio.client import Client
 
 from orders.devstack import actas, control
-from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths
-
-TEST_HOME = PROJECT_ROOT / ".orders" / "test"
-TEST_TTLS = control.UpOptions(
-    db_ttl=10,
-    db_max_ttl=30,
-    token_ttl=20,
-    token_max_ttl=60,
-    min_token_seconds=10,
-    cert_ttl=15,
-    temporal_token_ttl=30,
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Chaos tests run last: they stop servers and kill workers under the shared stack."""
-    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+from orders.devstack.state import StackInfo, StackPaths
+from tests.support.stack import TEST_HOME, TEST_TTLS
 
 
 @pytest.fixture(scope="session")

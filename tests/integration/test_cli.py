@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,8 @@ from orders import client as orders_client
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome, Step
-from tests.integration import support
+from tests.support import stack as support
+from tests.support.stack import orders_cli
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +27,6 @@ GOOD = {
     "currency": "EUR",
     "items": [{"sku": "SKU-WIDGET", "quantity": 1}],
 }
-
-
-def orders_cli(
-    paths: StackPaths, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ORDERS_HOME": str(paths.home), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "orders", *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False, input=stdin,
-    )  # fmt: skip
 
 
 async def count_orders(stack: StackInfo) -> int:

@@ -23,8 +23,8 @@ from orders import client as orders_client
 from orders.db.schema import RESERVATION_HELD
 from orders.devstack.state import StackInfo
 from orders.models import SKU_PATTERN, OrderItem, Outcome
-from tests.integration import support
-from tests.unit.test_models import valid_orders
+from tests.support import stack as support
+from tests.support.models import valid_orders
 
 pytestmark = pytest.mark.integration
 

@@ -43,8 +43,8 @@ from orders.models import Outcome
 from orders.scaffold import parse_tables
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.verify.pg import allowed, probes
-from tests.integration import support
-from tests.integration.conftest import TEST_HOME
+from tests.support import stack as support
+from tests.support.stack import TEST_HOME
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ SCAFFOLDED: Final = {
     "orders/contract/identities.py",
     "activities/__init__.py",
     "activities/return_receive.py",
-    "tests/unit/activities/test_return_receive.py",
+    "tests/component/activities/test_return_receive.py",
     "workflows/__init__.py",
     "workflows/returns.py",
     f"orders/db/migrations/versions/{NEW_REVISION}_return_receive_grants.py",
@@ -91,7 +91,7 @@ COPY_UNIT_TESTS: Final = (
     "tests/unit/db/test_migration_grants.py",
     "tests/unit/deploy/test_render.py",
     "tests/unit/front/test_rules.py",
-    "tests/unit/activities/test_return_receive.py",
+    "tests/component/activities/test_return_receive.py",
 )
 """The copy's contract-driven unit tests, and the generated one (with the hand edit)."""
 

@@ -16,8 +16,8 @@ from orders.models import Outcome
 from orders.vault.config import Ttls, apply, k8s_role
 from orders.vault.people import CODEC_CLIENT
 from orders.vault.policy import policy_text
-from tests.integration import support
-from tests.integration.conftest import TEST_TTLS
+from tests.support import stack as support
+from tests.support.stack import TEST_TTLS
 
 pytestmark = pytest.mark.integration
 

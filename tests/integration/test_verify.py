@@ -15,8 +15,8 @@ import pytest
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.verify.runner import CHECKS
-from tests.integration import support
-from tests.integration.test_cli import orders_cli
+from tests.support import stack as support
+from tests.support.stack import orders_cli
 
 pytestmark = pytest.mark.integration
 

@@ -36,7 +36,7 @@ from orders.models import (
     PaymentRequest,
     ReserveRequest,
 )
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import Outcome
 from orders.security.trust import httpx_verify
-from tests.integration import support
-from tests.integration.test_cli import orders_cli
+from tests.support import stack as support
+from tests.support.stack import orders_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 

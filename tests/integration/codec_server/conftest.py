@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -14,15 +13,11 @@ from temporalio.client import Client
 from temporalio.converter import WorkflowSerializationContext
 
 from orders import oidc
-from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import EnvelopeCodec
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
-
-NS = identities.TEMPORAL_NAMESPACE
-TokenFor = Callable[[str], Awaitable[str]]
-Sealer = Callable[[object, str, str], Awaitable[Payload]]
+from tests.support.stack_codec import Sealer, TokenFor
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +71,3 @@ def encrypt(client: Client) -> Sealer:
         return sealed
 
     return seal
-
-
-async def start_login(http: httpx.AsyncClient, next_url: str) -> tuple[dict[str, str], str]:
-    """``GET /login``: the authorization request's parameters and the binding cookie."""
-    resp = await http.get("/login", params={"next": next_url})
-    assert resp.status_code == 303, resp.text
-    location = urlsplit(resp.headers["location"])
-    cookie = resp.headers["set-cookie"].split(";")[0]
-    return {k: v[0] for k, v in parse_qs(location.query).items()}, cookie

@@ -49,8 +49,8 @@ from orders.security.keyring import KeyRing
 from orders.security.transit import DataKey
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
-from tests.integration import support
-from tests.integration.codec_server.conftest import NS, TokenFor, start_login
+from tests.support import stack as support
+from tests.support.stack_codec import NS, TokenFor, start_login
 
 pytestmark = pytest.mark.integration
 

@@ -27,8 +27,8 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
 from orders.verify import codec
-from tests.integration import support
-from tests.integration.codec_server.conftest import NS, Sealer, TokenFor, start_login
+from tests.support import stack as support
+from tests.support.stack_codec import NS, Sealer, TokenFor, start_login
 
 pytestmark = pytest.mark.integration
 

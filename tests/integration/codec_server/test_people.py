@@ -20,9 +20,9 @@ from orders.security.trust import httpx_verify
 from orders.vault import approvers as vault_approvers
 from orders.vault import people as vault_people
 from orders.vault.people import PersonLoginError
-from tests.integration import support
-from tests.integration.codec_server.conftest import NS, Sealer, TokenFor
-from tests.integration.test_cli import orders_cli
+from tests.support import stack as support
+from tests.support.stack import orders_cli
+from tests.support.stack_codec import NS, Sealer, TokenFor
 
 pytestmark = pytest.mark.integration
 

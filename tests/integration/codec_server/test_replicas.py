@@ -31,10 +31,10 @@ from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
-from tests.integration import support
-from tests.integration.codec_server.conftest import NS, Sealer
-from tests.integration.codec_server.test_ui_decoding import browser_home, chromium
-from tests.support_wait import wait_for
+from tests.support import stack as support
+from tests.support.browser import browser_home, chromium
+from tests.support.stack_codec import NS, Sealer
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PAYLOADS
-from tests.integration.codec_server.conftest import TokenFor
+from tests.support.stack_codec import TokenFor
 
 pytestmark = pytest.mark.integration
 

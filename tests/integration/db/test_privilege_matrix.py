@@ -24,7 +24,7 @@ from orders.db.schema import metadata
 from orders.devstack.state import StackInfo, StackPaths
 from orders.evidence import GROUPS_OF_SQL
 from orders.verify.pg import allowed, matrix_problems, probes, remit_problems
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

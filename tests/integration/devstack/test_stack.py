@@ -13,8 +13,8 @@ from orders.contract import identities
 from orders.devstack import control
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import Outcome
-from tests.integration import support
-from tests.integration.conftest import TEST_TTLS
+from tests.support import stack as support
+from tests.support.stack import TEST_TTLS
 
 pytestmark = pytest.mark.integration
 

@@ -26,8 +26,8 @@ from orders.front.probes import NS, Probe, attempt, channel, holdings
 from orders.security import certs
 from orders.security.trust import httpx_verify
 from orders.vault import tokens as vault_tokens
-from tests.integration import support
-from tests.integration.test_cli import orders_cli
+from tests.support import stack as support
+from tests.support.stack import orders_cli
 
 pytestmark = pytest.mark.integration
 

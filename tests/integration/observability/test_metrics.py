@@ -24,10 +24,10 @@ from orders.devstack.servers.prometheus import TOKEN_FILE
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.observability import names
-from tests.approval_cases import Target, send_signal, send_update, signed
-from tests.integration.support import complete, make_order, vault
-from tests.integration.workflows.test_approvals import awaiting, large, signer
-from tests.support_wait import wait_for
+from tests.support.approvals import Target, send_signal, send_update, signed
+from tests.support.stack import complete, make_order, vault
+from tests.support.stack_approvals import awaiting, large, signer
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 

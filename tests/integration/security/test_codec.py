@@ -25,7 +25,7 @@ from orders.security.codec import (
 )
 from orders.security.transit import TransitClient, TransitDeniedError
 from orders.security.vault import VaultSession, VaultUnavailableError
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderRequest, OrderStatus, Outcome
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

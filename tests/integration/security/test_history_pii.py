@@ -16,18 +16,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from orders import client as orders_client
-from orders import evidence
-from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.verify.history import leaks, pii_order
+from tests.support.stack import raw_history
 
 pytestmark = pytest.mark.integration
-
-
-def raw_history(stack: StackInfo, paths: StackPaths, workflow_id: str) -> str:
-    with actas.temporal_cli_args(stack, paths) as connection:
-        return evidence.raw_history_json(connection, workflow_id)
 
 
 async def test_raw_history_has_no_pii_and_decodes_with_the_codec(

@@ -18,8 +18,8 @@ from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import OrderRequest, Outcome
 from orders.vault import keys
-from tests.integration import support
-from tests.integration.security.test_history_pii import raw_history
+from tests.support import stack as support
+from tests.support.stack import raw_history
 
 pytestmark = pytest.mark.integration
 

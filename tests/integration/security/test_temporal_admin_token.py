@@ -21,7 +21,7 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
 from orders.vault import tokens as vault_tokens
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from orders.devstack import tls
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security import certs
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

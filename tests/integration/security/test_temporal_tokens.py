@@ -34,8 +34,8 @@ from orders.models import Outcome
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
 from orders.vault import tokens as vault_tokens
-from tests.integration import support
-from tests.integration.conftest import TEST_TTLS
+from tests.support import stack as support
+from tests.support.stack import TEST_TTLS
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from orders.contract import identities, pki_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security import certs
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

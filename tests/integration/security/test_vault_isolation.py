@@ -17,7 +17,7 @@ import pytest
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
 from orders.verify import vault_checks
-from tests.integration import support
+from tests.support import stack as support
 
 pytestmark = pytest.mark.integration
 

@@ -9,104 +9,41 @@ these histories too.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from orders import client as orders_client
 from orders.approvals import Decision, RejectReason
-from orders.contract import approval_policy, identities, transit_names
+from orders.contract import approval_policy, identities
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
-from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
+from orders.models import OrderItem, OrderStatus, Outcome, Step
 from orders.vault import approvers as vault_approvers
 from orders.vault.people import PersonLoginError
-from tests.approval_cases import Signer, Target, rejection_cases, send_signal, send_update, signed
-from tests.integration.support import admin_pg, eventually, person_client, vault
-from tests.unit.workflows.test_approval_workflow import fuzz_values
-from workflows.order import NO_APPROVAL, STATUS_QUERY
+from tests.support.approvals import (
+    Target,
+    fuzz_values,
+    rejection_cases,
+    send_signal,
+    send_update,
+    signed,
+)
+from tests.support.stack import admin_pg, eventually, person_client, vault
+from tests.support.stack_approvals import awaiting, failed_tasks, large, payments, signer, status_of
+from workflows.order import NO_APPROVAL
 
 pytestmark = pytest.mark.integration
 
 
 def root_vault(stack: StackInfo) -> Any:
     return vault(stack, Path(stack.vault_root_token_file).read_text().strip())
-
-
-def signer(stack: StackInfo, paths: StackPaths) -> Signer:
-    inactive = {a.name for a in approval_policy.APPROVERS if not a.active}
-
-    async def sign(name: str, data: bytes) -> str:
-        if name in inactive:
-            # Vault no longer lets them sign (no group): this is an approval they signed
-            # while still active, which the workflow must refuse all the same.
-            signed = vault(stack, stack.root_token()).write_data(
-                f"{transit_names.TRANSIT_MOUNT}/sign/{approval_policy.approver_key(name)}",
-                data={"input": base64.b64encode(data).decode()},
-            )
-            signature: str = signed["data"]["signature"]
-            return signature
-        # Unknown names sign with bob's login (the claim, not the key, is what is tested).
-        login = name if any(a.name == name for a in approval_policy.APPROVERS) else "bob"
-        password = vault_approvers.dev_password(paths, login)
-        return await vault_approvers.sign_as(
-            stack.vault_addr, login, password, data, verify=stack.verify
-        )
-
-    return sign
-
-
-def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest:
-    return OrderRequest(
-        order_id=f"ord-{uuid.uuid4()}",
-        customer_id=customer,
-        customer_email="ann@example.org",
-        shipping_address="12 Quay Street, Dublin",
-        payment_reference="tok-4242",
-        items=(OrderItem(sku="SKU-LAPTOP", quantity=laptops),),
-    )
-
-
-async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
-    status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-    return status
-
-
-async def awaiting(
-    client: Client, order: OrderRequest, deadline: int = 120
-) -> WorkflowHandle[Any, Any]:
-    handle = await orders_client.place(client, order, ApprovalPolicy(deadline_seconds=deadline))
-
-    async def ready() -> bool:
-        return (await status_of(handle)).step is Step.AWAITING_APPROVAL
-
-    await eventually(ready, timeout=60)
-    return handle
-
-
-async def payments(stack: StackInfo, order_id: str) -> int:
-    conn = await admin_pg(stack)
-    try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM orders.payments WHERE order_id = $1", order_id
-        )
-        return count
-    finally:
-        await conn.close()
-
-
-async def failed_tasks(handle: WorkflowHandle[Any, Any]) -> int:
-    history = await handle.fetch_history()
-    return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED for e in history.events)
 
 
 async def test_an_approver_signs_only_with_their_own_key(

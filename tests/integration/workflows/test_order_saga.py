@@ -15,7 +15,7 @@ from orders import evidence
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.models import OrderRequest, OrderStatus, Outcome, Step
-from tests.integration import support
+from tests.support import stack as support
 from workflows.order import WORKFLOW_ID_MISMATCH, WORKFLOW_NAME
 
 pytestmark = pytest.mark.integration

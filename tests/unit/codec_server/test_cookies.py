@@ -9,8 +9,7 @@ import pytest
 
 from orders.codec_server.app import create_app
 from orders.codec_server.cookies import CookieSealer, CookieTooLargeError, key_from_mac
-from tests.unit.codec_server.test_app import SELF, UI, sealed_body, service, start_login
-from tests.unit.codec_server.test_limits import Clock
+from tests.support.codec_app import SELF, UI, Clock, sealed_body, service, start_login
 
 KEY = bytes(range(32))
 

@@ -16,8 +16,9 @@ from temporalio.api.common.v1 import Payload, Payloads
 from orders.codec_server.app import create_app
 from orders.codec_server.limits import RateLimiter, TokenBucket, retry_after
 from orders.codec_server.logins import LoginLimiter, TooManyLoginsError
-from tests.unit.codec_server.test_app import (
+from tests.support.codec_app import (
     SELF,
+    Clock,
     ReversingCodec,
     auth,
     plain,
@@ -25,17 +26,6 @@ from tests.unit.codec_server.test_app import (
     start_login,
     token,
 )
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # --- token bucket ---------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ which asks Postgres what each Vault-issued role can do.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +17,7 @@ from orders.contract import identities
 from orders.contract.identities import Privilege
 from orders.db.migrate import MIGRATIONS_DIR
 from orders.db.schema import metadata
+from tests.support.migrations import load_migration
 
 GRANT = re.compile(
     r"^GRANT (?P<privileges>.+?) ON TABLE (?P<schema>[a-z_]+)\.(?P<table>[a-z_]+) "
@@ -32,16 +32,6 @@ PRIVILEGE = re.compile(r"^(?P<privilege>[A-Z]+)(?: \((?P<columns>[a-z_, ]+)\))?$
 
 # role -> table -> privilege -> columns (None = the whole table)
 Grants = dict[str, dict[str, dict[Privilege, frozenset[str] | None]]]
-
-
-def _migration(name: str) -> ModuleType:
-    path = MIGRATIONS_DIR / "versions" / name
-    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _split_privileges(text: str) -> list[str]:
@@ -116,7 +106,7 @@ def from_contract() -> Grants:
 
 def _granting_migrations() -> list[ModuleType]:
     """Every migration that grants (``orders new activity`` adds one per identity)."""
-    modules = [_migration(p.name) for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py"))]
+    modules = [load_migration(p.name) for p in sorted((MIGRATIONS_DIR / "versions").glob("*.py"))]
     return [m for m in modules if hasattr(m, "GRANTS")]
 
 
@@ -138,7 +128,7 @@ def _literals(source: str, verb: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="module")
 def initial() -> ModuleType:
-    return _migration("0001_initial.py")
+    return load_migration("0001_initial.py")
 
 
 @pytest.fixture(scope="module")

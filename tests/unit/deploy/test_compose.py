@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from orders.contract import identities
-from orders.deploy import render
 from orders.deploy.common import UID
 from orders.deploy.compose_infra import NAMESPACE_STEP
+from tests.support.deploy import COMPOSE, SERVICES
 
-COMPOSE: dict[str, Any] = render.load_compose()
-SERVICES: dict[str, Any] = COMPOSE["services"]
 ONE_SHOT = {
     "openbao-init",
     "temporal-schema",

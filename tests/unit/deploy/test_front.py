@@ -31,8 +31,7 @@ from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, front, k8s_base, render, tls
 from orders.vault import pki as vault_pki
 from orders.vault import tokens as vault_tokens
-from tests.support_deploy import compose_mounts
-from tests.unit.deploy.test_compose import COMPOSE
+from tests.support.deploy import COMPOSE, compose_mounts
 
 Need = Callable[[bool, str], None]
 KIND_OVERLAY = render.ROOT / "k8s" / "overlays" / "kind" / "infra"

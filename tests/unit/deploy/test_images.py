@@ -17,8 +17,7 @@ import yaml
 
 from orders.deploy import images, render
 from orders.deploy.common import ROOT
-
-from .conftest import OVERLAYS, kustomize
+from tests.support.deploy import OVERLAYS, kustomize
 
 
 def compose_refs(model: dict[str, Any]) -> list[str]:

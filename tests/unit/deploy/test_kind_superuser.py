@@ -5,7 +5,7 @@ The built overlay: the ``postgres-superuser`` Secret is mounted by the Postgres 
 bootstrap flag, ``db-bootstrap`` is hardened and reaches the socket read-only, the
 evidence password is for ``db-bootstrap`` alone, and ``k8s/kind.sh`` hands the demo the
 evidence role, not the superuser. (pg_hba: ``test_tls_hops.py``; the role itself, on a real
-Postgres: ``tests/unit/db/test_evidence_role.py``.) Offline, with mutated copies caught.
+Postgres: ``tests/component/db/test_evidence_role.py``.) Offline, with mutated copies caught.
 """
 
 from __future__ import annotations

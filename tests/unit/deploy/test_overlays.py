@@ -22,8 +22,7 @@ import yaml
 from orders.contract import identities
 from orders.deploy import front, overlays
 from orders.deploy.common import ROOT
-
-from .conftest import kustomize
+from tests.support.deploy import kustomize
 
 KEDA_KEYS = {
     "endpoint",

@@ -21,7 +21,7 @@ from orders.deploy.compose_infra import INFRA_FILE
 from orders.settings import WorkerSettings
 from orders.vault import people as vault_people
 from orders.vault import tokens as vault_tokens
-from tests.unit.deploy.test_compose import COMPOSE, SERVICES
+from tests.support.deploy import COMPOSE, SERVICES
 
 ENDPOINT = re.compile(r"^https://[a-z0-9.-]+(:\d+)?$")
 

@@ -2,7 +2,7 @@
 
 ``unseal`` (compose ``openbao-init``, kind Job ``openbao-unseal``) is the only step that
 holds a root token, in memory: it writes every later step's token where only that step
-reads it and revokes the root token (``tests/unit/deploy/test_setup_tokens.py`` shows it on
+reads it and revokes the root token (``tests/component/deploy/test_setup_tokens.py`` shows it on
 a real OpenBao). Offline, on the rendered compose model and the built kind overlay, with
 mutated copies that must be caught.
 """

@@ -27,8 +27,7 @@ from orders.contract import identities, pki_names
 from orders.contract.pki_names import Server
 from orders.deploy import common, compose_infra, front, k8s_base, render, temporal_schema, tls
 from orders.vault import pki as vault_pki
-from tests.support_deploy import compose_mounts
-from tests.unit.deploy.test_compose import COMPOSE
+from tests.support.deploy import COMPOSE, compose_mounts
 
 # --------------------------------------------------------------------------- names
 

@@ -16,8 +16,7 @@ from orders.contract import identities
 from orders.deploy import k8s_base
 from orders.deploy.common import COMPOSE_FILE, ROOT
 from orders.deploy.compose_infra import INFRA_FILE
-
-from .conftest import OVERLAYS, kustomize
+from tests.support.deploy import OVERLAYS, kustomize
 
 KUBERNETES_VERSION = "1.33.0"
 """Schema version for kubernetes-validate: the minor of the kind node (k8s/kind-config.yaml)."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orders.deploy import compose_infra, people_auth, render, setup
-from tests.support_deploy import compose_mounts
+from tests.support.deploy import compose_mounts
 
 COMPOSE: dict[str, Any] = render.load_compose()
 SECRET = f"{people_auth.UI_SECRET_DIR}/{people_auth.UI_CLIENT_SECRET_FILE}"

@@ -14,7 +14,7 @@ import pytest
 from orders.codec_server.auth import StaticKeys, TokenVerifier
 from orders.contract import identities, pki_names, temporal_access
 from orders.front.bearers import UI_PRINCIPAL, Bearers, WrongBearerError
-from tests.unit.codec_server.test_app import jwks, token
+from tests.support.codec_app import jwks, token
 
 PEOPLE_ISSUER = "https://bao.test/v1/identity/oidc/provider/orders"
 MACHINE_ISSUER = "https://bao.test/v1/identity/oidc"

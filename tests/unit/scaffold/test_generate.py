@@ -92,7 +92,7 @@ def test_plan_writes_new_files_and_edits_at_the_markers(tree: Path) -> None:
         generate.IDENTITIES,
         generate.ACTIVITIES_INIT,
         Path("activities/record_it.py"),
-        Path("tests/unit/activities/test_record_it.py"),
+        Path("tests/component/activities/test_record_it.py"),
         generate.MIGRATIONS / f"{NEW_REVISION}_record_it_grants.py",
     }
     contract = (tree / generate.IDENTITIES).read_text()

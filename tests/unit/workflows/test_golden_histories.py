@@ -20,17 +20,18 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from orders.contract import identities
-from tests.unit.workflows.golden import (
+from tests.support.golden import (
     HISTORIES,
     MANIFEST,
+    NAMESPACE,
+    PATHS,
+    RELEASE,
     Golden,
     committed,
     explain,
     releases,
 )
-from tests.unit.workflows.mutants import WithoutReservation
-from tests.unit.workflows.record_histories import PATHS, RELEASE
-from tests.unit.workflows.shop import NAMESPACE
+from tests.support.mutants import WithoutReservation
 from workflows import OrderWorkflow
 
 GOLDEN = committed()

@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from orders.models import workflow_id_for
-from tests.unit.workflows.golden import explain
+from tests.support.golden import explain
 from workflows import OrderWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("pre_saga_*.json"))

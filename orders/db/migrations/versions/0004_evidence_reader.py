@@ -9,7 +9,7 @@ Revises: 0003
 is the server's own socket. The bootstrap creates the role (NOLOGIN unless a deployment
 gives it a password); this grants it exactly the columns that query reads: no customer
 data, no amounts, no write. Not an identity's grant, so not in ``GRANTS`` (which the tests
-compare with the identity contract); ``tests/unit/db/test_evidence_role.py`` checks these
+compare with the identity contract); ``tests/component/db/test_evidence_role.py`` checks these
 against the query instead.
 """
 
