@@ -115,7 +115,11 @@ def callback_registered(stack: StackInfo, url: str) -> Iterator[None]:
 def replica(stack: StackInfo, paths: StackPaths, name: str, port: int, public: str) -> Proc:
     """One more codec server process, exactly as the stack starts its own but for the URL."""
     proc = identity_procs.codec_server(stack, paths, port)
-    env = dict(proc.env) | {"ORDERS_CODEC_PUBLIC_URL": public}
+    # Its own metrics port: the stack's codec server holds the one in its settings.
+    env = dict(proc.env) | {
+        "ORDERS_CODEC_PUBLIC_URL": public,
+        "ORDERS_METRICS_PORT": str(free_port()),
+    }
     return dataclasses.replace(proc, name=name, env=env, log_path=paths.log_file(name))
 
 
