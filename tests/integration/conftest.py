@@ -31,6 +31,8 @@ def stack(stack_paths: StackPaths) -> Iterator[StackInfo]:
     # Every process of the stack inherits it: after an outage a worker retries Vault within
     # 2 s rather than 10 (the short chaos run has 24 s of orders, not minutes).
     os.environ["ORDERS_LEASE_RETRY_MAX_SECONDS"] = "2"
+    # Prometheus scrapes every 2 s here, so a test sees a counter move within seconds.
+    os.environ["ORDERS_PROMETHEUS_SCRAPE_SECONDS"] = "2"
     if control.supervisor_process(stack_paths) is None:
         shutil.rmtree(TEST_HOME, ignore_errors=True)
     control.up(stack_paths, TEST_TTLS)
