@@ -187,7 +187,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             async def swap(config: TLSConfig) -> None:
                 # New polls go over a connection with the new certificate; calls already
                 # made (in-flight tasks' completions) finish on the old client.
-                worker.client = await temporal.connect(
+                fresh = await temporal.connect(
                     settings.temporal_address,
                     settings.temporal_namespace,
                     codec,
@@ -195,6 +195,11 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
                     api_key=token.current if token else None,
                     runtime=runtime,
                 )
+                if token is not None:
+                    # The token may have been renewed while this connected: that refresh
+                    # went to the old client, and the front refuses an expired bearer.
+                    fresh.api_key = token.current
+                worker.client = fresh
                 log.info("temporal.client.swapped", serial=tls.current.serial)
 
             tls.on_renew(swap)
