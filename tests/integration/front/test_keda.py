@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 
-import hvac
 import pytest
 
 from orders.contract import identities, pki_names, temporal_access
-from orders.devstack.state import StackInfo, StackPaths
+from orders.devstack.state import StackInfo
 from orders.front.probes import attempt, channel, probes, wrong_answers
 from orders.front.tokens import TokenBinding
 from orders.security import certs
@@ -44,18 +43,3 @@ async def test_keda_reads_backlogs_and_nothing_else(stack: StackInfo, tokens: To
     async with channel(*front, cert) as chan:
         answers = await asyncio.gather(*(attempt(chan, p) for p in mine))
     assert wrong_answers(temporal_access.keda_access(), mine, answers) == []
-
-
-def test_only_the_operator_issues_kedas_certificate(
-    stack: StackInfo, stack_paths: StackPaths
-) -> None:
-    """No identity's policy reaches the role; the role names KEDA alone, client usage only."""
-    client = support.login_as(stack, stack_paths, identities.ORDER_CLIENT)
-    try:
-        with pytest.raises(hvac.exceptions.Forbidden):
-            certs.issue(client, pki_names.PKI_KEDA_ROLE, KEDA)
-    finally:
-        client.auth.token.revoke_self()
-    root = support.vault(stack, stack.root_token())
-    with pytest.raises(hvac.exceptions.InvalidRequest):
-        certs.issue(root, pki_names.PKI_KEDA_ROLE, identities.ORDER_CLIENT.name)
