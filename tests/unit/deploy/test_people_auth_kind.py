@@ -180,4 +180,4 @@ def test_browser_issuer_is_where_kind_sh_forwards_openbao() -> None:
     assert int(ports.group(1)) == k8s_base.KIND_VAULT_PORT
     assert urlsplit(EP.vault_public).port == k8s_base.KIND_VAULT_PORT
     forward = f'forward {common.VAULT.namespace} {common.VAULT.service} "${{V_PORT}}:'
-    assert f"{forward}{common.VAULT.port}\"" in script
+    assert f'{forward}{common.VAULT.port}"' in script
