@@ -11,6 +11,7 @@ import contextlib
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -27,7 +28,9 @@ from orders.files import write_private
 from orders.security import certs, client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
+from orders.security.transit import TransitClient
 from orders.security.vault import VaultSession
+from orders.settings import WorkerSettings
 from orders.vault.tokens import token_path
 
 
@@ -79,6 +82,40 @@ async def temporal_client(
     Temporal as that person instead, on the front's persons' port (no client certificate);
     payloads are still sealed and encrypted with ``identity``'s Vault access.
     """
+    async with acting(stack, paths, identity, person_token=person_token) as act:
+        yield act.client
+
+
+@dataclass(frozen=True)
+class Acting:
+    """What a tool acting as an identity holds: all of it from one Vault login.
+
+    Attributes:
+        client: Temporal client (the identity's certificate, JWT and payload codec).
+        transit: The identity's Transit client (its codec's).
+        session: Its Vault session (e.g. for ``orders.db.engine.create_engine``).
+        settings: Its settings.
+    """
+
+    client: Client
+    transit: TransitClient
+    session: VaultSession
+    settings: WorkerSettings
+
+
+@contextlib.asynccontextmanager
+async def acting(
+    stack: StackInfo,
+    paths: StackPaths,
+    identity: Identity,
+    *,
+    person_token: str | None = None,
+) -> AsyncIterator[Acting]:
+    """As :func:`temporal_client`, also yielding the identity's Vault session and settings.
+
+    For a tool that needs more of the identity than Temporal (its Postgres role through
+    ``orders.db.engine.create_engine``, its Transit client): one login for all of it.
+    """
     settings = identity_settings(stack, paths, identity)
     await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
     session = VaultSession(identity, settings)
@@ -114,7 +151,7 @@ async def temporal_client(
 
             token.on_renew(refresh)
             refresher = asyncio.create_task(token.run(stop))
-        yield client
+        yield Acting(client, codec.transit, session, settings)
     finally:
         stop.set()
         await renewer
