@@ -410,7 +410,7 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
     decoded = started.payloads[0]
     assert isinstance(decoded, dict)
     sealed_fields = ("customer_email", "shipping_address", "payment_reference")
-    sealed_ok = all(str(decoded[f]).startswith("sealed:v1.") for f in sealed_fields)
+    sealed_ok = all(str(decoded[f]).startswith("sealed:v2.") for f in sealed_fields)
     ok &= sealed_ok and decoded["customer_id"] == happy.order.customer_id
     t.add_row(
         "decoded history", identities.ORDER_CLIENT.name,

@@ -114,12 +114,15 @@ async def forget(
     ]
     if running:
         raise OrdersInFlightError(running)
-    destroyed = await transit.destroy_key(customer_key(tag))
     histories = sum(status is not None for status in statuses)
+    # One transaction around the destruction: a refused or failed delete leaves no record,
+    # and a record that cannot be written stops before anything is destroyed.
     async with engine.begin() as conn:
         await conn.execute(
-            insert(erasures).values(
-                customer_tag=tag, orders_affected=len(order_ids), histories_affected=histories
-            )
+            # Inline: no RETURNING of the server-made key (the eraser may not SELECT here).
+            insert(erasures)
+            .inline()
+            .values(customer_tag=tag, orders_affected=len(order_ids), histories_affected=histories)
         )
+        destroyed = await transit.destroy_key(customer_key(tag))
     return Erasure(tag, destroyed, len(order_ids), len(order_ids) * len(ROW_FIELDS), histories)
