@@ -247,6 +247,13 @@ async def test_forget_shreds_history_tables_and_backups(
     audit = stack_paths.log_file("openbao-audit").read_text()
     assert f"transit/keys/{transit_names.customer_key(a_tag)}" in audit
 
+    # `orders order show` tells the operator A's fields are erased (not merely sealed).
+    shown = await asyncio.to_thread(support.orders_cli, stack_paths, "order", "show", a1.order_id)
+    assert shown.returncode == 0, shown.stderr
+    table = re.sub(r"[\s│]", "", shown.stdout)  # the table folds long cells
+    assert '"customer_email":"erased"' in table
+    assert "sealed:v2." not in table
+
     # A's next order (from a client started after the erasure) completes, new key material.
     async with actas.temporal_client(stack, stack_paths) as fresh:
         assert (await support.complete(fresh, a2)).outcome is Outcome.COMPLETED
