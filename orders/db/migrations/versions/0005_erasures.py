@@ -48,9 +48,7 @@ def upgrade() -> None:
         sa.Column("histories_affected", sa.Integer(), nullable=False),
         sa.Column("written_by", sa.Text(), nullable=False, server_default=sa.text("session_user")),
         sa.PrimaryKeyConstraint("customer_tag", "erased_at", name="pk_erasures"),
-        sa.CheckConstraint(
-            "customer_tag ~ '^[0-9a-f]{32}$'", name="customer_tag_is_a_tag"
-        ),
+        sa.CheckConstraint("customer_tag ~ '^[0-9a-f]{32}$'", name="customer_tag_is_a_tag"),
         schema=SCHEMA,
     )
     op.execute(
