@@ -77,6 +77,11 @@ class LocalKeyRing(KeyRing):
         return self._local.plaintext
 
 
+CUSTOMERS = 50
+"""Distinct customers of a run: each has a key of its own (crypto-shredding), so the
+warm-up places at least one order per customer and the rounds measure the steady state."""
+
+
 class LocalCustomerKeys(CustomerKeys):
     """Plain configuration only: one process-local customer data key, no Vault at all."""
 
@@ -98,7 +103,7 @@ def make_order(prefix: str, i: int) -> OrderRequest:
     oid = f"{prefix}-{uuid.uuid4().hex[:12]}"
     return OrderRequest(
         order_id=oid,
-        customer_id=f"bench-{i % 50}",
+        customer_id=f"bench-{i % CUSTOMERS}",
         customer_email=f"{oid}@example.com",
         shipping_address=f"{i} Benchmark Avenue, Loadtown",
         payment_reference=f"tok-{i}",
@@ -446,7 +451,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--orders", type=int, default=400, help="orders per configuration")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per configuration")
-    ap.add_argument("--warmup", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=CUSTOMERS)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--home", default=str(PROJECT_ROOT / ".orders" / "bench"))
     ap.add_argument("--keep", action="store_true", help="leave the stack running")
