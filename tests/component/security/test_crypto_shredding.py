@@ -110,3 +110,16 @@ async def test_v1_values_sealed_before_customer_keys_still_open(
     v1 = f"sealed:v1.{_b64(key.wrapped.encode())}.{_b64(nonce + body)}"
     unsealer = Unsealer(transits(spec.consumer), spec.consumer)
     assert await unsealer.unseal(spec.field, order_id, v1) == "old value"
+
+
+async def test_a_returning_customer_costs_no_vault_request(transits: Transits) -> None:
+    # Steady state: customer data keys are cached like field data keys, on both sides.
+    client, fulfill = transits(identities.ORDER_CLIENT), transits(identities.ORDER_FULFILL)
+    sealer, unsealer = Sealer(client), Unsealer(fulfill, identities.ORDER_FULFILL)
+    customer = f"cust-cache-{uuid.uuid4().hex[:8]}"
+    first = await sealer.seal("shipping_address", "ord-cache-1", ADDRESS, customer)
+    await unsealer.unseal("shipping_address", "ord-cache-1", first)
+    sealed, opened = client.requests, fulfill.requests
+    second = await sealer.seal("shipping_address", "ord-cache-2", ADDRESS, customer)
+    assert await unsealer.unseal("shipping_address", "ord-cache-2", second) == ADDRESS
+    assert (client.requests, fulfill.requests) == (sealed, opened)
