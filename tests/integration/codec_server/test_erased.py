@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
 from orders import client as orders_client
@@ -13,16 +16,14 @@ from orders.contract import transit_names
 from orders.devstack.state import StackInfo
 from orders.security.erased_view import ERASED
 from orders.security.sealing import customer_tag
-from tests.integration.codec_server.test_codec_server import (
-    VIEWER,
-    body,
-    decoded_values,
-    post_decode,
-)
+from orders.verify.codec import post_decode
 from tests.support import stack as support
 from tests.support.stack_codec import NS, Sealer, TokenFor
 
 pytestmark = pytest.mark.integration
+
+VIEWER = "dev-viewer"
+"""A person in the order-viewers group (``orders:read``)."""
 
 
 async def test_erased_customer_fields_show_as_erased(
@@ -40,6 +41,10 @@ async def test_erased_customer_fields_show_as_erased(
     payload = await encrypt(
         {"kept": kept_value, "gone": {"customer_email": gone_value}}, NS, "wf-erased-view"
     )
-    resp = await post_decode(http, body(payload), await token_for(VIEWER))
+    content = json_format.MessageToJson(Payloads(payloads=[payload]))
+    resp = await post_decode(http, content, await token_for(VIEWER), NS)
     assert resp.status_code == 200, resp.text
-    assert decoded_values(resp) == [{"kept": kept_value, "gone": {"customer_email": ERASED}}]
+    decoded = json_format.Parse(resp.content, Payloads()).payloads
+    assert [json.loads(p.data) for p in decoded] == [
+        {"kept": kept_value, "gone": {"customer_email": ERASED}}
+    ]
