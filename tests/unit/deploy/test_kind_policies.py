@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orders.contract import identities
-from orders.deploy import front, kind_policies, temporal_schema
+from orders.deploy import front, kind_policies, observability, temporal_schema
 
 INFRA = kind_policies.INFRA
 APP = identities.K8S_NAMESPACE
@@ -101,7 +101,8 @@ def violations(objects: list[dict[str, Any]]) -> list[str]:
     }
     expected = {
         ("openbao", front.OPENBAO_PORT): workloads
-        | {(INFRA, n) for n in (front.TEMPORAL_APP, front.NAME, *kind_policies.SETUP_JOBS)},
+        | {(INFRA, n) for n in (front.TEMPORAL_APP, front.NAME, *kind_policies.SETUP_JOBS)}
+        | {(INFRA, observability.PROMETHEUS_NAME)},  # its metrics, with a token for that only
         ("postgres", kind_policies.PG_PORT): {
             (APP, i.name) for i in identities.ALL if i.has_db_role
         }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orders.contract import identities
-from orders.deploy import common, render
+from orders.deploy import common, dashboard, render
 from orders.deploy.common import ROOT
 
 
@@ -42,6 +43,9 @@ def test_every_file_says_it_is_generated() -> None:
         if rel.parent == render.KIND_FILES_DIR:
             # Verbatim copies of package files (the kind overlay's ConfigMap sources).
             assert text == common.package_file(rel.name), rel
+        elif rel.suffix == ".json":
+            # JSON has no comments: the Grafana dashboard says so in its description.
+            assert json.loads(text)["description"] == dashboard.GENERATED_NOTE, rel
         else:
             assert text.startswith(render.GENERATED), rel
 
