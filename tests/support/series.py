@@ -68,9 +68,9 @@ def _kind(call: str) -> str:
 @functools.cache
 def sdk_core() -> frozenset[str]:
     """The SDK runtime's series, from the Core source shipped with ``temporalio``."""
-    constants = dict(
-        m.groups() for f in CORE_CONSTANTS for m in _CONST.finditer(_flat(f.read_text()))
-    )
+    constants: dict[str, str] = {
+        m[1]: m[2] for f in CORE_CONSTANTS for m in _CONST.finditer(_flat(f.read_text()))
+    }
     out: set[str] = set()
     for source in CORE_FILES:
         for call, literal, const in _DEFINITION.findall(_flat(source.read_text())):
