@@ -27,8 +27,10 @@ from typing import Any, Final
 from orders.contract import identities
 from orders.contract.identities import Identity
 from orders.deploy import front, observability, tls
-from orders.deploy.common import Anchor
+from orders.deploy.common import UID, Anchor
 from orders.deploy.compose_infra import HARDENED, PROBE, TLS_CA, healthcheck
+from orders.deploy.compose_steps import STEP_TOKEN_DIR
+from orders.deploy.setup_tokens import METRICS
 
 OBS_FILE: Final = Path("docker-compose.observability.yml")
 CONFIG_DIR: Final = Path("deploy/observability")
@@ -39,6 +41,8 @@ GRAFANA_SECRET: Final = "grafana-admin-password"  # noqa: S105 - a secret's name
 INGRESS: Final = "obs-ingress"
 GRAFANA_NET: Final = "obs-grafana"
 TEMPORAL_SERVICE: Final = "temporal"
+INIT_SERVICE: Final = "openbao-init"
+INIT_TOKEN_DIR: Final = f"{STEP_TOKEN_DIR}/{METRICS}"
 OPENBAO_SERVICE: Final = "openbao"
 
 CONFIGS: Final = {
@@ -134,6 +138,10 @@ def attach(identity_doc: dict[str, Any], infra_doc: dict[str, Any]) -> None:
     services[TEMPORAL_SERVICE]["environment"]["PROMETHEUS_ENDPOINT"] = (
         f"0.0.0.0:{observability.TEMPORAL_METRICS_PORT}"
     )
+    # The unseal step hands Prometheus its OpenBao token (orders.deploy.setup_tokens.METRICS).
+    init = services[INIT_SERVICE]
+    init["command"] = [*init["command"], "--step-token-dir", f"{METRICS}={INIT_TOKEN_DIR}"]
+    init["volumes"] = [*init["volumes"], _token_volume(INIT_TOKEN_DIR, read_only=False)]
     for owner in scraped_hosts(services):
         _join(services[owner], scrape_network(owner))
     for owner in sending_hosts(services):
@@ -142,14 +150,24 @@ def attach(identity_doc: dict[str, Any], infra_doc: dict[str, Any]) -> None:
 
 USERS: Final = {
     observability.COLLECTOR: 10001,
-    observability.PROMETHEUS_NAME: 65534,
+    observability.PROMETHEUS_NAME: UID,
     observability.GRAFANA_NAME: 472,
 }
-"""The images' own users (their data directories are theirs in a fresh named volume)."""
+"""The images' own users (Grafana's data directory is its own in a fresh named volume);
+Prometheus as the project's, the owner of its OpenBao token file."""
 
 
 def _user(app: str) -> str:
     return f"{USERS[app]}:{USERS[app]}"
+
+
+def _token_volume(target: str, *, read_only: bool) -> dict[str, Any]:
+    return {
+        "type": "volume",
+        "source": METRICS_TOKEN_VOLUME,
+        "target": target,
+        "read_only": read_only,
+    }
 
 
 def _config(name: str) -> dict[str, str]:
@@ -178,15 +196,12 @@ def compose(services: dict[str, Any]) -> dict[str, Any]:
             "command": observability.prometheus_argv(),
             "configs": [_config("prometheus-config"), _config("prometheus-rules")],
             "volumes": [
-                "prometheus-data:/prometheus",
                 TLS_CA,
-                {
-                    "type": "volume",
-                    "source": METRICS_TOKEN_VOLUME,
-                    "target": observability.TOKEN_DIR,
-                    "read_only": True,
-                },
+                _token_volume(observability.TOKEN_DIR, read_only=True),
             ],
+            # Its TSDB in memory: it runs as the project's user (the unseal step writes the
+            # token 0600 as that user), which owns no directory of this image.
+            "tmpfs": [*HARDENED["tmpfs"], "/prometheus:size=512m,mode=1777"],
             "networks": {**scrape, GRAFANA_NET: {}},
             "healthcheck": healthcheck(
                 [
@@ -243,7 +258,7 @@ def compose(services: dict[str, Any]) -> dict[str, Any]:
             **{n: {"internal": True} for n in (*scrape, *otlp, GRAFANA_NET)},
             INGRESS: {},
         },
-        "volumes": {v: {} for v in ("prometheus-data", "grafana-data", METRICS_TOKEN_VOLUME)},
+        "volumes": {v: {} for v in ("grafana-data", METRICS_TOKEN_VOLUME)},
         "secrets": {GRAFANA_SECRET: {"file": f".orders/compose/secrets/{GRAFANA_SECRET}"}},
         "configs": {
             name: {"file": f"./{(CONFIG_DIR / rel).as_posix()}"}

@@ -29,6 +29,7 @@ from orders.contract.identities import Identity
 from orders.deploy import front, k8s_base, observability, tls
 from orders.deploy.common import DNS, INFRA_NAMESPACE, PROJECT
 from orders.deploy.images import Image
+from orders.deploy.setup_tokens import METRICS
 
 DIR: Final = Path("k8s/overlays/kind/observability")
 FILES: Final = "files"
@@ -399,6 +400,25 @@ def patches() -> dict[str, dict[str, Any]]:
     return out
 
 
+UNSEAL: Final = "openbao-unseal"
+JSON_PATCHES: Final = {
+    "unseal-metrics-token.yaml": (
+        {"kind": "Job", "name": UNSEAL, "namespace": INFRA},
+        [
+            {"op": "add", "path": "/spec/template/spec/containers/0/command/-", "value": v}
+            for v in ("--k8s-step-secret", f"{METRICS}={METRICS_SECRET}")
+        ],
+    ),
+    "unseal-role-metrics-token.yaml": (
+        {"kind": "Role", "name": UNSEAL, "namespace": INFRA},
+        [{"op": "add", "path": "/rules/1/resourceNames/-", "value": METRICS_SECRET}],
+    ),
+}
+"""JSON patches of the unseal Job and its Role: it also hands Prometheus its OpenBao token
+(Secret :data:`METRICS_SECRET`, :data:`orders.deploy.setup_tokens.METRICS`), which it
+may then read back and update like the steps' Secrets, and nothing else."""
+
+
 def objects() -> dict[str, dict[str, Any]]:
     """File name -> every resource of the Component (not the patches)."""
     o = observability
@@ -458,14 +478,16 @@ def component() -> dict[str, Any]:
             for n, fs in generated.items()
         ],
         "generatorOptions": {"disableNameSuffixHash": True},
-        "patches": [{"path": f"patches/{n}"} for n in sorted(patches())],
+        "patches": [{"path": f"patches/{n}"} for n in sorted(patches())]
+        + [{"path": f"patches/{n}", "target": t} for n, (t, _) in JSON_PATCHES.items()],
     }
 
 
-def files() -> dict[Path, Any]:
+def files() -> dict[Path, Any]:  # object, list (a JSON patch) or text
     """Path relative to the root -> object (YAML) or text (``files/``)."""
     out: dict[Path, Any] = {DIR / n: obj for n, obj in objects().items()}
     out |= {DIR / "patches" / n: obj for n, obj in patches().items()}
+    out |= {DIR / "patches" / n: ops for n, (_, ops) in JSON_PATCHES.items()}
     out[DIR / "kustomization.yaml"] = component()
     out |= {DIR / FILES / n: text for n, text in config_files().items()}
     return out

@@ -349,6 +349,7 @@ def prometheus_argv() -> list[str]:
         f"--config.file={PROMETHEUS_CONFIG}",
         "--storage.tsdb.path=/prometheus",
         f"--storage.tsdb.retention.time={RETENTION}",
+        "--storage.tsdb.retention.size=400MB",
         f"--web.listen-address=0.0.0.0:{PROMETHEUS_PORT}",
     ]
 

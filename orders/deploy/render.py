@@ -120,7 +120,7 @@ _ComposeDumper.add_representer(dict, _represent_dict)
 _ComposeDumper.add_representer(Anchor, _represent_anchor)
 
 
-def _dump(obj: dict[str, Any]) -> str:
+def _dump(obj: dict[str, Any] | list[Any]) -> str:
     body = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
     return GENERATED + body
 

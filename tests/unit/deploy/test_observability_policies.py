@@ -20,6 +20,7 @@ import pytest
 from orders.contract import identities
 from orders.deploy import compose_observability, front, kind_observability, observability
 from orders.deploy.common import DNS
+from orders.deploy.setup_tokens import METRICS
 from tests.support.deploy import COMPOSE
 
 INFRA = kind_observability.INFRA
@@ -308,3 +309,46 @@ def test_compose_checker_catches(mutation: str) -> None:
     model = copy.deepcopy(COMPOSE)
     COMPOSE_MUTATIONS[mutation](model)
     assert compose_violations(model), mutation
+
+
+# ------------------------------------------------------------- Prometheus's OpenBao token
+
+
+def _mounts_token(service: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in service.get("volumes", [])
+        if isinstance(m, dict) and m.get("source") == compose_observability.METRICS_TOKEN_VOLUME
+    ]
+
+
+def test_compose_hands_prometheus_its_token_alone() -> None:
+    services = COMPOSE["services"]
+    holders = {n: _mounts_token(s) for n, s in services.items() if _mounts_token(s)}
+    assert set(holders) == {PROM, compose_observability.INIT_SERVICE}
+    assert [m["read_only"] for m in holders[PROM]] == [True]
+    init = services[compose_observability.INIT_SERVICE]["command"]
+    [target] = [m["target"] for m in holders[compose_observability.INIT_SERVICE]]
+    assert f"{METRICS}={target}" in init
+    assert [m["target"] for m in holders[PROM]] == [observability.TOKEN_DIR]
+
+
+def _pod_secrets(obj: dict[str, Any]) -> set[str]:
+    spec = obj["spec"]["template"]["spec"]
+    return {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+
+
+def test_kind_hands_prometheus_its_token_alone(kind_objects: list[dict[str, Any]]) -> None:
+    secret = kind_observability.METRICS_SECRET
+    pods = [o for o in kind_objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
+    assert {o["metadata"]["name"] for o in pods if secret in _pod_secrets(o)} == {PROM}
+    unseal = next(o for o in pods if o["metadata"]["name"] == kind_observability.UNSEAL)
+    command = unseal["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[-2:] == ["--k8s-step-secret", f"{METRICS}={secret}"]
+    role = next(
+        o
+        for o in kind_objects
+        if o["kind"] == "Role" and o["metadata"]["name"] == kind_observability.UNSEAL
+    )
+    named = [r for r in role["rules"] if secret in r.get("resourceNames", [])]
+    assert [sorted(r["verbs"]) for r in named] == [["get", "update"]]
