@@ -170,6 +170,11 @@ def _token_volume(target: str, *, read_only: bool) -> dict[str, Any]:
     }
 
 
+def _http_probe(port: int, path: str) -> dict[str, Any]:
+    """A healthcheck: ``GET path`` on the container's own ``port`` (busybox ``wget``)."""
+    return healthcheck(["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"])
+
+
 def _config(name: str) -> dict[str, str]:
     return {"source": name, "target": CONFIGS[name][1]}
 
@@ -203,16 +208,7 @@ def compose(services: dict[str, Any]) -> dict[str, Any]:
             # token 0600 as that user), which owns no directory of this image.
             "tmpfs": [*HARDENED["tmpfs"], "/prometheus:size=512m,mode=1777"],
             "networks": {**scrape, GRAFANA_NET: {}},
-            "healthcheck": healthcheck(
-                [
-                    "CMD",
-                    "wget",
-                    "-q",
-                    "-O",
-                    "/dev/null",
-                    f"http://127.0.0.1:{observability.PROMETHEUS_PORT}/-/ready",
-                ]
-            ),
+            "healthcheck": _http_probe(observability.PROMETHEUS_PORT, "/-/ready"),
             "depends_on": {"openbao-init": {"condition": "service_completed_successfully"}},
             "restart": "unless-stopped",
         },
@@ -233,16 +229,7 @@ def compose(services: dict[str, Any]) -> dict[str, Any]:
             "volumes": ["grafana-data:/var/lib/grafana"],
             "ports": [f"127.0.0.1:{observability.GRAFANA_PORT}:{observability.GRAFANA_PORT}"],
             "networks": {GRAFANA_NET: {}, INGRESS: {}},
-            "healthcheck": healthcheck(
-                [
-                    "CMD",
-                    "wget",
-                    "-q",
-                    "-O",
-                    "/dev/null",
-                    f"http://127.0.0.1:{observability.GRAFANA_PORT}/api/health",
-                ]
-            ),
+            "healthcheck": _http_probe(observability.GRAFANA_PORT, "/api/health"),
             "depends_on": {
                 observability.PROMETHEUS_NAME: {"condition": "service_healthy"},
             },

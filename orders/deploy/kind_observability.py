@@ -216,16 +216,8 @@ def _service(app: str, port: int) -> dict[str, Any]:
 
 
 def _security(uid: int) -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    """The project's container hardening (:mod:`orders.deploy.k8s_base`) as user ``uid``."""
+    return {**k8s_base.container_security_context(), "runAsUser": uid, "runAsGroup": uid}
 
 
 def _probe(path: str, port: int, delay: int) -> dict[str, Any]:

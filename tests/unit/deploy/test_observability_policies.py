@@ -21,7 +21,7 @@ from orders.contract import identities
 from orders.deploy import compose_observability, front, kind_observability, observability
 from orders.deploy.common import DNS
 from orders.deploy.setup_tokens import METRICS
-from tests.support.deploy import COMPOSE
+from tests.support.deploy import COMPOSE, is_default_deny
 
 INFRA = kind_observability.INFRA
 APP = kind_observability.APP
@@ -120,22 +120,12 @@ def _policies(objects: list[dict[str, Any]], namespace: str) -> list[dict[str, A
     ]
 
 
-def _is_default_deny(policy: dict[str, Any]) -> bool:
-    spec = policy["spec"]
-    return (
-        spec.get("podSelector") == {}
-        and set(spec.get("policyTypes", [])) == {"Ingress", "Egress"}
-        and not spec.get("ingress")
-        and not spec.get("egress")
-    )
-
-
 def kind_violations(objects: list[dict[str, Any]]) -> list[str]:
     """Differences between the overlay's observability paths and :func:`expected`."""
     out = []
     namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
     for ns in namespaces:
-        if not any(_is_default_deny(p) for p in _policies(objects, ns)):
+        if not any(is_default_deny(p) for p in _policies(objects, ns)):
             out.append(f"{ns}: no default-deny")
     obs = {PROM, COLLECTOR, GRAFANA}
     for (ns, pod, what), want in expected().items():
