@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -23,8 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
-from orders.deploy import compose_observability, dashboard, kind_observability, observability
-from orders.deploy.common import ROOT
+from orders.deploy import (
+    compose_infra,
+    compose_observability,
+    dashboard,
+    kind_observability,
+    observability,
+)
+from orders.deploy.common import ROOT, package_file
 from tests.support import series
 
 COMPOSE_DIR = ROOT / compose_observability.CONFIG_DIR
@@ -185,3 +192,12 @@ def test_checker_catches(mutation: str) -> None:
     model = copy.deepcopy(json.loads(DASHBOARDS[0].read_text()))
     MUTATIONS[mutation](model)
     assert unknown_series(model, _load(RULES[0])), mutation
+
+
+def test_openbao_serves_prometheus_metrics_to_a_token_only() -> None:
+    """Without ``telemetry``, ``format=prometheus`` answers 400: the scrape would fail."""
+    compose_hcl = package_file(compose_infra.OPENBAO_HCL)
+    kind_map = yaml.safe_load((ROOT / "k8s/overlays/kind/infra/openbao/configmap.yaml").read_text())
+    for hcl in (compose_hcl, kind_map["data"]["config.hcl"]):
+        assert re.search(r'prometheus_retention_time\s*=\s*"[1-9]', hcl)
+        assert "unauthenticated_metrics_access" not in hcl
