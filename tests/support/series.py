@@ -37,7 +37,13 @@ CORE_FILES: Final = (
 )
 CORE_CONSTANTS: Final = (*CORE_FILES, CORE / "common" / "src" / "telemetry" / "metrics.rs")
 PROMETHEUS_SYNTHETIC: Final = frozenset(
-    {"up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_series_added"}
+    {
+        "up",
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    }
 )
 
 _CONST: Final = re.compile(r"(?:const|static) (\w+): &str =\s*\"(\w+)\";")
