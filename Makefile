@@ -141,7 +141,7 @@ kind-down:
 compose-secrets:
 	@mkdir -p .orders/compose/secrets && chmod 700 .orders/compose/secrets
 	@cd .orders/compose/secrets && for s in postgres-password temporal-db-password \
-	  vault-dbadmin-password; do [ -s $$s ] || { head -c 24 /dev/urandom | base64 \
+	  vault-dbadmin-password grafana-admin-password; do [ -s $$s ] || { head -c 24 /dev/urandom | base64 \
 	  | tr -d '/+=\n' > $$s && chmod 644 $$s && echo "created $$s"; }; done
 	@# The front's task-token MAC key: 48 random bytes (it copies the file 0600 into its tmpfs).
 	@cd .orders/compose/secrets && { s=temporal-front-token-key; [ -s $$s ] || { \

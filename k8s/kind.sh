@@ -85,6 +85,7 @@ up() {
   random_secret orders-infra temporal-db
   random_secret orders-infra vault-dbadmin
   random_secret orders-infra postgres-evidence
+  random_secret orders-infra grafana-admin # Grafana's `admin` (kubectl port-forward svc/grafana 3000)
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
   kc -n orders-infra delete job openbao-unseal vault-pki temporal-schema vault-configure \

@@ -22,7 +22,9 @@ any registry, so none was resolved here. Each is the multi-platform *index* dige
 tag as recorded in public repositories that pin it (several independent ones for the UI
 and OpenBao; one project's registry-resolution record for the two Temporal images; the
 Postgres tag is rebuilt by Docker's library and two digests circulate for it, the newer
-one is used). Run the refresh above before relying on them.
+one is used; Prometheus v3.5.0 and Grafana 12.1.0 as pinned by several unrelated
+projects, the collector's 0.130.0 by one project's two test suites). Run the refresh
+above before relying on them.
 """
 
 from __future__ import annotations
@@ -105,6 +107,23 @@ KIND_NODE: Final = Image(
     "sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f",
 )
 """kind's node image (``k8s/kind-config.yaml``)."""
+OTEL_COLLECTOR: Final = Image(
+    "otel/opentelemetry-collector-contrib",
+    "0.130.0",
+    "sha256:867d1074c2f750936fb9358ec9eefa009308053cf156b2c7ca1761ba5ef78452",
+)
+"""The OpenTelemetry Collector (contrib: it ships the ``health_check`` extension)."""
+PROMETHEUS: Final = Image(
+    "prom/prometheus",
+    "v3.5.0",
+    "sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+)
+"""Prometheus 3.5, a long-term-support release."""
+GRAFANA: Final = Image(
+    "grafana/grafana",
+    "12.1.0",
+    "sha256:6ac590e7cabc2fbe8d7b8fc1ce9c9f0582177b334e0df9c927ebd9670469440f",
+)
 
 IMAGES: Final = (
     TEMPORAL_SERVER,
@@ -114,6 +133,9 @@ IMAGES: Final = (
     POSTGRES,
     PYTHON,
     KIND_NODE,
+    OTEL_COLLECTOR,
+    PROMETHEUS,
+    GRAFANA,
 )
 PROJECT_IMAGES: Final = frozenset({"hardened-orders"})
 """The project's own image: built and loaded locally (kind, compose), never pulled."""

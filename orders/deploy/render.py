@@ -35,8 +35,10 @@ import yaml
 
 from orders.deploy import (
     compose_identities,
+    compose_observability,
     compose_steps,
     k8s_base,
+    kind_observability,
     kind_policies,
     overlays,
     tls,
@@ -118,7 +120,7 @@ _ComposeDumper.add_representer(dict, _represent_dict)
 _ComposeDumper.add_representer(Anchor, _represent_anchor)
 
 
-def _dump(obj: dict[str, Any]) -> str:
+def _dump(obj: dict[str, Any] | list[Any]) -> str:
     body = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
     return GENERATED + body
 
@@ -144,13 +146,23 @@ def rendered() -> dict[Path, str]:
     objects = k8s_base.base_objects()
     files = {BASE_DIR / path: _dump(obj) for path, obj in objects.items()}
     files[BASE_DIR / "kustomization.yaml"] = _dump(k8s_base.kustomization(objects))
+    idents, infra = compose_identities.compose(), compose_steps.infra()
+    # Observability hooks into both (settings, networks) and adds a file of its own.
+    compose_observability.attach(idents, infra)
+    idents["include"].append(compose_observability.OBS_FILE.as_posix())
+    services = {**idents["services"], **infra["services"]}
     files[COMPOSE_FILE] = _dump_compose(
-        compose_identities.compose(),
+        idents,
         f"The identities; the servers and setup steps are in {INFRA_FILE} (include).",
     )
     files[INFRA_FILE] = _dump_compose(
-        compose_steps.infra(), f"The servers and setup steps, included by {COMPOSE_FILE}."
+        infra, f"The servers and setup steps, included by {COMPOSE_FILE}."
     )
+    files[compose_observability.OBS_FILE] = _dump_compose(
+        compose_observability.compose(services),
+        f"Collector, Prometheus and Grafana, included by {COMPOSE_FILE}.",
+    )
+    files |= compose_observability.config_files(services)
     for name in KIND_FILES:
         files[KIND_FILES_DIR / name] = package_file(name)
     policies = kind_policies.policies()
@@ -165,6 +177,8 @@ def rendered() -> dict[Path, str]:
     )
     files |= {p: _dump(o) for p, o in overlays.keda_files().items()}
     files |= {p: _dump(o) for p, o in overlays.external_files().items()}
+    for path, obj in kind_observability.files().items():
+        files[path] = obj if isinstance(obj, str) else _dump(obj)
     return files
 
 
@@ -173,7 +187,10 @@ def generated_paths(root: Path) -> set[Path]:
     found = {p.relative_to(root) for p in (root / BASE_DIR).rglob("*.yaml")}
     for d in (kind_policies.DIR, overlays.KEDA_DIR, overlays.EXTERNAL_DIR):
         found |= {p.relative_to(root) for p in (root / d).glob("*.yaml")}
-    for rel in (COMPOSE_FILE, INFRA_FILE, *(KIND_FILES_DIR / n for n in KIND_FILES)):
+    for d in (kind_observability.DIR, compose_observability.CONFIG_DIR):
+        found |= {p.relative_to(root) for p in (root / d).rglob("*") if p.is_file()}
+    obs = compose_observability.OBS_FILE
+    for rel in (COMPOSE_FILE, INFRA_FILE, obs, *(KIND_FILES_DIR / n for n in KIND_FILES)):
         if (root / rel).exists():
             found.add(rel)
     return found

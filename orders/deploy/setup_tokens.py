@@ -26,6 +26,7 @@ import hvac
 import structlog
 
 from orders.deploy.setup_stores import DirectoryStore, KeyStore, SecretStore
+from orders.vault.metrics_reader import apply_metrics_reader, mint_metrics_token
 from orders.vault.policy import read_shipped
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,16 @@ class Step(enum.StrEnum):
     def policy_text(self) -> str:
         """The step's literal HCL policy (``vault/setup/``, shipped with the package)."""
         return read_shipped("setup", f"{self.policy}.hcl")
+
+
+METRICS: Final = "metrics"
+"""Not a setup step: Prometheus, whose long-lived token may read ``sys/metrics`` only
+(:mod:`orders.vault.metrics_reader`, the dev stack's policy and token role). It is handed
+over like a step's token (``--step-token-dir metrics=DIR``, ``--k8s-step-secret
+metrics=SECRET``) and, unlike them, is not revoked by its holder: it expires after
+:data:`orders.vault.metrics_reader.SCRAPE_LIFETIME`; every rerun of ``unseal`` (each
+``up``) hands over a fresh one."""
+Sink = Callable[[str], None]
 
 
 def wait_active(client: hvac.Client, timeout: float) -> None:
@@ -132,7 +143,7 @@ def hand_over(
     *,
     root_token: str | None,
     unseal_key: str,
-    sinks: Mapping[Step, Callable[[str], None]],
+    sinks: Mapping[Step | str, Sink],
     active_timeout: float = 60,
 ) -> None:
     """Mint each step's token, give it to that step's sink, and revoke the root token.
@@ -142,7 +153,7 @@ def hand_over(
         root_token: The root token ``sys/init`` just returned, else None (one is generated
             with ``unseal_key`` and lives only in this call).
         unseal_key: The stored unseal key.
-        sinks: Step -> where its token goes (a file writer, a Secret writer).
+        sinks: Step (or :data:`METRICS`) -> where its token goes (a file or Secret writer).
         active_timeout: How long to wait for OpenBao to become active.
     """
     wait_active(client, active_timeout)
@@ -150,12 +161,16 @@ def hand_over(
     if root_token is None or not _valid(root):
         root.token = generate_root(client, unseal_key)
     try:
-        tokens = mint_step_tokens(root, list(sinks))
-        for step, sink in sinks.items():
-            sink(tokens[step])
+        steps = mint_step_tokens(root, [s for s in sinks if isinstance(s, Step)])
+        tokens: dict[Step | str, str] = {str(k): v for k, v in steps.items()}
+        if METRICS in sinks:
+            apply_metrics_reader(root)
+            tokens[METRICS] = mint_metrics_token(root)
+        for name, sink in sinks.items():
+            sink(tokens[name])
     finally:
         root.auth.token.revoke_self()
-    log.info("openbao.root_token.revoked", steps=sorted(sinks))
+    log.info("openbao.root_token.revoked", steps=sorted(str(s) for s in sinks))
 
 
 def _valid(client: hvac.Client) -> bool:
@@ -171,7 +186,7 @@ def revoke_own(client: hvac.Client) -> None:
     client.auth.token.revoke_self()
 
 
-def sinks(dirs: Mapping[str, str], secrets: Mapping[str, str]) -> dict[Step, Callable[[str], None]]:
+def sinks(dirs: Mapping[str, str], secrets: Mapping[str, str]) -> dict[Step | str, Sink]:
     """Where each step's token goes: ``DIR/token`` (compose) or a Secret (kind).
 
     Args:
@@ -181,13 +196,14 @@ def sinks(dirs: Mapping[str, str], secrets: Mapping[str, str]) -> dict[Step, Cal
     Raises:
         SystemExit: For an unknown step name (named in the message).
     """
-    out: dict[Step, Callable[[str], None]] = {}
+    out: dict[Step | str, Sink] = {}
     for kind, pairs in (("dir", dirs), ("secret", secrets)):
         for name, where in pairs.items():
+            step: Step | str
             try:
-                step = Step(name)
+                step = METRICS if name == METRICS else Step(name)
             except ValueError:
-                choices = ", ".join(s.value for s in Step)
+                choices = ", ".join([*(s.value for s in Step), METRICS])
                 raise SystemExit(f"unknown setup step {name!r} (one of: {choices})") from None
             store: KeyStore = (
                 DirectoryStore(Path(where)) if kind == "dir" else SecretStore.in_cluster(where)

@@ -43,3 +43,14 @@ def kustomize(directory: Path) -> str:
     )
     assert done.returncode == 0, f"kubectl kustomize {directory} failed:\n{done.stderr}"
     return done.stdout
+
+
+def is_default_deny(policy: dict[str, Any]) -> bool:
+    """A NetworkPolicy denying every pod of its namespace all ingress and egress."""
+    spec = policy["spec"]
+    return (
+        spec.get("podSelector") == {}
+        and set(spec.get("policyTypes", [])) == {"Ingress", "Egress"}
+        and not spec.get("ingress")
+        and not spec.get("egress")
+    )

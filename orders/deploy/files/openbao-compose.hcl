@@ -27,3 +27,9 @@ audit "file" "stdout" {
     file_path = "stdout"
   }
 }
+# Prometheus's scrape of /v1/sys/metrics?format=prometheus (a token that may read only
+# that path, handed over by the unseal step); unauthenticated access stays off.
+telemetry {
+  prometheus_retention_time = "1h"
+  disable_hostname          = true
+}

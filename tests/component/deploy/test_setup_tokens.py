@@ -16,12 +16,12 @@ import pytest
 
 from orders.contract import pki_names
 from orders.deploy import setup
-from orders.deploy.setup_tokens import STEP_TOKEN_TTL, Step, generate_root, hand_over
+from orders.deploy.setup_tokens import METRICS, STEP_TOKEN_TTL, Step, generate_root, hand_over
 from orders.security import certs
 from orders.vault import tokens as vault_tokens
 from orders.vault.pki import apply_internode_pki, apply_pki
 
-Tokens = dict[Step, str]
+Tokens = dict[Step | str, str]
 
 
 def _as(openbao: hvac.Client, token: str) -> hvac.Client:
@@ -40,7 +40,7 @@ def handed_over(openbao: hvac.Client, tmp_path: Path) -> tuple[str, str, Tokens]
         openbao,
         root_token=root_token,
         unseal_key=key,
-        sinks={step: functools.partial(tokens.__setitem__, step) for step in Step},
+        sinks={step: functools.partial(tokens.__setitem__, step) for step in (*Step, METRICS)},
     )
     return root_token, key, tokens
 
@@ -56,12 +56,16 @@ def test_the_root_token_is_refused_after_the_hand_over(
     assert fresh.auth.token.lookup_self()["data"]["policies"] == ["root"]
     # Each step token: its own policy only, orphan, not renewable, at most an hour.
     for step, token in tokens.items():
+        if step == METRICS:
+            continue  # checked below (one OpenBao for both: each start costs seconds)
+        assert isinstance(step, Step)
         info = fresh.auth.token.lookup(token)["data"]
         assert info["policies"] == [step.policy], step
         assert info["orphan"] is True
         assert info["renewable"] is False
         assert 0 < info["ttl"] <= STEP_TOKEN_TTL
     fresh.auth.token.revoke_self()
+    _check_metrics_token(openbao, tokens[METRICS])
 
 
 def test_the_pki_token_does_pki_and_nothing_else(
@@ -128,4 +132,21 @@ def test_the_configure_token_cannot_make_tokens_or_touch_the_seal(
     ]
     for attempt in refused:
         with pytest.raises((hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest)):
+            attempt()
+
+
+def _check_metrics_token(openbao: hvac.Client, token: str) -> None:
+    """Prometheus's token (compose, kind): ``sys/metrics`` only, no default policy."""
+    metrics = _as(openbao, token)
+    # This throwaway server has no `telemetry` stanza, so the JSON format (always served).
+    assert metrics.read("sys/metrics")["Gauges"]
+    refused: list[Callable[[], object]] = [
+        lambda: metrics.auth.token.lookup_self(),  # not even `default`'s self-lookup
+        lambda: metrics.sys.list_policies(),
+        lambda: metrics.write_data("auth/token/create", data={}),
+        lambda: metrics.sys.read_policy("default"),
+        lambda: metrics.read("sys/mounts"),
+    ]
+    for attempt in refused:
+        with pytest.raises(hvac.exceptions.Forbidden):
             attempt()

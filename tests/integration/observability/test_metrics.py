@@ -20,10 +20,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from orders.approvals import RejectReason
 from orders.contract import identities
+from orders.deploy import dashboard
 from orders.devstack.servers.prometheus import TOKEN_FILE
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.observability import names
+from tests.support import series
 from tests.support.approvals import Target, send_signal, send_update, signed
 from tests.support.stack import complete, make_order, vault
 from tests.support.stack_approvals import awaiting, large, signer
@@ -155,3 +157,23 @@ def test_the_openbao_scrape_token_reads_metrics_and_nothing_else(
     ):
         with pytest.raises(Exception, match="permission denied"):
             scraper.read(path)
+
+
+async def test_the_derived_series_list_holds_every_series_a_worker_serves(
+    stack: StackInfo,
+) -> None:
+    """The deployments' dashboard is checked offline against a list derived from the code
+    and the SDK Core source (``tests/support/series.py``): here, against a real scrape."""
+    async with httpx.AsyncClient(base_url=str(stack.prometheus_url), timeout=5) as http:
+
+        async def served() -> set[str] | None:
+            answer = await http.get(
+                "/api/v1/label/__name__/values",
+                params={"match[]": ['{job=~"temporal-sdk|orders"}']},
+            )
+            found = set(answer.json()["data"])
+            return found if dashboard.SDK_SLOTS_AVAILABLE in found else None
+
+        names_served = await wait_for(served, timeout=30, interval=1.0)
+    assert names_served - series.exported() == set()
+    assert {dashboard.SDK_SLOTS_AVAILABLE, dashboard.SDK_SLOTS_USED} <= names_served

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from orders.contract import identities, pki_names
-from orders.deploy import common
+from orders.deploy import common, observability
 from orders.deploy.compose_networks import INGRESS_SERVICE, Net, networks
 from tests.support.deploy import COMPOSE
 
@@ -32,10 +32,17 @@ def members(compose: dict[str, Any], network: str) -> set[str]:
 
 
 def contract_networks(identity: identities.Identity) -> set[str]:
-    """What ``identity``'s contract lets it call, as compose networks (test's own reading)."""
+    """What ``identity``'s contract lets it call, as compose networks (test's own reading).
+
+    Observability adds one pair network each: Prometheus scrapes every worker and the codec
+    server, and every worker sends the collector its traces (each pair has two members,
+    checked in ``test_observability_policies``).
+    """
     out = {"vault", "identity"}  # every identity: OpenBao, and its ServiceAccount token
+    if identity.is_worker or identity is identities.CODEC_SERVER:
+        out.add(f"obs-scrape-{identity.name}")
     if identity.is_worker:
-        out.add("temporal-front")
+        out |= {"temporal-front", f"obs-otlp-{identity.name}"}
     if identity.grants or identity.owns_schema:
         out.add("postgres")
     return out
@@ -109,11 +116,16 @@ def test_only_the_ingress_network_has_a_route_out() -> None:
 
 
 def test_the_networks_function_answers_for_every_service() -> None:
+    # Observability's pair networks are added by its own hook (test_observability_policies).
+    ours = {n.value for n in Net}
+    theirs = {observability.PROMETHEUS_NAME, observability.COLLECTOR, observability.GRAFANA_NAME}
     for name, svc in COMPOSE["services"].items():
-        assert {n.value for n in networks(name)} == joined(svc), name
+        if name in theirs:
+            continue
+        assert {n.value for n in networks(name)} == joined(svc) & ours, name
     with pytest.raises(KeyError, match="no compose service"):
         networks("nonesuch")
-    assert {n.value for n in Net} == set(COMPOSE["networks"])
+    assert ours == {n for n in COMPOSE["networks"] if not n.startswith("obs-")}
 
 
 def _with(service: str, change: Any) -> dict[str, Any]:

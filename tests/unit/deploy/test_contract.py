@@ -16,7 +16,7 @@ import pytest
 
 from orders.contract import identities
 from orders.contract.identities import Kind
-from orders.deploy import common, k8s_base
+from orders.deploy import common, k8s_base, observability
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
 MIN_UID = 10000
@@ -200,6 +200,10 @@ def test_network_policies_default_deny_plus_one_per_identity(
     kind_objects: list[dict[str, Any]],
 ) -> None:
     policies = {o["metadata"]["name"]: o for o in by_kind(kind_objects, "NetworkPolicy", "orders")}
+    # The kind overlay's observability adds its own (test_observability_policies.py).
+    observed = {n for n in policies if n.startswith("observability-")}
+    policies = {n: p for n, p in policies.items() if n not in observed}
+    assert observed == {f"observability-{i.name}" for i in observability.scraped()}
     assert set(policies) == {"default-deny"} | {i.name for i in common.workloads()}
     deny = policies.pop("default-deny")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
@@ -296,6 +300,8 @@ def test_labels_follow_app_kubernetes_io(kind_objects: list[dict[str, Any]]) -> 
             name = obj["metadata"]["name"]
             if name == "default-deny" or obj["kind"] in {"Role", "RoleBinding"}:
                 continue
+            # Observability's objects about an identity's pods (kind_observability).
+            name = name.removeprefix("observability-").removesuffix("-metrics")
             assert obj["metadata"]["labels"] == k8s_base.labels(identities.get(name)), name
 
 

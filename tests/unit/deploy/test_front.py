@@ -28,7 +28,7 @@ import yaml
 
 from orders.contract import identities, pki_names
 from orders.contract.pki_names import Server
-from orders.deploy import common, compose_infra, front, k8s_base, render, tls
+from orders.deploy import common, compose_infra, front, k8s_base, observability, render, tls
 from orders.vault import pki as vault_pki
 from orders.vault import tokens as vault_tokens
 from tests.support.deploy import COMPOSE, compose_mounts
@@ -172,7 +172,9 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
                 check(name)(name in (front.NAME, "pki"), "mounts the front's internode key")
 
     # 5. Temporal's networks: internal, shared only with the front, its Postgres, the relay.
-    allowed = {"temporal", front.NAME, front.RELAY, "temporal-db"}
+    # Prometheus scrapes Temporal's metrics port; it holds no internode certificate, so
+    # Temporal's mTLS refuses it any call (compose networks cannot narrow to one port).
+    allowed = {"temporal", front.NAME, front.RELAY, "temporal-db", observability.PROMETHEUS_NAME}
     temporal_nets = set(_networks(services, "temporal"))
     need = check("temporal networks")
     need(bool(temporal_nets), "Temporal is on a network")
@@ -589,8 +591,10 @@ def _by_ns(objects: list[dict[str, Any]], kind: str, name: str, ns: str) -> dict
 
 
 def _drop_temporal_policy(objects: list[dict[str, Any]]) -> None:
-    # With orders-infra's default-deny, Temporal's policy alone gone only blocks it more.
+    # With orders-infra's default-deny, Temporal's policy alone gone only blocks it more;
+    # Prometheus's scrape policy (port 8000 only) selects Temporal's pods too.
     _drop("NetworkPolicy", front.TEMPORAL_APP)(objects)
+    _drop("NetworkPolicy", f"prometheus-scrape-{front.TEMPORAL_APP}")(objects)
     objects.remove(_by_ns(objects, "NetworkPolicy", "default-deny", front.INFRA))
 
 

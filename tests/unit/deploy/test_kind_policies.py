@@ -17,21 +17,12 @@ from typing import Any
 import pytest
 
 from orders.contract import identities
-from orders.deploy import front, kind_policies, temporal_schema
+from orders.deploy import front, kind_policies, observability, temporal_schema
+from tests.support.deploy import is_default_deny
 
 INFRA = kind_policies.INFRA
 APP = identities.K8S_NAMESPACE
 NAME = "app.kubernetes.io/name"
-
-
-def _is_default_deny(p: dict[str, Any]) -> bool:
-    spec = p["spec"]
-    return (
-        spec.get("podSelector") == {}
-        and set(spec.get("policyTypes", [])) == {"Ingress", "Egress"}
-        and not spec.get("ingress")
-        and not spec.get("egress")
-    )
 
 
 def _peers(rule: dict[str, Any], key: str) -> set[tuple[str, str]]:
@@ -79,10 +70,10 @@ def violations(objects: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
     for ns in (o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"):
-        if not any(p["metadata"]["namespace"] == ns and _is_default_deny(p) for p in policies):
+        if not any(p["metadata"]["namespace"] == ns and is_default_deny(p) for p in policies):
             out.append(f"{ns}: no default-deny NetworkPolicy")
     for p in policies:
-        if p["metadata"]["namespace"] != INFRA or _is_default_deny(p):
+        if p["metadata"]["namespace"] != INFRA or is_default_deny(p):
             continue
         name = p["metadata"]["name"]
         for key, peers_key in (("ingress", "from"), ("egress", "to")):
@@ -101,7 +92,8 @@ def violations(objects: list[dict[str, Any]]) -> list[str]:
     }
     expected = {
         ("openbao", front.OPENBAO_PORT): workloads
-        | {(INFRA, n) for n in (front.TEMPORAL_APP, front.NAME, *kind_policies.SETUP_JOBS)},
+        | {(INFRA, n) for n in (front.TEMPORAL_APP, front.NAME, *kind_policies.SETUP_JOBS)}
+        | {(INFRA, observability.PROMETHEUS_NAME)},  # its metrics, with a token for that only
         ("postgres", kind_policies.PG_PORT): {
             (APP, i.name) for i in identities.ALL if i.has_db_role
         }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from orders.contract import identities
-from orders.deploy import common, render
+from orders.deploy import common, dashboard, render
 from orders.deploy.common import ROOT
 
 
@@ -42,14 +43,21 @@ def test_every_file_says_it_is_generated() -> None:
         if rel.parent == render.KIND_FILES_DIR:
             # Verbatim copies of package files (the kind overlay's ConfigMap sources).
             assert text == common.package_file(rel.name), rel
+        elif rel.suffix == ".json":
+            # JSON has no comments: the Grafana dashboard says so in its description.
+            assert json.loads(text)["description"] == dashboard.GENERATED_NOTE, rel
         else:
             assert text.startswith(render.GENERATED), rel
 
 
 def test_compose_files_stay_reviewable() -> None:
-    """Anchors for what services share, the servers in an included file: ≤ 800 lines."""
+    """Anchors for what services share, the servers in an included file: ≤ 850 lines.
+
+    (Per-identity networks and metrics ports cost ~4 lines an identity; observability has
+    its own file.)
+    """
     files = [render.COMPOSE_FILE, render.INFRA_FILE]
-    assert sum(len((ROOT / f).read_text().splitlines()) for f in files) <= 800
+    assert sum(len((ROOT / f).read_text().splitlines()) for f in files) <= 850
     main = (ROOT / render.COMPOSE_FILE).read_text()
     assert render.INFRA_FILE.as_posix() in render.load_compose()["include"]
     assert main.count("<<: *worker") == len(list(identities.workers()))

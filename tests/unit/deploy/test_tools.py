@@ -16,6 +16,7 @@ from orders.contract import identities
 from orders.deploy import k8s_base
 from orders.deploy.common import COMPOSE_FILE, ROOT
 from orders.deploy.compose_infra import INFRA_FILE
+from orders.deploy.compose_observability import OBS_FILE
 from tests.support.deploy import OVERLAYS, kustomize
 
 KUBERNETES_VERSION = "1.33.0"
@@ -129,6 +130,7 @@ def test_compose_file_matches_the_compose_spec_schema(tools_bin: Path) -> None:
             "vendor.compose-spec",
             ROOT / COMPOSE_FILE,
             ROOT / INFRA_FILE,
+            ROOT / OBS_FILE,
         ]
     )
     assert done.returncode == 0, done.stdout + done.stderr
