@@ -21,6 +21,8 @@ the isolation tests), shipped as package data (:mod:`orders.vault.policy`):
   identity (each policy may issue only its own), one server-certificate role.
 * Temporal JWTs (``orders.vault.tokens``): one identity-token role per identity that calls
   Temporal, carrying its ``permissions``; each policy may read only its own token.
+* KEDA's operator (``orders.vault.keda``): a Kubernetes-auth role for ``keda/keda-operator``
+  whose policy issues the ``keda-scaler`` certificate and reads the ``keda-scaler`` JWT only.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import hvac
 from orders.contract import identities, transit_names
 from orders.contract.identities import Identity
 from orders.vault.approvers import apply_approvers, group_policies
+from orders.vault.keda import apply_keda
 from orders.vault.people import OidcConfig, apply_people
 from orders.vault.pki import apply_pki
 from orders.vault.policy import policy_text
@@ -195,6 +198,7 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
     )
     for ident in identities.ALL:
         write(f"auth/{K8S_MOUNT}/role/{ident.vault_role}", k8s_role(ident, config.ttls))
+    written += apply_keda(client, K8S_MOUNT, config.ttls.token, config.ttls.token_max)
 
     _ensure_secrets(client, transit_names.TRANSIT_MOUNT, "transit")
     for key, params in transit_keys().items():

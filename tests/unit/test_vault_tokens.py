@@ -44,7 +44,7 @@ def _workload_policies() -> dict[str, str]:
     """Every policy something other than the setup step can carry, by name."""
     found = {
         f.name.removesuffix(".hcl"): f.read_text()
-        for kind in ("policies", "people")
+        for kind in ("policies", "people", "autoscaler")
         for f in shipped(kind).iterdir()
         if f.name.endswith(".hcl")
     }
