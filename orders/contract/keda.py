@@ -38,7 +38,7 @@ TOKEN_FILE: Final = "/var/run/secrets/keda-vault/token"  # noqa: S105 - a path
 projects it there; older charts: ``volumes.keda.extraVolumes``, ``keda-values.yaml``)."""
 PKI_ISSUE_PATH: Final = f"{pki_names.PKI_MOUNT}/issue/{pki_names.PKI_KEDA_ROLE}"
 """Where the scaler obtains its certificate (``update``)."""
-TOKEN_PATH: Final = f"identity/oidc/token/{PRINCIPAL}"  # noqa: S105 - a path
+TOKEN_PATH: Final = f"identity/oidc/token/{PRINCIPAL}"
 """Where the scaler reads its Temporal JWT (``read``)."""
 
 
