@@ -35,7 +35,7 @@ And ``keda-scaler`` (:mod:`orders.contract.keda`): the JWT KEDA's Temporal scale
 ``apiKey`` (``<namespace>:read``, what Temporal's ``default`` authorizer wants for
 ``DescribeTaskQueue``; the front admits that principal to nothing else). Read only through the
 ``keda-scaler`` policy, which only KEDA's operator ServiceAccount logs into
-(:mod:`orders.vault.keda`).
+(:func:`orders.vault.config.keda_role`).
 """
 
 from __future__ import annotations

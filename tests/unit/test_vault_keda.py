@@ -14,9 +14,9 @@ import json
 import pytest
 
 from orders.contract import identities, keda, temporal_access
-from orders.vault import keda as vault_keda
 from orders.vault import people as vault_people
 from orders.vault import tokens as vault_tokens
+from orders.vault.config import Ttls, keda_role
 from orders.vault.policy import (
     KEDA_POLICY_FILE,
     TOKEN_SELF_PATHS,
@@ -47,7 +47,7 @@ def test_no_other_policy_reaches_the_scalers_secrets(name: str) -> None:
 
 
 def test_login_role_admits_kedas_operator_only() -> None:
-    role = vault_keda.k8s_role(120, 420)
+    role = keda_role(Ttls())
     assert role["bound_service_account_names"] == [keda.OPERATOR_SERVICE_ACCOUNT]
     assert role["bound_service_account_namespaces"] == [keda.OPERATOR_NAMESPACE]
     assert role["audience"] == identities.VAULT_AUDIENCE

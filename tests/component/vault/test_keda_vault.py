@@ -1,7 +1,7 @@
 """KEDA's operator policy on a real OpenBao (dev server): its two secrets, nothing else.
 
 The ``keda-scaler`` policy (``vault/autoscaler/keda-scaler.hcl``, applied by
-:func:`orders.vault.keda.apply_keda` as ``orders vault apply`` does) lets the overlay's
+:func:`orders.vault.config.apply`, written here as it writes it) lets the overlay's
 TriggerAuthentication obtain the ``keda-scaler`` certificate and Temporal JWT, fetched the
 way KEDA fetches them; it cannot obtain any identity's certificate or token, credentials,
 keys or another CN; and no identity's policy obtains the scaler's certificate or token.
@@ -18,11 +18,11 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from orders.contract import identities, keda, pki_names, temporal_access, transit_names
-from orders.vault import keda as vault_keda
 from orders.vault import pki as vault_pki
 from orders.vault import tokens as vault_tokens
-from orders.vault.config import K8S_MOUNT
+from orders.vault.config import K8S_MOUNT, Ttls, keda_role
 from orders.vault.people import PERMISSIONS_CLAIM
+from orders.vault.policy import KEDA_POLICY_FILE, read_shipped
 from tests.support.keda import certificates_only, resolve, scaler_login
 from tests.support.openbao import DevVault, dev_vault
 
@@ -36,7 +36,9 @@ def root(dev_vault: DevVault) -> hvac.Client:
         client.sys.enable_auth_method("kubernetes", path=K8S_MOUNT)
     vault_pki.apply_pki(client, 60)
     vault_tokens.apply_temporal_tokens(client, 300)
-    vault_keda.apply_keda(client, K8S_MOUNT, 120, 420)
+    # What orders.vault.config.apply writes for KEDA (the rest of it needs Postgres).
+    client.sys.create_or_update_policy(keda.PRINCIPAL, read_shipped(*KEDA_POLICY_FILE))
+    client.write_data(f"auth/{K8S_MOUNT}/role/{keda.PRINCIPAL}", data=keda_role(Ttls()))
     return client
 
 

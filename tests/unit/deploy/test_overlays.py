@@ -26,7 +26,6 @@ from orders.deploy import front, overlays
 from orders.deploy.common import ROOT
 from orders.front import rules as front_rules
 from orders.vault import config as vault_config
-from orders.vault import keda as vault_keda
 from orders.vault.policy import KEDA_POLICY_FILE, read_shipped
 from tests.support.deploy import kustomize
 from tests.support.vault_acl import stanzas
@@ -119,7 +118,7 @@ def vault_violations(auth: dict[str, Any]) -> list[str]:
         out.append(f"Vault credential {sorted(credential)}: not the projected aud-vault token")
     if vault.get("role") != scaler.PRINCIPAL:
         out.append(f"logs in as {vault.get('role')}, not KEDA's operator role")
-    role = vault_keda.k8s_role(60, 60)
+    role = vault_config.keda_role(vault_config.Ttls())
     if (role["bound_service_account_namespaces"], role["bound_service_account_names"]) != (
         [scaler.OPERATOR_NAMESPACE],
         [scaler.OPERATOR_SERVICE_ACCOUNT],
