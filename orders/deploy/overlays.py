@@ -2,7 +2,7 @@
 
 * ``k8s/overlays/keda/``: the kind overlay plus one KEDA ``ScaledObject`` per worker
   Deployment, scaling it on *its own* task queue's backlog (KEDA's ``temporal`` scaler,
-  KEDA ≥ 2.17: ``endpoint``, ``namespace``, ``taskQueue``, ``queueTypes``,
+  KEDA ≥ 2.18: ``endpoint``, ``namespace``, ``taskQueue``, ``queueTypes``,
   ``targetQueueSize``, ``activationTargetQueueSize``, ``tlsServerName``), authenticated
   as the front's ``keda-scaler`` principal with nothing static: the ``TriggerAuthentication``
   ``temporal-keda`` is ``hashiCorpVault`` (KEDA ≥ 2.18), Kubernetes auth as KEDA's operator
