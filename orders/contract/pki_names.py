@@ -42,8 +42,9 @@ KEDA_CERT_NAME: Final = "keda-scaler"
 """CN of KEDA's client certificate to the front: the principal whose one grant is to
 describe the workers' task queues (their backlog), :func:`temporal_access.keda_access`."""
 PKI_KEDA_ROLE: Final = "keda-scaler"
-"""PKI role (on :data:`PKI_MOUNT`) issuing :data:`KEDA_CERT_NAME` only, client usage only. No
-policy reaches it: the operator issues one for KEDA's ``TriggerAuthentication`` Secret."""
+"""PKI role (on :data:`PKI_MOUNT`) issuing :data:`KEDA_CERT_NAME` only, client usage only. Only
+the ``keda-scaler`` policy reaches it (KEDA's operator's Vault login, :mod:`orders.contract.keda`);
+no identity's."""
 PKI_INTERNODE_MOUNT: Final = "pki_internode"
 """Vault PKI mount of Temporal's internode CA: a self-signed root of its own, *not* chained to
 :data:`PKI_ROOT_MOUNT`, so no certificate of the Vault root CA (no identity's, no server's) is

@@ -2,12 +2,16 @@
 
 * ``k8s/overlays/keda/``: the kind overlay plus one KEDA ``ScaledObject`` per worker
   Deployment, scaling it on *its own* task queue's backlog (KEDA's ``temporal`` scaler,
-  KEDA ≥ 2.17: ``endpoint``, ``namespace``, ``taskQueue``, ``queueTypes``,
+  KEDA ≥ 2.18: ``endpoint``, ``namespace``, ``taskQueue``, ``queueTypes``,
   ``targetQueueSize``, ``activationTargetQueueSize``, ``tlsServerName``), authenticated
-  to the authorization front by mTLS (``TriggerAuthentication`` ``temporal-keda``: ``ca``,
-  ``cert``, ``key`` from the Secret ``keda-temporal-client``), and a NetworkPolicy letting
-  the KEDA operator's pods reach the front. The replica floor stays 2 (the
-  PodDisruptionBudget's ``minAvailable: 1`` keeps holding).
+  as the front's ``keda-scaler`` principal with nothing static: the ``TriggerAuthentication``
+  ``temporal-keda`` is ``hashiCorpVault`` (KEDA ≥ 2.18), Kubernetes auth as KEDA's operator
+  (role ``keda-scaler``, its projected ``aud: vault`` token), fetching a fresh client
+  certificate (``ca``, ``cert``, ``key``: one ``pki_int/issue/keda-scaler``) and the
+  scaler's Temporal JWT (``apiKey``) each time KEDA builds a scaler; NetworkPolicies let the
+  operator's pods reach the front and OpenBao; ``keda-values.yaml`` is the Helm values the
+  operator needs for that (Vault's CA and TLS name, the projected token). The replica floor
+  stays 2 (the PodDisruptionBudget's ``minAvailable: 1`` keeps holding).
 * ``k8s/overlays/external/``: the production shape — the base only (workers, codec
   server, migrations; no server of ours), pointed at an existing Temporal and Vault and
   Postgres through ``values.env`` (a ``configMapGenerator`` whose values ``replacements``
@@ -20,9 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from orders.contract import identities, pki_names
+from orders.contract import identities, keda, pki_names
 from orders.contract.identities import Identity
-from orders.deploy import front
+from orders.deploy import front, tls
+from orders.vault import config as vault_config
 
 KEDA_DIR: Final = Path("k8s/overlays/keda")
 EXTERNAL_DIR: Final = Path("k8s/overlays/external")
@@ -30,8 +35,14 @@ _NAME: Final = "app.kubernetes.io/name"
 _PART: Final = {"app.kubernetes.io/part-of": "hardened-orders"}
 NS: Final = identities.K8S_NAMESPACE
 KEDA_AUTH: Final = "temporal-keda"
-KEDA_SECRET: Final = "keda-temporal-client"  # noqa: S105 - a Secret's name
-KEDA_NAMESPACE: Final = "keda"
+KEDA_NAMESPACE: Final = keda.OPERATOR_NAMESPACE
+VAULT_ADDRESS: Final = f"https://{front.OPENBAO_APP}.{front.INFRA}.svc:{front.OPENBAO_PORT}"
+"""OpenBao as KEDA's operator dials it (its certificate's name is set by ``keda-values.yaml``)."""
+VAULT_CA_SECRET: Final = "orders-ca"  # noqa: S105 - a Secret's name (a CA, nothing secret)
+"""Secret in ``keda`` holding ``ca.crt`` (the Vault root CA): the chart's ``hashiCorpVaultTLS``
+mounts it at :data:`VAULT_CA_DIR`."""
+VAULT_CA_DIR: Final = "/hashicorp-vaultcerts"
+KEDA_VALUES: Final = "keda-values.yaml"
 MIN_REPLICAS: Final = 2
 MAX_REPLICAS: Final = 10
 TARGET_BACKLOG: Final = "5"
@@ -71,24 +82,31 @@ def scaled_object(identity: Identity) -> dict[str, Any]:
     }
 
 
-KEDA_ISSUE: Final = (
-    f"bao write {pki_names.PKI_MOUNT}/issue/{pki_names.PKI_KEDA_ROLE} "
-    f"common_name={pki_names.KEDA_CERT_NAME}"
-)
-"""How the operator issues KEDA's certificate (the role names that CN only, client usage)."""
+PKI_SECRETS: Final = (("ca", "ca_chain"), ("cert", "certificate"), ("key", "private_key"))
+"""TriggerAuthentication parameter <- key of one ``pki_int/issue/keda-scaler`` answer. KEDA
+fetches one certificate for all three (same path and data). ``pem_bundle``: ``certificate``
+then holds the leaf *and* the intermediate (and the key, which Go's key-pair loader skips), so
+the front, which trusts the root CA, can verify the chain."""
 
 
 def trigger_authentication() -> dict[str, Any]:
-    """MTLS to the front as the ``keda-scaler`` principal, whose one grant is the backlog.
+    """KEDA's Vault login as the ``keda-scaler`` principal: a fresh certificate and token.
 
-    The Secret holds a certificate from ``pki_int/roles/keda-scaler`` (CN ``keda-scaler``,
-    which :func:`orders.contract.temporal_access.keda_access` lets ``DescribeTaskQueue`` the
-    workers' queues and nothing else); the annotations say so where the object is read.
+    Kubernetes auth (role ``keda-scaler``, bound to ``keda/keda-operator`` with ``aud: vault``)
+    with the operator's projected token; the policy it gets issues only the ``keda-scaler``
+    certificate (the front lets that CN ``DescribeTaskQueue`` the workers' queues, nothing
+    else) and reads only the ``keda-scaler`` Temporal JWT (``apiKey``: ``orders:read``, what
+    an authorizing Temporal wants for that call; the front requires it from this principal).
     """
-    notes = {
-        "hardened-orders/front-principal": pki_names.KEDA_CERT_NAME,
-        "hardened-orders/issue-with": KEDA_ISSUE,
+    pki = {
+        "path": keda.PKI_ISSUE_PATH,
+        "type": "pki",
+        "pkiData": {"commonName": keda.PRINCIPAL, "format": "pem_bundle"},
     }
+    secrets = [{"parameter": p, "key": k, **pki} for p, k in PKI_SECRETS]
+    secrets.append(
+        {"parameter": "apiKey", "key": "token", "path": keda.TOKEN_PATH, "type": "secret"}
+    )
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
@@ -96,13 +114,77 @@ def trigger_authentication() -> dict[str, Any]:
             "name": KEDA_AUTH,
             "namespace": NS,
             "labels": dict(_PART),
-            "annotations": notes,
+            "annotations": {"hardened-orders/front-principal": keda.PRINCIPAL},
         },
         "spec": {
-            "secretTargetRef": [
-                {"parameter": p, "name": KEDA_SECRET, "key": k}
-                for p, k in (("ca", "ca.crt"), ("cert", "tls.crt"), ("key", "tls.key"))
-            ]
+            "hashiCorpVault": {
+                "address": VAULT_ADDRESS,
+                "authentication": "kubernetes",
+                "mount": vault_config.K8S_MOUNT,
+                "role": keda.PRINCIPAL,
+                "credential": {"serviceAccount": keda.TOKEN_FILE},
+                "secrets": secrets,
+            }
+        },
+    }
+
+
+def _from_keda() -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": KEDA_NAMESPACE}},
+        "podSelector": {"matchLabels": {"app": keda.OPERATOR_APP_LABEL}},
+    }
+
+
+def keda_openbao_policy() -> dict[str, Any]:
+    """The KEDA operator's pods may reach OpenBao's port (its login and two secrets)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "openbao-keda", "namespace": front.INFRA, "labels": dict(_PART)},
+        "spec": {
+            "podSelector": {"matchLabels": {_NAME: front.OPENBAO_APP}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [_from_keda()],
+                    "ports": [{"protocol": "TCP", "port": front.OPENBAO_PORT}],
+                }
+            ],
+        },
+    }
+
+
+def keda_values() -> dict[str, Any]:
+    """Helm values of KEDA's chart (≤ 2.20) for the Vault login above.
+
+    Vault's CA (Secret :data:`VAULT_CA_SECRET`, ``hashiCorpVaultTLS``) and the name on
+    OpenBao's certificate (KEDA's Vault client reads ``VAULT_CACERT`` and
+    ``VAULT_TLS_SERVER_NAME``), and the operator's ServiceAccount token projected with
+    ``aud: vault`` at :data:`orders.contract.keda.TOKEN_FILE` (the chart of KEDA 2.21+
+    projects that one itself: drop ``volumes`` there).
+    """
+    token_dir = str(Path(keda.TOKEN_FILE).parent)
+    projected = {
+        "serviceAccountToken": {
+            "audience": identities.VAULT_AUDIENCE,
+            "expirationSeconds": 600,
+            "path": Path(keda.TOKEN_FILE).name,
+        }
+    }
+    return {
+        "hashiCorpVaultTLS": VAULT_CA_SECRET,
+        "env": [
+            {"name": "VAULT_CACERT", "value": f"{VAULT_CA_DIR}/{tls.CA_SECRET_KEY}"},
+            {"name": "VAULT_TLS_SERVER_NAME", "value": pki_names.Server.OPENBAO.value},
+        ],
+        "volumes": {
+            "keda": {
+                "extraVolumes": [{"name": "keda-vault", "projected": {"sources": [projected]}}],
+                "extraVolumeMounts": [
+                    {"name": "keda-vault", "mountPath": token_dir, "readOnly": True}
+                ],
+            }
         },
     }
 
@@ -122,14 +204,7 @@ def keda_front_policy() -> dict[str, Any]:
             "policyTypes": ["Ingress"],
             "ingress": [
                 {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": KEDA_NAMESPACE}
-                            },
-                            "podSelector": {"matchLabels": {"app": "keda-operator"}},
-                        }
-                    ],
+                    "from": [_from_keda()],
                     "ports": [{"protocol": "TCP", "port": front.PORT}],
                 }
             ],
@@ -142,8 +217,11 @@ def keda_files() -> dict[Path, dict[str, Any]]:
     objs = {f"scaledobject-{i.name}.yaml": scaled_object(i) for i in identities.workers()}
     objs["triggerauthentication.yaml"] = trigger_authentication()
     objs["networkpolicy-front-keda.yaml"] = keda_front_policy()
+    objs["networkpolicy-openbao-keda.yaml"] = keda_openbao_policy()
     files = {KEDA_DIR / name: obj for name, obj in objs.items()}
     files[KEDA_DIR / "kustomization.yaml"] = _kustomization(resources=["../kind", *objs])
+    # Not a resource of the overlay: the values `helm install keda` takes.
+    files[KEDA_DIR / KEDA_VALUES] = keda_values()
     return files
 
 

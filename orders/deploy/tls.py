@@ -298,9 +298,13 @@ def pem_secret_body(name: str, cert_pem: str, key_pem: str) -> dict[str, Any]:
     return _secret(name, "kubernetes.io/tls", data)
 
 
+CA_SECRET_KEY: Final = "ca.crt"  # noqa: S105 - a key name (of a CA)
+"""The key of a CA in a Secret (ingress-nginx's, KEDA's ``hashiCorpVaultTLS``)."""
+
+
 def ca_secret_body(name: str, ca_pem: str) -> dict[str, Any]:
-    """A Secret holding only a CA certificate as ``ca.crt`` (for ingress-nginx)."""
-    return _secret(name, "Opaque", {"ca.crt": ca_pem.strip() + "\n"})
+    """A Secret holding only a CA certificate as ``ca.crt`` (ingress-nginx, KEDA)."""
+    return _secret(name, "Opaque", {CA_SECRET_KEY: ca_pem.strip() + "\n"})
 
 
 def _secret(name: str, kind: str, data: dict[str, str]) -> dict[str, Any]:

@@ -20,7 +20,10 @@ Temporal server behind the front authorizes with (compose, kind), and that serve
 check an audience (its ``default`` claim mapper takes it only from a Go server option). So
 the front checks it: a bearer must be the caller's own kind and audience, or the call is
 ``UNAUTHENTICATED``. A call without a bearer passes (an authorizing server then grants it
-nothing; the dev server reads no token).
+nothing; the dev server reads no token), except from a principal that must always present
+its own (:func:`token_required`: KEDA's scaler, whose one call an authorizing server admits
+only with its token; refusing it here names the missing token instead of a bare
+``PERMISSION_DENIED`` from Temporal, and a stolen certificate alone reads nothing anywhere).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from orders.codec_server.auth import InvalidTokenError, Principal, TokenVerifier
-from orders.contract import identities, pki_names, temporal_access
+from orders.contract import identities, keda, pki_names, temporal_access
 
 
 class WrongBearerError(Exception):
@@ -46,17 +49,19 @@ def machine_audiences() -> dict[str, str]:
     found[pki_names.TEMPORAL_ADMIN_CERT_NAME] = temporal_access.temporal_audience(
         temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE
     )
+    found[keda.PRINCIPAL] = temporal_access.temporal_audience(keda.PRINCIPAL)
     return found
 
 
 def tokenless_principals() -> frozenset[str]:
-    """Principals that hold no Temporal token (they forward none).
-
-    The contract's identities without one, and KEDA's scaler (its certificate alone).
-    """
+    """Principals that hold no Temporal token (they forward none): the contract's others."""
     with_tokens = {i.name for i in temporal_access.temporal_token_identities()}
-    names = {i.name for i in identities.ALL if i.name not in with_tokens}
-    return frozenset({*names, pki_names.KEDA_CERT_NAME})
+    return frozenset(i.name for i in identities.ALL if i.name not in with_tokens)
+
+
+def token_required() -> frozenset[str]:
+    """Principals whose every call must carry their own Temporal token: KEDA's scaler."""
+    return frozenset({keda.PRINCIPAL})
 
 
 UI_PRINCIPAL: Final = pki_names.TEMPORAL_UI_CERT_NAME
@@ -78,6 +83,7 @@ class Bearers:
             None: identities' bearers are not checked (a front without that key set).
         audiences: Certificate CN -> the machine-token ``aud`` it may forward.
         tokenless: Identities that hold no Temporal token.
+        required: Principals that must present their own token on every call.
     """
 
     people: TokenVerifier | None = None
@@ -86,6 +92,7 @@ class Bearers:
     machines: TokenVerifier | None = None
     audiences: Mapping[str, str] = field(default_factory=machine_audiences)
     tokenless: frozenset[str] = field(default_factory=tokenless_principals)
+    required: frozenset[str] = field(default_factory=token_required)
 
     async def person(self, token: str) -> Principal:
         """The person named by a token meant for the persons' port.
@@ -102,10 +109,13 @@ class Bearers:
         """Accept ``token`` only if it is ``principal``'s own kind, with its own audience.
 
         Raises:
-            WrongBearerError: Another kind of token, another principal's, or none is allowed.
+            WrongBearerError: Another kind of token, another principal's, none is allowed, or
+                none was sent by a principal that must send its own.
             KeysUnavailableError: The key set cannot be fetched.
         """
         if not token:
+            if principal in self.required:
+                raise WrongBearerError(f"{principal} must present its own Temporal token")
             return
         if principal == UI_PRINCIPAL:
             if self.people is None or self.ui_audience is None:

@@ -21,6 +21,10 @@ the isolation tests), shipped as package data (:mod:`orders.vault.policy`):
   identity (each policy may issue only its own), one server-certificate role.
 * Temporal JWTs (``orders.vault.tokens``): one identity-token role per identity that calls
   Temporal, carrying its ``permissions``; each policy may read only its own token.
+* KEDA's operator (:mod:`orders.contract.keda`): the Kubernetes-auth role ``keda-scaler``,
+  bound to ``keda/keda-operator`` (``aud: vault``), carrying only the policy of the same name
+  (``vault/autoscaler/keda-scaler.hcl``): the ``keda-scaler`` certificate and JWT, nothing
+  of any identity's. KEDA's ``hashiCorpVault`` TriggerAuthentication logs in with it.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from typing import Any, Final
 
 import hvac
 
-from orders.contract import identities, transit_names
+from orders.contract import identities, keda, transit_names
 from orders.contract.identities import Identity
 from orders.vault.approvers import apply_approvers, group_policies
 from orders.vault.people import OidcConfig, apply_people
 from orders.vault.pki import apply_pki
-from orders.vault.policy import policy_text
+from orders.vault.policy import KEDA_POLICY_FILE, policy_text, read_shipped
 from orders.vault.tokens import apply_temporal_tokens
 
 K8S_MOUNT: Final = "kubernetes"
@@ -122,14 +126,14 @@ REVOCATION_STATEMENTS: Final = [
 RENEW_STATEMENTS: Final = ["ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"]
 
 
-def k8s_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
-    """Body of ``auth/kubernetes/role/<identity>``."""
+def login_role(service_account: str, namespace: str, policy: str, ttls: Ttls) -> dict[str, Any]:
+    """Body of a Kubernetes-auth role: one ServiceAccount, audience ``vault``, one policy."""
     return {
-        "bound_service_account_names": [identity.service_account],
-        "bound_service_account_namespaces": [identities.K8S_NAMESPACE],
+        "bound_service_account_names": [service_account],
+        "bound_service_account_namespaces": [namespace],
         "audience": identities.VAULT_AUDIENCE,
         "alias_name_source": "serviceaccount_name",
-        "token_policies": [identity.vault_policy],
+        "token_policies": [policy],
         "token_ttl": ttls.token,
         "token_max_ttl": ttls.token_max,
         "token_type": "service",
@@ -138,6 +142,18 @@ def k8s_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
         # explicitly in its own policy (orders.vault.policy.TOKEN_SELF_PATHS).
         "token_no_default_policy": True,
     }
+
+
+def k8s_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
+    """Body of ``auth/kubernetes/role/<identity>``."""
+    return login_role(
+        identity.service_account, identities.K8S_NAMESPACE, identity.vault_policy, ttls
+    )
+
+
+def keda_role(ttls: Ttls) -> dict[str, Any]:
+    """Body of ``auth/kubernetes/role/keda-scaler``: KEDA's operator and its one policy."""
+    return login_role(keda.OPERATOR_SERVICE_ACCOUNT, keda.OPERATOR_NAMESPACE, keda.PRINCIPAL, ttls)
 
 
 def db_role(identity: Identity, ttls: Ttls) -> dict[str, Any]:
@@ -195,6 +211,9 @@ def apply(client: hvac.Client, config: ApplyConfig) -> list[str]:
     )
     for ident in identities.ALL:
         write(f"auth/{K8S_MOUNT}/role/{ident.vault_role}", k8s_role(ident, config.ttls))
+    client.sys.create_or_update_policy(keda.PRINCIPAL, read_shipped(*KEDA_POLICY_FILE))
+    written.append(f"sys/policies/acl/{keda.PRINCIPAL}")
+    write(f"auth/{K8S_MOUNT}/role/{keda.PRINCIPAL}", keda_role(config.ttls))
 
     _ensure_secrets(client, transit_names.TRANSIT_MOUNT, "transit")
     for key, params in transit_keys().items():

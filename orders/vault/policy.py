@@ -19,7 +19,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Final
 
-from orders.contract import approval_policy, identities, pki_names, temporal_access, transit_names
+from orders.contract import (
+    approval_policy,
+    identities,
+    keda,
+    pki_names,
+    temporal_access,
+    transit_names,
+)
 from orders.contract.identities import Identity
 
 SHIPPED: Final = "vault_hcl"
@@ -140,6 +147,30 @@ def render_policy(identity: Identity) -> str:
         + _stanza(f"{pki_names.PKI_MOUNT}/issue/{pki_names.pki_role(identity)}", "update")
     )
     return "".join(parts)
+
+
+KEDA_POLICY_FILE: Final = ("autoscaler", f"{keda.PRINCIPAL}.hcl")
+"""KEDA's scaler's policy among the shipped ones (not an identity's: ``vault/autoscaler/``)."""
+
+
+def render_keda_policy() -> str:
+    """The policy of KEDA's operator login (:mod:`orders.contract.keda`): its two secrets only.
+
+    Its own token's self-service (KEDA looks its token up, then renews it), the
+    ``keda-scaler`` certificate and the ``keda-scaler`` Temporal JWT; nothing else.
+    """
+    return (
+        f"# Policy of KEDA's operator (Kubernetes-auth role {keda.PRINCIPAL}, ServiceAccount "
+        f"{keda.OPERATOR_NAMESPACE}/{keda.OPERATOR_SERVICE_ACCOUNT}),\n"
+        "# rendered from orders/contract/keda.py (orders.vault.policy.render_keda_policy); "
+        "never an identity's.\n"
+        "\n# Its own Vault token only: look up, renew, revoke (no `default` policy).\n"
+        + "".join(_stanza(path, capability) for path, capability in TOKEN_SELF_PATHS)
+        + f"\n# The front's {keda.PRINCIPAL} client certificate (that CN only, client usage).\n"
+        + _stanza(keda.PKI_ISSUE_PATH, "update")
+        + "\n# Its Temporal JWT (DescribeTaskQueue at an authorizing server), no other's.\n"
+        + _stanza(keda.TOKEN_PATH, "read")
+    )
 
 
 def show(names: list[str], *, rendered: bool = False) -> str:

@@ -30,6 +30,12 @@ Its policy (``vault/setup/temporal-admin.hcl``) is attached by no auth role: the
 holding the root token, creates a short-lived token through the token role of the same name
 (with an entity alias, since OpenBao signs identity tokens only for an entity), reads one
 JWT with it and revokes it (:func:`mint_admin_token`).
+
+And ``keda-scaler`` (:mod:`orders.contract.keda`): the JWT KEDA's Temporal scaler sends as its
+``apiKey`` (``<namespace>:read``, what Temporal's ``default`` authorizer wants for
+``DescribeTaskQueue``; the front admits that principal to nothing else). Read only through the
+``keda-scaler`` policy, which only KEDA's operator ServiceAccount logs into
+(:func:`orders.vault.config.keda_role`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Any, Final
 
 import hvac
 
-from orders.contract import temporal_access
+from orders.contract import keda, temporal_access
 from orders.contract.identities import Identity
 from orders.vault.people import PERMISSIONS_CLAIM
 from orders.vault.policy import read_shipped
@@ -99,6 +105,17 @@ def admin_role() -> dict[str, Any]:
         ),
         "ttl": ADMIN_TOKEN_TTL,
         "client_id": temporal_access.temporal_audience(ADMIN_ROLE),
+    }
+
+
+def keda_role(ttl: int) -> dict[str, Any]:
+    """Body of ``identity/oidc/role/keda-scaler``: read on the namespace, a short lifetime."""
+    return {
+        "key": MANAGED_KEY,
+        "template": json.dumps({PERMISSIONS_CLAIM: list(keda.temporal_permissions())}),
+        "ttl": ttl,
+        # The token's aud: the front accepts it from the keda-scaler certificate only.
+        "client_id": temporal_access.temporal_audience(keda.PRINCIPAL),
     }
 
 
@@ -177,10 +194,13 @@ def apply_temporal_tokens(client: hvac.Client, ttl: int) -> list[str]:
     }
     client.write_data(f"identity/oidc/key/{MANAGED_KEY}", data=key)
     written.append(f"identity/oidc/key/{MANAGED_KEY}")
-    wanted = {i.temporal_token_role: i for i in temporal_access.temporal_token_identities()}
+    wanted = {
+        i.temporal_token_role: role(i, ttl) for i in temporal_access.temporal_token_identities()
+    }
+    wanted[keda.PRINCIPAL] = keda_role(ttl)
     client_ids: list[str] = []
-    for name, ident in wanted.items():
-        client.write_data(f"identity/oidc/role/{name}", data=role(ident, ttl))
+    for name, body in wanted.items():
+        client.write_data(f"identity/oidc/role/{name}", data=body)
         written.append(f"identity/oidc/role/{name}")
         client_ids.append(client.read(f"identity/oidc/role/{name}")["data"]["client_id"])
     written += apply_admin_role(client)

@@ -24,6 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from orders import client as orders_client
 from orders import evidence
 from orders.contract import identities
+from orders.contract.identities import Identity
 from orders.db.engine import create_engine, ssl_context
 from orders.devstack import actas, control
 from orders.devstack.actas import login, login_as, projected_token
@@ -35,6 +36,7 @@ from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector
 from orders.security.sealing import Unsealer
 from orders.security.vault import VaultSession
+from orders.vault import tokens as vault_tokens
 from tests.support.wait import wait_for as eventually
 
 A = TypeVar("A")
@@ -283,3 +285,13 @@ async def pg_plain_relay(stack: StackInfo) -> AsyncIterator[int]:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
+
+
+def machine_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
+    """A fresh Temporal JWT of ``identity``, read with its own Vault login (then revoked)."""
+    vault = login_as(stack, paths, identity)
+    try:
+        token: str = vault.read(vault_tokens.token_path(identity))["data"]["token"]
+    finally:
+        vault.auth.token.revoke_self()
+    return token

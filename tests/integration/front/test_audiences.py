@@ -25,7 +25,6 @@ from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.probes import NS, Probe, attempt, channel, holdings
 from orders.security import certs
 from orders.security.trust import httpx_verify
-from orders.vault import tokens as vault_tokens
 from tests.support import stack as support
 from tests.support.stack import orders_cli
 
@@ -42,22 +41,13 @@ OTHER = identities.ORDER_VALIDATE
 PERSON_KINDS = ("temporal-cli", "codec-server")
 
 
-def _machine_token(stack: StackInfo, paths: StackPaths, identity: Identity) -> str:
-    vault = support.login_as(stack, paths, identity)
-    try:
-        token: str = vault.read(vault_tokens.token_path(identity))["data"]["token"]
-    finally:
-        vault.auth.token.revoke_self()
-    return token
-
-
 async def _token(stack: StackInfo, paths: StackPaths, kind: str) -> str:
     """A fresh token of ``kind``: a person's for one OIDC client, or an identity's own."""
     if kind in PERSON_KINDS:
         client = stack.temporal_client_id if kind == "temporal-cli" else stack.codec_client_id
         assert client, f"the stack registers the {kind} client"
         return await support.person_token(stack, paths, VIEWER, client)
-    return await asyncio.to_thread(_machine_token, stack, paths, identities.get(kind))
+    return await asyncio.to_thread(support.machine_token, stack, paths, identities.get(kind))
 
 
 def _cert(stack: StackInfo, paths: StackPaths, identity: Identity) -> certs.IssuedCert:

@@ -20,11 +20,15 @@ import pytest
 import yaml
 
 from orders.contract import identities
+from orders.contract import keda as scaler
 from orders.contract.temporal_access import TemporalAccess
 from orders.deploy import front, overlays
 from orders.deploy.common import ROOT
 from orders.front import rules as front_rules
+from orders.vault import config as vault_config
+from orders.vault.policy import KEDA_POLICY_FILE, read_shipped
 from tests.support.deploy import kustomize
+from tests.support.vault_acl import stanzas
 
 KEDA_KEYS = {
     "endpoint",
@@ -80,6 +84,8 @@ def keda_violations(objects: list[dict[str, Any]]) -> list[str]:
     # The client certificate is the front's keda principal's, which may read exactly these
     # backlogs (the front's rules file, as the running front enforces it).
     [auth] = [o for o in objects if o["kind"] == "TriggerAuthentication"]
+    out += vault_violations(auth)
+    out += openbao_violations(objects)
     principal = auth["metadata"].get("annotations", {}).get("hardened-orders/front-principal")
     access = front_rules.load().principals.get(str(principal))
     described = set(access.describe_queues) if access else set()
@@ -88,6 +94,81 @@ def keda_violations(objects: list[dict[str, Any]]) -> list[str]:
         out.append(f"TriggerAuthentication as {principal}: may describe {sorted(described)}")
     if access is not None and access != TemporalAccess(describe_queues=access.describe_queues):
         out.append(f"TriggerAuthentication as {principal}: a principal that may do more")
+    return out
+
+
+STATIC_SOURCES = ("secretTargetRef", "configMapTargetRef", "env", "podIdentity")
+"""TriggerAuthentication sources other than Vault: a static or borrowed credential."""
+
+
+def vault_violations(auth: dict[str, Any]) -> list[str]:
+    """KEDA's credentials come from its own Vault login, nothing static, nothing borrowed.
+
+    The login is Kubernetes auth with the role bound to KEDA's operator (``aud: vault``); what
+    it reads is what that role's policy grants (the shipped file); the certificate names the
+    principal the TriggerAuthentication claims, and the token is that principal's.
+    """
+    out = [f"static credential: {k}" for k in STATIC_SOURCES if auth["spec"].get(k)]
+    vault = auth["spec"].get("hashiCorpVault") or {}
+    principal = auth["metadata"].get("annotations", {}).get("hardened-orders/front-principal")
+    if vault.get("authentication") != "kubernetes" or vault.get("mount") != vault_config.K8S_MOUNT:
+        out.append(f"Vault login {vault.get('authentication')} on {vault.get('mount')}")
+    credential = vault.get("credential") or {}
+    if set(credential) != {"serviceAccount"} or credential["serviceAccount"] != scaler.TOKEN_FILE:
+        out.append(f"Vault credential {sorted(credential)}: not the projected aud-vault token")
+    if vault.get("role") != scaler.PRINCIPAL:
+        out.append(f"logs in as {vault.get('role')}, not KEDA's operator role")
+    role = vault_config.keda_role(vault_config.Ttls())
+    if (role["bound_service_account_namespaces"], role["bound_service_account_names"]) != (
+        [scaler.OPERATOR_NAMESPACE],
+        [scaler.OPERATOR_SERVICE_ACCOUNT],
+    ):
+        out.append("the login role is not bound to KEDA's operator")
+    granted = {
+        (path, cap) for path, caps in stanzas(read_shipped(*KEDA_POLICY_FILE)) for cap in caps
+    }
+    by_param = {s["parameter"]: s for s in vault.get("secrets", [])}
+    if set(by_param) != {"ca", "cert", "key", "apiKey"}:
+        out.append(f"Vault parameters {sorted(by_param)}")
+    for param in ("ca", "cert", "key"):
+        sec = by_param.get(param, {})
+        if sec.get("type") != "pki" or (sec.get("path"), "update") not in granted:
+            out.append(f"{param}: not issued through the role's policy ({sec.get('path')})")
+        if sec.get("pkiData", {}).get("commonName") != principal:
+            out.append(f"{param}: a certificate for {sec.get('pkiData', {}).get('commonName')}")
+    api_key = by_param.get("apiKey", {})
+    if api_key.get("path") != f"identity/oidc/token/{principal}" or (
+        (api_key.get("path"), "read") not in granted
+    ):
+        out.append(f"apiKey: {api_key.get('path')} is not {principal}'s own token")
+    return out
+
+
+def openbao_violations(objects: list[dict[str, Any]]) -> list[str]:
+    """Only KEDA's operator pods (besides the base's callers) are let in to OpenBao."""
+    pols = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "openbao-keda"
+    ]
+    if len(pols) != 1:
+        return [f"{len(pols)} OpenBao policies for KEDA"]
+    spec = pols[0]["spec"]
+    peers = [peer for rule in spec.get("ingress", []) for peer in rule.get("from", [])]
+    want = {
+        "namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": scaler.OPERATOR_NAMESPACE}
+        },
+        "podSelector": {"matchLabels": {"app": scaler.OPERATOR_APP_LABEL}},
+    }
+    ports = [p for rule in spec.get("ingress", []) for p in rule.get("ports", [])]
+    out = []
+    if peers != [want]:
+        out.append(f"OpenBao reached from {peers}")
+    if ports != [{"protocol": "TCP", "port": front.OPENBAO_PORT}]:
+        out.append(f"OpenBao reached on {ports}")
+    if spec.get("podSelector") != {"matchLabels": {"app.kubernetes.io/name": front.OPENBAO_APP}}:
+        out.append(f"policy selects {spec.get('podSelector')}")
     return out
 
 
@@ -146,7 +227,60 @@ KEDA_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     "authenticates as the client": lambda o: next(
         x for x in o if x["kind"] == "TriggerAuthentication"
     )["metadata"]["annotations"].update({"hardened-orders/front-principal": "order-client"}),
+    "a static Secret beside Vault": lambda o: _auth(o)["spec"].update(
+        secretTargetRef=[{"parameter": "key", "name": "keda-temporal-client", "key": "tls.key"}]
+    ),
+    "a static Secret instead of Vault": lambda o: _auth(o).update(
+        spec={"secretTargetRef": [{"parameter": "key", "name": "k", "key": "tls.key"}]}
+    ),
+    "a long-lived Vault token": lambda o: _vault(o).update(
+        authentication="token", credential={"tokenSecretRef": {"name": "t", "key": "token"}}
+    ),
+    "logs in as an identity's role": lambda o: _vault(o).update(role="order-client"),
+    "the apiserver's token": lambda o: _vault(o).update(
+        credential={"serviceAccount": "/var/run/secrets/kubernetes.io/serviceaccount/token"}
+    ),
+    "a certificate for another CN": lambda o: _secret(o, "cert")["pkiData"].update(
+        commonName="order-client"
+    ),
+    "another identity's certificate role": lambda o: _secret(o, "key").update(
+        path="pki_int/issue/order-client"
+    ),
+    "another identity's Temporal token": lambda o: _secret(o, "apiKey").update(
+        path="identity/oidc/token/order-client"
+    ),
+    "no Temporal token": lambda o: _vault(o)["secrets"].remove(_secret(o, "apiKey")),
+    "OpenBao open to the keda namespace": lambda o: next(
+        x for x in o if x["metadata"]["name"] == "openbao-keda"
+    )["spec"]["ingress"][0]["from"][0].pop("podSelector"),
 }
+
+
+def _auth(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(x for x in objs if x["kind"] == "TriggerAuthentication")
+
+
+def _vault(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    vault: dict[str, Any] = _auth(objs)["spec"]["hashiCorpVault"]
+    return vault
+
+
+def _secret(objs: list[dict[str, Any]], parameter: str) -> dict[str, Any]:
+    return next(s for s in _vault(objs)["secrets"] if s["parameter"] == parameter)
+
+
+def test_keda_values_project_the_token_the_trigger_authentication_reads() -> None:
+    """The operator's projected token has Vault's audience, where the login reads it."""
+    values = yaml.safe_load((ROOT / overlays.KEDA_DIR / overlays.KEDA_VALUES).read_text())
+    [volume] = values["volumes"]["keda"]["extraVolumes"]
+    [source] = volume["projected"]["sources"]
+    [mount] = values["volumes"]["keda"]["extraVolumeMounts"]
+    token = source["serviceAccountToken"]
+    assert token["audience"] == identities.VAULT_AUDIENCE
+    assert f"{mount['mountPath']}/{token['path']}" == scaler.TOKEN_FILE
+    env = {e["name"]: e["value"] for e in values["env"]}
+    assert env["VAULT_TLS_SERVER_NAME"] == "openbao.orders.local"
+    assert env["VAULT_CACERT"].startswith(overlays.VAULT_CA_DIR + "/")
 
 
 @pytest.mark.parametrize("mutation", sorted(KEDA_MUTATIONS))

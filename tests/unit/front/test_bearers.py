@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orders.codec_server.auth import StaticKeys, TokenVerifier
-from orders.contract import identities, pki_names, temporal_access
+from orders.contract import identities, keda, pki_names, temporal_access
 from orders.front.bearers import UI_PRINCIPAL, Bearers, WrongBearerError
 from tests.support.codec_app import jwks, token
 
@@ -97,6 +97,7 @@ async def test_machine_audiences_are_distinct_and_cannot_be_a_client_id() -> Non
     assert set(audiences) == {
         *(i.name for i in temporal_access.temporal_token_identities()),
         pki_names.TEMPORAL_ADMIN_CERT_NAME,
+        keda.PRINCIPAL,
     }
     # OpenBao's generated client ids are alphanumeric: no person's token has this aud.
     assert all(":" in a for a in audiences.values())
@@ -111,3 +112,19 @@ async def test_an_identity_added_after_the_front_started_forwards_its_own_token(
     for bad in (_machine(CLIENT), _person(CLI)):
         with pytest.raises(WrongBearerError):
             await _bearers().check_forwarded(new, bad)
+
+
+async def test_kedas_scaler_must_present_its_own_token() -> None:
+    """Its one call reaches an authorizing server only with its token: none is refused here."""
+    await _bearers().check_forwarded(keda.PRINCIPAL, _machine(keda.PRINCIPAL))
+    with pytest.raises(WrongBearerError, match="must present its own Temporal token"):
+        await _bearers().check_forwarded(keda.PRINCIPAL, "")
+    # Even a front that verifies no machine token wants one from it.
+    with pytest.raises(WrongBearerError, match="must present"):
+        await _bearers(machines=False).check_forwarded(keda.PRINCIPAL, "")
+    for bad in (_machine(CLIENT), _machine(identities.ORDER_WORKFLOW.name), _person(CLI)):
+        with pytest.raises(WrongBearerError):
+            await _bearers().check_forwarded(keda.PRINCIPAL, bad)
+    # Nor may anyone else forward the scaler's token.
+    with pytest.raises(WrongBearerError):
+        await _bearers().check_forwarded(CLIENT, _machine(keda.PRINCIPAL))
