@@ -20,6 +20,7 @@ import pytest
 from orders.contract import identities
 from orders.deploy import compose_observability, front, kind_observability, observability
 from orders.deploy.common import DNS
+from orders.deploy.compose_networks import INGRESS_SERVICE
 from orders.deploy.setup_tokens import METRICS
 from tests.support.deploy import COMPOSE, is_default_deny
 
@@ -248,7 +249,7 @@ def compose_violations(model: dict[str, Any]) -> list[str]:
     want = {co.scrape_network(h): {PROM, h} for h in scraped}
     want |= {co.otlp_network(h): {COLLECTOR, h} for h in senders}
     # Grafana's page leaves through the ingress relay, the one service that publishes.
-    want |= {co.GRAFANA_NET: {GRAFANA, PROM}, co.INGRESS: {GRAFANA, co.INGRESS_SERVICE}}
+    want |= {co.GRAFANA_NET: {GRAFANA, PROM}, co.INGRESS: {GRAFANA, INGRESS_SERVICE}}
     for net, members in want.items():
         got = {n for n, s in services.items() if net in _networks(s)}
         if got != members:
