@@ -24,6 +24,7 @@ from orders.contract.identities import Identity
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.files import write_private
+from orders.observability import tracing
 from orders.security import certs, client_tls
 from orders.security.codec import codec_for
 from orders.security.k8s_token import TokenProjector, read_token
@@ -105,7 +106,12 @@ async def temporal_client(
             tls_config = tls.tls_config() if tls else None
             api_key = token.current if token else None
         client = await temporal.connect(
-            address, stack.namespace, codec, tls=tls_config, api_key=api_key
+            address,
+            stack.namespace,
+            codec,
+            tls=tls_config,
+            api_key=api_key,
+            tracing=tracing.interceptor(identity.name, settings.trace_file),
         )
         if token is not None:
 
@@ -122,6 +128,7 @@ async def temporal_client(
             await refresher
         await codec.transit.aclose()
         await session.close()
+        await asyncio.to_thread(tracing.flush)
 
 
 CLI_PROFILE: Final = "orders"

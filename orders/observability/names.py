@@ -101,6 +101,14 @@ APPROVAL_REASONS: Final = frozenset({*(r.value for r in RejectReason), UNKNOWN_S
 DECISIONS: Final = frozenset(d.value for d in Decision)
 OUTCOMES: Final = frozenset(o.value for o in Outcome)
 
+# --- traces ---------------------------------------------------------------------------
+# The spans themselves are named by temporalio.contrib.opentelemetry (``StartWorkflow:<type>``,
+# ``RunWorkflow:<type>``, ``StartActivity:<name>``, ``RunActivity:<name>``, …); each
+# process's resource says who it is: ``service.name`` = its identity.
+
+SERVICE_NAMESPACE: Final = "orders"
+"""``service.namespace`` of every process of the project (``service.name``: its identity)."""
+
 # --- metrics ----------------------------------------------------------------------------
 # prometheus-client names counters without the ``_total`` it appends on export; the SDK's
 # runtime is configured to append it too (``counters_total_suffix``), so both read alike.

@@ -21,6 +21,7 @@ from orders import temporal
 from orders.contract import identities, temporal_access
 from orders.contract.identities import Identity
 from orders.files import write_private
+from orders.observability import tracing
 from orders.security import client_tls
 from orders.security.codec import codec_for
 from orders.security.vault import VaultSession
@@ -144,6 +145,7 @@ async def temporal_client(
                 tls=tls.tls_config() if tls else None,
                 api_key=jwt.current if jwt else None,
                 attempts=3,
+                tracing=tracing.interceptor(identity.name, settings.trace_file),
             )
             if jwt is not None:
 
