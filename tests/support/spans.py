@@ -58,12 +58,16 @@ def trace_of(spans: Sequence[Span], workflow_id: str) -> list[Span]:
     return [s for s in spans if s["context"]["trace_id"] == trace_id]
 
 
+def orphans(trace: Sequence[Span]) -> list[str]:
+    """Names of the spans whose parent is not in ``trace``."""
+    ids = {s["context"]["span_id"] for s in trace}
+    return [s["name"] for s in trace if s["parent_id"] is not None and s["parent_id"] not in ids]
+
+
 def check_links(trace: Sequence[Span], workflow_id: str) -> None:
     """One root, the client's start of ``workflow_id``; every other span's parent present."""
-    ids = {s["context"]["span_id"] for s in trace}
     roots = [(s["name"], s["kind"]) for s in trace if s["parent_id"] is None]
     assert roots == [(ROOT, "SpanKind.CLIENT")], roots
-    orphans = [s["name"] for s in trace if s["parent_id"] is not None and s["parent_id"] not in ids]
-    assert orphans == [], orphans
+    assert orphans(trace) == [], orphans(trace)
     others = {s["attributes"].get("temporalWorkflowID") for s in trace} - {workflow_id, None}
     assert others == set(), others
