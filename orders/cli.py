@@ -255,40 +255,10 @@ def dev_status() -> None:
 
 def _print_credentials(prometheus_url: str | None) -> None:
     """Per-identity credential state from the stack's Prometheus, or one line why not."""
-    from orders.devstack import credential_status as cs
-    from orders.observability import names
+    from orders.devstack import credential_status
 
-    if prometheus_url is None:
-        out.print("No Prometheus on this stack: no credential metrics.")
-        return
-    out.print(f"Prometheus: {prometheus_url}")
-    try:
-        rows = cs.read(prometheus_url)
-    except cs.PrometheusUnavailable as exc:
-        out.print(f"[yellow]{escape(str(exc))}[/yellow]")
-        return
-    table = Table(title="credentials (from Prometheus)")
-    for column in (
-        "identity",
-        "generation",
-        *cs.EVENTS,
-        "last renewal",
-        "expires in",
-        "cert renewed/failed",
-        "token renewed/failed",
-    ):
-        table.add_column(column)  # fmt: skip
-    for row in rows:
-        table.add_row(
-            row.identity,
-            "-" if row.generation is None else str(row.generation),
-            *(str(row.events.get(event, 0)) for event in cs.EVENTS),
-            f"{cs.seconds(row.last_renewal_age)} ago" if row.last_renewal_age is not None else "-",
-            cs.seconds(row.expires_in),
-            cs.client_cell(row, names.CLIENT_CERT),
-            cs.client_cell(row, names.TEMPORAL_TOKEN),
-        )
-    out.print(table)
+    for part in credential_status.report(prometheus_url):
+        out.print(part)
 
 
 def _cert_table(paths: StackPaths) -> Table:

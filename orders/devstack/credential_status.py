@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import httpx
+from rich.markup import escape
+from rich.table import Table
 
 from orders.observability import names
 
@@ -121,3 +123,44 @@ def client_cell(row: IdentityCredentials, credential: str) -> str:
     renewed = row.client.get((credential, names.CREDENTIAL_RENEWED), 0)
     failed = row.client.get((credential, names.CREDENTIAL_FAILED), 0)
     return f"{renewed}/{failed}"
+
+
+def table(rows: list[IdentityCredentials]) -> Table:
+    """The credential table ``orders dev status`` prints."""
+    out = Table(title="credentials (from Prometheus)")
+    for column in (
+        "identity",
+        "generation",
+        *EVENTS,
+        "last renewal",
+        "expires in",
+        "cert renewed/failed",
+        "token renewed/failed",
+    ):
+        out.add_column(column)  # fmt: skip
+    for row in rows:
+        out.add_row(
+            row.identity,
+            "-" if row.generation is None else str(row.generation),
+            *(str(row.events.get(event, 0)) for event in EVENTS),
+            "-" if row.last_renewal_age is None else f"{seconds(row.last_renewal_age)} ago",
+            seconds(row.expires_in),
+            client_cell(row, names.CLIENT_CERT),
+            client_cell(row, names.TEMPORAL_TOKEN),
+        )
+    return out
+
+
+def report(prometheus_url: str | None) -> list[str | Table]:
+    """What ``orders dev status`` prints about credentials.
+
+    The Prometheus URL, then the table, or one line saying why there is none (no
+    Prometheus on this stack, or it does not answer).
+    """
+    if prometheus_url is None:
+        return ["No Prometheus on this stack: no credential metrics."]
+    try:
+        rows = read(prometheus_url)
+    except PrometheusUnavailable as exc:
+        return [f"Prometheus: {prometheus_url}", f"[yellow]{escape(str(exc))}[/yellow]"]
+    return [f"Prometheus: {prometheus_url}", table(rows)]

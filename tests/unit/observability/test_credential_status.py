@@ -16,8 +16,14 @@ def test_prometheus_down_is_one_clear_error() -> None:
         url = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, never listening: refused
         with pytest.raises(cs.PrometheusUnavailable) as down:
             cs.read(url)
+        shown = cs.report(url)
     assert url in str(down.value)
     assert "not answering" in str(down.value)
+    # dev status: the URL, then one line saying why there is no table.
+    assert len(shown) == 2
+    assert all(isinstance(line, str) for line in shown)
+    assert "not answering" in str(shown[1])
+    assert cs.report(None) == ["No Prometheus on this stack: no credential metrics."]
 
 
 def test_cells() -> None:
