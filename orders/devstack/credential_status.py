@@ -31,6 +31,17 @@ EVENTS: Final = (
 )
 """Columns of the generation counters, in the order a generation lives them."""
 
+COLUMNS: Final = (
+    "identity",
+    "gen",
+    *EVENTS,
+    "last renewal",
+    "expires in",
+    "cert renew/fail",
+    "token renew/fail",
+)
+"""Columns of the table (short: it fits 160 characters with the longest identity)."""
+
 QUERIES: Final = {
     "events": f"sum by (identity, event) ({names.CREDENTIAL_GENERATIONS}_total)",
     "generation": f"max by (identity) ({names.CREDENTIAL_GENERATION})",
@@ -128,16 +139,9 @@ def client_cell(row: IdentityCredentials, credential: str) -> str:
 def table(rows: list[IdentityCredentials]) -> Table:
     """The credential table ``orders dev status`` prints."""
     out = Table(title="credentials (from Prometheus)")
-    for column in (
-        "identity",
-        "generation",
-        *EVENTS,
-        "last renewal",
-        "expires in",
-        "cert renewed/failed",
-        "token renewed/failed",
-    ):
-        out.add_column(column)  # fmt: skip
+    out.add_column("identity", no_wrap=True)
+    for column in COLUMNS[1:]:
+        out.add_column(column)
     for row in rows:
         out.add_row(
             row.identity,
