@@ -66,7 +66,8 @@ def process_label(cmdline: Sequence[str]) -> str:
     args = list(cmdline)
     if "-m" in args:
         return " ".join(args[args.index("-m") + 1 :][:2])
-    return Path(args[0]).name if args else "?"
+    # Postgres and nginx retitle their children ("postgres: v-order-… idle"): one row each.
+    return Path(args[0].split(":")[0].split()[0]).name if args and args[0] else "?"
 
 
 @dataclass(frozen=True)
