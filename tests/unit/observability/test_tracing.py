@@ -11,10 +11,20 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
+    TraceServiceServicer,
+    add_TraceServiceServicer_to_server,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -160,3 +170,49 @@ def test_service_name_is_a_contract_identity(tmp_path: Path) -> None:
     assert made is not None
     assert made.resource.attributes["service.name"] == names.OTHER
     assert made.resource.attributes["service.namespace"] == names.SERVICE_NAMESPACE
+
+
+class Receiver(TraceServiceServicer):
+    """An OTLP/gRPC trace receiver (what a collector's ``otlp`` receiver answers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+
+    def Export(
+        self, request: ExportTraceServiceRequest, context: Any
+    ) -> ExportTraceServiceResponse:
+        self.requests.append(request)
+        return ExportTraceServiceResponse()
+
+
+def test_otlp_sends_scrubbed_spans_under_the_identitys_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    receiver = Receiver()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add_TraceServiceServicer_to_server(receiver, server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+        made = tracing.provider("order-notify", None)  # no file: OTLP only
+        assert made is not None
+        with made.get_tracer(__name__).start_as_current_span(
+            "RunActivity:notify_customer", attributes={"temporalWorkflowID": "order-9", "to": PII}
+        ):
+            pass
+        assert made.force_flush(10_000)
+    finally:
+        server.stop(None)
+        tracing._providers.pop("order-notify", None)  # this process's: not for other tests
+    made.shutdown()
+    (request,) = receiver.requests
+    (resource_spans,) = request.resource_spans
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["service.name"] == "order-notify"
+    assert resource["service.namespace"] == names.SERVICE_NAMESPACE
+    (span,) = [s for scope in resource_spans.scope_spans for s in scope.spans]
+    assert span.name == "RunActivity:notify_customer"
+    assert {a.key for a in span.attributes} == {"temporalWorkflowID"}
+    assert PII.encode() not in request.SerializeToString()
