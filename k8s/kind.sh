@@ -6,8 +6,14 @@
 #         first writes OpenBao's bootstrap TLS certificate), the vault-pki Job (Vault PKI,
 #         every server's certificate as a Secret, the root CA as ConfigMap orders-ca), the
 #         Postgres pod's db-bootstrap container (database bootstrap over the socket), the
-#         vault-configure Job (vault/ with Kubernetes auth at the real apiserver), the temporal-namespace Job (registers `orders` with an admin JWT
-#         from OpenBao), the migrate Job (as order-migrate) and every worker Deployment.
+#         vault-configure Job (vault/ with Kubernetes auth at the real apiserver), the
+#         temporal-namespace Job (registers `orders` with an admin JWT from OpenBao), the
+#         migrate Job (as order-migrate) and every worker Deployment; then `verify`.
+#   verify  port-forward the front, OpenBao, Postgres and the codec server, write the
+#         target file .orders/kind/verify.yaml (python -m orders.verify.kind_target) and
+#         run `orders verify` on it. It logs in as three people whose OpenBao logins the
+#         operator made: files viewer, outsider, approver (passwords) and <role>.user
+#         (usernames) in $KIND_VERIFY_PEOPLE (default .orders/kind/people).
 #   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
 #         cluster: the same scenarios and evidence as `make demo`.
 #   down  delete the cluster.
@@ -40,6 +46,20 @@ preflight() {
 }
 
 kc() { kubectl --context "kind-${CLUSTER}" "$@"; }
+
+# Loopback ports of the port-forwards (orders/verify/kind_target.py PORTS; a test compares).
+T_PORT=17233
+V_PORT=18200
+P_PORT=15432
+C_PORT=18443
+FORWARDS=()
+forward() { # namespace service local:remote, until the script exits
+  kc -n "$1" port-forward "svc/$2" "$3" >/dev/null &
+  FORWARDS+=($!)
+}
+stop_forwards() {
+  for p in "${FORWARDS[@]}"; do kill "$p" 2>/dev/null || true; done
+}
 
 random_secret() { # namespace name: create a Secret with a random password once
   if ! kc -n "$1" get secret "$2" >/dev/null 2>&1; then
@@ -82,6 +102,35 @@ up() {
   kc -n orders wait --for=condition=Available deployment \
     -l 'app.kubernetes.io/component in (workflow-worker,activity-worker)' --timeout=600s
   evidence
+  verify
+}
+
+verify() {
+  preflight
+  local people="${KIND_VERIFY_PEOPLE:-$HOME_DIR/people}" role
+  for role in viewer outsider approver; do
+    [ -f "$people/$role" ] && [ -f "$people/$role.user" ] ||
+      fail "no '$role' login in $people ('$role': its password, '$role.user': its username): 'orders verify' logs in as three OpenBao people you create (docs/verify.md), then run 'k8s/kind.sh verify'."
+  done
+  make venv
+  trap stop_forwards EXIT
+  forward orders-infra temporal-front "${T_PORT}:7233"
+  forward orders-infra openbao "${V_PORT}:8200"
+  forward orders-infra postgres "${P_PORT}:5432"
+  forward orders codec-server "${C_PORT}:443"
+  sleep 3
+  local dir="$HOME_DIR/verify" target="$HOME_DIR/verify.yaml"
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  (umask 077 &&
+    kc -n orders-infra get configmap orders-ca -o jsonpath='{.data.ca\.pem}' >"$dir/ca.pem" &&
+    kc -n orders get configmap orders-oidc-clients -o jsonpath='{.data.codec-client-id}' \
+      >"$dir/codec-client-id" &&
+    for role in viewer outsider approver; do cp "$people/$role" "$people/$role.user" "$dir/"; done)
+  .venv/bin/python -m orders.verify.kind_target --context "kind-${CLUSTER}" \
+    --secrets-dir "$dir" --out "$target" --temporal-port "$T_PORT" --vault-port "$V_PORT" \
+    --postgres-port "$P_PORT" --codec-port "$C_PORT"
+  .venv/bin/orders verify "$target"
 }
 
 evidence() {
@@ -104,15 +153,10 @@ evidence() {
 demo() {
   preflight
   make venv
-  local pids=()
-  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-  local t_port=17233 v_port=18200 p_port=15432
-  kc -n orders-infra port-forward svc/temporal-front "${t_port}:7233" >/dev/null &
-  pids+=($!)
-  kc -n orders-infra port-forward svc/openbao "${v_port}:8200" >/dev/null &
-  pids+=($!)
-  kc -n orders-infra port-forward svc/postgres "${p_port}:5432" >/dev/null &
-  pids+=($!)
+  trap stop_forwards EXIT
+  forward orders-infra temporal-front "${T_PORT}:7233"
+  forward orders-infra openbao "${V_PORT}:8200"
+  forward orders-infra postgres "${P_PORT}:5432"
   sleep 3
 
   local tmp
@@ -131,7 +175,7 @@ demo() {
     --ca-file "$tmp/ca.crt" --requester-token-file "$tmp/requester" \
     --evidence-password-file "$tmp/pg" \
     --orders-ca-file "$tmp/orders-ca.pem" \
-    --temporal-port "$t_port" --vault-port "$v_port" --postgres-port "$p_port"
+    --temporal-port "$T_PORT" --vault-port "$V_PORT" --postgres-port "$P_PORT"
   rm -rf "$tmp"
   ORDERS_HOME="$HOME_DIR" .venv/bin/orders demo
 }
@@ -146,12 +190,13 @@ case "${1:-}" in
   up) up ;;
   demo) demo ;;
   down) down ;;
+  verify) verify ;;
   evidence)
     preflight
     evidence
     ;;
   *)
-    echo "usage: k8s/kind.sh up|demo|down|evidence" >&2
+    echo "usage: k8s/kind.sh up|verify|demo|down|evidence" >&2
     exit 2
     ;;
 esac

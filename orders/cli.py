@@ -492,6 +492,7 @@ def login_cmd(
     import webbrowser
 
     from orders import oidc
+    from orders.devstack import people as dev_people
     from orders.vault import people as vault_people
 
     if audience not in LOGIN_AUDIENCES:
@@ -508,7 +509,7 @@ def login_cmd(
             if password_file is not None:
                 password = password_file.read_text().strip()
             else:
-                password = vault_people.dev_password(_paths(), user)
+                password = dev_people.dev_password(_paths(), user)
         except vault_people.PersonLoginError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

@@ -261,7 +261,7 @@ def order_approve(
     ] = False,
 ) -> None:
     """Sign an approval of ORDER_ID as an approver (their own Vault key) and send it."""
-    from orders.vault import approvers as vault_approvers
+    from orders.devstack import people as dev_people
     from orders.vault.people import PersonLoginError
 
     stack, paths = _stack(), _paths()
@@ -272,7 +272,7 @@ def order_approve(
                 client,
                 order_id,
                 approver=as_,
-                password=vault_approvers.dev_password(paths, as_),
+                password=dev_people.dev_password(paths, as_),
                 vault_addr=stack.vault_addr,
                 verify=stack.verify,
                 decision="reject" if reject else "approve",

@@ -198,7 +198,8 @@ async def _signed(
 ) -> Any:
     """An approval of ``order_id`` (as the workflow reports it) signed by ``approver`` in Vault."""
     from orders.approvals import Decision, SignedApproval, canonical_bytes, new_message
-    from orders.vault.approvers import dev_password, sign_as
+    from orders.devstack.people import dev_password
+    from orders.vault.approvers import sign_as
 
     st = await orders_client.status(client, order_id)
     assert st.total_cents is not None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 PRIVATE: Final = 0o600
+GROUP_READ: Final = 0o640
 PUBLIC: Final = 0o644
 
 
@@ -36,6 +37,19 @@ def write_private(path: Path, data: str | bytes, *, owner: Owner | None = None) 
         owner: Hand the file to this uid/gid (needs root); None keeps the writer's.
     """
     _write(path, data, PRIVATE, owner)
+
+
+def write_secret(path: Path, data: str | bytes, *, gid: int | None) -> None:
+    """Replace ``path`` with a secret: 0600, or 0640 with group ``gid`` when one is given.
+
+    Group read is only for a server that reads its key as another user of its own group
+    (a container running as a fixed uid; the server then copies it 0600 before it starts).
+    A secret is never world-readable.
+    """
+    if gid is None:
+        _write(path, data, PRIVATE, None)
+    else:
+        _write(path, data, GROUP_READ, Owner(-1, gid))  # -1: the owner stays the writer
 
 
 def write_public(path: Path, data: str | bytes) -> None:

@@ -38,6 +38,12 @@ the setup step, with the root token, issues one (kept in memory) to register the
 through the authorization front."""
 TEMPORAL_ADMIN_CERT_NAME: Final = "temporal-admin"
 """CN of that certificate: the front's one principal that may register/describe the namespace."""
+KEDA_CERT_NAME: Final = "keda-scaler"
+"""CN of KEDA's client certificate to the front: the principal whose one grant is to
+describe the workers' task queues (their backlog), :func:`temporal_access.keda_access`."""
+PKI_KEDA_ROLE: Final = "keda-scaler"
+"""PKI role (on :data:`PKI_MOUNT`) issuing :data:`KEDA_CERT_NAME` only, client usage only. No
+policy reaches it: the operator issues one for KEDA's ``TriggerAuthentication`` Secret."""
 PKI_INTERNODE_MOUNT: Final = "pki_internode"
 """Vault PKI mount of Temporal's internode CA: a self-signed root of its own, *not* chained to
 :data:`PKI_ROOT_MOUNT`, so no certificate of the Vault root CA (no identity's, no server's) is

@@ -112,6 +112,8 @@ class TemporalAccess:
         read: Workflows it may describe and whose history it may read.
         list: Whether it may list and count the namespace's workflows (visibility).
         register_namespace: The one setup step that registers the namespace.
+        describe_queues: Task queues whose backlog it may read (``DescribeTaskQueue``):
+            the autoscaler's one grant (:func:`keda_access`).
     """
 
     poll_workflow_queues: tuple[str, ...] = ()
@@ -122,6 +124,7 @@ class TemporalAccess:
     read: tuple[WorkflowGrant, ...] = ()
     list: bool = False
     register_namespace: bool = False
+    describe_queues: tuple[str, ...] = ()
 
 
 def all_workflow_grants() -> tuple[WorkflowGrant, ...]:
@@ -164,6 +167,16 @@ def people_temporal_access(role: str) -> TemporalAccess:
     if role in ("write", "admin"):
         return TemporalAccess(start=grants, send=grants, query=grants, read=grants, list=True)
     return TemporalAccess()
+
+
+def keda_access() -> TemporalAccess:
+    """What KEDA's Temporal scaler may do: read the workers' queues' backlog, nothing else.
+
+    Its scaler (``temporal``, KEDA ≥ 2.17, unversioned mode) calls ``DescribeTaskQueue``
+    with ``report_stats`` for each configured queue type, after the SDK's connect
+    (``GetSystemInfo``); it never polls, starts, signals, queries or reads a history.
+    """
+    return TemporalAccess(describe_queues=tuple(i.task_queue for i in ALL if i.is_worker))
 
 
 def temporal_permissions(identity: Identity) -> tuple[str, ...]:

@@ -1,12 +1,12 @@
 """docker-compose, the identities: ``docker-compose.yml`` (it includes the servers' file).
 
-One service per identity that runs (workers, codec server, migrations), each in the local
-identity endpoint's network namespace, with its own bootstrap credential mounted and
-nothing else. What every identity shares is written once, as ``x-`` extension fields with
-YAML anchors (``x-identity-env``, ``x-identity-ca``, ``x-worker``); a worker's own service
-says only its name. The servers, setup steps and shared resources are in
-``docker-compose.infra.yml`` (:mod:`orders.deploy.compose_steps`), pulled in with
-``include:``.
+One service per identity that runs (workers, codec server, migrations), each on the
+internal networks of what its contract lets it call (:mod:`orders.deploy.compose_networks`),
+with its own bootstrap credential mounted and nothing else. What every identity shares is
+written once, as ``x-`` extension fields with YAML anchors (``x-identity-env``,
+``x-identity-ca``, ``x-worker``); a worker's own service says its name and networks. The
+servers, setup steps and shared resources are in ``docker-compose.infra.yml``
+(:mod:`orders.deploy.compose_steps`), pulled in with ``include:``.
 """
 
 # Paths below are inside containers ("/tmp" is each container's own tmpfs) and "token"
@@ -19,10 +19,9 @@ from typing import Any, Final
 
 from orders.contract import identities, pki_names
 from orders.contract.identities import Identity, Kind
-from orders.deploy import front, people_auth, tls
+from orders.deploy import compose_networks, front, people_auth, tls
 from orders.deploy.common import (
     CODEC_PORT,
-    IDENTITY_PORT,
     PROJECT,
     Anchor,
     codec_tls_env,
@@ -46,6 +45,7 @@ from orders.deploy.compose_infra import (
     tls_mounts,
 )
 from orders.deploy.compose_infra import PROJECT as PROJECT_IMAGE
+from orders.deploy.compose_networks import service_networks
 
 IDENTITY_ENV: Final = Anchor(
     "identity-env",
@@ -57,7 +57,7 @@ IDENTITY_ENV: Final = Anchor(
             db_port=5432,
         ),
         "ORDERS_TOKEN_FILE": "/tmp/vault-token",
-        "ORDERS_K8S_HOST": f"https://127.0.0.1:{IDENTITY_PORT}",
+        "ORDERS_K8S_HOST": compose_networks.IDENTITY_URL,
         "ORDERS_K8S_CA_FILE": f"{COMPOSE_IDENTITY_DIR}/ca.crt",
         "ORDERS_K8S_CLIENT_TOKEN_FILE": f"{COMPOSE_IDENTITY_DIR}/client.token",
     },
@@ -68,8 +68,8 @@ IDENTITY_CA: Final = Anchor(
     subpath_mount("identity-state", "identity/ca.crt", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
 )
 """The identity endpoint's CA (public), which every identity verifies it with."""
-IDENTITY: Final = Anchor("identity", {"<<": PROJECT_IMAGE, "network_mode": "service:identity"})
-"""The project's image in the identity endpoint's network namespace."""
+IDENTITY: Final = PROJECT_IMAGE
+"""The project's image as its non-root user, hardened (each identity adds its networks)."""
 WORKER: Final = Anchor(
     "worker",
     {
@@ -109,6 +109,7 @@ def identity_service(identity: Identity) -> dict[str, Any]:
             "command": ["python", "-m", "orders.deploy.setup", "migrate"],
             "environment": environment(identity),
             "volumes": identity_volumes(identity, TLS_CA),
+            "networks": service_networks(identity.name),
             "depends_on": done("setup"),
             "restart": "no",
         }
@@ -118,7 +119,9 @@ def identity_service(identity: Identity) -> dict[str, Any]:
             f"'{tls.CA_PATH}').wrap_socket(socket.create_connection(('127.0.0.1', "
             f"{CODEC_PORT}), 3), server_hostname='{pki_names.Server.CODEC.value}')"
         )
-        serve = ["orders", "codec-server", "--host", "127.0.0.1", "--port", str(CODEC_PORT)]
+        # On its networks (the ingress relay reaches it on ``vault``), not on loopback only.
+        bind = ["--host", "0.0.0.0", "--port", str(CODEC_PORT)]  # noqa: S104
+        serve = ["orders", "codec-server", *bind]
         return {
             "<<": IDENTITY,
             "command": people_auth.codec_entrypoint(serve),
@@ -130,6 +133,7 @@ def identity_service(identity: Identity) -> dict[str, Any]:
                 *oidc_files(people_auth.CODEC_CLIENT_ID_FILE),
                 *tls_mounts(tls.CODEC),
             ),
+            "networks": service_networks(identity.name),
             "healthcheck": healthcheck(["CMD", "python", "-c", probe]),
             "depends_on": {**healthy("openbao"), **done("setup", "pki")},
             "restart": "unless-stopped",
@@ -139,6 +143,7 @@ def identity_service(identity: Identity) -> dict[str, Any]:
         "command": ["python", "-m", "workers", identity.name],
         "environment": environment(identity),
         "volumes": identity_volumes(identity, TLS_CA),
+        "networks": service_networks(identity.name),
     }
 
 
@@ -154,7 +159,6 @@ def compose() -> dict[str, Any]:
         "x-project": PROJECT_IMAGE,
         "x-probe": PROBE,
         "x-tls-ca": TLS_CA,
-        "x-identity": IDENTITY,
         "x-identity-env": IDENTITY_ENV,
         "x-identity-ca": IDENTITY_CA,
         "x-worker": WORKER,

@@ -7,11 +7,10 @@ Configuration the servers read as files (OpenBao's HCL, ``pg_hba.conf``, the
 certificate-reload script) is package data under ``orders/deploy/files/``, mounted through
 top-level ``configs:`` entries.
 
-Kubernetes auth is served by the same local identity endpoint the embedded stack uses. That
-endpoint only listens on (and certifies) loopback, so OpenBao, the one-shot setup services,
-the codec server and the workers join its network namespace; isolation between identities
-here rests on tokens, Vault policies and Postgres roles, as the compose network model has
-nothing like a per-pod NetworkPolicy.
+Kubernetes auth is served by the same local identity endpoint the embedded stack uses, here
+as ``identity.orders.local`` on a network of its own. No service shares another's network
+namespace: each server has its own internal network that only its callers join, derived
+from the identity contract (:mod:`orders.deploy.compose_networks`).
 
 The Postgres superuser logs in only over the server's own Unix socket (``pg_hba.conf``
 rejects ``postgres`` on every TCP line): the ``setup`` step, which bootstraps the database
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from orders.contract import pki_names
-from orders.deploy import front, images, people_auth, temporal_schema, tls
+from orders.deploy import compose_networks, front, images, people_auth, tls
 from orders.deploy.common import (
     CODEC_PORT,
     GID,
@@ -38,6 +37,7 @@ from orders.deploy.common import (
     Anchor,
     image,
 )
+from orders.deploy.compose_networks import service_networks
 
 INFRA_FILE: Final = Path("docker-compose.infra.yml")
 COMPOSE_IDENTITY_DIR: Final = "/run/orders-identity"
@@ -152,14 +152,15 @@ COMPOSE_VAULT: Final = f"https://{pki_names.Server.OPENBAO.value}:8200"
 """OpenBao as every service reaches it: by its certificate's name (a network alias)."""
 COMPOSE_TEMPORAL: Final = f"{pki_names.Server.TEMPORAL.value}:7233"
 COMPOSE_PEOPLE: Final = people_auth.Endpoints(
-    vault_public="https://127.0.0.1:8200",
+    vault_public=COMPOSE_VAULT,
     vault_internal=COMPOSE_VAULT,
-    ui_public="http://127.0.0.1:8080",
+    ui_public=f"http://127.0.0.1:{compose_networks.UI_PORT}",
     codec_public=f"https://127.0.0.1:{CODEC_PORT}",
 )
-"""People's OIDC in compose: browsers, the UI and the codec server (all in the identity
-service's network namespace) reach OpenBao on loopback; the Temporal server fetches the
-JWKS over the internal backend network."""
+"""People's OIDC in compose: the issuer is OpenBao by its name, which the UI server and the
+codec server resolve on the ``vault`` network and browsers on the host map to loopback
+(``127.0.0.1 openbao.orders.local``; the ingress relay publishes the port), so every party
+sees one issuer. The UI and the codec server are reached on published loopback ports."""
 NAMESPACE_STEP: Final = "temporal-namespace"
 """Compose service / kind Job registering the namespace (``orders.deploy.setup namespace``)."""
 
@@ -191,10 +192,8 @@ def postgres_command() -> list[str]:
     return tls.reloading_command(server, tls.PG_RELOAD)
 
 
-def _postgres(
-    user: str, secret: str, volume: str, spec: tls.CertSpec, network: str, name: str
-) -> dict[str, Any]:
-    """A Postgres with native TLS (its PKI certificate ``spec``, reachable as ``name``)."""
+def _postgres(user: str, secret: str, volume: str, spec: tls.CertSpec) -> dict[str, Any]:
+    """A Postgres with native TLS (its PKI certificate ``spec``)."""
     return {
         "<<": HARDENED,
         "image": POSTGRES_IMAGE,
@@ -208,7 +207,6 @@ def _postgres(
         "secrets": [secret],
         "configs": [{"source": "postgres-hba", "target": PG_HBA_PATH}, RELOAD_CONFIG],
         "volumes": [f"{volume}:/var/lib/postgresql/data", *tls_mounts(spec)],
-        "networks": {network: {"aliases": [name]}},
         # The socket: no network hop, so no TLS needed to ask "ready?".
         "healthcheck": healthcheck(["CMD", "pg_isready", "-h", PG_SOCKET_DIR, "-U", user]),
         "depends_on": done("pki"),
@@ -218,14 +216,8 @@ def _postgres(
 
 def orders_postgres() -> dict[str, Any]:
     """The application's Postgres; its socket directory is a volume ``setup`` shares."""
-    svc = _postgres(
-        "postgres",
-        "postgres-password",
-        "postgres-data",
-        tls.POSTGRES,
-        "backend",
-        pki_names.Server.POSTGRES.value,
-    )
+    svc = _postgres("postgres", "postgres-password", "postgres-data", tls.POSTGRES)
+    svc["networks"] = service_networks("postgres")
     svc["tmpfs"] = ["/tmp:size=64m,mode=1777"]
     svc["volumes"].append(f"{PG_SOCKET_VOLUME}:{PG_SOCKET_DIR}")
     return svc
@@ -233,17 +225,10 @@ def orders_postgres() -> dict[str, Any]:
 
 def temporal_db() -> dict[str, Any]:
     """Temporal's own Postgres: the same TLS-only setup, on Temporal's own network only."""
-    svc = _postgres(
-        "temporal",
-        "temporal-db-password",
-        "temporal-db-data",
-        tls.TEMPORAL_DB,
-        front.TEMPORAL_DB_NETWORK,
-        pki_names.TEMPORAL_DB_SERVER_NAME,
-    )
+    svc = _postgres("temporal", "temporal-db-password", "temporal-db-data", tls.TEMPORAL_DB)
     svc["tmpfs"] = ["/tmp:size=64m,mode=1777", f"{PG_SOCKET_DIR}:size=1m,uid=999,gid=999"]
-    # The schema step reaches it on a network of their own, never Temporal's.
-    svc["networks"][temporal_schema.NETWORK] = {"aliases": [pki_names.TEMPORAL_DB_SERVER_NAME]}
+    # Temporal and the schema step reach it by its TLS name, each on a network of its own.
+    svc["networks"] = service_networks("temporal-db")
     return svc
 
 
@@ -331,10 +316,7 @@ def temporal() -> dict[str, Any]:
         "configs": [RELOAD_CONFIG],
         # The entrypoint renders its config here: a volume, the rest stays read-only.
         "volumes": ["temporal-config:/etc/temporal/config", *tls_mounts(tls.TEMPORAL_INTERNODE)],
-        "networks": {
-            front.TEMPORAL_NETWORK: {"aliases": [front.FRONTEND]},
-            front.TEMPORAL_DB_NETWORK: {},
-        },
+        "networks": service_networks("temporal"),
         "healthcheck": healthcheck(
             [
                 "CMD",
@@ -368,8 +350,7 @@ def temporal_ui() -> dict[str, Any]:
         "<<": HARDENED,
         "image": TEMPORAL_UI_IMAGE,
         "user": TEMPORAL_UID,
-        # Browsers and the UI server must reach OpenBao (the issuer) at the same URL.
-        "network_mode": "service:identity",
+        "networks": service_networks("temporal-ui"),
         "entrypoint": [shell, flag, tls.copy_then(script)],
         "environment": {
             "TEMPORAL_ADDRESS": COMPOSE_TEMPORAL,
@@ -391,7 +372,7 @@ def temporal_ui() -> dict[str, Any]:
         "healthcheck": healthcheck(
             ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
         ),
-        "depends_on": {**healthy(front.NAME, "identity"), **done("setup")},
+        "depends_on": {**healthy(front.NAME, "openbao"), **done("setup")},
         "restart": "unless-stopped",
     }
 
@@ -400,7 +381,11 @@ def temporal_ui() -> dict[str, Any]:
 
 
 def identity_endpoint() -> dict[str, Any]:
-    """The local Kubernetes identity endpoint; every identity joins its network namespace."""
+    """The local Kubernetes identity endpoint, as ``identity.orders.local`` on its network.
+
+    Its own CA certifies that name (as a cluster's CA does its apiserver); OpenBao
+    (TokenReview) and every identity (TokenRequest) verify it with that CA.
+    """
     ca = f"{STATE_DIR}/identity/ca.crt"
     probe = (
         "import ssl, urllib.request as u; u.urlopen("
@@ -408,22 +393,17 @@ def identity_endpoint() -> dict[str, Any]:
         f"ssl.create_default_context(cafile='{ca}'))"
     )
     argv = ["python", "-m", "orders.devstack.identity_endpoint"]
+    bind = [
+        *("--host", "0.0.0.0"),  # noqa: S104 - on its internal network only
+        *("--server-name", compose_networks.IDENTITY_HOST),
+        *("--port", str(IDENTITY_PORT)),
+    ]
     return project_service(
-        [*argv, "--state-dir", f"{STATE_DIR}/identity", "--port", str(IDENTITY_PORT)],
+        [*argv, "--state-dir", f"{STATE_DIR}/identity", *bind],
         pull_policy="build",
         build={"context": "."},
         volumes=[f"identity-state:{STATE_DIR}"],
-        # Services in this network namespace are reached through these ports.
-        ports=[
-            f"127.0.0.1:{CODEC_PORT}:{CODEC_PORT}",
-            "127.0.0.1:8080:8080",  # the Temporal UI
-            "127.0.0.1:8200:8200",  # OpenBao: people's login page (OIDC provider)
-        ],
-        # OpenBao (in this network namespace) is reached by its certificate's name.
-        networks={
-            "backend": {"aliases": [pki_names.Server.OPENBAO.value]},
-            "frontend": {},
-        },
+        networks=service_networks(compose_networks.IDENTITY_SERVICE),
         healthcheck=healthcheck(["CMD", "python", "-c", probe]),
         restart="unless-stopped",
     )
@@ -439,7 +419,7 @@ def openbao() -> dict[str, Any]:
         "<<": HARDENED,
         "image": OPENBAO_IMAGE,
         "user": OPENBAO_UID,
-        "network_mode": "service:identity",
+        "networks": service_networks("openbao"),
         "entrypoint": tls.reloading_command(
             ["bao", "server", f"-config={OPENBAO_CONFIG_PATH}"], tls.HUP
         ),
@@ -450,6 +430,6 @@ def openbao() -> dict[str, Any]:
         "healthcheck": healthcheck(
             ["CMD", "bao", "status", "-address=https://127.0.0.1:8200", f"-ca-path={tls.CA_DIR}"]
         ),
-        "depends_on": {**healthy("identity"), **done("tls-bootstrap")},
+        "depends_on": done("tls-bootstrap"),
         "restart": "unless-stopped",
     }

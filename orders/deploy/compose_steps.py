@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from orders.contract import pki_names
-from orders.deploy import front, people_auth, temporal_schema, tls
-from orders.deploy.common import IDENTITY_PORT, compose_source
+from orders.deploy import compose_networks, front, people_auth, temporal_schema, tls
+from orders.deploy.common import compose_source
 from orders.deploy.compose_infra import (
     COMPOSE_IDENTITY_DIR,
     COMPOSE_PEOPLE,
@@ -47,6 +47,7 @@ from orders.deploy.compose_infra import (
 from orders.deploy.compose_infra import (
     TEMPORAL_UID as TEMPORAL_UID_STR,
 )
+from orders.deploy.compose_networks import service_networks
 from orders.deploy.setup_tokens import TOKEN_KEY, Step
 
 PKI_DIR: Final = "/var/lib/orders-pki"
@@ -111,7 +112,7 @@ def openbao_init() -> dict[str, Any]:
     hand = [a for s in Step for a in ("--step-token-dir", f"{s.value}={STEP_TOKEN_DIR}/{s.value}")]
     return project_service(
         [*SETUP, "unseal", *_vault(), "--state-dir", f"{STATE_DIR}/openbao-init", *hand],
-        network_mode="service:identity",
+        networks=service_networks("openbao-init"),
         volumes=[
             state_mount("openbao-init", read_only=False),
             *(_step_token(s, read_only=False) for s in Step),
@@ -150,7 +151,7 @@ def pki() -> dict[str, Any]:
     return project_service(
         # It mounts the CA volume writable, where it writes the root CA.
         [*SETUP, "pki", *vault, "--out-dir", PKI_DIR, *certs, *groups],
-        network_mode="service:identity",
+        networks=service_networks("pki"),
         # Only the servers' own groups: each key is written 0640 with one of them.
         group_add=sorted({str(g) for g in SERVER_GIDS.values()}),
         volumes=[_step_token(Step.PKI), *_pki_volumes(*tls.COMPOSE_SPECS)],
@@ -167,7 +168,7 @@ def setup() -> dict[str, Any]:
             "configure",
             *_vault(step=Step.CONFIGURE),
             *flags(
-                ("--kubernetes-host", f"https://127.0.0.1:{IDENTITY_PORT}"),
+                ("--kubernetes-host", compose_networks.IDENTITY_URL),
                 ("--kubernetes-ca-file", f"{COMPOSE_IDENTITY_DIR}/ca.crt"),
                 ("--pg-host", pki_names.Server.POSTGRES.value),
                 ("--pg-ca-file", tls.CA_PATH),
@@ -180,7 +181,7 @@ def setup() -> dict[str, Any]:
             ),
             *people_auth.setup_args(COMPOSE_PEOPLE, people_auth.OIDC_DIR),
         ],
-        network_mode="service:identity",
+        networks=service_networks("setup"),
         # The UI's group only: its client secret is written 0640 with it.
         group_add=[str(TEMPORAL_GID)],
         secrets=["postgres-password", "vault-dbadmin-password"],
@@ -192,7 +193,11 @@ def setup() -> dict[str, Any]:
             {"type": "volume", "source": PG_SOCKET_VOLUME, "target": PG_SOCKET_DIR},
             *tls_mounts(None),
         ],
-        depends_on={**healthy("openbao", "postgres"), **done("openbao-init", "pki")},
+        # The identity endpoint has written its CA (Vault's Kubernetes auth trusts it).
+        depends_on={
+            **healthy("openbao", "postgres", compose_networks.IDENTITY_SERVICE),
+            **done("openbao-init", "pki"),
+        },
         restart="no",
     )
 
@@ -206,7 +211,7 @@ def namespace_step() -> dict[str, Any]:
             *_vault(step=Step.NAMESPACE),
             *flags(("--temporal-address", COMPOSE_TEMPORAL), ("--temporal-ca-file", tls.CA_PATH)),
         ],
-        network_mode="service:identity",
+        networks=service_networks(NAMESPACE_STEP),
         volumes=[_step_token(Step.NAMESPACE), *tls_mounts(None)],
         # After `setup` applied the admin token role, once Temporal answers (via the front).
         depends_on={**healthy("openbao", front.NAME), **done("setup")},
@@ -247,7 +252,8 @@ def infra() -> dict[str, Any]:
         temporal_schema.NAME: temporal_schema.compose_service(user=TEMPORAL_UID_STR),
         NAMESPACE_STEP: namespace_step(),
         "temporal-ui": temporal_ui(),
-        "identity": identity_endpoint(),
+        compose_networks.IDENTITY_SERVICE: identity_endpoint(),
+        compose_networks.INGRESS_SERVICE: compose_networks.ingress(),
         "openbao": openbao(),
         "openbao-init": openbao_init(),
         "tls-bootstrap": tls_bootstrap(),
@@ -261,12 +267,7 @@ def infra() -> dict[str, Any]:
         "x-probe": PROBE,
         "x-tls-ca": TLS_CA,
         "services": services,
-        "networks": {
-            "backend": {"internal": True},
-            "frontend": {},
-            **front.compose_networks(),
-            **temporal_schema.compose_networks(),
-        },
+        "networks": compose_networks.compose_networks(),
         "volumes": {v: {} for v in VOLUMES},
         "secrets": {s: {"file": f".orders/compose/secrets/{s}"} for s in SECRETS},
         "configs": {

@@ -14,11 +14,11 @@ completes a handshake with Temporal. The network says the same:
 
 * compose: Temporal is attached to two internal networks only: ``temporal`` (shared with the
   front, where its alias is ``temporal-frontend.orders.local``) and ``temporal-db`` (shared
-  with its own Postgres). The name ``temporal.orders.local`` moved to the front on the
-  backend network. Temporal still verifies JWTs against OpenBao's key sets; it fetches them
-  through :mod:`orders.deploy.relay` (``openbao-relay``: TLS end to end, bytes only), the
-  one member of its network that reaches OpenBao, so Temporal never shares a network with
-  the identities' network namespace;
+  with its own Postgres). The name ``temporal.orders.local`` is the front's, on its own
+  ``temporal-front`` network (:mod:`orders.deploy.compose_networks`). Temporal still
+  verifies JWTs against OpenBao's key sets; it fetches them through
+  :mod:`orders.deploy.relay` (``openbao-relay``: TLS end to end, bytes only), the one member
+  of its network that reaches OpenBao, so Temporal never shares a network with an identity;
 * kind: NetworkPolicies (see :func:`temporal_policy`, :func:`front_policy`) admit only the
   front's pods (and Temporal's own, internode) to Temporal, and only the workers, the
   client/demo, the codec server, the UI and the namespace Job to the front.
@@ -211,6 +211,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
     ``iss`` = that address + ``/v1/identity/oidc`` (a unit test reads the rendered config).
     """
     from orders.deploy import compose_infra as ci
+    from orders.deploy import compose_networks
 
     audience = f'"$$(cat {people_auth.OIDC_DIR}/{people_auth.UI_CLIENT_ID_FILE})"'
     argv = command(
@@ -237,10 +238,7 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
             *ci.oidc_files(people_auth.UI_CLIENT_ID_FILE),
         ],
         # Every caller reaches it by Temporal's public name; it alone reaches Temporal.
-        networks={
-            "backend": {"aliases": [pki_names.Server.TEMPORAL.value]},
-            TEMPORAL_NETWORK: {},
-        },
+        networks=compose_networks.service_networks(NAME),
         healthcheck=ci.healthcheck(["CMD", "python", "-c", health_check_python()]),
         depends_on={**ci.healthy("temporal", "openbao"), **ci.done("setup")},
         restart="unless-stopped",
@@ -252,14 +250,11 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
             "orders.deploy.relay",
             "--listen",
             "0.0.0.0:8200",
-            # OpenBao's network namespace by its service name (its alias would be the relay's).
+            # OpenBao by its service name (its TLS name is the relay's own alias here).
             "--to",
-            "identity:8200",
+            "openbao:8200",
         ],
-        networks={
-            "backend": {},
-            TEMPORAL_NETWORK: {"aliases": [pki_names.Server.OPENBAO.value]},
-        },
+        networks=compose_networks.service_networks(RELAY),
         healthcheck=ci.healthcheck(
             [
                 "CMD",
@@ -272,11 +267,6 @@ def compose_services(people: people_auth.Endpoints) -> dict[str, Any]:
         restart="unless-stopped",
     )
     return {NAME: front, RELAY: relay}
-
-
-def compose_networks() -> dict[str, Any]:
-    """Temporal's two networks, internal (no route out, no host port)."""
-    return {TEMPORAL_NETWORK: {"internal": True}, TEMPORAL_DB_NETWORK: {"internal": True}}
 
 
 # --------------------------------------------------------------------------- kind

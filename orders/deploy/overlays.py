@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from orders.contract import identities
+from orders.contract import identities, pki_names
 from orders.contract.identities import Identity
 from orders.deploy import front
 
@@ -63,7 +63,7 @@ def scaled_object(identity: Identity) -> dict[str, Any]:
                         "queueTypes": "workflow" if identity.workflow else "activity",
                         "targetQueueSize": TARGET_BACKLOG,
                         "activationTargetQueueSize": "0",
-                        "tlsServerName": "temporal.orders.local",
+                        "tlsServerName": pki_names.Server.TEMPORAL.value,
                     },
                 }
             ],
@@ -71,12 +71,33 @@ def scaled_object(identity: Identity) -> dict[str, Any]:
     }
 
 
+KEDA_ISSUE: Final = (
+    f"bao write {pki_names.PKI_MOUNT}/issue/{pki_names.PKI_KEDA_ROLE} "
+    f"common_name={pki_names.KEDA_CERT_NAME}"
+)
+"""How the operator issues KEDA's certificate (the role names that CN only, client usage)."""
+
+
 def trigger_authentication() -> dict[str, Any]:
-    """MTLS to the front with a client certificate the operator issues for KEDA."""
+    """MTLS to the front as the ``keda-scaler`` principal, whose one grant is the backlog.
+
+    The Secret holds a certificate from ``pki_int/roles/keda-scaler`` (CN ``keda-scaler``,
+    which :func:`orders.contract.temporal_access.keda_access` lets ``DescribeTaskQueue`` the
+    workers' queues and nothing else); the annotations say so where the object is read.
+    """
+    notes = {
+        "hardened-orders/front-principal": pki_names.KEDA_CERT_NAME,
+        "hardened-orders/issue-with": KEDA_ISSUE,
+    }
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
-        "metadata": {"name": KEDA_AUTH, "namespace": NS, "labels": dict(_PART)},
+        "metadata": {
+            "name": KEDA_AUTH,
+            "namespace": NS,
+            "labels": dict(_PART),
+            "annotations": notes,
+        },
         "spec": {
             "secretTargetRef": [
                 {"parameter": p, "name": KEDA_SECRET, "key": k}

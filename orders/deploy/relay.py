@@ -1,11 +1,19 @@
 """A one-way TCP relay: ``python -m orders.deploy.relay --listen HOST:PORT --to HOST:PORT``.
 
-In docker-compose, Temporal sits on networks that only the authorization front and its own
-Postgres share (:mod:`orders.deploy.front`), yet its authorizer fetches OpenBao's key sets.
-OpenBao lives in the identities' network namespace, which must never share a network with
-Temporal; this relay, on both networks, forwards connections *to* OpenBao only. TLS stays end
-to end (Temporal verifies ``openbao.orders.local`` against the Vault root CA): the relay sees
-ciphertext, holds no key and no token, and nothing reaches Temporal through it.
+``--listen``/``--to`` may be repeated: the n-th listening address forwards to the n-th target.
+
+docker-compose uses it twice (:mod:`orders.deploy.compose_networks`):
+
+* ``openbao-relay``: Temporal sits on networks that only the authorization front and its own
+  Postgres share (:mod:`orders.deploy.front`), yet its authorizer fetches OpenBao's key sets;
+  this relay, on Temporal's network and OpenBao's, forwards connections *to* OpenBao only;
+* ``ingress``: the one member of the one non-internal network, publishing the browser-facing
+  ports (OpenBao's login page, the UI, the codec server) while those servers stay on internal
+  networks without a route out.
+
+TLS stays end to end (the caller verifies the server's name against the Vault root CA): the
+relay sees ciphertext, holds no key and no token, and nothing flows back through it to a
+caller that did not open the connection.
 """
 
 from __future__ import annotations
@@ -58,22 +66,33 @@ async def serve(listen: tuple[str, int], target: tuple[str, int]) -> asyncio.Ser
     )
 
 
-async def _main(listen: tuple[str, int], target: tuple[str, int]) -> None:
-    server = await serve(listen, target)
-    log.info("relay.listening", listen=f"{listen[0]}:{listen[1]}", to=f"{target[0]}:{target[1]}")
-    async with server:
-        await server.serve_forever()
+Route = tuple[tuple[str, int], tuple[str, int]]
+
+
+async def _main(routes: list[Route]) -> None:
+    servers = [await serve(listen, target) for listen, target in routes]
+    for listen, target in routes:
+        log.info(
+            "relay.listening", listen=f"{listen[0]}:{listen[1]}", to=f"{target[0]}:{target[1]}"
+        )
+    await asyncio.gather(*(server.serve_forever() for server in servers))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Relay until stopped."""
     ap = argparse.ArgumentParser(prog="python -m orders.deploy.relay", description=__doc__)
-    ap.add_argument("--listen", type=_split, required=True, help="HOST:PORT to listen on")
-    ap.add_argument("--to", type=_split, required=True, help="HOST:PORT to forward to")
+    ap.add_argument(
+        "--listen", type=_split, action="append", required=True, help="HOST:PORT to listen on"
+    )
+    ap.add_argument(
+        "--to", type=_split, action="append", required=True, help="HOST:PORT to forward to"
+    )
     args = ap.parse_args(argv)
+    if len(args.listen) != len(args.to):
+        ap.error("give one --to per --listen (the n-th listener forwards to the n-th target)")
     olog.configure("relay")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(args.listen, args.to))
+        asyncio.run(_main(list(zip(args.listen, args.to, strict=True))))
     return 0
 
 

@@ -311,14 +311,15 @@ def write_client_files(
         secret_dir: Where the secret goes.
         secret_gid: Group that may read the secret (None: owner only).
     """
-    from orders.deploy import people_auth, tls
+    from orders.deploy import people_auth
+    from orders.files import write_public, write_secret
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, value in ids.items():
-        tls.write_file(out_dir / name, value, 0o644, None)
+        write_public(out_dir / name, value)
     secret_dir.mkdir(parents=True, exist_ok=True)
     mode = 0o640 if secret_gid is not None else 0o600
-    tls.write_file(secret_dir / people_auth.UI_CLIENT_SECRET_FILE, ui_secret, mode, secret_gid)
+    write_secret(secret_dir / people_auth.UI_CLIENT_SECRET_FILE, ui_secret, gid=secret_gid)
     log.info("oidc.clients_written", files=sorted(ids), secret_mode=oct(mode))
 
 

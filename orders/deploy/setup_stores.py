@@ -8,13 +8,14 @@ API token. Every Kubernetes import is local: compose's steps never load the clie
 from __future__ import annotations
 
 import base64
-import os
 import tempfile
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 import hvac
 import structlog
+
+from orders.files import write_private
 
 log = structlog.get_logger(__name__)
 
@@ -55,11 +56,7 @@ class DirectoryStore:
         for name in {UNSEAL_KEY, ROOT_TOKEN} - set(values):
             (self.directory / name).unlink(missing_ok=True)
         for name, value in values.items():
-            tmp = self.directory / f".{name}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(value + "\n")
-            os.replace(tmp, self.directory / name)
+            write_private(self.directory / name, value + "\n")
 
 
 class SecretStore:

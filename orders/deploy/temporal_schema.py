@@ -87,8 +87,3 @@ def compose_service(*, user: str) -> dict[str, Any]:
         "depends_on": ci.healthy("temporal-db"),
         "restart": "no",
     }
-
-
-def compose_networks() -> dict[str, Any]:
-    """:data:`NETWORK`, internal (no route out, no host port)."""
-    return {NETWORK: {"internal": True}}

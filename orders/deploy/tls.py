@@ -59,6 +59,7 @@ import hvac
 
 from orders.contract import pki_names
 from orders.contract.pki_names import Server
+from orders.files import write_public, write_secret
 from orders.security import certs
 
 CERT_FILE: Final = "tls.crt"
@@ -236,23 +237,6 @@ def issue(client: hvac.Client, spec: CertSpec) -> certs.IssuedCert:
     )
 
 
-def write_file(path: Path, text: str, mode: int, gid: int | None) -> None:
-    """Write atomically with ``mode`` (and group ``gid``) set before any byte lands."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        if gid is not None:
-            os.fchown(fd, -1, gid)
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w") as fh:
-            fd = -1
-            fh.write(text)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    os.replace(tmp, path)
-
-
 def write_pair(directory: Path, cert_pem: str, key_pem: str, gid: int | None) -> None:
     """Write a certificate (0644) and its key: 0600, or 0640 with group ``gid`` if given.
 
@@ -260,16 +244,14 @@ def write_pair(directory: Path, cert_pem: str, key_pem: str, gid: int | None) ->
     server then copies it 0600 as its own user before it starts).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    write_file(
-        directory / KEY_FILE, key_pem.strip() + "\n", 0o640 if gid is not None else 0o600, gid
-    )
-    write_file(directory / CERT_FILE, cert_pem.strip() + "\n", 0o644, gid)
+    write_secret(directory / KEY_FILE, key_pem.strip() + "\n", gid=gid)
+    write_public(directory / CERT_FILE, cert_pem.strip() + "\n")
 
 
 def write_ca(path: Path, pem: str) -> None:
     """Write a CA certificate (public, 0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_file(path, pem.strip() + "\n", 0o644, None)
+    write_public(path, pem.strip() + "\n")
 
 
 def bootstrap(directory: Path, ca_file: Path, gid: int | None) -> bool:

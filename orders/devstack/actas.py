@@ -16,19 +16,15 @@ from typing import Final
 
 import hvac
 from temporalio.client import Client
-from temporalio.service import TLSConfig
 
-from orders import temporal
 from orders.contract import identities
 from orders.contract.identities import Identity
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.files import write_private
-from orders.observability import tracing
-from orders.security import certs, client_tls
-from orders.security.codec import codec_for
+from orders.security import certs
+from orders.security.identity_client import Person, identity_client
 from orders.security.k8s_token import TokenProjector, read_token
-from orders.security.vault import VaultSession
 from orders.vault.tokens import token_path
 
 
@@ -82,53 +78,12 @@ async def temporal_client(
     """
     settings = identity_settings(stack, paths, identity)
     await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
-    session = VaultSession(identity, settings)
-    await session.start()
-    stop = asyncio.Event()
-    renewer = asyncio.create_task(session.run(stop))  # long-lived clients outlive a TTL
-    codec = codec_for(session, settings)
-    token: client_tls.TemporalToken | None = None
-    refresher: asyncio.Task[None] | None = None
-    try:
-        if person_token is not None:
-            # A person presents their token alone: no certificate is issued for them.
-            assert stack.temporal_people_address, "the stack has no persons' port"
-            assert stack.ca_file
-            assert stack.temporal_server_name
-            ca = Path(stack.ca_file).read_bytes()
-            address = stack.temporal_people_address
-            tls_config: TLSConfig | None = temporal.tls_config(ca, stack.temporal_server_name)
-            api_key: str | None = person_token
-        else:
-            tls = await client_tls.for_settings(identity, session, settings)
-            token = await client_tls.token_for_settings(identity, session, settings)
-            address = stack.temporal_address
-            tls_config = tls.tls_config() if tls else None
-            api_key = token.current if token else None
-        client = await temporal.connect(
-            address,
-            stack.namespace,
-            codec,
-            tls=tls_config,
-            api_key=api_key,
-            tracing=tracing.interceptor(identity.name, settings.trace_file),
-        )
-        if token is not None:
-
-            async def refresh(jwt: str) -> None:
-                client.api_key = jwt
-
-            token.on_renew(refresh)
-            refresher = asyncio.create_task(token.run(stop))
+    person: Person | None = None
+    if person_token is not None:
+        assert stack.temporal_people_address, "the stack has no persons' port"
+        person = Person(stack.temporal_people_address, person_token)
+    async with identity_client(identity, settings, person=person) as client:
         yield client
-    finally:
-        stop.set()
-        await renewer
-        if refresher is not None:
-            await refresher
-        await codec.transit.aclose()
-        await session.close()
-        await asyncio.to_thread(tracing.flush)
 
 
 CLI_PROFILE: Final = "orders"

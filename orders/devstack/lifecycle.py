@@ -17,6 +17,7 @@ from orders.db.migrate import upgrade_as_migrate_identity
 from orders.devstack import servers
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
+from orders.vault import metrics_reader
 from orders.vault.config import ApplyConfig, Ttls
 from orders.vault.people import CODEC_CALLBACK_PATH, OidcConfig
 
@@ -61,12 +62,13 @@ async def migrate(info: StackInfo, paths: StackPaths) -> None:
 
 
 def revoke_all(info: StackInfo) -> dict[str, Any]:
-    """Revoke every database lease and every Kubernetes-auth token (root, at shutdown)."""
+    """Revoke every lease and login token, and the scrape tokens (root, at shutdown)."""
     client = hvac.Client(
         url=info.vault_addr, token=info.root_token(), verify=info.verify, timeout=30
     )
     counts: dict[str, Any] = {}
-    for prefix in ("database/creds", "auth/kubernetes/login", "auth/userpass/login"):
+    prefixes = ("database/creds", "auth/kubernetes/login", "auth/userpass/login")
+    for prefix in (*prefixes, metrics_reader.TOKEN_PREFIX):
         try:
             client.sys.revoke_prefix(prefix)
             counts[f"revoked:{prefix}"] = "ok"

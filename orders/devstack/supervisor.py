@@ -34,6 +34,7 @@ from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
 from orders.devstack import identity_procs, servers, tls
 from orders.devstack.lifecycle import leftover_roles, migrate, revoke_all, stack_apply_config
+from orders.devstack.people import ensure_dev_users
 from orders.devstack.procs import Proc
 from orders.devstack.servers.prometheus import config as prometheus_config
 from orders.devstack.state import StackInfo, StackPaths, Status
@@ -48,7 +49,6 @@ from orders.vault.people import (
     CODEC_CLIENT,
     TEMPORAL_CLIENT,
     client_id,
-    ensure_dev_users,
     issuer_for,
     jwks_url_for,
 )

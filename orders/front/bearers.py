@@ -50,9 +50,13 @@ def machine_audiences() -> dict[str, str]:
 
 
 def tokenless_principals() -> frozenset[str]:
-    """Identities of the contract that hold no Temporal token (they forward none)."""
+    """Principals that hold no Temporal token (they forward none).
+
+    The contract's identities without one, and KEDA's scaler (its certificate alone).
+    """
     with_tokens = {i.name for i in temporal_access.temporal_token_identities()}
-    return frozenset(i.name for i in identities.ALL if i.name not in with_tokens)
+    names = {i.name for i in identities.ALL if i.name not in with_tokens}
+    return frozenset({*names, pki_names.KEDA_CERT_NAME})
 
 
 UI_PRINCIPAL: Final = pki_names.TEMPORAL_UI_CERT_NAME

@@ -76,6 +76,7 @@ PARSED: Final = frozenset(
         "PollWorkflowExecutionUpdate",
         "QueryWorkflow",
         "RegisterNamespace",
+        "DescribeTaskQueue",
     }
 )
 """Methods the front parses the request of; every other method is refused unparsed."""
@@ -181,6 +182,11 @@ def decide(access: TemporalAccess, namespace: str, method: str, request: Any) ->
         return ALLOW if access.list else deny(f"{method}")
     if method == "RegisterNamespace":
         return ALLOW if access.register_namespace else deny("RegisterNamespace")
+    if method == "DescribeTaskQueue":
+        tq = request.task_queue
+        if tq.kind != TaskQueueKind.TASK_QUEUE_KIND_STICKY and tq.name in access.describe_queues:
+            return ALLOW
+        return deny(f"describing task queue {tq.name!r}")
     return deny(f"{method} is not allowed through the front")
 
 

@@ -22,7 +22,7 @@ import grpc
 import hvac
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.common.v1 import WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import TaskQueueKind
+from temporalio.api.enums.v1 import TaskQueueKind, TaskQueueType
 from temporalio.api.operatorservice.v1 import request_response_pb2 as opv1
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -69,8 +69,12 @@ def _polls_activity(queue: str) -> Rule:
     return lambda a: queue in a.poll_activity_queues
 
 
-def _is(name: str, caller: Identity) -> Rule:
-    return lambda _: name == caller.name
+def _is(name: str, caller: str) -> Rule:
+    return lambda _: name == caller
+
+
+def _describes(queue: str) -> Rule:
+    return lambda a: queue in a.describe_queues
 
 
 def _starts(grant: temporal_access.WorkflowGrant) -> Rule:
@@ -103,9 +107,15 @@ def _wf(workflow_id: str) -> WorkflowExecution:
     return WorkflowExecution(workflow_id=workflow_id)
 
 
-def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
-    """Every call of the matrix, for one caller (task tokens are bound to someone)."""
+def probes(tokens: TokenBinding, caller: Identity | str) -> Iterator[Probe]:
+    """Every call of the matrix, for one caller (task tokens are bound to someone).
+
+    Args:
+        tokens: The front's task-token binding (a token handed to someone is made with it).
+        caller: The identity (or another principal, by its certificate's CN) calling.
+    """
     ws = WORKFLOW_SERVICE
+    name = caller if isinstance(caller, str) else caller.name
     missing = f"{api.ORDER_ID_PREFIX}matrix-{uuid.uuid4().hex[:8]}"
     for ident in identities.workers():
         q = ident.task_queue
@@ -120,7 +130,7 @@ def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
                 _polls_workflow(q),
                 POLL_SECONDS,
             )
-            if caller is not ident:
+            if name != ident.name:
                 yield Probe(
                     f"poll workflow queue {q}",
                     ws,
@@ -146,8 +156,32 @@ def probes(tokens: TokenBinding, caller: Identity) -> Iterator[Probe]:
             ws,
             "RespondActivityTaskCompleted",
             wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=bound),
-            _is(ident.name, caller),
+            _is(ident.name, name),
         )
+        # The backlog (KEDA's scaler): its own grant, not a side effect of polling.
+        queue_type = (
+            TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+            if ident.kind is identities.Kind.WORKFLOW
+            else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+        )
+        yield Probe(
+            f"describe task queue {q}",
+            ws,
+            "DescribeTaskQueue",
+            wsv1.DescribeTaskQueueRequest(
+                namespace=NS, task_queue=_tq(q), task_queue_type=queue_type, report_stats=True
+            ),
+            _describes(q),
+        )
+    yield Probe(
+        "describe a queue nobody polls",
+        ws,
+        "DescribeTaskQueue",
+        wsv1.DescribeTaskQueueRequest(
+            namespace=NS, task_queue=_tq(f"matrix-{uuid.uuid4().hex[:8]}")
+        ),
+        _never,
+    )
     for grant in temporal_access.all_workflow_grants():
         bad_timeout = Duration(seconds=-1)  # admitted by the front, refused by Temporal
         yield Probe(

@@ -2,10 +2,11 @@
 
 ``python -m orders.front.rules --write`` renders :data:`RULES_FILE` from
 :func:`orders.contract.temporal_access.temporal_access` (identities), :func:`people_temporal_access`
-(persons, by role) and the two deployment principals (the Temporal UI, which looks, and the
-namespace-registration step). The front enforces the *file*; a unit test checks the file
-equals the render, and the authorization matrix test checks the running front against the
-contract, so widening either side alone fails.
+(persons, by role) and the deployment principals (the Temporal UI, which looks, the
+namespace-registration step, and KEDA's scaler, which reads the workers' backlogs). The
+front enforces the *file*; a unit test checks the file equals the render, and the
+authorization matrix test checks the running front against the contract, so widening either
+side alone fails.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def contract_rules() -> Rules:
     }
     principals[pki_names.TEMPORAL_UI_CERT_NAME] = temporal_access.people_temporal_access("read")
     principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = TemporalAccess(register_namespace=True)
+    principals[pki_names.KEDA_CERT_NAME] = temporal_access.keda_access()
     return Rules(
         namespace=identities.TEMPORAL_NAMESPACE,
         principals=principals,
@@ -83,6 +85,7 @@ def _access_json(access: TemporalAccess) -> dict[str, Any]:
         "read": [_grant_json(g) for g in access.read],
         "list": access.list,
         "register_namespace": access.register_namespace,
+        "describe_queues": list(access.describe_queues),
     }
 
 
@@ -117,6 +120,7 @@ def _access(doc: dict[str, Any]) -> TemporalAccess:
         read=tuple(_grant(g) for g in doc.get("read", ())),
         list=bool(doc.get("list", False)),
         register_namespace=bool(doc.get("register_namespace", False)),
+        describe_queues=tuple(doc.get("describe_queues", ())),
     )
 
 

@@ -14,7 +14,7 @@ for every approver in the contract (``orders.contract.approval_policy.APPROVERS`
   they signed before is refused by the workflow, which reads membership (and the key
   versions in force) again at verification time (``orders.approvals``).
 
-Approvers are people like any other (``orders.vault.people.ensure_dev_users`` creates the
+Approvers are people like any other (``orders.devstack.people.ensure_dev_users`` creates the
 dev ones, passwords under ``.orders/dev/secrets/approver-<name>``). :func:`sign_as` logs an
 approver in, has Vault sign a message with the approver's own key, and revokes the token.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import httpx
 import hvac
@@ -33,10 +33,7 @@ from orders.contract.approval_policy import Approver
 from orders.security.trust import httpx_verify
 from orders.security.vault import VaultUnavailableError
 from orders.vault import people as vault_people
-from orders.vault.people import USERNAME_PATTERN, PersonLoginError, userpass_token
-
-if TYPE_CHECKING:
-    from orders.devstack.state import StackPaths
+from orders.vault.people import PersonLoginError, userpass_token
 
 GROUP_POLICY: Final = "order-approvers-sign"
 POLICY_TEMPLATE: Final = """\
@@ -90,20 +87,6 @@ def apply_approvers(client: hvac.Client) -> list[str]:
             client.sys.delete_policy(name)
             written.append(f"-sys/policies/acl/{name}")
     return written
-
-
-def password_name(name: str) -> str:
-    """Secret file holding a dev approver's password."""
-    return approval_policy.approver_key(name)
-
-
-def dev_password(paths: StackPaths, name: str) -> str:
-    """A dev approver's password (read from ``.orders/dev/secrets/``)."""
-    path = paths.secrets / password_name(name)
-    if not USERNAME_PATTERN.match(name) or not path.exists():
-        known = ", ".join(a.name for a in approval_policy.APPROVERS)
-        raise PersonLoginError(f"no dev approver {name!r}; known: {known}")
-    return path.read_text().strip()
 
 
 async def sign_as(

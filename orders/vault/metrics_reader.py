@@ -41,6 +41,11 @@ def apply_metrics_reader(client: hvac.Client) -> list[str]:
     return [f"sys/policies/acl/{POLICY}", f"auth/token/roles/{POLICY}"]
 
 
+TOKEN_PREFIX: Final = f"auth/token/create/{POLICY}"
+"""Creation path of every scrape token: revoking this prefix revokes them all and nothing else
+(they are long-lived, since Prometheus cannot log in again, so ``orders dev down`` revokes them)."""
+
+
 def mint_metrics_token(root: hvac.Client) -> str:
     """A scrape token (the caller writes it where only Prometheus's user can read it)."""
     resp = root.auth.token.create(

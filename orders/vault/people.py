@@ -39,15 +39,16 @@ and the Temporal UI. What is applied, as code, by :func:`apply_people` (called f
 * The group ``order-approvers`` carries the approvers' signing policy
   (``orders.vault.approvers``): signing rights come from group membership.
 
-The dev stack adds users with :func:`ensure_dev_users` (random passwords under
-``.orders/dev/secrets/``); :mod:`orders.oidc` runs the authorization code flow with PKCE.
+The dev stack adds its people with :func:`orders.devstack.people.ensure_dev_users` (random
+passwords under ``.orders/dev/secrets/``); :mod:`orders.oidc` runs the authorization code
+flow with PKCE.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import httpx
 import hvac
@@ -55,9 +56,6 @@ import hvac
 from orders.contract import approval_policy
 from orders.security.vault import VaultUnavailableError
 from orders.vault.policy import read_shipped
-
-if TYPE_CHECKING:
-    from orders.devstack.state import StackPaths
 
 USERPASS_MOUNT: Final = "userpass"
 PERSON_POLICY: Final = "orders-person"
@@ -102,18 +100,6 @@ PEOPLE_GROUPS: Final[dict[str, tuple[str, ...]]] = {
 }
 """People group -> the Temporal permissions (``<namespace>:<role>``) its members hold."""
 
-DEV_USERS: Final[dict[str, tuple[str, ...]]] = {
-    "dev-viewer": ("order-viewers",),
-    "dev-other-viewer": ("billing-viewers",),
-    "dev-no-group": (),
-}
-"""Users the dev stack creates, with their groups. Passwords are generated, never stored here.
-Active approvers (``orders.contract.approval_policy.APPROVERS``) are added as members of
-``order-approvers``; inactive ones keep their login and key but no group (no signing)."""
-
-DEV_APPROVER_GROUPS: Final[dict[str, tuple[str, ...]]] = {"dave": ("order-operators",)}
-"""Approvers who are also in other people groups on the dev stack: dave may place orders
-(``orders:write``), which shows the workflow refusing his approval of an order he placed."""
 PERMISSION_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}:(read|write|worker|admin)$")
 USERNAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -243,7 +229,7 @@ def apply_people(
     """Apply userpass, the person policy, groups and the OIDC provider; idempotent.
 
     Group *membership* of people groups is not touched here (it belongs to whoever manages
-    people: the dev stack's :func:`ensure_dev_users` locally).
+    people: the dev stack's :func:`orders.devstack.people.ensure_dev_users` locally).
 
     Args:
         client: A client allowed to configure OpenBao.
@@ -297,12 +283,13 @@ def apply_people(
     return written
 
 
-def _userpass_accessor(client: hvac.Client) -> str:
+def userpass_accessor(client: hvac.Client) -> str:
+    """The accessor of the people's userpass mount (entity aliases name it)."""
     accessor: str = client.sys.list_auth_methods()["data"][f"{USERPASS_MOUNT}/"]["accessor"]
     return accessor
 
 
-def _ensure_entity(client: hvac.Client, user: str, accessor: str) -> str:
+def ensure_entity(client: hvac.Client, user: str, accessor: str) -> str:
     """The entity named ``user`` with a userpass alias ``user``; returns its id.
 
     An explicit entity (rather than the one OpenBao creates at first login) gives tokens a
@@ -328,66 +315,6 @@ def _ensure_entity(client: hvac.Client, user: str, accessor: str) -> str:
                     data={"canonical_id": entity_id, "name": user, "mount_accessor": accessor},
                 )
     return entity_id
-
-
-def dev_password_name(user: str) -> str:
-    """Name of the secret file holding a dev person's password (approvers: ``approver-<name>``)."""
-    if any(a.name == user for a in approval_policy.APPROVERS):
-        return approval_policy.approver_key(user)
-    return f"user-{user}"
-
-
-def dev_people() -> dict[str, tuple[str, ...]]:
-    """Every dev person with their people groups: :data:`DEV_USERS` plus the approvers.
-
-    An inactive approver is in no group: Vault refuses their signature outright, besides the
-    workflow rejecting it (an approval they signed while still active is still refused).
-    """
-    people = dict(DEV_USERS)
-    for approver in approval_policy.APPROVERS:
-        groups = (APPROVERS_GROUP, *DEV_APPROVER_GROUPS.get(approver.name, ()))
-        people[approver.name] = groups if approver.active else ()
-    return people
-
-
-def ensure_dev_users(client: hvac.Client, paths: StackPaths) -> list[str]:
-    """Create the dev people (passwords generated once, 0600) and set group membership.
-
-    Everyone carries only the person policy; what an approver may sign comes from the
-    ``order-approvers`` group, so removing someone from the group removes the right.
-
-    Returns:
-        The user names.
-    """
-    accessor = _userpass_accessor(client)
-    members: dict[str, list[str]] = {group: [] for group in PEOPLE_GROUPS}
-    for user, groups in dev_people().items():
-        client.write_data(
-            f"auth/{USERPASS_MOUNT}/users/{user}",
-            data={
-                "password": paths.secret(dev_password_name(user)),
-                "token_policies": [PERSON_POLICY],
-                "token_no_default_policy": True,
-                # Only used to authorize one OIDC request (or one signature), then revoked.
-                "token_ttl": 300,
-                "token_max_ttl": 600,
-                "token_type": "service",
-            },
-        )
-        entity_id = _ensure_entity(client, user, accessor)
-        for group in groups:
-            members[group].append(entity_id)
-    for group, ids in members.items():
-        client.write_data(f"identity/group/name/{group}", data={"member_entity_ids": ids})
-    return list(dev_people())
-
-
-def dev_password(paths: StackPaths, user: str) -> str:
-    """A dev person's password (read from ``.orders/dev/secrets/``)."""
-    path = paths.secrets / dev_password_name(user)
-    if user not in dev_people() or not path.exists():
-        raise PersonLoginError(f"no dev user {user!r}; known: {', '.join(dev_people())}")
-    return path.read_text().strip()
 
 
 async def userpass_token(

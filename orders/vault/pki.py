@@ -133,6 +133,11 @@ def temporal_admin_role() -> dict[str, Any]:
     )
 
 
+def keda_role() -> dict[str, Any]:
+    """Body of ``pki_int/roles/keda-scaler``: KEDA's client certificate to the front only."""
+    return _role([pki_names.KEDA_CERT_NAME], server=False, client=True)
+
+
 def internode_role(ttl: int | str = SERVER_CERT_TTL) -> dict[str, Any]:
     """Body of ``pki_internode/roles/temporal-internode``: Temporal's frontend + internode.
 
@@ -205,6 +210,7 @@ def apply_pki(client: hvac.Client, cert_ttl: int) -> list[str]:
     roles[pki_names.PKI_TEMPORAL_DB_ROLE] = single_server_role(pki_names.TEMPORAL_DB_SERVER_NAME)
     roles[pki_names.PKI_CODEC_INGRESS_ROLE] = single_server_role(pki_names.CODEC_PUBLIC_HOST)
     roles[pki_names.PKI_TEMPORAL_ADMIN_ROLE] = temporal_admin_role()
+    roles[pki_names.PKI_KEDA_ROLE] = keda_role()
     return written + _write_roles(client, inter, roles)
 
 

@@ -17,14 +17,10 @@ from pathlib import Path
 import hvac
 from temporalio.client import Client
 
-from orders import temporal
 from orders.contract import identities, temporal_access
 from orders.contract.identities import Identity
 from orders.files import write_private
-from orders.observability import tracing
-from orders.security import client_tls
-from orders.security.codec import codec_for
-from orders.security.vault import VaultSession
+from orders.security.identity_client import identity_client
 from orders.settings import WorkerSettings
 from orders.verify.target import DevstackTokens, FileTokens, KubectlTokens, Target
 
@@ -128,37 +124,5 @@ async def temporal_client(
         token_file = Path(tmp) / "token"
         write_private(token_file, token)
         settings = worker_settings(target, identity, token_file)
-        session = VaultSession(identity, settings)
-        await session.start()
-        stop = asyncio.Event()
-        renewer = asyncio.create_task(session.run(stop))
-        codec = codec_for(session, settings)
-        jwt: client_tls.TemporalToken | None = None
-        refresher: asyncio.Task[None] | None = None
-        try:
-            tls = await client_tls.for_settings(identity, session, settings)
-            jwt = await client_tls.token_for_settings(identity, session, settings)
-            client = await temporal.connect(
-                settings.temporal_address,
-                settings.temporal_namespace,
-                codec,
-                tls=tls.tls_config() if tls else None,
-                api_key=jwt.current if jwt else None,
-                attempts=3,
-                tracing=tracing.interceptor(identity.name, settings.trace_file),
-            )
-            if jwt is not None:
-
-                async def refresh(value: str) -> None:
-                    client.api_key = value
-
-                jwt.on_renew(refresh)
-                refresher = asyncio.create_task(jwt.run(stop))
+        async with identity_client(identity, settings, attempts=3) as client:
             yield client
-        finally:
-            stop.set()
-            await renewer
-            if refresher is not None:
-                await refresher
-            await codec.transit.aclose()
-            await session.close()

@@ -179,8 +179,8 @@ def from_stack_json(path: Path) -> Target:
     Identity tokens come from the stack's identity endpoint; people are the dev users whose
     generated passwords live in the stack's ``secrets/`` directory.
     """
+    from orders.devstack import people as dev_people
     from orders.devstack.state import StackInfo, StackPaths
-    from orders.vault import people as vault_people
 
     home = path.resolve().parent.parent
     paths = StackPaths(home)
@@ -202,7 +202,7 @@ def from_stack_json(path: Path) -> Target:
 
     def person(user: str) -> Person:
         return Person(
-            username=user, password_file=paths.secrets / vault_people.dev_password_name(user)
+            username=user, password_file=paths.secrets / dev_people.dev_password_name(user)
         )
 
     from orders.devstack.servers import FRONT_TOKEN_KEY

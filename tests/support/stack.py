@@ -218,11 +218,11 @@ async def person_token(
             the one Temporal's persons' port accepts).
     """
     from orders import oidc
-    from orders.vault import people as vault_people
+    from orders.devstack import people as dev_people
 
     client_id = client_id or stack.temporal_client_id
     assert client_id, "the stack must register the OIDC client"
-    password = vault_people.dev_password(paths, user)
+    password = dev_people.dev_password(paths, user)
     return await oidc.fetch_person_token(
         stack.vault_addr, client_id, user, password, verify=stack.verify
     )

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from orders import client as orders_client
 from orders.contract import approval_policy, transit_names
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Step
 from orders.vault import approvers as vault_approvers
@@ -37,7 +38,7 @@ def signer(stack: StackInfo, paths: StackPaths) -> Signer:
             return signature
         # Unknown names sign with bob's login (the claim, not the key, is what is tested).
         login = name if any(a.name == name for a in approval_policy.APPROVERS) else "bob"
-        password = vault_approvers.dev_password(paths, login)
+        password = dev_people.dev_password(paths, login)
         return await vault_approvers.sign_as(
             stack.vault_addr, login, password, data, verify=stack.verify
         )

@@ -132,3 +132,4 @@ def test_no_policy_reaches_the_internode_ca_or_the_admin_certificate(
         assert not any(p.startswith(pki_names.PKI_INTERNODE_MOUNT) for p in paths)
         assert not any("*" in p and p.startswith(pki_names.PKI_MOUNT) for p in paths)
         assert f"{pki_names.PKI_MOUNT}/issue/{pki_names.PKI_TEMPORAL_ADMIN_ROLE}" not in paths
+        assert f"{pki_names.PKI_MOUNT}/issue/{pki_names.PKI_KEDA_ROLE}" not in paths

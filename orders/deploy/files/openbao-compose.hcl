@@ -1,6 +1,7 @@
-# OpenBao for docker-compose: raft storage. The listener serves the shared network namespace
-# (workers, codec server, UI) and the internal backend network (Temporal reads the JWKS),
-# TLS only: first on a bootstrap certificate, then on one from its own PKI (SIGHUP).
+# OpenBao for docker-compose: raft storage. The listener serves its internal networks
+# (orders/deploy/compose_networks.py: its callers on `vault`, the ingress relay, the JWKS
+# relay for Temporal) as openbao.orders.local, its api_addr and people's issuer. TLS only:
+# first on a bootstrap certificate, then on one from its own PKI (SIGHUP).
 # The certificate paths are the server's own 0600 copy (orders/deploy/tls.py LIVE_TLS_DIR).
 storage "raft" {
   path    = "/openbao/data"
@@ -16,7 +17,7 @@ listener "tcp" {
   # because anyone reaching the listener may cancel an attempt (a nuisance, not a key).
   disable_unauthed_generate_root_endpoints = false
 }
-api_addr      = "https://127.0.0.1:8200"
+api_addr      = "https://openbao.orders.local:8200"
 cluster_addr  = "https://127.0.0.1:8201"
 disable_mlock = true
 # The web UI hosts the OIDC provider's login page (people's login).

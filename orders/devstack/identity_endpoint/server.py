@@ -36,17 +36,13 @@ def issuer_url(host: str, port: int) -> str:
     return f"https://[{host}]:{port}" if is_v6 else f"https://{host}:{port}"
 
 
-def _loopback_host(value: str) -> str:
-    # The CA and server certificate only name loopback addresses, and nothing else
-    # should ever reach a development identity issuer.
+def _is_loopback(value: str) -> bool:
     if value == "localhost":
-        return value
+        return True
     try:
-        if ipaddress.ip_address(value).is_loopback:
-            return value
+        return ipaddress.ip_address(value).is_loopback
     except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{value!r} is not a loopback address")
+        return False
 
 
 def _token_seconds(value: str) -> int:
@@ -62,7 +58,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Local Kubernetes identity endpoint (TokenRequest, TokenReview, OIDC).",
     )
     parser.add_argument("--state-dir", type=Path, required=True, help="keys, certs, creds")
-    parser.add_argument("--host", type=_loopback_host, default="127.0.0.1")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind: loopback unless --server-name"
+    )
+    parser.add_argument(
+        "--server-name",
+        help="DNS name it is reached by on a private network (docker-compose's service "
+        "alias): certified, and the issuer's host",
+    )
     parser.add_argument(
         "--port", type=int, default=0, help="TCP port; 0 picks a free one (see DIR/ready)"
     )
@@ -82,6 +85,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
+    # The dev stack's endpoint is reached on loopback only; only a deployment that names
+    # it (and so certifies that name) may bind a network address.
+    if args.server_name is None and not _is_loopback(args.host):
+        parser.error(f"--host {args.host!r} is not a loopback address (give --server-name)")
     if args.max_token_seconds < args.min_token_seconds:
         parser.error("--max-token-seconds must not be below --min-token-seconds")
     return args
@@ -142,8 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     olog.configure("identity-endpoint", args.log_level)
     sock = _bind(args.host, args.port)
-    issuer = issuer_url(args.host, sock.getsockname()[1])
-    state = IdentityState.load_or_create(args.state_dir, issuer)
+    issuer = issuer_url(args.server_name or args.host, sock.getsockname()[1])
+    state = IdentityState.load_or_create(args.state_dir, issuer, server_name=args.server_name)
     app = build_app(
         state,
         min_token_seconds=args.min_token_seconds,

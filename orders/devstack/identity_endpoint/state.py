@@ -109,8 +109,20 @@ def _same_public_key(
     return cert.public_key().public_bytes(enc, fmt) == key.public_key().public_bytes(enc, fmt)
 
 
+def server_sans(server_name: str | None = None) -> tuple[x509.GeneralName, ...]:
+    """The server certificate's names: loopback, and ``server_name`` if it serves a network.
+
+    A deployment's endpoint (docker-compose) is reached by its service's DNS name.
+    """
+    extra = (x509.DNSName(server_name),) if server_name else ()
+    return (*_SERVER_SANS, *extra)
+
+
 def _server_cert_usable(
-    cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate
+    cert: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    wanted: tuple[x509.GeneralName, ...],
 ) -> bool:
     if not _same_public_key(cert, key):
         return False
@@ -124,7 +136,7 @@ def _server_cert_usable(
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    return all(name in sans for name in _SERVER_SANS)
+    return all(name in sans for name in wanted)
 
 
 @dataclass(frozen=True)
@@ -228,6 +240,7 @@ class IdentityState:
         state_dir: Path | str,
         issuer: str,
         service_accounts: Sequence[str] | None = None,
+        server_name: str | None = None,
     ) -> IdentityState:
         """Load the state in ``state_dir``, creating whatever is missing.
 
@@ -240,6 +253,8 @@ class IdentityState:
             issuer: Issuer URL of the endpoint (``https://127.0.0.1:<port>``).
             service_accounts: ServiceAccounts to hold credentials for; defaults to every
                 identity in :data:`orders.contract.identities.ALL`.
+            server_name: DNS name the server certificate must carry besides loopback (a
+                certificate without it is reissued).
 
         Returns:
             The loaded state.
@@ -275,10 +290,14 @@ class IdentityState:
         if srv_key_path.exists() and srv_cert_path.exists():
             srv_key = _load_ec_key(srv_key_path)
             srv_cert = x509.load_pem_x509_certificate(_read_private(srv_cert_path))
-            usable = _server_cert_usable(srv_cert, srv_key, ca_cert)
+            usable = _server_cert_usable(srv_cert, srv_key, ca_cert, server_sans(server_name))
         if not usable:
             srv_key, srv_cert = tls.new_leaf(
-                ca_key, ca_cert, "orders devstack identity", _SERVER_SANS, _SERVER_LIFETIME
+                ca_key,
+                ca_cert,
+                "orders devstack identity",
+                server_sans(server_name),
+                _SERVER_LIFETIME,
             )
             write_private(srv_key_path, tls.key_pem(srv_key))
             write_private(srv_cert_path, srv_cert.public_bytes(serialization.Encoding.PEM))

@@ -104,6 +104,8 @@ def test_internode_roles_issue_their_one_name_and_usage(root: hvac.Client) -> No
         (internode, pki_names.PKI_FRONT_ROLE, identities.ORDER_CLIENT.name, ()),
         (inter, pki_names.PKI_TEMPORAL_ADMIN_ROLE, identities.ORDER_CLIENT.name, ()),
         (inter, pki_names.PKI_TEMPORAL_ADMIN_ROLE, pki_names.Server.TEMPORAL.value, ()),
+        (inter, pki_names.PKI_KEDA_ROLE, identities.ORDER_CLIENT.name, ()),
+        (inter, pki_names.PKI_KEDA_ROLE, "localhost", ()),
     ]
     for mount, role, name, ips in refused:
         with pytest.raises(hvac.exceptions.InvalidRequest):
@@ -120,7 +122,7 @@ def _token(dev_vault: DevVault, root: hvac.Client, policy: str) -> hvac.Client:
     return hvac.Client(url=dev_vault.addr, token=answer["auth"]["client_token"])
 
 
-def test_only_root_issues_internode_front_and_admin_certificates(
+def test_only_root_issues_internode_front_admin_and_keda_certificates(
     dev_vault: DevVault, root: hvac.Client
 ) -> None:
     for name, path in OTHER_POLICIES.items():
@@ -131,6 +133,9 @@ def test_only_root_issues_internode_front_and_admin_certificates(
         for issue in (certs.issue_internode, certs.issue_front_client, certs.issue_temporal_admin):
             with pytest.raises(hvac.exceptions.Forbidden):
                 issue(client)
+        # Nor KEDA's certificate (the front's backlog-reading principal).
+        with pytest.raises(hvac.exceptions.Forbidden):
+            certs.issue(client, pki_names.PKI_KEDA_ROLE, pki_names.KEDA_CERT_NAME)
         # Nor reconfigure the internode CA, nor read its roles.
         with pytest.raises(hvac.exceptions.Forbidden):
             client.write_data(

@@ -13,10 +13,10 @@ from temporalio.client import Client
 from temporalio.converter import WorkflowSerializationContext
 
 from orders import oidc
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import EnvelopeCodec
 from orders.security.trust import httpx_verify
-from orders.vault import people as vault_people
 from tests.support.stack_codec import Sealer, TokenFor
 
 
@@ -46,7 +46,7 @@ def token_for(stack: StackInfo, stack_paths: StackPaths, codec_client_id: str) -
     """A fresh ID token of a dev person from OpenBao's provider (code flow with PKCE)."""
 
     async def mint(user: str) -> str:
-        password = vault_people.dev_password(stack_paths, user)
+        password = dev_people.dev_password(stack_paths, user)
         return await oidc.fetch_person_token(
             stack.vault_addr, codec_client_id, user, password, verify=stack.verify
         )

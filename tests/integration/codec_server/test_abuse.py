@@ -29,6 +29,7 @@ from temporalio.client import Client
 from orders import oidc
 from orders.codec_server.settings import DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND
 from orders.contract import transit_names
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import (
     DEFAULT_MAX_DECODED_BYTES,
@@ -210,7 +211,7 @@ async def test_a_login_flood_gets_429_and_never_evicts_another_browsers_login(
             assert int(refused.headers["retry-after"]) >= 1
             assert "Too many sign-ins" in refused.text
 
-            password = vault_people.dev_password(stack_paths, VIEWER)
+            password = dev_people.dev_password(stack_paths, VIEWER)
             code = await oidc.authorize_as_person(
                 stack.vault_addr, query, VIEWER, password, verify=stack.verify
             )

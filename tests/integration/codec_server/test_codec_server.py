@@ -23,6 +23,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from orders import oidc
 from orders.codec_server.settings import DEFAULT_MAX_BODY_BYTES
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
@@ -277,7 +278,7 @@ async def test_browser_login_code_flow_pkce_cookie_and_logout(
     assert query["redirect_uri"] == f"{codec_url}{vault_people.CODEC_CALLBACK_PATH}"
     assert query["code_challenge_method"] == "S256"
 
-    password = vault_people.dev_password(stack_paths, VIEWER)
+    password = dev_people.dev_password(stack_paths, VIEWER)
     with pytest.raises(vault_people.PersonLoginError):
         await oidc.authorize_as_person(
             stack.vault_addr, query, VIEWER, "wrong", verify=stack.verify
@@ -352,7 +353,7 @@ async def test_person_in_no_group_gets_403_at_the_callback(
 ) -> None:
     """OpenBao refuses the authorization (assignment); the browser lands on a 403."""
     query, binding = await start_login(http, f"{stack.ui_url}/namespaces")
-    password = vault_people.dev_password(stack_paths, NO_GROUP)
+    password = dev_people.dev_password(stack_paths, NO_GROUP)
     with pytest.raises(oidc.AuthorizationDeniedError):
         await oidc.authorize_as_person(
             stack.vault_addr, query, NO_GROUP, password, verify=stack.verify

@@ -15,6 +15,7 @@ import pytest
 
 from orders import oidc
 from orders.contract import approval_policy
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import approvers as vault_approvers
@@ -49,7 +50,7 @@ async def decode_status(
 
 async def sign(stack: StackInfo, paths: StackPaths, person: str, key: str | None = None) -> str:
     """Sign as ``person`` (their own userpass login) with ``key`` (default: their own)."""
-    password = vault_people.dev_password(paths, person)
+    password = dev_people.dev_password(paths, person)
     return await vault_approvers.sign_as(
         stack.vault_addr, person, password, MESSAGE, key=key, verify=stack.verify
     )
@@ -110,7 +111,7 @@ async def test_approver_removed_from_the_group_can_no_longer_sign(
     await sign(stack, stack_paths, name)
 
     # A token obtained while still a member, used after the removal.
-    password = vault_people.dev_password(stack_paths, name)
+    password = dev_people.dev_password(stack_paths, name)
     async with httpx.AsyncClient(
         base_url=stack.vault_addr, timeout=10, verify=httpx_verify(stack.verify)
     ) as vault:
@@ -149,7 +150,7 @@ async def test_orders_login_gets_a_token_through_the_loopback_callback(
 
     # The same flow in process for a person OpenBao refuses (no people group).
     assert stack.oidc_issuer is not None
-    password = vault_people.dev_password(stack_paths, NO_GROUP)
+    password = dev_people.dev_password(stack_paths, NO_GROUP)
     with pytest.raises(oidc.AuthorizationDeniedError):
         await oidc.loopback_login(
             stack.oidc_issuer,

@@ -27,6 +27,7 @@ from playwright.async_api import Browser, Page
 from temporalio.api.common.v1 import Payloads
 
 from orders.devstack import identity_procs
+from orders.devstack import people as dev_people
 from orders.devstack.procs import Proc
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
@@ -234,9 +235,7 @@ async def signed_in(
     served_before = len(front.served)
     await page.locator('[data-test-select="auth-method"]').select_option("userpass")
     await page.locator('input[name="username"]').fill("dev-viewer")
-    await page.locator('input[name="password"]').fill(
-        vault_people.dev_password(paths, "dev-viewer")
-    )
+    await page.locator('input[name="password"]').fill(dev_people.dev_password(paths, "dev-viewer"))
     await page.locator("#auth-submit").click()
     await page.wait_for_url(f"{public}/**", timeout=30_000)
     assert page.url.startswith(f"{public}/login"), page.url

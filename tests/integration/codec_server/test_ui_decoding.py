@@ -24,9 +24,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from orders import client as orders_client
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderItem, OrderRequest
-from orders.vault import people as vault_people
 from tests.support.browser import ARTIFACTS, browser_home, chromium
 from tests.support.stack_codec import NS
 
@@ -109,7 +109,7 @@ async def sign_in_at_openbao(
     method = page.locator('[data-test-select="auth-method"]')
     await method.select_option("userpass")
     await page.locator('input[name="username"]').fill(user)
-    await page.locator('input[name="password"]').fill(vault_people.dev_password(paths, user))
+    await page.locator('input[name="password"]').fill(dev_people.dev_password(paths, user))
     if screenshot:
         await page.screenshot(path=ARTIFACTS / "openbao-login.png")
     await page.locator("#auth-submit").click()

@@ -26,7 +26,7 @@ from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 from orders.contract import api, identities, pki_names
 from orders.contract.identities import Identity
 from orders.devstack import actas
-from orders.devstack.servers import FRONT_TOKEN_KEY, bridge_sockets
+from orders.devstack.servers import bridge_sockets
 from orders.devstack.state import StackInfo, StackPaths, Status
 from orders.front.decide import WORKFLOW_SERVICE
 from orders.front.probes import NS, Probe, attempt, channel, holdings
@@ -40,12 +40,6 @@ pytestmark = pytest.mark.integration
 
 def _holdings(stack: StackInfo, paths: StackPaths, identity: Identity) -> certs.IssuedCert:
     return holdings(actas.login_as(stack, paths, identity), identity)
-
-
-@pytest.fixture(scope="module")
-def tokens(stack_paths: StackPaths) -> TokenBinding:
-    """The front's key (the test harness reads the stack's secrets as the operator)."""
-    return TokenBinding((stack_paths.secrets / FRONT_TOKEN_KEY).read_bytes())
 
 
 @pytest.mark.parametrize("identity", identities.ALL, ids=lambda i: i.name)

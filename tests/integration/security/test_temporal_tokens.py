@@ -29,6 +29,7 @@ from orders import oidc
 from orders.contract import identities, temporal_access
 from orders.deploy import render
 from orders.devstack import actas
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.security.trust import httpx_verify
@@ -137,7 +138,7 @@ async def test_people_and_machine_tokens_do_not_carry_each_others_permissions(
             stack.vault_addr,
             stack.codec_client_id,
             user,
-            vault_people.dev_password(stack_paths, user),
+            dev_people.dev_password(stack_paths, user),
             verify=stack.verify,
         )
         people[user] = _permissions(_unverified_claims(token))

@@ -23,6 +23,7 @@ from orders import client as orders_client
 from orders.approvals import Decision, RejectReason
 from orders.contract import approval_policy, identities
 from orders.devstack import actas
+from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderItem, OrderStatus, Outcome, Step
 from orders.vault import approvers as vault_approvers
@@ -49,7 +50,7 @@ def root_vault(stack: StackInfo) -> Any:
 async def test_an_approver_signs_only_with_their_own_key(
     stack: StackInfo, stack_paths: StackPaths
 ) -> None:
-    password = vault_approvers.dev_password(stack_paths, "alice")
+    password = dev_people.dev_password(stack_paths, "alice")
     with pytest.raises(PersonLoginError, match="may not sign"):
         await vault_approvers.sign_as(
             stack.vault_addr,
@@ -99,7 +100,7 @@ async def test_every_rejection_reason_on_the_real_stack(
     other_target = await Target.of(other, client.namespace)
 
     # carol is inactive: in no group, so Vault refuses to sign for her at all.
-    password = vault_approvers.dev_password(stack_paths, "carol")
+    password = dev_people.dev_password(stack_paths, "carol")
     with pytest.raises(PersonLoginError):
         await vault_approvers.sign_as(
             stack.vault_addr, "carol", password, b"any", verify=stack.verify
@@ -226,7 +227,7 @@ async def test_a_rejected_order_id_cannot_be_placed_again_and_nothing_is_paid(
         client,
         order.order_id,
         approver="bob",
-        password=vault_approvers.dev_password(stack_paths, "bob"),
+        password=dev_people.dev_password(stack_paths, "bob"),
         vault_addr=stack.vault_addr,
         verify=stack.verify,
         decision="reject",

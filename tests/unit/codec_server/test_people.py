@@ -7,6 +7,7 @@ import re
 
 from orders.codec_server.auth import parse_permissions
 from orders.contract import approval_policy, identities, transit_names
+from orders.devstack import people as dev_people
 from orders.vault import approvers as vault_approvers
 from orders.vault import people as vault_people
 
@@ -27,7 +28,7 @@ def test_people_groups_are_the_issues_names_and_map_to_temporal_permissions() ->
 
 
 def test_dev_people_cover_viewer_other_namespace_no_group_and_approvers() -> None:
-    people = vault_people.dev_people()
+    people = dev_people.dev_people()
     perms = {
         user: {p for g in groups for p in vault_people.PEOPLE_GROUPS[g]}
         for user, groups in people.items()
@@ -38,11 +39,11 @@ def test_dev_people_cover_viewer_other_namespace_no_group_and_approvers() -> Non
     assert any(not p for p in perms.values())
     assert any(not a.active for a in approval_policy.APPROVERS)
     for approver in approval_policy.APPROVERS:
-        extra = vault_people.DEV_APPROVER_GROUPS.get(approver.name, ())
+        extra = dev_people.DEV_APPROVER_GROUPS.get(approver.name, ())
         wanted = (vault_people.APPROVERS_GROUP, *extra) if approver.active else ()
         assert people[approver.name] == wanted, approver.name
-        assert vault_people.dev_password_name(approver.name) == approver.transit_key
-    assert vault_people.dev_password_name("dev-viewer") == "user-dev-viewer"
+        assert dev_people.dev_password_name(approver.name) == approver.transit_key
+    assert dev_people.dev_password_name("dev-viewer") == "user-dev-viewer"
 
 
 def test_person_policy_only_authorizes_at_the_provider() -> None:

@@ -7,7 +7,7 @@ import pytest
 from orders.contract import identities
 from orders.deploy.common import UID
 from orders.deploy.compose_infra import NAMESPACE_STEP
-from tests.support.deploy import COMPOSE, SERVICES
+from tests.support.deploy import SERVICES
 
 ONE_SHOT = {
     "openbao-init",
@@ -87,4 +87,3 @@ def test_servers_are_not_published_beyond_loopback() -> None:
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), (name, port)
-    assert COMPOSE["networks"]["backend"]["internal"] is True

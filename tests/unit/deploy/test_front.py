@@ -184,7 +184,7 @@ def compose_front_violations(compose: dict[str, Any]) -> list[str]:
         check(name)(svc.get("network_mode") != "service:temporal", "in Temporal's netns")
     relay = services.get(front.RELAY, {})
     [to] = _option(relay.get("command", []), "--to") or [""]
-    check(front.RELAY)(_host(to) == "identity", "forwards to OpenBao's network namespace only")
+    check(front.RELAY)(_host(to) == "openbao", "forwards to OpenBao only")
 
     # 6. The front: callers verified against the root CA, upstream against the internode CA.
     svc = services[front.NAME]
@@ -234,7 +234,11 @@ def _front_arg(flag: str, value: str) -> Callable[[dict[str, Any]], None]:
 
 def _join(service: str, network: str) -> Callable[[dict[str, Any]], None]:
     def mutate(doc: dict[str, Any]) -> None:
-        doc["services"][service]["networks"][network] = {}
+        nets = doc["services"][service]["networks"]
+        if isinstance(nets, list):
+            nets.append(network)
+        else:
+            nets[network] = {}
 
     return mutate
 
@@ -264,8 +268,10 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Temporal serves a Vault-root certificate": lambda doc: doc["services"]["temporal"][
         "volumes"
     ].append({"type": "volume", "source": tls.TEMPORAL.volume, "target": tls.TLS_DIR}),
-    "Temporal joins the backend network": _join("temporal", "backend"),
-    "the identities' netns joins Temporal's network": _join("identity", front.TEMPORAL_NETWORK),
+    "Temporal joins OpenBao's network": _join("temporal", "vault"),
+    "Temporal joins the identities' database network": _join("temporal", "postgres"),
+    "the identity endpoint joins Temporal's network": _join("identity", front.TEMPORAL_NETWORK),
+    "a worker joins Temporal's network": _join(WORKER, front.TEMPORAL_NETWORK),
     "Temporal's network not internal": lambda doc: doc["networks"][front.TEMPORAL_NETWORK].update(
         internal=False
     ),

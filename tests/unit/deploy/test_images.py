@@ -64,6 +64,38 @@ def test_the_table_holds_real_looking_digests_once() -> None:
         assert "@" not in image.tag, image
 
 
+# The reference grammar of the distribution spec (lowercase path components; a tag of at
+# most 128 word characters, dots and dashes, not starting with either).
+NAME_RE = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def test_every_row_is_a_well_formed_reference_to_a_fixed_release() -> None:
+    digests = [i.digest for i in images.IMAGES]
+    assert len(digests) == len(set(digests)), "one digest pasted into two rows"
+    for image in images.IMAGES:
+        assert NAME_RE.fullmatch(image.name), image.name
+        assert TAG_RE.fullmatch(image.tag), image.tag
+        # A release, not a moving label: the digest is what is pulled, the tag what a
+        # reader (and the refresh) goes by.
+        assert image.tag not in {"latest", "stable", "main", "edge"}, image
+        assert any(ch.isdigit() for ch in image.tag), image
+        assert image.ref == f"{image.name}:{image.tag}@{image.digest}"
+        assert image.path.count("/") == 1, image.path
+        assert images.unpinned([image.ref]) == []
+        assert images.unpinned([f"{image.name}:{image.tag}"]) == [f"{image.name}:{image.tag}"]
+
+
+def test_the_refresh_command_is_documented_and_parses_offline() -> None:
+    readme = (ROOT / "k8s" / "README.md").read_text()
+    assert "python -m orders.deploy.images" in readme
+    with pytest.raises(SystemExit) as done:
+        images.main(["--help"])
+    assert done.value.code == 0
+
+
 def test_compose_pins_every_image() -> None:
     refs = compose_refs(render.load_compose())
     assert images.TEMPORAL_SERVER.ref in refs

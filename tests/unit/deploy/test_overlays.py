@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from orders.contract import identities
+from orders.contract.temporal_access import TemporalAccess
 from orders.deploy import front, overlays
 from orders.deploy.common import ROOT
+from orders.front import rules as front_rules
 from tests.support.deploy import kustomize
 
 KEDA_KEYS = {
@@ -75,6 +77,17 @@ def keda_violations(objects: list[dict[str, Any]]) -> list[str]:
                 out.append(f"{target}: bypasses the front ({md.get('endpoint')})")
             if t.get("authenticationRef", {}).get("name") != overlays.KEDA_AUTH:
                 out.append(f"{target}: no mTLS client certificate")
+    # The client certificate is the front's keda principal's, which may read exactly these
+    # backlogs (the front's rules file, as the running front enforces it).
+    [auth] = [o for o in objects if o["kind"] == "TriggerAuthentication"]
+    principal = auth["metadata"].get("annotations", {}).get("hardened-orders/front-principal")
+    access = front_rules.load().principals.get(str(principal))
+    described = set(access.describe_queues) if access else set()
+    scaled_queues = {t["metadata"]["taskQueue"] for s in scaled for t in s["spec"]["triggers"]}
+    if access is None or not scaled_queues <= described:
+        out.append(f"TriggerAuthentication as {principal}: may describe {sorted(described)}")
+    if access is not None and access != TemporalAccess(describe_queues=access.describe_queues):
+        out.append(f"TriggerAuthentication as {principal}: a principal that may do more")
     return out
 
 
@@ -130,6 +143,9 @@ KEDA_MUTATIONS: dict[str, Callable[[list[dict[str, Any]]], None]] = {
     ]["metadata"].update(endpoint="temporal-frontend.orders-infra.svc:7233"),
     "a worker without a scaler": lambda o: o.remove(_scaled(o, "order-validate")),
     "scales to zero": lambda o: _scaled(o, "order-workflow")["spec"].update(minReplicaCount=0),
+    "authenticates as the client": lambda o: next(
+        x for x in o if x["kind"] == "TriggerAuthentication"
+    )["metadata"]["annotations"].update({"hardened-orders/front-principal": "order-client"}),
 }
 
 

@@ -53,11 +53,16 @@ def test_one_issuer_from_the_public_openbao_url() -> None:
     # OpenBao's UI (the provider's login page) is served, and browsers can reach it there.
     config = common.package_file(compose_infra.OPENBAO_HCL)
     assert re.search(r"^ui\s*=\s*true$", config, re.MULTILINE)
-    port = urlsplit(base).port
-    assert f"127.0.0.1:{port}:{port}" in SERVICES["identity"]["ports"]
-    # The UI server and the codec server reach that same URL (loopback of identity's netns).
-    for name in ("temporal-ui", "codec-server"):
-        assert SERVICES[name]["network_mode"] == "service:identity"
+    # Browsers reach it through the ingress relay's published port (the host maps the name
+    # to loopback); the UI server and the codec server reach the same URL on `vault`, where
+    # the name is OpenBao's.
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    ingress = SERVICES["ingress"]
+    assert f"127.0.0.1:{port}:{port}" in ingress["ports"]
+    assert f"openbao:{port}" in option(ingress["command"], "--to")
+    assert host in SERVICES["openbao"]["networks"]["vault"]["aliases"]
+    for name in ("temporal-ui", "codec-server", "ingress"):
+        assert "vault" in SERVICES[name]["networks"]
 
 
 def test_temporal_server_authorization_reads_the_providers_jwks() -> None:
@@ -71,15 +76,15 @@ def test_temporal_server_authorization_reads_the_providers_jwks() -> None:
     # Same provider and path as the issuer; the host is the one Temporal reaches.
     assert jwks.path == urlsplit(vault_people.jwks_url_for(vault_people.issuer_for(base))).path
     assert jwks.path == f"{issuer_path}/.well-known/keys"
-    # OpenBao's certificate name, an alias of the identity service (OpenBao's netns).
+    # OpenBao's certificate name, its alias on its own network.
     assert jwks.scheme == "https"
-    assert jwks.hostname in SERVICES["identity"]["networks"]["backend"]["aliases"]
-    # Temporal shares no network with OpenBao's (the identities') network namespace: on its
-    # own network that name is the relay's, which forwards to the identity service only.
-    assert "backend" not in SERVICES["temporal"]["networks"]
+    assert jwks.hostname in SERVICES["openbao"]["networks"]["vault"]["aliases"]
+    # Temporal shares no network with OpenBao (nor any identity): on its own network that
+    # name is the relay's, which forwards to OpenBao only.
+    assert "vault" not in SERVICES["temporal"]["networks"]
     relay = SERVICES[front.RELAY]
     assert jwks.hostname in relay["networks"][front.TEMPORAL_NETWORK]["aliases"]
-    assert relay["command"][-2:] == ["--to", f"identity:{jwks.port}"]
+    assert relay["command"][-2:] == ["--to", f"openbao:{jwks.port}"]
     assert front.TEMPORAL_NETWORK in SERVICES["temporal"]["networks"]
     assert re.search(
         r'address\s*=\s*"0\.0\.0\.0:' + str(jwks.port) + '"',

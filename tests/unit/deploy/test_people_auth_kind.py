@@ -175,8 +175,9 @@ def test_every_worker_pod_presents_its_own_token(kind_objects: list[dict[str, An
 
 def test_browser_issuer_is_where_kind_sh_forwards_openbao() -> None:
     script = (render.ROOT / "k8s" / "kind.sh").read_text()
-    ports = re.search(r"\bv_port=(\d+)", script)
+    ports = re.search(r"^V_PORT=(\d+)$", script, re.MULTILINE)
     assert ports is not None
     assert int(ports.group(1)) == k8s_base.KIND_VAULT_PORT
     assert urlsplit(EP.vault_public).port == k8s_base.KIND_VAULT_PORT
-    assert f'port-forward svc/{common.VAULT.service} "${{v_port}}:{common.VAULT.port}"' in script
+    forward = f'forward {common.VAULT.namespace} {common.VAULT.service} "${{V_PORT}}:'
+    assert f'{forward}{common.VAULT.port}"' in script

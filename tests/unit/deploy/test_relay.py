@@ -54,3 +54,8 @@ def test_addresses_are_host_and_port() -> None:
     assert relay._split("identity:8200") == ("identity", 8200)
     with pytest.raises(Exception, match="HOST:PORT"):
         relay._split("identity")
+
+
+def test_each_listener_needs_its_target() -> None:
+    with pytest.raises(SystemExit):
+        relay.main(["--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--to", "a:1"])

@@ -415,8 +415,7 @@ def compose_violations(compose: dict[str, Any]) -> list[str]:
     need(reloads(bao, tls.HUP), "key copied 0600, reloaded when re-issued")
     need(compose_mounts(bao).get(tls.TLS_DIR) == tls.OPENBAO.volume, "its own certificate")
     need(any(a.startswith("-address=https://") for a in bao["healthcheck"]["test"]), "https hc")
-    identity_aliases = services["identity"]["networks"]["backend"]["aliases"]
-    need(Server.OPENBAO.value in identity_aliases, "reachable by its certificate's name")
+    need(Server.OPENBAO.value in _aliases(bao, "vault"), "reachable by its certificate's name")
 
     # Keys: each server's volume reaches only that server and the writers; the writer
     # gives a key group read only for the group its server runs as.
@@ -589,7 +588,7 @@ COMPOSE_MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     ),
     "temporal-db without the TLS-only pg_hba": _set(["services", "temporal-db", "configs"], []),
     "temporal-db not reachable by its name": _set(
-        ["services", "temporal-db", "networks"], ["backend"]
+        ["services", "temporal-db", "networks"], ["temporal-db", "temporal-schema"]
     ),
     "Postgres never reloads": _edit_entrypoint("postgres", tls.PG_RELOAD, tls.NO_RELOAD),
     "temporal-db never reloads": _edit_entrypoint("temporal-db", tls.PG_RELOAD, tls.NO_RELOAD),

@@ -138,6 +138,33 @@ def test_missing_server_cert_is_reissued_from_the_same_ca(tmp_path: Path) -> Non
     assert _mode(second.server_cert_file) == 0o600
 
 
+def test_a_named_endpoint_certifies_its_name_and_keeps_its_ca(tmp_path: Path) -> None:
+    """docker-compose's endpoint serves ``identity.orders.local``: its certificate says so."""
+    from cryptography import x509
+
+    name = "identity.orders.local"
+    loopback = IdentityState.load_or_create(tmp_path / "s", ISSUER)
+    ca = loopback.ca_cert_file.read_bytes()
+    named = IdentityState.load_or_create(tmp_path / "s", f"https://{name}:8443", server_name=name)
+    cert = x509.load_pem_x509_certificate(named.server_cert_file.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert name in sans.get_values_for_type(x509.DNSName)
+    assert named.ca_cert_file.read_bytes() == ca  # re-issued from the same CA
+
+
+def test_only_a_named_endpoint_binds_beyond_loopback() -> None:
+    from orders.devstack.identity_endpoint import server
+
+    anywhere = "0.0.0.0"  # noqa: S104 - what is being refused
+    with pytest.raises(SystemExit):
+        server._parse_args(["--state-dir", "x", "--host", anywhere])
+    args = server._parse_args(
+        ["--state-dir", "x", "--host", anywhere, "--server-name", "identity.orders.local"]
+    )
+    assert server.issuer_url(args.server_name, 8443) == "https://identity.orders.local:8443"
+    assert server._parse_args(["--state-dir", "x"]).host == "127.0.0.1"
+
+
 def test_mismatched_ca_is_refused_not_replaced(tmp_path: Path, foreign: IdentityState) -> None:
     IdentityState.load_or_create(tmp_path / "s", ISSUER)
     (tmp_path / "s" / "ca.key").write_bytes((foreign.state_dir / "ca.key").read_bytes())

@@ -142,3 +142,24 @@ def test_other_namespaces_are_refused() -> None:
     assert decide(
         NOTIFY, NS, "DescribeNamespace", wsv1.DescribeNamespaceRequest(namespace=NS)
     ).allowed
+
+
+def _describe(queue: str, sticky: bool = False) -> wsv1.DescribeTaskQueueRequest:
+    kind = TaskQueueKind.TASK_QUEUE_KIND_STICKY if sticky else TaskQueueKind.TASK_QUEUE_KIND_NORMAL
+    return wsv1.DescribeTaskQueueRequest(
+        namespace=NS, task_queue=TaskQueue(name=queue, kind=kind), report_stats=True
+    )
+
+
+def test_keda_describes_the_workers_queues_and_nothing_else() -> None:
+    keda = temporal_access.keda_access()
+    for ident in identities.workers():
+        assert decide(keda, NS, "DescribeTaskQueue", _describe(ident.task_queue)).allowed
+        assert not decide(keda, NS, "DescribeTaskQueue", _describe("x", sticky=True)).allowed
+        # Nobody else reads a backlog: not the worker that polls it, not the client.
+        for other in (CLIENT, NOTIFY, WORKFLOW):
+            assert not decide(other, NS, "DescribeTaskQueue", _describe(ident.task_queue)).allowed
+    assert not decide(keda, NS, "DescribeTaskQueue", _describe("order-client")).allowed
+    assert not decide(keda, NS, "PollActivityTaskQueue", _poll_activity("order-notify")).allowed
+    other_ns = wsv1.DescribeTaskQueueRequest(namespace="temporal-system")
+    assert not decide(keda, NS, "DescribeTaskQueue", other_ns).allowed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orders.contract import identities, temporal_access
+from orders.contract import identities, pki_names, temporal_access
 from orders.contract.temporal_access import TemporalAccess
 from orders.front import rules
 
@@ -88,3 +88,14 @@ def test_a_changed_rules_file_is_reloaded_and_a_broken_one_ignored(tmp_path: Pat
     path.write_text("{broken")
     os.utime(path, (2, 2))
     assert "order-notify" not in source.current().principals  # the last good rules stay
+
+
+def test_keda_only_reads_the_workers_backlogs() -> None:
+    loaded = rules.load()
+    keda = loaded.principals[pki_names.KEDA_CERT_NAME]
+    queues = {i.task_queue for i in identities.workers()}
+    assert set(keda.describe_queues) == queues
+    assert keda == TemporalAccess(describe_queues=keda.describe_queues)
+    describers = {n for n, a in loaded.principals.items() if a.describe_queues}
+    assert describers == {pki_names.KEDA_CERT_NAME}
+    assert not any(a.describe_queues for a in loaded.people.values())

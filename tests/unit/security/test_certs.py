@@ -62,6 +62,7 @@ def test_internode_front_and_admin_roles_name_one_thing_each() -> None:
         pki_names.TEMPORAL_FRONTEND_NAME: (vault_pki.internode_role(), True, True),
         pki_names.TEMPORAL_FRONT_CERT_NAME: (vault_pki.front_role(), False, True),
         pki_names.TEMPORAL_ADMIN_CERT_NAME: (vault_pki.temporal_admin_role(), False, True),
+        pki_names.KEDA_CERT_NAME: (vault_pki.keda_role(), False, True),
     }
     for name, (role, server, client) in roles.items():
         assert role["allowed_domains"] == [name]
@@ -72,4 +73,5 @@ def test_internode_front_and_admin_roles_name_one_thing_each() -> None:
         assert not role["allow_glob_domains"]
     contract = {pki_names.pki_role(i) for i in identities.ALL}
     assert pki_names.PKI_TEMPORAL_ADMIN_ROLE not in contract
+    assert pki_names.PKI_KEDA_ROLE not in contract
     assert pki_names.PKI_INTERNODE_MOUNT not in (pki_names.PKI_MOUNT, pki_names.PKI_ROOT_MOUNT)
