@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.trace import Status
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
+from orders.contract import api, identities
 from orders.observability import names, otel_env
 
 SPAN_ATTRIBUTES: Final = frozenset(
@@ -48,6 +49,19 @@ SPAN_ATTRIBUTES: Final = frozenset(
 """The only span attributes exported: the ids the interceptor sets. An order's workflow id
 names the order (``order-<id>``), never a person; no argument or result is ever one."""
 
+SPAN_TARGETS: Final = frozenset(
+    {
+        api.ORDER_WORKFLOW_TYPE,
+        api.STATUS_QUERY,
+        api.APPROVE_UPDATE,
+        api.APPROVAL_SIGNAL,
+        *(a for i in identities.ALL for a in i.activities),
+    }
+)
+"""What may follow ``<Kind>:`` in a span name: the contract's workflow, query, update,
+signal and activity names. A caller chooses a signal's or query's name, so anything else
+(the SDK's own ``__…`` queries included) becomes ``other``: no caller writes into a trace."""
+
 EXCEPTION_EVENT: Final = "exception"
 EXCEPTION_TYPE: Final = "exception.type"
 
@@ -57,7 +71,7 @@ is cheap, and tests read the file)."""
 
 
 def scrub(span: ReadableSpan) -> ReadableSpan:
-    """``span`` with only allow-listed attributes, exceptions reduced to their type.
+    """``span`` with a bounded name, allow-listed attributes, exceptions reduced to their type.
 
     The interceptor records an exception's message as an event and in the span's status
     (``Type: message``); a message may carry what the failure converter encrypts in
@@ -70,10 +84,12 @@ def scrub(span: ReadableSpan) -> ReadableSpan:
         else Event(e.name, {}, e.timestamp)
         for e in span.events
     ]
+    kind, colon, target = span.name.partition(":")
+    name = f"{kind}:{names.bounded(target, SPAN_TARGETS)}" if colon else names.OTHER
     description = span.status.description
     status = Status(span.status.status_code, description.split(":", 1)[0] if description else None)
     return ReadableSpan(
-        name=span.name,
+        name=name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,

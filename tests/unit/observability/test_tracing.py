@@ -137,18 +137,43 @@ async def test_the_client_span_carries_no_workflow_argument(
     assert PII not in sent.headers["_tracer-data"].data.decode()
 
 
+def test_span_names_are_the_contracts_never_a_callers(
+    collected: tuple[TracerProvider, Collected],
+) -> None:
+    provider, out = collected
+    tracer = provider.get_tracer(__name__)
+    for name in (
+        "RunActivity:notify_customer",
+        "HandleSignal:approval",
+        f"HandleSignal:{PII}",  # a signal's name is the sender's choice
+        f"QueryWorkflow:{ADDRESS}",
+        "HandleQuery:__stack_trace",
+        "no-colon",
+    ):
+        tracer.start_span(name).end()
+    assert [s.name for s in out.spans] == [
+        "RunActivity:notify_customer",
+        "HandleSignal:approval",
+        "HandleSignal:other",
+        "QueryWorkflow:other",
+        "HandleQuery:other",
+        "other",
+    ]
+
+
 def test_file_exporter_appends_private_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "order-validate.jsonl"
     exporter = tracing.JsonLinesExporter(path)
     provider = TracerProvider(resource=Resource.create({"service.name": "order-validate"}))
     provider.add_span_processor(SimpleSpanProcessor(tracing.ScrubbingExporter(exporter)))
-    for name in ("a", "b"):
+    names_ = ("RunActivity:validate_order", "RunActivity:fulfill_order")
+    for name in names_:
         provider.get_tracer(__name__).start_span(name).end()
     provider.shutdown()
 
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [s["name"] for s in lines] == ["a", "b"]
+    assert [s["name"] for s in lines] == list(names_)
     assert {s["resource"]["attributes"]["service.name"] for s in lines} == {"order-validate"}
 
 
