@@ -21,6 +21,7 @@ from orders.contract.identities import Identity
 from orders.contract.transit_names import SEALED_FIELDS
 from orders.db.schema import payments
 from orders.models import BusinessError, PaymentResult
+from orders.security.customer_keys import CustomerErasedError
 from orders.security.sealing import Unsealer
 from orders.security.transit import TransitInvalidError
 
@@ -45,6 +46,14 @@ SEALED_FIELD_INVALID: Final = "SealedFieldInvalid"
 """``ApplicationError.type`` for a sealed value that does not open for this order.
 
 It was sealed for another order or field, or tampered with: retrying cannot help.
+"""
+
+CUSTOMER_ERASED: Final = "CustomerErased"
+"""``ApplicationError.type`` for a sealed field whose customer was erased (crypto-shredded).
+
+Final: the customer's key material is destroyed, so no retry, worker or operator can ever
+open the value again. ``orders customer forget`` refuses while an order is in flight, so
+only an order re-opened after its customer's erasure meets this.
 """
 
 
@@ -115,8 +124,8 @@ class DbActivities:
             The plaintext.
 
         Raises:
-            ApplicationError: ``SealedFieldDenied`` or ``SealedFieldInvalid``, both
-                non-retryable; messages name the field and order only.
+            ApplicationError: ``SealedFieldDenied``, ``SealedFieldInvalid`` or
+                ``CustomerErased``, all non-retryable; messages name the field and order only.
             VaultUnavailableError: Propagated as is, so Temporal retries the activity: an
                 outage delays the order, it never fails it.
         """
@@ -128,6 +137,13 @@ class DbActivities:
         except PermissionError as exc:
             # Vault's 403 (TransitDeniedError) and the local not-the-consumer check alike.
             raise sealed_field_denied(field, order_id, str(exc)) from None
+        except CustomerErasedError:
+            raise ApplicationError(
+                f"sealed {field} of order {order_id} is erased: the customer's key material "
+                "was destroyed (right to erasure)",
+                type=CUSTOMER_ERASED,
+                non_retryable=True,
+            ) from None
         except TransitInvalidError:
             raise ApplicationError(
                 f"sealed {field} of order {order_id} does not open: it belongs to another "

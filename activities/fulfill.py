@@ -46,7 +46,8 @@ class FulfillOrder(DbActivities):
             ApplicationError: ``Undeliverable`` (non-retryable) if the carrier refuses the
                 address; no shipment is recorded. ``SealedFieldDenied`` /
                 ``SealedFieldInvalid`` (non-retryable) if the address does not open for
-                this worker and order.
+                this worker and order. ``CustomerErased`` (non-retryable) if the customer's
+                key material was destroyed (``orders customer forget``).
             VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
         async with self._engine.connect() as conn:

@@ -69,7 +69,9 @@ class NotifyCustomer(DbActivities):
 
         Raises:
             ApplicationError: ``SealedFieldDenied`` / ``SealedFieldInvalid``
-                (non-retryable) if the address does not open for this worker and order.
+                (non-retryable) if the address does not open for this worker and order;
+                ``CustomerErased`` (non-retryable) if the customer's key material was
+                destroyed (``orders customer forget``).
             VaultUnavailableError: Vault unreachable; Temporal retries the activity.
         """
         async with self._engine.connect() as conn:

@@ -50,6 +50,7 @@ from orders.db.engine import ssl_context
 from orders.devstack import actas, control, servers
 from orders.devstack.state import PROJECT_ROOT, StackInfo, StackPaths, Status
 from orders.models import OrderItem, OrderRequest, Outcome, SealedOrder
+from orders.security.customer_keys import CustomerDataKey, CustomerKeys
 from orders.security.keyring import KeyRing
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.transit import DataKey, TransitClient
@@ -76,12 +77,33 @@ class LocalKeyRing(KeyRing):
         return self._local.plaintext
 
 
+CUSTOMERS = 50
+"""Distinct customers of a run: each has a key of its own (crypto-shredding), so the
+warm-up places at least one order per customer and the rounds measure the steady state."""
+
+
+class LocalCustomerKeys(CustomerKeys):
+    """Plain configuration only: one process-local customer data key, no Vault at all."""
+
+    def __init__(self, transit: TransitClient) -> None:
+        super().__init__(transit)
+        self._local = CustomerDataKey("0" * 32, secrets.token_bytes(32), "local:customer")
+
+    async def current(self, customer_id: str) -> CustomerDataKey:
+        """The one local key."""
+        return self._local
+
+    async def unwrap(self, tag: str, wrapped: str) -> bytes:
+        """The one local key (every value was sealed with it)."""
+        return self._local.plaintext
+
+
 def make_order(prefix: str, i: int) -> OrderRequest:
     """Order ``i`` of a run (fake PII, one cheap line item)."""
     oid = f"{prefix}-{uuid.uuid4().hex[:12]}"
     return OrderRequest(
         order_id=oid,
-        customer_id=f"bench-{i % 50}",
+        customer_id=f"bench-{i % CUSTOMERS}",
         customer_email=f"{oid}@example.com",
         shipping_address=f"{i} Benchmark Avenue, Loadtown",
         payment_reference=f"tok-{i}",
@@ -206,12 +228,13 @@ async def _plain_workers(
     )
     unused = TransitClient("http://127.0.0.1:9", lambda: "")  # never called: local rings
     rings = {s.key: LocalKeyRing(unused, s.key) for s in transit_names.SEALED_FIELDS}
+    customers = LocalCustomerKeys(unused)
     workers = []
     for ident in identities.workers():
         if ident.kind is identities.Kind.WORKFLOW:
             workers.append(Worker(client, task_queue=ident.task_queue, workflows=[OrderWorkflow]))
         else:
-            unsealer = Unsealer(unused, ident, rings=rings)
+            unsealer = Unsealer(unused, ident, rings=rings, customers=customers)
             workers.append(
                 Worker(
                     client,
@@ -223,7 +246,7 @@ async def _plain_workers(
     async with contextlib.AsyncExitStack() as stack:
         for worker in workers:
             await stack.enter_async_context(worker)
-        yield client, Sealer(unused, rings=rings)
+        yield client, Sealer(unused, rings=rings, customers=customers)
     await engine.dispose()
     await unused.aclose()
 
@@ -441,7 +464,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--orders", type=int, default=400, help="orders per configuration")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per configuration")
-    ap.add_argument("--warmup", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=CUSTOMERS)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--home", default=str(PROJECT_ROOT / ".orders" / "bench"))
     ap.add_argument("--keep", action="store_true", help="leave the stack running")

@@ -554,10 +554,11 @@ def _register_parts() -> None:
 
     Those are ``orders new``, ``orders workflow`` and ``orders dev apply|worker``.
     """
-    from orders import cli_order, cli_verify
+    from orders import cli_customer, cli_order, cli_verify
     from orders.scaffold import cli as scaffold_cli
 
     app.add_typer(cli_order.order, name="order")
+    app.add_typer(cli_customer.customer, name="customer")
     app.command("verify")(cli_verify.verify_cmd)
     app.add_typer(scaffold_cli.new, name="new")
     app.add_typer(scaffold_cli.workflow, name="workflow")

@@ -204,15 +204,21 @@ def order_place(
 def order_show(order_id: OrderIdArg) -> None:
     """Print the order's history decoded with the client identity's key.
 
-    Need-to-know fields stay sealed here: only their consuming activity can open them.
+    Need-to-know fields stay sealed here: only their consuming activity can open them. Those
+    of a customer who was forgotten (``orders customer forget``) show as ``erased``.
     """
     from orders import evidence
+    from orders.security.erased_view import ErasedView
 
     wid = _wid(order_id)
 
     async def go() -> list[evidence.DecodedEvent]:
-        async with actas.temporal_client(_stack(), _paths()) as client:
-            return await evidence.decoded_history(client, wid)
+        async with actas.acting(_stack(), _paths(), identities.ORDER_CLIENT) as act:
+            events = await evidence.decoded_history(act.client, wid)
+            view = ErasedView(act.transit)
+            for ev in events:
+                ev.payloads[:] = [await view.mark(p) for p in ev.payloads]
+            return events
 
     with _known_order(order_id):
         events = asyncio.run(go())

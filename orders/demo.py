@@ -31,6 +31,7 @@ from orders import client as orders_client
 from orders import evidence
 from orders.contract import identities, temporal_access
 from orders.db.engine import ssl_context
+from orders.demo_erasure import erasure_evidence
 from orders.devstack import actas
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.servers import FRONT_TOKEN_KEY
@@ -411,7 +412,7 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
     decoded = started.payloads[0]
     assert isinstance(decoded, dict)
     sealed_fields = ("customer_email", "shipping_address", "payment_reference")
-    sealed_ok = all(str(decoded[f]).startswith("sealed:v1.") for f in sealed_fields)
+    sealed_ok = all(str(decoded[f]).startswith("sealed:v2.") for f in sealed_fields)
     ok &= sealed_ok and decoded["customer_id"] == happy.order.customer_id
     t.add_row(
         "decoded history", identities.ORDER_CLIENT.name,
@@ -437,6 +438,8 @@ async def _run_demo(client: Client, stack: StackInfo, paths: StackPaths, out: Co
         shown = answer if good else f"[red]{answer} (!)[/red]"
         t.add_row(what, "allowed" if allowed else "refused", shown)
     out.print(t)
+
+    ok &= await erasure_evidence(client, stack, paths, out, items[0].order.order_id.split("-")[1])
 
     out.print(
         "[green]All scenarios behaved as expected.[/green]"

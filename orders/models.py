@@ -29,8 +29,13 @@ MAX_QUANTITY: Final = 1000
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24}$")
 
 ORDER_ID_PATTERN: Final = r"^[A-Za-z0-9-]{8,64}$"
-SEALED_VALUE_PATTERN: Final = r"^sealed:v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
-"""A Vault Transit ciphertext: what a need-to-know field looks like outside its consumer."""
+SEALED_VALUE_PATTERN: Final = (
+    r"^sealed:(?:v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+    r"|v2\.[A-Za-z0-9_-]+\.[0-9a-f]{32}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$"
+)
+"""What a need-to-know field looks like outside its consumer (``orders.security.sealing``):
+``v1`` (field key only, orders placed before crypto-shredding) or ``v2`` (field and customer
+key)."""
 MAX_SEALED_LENGTH: Final = 4096
 """Room for the longest plaintext (a 500-character address, up to 4 bytes per character)
 after Transit's nonce, tag, base64 and ``vault:vN:`` prefix; anything longer is not ours."""

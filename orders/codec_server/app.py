@@ -25,6 +25,7 @@ JSON: ``{"payloads": [{"metadata": {k: base64}, "data": base64}]}``. Every reque
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -61,6 +62,7 @@ from orders.codec_server.logins import LoginLimiter
 from orders.codec_server.settings import CodecServerSettings
 from orders.oidc import Provider
 from orders.security.codec import ENCODING, META_CONTEXT, META_ENCODING
+from orders.security.erased_view import ErasedView
 from orders.security.transit import TransitDeniedError
 from orders.security.vault import VaultUnavailableError
 from orders.vault.people import CODEC_CALLBACK_PATH
@@ -68,6 +70,8 @@ from orders.vault.people import CODEC_CALLBACK_PATH
 log = olog.get(__name__)
 
 API_PATHS: Final = frozenset({"/decode", "/encode"})
+JSON_PLAIN: Final = b"json/plain"
+"""Encoding of a decoded JSON payload (the only kind with sealed fields inside)."""
 ALLOWED_HEADERS: Final = "Content-Type, X-Namespace, Authorization"
 PREFLIGHT_MAX_AGE: Final = "600"
 
@@ -216,6 +220,7 @@ class CodecService(BrowserLogin):
         provider: The provider's endpoints, from its discovery document (browser login).
         sealer: Seals the cookies (None until derived at start: :attr:`sealer`).
         ready: Whether the server can decode now (its Vault session is up).
+        erasures: Shows crypto-shredded sealed fields as ``erased`` (None: as they are).
     """
 
     def __init__(
@@ -228,9 +233,11 @@ class CodecService(BrowserLogin):
         provider: Provider | None = None,
         sealer: CookieSealer | None = None,
         ready: Callable[[], bool] = lambda: True,
+        erasures: ErasedView | None = None,
     ) -> None:
         self.settings = settings
         self.codec = codec
+        self.erasures = erasures
         self.verifier = verifier
         login = settings.browser_login and settings.client_id and provider is not None
         self.exchange = exchange if login else None
@@ -321,9 +328,22 @@ class CodecService(BrowserLogin):
         refused = sum(1 for p in payloads if p.metadata.get(META_ENCODING) == ENCODING)
         for i, decoded in zip(ours, await self.codec.decode_each(opened), strict=True):
             if decoded is not None:  # None: tampered or key retired, stays encrypted
-                out[i] = decoded
+                out[i] = await self._mark_erased(decoded)
                 refused -= 1
         return out, refused
+
+    async def _mark_erased(self, payload: Payload) -> Payload:
+        """``payload`` with an erased customer's sealed fields shown as ``erased``."""
+        if self.erasures is None or payload.metadata.get("encoding") != JSON_PLAIN:
+            return payload
+        try:
+            data = json.loads(payload.data)
+            marked = await self.erasures.mark(data)
+        except (ValueError, VaultUnavailableError, TransitDeniedError):
+            return payload  # shown sealed, as without the view: never worse than that
+        if marked == data:
+            return payload
+        return Payload(metadata=dict(payload.metadata), data=json.dumps(marked).encode())
 
     # --- endpoints --------------------------------------------------------------------
 

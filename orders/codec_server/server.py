@@ -28,6 +28,7 @@ from orders.contract import identities
 from orders.observability import metrics
 from orders.oidc import AuthRequest, Provider, discover, exchange_code
 from orders.security.codec import codec_for
+from orders.security.erased_view import ErasedView
 from orders.security.k8s_token import TokenProjector
 from orders.security.trust import httpx_verify
 from orders.security.vault import VaultSession, VaultUnavailableError
@@ -91,7 +92,13 @@ async def serve(worker: WorkerSettings, settings: CodecServerSettings) -> int:
 
     started = asyncio.Event()
     service = CodecService(
-        settings, codec, verifier, exchange=exchange, provider=provider, ready=started.is_set
+        settings,
+        codec,
+        verifier,
+        exchange=exchange,
+        provider=provider,
+        ready=started.is_set,
+        erasures=ErasedView(codec.transit),
     )
 
     @contextlib.asynccontextmanager

@@ -58,6 +58,7 @@ class Kind(enum.StrEnum):
     MIGRATE = "migrate"
     CLIENT = "client"
     CODEC = "codec"
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,18 @@ ORDER_CLIENT = Identity(
     "order-client", Kind.CLIENT, summary="starts workflows and sends approvals (CLI/API)"
 )
 CODEC_SERVER = Identity("codec-server", Kind.CODEC, summary="decodes payloads for the UI")
+ERASURE_COLUMNS: Final = ("customer_tag", "orders_affected", "histories_affected")
+"""What ``orders customer forget`` records; erased_at and written_by come from the server."""
+CUSTOMER_ERASER = Identity(
+    "customer-eraser",
+    Kind.OPERATOR,
+    grants=(
+        # Which orders a customer has (to refuse while one is in flight, and to count).
+        grant("orders", SELECT=("id", "customer_id")),
+        grant("erasures", INSERT=ERASURE_COLUMNS),
+    ),
+    summary="operator action: crypto-shreds one customer's key material (right to erasure)",
+)
 
 # `orders new activity|workflow` inserts new identities above this line.
 
@@ -340,6 +353,7 @@ ALL: Final[tuple[Identity, ...]] = (
     ORDER_MIGRATE,
     ORDER_CLIENT,
     CODEC_SERVER,
+    CUSTOMER_ERASER,
     # `orders new activity|workflow` appends new identities above this line.
 )
 
@@ -353,6 +367,7 @@ TABLES: Final[tuple[str, ...]] = (
     "payments",
     "shipments",
     "notifications",
+    "erasures",
 )
 """Every table of the application schema (the privilege matrix covers all of them)."""
 

@@ -150,6 +150,9 @@ def temporal_access(identity: Identity) -> TemporalAccess:
     if identity.kind is Kind.CLIENT:
         grants = all_workflow_grants()
         return TemporalAccess(start=grants, send=grants, query=grants, read=grants, list=True)
+    if identity.kind is Kind.OPERATOR:
+        # The customer eraser asks whether a customer's orders are still running: describe.
+        return TemporalAccess(read=all_workflow_grants())
     return TemporalAccess()
 
 
@@ -190,6 +193,8 @@ def temporal_permissions(identity: Identity) -> tuple[str, ...]:
         return (f"{TEMPORAL_NAMESPACE}:{WORKER_TEMPORAL_ROLE}",)
     if identity.kind is Kind.CLIENT:
         return (f"{TEMPORAL_NAMESPACE}:write",)
+    if identity.kind is Kind.OPERATOR:
+        return (f"{TEMPORAL_NAMESPACE}:read",)
     return ()
 
 

@@ -19,12 +19,26 @@ from orders.contract.identities import (
     Kind,
 )
 
+
+def customer_key(tag: str) -> str:
+    """The Transit key of the customer whose tag is ``tag``."""
+    return CUSTOMER_KEY_PREFIX + tag
+
+
 TRANSIT_MOUNT: Final = "transit"
 PAYLOAD_KEY: Final = "orders-payload"
 """Transit key (aes256-gcm96) wrapping the data keys that encrypt every Temporal payload."""
 CODEC_COOKIE_KEY: Final = "orders-codec-cookie"
 """Transit key the codec server's cookie key is derived from (``transit/hmac``): every
 replica derives the same key, no other identity can, and nothing needs to be shared."""
+CUSTOMER_KEY_PREFIX: Final = "orders-customer-"
+"""Per-customer Transit keys (``orders-customer-<tag>``): deleting one crypto-shreds every
+sealed field of that customer (:mod:`orders.security.customer_keys`)."""
+CUSTOMER_KEYS: Final = CUSTOMER_KEY_PREFIX + "*"
+"""Every customer key, as a policy path glob."""
+CUSTOMER_NAMES_KEY: Final = "customer-key-names"
+"""Transit key whose HMAC of a customer id names the customer's key (the tag). Its name must
+not start with :data:`CUSTOMER_KEY_PREFIX`: the eraser may delete every key that does."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,19 @@ def transit_rights(identity: Identity) -> dict[str, frozenset[str]]:
             rights[sealed.key] = frozenset({"datakey"})
         elif identity is sealed.consumer:
             rights[sealed.key] = frozenset({"decrypt"})
+            # A sealed value opens only with its customer's key as well (crypto-shredding).
+            rights[CUSTOMER_KEYS] = frozenset({"decrypt"})
+    if identity.kind is Kind.CLIENT:
+        # Names and wraps customer data keys; the first wrap creates the customer's key.
+        # Reading a key's metadata (never its material) shows whether it was erased.
+        rights[CUSTOMER_NAMES_KEY] = frozenset({"hmac"})
+        rights[CUSTOMER_KEYS] = frozenset({"encrypt-create", "read-key"})
+    elif identity.kind is Kind.CODEC:
+        rights[CUSTOMER_KEYS] = frozenset({"read-key"})
+    elif identity.kind is Kind.OPERATOR:
+        # The customer eraser: finds a customer's key by name and destroys it, nothing else.
+        rights[CUSTOMER_NAMES_KEY] = frozenset({"hmac"})
+        rights[CUSTOMER_KEYS] = frozenset({"erase"})
     if identity is ORDER_APPROVALS:
         # Public keys only: reading a non-exportable key's metadata never reveals the private
         # key. Signing is the approvers' own right (their policies), never an identity's.

@@ -150,6 +150,19 @@ shipments: Final = Table(
     _written_by(),
 )
 
+erasures: Final = Table(
+    "erasures",
+    metadata,
+    Column("customer_tag", Text, nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("orders_affected", Integer, nullable=False),
+    Column("histories_affected", Integer, nullable=False),
+    PrimaryKeyConstraint("customer_tag", "erased_at"),
+    CheckConstraint("customer_tag ~ '^[0-9a-f]{32}$'", name="customer_tag_is_a_tag"),
+    _written_by(),
+)
+"""One row per ``orders customer forget``: the customer's tag, never their id or data."""
+
 notifications: Final = Table(
     "notifications",
     metadata,

@@ -48,6 +48,7 @@ _COMPONENT: Final = {
     Kind.CODEC: "codec-server",
     Kind.MIGRATE: "migration",
     Kind.CLIENT: "client",
+    Kind.OPERATOR: "operator",
 }
 
 

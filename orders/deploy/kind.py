@@ -38,9 +38,11 @@ DEMO_IDENTITIES: Final = (
     identities.ORDER_FULFILL,
     identities.ORDER_NOTIFY,
     identities.ORDER_WORKFLOW,
+    identities.CUSTOMER_ERASER,
 )
 """The identities ``orders demo`` acts as (places orders; tries and fails to unseal, read
-another identity's credential, log in as another role, reach Temporal beyond its rights).
+another identity's credential, log in as another role, reach Temporal beyond its rights;
+forget a customer as the eraser).
 The kind Role ``demo-token-requester`` names exactly their ServiceAccounts."""
 
 

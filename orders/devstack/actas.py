@@ -23,7 +23,7 @@ from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.files import write_private
 from orders.security import certs
-from orders.security.identity_client import Person, identity_client
+from orders.security.identity_client import Person, Seat, seat
 from orders.security.k8s_token import TokenProjector, read_token
 from orders.vault.tokens import token_path
 
@@ -76,14 +76,31 @@ async def temporal_client(
     Temporal as that person instead, on the front's persons' port (no client certificate);
     payloads are still sealed and encrypted with ``identity``'s Vault access.
     """
+    async with acting(stack, paths, identity, person_token=person_token) as act:
+        yield act.client
+
+
+@contextlib.asynccontextmanager
+async def acting(
+    stack: StackInfo,
+    paths: StackPaths,
+    identity: Identity,
+    *,
+    person_token: str | None = None,
+) -> AsyncIterator[Seat]:
+    """As :func:`temporal_client`, also yielding the identity's Vault session and settings.
+
+    For a tool that needs more of the identity than Temporal (its Postgres role through
+    ``orders.db.engine.create_engine``, its Transit client): one login for all of it.
+    """
     settings = identity_settings(stack, paths, identity)
     await asyncio.to_thread(TokenProjector.from_settings(settings, identity).refresh)
     person: Person | None = None
     if person_token is not None:
         assert stack.temporal_people_address, "the stack has no persons' port"
         person = Person(stack.temporal_people_address, person_token)
-    async with identity_client(identity, settings, person=person) as client:
-        yield client
+    async with seat(identity, settings, person=person) as held:
+        yield held
 
 
 CLI_PROFILE: Final = "orders"

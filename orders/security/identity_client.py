@@ -25,6 +25,7 @@ from orders.contract.identities import Identity
 from orders.observability import tracing
 from orders.security import client_tls
 from orders.security.codec import codec_for
+from orders.security.transit import TransitClient
 from orders.security.vault import VaultSession
 from orders.settings import WorkerSettings
 
@@ -37,6 +38,23 @@ class Person:
     token: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Seat:
+    """What a tool acting as an identity holds, all of it from one Vault login.
+
+    Attributes:
+        client: Temporal client (the identity's certificate, JWT and payload codec).
+        transit: The identity's Transit client (its codec's).
+        session: Its Vault session (e.g. for ``orders.db.engine.create_engine``).
+        settings: Its settings.
+    """
+
+    client: Client
+    transit: TransitClient
+    session: VaultSession
+    settings: WorkerSettings
+
+
 @contextlib.asynccontextmanager
 async def identity_client(
     identity: Identity,
@@ -45,7 +63,20 @@ async def identity_client(
     person: Person | None = None,
     attempts: int = 30,
 ) -> AsyncIterator[Client]:
-    """Connect to Temporal as ``identity`` (or as ``person`` with ``identity``'s payload keys).
+    """Connect to Temporal as ``identity``: :func:`seat`'s client alone."""
+    async with seat(identity, settings, person=person, attempts=attempts) as held:
+        yield held.client
+
+
+@contextlib.asynccontextmanager
+async def seat(
+    identity: Identity,
+    settings: WorkerSettings,
+    *,
+    person: Person | None = None,
+    attempts: int = 30,
+) -> AsyncIterator[Seat]:
+    """Log in as ``identity`` and connect to Temporal (or as ``person``, ``identity``'s keys).
 
     Args:
         identity: Whose Vault login, payload codec, certificate and JWT the client uses.
@@ -55,7 +86,8 @@ async def identity_client(
         attempts: How many one-second-spaced connection tries before giving up.
 
     Yields:
-        The connected client; the Vault token is revoked when the block ends.
+        The connected client with the identity's Transit client, Vault session and settings;
+        the Vault token is revoked when the block ends.
     """
     session = VaultSession(identity, settings)
     await session.start()
@@ -94,7 +126,7 @@ async def identity_client(
 
             token.on_renew(refresh)
             refresher = asyncio.create_task(token.run(stop))
-        yield client
+        yield Seat(client, codec.transit, session, settings)
     finally:
         stop.set()
         await renewer

@@ -7,14 +7,25 @@ the database (validate stores the sealed strings as they are) and Temporal's his
 ever hold ciphertext.
 
 Sealing is envelope encryption, like the payload codec: AES-256-GCM under a data key from
-Transit ``datakey`` on the field's key, the wrapped data key carried in the sealed value
-(``sealed:v1.<wrapped key>.<nonce+ciphertext>``, base64url). Only the consumer's policy
-may ``decrypt`` (unwrap) with that key, so any other identity gets a 403 from Vault,
-whatever the code tries; the client may create data keys but cannot unwrap them. The
-associated data is :func:`seal_context` (order and field), so a sealed value copied into
-another order or presented as another field does not authenticate. Data keys are cached
-(:class:`~orders.security.keyring.KeyRing`): at steady state sealing and unsealing cost no
-Vault call per order.
+Transit ``datakey`` on the field's key, the wrapped data key carried in the sealed value.
+Only the consumer's policy may ``decrypt`` (unwrap) with that key, so any other identity
+gets a 403 from Vault, whatever the code tries; the client may create data keys but cannot
+unwrap them. Data keys are cached (:class:`~orders.security.keyring.KeyRing`): at steady
+state sealing and unsealing cost no Vault call per order.
+
+Two formats (base64url parts):
+
+* ``sealed:v2.<wrapped field key>.<customer tag>.<wrapped customer key>.<nonce+ciphertext>``
+  (every new seal): the AES key is HKDF-SHA256 of *both* the field data key and the
+  customer's data key (:mod:`orders.security.customer_keys`), so opening needs the
+  consumer's Transit key and the customer's. Deleting the customer's key crypto-shreds every
+  copy of the value; nothing in the value makes that key unnecessary (the tag only names it).
+* ``sealed:v1.<wrapped field key>.<nonce+ciphertext>``: orders sealed before per-customer
+  keys, still opened (they cannot be shredded per customer: re-place or let them expire).
+
+The associated data is :func:`seal_context` (order, field and, for v2, the customer tag), so
+a sealed value copied into another order or presented as another field does not
+authenticate.
 
 Errors are deliberately left as :mod:`orders.security.transit` raises them: the activity
 layer decides what is retryable (a Vault outage) and what is not (a refusal, a ciphertext
@@ -32,18 +43,23 @@ from collections.abc import Mapping
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from orders.contract.identities import Identity
 from orders.contract.transit_names import SEALED_FIELDS, SealedField
 from orders.models import SEALED_VALUE_PATTERN, OrderRequest, SealedOrder
+from orders.security.customer_keys import CustomerErasedError, CustomerKeys
 from orders.security.keyring import KeyRing
 from orders.security.transit import TransitClient, TransitInvalidError, key_version
 
 CONTEXT_VERSION: Final = "orders/v1"
-SEALED_PREFIX: Final = "sealed:v1."
-NONCE_BYTES: Final = 12
 """First part of every seal context; a new scheme gets a new version, never a reuse."""
+CONTEXT_V2: Final = "orders/v2"
+SEALED_PREFIX: Final = "sealed:v1."
+SEALED_V2_PREFIX: Final = "sealed:v2."
+NONCE_BYTES: Final = 12
 
 _SEALED = re.compile(SEALED_VALUE_PATTERN)
 _BY_FIELD: Final[dict[str, SealedField]] = {s.field: s for s in SEALED_FIELDS}
@@ -71,6 +87,21 @@ def seal_context(order_id: str, field: str) -> bytes:
     return f"{CONTEXT_VERSION}|{order_id}|{field}".encode()
 
 
+def seal_context_v2(order_id: str, field: str, tag: str) -> bytes:
+    """The v2 context: order, field and customer tag (``orders/v2|<order>|<field>|<tag>``).
+
+    It is both the AEAD's associated data and the HKDF ``info`` of the content key.
+    """
+    return f"{CONTEXT_V2}|{order_id}|{field}|{tag}".encode()
+
+
+def content_key(field_key: bytes, customer_key: bytes, context: bytes) -> bytes:
+    """The v2 AES-256 key: HKDF-SHA256 over both data keys, bound to ``context``."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=context).derive(
+        field_key + customer_key
+    )
+
+
 def _b64e(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -79,13 +110,18 @@ def _b64d(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _parse(sealed: str) -> tuple[str, bytes]:
-    """(wrapped data key, nonce + ciphertext) of a sealed value."""
+def _parse(sealed: str) -> tuple[str, tuple[str, str] | None, bytes]:
+    """(wrapped field key, (customer tag, wrapped customer key) or None for v1, body)."""
     if not _SEALED.match(sealed):
         raise TransitInvalidError("not a sealed value")
-    wrapped, body = sealed.removeprefix(SEALED_PREFIX).split(".")
     try:
-        return _b64d(wrapped).decode(), _b64d(body)
+        if sealed.startswith(SEALED_V2_PREFIX):
+            wrapped, tag, customer, body = sealed.removeprefix(SEALED_V2_PREFIX).split(".")
+            customer_part = (tag, _b64d(customer).decode())
+        else:
+            wrapped, body = sealed.removeprefix(SEALED_PREFIX).split(".")
+            customer_part = None
+        return _b64d(wrapped).decode(), customer_part, _b64d(body)
     except (binascii.Error, UnicodeDecodeError):
         raise TransitInvalidError("malformed sealed value") from None
 
@@ -93,6 +129,15 @@ def _parse(sealed: str) -> tuple[str, bytes]:
 def sealed_key_version(sealed: str) -> int:
     """Version of the Transit key that wrapped a sealed value's data key."""
     return key_version(_parse(sealed)[0])
+
+
+def customer_tag(sealed: str) -> str | None:
+    """The customer tag of a v2 sealed value (None for v1 and for anything else)."""
+    try:
+        customer = _parse(sealed)[1]
+    except TransitInvalidError:
+        return None
+    return customer[0] if customer else None
 
 
 def _rings(transit: TransitClient) -> dict[str, KeyRing]:
@@ -121,23 +166,30 @@ class Sealer:
         transit: Transit client of the order-client identity.
         rings: Data-key sources per field key (default: Transit, cached). Only the plain
             benchmark configuration passes its own.
+        customers: Customer data keys (default: Transit, cached); likewise.
     """
 
     def __init__(
-        self, transit: TransitClient, *, rings: Mapping[str, KeyRing] | None = None
+        self,
+        transit: TransitClient,
+        *,
+        rings: Mapping[str, KeyRing] | None = None,
+        customers: CustomerKeys | None = None,
     ) -> None:
         self._rings = rings if rings is not None else _rings(transit)
+        self.customers = customers if customers is not None else CustomerKeys(transit)
 
-    async def seal(self, field: str, order_id: str, plaintext: str) -> str:
-        """Seal one field value of one order.
+    async def seal(self, field: str, order_id: str, plaintext: str, customer_id: str) -> str:
+        """Seal one field value of one order of one customer.
 
         Args:
             field: A sealed field's name.
             order_id: The order the value belongs to (bound into the ciphertext).
             plaintext: The value.
+            customer_id: Whose value it is: it opens only while their key exists.
 
         Returns:
-            The sealed value (``sealed:v1.…``).
+            The sealed value (``sealed:v2.…``).
 
         Raises:
             KeyError: If ``field`` is not a sealed field.
@@ -145,12 +197,18 @@ class Sealer:
             VaultUnavailableError: If Vault cannot be reached; nothing was sealed.
         """
         spec = sealed_field(field)
-        key = await self._rings[spec.key].current()
-        nonce = os.urandom(NONCE_BYTES)
-        body = AESGCM(key.plaintext).encrypt(
-            nonce, plaintext.encode(), seal_context(order_id, field)
+        key, customer = await asyncio.gather(
+            self._rings[spec.key].current(), self.customers.current(customer_id)
         )
-        return f"{SEALED_PREFIX}{_b64e(key.wrapped.encode())}.{_b64e(nonce + body)}"
+        context = seal_context_v2(order_id, field, customer.tag)
+        nonce = os.urandom(NONCE_BYTES)
+        body = AESGCM(content_key(key.plaintext, customer.plaintext, context)).encrypt(
+            nonce, plaintext.encode(), context
+        )
+        return (
+            f"{SEALED_V2_PREFIX}{_b64e(key.wrapped.encode())}.{customer.tag}."
+            f"{_b64e(customer.wrapped.encode())}.{_b64e(nonce + body)}"
+        )
 
     async def seal_order(self, order: OrderRequest) -> SealedOrder:
         """The workflow input for ``order``: every sealed field sealed, the rest copied.
@@ -169,7 +227,7 @@ class Sealer:
         # Independent keys: when a data key must be fetched, the three requests overlap.
         sealed = await asyncio.gather(
             *(
-                self.seal(spec.field, order.order_id, getattr(order, spec.field))
+                self.seal(spec.field, order.order_id, getattr(order, spec.field), order.customer_id)
                 for spec in SEALED_FIELDS
             )
         )
@@ -184,6 +242,7 @@ class Unsealer:
     Args:
         transit: Transit client holding ``identity``'s Vault token.
         rings: As for :class:`Sealer`.
+        customers: As for :class:`Sealer`.
         identity: The identity this process runs as.
     """
 
@@ -193,8 +252,10 @@ class Unsealer:
         identity: Identity,
         *,
         rings: Mapping[str, KeyRing] | None = None,
+        customers: CustomerKeys | None = None,
     ) -> None:
         self._rings = rings if rings is not None else _rings(transit)
+        self._customers = customers if customers is not None else CustomerKeys(transit)
         self._identity = identity
         self._transit = transit
 
@@ -229,6 +290,8 @@ class Unsealer:
                 call is made).
             TransitInvalidError: If ``sealed`` is not a sealed value, belongs to another
                 order or field, or was tampered with.
+            CustomerErasedError: If the customer's key material was erased (v2 only): the
+                value can never be opened again.
             TransitDeniedError: If Vault refuses (this process's token lacks the policy).
             VaultUnavailableError: If Vault cannot be reached (the caller retries).
         """
@@ -240,16 +303,28 @@ class Unsealer:
             )
         try:
             # A plaintext or malformed value never reaches Vault.
-            wrapped, body = _parse(sealed)
+            wrapped, customer, body = _parse(sealed)
         except TransitInvalidError:
             raise TransitInvalidError(
                 f"{field} of order {order_id} is not a sealed value"
             ) from None
+        # The field key first: an identity that is not the consumer is refused (403) before
+        # anything of the customer's is unwrapped.
         key = await self._rings[spec.key].unwrap(wrapped)
+        if customer is None:
+            context = seal_context(order_id, field)
+        else:
+            tag, customer_wrapped = customer
+            context = seal_context_v2(order_id, field, tag)
+            try:
+                customer_key = await self._customers.unwrap(tag, customer_wrapped)
+            except CustomerErasedError:
+                raise CustomerErasedError(
+                    f"{field} of order {order_id} is erased: its customer's key was destroyed"
+                ) from None
+            key = content_key(key, customer_key, context)
         try:
-            plaintext = AESGCM(key).decrypt(
-                body[:NONCE_BYTES], body[NONCE_BYTES:], seal_context(order_id, field)
-            )
+            plaintext = AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context)
             return plaintext.decode()
         except (InvalidTag, ValueError):
             raise TransitInvalidError(
@@ -258,11 +333,16 @@ class Unsealer:
 
 
 __all__ = [
+    "CONTEXT_V2",
     "CONTEXT_VERSION",
+    "CustomerErasedError",
     "NotTheConsumerError",
     "Sealer",
     "Unsealer",
+    "content_key",
+    "customer_tag",
     "seal_context",
+    "seal_context_v2",
     "sealed_field",
     "sealed_key_version",
 ]

@@ -103,12 +103,17 @@ class TransitClient:
         """Close the HTTP connection pool."""
         await self._http.aclose()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _post(self, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """POST (DELETE when ``body`` is None) to the mount; the answer's ``data``."""
         self.requests += 1
+        headers = {"X-Vault-Token": self._token()}
         try:
-            resp = await self._http.post(
-                f"/v1/{self._mount}/{path}", json=body, headers={"X-Vault-Token": self._token()}
-            )
+            if body is None:
+                resp = await self._http.delete(f"/v1/{self._mount}/{path}", headers=headers)
+            else:
+                resp = await self._http.post(
+                    f"/v1/{self._mount}/{path}", json=body, headers=headers
+                )
         except httpx.HTTPError as exc:
             raise VaultUnavailableError(f"Transit unreachable: {type(exc).__name__}") from None
         if resp.status_code == 403:
@@ -119,7 +124,9 @@ class TransitClient:
         if resp.status_code >= 300:
             # 5xx, sealed (503), 429: infrastructure trouble the caller retries.
             raise VaultUnavailableError(f"Transit answered HTTP {resp.status_code}")
-        data: dict[str, Any] = resp.json()["data"]
+        if resp.status_code == 204 or not resp.content:
+            return {}
+        data: dict[str, Any] = resp.json().get("data") or {}
         return data
 
     async def _expired_login(self) -> None:
@@ -190,19 +197,49 @@ class TransitClient:
             body["context"] = _b64(context)
         return base64.b64decode((await self._post(f"decrypt/{key}", body))["plaintext"])
 
-    async def hmac(self, key: str, data: bytes) -> str:
-        """HMAC-SHA256 of ``data`` with the latest version of ``key`` (``vault:v<N>:<b64>``)."""
-        body = {"input": _b64(data), "algorithm": "sha2-256"}
+    async def hmac(self, key: str, data: bytes, *, key_version: int | None = None) -> str:
+        """HMAC-SHA256 of ``data`` with ``key`` (``vault:v<N>:<b64>``).
+
+        Args:
+            key: The Transit key.
+            data: The input.
+            key_version: The key version to use (default: the latest).
+        """
+        body: dict[str, Any] = {"input": _b64(data), "algorithm": "sha2-256"}
+        if key_version is not None:
+            body["key_version"] = key_version
         mac: str = (await self._post(f"hmac/{key}", body))["hmac"]
         return mac
 
     async def encrypt(self, key: str, plaintext: bytes, context: bytes | None = None) -> str:
-        """Encrypt with ``key`` (``context`` for derived keys); returns ``vault:vN:…``."""
+        """Encrypt with ``key`` (``context`` for derived keys); returns ``vault:vN:…``.
+
+        A missing key is created (Transit's upsert) if this token has the ``create``
+        capability on the path; otherwise Vault refuses.
+        """
         body: dict[str, Any] = {"plaintext": _b64(plaintext)}
         if context is not None:
             body["context"] = _b64(context)
         ciphertext: str = (await self._post(f"encrypt/{key}", body))["ciphertext"]
         return ciphertext
+
+    async def destroy_key(self, key: str) -> bool:
+        """Allow ``key`` to be deleted, then delete it: every version of it is gone for good.
+
+        Returns:
+            True if the key existed and was deleted, False if there was no such key.
+
+        Raises:
+            TransitDeniedError: This token may not configure or delete ``key``.
+            VaultUnavailableError: Vault unreachable (nothing or only the flag changed).
+        """
+        try:
+            await self._post(f"keys/{key}/config", {"deletion_allowed": True})
+        except TransitInvalidError:
+            # Transit answers 400 for a missing key: nothing to destroy.
+            return False
+        await self._post(f"keys/{key}", None)
+        return True
 
     async def rewrap(self, key: str, ciphertext: str, context: bytes | None = None) -> str:
         """Re-encrypt under the newest key version without revealing the plaintext."""

@@ -238,14 +238,16 @@ def transit_keys() -> dict[str, dict[str, Any]]:
 
     Every key but one only wraps data keys (envelope encryption); binding to a workflow or
     an order happens in the AEAD associated data. The codec server's cookie key is only
-    used for HMAC (its cookie-sealing key is derived from it). No key is exportable, and
-    none may be deleted.
+    used for HMAC (its cookie-sealing key is derived from it), and so is the key naming the
+    customers' keys. No key is exportable, and none may be deleted. The per-customer keys
+    are not made here: the client's first seal for a customer creates theirs.
     """
     return {
         key: {"type": "aes256-gcm96"}
         for key in (
             transit_names.PAYLOAD_KEY,
             transit_names.CODEC_COOKIE_KEY,
+            transit_names.CUSTOMER_NAMES_KEY,
             *(s.key for s in transit_names.SEALED_FIELDS),
         )
     }

@@ -55,14 +55,18 @@ def policy_file(identity: Identity) -> Path:
     return SOURCE_DIR / "policies" / f"{identity.vault_policy}.hcl"
 
 
-TRANSIT_PATHS: Final[dict[str, tuple[str, str]]] = {
+TRANSIT_PATHS: Final[dict[str, tuple[str, ...]]] = {
     "datakey": ("transit/datakey/plaintext/{}", "update"),
     "decrypt": ("transit/decrypt/{}", "update"),
     "encrypt": ("transit/encrypt/{}", "update"),
+    # Encrypting with a key that does not exist yet creates it (Transit's upsert).
+    "encrypt-create": ("transit/encrypt/{}", "create", "update"),
     "read-key": ("transit/keys/{}", "read"),
     "hmac": ("transit/hmac/{}", "update"),
+    # Destroy: allow deletion (``<key>/config``, matched by the glob) and delete the key.
+    "erase": ("transit/keys/{}", "update", "delete"),
 }
-"""Transit operation (``transit_names.transit_rights``) -> (path, capability)."""
+"""Transit operation (``transit_names.transit_rights``) -> (path, capabilities…)."""
 
 TOKEN_SELF_PATHS: Final[tuple[tuple[str, str], ...]] = (
     ("auth/token/lookup-self", "read"),
@@ -74,8 +78,9 @@ expired login or a denial?), renew it, revoke it at shutdown or after a replacem
 Kubernetes-auth roles set ``token_no_default_policy``, so these are the only token paths."""
 
 
-def _stanza(path: str, capability: str) -> str:
-    return f'path "{path}" {{\n  capabilities = ["{capability}"]\n}}\n'
+def _stanza(path: str, *capabilities: str) -> str:
+    caps = ", ".join(f'"{c}"' for c in capabilities)
+    return f'path "{path}" {{\n  capabilities = [{caps}]\n}}\n'
 
 
 def render_policy(identity: Identity) -> str:
@@ -114,8 +119,8 @@ def render_policy(identity: Identity) -> str:
         parts.append("\n# Vault Transit: payload data keys and need-to-know fields.\n")
         for key in sorted(rights):
             for op in sorted(rights[key]):
-                path, capability = TRANSIT_PATHS[op]
-                parts.append(_stanza(path.format(key), capability))
+                path, *capabilities = TRANSIT_PATHS[op]
+                parts.append(_stanza(path.format(key), *capabilities))
     else:
         parts.append("\n# No Transit access: this identity never sees a Temporal payload.\n")
     reads = approval_policy.registry_reads(identity)

@@ -107,7 +107,7 @@ async def check_codec(target: Target, stored: Payloads, order_customer: str) -> 
             problems += [
                 f"{field} not sealed for a viewer"
                 for field in ("customer_email", "shipping_address", "payment_reference")
-                if not str(decoded.get(field, "")).startswith("sealed:v1.")
+                if not str(decoded.get(field, "")).startswith("sealed:v2.")
             ]
         for who, token, namespace in (("outsider", outsider, ns), ("viewer", viewer, "billing")):
             resp = await codec.post_decode(http, body, token, namespace)

@@ -253,3 +253,33 @@ def raw_history(stack: StackInfo, paths: StackPaths, workflow_id: str) -> str:
     """The workflow's history as Temporal stores it (JSON, payloads still encoded)."""
     with actas.temporal_cli_args(stack, paths) as connection:
         return evidence.raw_history_json(connection, workflow_id)
+
+
+@contextlib.asynccontextmanager
+async def pg_plain_relay(stack: StackInfo) -> AsyncIterator[int]:
+    """A loopback port speaking plain Postgres, relayed over direct TLS to the stack's front.
+
+    For the wheel's own client tools (``pg_dump``), built without SSL: they connect here, and
+    the relay verifies the front's certificate against the stack's CA, as every client does.
+    """
+    assert stack.ca_file, "the stack's Postgres speaks TLS only"
+    tls = ssl_context(Path(stack.ca_file))
+    tls.set_alpn_protocols(["postgresql"])  # what direct-TLS libpq offers
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(
+            stack.postgres_host, stack.postgres_port, ssl=tls, server_hostname=stack.postgres_host
+        )
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield server.sockets[0].getsockname()[1]

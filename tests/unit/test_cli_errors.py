@@ -199,3 +199,17 @@ def test_a_placing_process_argv_holds_no_pii_while_it_reads_stdin(tmp_path: Path
     # Read and valid (else exit 2): it got as far as looking for the stack.
     assert proc.returncode == 3, stderr
     assert b"stack is not running" in stderr
+
+
+def test_forget_refuses_a_malformed_customer_id_without_echoing_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, lines = run(capsys, "customer", "forget", "Jane Doe <jane@example.com>")
+    assert code == 2
+    assert lines == ["customer id: not a customer id (1-64 of A-Z a-z 0-9 . _ -)"]
+
+
+def test_forget_without_a_stack_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = run(capsys, "customer", "forget", "cust-1")
+    assert code == 3
+    assert "not running" in lines[0]

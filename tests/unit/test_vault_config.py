@@ -22,6 +22,8 @@ TRANSIT_PATHS = {
     "encrypt": ("transit/encrypt/{}", '"update"'),
     "read-key": ("transit/keys/{}", '"read"'),
     "hmac": ("transit/hmac/{}", '"update"'),
+    "encrypt-create": ("transit/encrypt/{}", '"create", "update"'),
+    "erase": ("transit/keys/{}", '"update", "delete"'),
 }
 TOKEN_SELF = {
     ("auth/token/lookup-self", '"read"'),

@@ -27,6 +27,11 @@ path "transit/hmac/orders-codec-cookie" {
   capabilities = ["update"]
 }
 
+# Customers' keys' metadata only (never their material): shows an erased value as erased.
+path "transit/keys/orders-customer-*" {
+  capabilities = ["read"]
+}
+
 # Vault PKI: a short-lived client certificate for this identity only (CN = codec-server).
 path "pki_int/issue/codec-server" {
   capabilities = ["update"]

@@ -35,6 +35,19 @@ path "transit/decrypt/orders-payload" {
   capabilities = ["update"]
 }
 
+# Customers' keys (crypto-shredding): name one by the HMAC of the customer id, wrap the
+# customer's data keys with it (the first wrap creates it: `create`), and read a key's
+# metadata (never its material) to show a value as erased. It cannot unwrap them.
+path "transit/hmac/customer-key-names" {
+  capabilities = ["update"]
+}
+path "transit/encrypt/orders-customer-*" {
+  capabilities = ["create", "update"]
+}
+path "transit/keys/orders-customer-*" {
+  capabilities = ["read"]
+}
+
 # Its own short-lived Temporal JWT (orders.vault.tokens), no other identity's.
 path "identity/oidc/token/order-client" {
   capabilities = ["read"]

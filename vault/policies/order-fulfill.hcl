@@ -32,6 +32,10 @@ path "sys/leases/revoke/database/creds/order-fulfill/*" {
 path "transit/decrypt/field-address" {
   capabilities = ["update"]
 }
+# Its customer's key as well: a sealed field opens only while the customer is not erased.
+path "transit/decrypt/orders-customer-*" {
+  capabilities = ["update"]
+}
 path "transit/datakey/plaintext/orders-payload" {
   capabilities = ["update"]
 }

@@ -11,13 +11,14 @@ import logging
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities._support import SEALED_FIELD_DENIED, SEALED_FIELD_INVALID
+from activities._support import CUSTOMER_ERASED, SEALED_FIELD_DENIED, SEALED_FIELD_INVALID
 from activities.fulfill import FulfillOrder, tracking_number_for
 from activities.notify import NotifyCustomer
 from activities.validate import ValidateOrder
 from orders.contract import identities
+from orders.contract.transit_names import customer_key
 from orders.models import BusinessError, OrderRef, SealedOrder
-from orders.security.sealing import Sealer
+from orders.security.sealing import Sealer, customer_tag
 from tests.support.activities import (
     ADDRESS,
     EMAIL,
@@ -28,6 +29,7 @@ from tests.support.activities import (
     new_sku,
     run,
 )
+from tests.support.openbao import Transits
 from tests.support.postgres import OrdersDb
 
 FULFILL, NOTIFY = identities.ORDER_FULFILL, identities.ORDER_NOTIFY
@@ -191,3 +193,26 @@ async def test_notify_with_another_identitys_vault_token_is_denied(
     assert failure.value.type == SEALED_FIELD_DENIED
     assert mailer.sent == []
     assert await count(orders_db, "notifications", ref.order_id) == 0
+
+
+async def test_an_erased_customers_order_gives_a_final_erased_outcome(
+    orders_db: OrdersDb, engines: Engines, sealer: Sealer, unsealers: Unsealers, transits: Transits
+) -> None:
+    # Re-opened after `orders customer forget`: neither step can ever open the fields again.
+    sku = await new_sku(orders_db)
+    plain = new_order((sku, 1)).model_copy(update={"customer_id": f"cust-gone-{sku[-8:]}"})
+    sealed = await sealer.seal_order(plain)
+    ref = await _record(engines, sealed)
+    eraser = transits(identities.CUSTOMER_ERASER)
+    assert await eraser.destroy_key(customer_key(str(customer_tag(sealed.shipping_address))))
+
+    mailer = RecordingMailer()
+    notify = NotifyCustomer(await engines(NOTIFY), unsealers(NOTIFY), mailer)
+    for step in ((await _fulfill(engines, unsealers)).fulfill_order, notify.notify_customer):
+        with pytest.raises(ApplicationError) as failure:
+            await run(step, ref)
+        assert failure.value.type == CUSTOMER_ERASED
+        assert failure.value.non_retryable
+        assert "erased" in str(failure.value)
+    assert mailer.sent == []
+    assert await count(orders_db, "shipments", ref.order_id) == 0

@@ -52,7 +52,7 @@ async def _recorded_order(
 
 
 async def _request(sealer: Sealer, order_id: str, reference: str = REFERENCE) -> PaymentRequest:
-    sealed = await sealer.seal("payment_reference", order_id, reference)
+    sealed = await sealer.seal("payment_reference", order_id, reference, "cust-payment")
     return PaymentRequest(order_id=order_id, payment_reference=sealed)
 
 

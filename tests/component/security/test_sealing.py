@@ -106,7 +106,7 @@ async def test_seal_order_seals_exactly_the_need_to_know_fields(
 ) -> None:
     for spec in SEALED_FIELDS:
         value = getattr(sealed, spec.field)
-        assert value.startswith("sealed:v1.")
+        assert value.startswith("sealed:v2.")
         assert sealed_key_version(value) == 1
         assert value != getattr(order, spec.field)
     for name in ("order_id", "customer_id", "currency", "items"):
@@ -119,8 +119,8 @@ async def test_seal_order_seals_exactly_the_need_to_know_fields(
 
 async def test_sealing_is_randomised(sealer: Sealer, order: OrderRequest) -> None:
     # Equal plaintexts must not be recognisable as equal in history or the database.
-    first = await sealer.seal("customer_email", order.order_id, PLAINTEXT["customer_email"])
-    second = await sealer.seal("customer_email", order.order_id, PLAINTEXT["customer_email"])
+    args = ("customer_email", order.order_id, PLAINTEXT["customer_email"], order.customer_id)
+    first, second = await sealer.seal(*args), await sealer.seal(*args)
     assert first != second
 
 
@@ -157,7 +157,9 @@ async def test_only_the_client_can_seal(
 ) -> None:
     # Nobody downstream can forge a sealed value for a consumer, not even the consumer.
     with pytest.raises(TransitDeniedError):
-        await Sealer(transits(identity)).seal(spec.field, order.order_id, "forged")
+        await Sealer(transits(identity)).seal(
+            spec.field, order.order_id, "forged", order.customer_id
+        )
 
 
 async def test_the_client_seals_but_cannot_open(transits: Transits, sealed: SealedOrder) -> None:
@@ -238,11 +240,12 @@ async def test_values_sealed_before_a_key_rotation_still_open(
     dev_vault: DevVault, transits: Transits, sealer: Sealer, order: OrderRequest
 ) -> None:
     # Orders in flight keep working when the field key is rotated.
-    before = await sealer.seal("shipping_address", order.order_id, PLAINTEXT["shipping_address"])
+    args = ("shipping_address", order.order_id, PLAINTEXT["shipping_address"], order.customer_id)
+    before = await sealer.seal(*args)
     dev_vault.request("POST", f"{transit_names.TRANSIT_MOUNT}/keys/field-address/rotate")
     # A new client process fetches its data keys after the rotation.
     fresh = Sealer(transits(identities.ORDER_CLIENT))
-    after = await fresh.seal("shipping_address", order.order_id, PLAINTEXT["shipping_address"])
+    after = await fresh.seal(*args)
 
     assert sealed_key_version(after) == sealed_key_version(before) + 1
     fulfill = unsealer(transits, identities.ORDER_FULFILL)

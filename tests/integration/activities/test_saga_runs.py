@@ -153,7 +153,7 @@ async def test_payment_refuses_an_order_another_run_recorded(
 ) -> None:
     before = await snapshot(stack, victim.order_id)
     sealed = await orders_client.sealer_for(client).seal(
-        "payment_reference", victim.order_id, "tok-4242"
+        "payment_reference", victim.order_id, "tok-4242", victim.customer_id
     )
     request = PaymentRequest(order_id=victim.order_id, payment_reference=sealed)
     async with support.acting_as(stack, stack_paths, identities.ORDER_PROCESS_PAYMENT) as acting:

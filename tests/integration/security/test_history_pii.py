@@ -61,7 +61,7 @@ async def test_raw_history_has_no_pii_and_decodes_with_the_codec(
     assert decoded["customer_id"] == order.customer_id
     # Need-to-know fields stay sealed even for an identity that may decode payloads.
     for field in ("customer_email", "shipping_address", "payment_reference"):
-        assert decoded[field].startswith("sealed:v1."), field
+        assert decoded[field].startswith("sealed:v2."), field
     failed = [
         e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
     ]

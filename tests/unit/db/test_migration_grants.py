@@ -159,10 +159,9 @@ def test_no_dangerous_privilege_anywhere(all_grants: tuple[str, ...]) -> None:
             assert word not in statement.upper().split(), statement
 
 
-def test_grantees_are_activity_groups_only(all_grants: tuple[str, ...]) -> None:
-    groups = {
-        i.db_group for i in identities.ALL if i.kind is identities.Kind.ACTIVITY and i.has_db_role
-    }
+def test_grantees_are_activity_and_operator_groups_only(all_grants: tuple[str, ...]) -> None:
+    grantees = (identities.Kind.ACTIVITY, identities.Kind.OPERATOR)
+    groups = {i.db_group for i in identities.ALL if i.kind in grantees and i.has_db_role}
     assert set(parse(all_grants)) == groups
 
 
