@@ -7,7 +7,7 @@ import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +22,8 @@ class Counters:
     vault_transit_requests: int
     pg_sessions: int
     cpu_seconds: float
+    cpu_by_process: dict[str, float] = field(default_factory=dict)
+    """CPU seconds by process (:func:`process_label`), to see where an order's CPU goes."""
 
 
 async def read_counters(audit_log: Path, admin_dsn: str, pids: Sequence[int]) -> Counters:
@@ -42,13 +44,30 @@ async def read_counters(audit_log: Path, admin_dsn: str, pids: Sequence[int]) ->
     finally:
         await conn.close()
     cpu = 0.0
+    by_process: dict[str, float] = {}
     for pid in pids:
         try:
-            times = psutil.Process(pid).cpu_times()
-            cpu += times.user + times.system + times.children_user + times.children_system
+            proc = psutil.Process(pid)
+            times = proc.cpu_times()
+            used = times.user + times.system + times.children_user + times.children_system
+            label = process_label(proc.cmdline())
         except psutil.Error:
-            pass
-    return Counters(vault, transit, sessions, cpu)
+            continue
+        cpu += used
+        by_process[label] = by_process.get(label, 0.0) + used
+    return Counters(vault, transit, sessions, cpu, by_process)
+
+
+def process_label(cmdline: Sequence[str]) -> str:
+    """A short name for a process: what follows ``-m`` (``workers order-validate``).
+
+    Else the program's name (``temporal``, ``bao``, ``postgres``, ``nginx``).
+    """
+    args = list(cmdline)
+    if "-m" in args:
+        return " ".join(args[args.index("-m") + 1 :][:2])
+    # Postgres and nginx retitle their children ("postgres: v-order-… idle"): one row each.
+    return Path(args[0].split(":")[0].split()[0]).name if args and args[0] else "?"
 
 
 @dataclass(frozen=True)
@@ -69,6 +88,8 @@ class PhaseResult:
     failed: int
     front_cpu_seconds_per_order: float = 0.0
     """CPU of the authorization front alone (hardened only; plain has none)."""
+    cpu_ms_per_order_by_process: dict[str, float] = field(default_factory=dict)
+    """Where the CPU went: milliseconds per order by process (:func:`process_label`)."""
 
     def as_dict(self) -> dict[str, object]:
         """For the JSON report."""
@@ -140,6 +161,10 @@ def summarise(
         pg_sessions_per_order=round((after.pg_sessions - before.pg_sessions) / n, 4),
         cpu_seconds_per_order=round((after.cpu_seconds - before.cpu_seconds) / n, 5),
         failed=failed,
+        cpu_ms_per_order_by_process={
+            label: round((used - before.cpu_by_process.get(label, 0.0)) * 1000 / n, 2)
+            for label, used in sorted(after.cpu_by_process.items())
+        },
     )
 
 

@@ -332,6 +332,12 @@ def combine(name: str, parts: list[PhaseResult]) -> PhaseResult:
         cpu_seconds_per_order=wavg("cpu_seconds_per_order"),
         failed=sum(p.failed for p in parts),
         front_cpu_seconds_per_order=wavg("front_cpu_seconds_per_order"),
+        cpu_ms_per_order_by_process={
+            label: round(
+                sum(p.cpu_ms_per_order_by_process.get(label, 0.0) * p.orders for p in parts) / n, 2
+            )
+            for label in sorted({k for p in parts for k in p.cpu_ms_per_order_by_process})
+        },
     )
 
 
@@ -360,6 +366,13 @@ def report(plain: PhaseResult, hard: PhaseResult, meta: dict[str, Any]) -> dict[
             ratios[attr] = r
         table.add_row(label, str(p), str(h), "" if r is None else f"{r:.3f}")
     console.print(table)
+    by_process = Table(title="CPU ms / order by process")
+    for col in ("process", "plain", "hardened"):
+        by_process.add_column(col, justify="right" if col != "process" else "left")
+    for proc in sorted({*plain.cpu_ms_per_order_by_process, *hard.cpu_ms_per_order_by_process}):
+        cells = (plain.cpu_ms_per_order_by_process, hard.cpu_ms_per_order_by_process)
+        by_process.add_row(proc, *(str(c[proc]) if proc in c else "" for c in cells))
+    console.print(by_process)
     return {"meta": meta, "plain": plain.as_dict(), "hardened": hard.as_dict(), "ratios": ratios}
 
 

@@ -248,7 +248,17 @@ def dev_status() -> None:
         raise typer.Exit(EXIT_NO_STACK)
     out.print(_status_table(status))
     out.print(_cert_table(paths))
-    out.print_json(StackInfo.load(paths).model_dump_json(exclude={"postgres_admin_dsn"}))
+    info = StackInfo.load(paths)
+    _print_credentials(info.prometheus_url)
+    out.print_json(info.model_dump_json(exclude={"postgres_admin_dsn"}))
+
+
+def _print_credentials(prometheus_url: str | None) -> None:
+    """Per-identity credential state from the stack's Prometheus, or one line why not."""
+    from orders.devstack import credential_status
+
+    for part in credential_status.report(prometheus_url):
+        out.print(part)
 
 
 def _cert_table(paths: StackPaths) -> Table:

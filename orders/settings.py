@@ -101,6 +101,9 @@ class WorkerSettings(BaseSettings):
     """Port of the project's own metrics (:mod:`orders.observability.metrics`); unset: none."""
     sdk_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """Port of the Temporal SDK runtime's metrics (a worker's); unset: none."""
+    trace_file: Path | None = None
+    """Where this process appends its spans as JSON lines (the dev stack); an OTLP endpoint
+    in the standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` wins (:mod:`orders.observability.tracing`)."""
 
     @property
     def vault_verify(self) -> str | bool:

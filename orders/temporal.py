@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
@@ -67,6 +67,7 @@ async def connect(
     api_key: str | None = None,
     attempts: int = 30,
     runtime: Runtime | None = None,
+    tracing: Interceptor | None = None,
 ) -> Client:
     """Connect to Temporal, retrying while the frontend comes up.
 
@@ -79,6 +80,8 @@ async def connect(
             live client with ``client.api_key = ...``); None sends none.
         attempts: How many one-second-spaced tries before giving up.
         runtime: The SDK runtime (a worker's exports its metrics); None: the default one.
+        tracing: The identity's tracing interceptor
+            (:func:`orders.observability.tracing.interceptor`); None: no spans.
 
     Returns:
         A client whose every payload and failure is encrypted.
@@ -88,7 +91,7 @@ async def connect(
             address,
             namespace=namespace,
             data_converter=data_converter(codec),
-            interceptors=[SearchAttributeGuard()],
+            interceptors=[SearchAttributeGuard(), *([tracing] if tracing else [])],
             tls=tls or False,
             api_key=api_key,
             runtime=runtime,

@@ -29,7 +29,7 @@ from orders import logging as olog
 from orders import temporal
 from orders.contract.identities import Identity, Kind
 from orders.db.engine import create_engine, pool_capacity
-from orders.observability import metrics
+from orders.observability import metrics, tracing
 from orders.observability import sdk as sdk_metrics
 from orders.security import client_tls
 from orders.security.codec import codec_for
@@ -141,6 +141,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
     settings = settings or WorkerSettings(identity=identity.name)
     olog.configure(identity.name, settings.log_level)
     runtime = observe(identity, settings)
+    tracer = tracing.interceptor(identity.name, settings.trace_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -173,6 +174,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             tls=tls.tls_config() if tls else None,
             api_key=token.current if token else None,
             runtime=runtime,
+            tracing=tracer,
         )
         worker = build_worker(
             client,
@@ -194,6 +196,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
                     tls=config,
                     api_key=token.current if token else None,
                     runtime=runtime,
+                    tracing=tracer,
                 )
                 if token is not None:
                     # The token may have been renewed while this connected: that refresh
@@ -228,6 +231,7 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
         if engine is not None:
             await engine.dispose()
         await session.close()
+        await asyncio.to_thread(tracing.flush)
         if settings.ready_file is not None:
             settings.ready_file.unlink(missing_ok=True)
     return 0

@@ -40,6 +40,7 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_DB_HOST": info.postgres_host,
         "ORDERS_DB_PORT": str(info.postgres_port),
         "ORDERS_DB_NAME": info.database,
+        "ORDERS_TRACE_FILE": str(paths.trace_file(identity.name)),
         # The dev server ignores the token; presenting it anyway runs the real path.
         **(
             {"ORDERS_TEMPORAL_TOKEN": "true"}

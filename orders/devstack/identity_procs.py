@@ -79,6 +79,10 @@ def prepare_home(paths: StackPaths, identity: identities.Identity) -> pwd.struct
     credential = paths.identity / "clients" / f"{identity.service_account}.token"
     write_private(home / CREDENTIAL_FILE, credential.read_bytes(), owner=owner)
     paths.ready_marker(identity.name).unlink(missing_ok=True)
+    # Its spans: appended by its processes, readable by root (tests) and by no identity.
+    trace_file = paths.trace_file(identity.name)
+    if not trace_file.exists():
+        write_private(trace_file, b"", owner=owner)
     return user
 
 

@@ -77,6 +77,15 @@ class StackPaths:
         """
         return self.homes / name
 
+    @property
+    def traces(self) -> Path:
+        """Spans, one JSON-lines file per identity (traverse-only for others)."""
+        return self.dev / "traces"
+
+    def trace_file(self, name: str) -> Path:
+        """Where identity ``name``'s processes append their spans (0600, its OS user's)."""
+        return self.traces / f"{name}.jsonl"
+
     def ready_marker(self, name: str) -> Path:
         """Written by identity ``name``'s worker once it polls its queue."""
         return self.process_home(name) / "ready"
@@ -157,10 +166,11 @@ class StackPaths:
     def ensure(self) -> None:
         """Create the directories with traverse-only permissions for others."""
         dirs = (self.home, self.dev, self.logs, self.run, self.secrets, self.tokens, self.tls)
-        for d in (*dirs, self.homes):
+        for d in (*dirs, self.homes, self.traces):
             d.mkdir(parents=True, exist_ok=True)
-        # Traversable: each identity's process reaches its own home and the root CA.
-        for d in (self.home, self.dev, self.homes):
+        # Traversable: each identity's process reaches its own home, its trace file and the
+        # root CA.
+        for d in (self.home, self.dev, self.homes, self.traces):
             d.chmod(0o711)
         for d in (self.logs, self.run, self.secrets, self.tokens):
             d.chmod(0o700)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from orders.observability import otel_env
 from orders.settings import LeaseTiming
 
 USER_PREFIX: Final = "orders-"
@@ -48,9 +49,11 @@ TUNING_VARIABLES: Final = (
     "ORDERS_DB_POOL_SIZE",
     "ORDERS_TOKEN_SECONDS",
     "ORDERS_HEARTBEAT_SECONDS",
+    *otel_env.OTEL_VARIABLES,
 )
 """Stack-wide tuning an identity's process may inherit: timings and sizes, the same for
-every identity, naming none and holding no secret (the test suite shortens retries)."""
+every identity, naming none and holding no secret (the test suite shortens retries), and
+where spans go (a collector's OTLP endpoint, the sampler; never its headers)."""
 
 SEPARATE_USERS: Final = "own OS user per identity"
 SHARED_USER: Final = "one OS user (not root): identities' environments are minimal, files shared"

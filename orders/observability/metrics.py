@@ -45,6 +45,24 @@ CREDENTIAL_EXPIRY: Final = Gauge(
     (names.IDENTITY,),
     registry=REGISTRY,
 )
+CREDENTIAL_RENEWED_AT: Final = Gauge(
+    names.CREDENTIAL_RENEWED_AT,
+    "When the credential generation was last issued, renewed or replaced (Unix time).",
+    (names.IDENTITY,),
+    registry=REGISTRY,
+)
+CLIENT_CREDENTIAL_EVENTS: Final = Counter(
+    names.CLIENT_CREDENTIAL_EVENTS_METRIC,
+    "Client certificates and Temporal tokens issued, renewed or failed to renew.",
+    (names.IDENTITY, names.CREDENTIAL, names.EVENT),
+    registry=REGISTRY,
+)
+CLIENT_CREDENTIAL_EXPIRY: Final = Gauge(
+    names.CLIENT_CREDENTIAL_EXPIRY,
+    "When the client certificate or Temporal token in use expires (Unix time).",
+    (names.IDENTITY, names.CREDENTIAL),
+    registry=REGISTRY,
+)
 DEPENDENCY_UNAVAILABLE: Final = Counter(
     names.DEPENDENCY_UNAVAILABLE,
     "Calls that found Vault or Postgres unavailable.",
@@ -78,13 +96,26 @@ def process_identity() -> str:
 
 def credential_event(event: str) -> None:
     """Count a credential ``event`` (one of :data:`.names.CREDENTIAL_EVENTS`)."""
-    CREDENTIAL_GENERATIONS.labels(_identity, names.bounded(event, names.CREDENTIAL_EVENTS)).inc()
+    bounded = names.bounded(event, names.CREDENTIAL_EVENTS)
+    CREDENTIAL_GENERATIONS.labels(_identity, bounded).inc()
+    if bounded in (names.CREDENTIAL_ISSUED, names.CREDENTIAL_RENEWED, names.CREDENTIAL_REPLACED):
+        CREDENTIAL_RENEWED_AT.labels(_identity).set_to_current_time()
 
 
 def credential_state(generation: int, expires_in: float) -> None:
     """Record the generation in use and how many seconds it has left (unless renewed)."""
     CREDENTIAL_GENERATION.labels(_identity).set(generation)
     CREDENTIAL_EXPIRY.labels(_identity).set(time.time() + max(0.0, expires_in))
+
+
+def client_credential(credential: str, event: str, lifetime: float | None = None) -> None:
+    """Count a client ``credential`` ``event``; with its ``lifetime`` (s), its expiry."""
+    which = names.bounded(credential, names.CREDENTIALS)
+    CLIENT_CREDENTIAL_EVENTS.labels(
+        _identity, which, names.bounded(event, names.CLIENT_CREDENTIAL_EVENTS)
+    ).inc()
+    if lifetime is not None:
+        CLIENT_CREDENTIAL_EXPIRY.labels(_identity, which).set(time.time() + max(0.0, lifetime))
 
 
 def unavailable(dependency: str) -> None:

@@ -27,6 +27,7 @@ CALL: Final = "call"
 OUTCOME: Final = "outcome"
 ENTRY: Final = "entry"
 DECISION: Final = "decision"
+CREDENTIAL: Final = "credential"
 
 # --- bounded values ---------------------------------------------------------------------
 
@@ -57,6 +58,16 @@ CREDENTIAL_EVENTS: Final = frozenset(
         CREDENTIAL_FAILED,
         CREDENTIAL_REFUSED,
     }
+)
+
+CLIENT_CERT: Final = "client_cert"
+"""The identity's Vault-issued client certificate for Temporal (mTLS)."""
+TEMPORAL_TOKEN: Final = "temporal_token"  # noqa: S105 - a label value, not a secret
+"""The identity's OpenBao-minted Temporal JWT."""
+CREDENTIALS: Final = frozenset({CLIENT_CERT, TEMPORAL_TOKEN})
+"""Credentials re-issued apart from the Vault generation (``credential`` label)."""
+CLIENT_CREDENTIAL_EVENTS: Final = frozenset(
+    {CREDENTIAL_ISSUED, CREDENTIAL_RENEWED, CREDENTIAL_FAILED}
 )
 
 VAULT: Final = "vault"
@@ -101,6 +112,14 @@ APPROVAL_REASONS: Final = frozenset({*(r.value for r in RejectReason), UNKNOWN_S
 DECISIONS: Final = frozenset(d.value for d in Decision)
 OUTCOMES: Final = frozenset(o.value for o in Outcome)
 
+# --- traces ---------------------------------------------------------------------------
+# The spans themselves are named by temporalio.contrib.opentelemetry (``StartWorkflow:<type>``,
+# ``RunWorkflow:<type>``, ``StartActivity:<name>``, ``RunActivity:<name>``, …); each
+# process's resource says who it is: ``service.name`` = its identity.
+
+SERVICE_NAMESPACE: Final = "orders"
+"""``service.namespace`` of every process of the project (``service.name``: its identity)."""
+
 # --- metrics ----------------------------------------------------------------------------
 # prometheus-client names counters without the ``_total`` it appends on export; the SDK's
 # runtime is configured to append it too (``counters_total_suffix``), so both read alike.
@@ -111,6 +130,15 @@ CREDENTIAL_GENERATION: Final = "orders_credential_generation"
 """Gauge {identity}: number of the generation in use (1 after the first login)."""
 CREDENTIAL_EXPIRY: Final = "orders_credential_expiry_timestamp_seconds"
 """Gauge {identity}: when the generation in use expires unless renewed (Unix time)."""
+CREDENTIAL_RENEWED_AT: Final = "orders_credential_renewed_timestamp_seconds"
+"""Gauge {identity}: when the generation was last issued, renewed or replaced (Unix time):
+``time() - this`` is the age of the last renewal."""
+CLIENT_CREDENTIAL_EVENTS_METRIC: Final = "orders_client_credential_events"
+"""Counter {identity, credential, event}: client certificates and Temporal tokens issued,
+renewed (re-issued at ~2/3 of their lifetime) or failed to renew."""
+CLIENT_CREDENTIAL_EXPIRY: Final = "orders_client_credential_expiry_timestamp_seconds"
+"""Gauge {identity, credential}: when the client certificate / Temporal token in use
+expires (Unix time)."""
 DEPENDENCY_UNAVAILABLE: Final = "orders_dependency_unavailable"
 """Counter {identity, dependency}: a call to Vault or Postgres that found it unavailable."""
 CODEC_REFUSED: Final = "orders_codec_refused_payloads"
@@ -150,6 +178,7 @@ LABEL_VALUES: Final[dict[str, frozenset[str]]] = {
     for name, values in {
         IDENTITY: IDENTITIES | {PERSON, UNAUTHENTICATED},
         EVENT: CREDENTIAL_EVENTS,
+        CREDENTIAL: CREDENTIALS,
         DEPENDENCY: DEPENDENCIES,
         REASON: CODEC_REASONS | APPROVAL_REASONS,
         ACTION: CODEC_ACTIONS,

@@ -29,6 +29,7 @@ from orders import logging as olog
 from orders import temporal
 from orders.contract.identities import Identity
 from orders.files import write_private
+from orders.observability import metrics, names
 from orders.security import certs
 from orders.security.vault import VaultSession
 from orders.settings import LeaseTiming, WorkerSettings
@@ -49,6 +50,8 @@ class _Renewed(Generic[T, L]):
 
     EVENT = ""
     """Log event prefix (``<prefix>.retry``, ``<prefix>.renew_failed``)."""
+    CREDENTIAL = ""
+    """Its ``credential`` label on the metrics (:data:`orders.observability.names.CREDENTIALS`)."""
 
     def __init__(
         self, identity: Identity, session: VaultSession, timing: LeaseTiming | None = None
@@ -78,8 +81,9 @@ class _Renewed(Generic[T, L]):
     def _announce(self) -> L:
         raise NotImplementedError
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, event: str = names.CREDENTIAL_ISSUED) -> None:
         lifetime = await self._obtain()
+        metrics.client_credential(self.CREDENTIAL, event, lifetime)
         self._renew_at = time.monotonic() + max(1.0, lifetime * self.timing.renew_fraction)
 
     async def start(self) -> None:
@@ -91,6 +95,7 @@ class _Renewed(Generic[T, L]):
                 return
             except Exception as exc:
                 log.warning(f"{self.EVENT}.retry", error=type(exc).__name__, retry_in=delay)
+                metrics.client_credential(self.CREDENTIAL, names.CREDENTIAL_FAILED)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.timing.retry_max_seconds)
 
@@ -103,7 +108,7 @@ class _Renewed(Generic[T, L]):
             if stop.is_set():
                 return
             try:
-                await self._refresh()
+                await self._refresh(names.CREDENTIAL_RENEWED)
                 self.renewals += 1
                 delay = self.timing.retry_initial_seconds
                 announced = self._announce()
@@ -111,6 +116,7 @@ class _Renewed(Generic[T, L]):
                     await listener(announced)
             except Exception as exc:  # Vault down or a reconnect failed: retry soon.
                 log.warning(f"{self.EVENT}.renew_failed", error=type(exc).__name__)
+                metrics.client_credential(self.CREDENTIAL, names.CREDENTIAL_FAILED)
                 self._renew_at = time.monotonic() + delay
                 delay = min(delay * 2, self.timing.retry_max_seconds)
 
@@ -128,6 +134,7 @@ class ClientCertificates(_Renewed[certs.IssuedCert, TLSConfig]):
     """
 
     EVENT = "tls.client_cert"
+    CREDENTIAL = names.CLIENT_CERT
 
     def __init__(
         self,
@@ -195,6 +202,7 @@ class TemporalToken(_Renewed[str, str]):
     """
 
     EVENT = "temporal.token"
+    CREDENTIAL = names.TEMPORAL_TOKEN
 
     def _announce(self) -> str:
         return self.current

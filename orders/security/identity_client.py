@@ -22,6 +22,7 @@ from temporalio.service import TLSConfig
 
 from orders import temporal
 from orders.contract.identities import Identity
+from orders.observability import tracing
 from orders.security import client_tls
 from orders.security.codec import codec_for
 from orders.security.transit import TransitClient
@@ -116,6 +117,7 @@ async def seat(
             tls=tls,
             api_key=api_key,
             attempts=attempts,
+            tracing=tracing.interceptor(identity.name, settings.trace_file),
         )
         if token is not None:
 
@@ -132,3 +134,4 @@ async def seat(
             await refresher
         await codec.transit.aclose()
         await session.close()
+        await asyncio.to_thread(tracing.flush)

@@ -120,6 +120,18 @@ def test_dev_status_lists_every_certificate_with_its_expiry(
     assert re.search(r"\b\d+m \d+s\b", rows["client order-workflow"]), rows["client order-workflow"]
     assert "d " in rows["root CA"]  # years, in days
     assert "PRIVATE KEY" not in shown.stdout
+    # Per-identity credential state, read from the stack's Prometheus.
+    assert f"Prometheus: {stack.prometheus_url}" in shown.stdout
+    lines = shown.stdout.replace("┃", "│").splitlines()  # the header's rule is ┃
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines]
+    header = next(c for c in cells if c[:2] == ["identity", "gen"])
+    credentials = {c[0]: dict(zip(header, c, strict=True)) for c in cells if len(c) == len(header)}
+    for worker in identities.workers():
+        row = credentials[worker.name]
+        assert int(row["gen"]) >= 1, row
+        assert int(row["issued"]) >= 1, row
+        assert row["last renewal"].endswith(" ago"), row
+        assert row["cert renew/fail"] != "-", row
 
 
 async def test_second_place_of_an_order_id_is_refused_in_one_line(

@@ -20,7 +20,7 @@ import hashlib
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, Interceptor, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -363,6 +363,7 @@ async def running_shop(
     with_workflow_worker: bool = True,
     client_identity: str | None = None,
     activity_worker_identity: Callable[[str], str | None] = lambda queue: None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[Harness]:
     """A fresh dev server, one worker per activity identity serving ``shop``, a harness.
 
@@ -372,6 +373,7 @@ async def running_shop(
             runs its own, to stop and replace it mid-order).
         client_identity: Identity of the client (recorded in started events).
         activity_worker_identity: Task queue -> identity of its worker (None: the SDK's).
+        interceptors: The client's, and so every worker's (a tracing interceptor).
     """
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=TEMPORAL,
@@ -379,6 +381,7 @@ async def running_shop(
         namespace=NAMESPACE,
         dev_server_log_level="error",
         identity=client_identity,
+        interceptors=interceptors,
     )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(env)

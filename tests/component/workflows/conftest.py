@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from orders.contract import approval_policy, identities
 from orders.security.sealing import Sealer, Unsealer
@@ -23,13 +25,20 @@ from tests.support.shop import (
     VaultSeals,
     running_shop,
 )
+from tests.support.spans import Collected, collecting
 
 __all__ = ["dev_vault", "harness", "transits"]  # fixtures, imported so pytest finds them
 
 
+@pytest.fixture(scope="module")
+def spans() -> Collected:
+    """Every span the harness's client and workers ended, as the interceptor made them."""
+    return Collected()
+
+
 @pytest_asyncio.fixture(scope="module")
-async def harness(transits: Transits) -> AsyncIterator[Harness]:
-    """The shop and its workers on a local dev server, one per test module."""
+async def harness(transits: Transits, spans: Collected) -> AsyncIterator[Harness]:
+    """The shop and its workers on a local dev server, one per test module, traced."""
     consumers = {name: identities.activity_identity(name) for name in (PAY, FULFILL, NOTIFY)}
     seals = VaultSeals(
         Sealer(transits(identities.ORDER_CLIENT)),
@@ -37,5 +46,6 @@ async def harness(transits: Transits) -> AsyncIterator[Harness]:
     )
     keys = {a.name: {1: Ed25519PrivateKey.generate()} for a in approval_policy.APPROVERS}
     shop = FakeShop(seals, approver_keys=keys)
-    async with running_shop(shop) as harness:
+    tracer = TracingInterceptor(collecting(spans).get_tracer(__name__))
+    async with running_shop(shop, interceptors=[tracer]) as harness:
         yield harness

@@ -14,6 +14,7 @@ history is proven to hold no plaintext.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,6 +25,7 @@ from temporalio.worker import Replayer
 
 from orders.contract import identities
 from orders.models import BusinessError, OrderStatus, Outcome, Step
+from orders.observability import tracing
 from tests.support.golden import NAMESPACE
 from tests.support.shop import (
     EMAIL,
@@ -39,6 +41,7 @@ from tests.support.shop import (
     business,
     new_order,
 )
+from tests.support.spans import Collected, as_dicts, check_links, trace_of
 from tests.support.wait import wait_for
 from workflows import OrderWorkflow
 from workflows.order import (
@@ -137,7 +140,7 @@ async def test_payment_declined_releases_the_stock(harness: Harness) -> None:
     assert "decline-card-1" not in (status.reason or "")
 
 
-async def test_undeliverable_refunds_then_releases(harness: Harness) -> None:
+async def test_undeliverable_refunds_then_releases(harness: Harness, spans: Collected) -> None:
     order = new_order(address="Undeliverable Road 1, Atlantis")
 
     status = await harness.run(order)
@@ -149,6 +152,19 @@ async def test_undeliverable_refunds_then_releases(harness: Harness) -> None:
     assert harness.shop.steps(order.order_id) == [VALIDATE, RESERVE, PAY, FULFILL, REFUND, RELEASE]
     assert "Atlantis" not in (status.reason or "")
     assert_no_pii(status)
+
+    # One trace from the client's start through every step and compensation; the spans
+    # carry ids, never the order (the workflow's argument) or an activity's.
+    trace = trace_of(as_dicts(spans.spans), order.workflow_id)
+    check_links(trace, order.workflow_id)
+    ran = [s["name"] for s in trace if s["name"].startswith("RunActivity:")]
+    assert sorted(ran) == sorted(
+        f"RunActivity:{step}" for step in harness.shop.steps(order.order_id)
+    )
+    assert {k for s in trace for k in s["attributes"]} <= tracing.SPAN_ATTRIBUTES
+    text = json.dumps(trace)
+    for value in (order.customer_id, order.customer_email, order.shipping_address, "Atlantis"):
+        assert value not in text, value
 
 
 async def test_transient_failure_is_retried(harness: Harness) -> None:

@@ -41,6 +41,19 @@ def test_tuning_is_stack_wide_settings_only() -> None:
     }
 
 
+def test_where_spans_go_passes_on_never_the_collectors_headers() -> None:
+    source = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer s3cret",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "authorization=Bearer s3cret",
+    }
+    assert users.tuning_env(source) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    }
+
+
 def _child_env(tmp_path: Path, proc: Proc) -> dict[str, str]:
     proc.start()
     assert proc.popen is not None

@@ -128,3 +128,48 @@ async def test_kedas_scaler_must_present_its_own_token() -> None:
     # Nor may anyone else forward the scaler's token.
     with pytest.raises(WrongBearerError):
         await _bearers().check_forwarded(CLIENT, _machine(keda.PRINCIPAL))
+
+
+class CountingKeys(StaticKeys):
+    """The test key set, counting full verifications (each looks its key up)."""
+
+    lookups = 0
+
+    async def key(self, kid: str) -> Any:
+        self.lookups += 1
+        return await super().key(kid)
+
+
+async def test_a_verified_bearer_is_taken_on_its_hash_until_it_expires() -> None:
+    import time
+
+    from orders.codec_server.auth import VERIFIED_CACHE_SECONDS, InvalidTokenError
+
+    now = [time.time()]
+    keys = CountingKeys(jwks())
+    verifier = TokenVerifier(keys, MACHINE_ISSUER, "unused", leeway_seconds=0, clock=lambda: now[0])
+    aud = temporal_access.temporal_audience(CLIENT)
+    exp = int(now[0]) + 100
+    bearer = _machine(CLIENT, exp=exp)
+    await verifier.verify(bearer, aud)
+    await verifier.verify(bearer, aud)
+    assert keys.lookups == 1  # the second call: the cache
+    # Another audience, or the same claims under another signature, is verified in full.
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(bearer, temporal_access.temporal_audience("order-validate"))
+    head, body, signature = bearer.split(".")
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(f"{head}.{body}.{signature[::-1]}", aud)
+    # The cache keeps it no longer than VERIFIED_CACHE_SECONDS (a withdrawn key's window) ...
+    now[0] += VERIFIED_CACHE_SECONDS + 1
+    lookups = keys.lookups
+    await verifier.verify(bearer, aud)
+    assert keys.lookups == lookups + 1
+    # ... and never past its expiry (``exp`` + leeway): then the full check runs again,
+    # and refuses it once the real clock is there too.
+    now[0] = exp - 1
+    await verifier.verify(bearer, aud)
+    assert keys.lookups == lookups + 1  # cached
+    now[0] = exp + 0.5
+    await verifier.verify(bearer, aud)
+    assert keys.lookups == lookups + 2  # not from the cache

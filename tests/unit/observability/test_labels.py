@@ -28,6 +28,9 @@ def _exercise() -> None:
         for event in (*sorted(names.CREDENTIAL_EVENTS), *HOSTILE):
             metrics.credential_event(event)
         metrics.credential_state(3, 42.0)
+        for credential in (*sorted(names.CREDENTIALS), *HOSTILE):
+            for event in (*sorted(names.CLIENT_CREDENTIAL_EVENTS), *HOSTILE):
+                metrics.client_credential(credential, event, 60.0)
         for dependency in (*sorted(names.DEPENDENCIES), *HOSTILE):
             metrics.unavailable(dependency)
         for reason in (*sorted(names.CODEC_REASONS), *HOSTILE):
