@@ -60,8 +60,22 @@ LIST_METHODS: Final = frozenset(
     }
 )
 
+DEPLOYMENT_METHODS: Final = frozenset(
+    {
+        "SetWorkerDeploymentCurrentVersion",
+        "DescribeWorkerDeployment",
+        "DescribeWorkerDeploymentVersion",
+        "ListWorkerDeployments",
+    }
+)
+"""The operator's rollout (``manage_deployments``). Ramping, deleting versions or
+deployments and changing a run's versioning options are refused for everyone: a rollout
+here is "make the version current", and every other versioning write stays a server
+administrator's act outside the front."""
+
 PARSED: Final = frozenset(
     HARMLESS
+    | DEPLOYMENT_METHODS
     | TOKEN_METHODS
     | WORKER_HOUSEKEEPING
     | {HEARTBEAT}
@@ -181,6 +195,8 @@ def decide(access: TemporalAccess, namespace: str, method: str, request: Any) ->
         return ALLOW if access.list else deny(f"{method}")
     if method == "RegisterNamespace":
         return ALLOW if access.register_namespace else deny("RegisterNamespace")
+    if method in DEPLOYMENT_METHODS:
+        return ALLOW if access.manage_deployments else deny(f"{method} (an operator's rollout)")
     return deny(f"{method} is not allowed through the front")
 
 

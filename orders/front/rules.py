@@ -54,7 +54,7 @@ def contract_rules() -> Rules:
         if (access := temporal_access.temporal_access(ident)) != TemporalAccess()
     }
     principals[pki_names.TEMPORAL_UI_CERT_NAME] = temporal_access.people_temporal_access("read")
-    principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = TemporalAccess(register_namespace=True)
+    principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = temporal_access.temporal_admin_access()
     return Rules(
         namespace=identities.TEMPORAL_NAMESPACE,
         principals=principals,
@@ -83,6 +83,7 @@ def _access_json(access: TemporalAccess) -> dict[str, Any]:
         "read": [_grant_json(g) for g in access.read],
         "list": access.list,
         "register_namespace": access.register_namespace,
+        "manage_deployments": access.manage_deployments,
     }
 
 
@@ -117,6 +118,7 @@ def _access(doc: dict[str, Any]) -> TemporalAccess:
         read=tuple(_grant(g) for g in doc.get("read", ())),
         list=bool(doc.get("list", False)),
         register_namespace=bool(doc.get("register_namespace", False)),
+        manage_deployments=bool(doc.get("manage_deployments", False)),
     )
 
 
