@@ -6,6 +6,8 @@ Kept apart from :mod:`orders.cli`, which only registers them.
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -126,8 +128,10 @@ async def _run_current(
 
     if rollout.deployment_config(ident, settings) is None:
         return await run_worker(ident, settings)
-    ready = paths.ready_marker(ident.name)
-    settings = settings.model_copy(update={"ready_file": ready})
+    ready = settings.ready_file
+    if ready is None:
+        ready = Path(tempfile.mkdtemp(prefix="orders-worker-")) / "ready"
+        settings = settings.model_copy(update={"ready_file": ready})
     worker = asyncio.create_task(run_worker(ident, settings))
     while not worker.done():
         if ready.exists():  # written once the worker polls

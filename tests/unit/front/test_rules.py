@@ -88,3 +88,10 @@ def test_a_changed_rules_file_is_reloaded_and_a_broken_one_ignored(tmp_path: Pat
     path.write_text("{broken")
     os.utime(path, (2, 2))
     assert "order-notify" not in source.current().principals  # the last good rules stay
+
+
+def test_only_the_operator_seat_manages_deployments() -> None:
+    loaded = rules.load()
+    managing = {n for n, a in loaded.principals.items() if a.manage_deployments}
+    assert managing == {temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE}
+    assert not any(a.manage_deployments for a in loaded.people.values())
