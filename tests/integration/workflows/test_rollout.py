@@ -33,6 +33,7 @@ from orders.models import OrderStatus, Outcome
 from orders.vault import approvers as vault_approvers
 from tests.support.stack import make_order, orders_cli
 from tests.support.stack_approvals import awaiting, large
+from tests.support.wait import wait_for
 from workers.build import build_worker
 
 pytestmark = pytest.mark.integration
@@ -89,14 +90,20 @@ async def test_a_v1_run_finishes_on_v1_while_new_runs_go_to_v2(
 
     v2 = f"rollout-v2-{uuid.uuid4().hex[:8]}"
     async with second_version(stack, stack_paths, v2) as worker_client:
-        # The worker identity, holding everything its worker holds, may not promote itself:
-        # it would receive every new order.
+
+        async def polled() -> bool:
+            state = await rollout.describe(operator, ns, WORKFLOW)
+            return v2 in {v.build_id for v in state.versions}
+
+        await wait_for(polled, timeout=15)
+        # The worker identity, holding everything its worker holds, may not promote itself
+        # (Temporal would: the version has polled): it would receive every new order.
         with pytest.raises(RPCError) as refused:
             await rollout.set_current(worker_client.service_client, ns, WORKFLOW, v2)
         assert refused.value.status is RPCStatusCode.PERMISSION_DENIED
         assert (await rollout.describe(operator, ns, WORKFLOW)).current == v1
         try:
-            assert await rollout.promote_when_polled(operator, ns, WORKFLOW, v2, 15) == v1
+            assert await rollout.set_current(operator, ns, WORKFLOW, v2) == v1
             second = make_order("rollout")
             handle = await orders_client.place(client, second)
             done = OrderStatus.model_validate(await asyncio.wait_for(handle.result(), 30))
