@@ -30,9 +30,8 @@ from orders.devstack import actas
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome
-from orders.vault import approvers as vault_approvers
 from tests.support.stack import make_order, orders_cli
-from tests.support.stack_approvals import awaiting, large
+from tests.support.stack_approvals import approve_as, awaiting, large
 from tests.support.wait import wait_for
 from workers.build import build_worker
 
@@ -101,7 +100,11 @@ async def test_a_v1_run_finishes_on_v1_while_new_runs_go_to_v2(
         with pytest.raises(RPCError) as refused:
             await rollout.set_current(worker_client.service_client, ns, WORKFLOW, v2)
         assert refused.value.status is RPCStatusCode.PERMISSION_DENIED
-        assert (await rollout.describe(operator, ns, WORKFLOW)).current == v1
+        state = await rollout.describe(operator, ns, WORKFLOW)
+        assert (state.current, {v.build_id: v.status for v in state.versions}[v2]) == (
+            v1,
+            "inactive",
+        )
         try:
             assert await rollout.set_current(operator, ns, WORKFLOW, v2) == v1
             second = make_order("rollout")
@@ -115,14 +118,7 @@ async def test_a_v1_run_finishes_on_v1_while_new_runs_go_to_v2(
             assert {v.build_id: v.status for v in state.versions}[v1] == "draining"
 
             # The first order's approver answers now: it finishes where it started.
-            await orders_client.approve(
-                client,
-                first.order_id,
-                approver="bob",
-                password=vault_approvers.dev_password(stack_paths, "bob"),
-                vault_addr=stack.vault_addr,
-                verify=stack.verify,
-            )
+            await approve_as(client, stack, stack_paths, first.order_id)
             final = OrderStatus.model_validate(await asyncio.wait_for(waiting.result(), 30))
             assert final.outcome is Outcome.COMPLETED
             assert await pinned_build(waiting) == v1
