@@ -128,9 +128,16 @@ async def test_a_v1_run_finishes_on_v1_while_new_runs_go_to_v2(
             await rollout.set_current(operator, ns, WORKFLOW, v1)
 
 
-def test_promoting_a_build_nobody_polled_with_names_it(stack_paths: StackPaths) -> None:
+def test_promoting_a_build_nobody_polled_with_names_it(
+    stack: StackInfo, stack_paths: StackPaths
+) -> None:
     done = orders_cli(stack_paths, "deploy", "promote", "--build-id", "never-polled-7")
     assert done.returncode == 2, done.stderr
     assert "never-polled-7" in done.stderr
     assert "order-workflow" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+    shown = orders_cli(stack_paths, "deploy", "status")
+    assert shown.returncode == 0, shown.stderr
+    v1 = rollout.build_id(identity_settings(stack, stack_paths, WORKFLOW))
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in shown.stdout.splitlines()]
+    assert [v1, "current"] in rows, shown.stdout
