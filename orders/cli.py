@@ -550,15 +550,16 @@ def demo() -> None:
 
 
 def _register_parts() -> None:
-    """Add ``orders order`` (orders.cli_order), ``orders verify`` and the scaffold's commands.
+    """Add ``orders order``, ``orders deploy``, ``orders verify`` and the scaffold's commands.
 
     Those are ``orders new``, ``orders workflow`` and ``orders dev apply|worker``.
     """
-    from orders import cli_customer, cli_order, cli_verify
+    from orders import cli_customer, cli_deploy, cli_order, cli_verify
     from orders.scaffold import cli as scaffold_cli
 
     app.add_typer(cli_order.order, name="order")
     app.add_typer(cli_customer.customer, name="customer")
+    app.add_typer(cli_deploy.deploy, name="deploy")
     app.command("verify")(cli_verify.verify_cmd)
     app.add_typer(scaffold_cli.new, name="new")
     app.add_typer(scaffold_cli.workflow, name="workflow")

@@ -80,6 +80,13 @@ class WorkerSettings(BaseSettings):
     """Activity slots. Unset: a database identity gets exactly what its pool can serve
     (:func:`orders.db.engine.pool_capacity`), others :data:`DEFAULT_ACTIVITY_SLOTS`; set: a
     cap, never above the pool's capacity (``workers.build.activity_slots``)."""
+    build_id: str | None = None
+    """Build ID of this worker's code (``ORDERS_BUILD_ID``; a release sets its own, e.g. the
+    image tag). Unset: a digest of the project's source (:func:`orders.rollout.build_id`)."""
+    worker_versioning: bool = False
+    """A workflow identity's worker polls as the Worker Deployment version (identity, build
+    ID) and its runs are pinned to it; new runs reach it once an operator made it current
+    (``orders deploy promote``). Off: unversioned. The dev stack turns it on."""
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     allow_plaintext_payloads: bool = False

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import hashlib
 import signal
 from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-import temporalio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import activities_for
 from orders import logging as olog
-from orders import temporal
+from orders import rollout, temporal
 from orders.contract.identities import Identity, Kind
 from orders.db.engine import create_engine, pool_capacity
 from orders.observability import metrics, tracing
@@ -41,27 +38,6 @@ from workers import probe
 from workflows import workflows_for
 
 log = olog.get(__name__)
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CODE_PACKAGES = ("orders", "workflows", "activities", "workers")
-
-
-@functools.cache
-def code_build_id() -> str:
-    """The worker's build ID: a digest of the project's Python source and the SDK version.
-
-    Left unset, the SDK hashes the bytecode of every loaded module, compiling each one where
-    no bytecode cache exists (read-only images, ``PYTHONDONTWRITEBYTECODE``): about two
-    seconds of CPU per worker start. What differs between two builds of this project is
-    its own code and the SDK, so that is what the ID names.
-    """
-    digest = hashlib.sha256(f"temporalio {temporalio.__version__}".encode())
-    for package in CODE_PACKAGES:
-        for source in sorted((PROJECT_ROOT / package).rglob("*.py")):
-            digest.update(source.relative_to(PROJECT_ROOT).as_posix().encode())
-            digest.update(source.read_bytes())
-    return "orders-" + digest.hexdigest()[:20]
-
 
 DEFAULT_ACTIVITY_SLOTS: Final = 50
 """Activity slots of a worker without a database (its activities wait on Vault only)."""
@@ -88,6 +64,8 @@ def build_worker(
     unsealer: Unsealer | None = None,
     max_concurrent_activities: int = DEFAULT_ACTIVITY_SLOTS,
     graceful_shutdown: timedelta = timedelta(seconds=20),
+    build_id: str | None = None,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """A Temporal worker for ``identity`` on its own task queue.
 
@@ -99,17 +77,23 @@ def build_worker(
             never unseals).
         max_concurrent_activities: Activity slots (:func:`activity_slots` for a worker).
         graceful_shutdown: How long in-flight activities may finish on shutdown.
+        build_id: The code's build ID (:func:`orders.rollout.build_id`; None: the default).
+        deployment: The Worker Deployment version a workflow worker polls as
+            (:func:`orders.rollout.deployment_config`); None: unversioned.
 
     Raises:
         ValueError: For an identity that runs no worker, or a missing engine or unsealer.
     """
+    build_id = build_id or rollout.code_build_id()
     if identity.kind is Kind.WORKFLOW:
         return Worker(
             client,
             task_queue=identity.task_queue,
             workflows=workflows_for(identity),
             identity=f"{identity.name}@{_host()}",
-            build_id=code_build_id(),
+            # The SDK takes the build ID from the deployment version when there is one.
+            build_id=None if deployment is not None else build_id,
+            deployment_config=deployment,
             # Approval signatures are verified in the sandbox with cryptography's Ed25519.
             workflow_runner=SandboxedWorkflowRunner(
                 restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography")
@@ -128,7 +112,7 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=graceful_shutdown,
         identity=f"{identity.name}@{_host()}",
-        build_id=code_build_id(),
+        build_id=build_id,
     )
 
 
@@ -183,6 +167,8 @@ async def run_worker(identity: Identity, settings: WorkerSettings | None = None)
             unsealer=Unsealer(codec.transit, identity),
             max_concurrent_activities=activity_slots(identity, settings),
             graceful_shutdown=timedelta(seconds=settings.shutdown_grace_seconds),
+            build_id=rollout.build_id(settings),
+            deployment=rollout.deployment_config(identity, settings),
         )
         if tls is not None:
 

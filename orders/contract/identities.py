@@ -163,6 +163,15 @@ class Identity:
         return self.name
 
     @property
+    def worker_deployment(self) -> str:
+        """Temporal Worker Deployment of its worker (a version = this name + a build ID).
+
+        One per identity, like its Kubernetes Deployment: each identity's workers roll out,
+        and are promoted, on their own (``docs/evolving-workflows.md``).
+        """
+        return self.name
+
+    @property
     def db_group(self) -> str:
         """Postgres NOLOGIN group role that holds this identity's grants."""
         return "grp_" + self.name.replace("-", "_")

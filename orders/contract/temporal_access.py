@@ -114,6 +114,9 @@ class TemporalAccess:
         register_namespace: The one setup step that registers the namespace.
         describe_queues: Task queues whose backlog it may read (``DescribeTaskQueue``):
             the autoscaler's one grant (:func:`keda_access`).
+        manage_deployments: Whether it may make a Worker Deployment version current and
+            describe and list worker deployments (the operator's rollout; never a worker:
+            a worker that could promote itself would receive every new order).
     """
 
     poll_workflow_queues: tuple[str, ...] = ()
@@ -125,6 +128,7 @@ class TemporalAccess:
     list: bool = False
     register_namespace: bool = False
     describe_queues: tuple[str, ...] = ()
+    manage_deployments: bool = False
 
 
 def all_workflow_grants() -> tuple[WorkflowGrant, ...]:
@@ -203,6 +207,17 @@ TEMPORAL_ADMIN_TOKEN_ROLE: Final = "temporal-admin"  # noqa: S105 - a role's nam
 of the one-shot step that registers the namespace on an authorizing Temporal server. No
 identity of the contract holds it: only the deployment's setup step, with the root token,
 mints a minutes-long Vault token carrying just this policy, reads one JWT, and revokes it."""
+
+
+def temporal_admin_access() -> TemporalAccess:
+    """What the ``temporal-admin`` principal (the operator's seat, minutes-long) may do.
+
+    Register the namespace (the deployment's setup step) and roll workers out: make a
+    Worker Deployment version current, describe and list deployments. Nothing else, and no
+    identity holds it: a worker that could set the current version would route every new
+    order to its own code.
+    """
+    return TemporalAccess(register_namespace=True, manage_deployments=True)
 
 
 def temporal_admin_permissions() -> tuple[str, ...]:

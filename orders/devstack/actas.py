@@ -16,7 +16,9 @@ from typing import Final
 
 import hvac
 from temporalio.client import Client
+from temporalio.service import ConnectConfig, ServiceClient, TLSConfig
 
+from orders import temporal
 from orders.contract import identities
 from orders.contract.identities import Identity
 from orders.devstack.identity_env import identity_settings
@@ -25,6 +27,7 @@ from orders.files import write_private
 from orders.security import certs
 from orders.security.identity_client import Person, Seat, seat
 from orders.security.k8s_token import TokenProjector, read_token
+from orders.vault import tokens as vault_tokens
 from orders.vault.tokens import token_path
 
 
@@ -101,6 +104,33 @@ async def acting(
         person = Person(stack.temporal_people_address, person_token)
     async with seat(identity, settings, person=person) as held:
         yield held
+
+
+def _operator_credentials(stack: StackInfo, paths: StackPaths) -> tuple[TLSConfig, str | None]:
+    root = hvac.Client(
+        url=stack.vault_addr, token=stack.root_token(), timeout=30, verify=stack.verify
+    )
+    assert stack.ca_file
+    assert stack.temporal_server_name
+    cert = certs.issue_temporal_admin(root)
+    config = temporal.tls_config(Path(stack.ca_file).read_bytes(), stack.temporal_server_name, cert)
+    # Present the principal's own JWT where the stack's identities present theirs.
+    wants_token = identity_settings(stack, paths, identities.ORDER_CLIENT).temporal_token
+    jwt = vault_tokens.mint_admin_token(root, stack.verify) if wants_token else None
+    return config, jwt
+
+
+async def operator_service(stack: StackInfo, paths: StackPaths) -> ServiceClient:
+    """A bare Temporal service client as the ``temporal-admin`` principal: the operator's seat.
+
+    Its minutes-long certificate (and JWT) are issued with the stack's root token, as the
+    compose/kind setup step does for the namespace: only someone holding ``.orders/`` can
+    act as it. No payload crosses its calls (worker deployments), so it has no codec.
+    """
+    tls, jwt = await asyncio.to_thread(_operator_credentials, stack, paths)
+    return await ServiceClient.connect(
+        ConnectConfig(target_host=stack.temporal_address, tls=tls, api_key=jwt)
+    )
 
 
 CLI_PROFILE: Final = "orders"

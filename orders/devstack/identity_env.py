@@ -6,6 +6,7 @@ demo) do not import every server the supervisor manages: the CLI starts faster.
 
 from __future__ import annotations
 
+from orders import rollout
 from orders.contract import identities, temporal_access
 from orders.devstack.state import StackInfo, StackPaths
 from orders.settings import WorkerSettings
@@ -41,6 +42,10 @@ def worker_env(info: StackInfo, paths: StackPaths, identity: identities.Identity
         "ORDERS_DB_PORT": str(info.postgres_port),
         "ORDERS_DB_NAME": info.database,
         "ORDERS_TRACE_FILE": str(paths.trace_file(identity.name)),
+        # Workflow workers poll as a Worker Deployment version of this code; `orders dev
+        # up` makes it current (docs/evolving-workflows.md).
+        "ORDERS_WORKER_VERSIONING": "true",
+        "ORDERS_BUILD_ID": rollout.code_build_id(),
         # The dev server ignores the token; presenting it anyway runs the real path.
         **(
             {"ORDERS_TEMPORAL_TOKEN": "true"}

@@ -85,3 +85,36 @@ async def leftover_roles(info: StackInfo) -> dict[str, Any]:
         return {"leftover_dynamic_roles": [r["rolname"] for r in rows]}
     finally:
         await conn.close()
+
+
+async def make_current(
+    info: StackInfo, paths: StackPaths, workers: list[identities.Identity]
+) -> dict[str, str]:
+    """Make each versioned worker's version current, as the operator (``temporal-admin``).
+
+    Workflow workers poll as a Worker Deployment version and receive new runs only once it
+    is current: the stack promotes what it just started, as an operator would after a
+    rollout. Runs pinned to an older build (a stack restarted with changed code) stay there.
+
+    Returns:
+        Deployment -> the build ID now current.
+    """
+    from orders import rollout
+    from orders.devstack import actas
+
+    versioned = [
+        (ident, settings)
+        for ident in workers
+        if rollout.deployment_config(ident, settings := identity_settings(info, paths, ident))
+    ]
+    if not versioned:
+        return {}
+    service = await actas.operator_service(info, paths)
+    promoted = {}
+    for ident, settings in versioned:
+        build = rollout.build_id(settings)
+        previous = await rollout.promote_when_polled(service, info.namespace, ident, build)
+        log.info("rollout.current", deployment=ident.worker_deployment, build_id=build,
+                 previous=previous or "")  # fmt: skip
+        promoted[ident.worker_deployment] = build
+    return promoted

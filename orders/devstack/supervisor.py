@@ -33,7 +33,13 @@ from orders.contract.pki_names import Server
 from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
 from orders.devstack import identity_procs, servers, tls
-from orders.devstack.lifecycle import leftover_roles, migrate, revoke_all, stack_apply_config
+from orders.devstack.lifecycle import (
+    leftover_roles,
+    make_current,
+    migrate,
+    revoke_all,
+    stack_apply_config,
+)
 from orders.devstack.people import ensure_dev_users
 from orders.devstack.procs import Proc
 from orders.devstack.servers.prometheus import config as prometheus_config
@@ -246,6 +252,8 @@ class Supervisor:
         for w in workers:
             marker = p.ready_marker(w.name)
             await servers.wait_ready(w.name, _exists(marker), w, timeout=90)
+        self.save_status(detail="making the workflow workers' versions current")
+        await make_current(self.info, p, list(identities.workers()))
         await codec_up
         await prom_up
         self.status.isolation = isolation()

@@ -60,8 +60,22 @@ LIST_METHODS: Final = frozenset(
     }
 )
 
+DEPLOYMENT_METHODS: Final = frozenset(
+    {
+        "SetWorkerDeploymentCurrentVersion",
+        "DescribeWorkerDeployment",
+        "DescribeWorkerDeploymentVersion",
+        "ListWorkerDeployments",
+    }
+)
+"""The operator's rollout (``manage_deployments``). Ramping, deleting versions or
+deployments and changing a run's versioning options are refused for everyone: a rollout
+here is "make the version current", and every other versioning write stays a server
+administrator's act outside the front."""
+
 PARSED: Final = frozenset(
     HARMLESS
+    | DEPLOYMENT_METHODS
     | TOKEN_METHODS
     | WORKER_HOUSEKEEPING
     | {HEARTBEAT}
@@ -187,6 +201,8 @@ def decide(access: TemporalAccess, namespace: str, method: str, request: Any) ->
         if tq.kind != TaskQueueKind.TASK_QUEUE_KIND_STICKY and tq.name in access.describe_queues:
             return ALLOW
         return deny(f"describing task queue {tq.name!r}")
+    if method in DEPLOYMENT_METHODS:
+        return ALLOW if access.manage_deployments else deny(f"{method} (an operator's rollout)")
     return deny(f"{method} is not allowed through the front")
 
 

@@ -97,6 +97,10 @@ def _queries(name: str) -> Rule:
     return lambda a: any(name in g.queries for g in a.query)
 
 
+def _manages(access: TemporalAccess) -> bool:
+    return access.manage_deployments
+
+
 def _tq(name: str, sticky_of: str | None = None) -> TaskQueue:
     if sticky_of is None:
         return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
@@ -259,6 +263,25 @@ def probes(tokens: TokenBinding, caller: Identity | str) -> Iterator[Probe]:
         wsv1.ListWorkflowExecutionsRequest(namespace=NS, page_size=1),
         lambda a: a.list,
     )
+    # The rollout: a worker that could make its own version current would get every new
+    # order (a build id nobody polled with: Temporal answers NOT_FOUND, nothing changes).
+    deployment = identities.ORDER_WORKFLOW.worker_deployment
+    yield Probe(
+        "make a worker deployment version current", ws, "SetWorkerDeploymentCurrentVersion",
+        wsv1.SetWorkerDeploymentCurrentVersionRequest(
+            namespace=NS, deployment_name=deployment, build_id=f"matrix-{uuid.uuid4().hex[:8]}"
+        ),
+        _manages,
+    )  # fmt: skip
+    yield Probe(
+        "describe a worker deployment", ws, "DescribeWorkerDeployment",
+        wsv1.DescribeWorkerDeploymentRequest(namespace=NS, deployment_name=deployment),
+        _manages,
+    )  # fmt: skip
+    yield Probe(
+        "list worker deployments", ws, "ListWorkerDeployments",
+        wsv1.ListWorkerDeploymentsRequest(namespace=NS, page_size=1), _manages,
+    )  # fmt: skip
     yield Probe(
         "describe the namespace", ws, "DescribeNamespace",
         wsv1.DescribeNamespaceRequest(namespace=NS), lambda a: True,
@@ -277,6 +300,12 @@ def probes(tokens: TokenBinding, caller: Identity | str) -> Iterator[Probe]:
         ("DeprecateNamespace", wsv1.DeprecateNamespaceRequest),
         ("RegisterNamespace", wsv1.RegisterNamespaceRequest),
         ("ListNamespaces", wsv1.ListNamespacesRequest),
+        # Versioning writes beyond "make a version current", and moving a pinned run.
+        ("SetWorkerDeploymentRampingVersion", wsv1.SetWorkerDeploymentRampingVersionRequest),
+        ("DeleteWorkerDeploymentVersion", wsv1.DeleteWorkerDeploymentVersionRequest),
+        ("DeleteWorkerDeployment", wsv1.DeleteWorkerDeploymentRequest),
+        ("SetWorkerDeploymentManager", wsv1.SetWorkerDeploymentManagerRequest),
+        ("UpdateWorkflowExecutionOptions", wsv1.UpdateWorkflowExecutionOptionsRequest),
     ]
     for method, cls in never:
         yield Probe(method, ws, method, cls(namespace=NS) if method != "ListNamespaces" else cls(),

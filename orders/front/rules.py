@@ -55,7 +55,7 @@ def contract_rules() -> Rules:
         if (access := temporal_access.temporal_access(ident)) != TemporalAccess()
     }
     principals[pki_names.TEMPORAL_UI_CERT_NAME] = temporal_access.people_temporal_access("read")
-    principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = TemporalAccess(register_namespace=True)
+    principals[temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE] = temporal_access.temporal_admin_access()
     principals[pki_names.KEDA_CERT_NAME] = temporal_access.keda_access()
     return Rules(
         namespace=identities.TEMPORAL_NAMESPACE,
@@ -86,6 +86,7 @@ def _access_json(access: TemporalAccess) -> dict[str, Any]:
         "list": access.list,
         "register_namespace": access.register_namespace,
         "describe_queues": list(access.describe_queues),
+        "manage_deployments": access.manage_deployments,
     }
 
 
@@ -121,6 +122,7 @@ def _access(doc: dict[str, Any]) -> TemporalAccess:
         list=bool(doc.get("list", False)),
         register_namespace=bool(doc.get("register_namespace", False)),
         describe_queues=tuple(doc.get("describe_queues", ())),
+        manage_deployments=bool(doc.get("manage_deployments", False)),
     )
 
 

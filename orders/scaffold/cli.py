@@ -6,6 +6,8 @@ Kept apart from :mod:`orders.cli`, which only registers them.
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +15,7 @@ from rich.console import Console
 
 from orders.contract import identities
 from orders.devstack.state import StackInfo, StackPaths
+from orders.settings import WorkerSettings
 
 new = typer.Typer(no_args_is_help=True, help="Scaffold a new identity from the contract.")
 workflow = typer.Typer(no_args_is_help=True, help="Run workflows made by `orders new workflow`.")
@@ -98,9 +101,12 @@ def dev_apply() -> None:
 def dev_worker(
     identity: Annotated[str, typer.Argument(help="A workflow or activity identity.")],
 ) -> None:
-    """Run one identity's worker against the running stack (until Ctrl-C / SIGTERM)."""
+    """Run one identity's worker against the running stack (until Ctrl-C / SIGTERM).
+
+    A workflow worker polls as its Worker Deployment version, like the stack's own; once it
+    polls, its version is made current (as ``orders dev up`` does), so new runs reach it.
+    """
     from orders.devstack.live import worker_settings
-    from workers.build import run_worker
 
     info, paths = _stack()
     try:
@@ -109,7 +115,33 @@ def dev_worker(
     except (KeyError, ValueError) as exc:
         err.print(f"[red]{exc.args[0]}[/red]")
         raise typer.Exit(2) from None
-    raise typer.Exit(asyncio.run(run_worker(ident, settings)))
+    raise typer.Exit(asyncio.run(_run_current(info, paths, ident, settings)))
+
+
+async def _run_current(
+    info: StackInfo, paths: StackPaths, ident: identities.Identity, settings: WorkerSettings
+) -> int:
+    """Run ``ident``'s worker; once it polls, make its version current (the operator's seat)."""
+    from orders import rollout
+    from orders.devstack import actas
+    from workers.build import run_worker
+
+    if rollout.deployment_config(ident, settings) is None:
+        return await run_worker(ident, settings)
+    ready = settings.ready_file
+    if ready is None:
+        ready = Path(tempfile.mkdtemp(prefix="orders-worker-")) / "ready"
+        settings = settings.model_copy(update={"ready_file": ready})
+    worker = asyncio.create_task(run_worker(ident, settings))
+    while not worker.done():
+        if ready.exists():  # written once the worker polls
+            service = await actas.operator_service(info, paths)
+            build = rollout.build_id(settings)
+            await rollout.promote_when_polled(service, info.namespace, ident, build)
+            out.print(f"{ident.worker_deployment}: current version {build}", highlight=False)
+            break
+        await asyncio.sleep(0.2)
+    return await worker
 
 
 @workflow.command("run")

@@ -77,6 +77,26 @@ async def awaiting(
     return handle
 
 
+async def approve_as(
+    client: Client,
+    stack: StackInfo,
+    paths: StackPaths,
+    order_id: str,
+    approver: str = "bob",
+    decision: str = "approve",
+) -> None:
+    """``approver`` signs ``decision`` for the order with their own login; sent as the Update."""
+    await orders_client.approve(
+        client,
+        order_id,
+        approver=approver,
+        password=dev_people.dev_password(paths, approver),
+        vault_addr=stack.vault_addr,
+        verify=stack.verify,
+        decision=decision,
+    )
+
+
 async def payments(stack: StackInfo, order_id: str) -> int:
     """How many payment rows the order has (admin connection)."""
     conn = await admin_pg(stack)

@@ -37,7 +37,15 @@ from tests.support.approvals import (
     signed,
 )
 from tests.support.stack import admin_pg, eventually, person_client, vault
-from tests.support.stack_approvals import awaiting, failed_tasks, large, payments, signer, status_of
+from tests.support.stack_approvals import (
+    approve_as,
+    awaiting,
+    failed_tasks,
+    large,
+    payments,
+    signer,
+    status_of,
+)
 from workflows.order import NO_APPROVAL
 
 pytestmark = pytest.mark.integration
@@ -223,15 +231,7 @@ async def test_a_rejected_order_id_cannot_be_placed_again_and_nothing_is_paid(
     """The reviewer's scenario: reject 2 laptops, then place the same id with a gizmo."""
     order = large(customer="cust-replaced", laptops=2)
     first = await awaiting(client, order)
-    await orders_client.approve(
-        client,
-        order.order_id,
-        approver="bob",
-        password=dev_people.dev_password(stack_paths, "bob"),
-        vault_addr=stack.vault_addr,
-        verify=stack.verify,
-        decision="reject",
-    )
+    await approve_as(client, stack, stack_paths, order.order_id, decision="reject")
     first_run = first.first_execution_run_id
     rejected = OrderStatus.model_validate(await first.result())
     assert rejected.outcome is Outcome.REJECTED

@@ -163,3 +163,38 @@ def test_keda_describes_the_workers_queues_and_nothing_else() -> None:
     assert not decide(keda, NS, "PollActivityTaskQueue", _poll_activity("order-notify")).allowed
     other_ns = wsv1.DescribeTaskQueueRequest(namespace="temporal-system")
     assert not decide(keda, NS, "DescribeTaskQueue", other_ns).allowed
+
+
+ADMIN = temporal_access.temporal_admin_access()
+PROMOTE = wsv1.SetWorkerDeploymentCurrentVersionRequest(
+    namespace=NS, deployment_name=identities.ORDER_WORKFLOW.worker_deployment, build_id="v2"
+)
+
+
+@pytest.mark.parametrize("identity", identities.ALL, ids=lambda i: i.name)
+def test_no_identity_makes_a_version_current(identity: identities.Identity) -> None:
+    # A worker that could would route every new order to its own code.
+    access = temporal_access.temporal_access(identity)
+    verdict = decide(access, NS, "SetWorkerDeploymentCurrentVersion", PROMOTE)
+    assert not verdict.allowed
+    assert "SetWorkerDeploymentCurrentVersion" in verdict.reason
+
+
+def test_the_operator_promotes_and_describes_but_ramps_and_deletes_nothing() -> None:
+    assert decide(ADMIN, NS, "SetWorkerDeploymentCurrentVersion", PROMOTE).allowed
+    for method, request in (
+        ("DescribeWorkerDeployment", wsv1.DescribeWorkerDeploymentRequest(namespace=NS)),
+        ("DescribeWorkerDeploymentVersion", wsv1.DescribeWorkerDeploymentVersionRequest()),
+        ("ListWorkerDeployments", wsv1.ListWorkerDeploymentsRequest(namespace=NS)),
+    ):
+        assert decide(ADMIN, NS, method, request).allowed, method
+        assert not decide(WORKFLOW, NS, method, request).allowed, method
+    for method in (
+        "SetWorkerDeploymentRampingVersion",
+        "DeleteWorkerDeploymentVersion",
+        "DeleteWorkerDeployment",
+        "UpdateWorkflowExecutionOptions",
+    ):
+        assert not decide(ADMIN, NS, method, None).allowed, method
+    other = wsv1.SetWorkerDeploymentCurrentVersionRequest(namespace="billing", build_id="v2")
+    assert not decide(ADMIN, NS, "SetWorkerDeploymentCurrentVersion", other).allowed

@@ -99,3 +99,10 @@ def test_keda_only_reads_the_workers_backlogs() -> None:
     describers = {n for n, a in loaded.principals.items() if a.describe_queues}
     assert describers == {pki_names.KEDA_CERT_NAME}
     assert not any(a.describe_queues for a in loaded.people.values())
+
+
+def test_only_the_operator_seat_manages_deployments() -> None:
+    loaded = rules.load()
+    managing = {n for n, a in loaded.principals.items() if a.manage_deployments}
+    assert managing == {temporal_access.TEMPORAL_ADMIN_TOKEN_ROLE}
+    assert not any(a.manage_deployments for a in loaded.people.values())
