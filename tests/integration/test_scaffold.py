@@ -83,6 +83,22 @@ SCAFFOLDED: Final = {
         for name in (WORKFLOW, ACTIVITY)
         for kind in ("serviceaccount", "deployment", "networkpolicy", "poddisruptionbudget")
     ),
+    # Observability: Prometheus scrapes each new worker, each sends the collector its traces.
+    "docker-compose.observability.yml",
+    "deploy/observability/prometheus.yml",
+    "k8s/overlays/kind/observability/files/prometheus.yml",
+    "k8s/overlays/kind/observability/kustomization.yaml",
+    "k8s/overlays/kind/observability/networkpolicy-collector.yaml",
+    "k8s/overlays/kind/observability/networkpolicy-prometheus.yaml",
+    *(
+        f"k8s/overlays/kind/observability/{name}-metrics-service.yaml"
+        for name in (WORKFLOW, ACTIVITY)
+    ),
+    *(
+        f"k8s/overlays/kind/observability/{path}-{name}.yaml"
+        for name in (WORKFLOW, ACTIVITY)
+        for path in ("networkpolicy-app", "patches/env")
+    ),
 }
 """Every file ``orders new`` may write or edit for the page's two commands; nothing else."""
 COPY_UNIT_TESTS: Final = (
@@ -188,7 +204,10 @@ def scaffolded(project_copy: Path) -> Path:
     for argv in doc_commands("scaffold"):
         result = in_copy(project_copy, argv)
         assert result.returncode == 0, result.stdout + result.stderr
-    assert changed(project_copy) == SCAFFOLDED
+    got = changed(project_copy)
+    assert got == SCAFFOLDED, "\n".join(
+        ["unexpected:", *sorted(got - SCAFFOLDED), "missing:", *sorted(SCAFFOLDED - got)]
+    )
     git(project_copy, "add", "-A")
     git(project_copy, "commit", "-qm", "scaffold")
     (project_copy / "activities/return_receive.py").write_text(doc_block("activity"))
