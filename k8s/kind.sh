@@ -16,6 +16,9 @@
 #         (usernames) in $KIND_VERIFY_PEOPLE (default .orders/kind/people).
 #   demo  port-forward Temporal, OpenBao and Postgres, then run `orders demo` against the
 #         cluster: the same scenarios and evidence as `make demo`.
+#   promote  make the loaded image's workflow worker version current once its workers poll
+#         (re-runs openbao-unseal for a fresh step token, then the temporal-promote Job;
+#         `up` runs it too). A rollout: docs/deploy.md.
 #   down  delete the cluster.
 #
 # It needs docker (with a running engine), kind and kubectl, and says so in one line,
@@ -89,7 +92,7 @@ up() {
   # The setup Jobs are idempotent: run them again on every `up` (e.g. to unseal OpenBao
   # after a restart). Jobs are immutable, so delete before apply.
   kc -n orders-infra delete job openbao-unseal vault-pki temporal-schema vault-configure \
-    temporal-namespace \
+    temporal-namespace temporal-promote \
     --ignore-not-found
   kc -n orders delete job order-migrate --ignore-not-found
   kc apply -k k8s/overlays/kind
@@ -102,6 +105,8 @@ up() {
   kc -n orders wait --for=condition=complete job/order-migrate --timeout=900s
   kc -n orders wait --for=condition=Available deployment \
     -l 'app.kubernetes.io/component in (workflow-worker,activity-worker)' --timeout=600s
+  # Versioned workflow workers get new runs once their version is current.
+  kc -n orders-infra wait --for=condition=complete job/temporal-promote --timeout=900s
   evidence
   verify
 }
@@ -181,6 +186,16 @@ demo() {
   ORDERS_HOME="$HOME_DIR" .venv/bin/orders demo
 }
 
+promote() { # a rollout: the loaded image's workflow version made current once it polls
+  preflight
+  # The Job's OpenBao token is minted by the unseal Job (one hour): run both again.
+  kc -n orders-infra delete job openbao-unseal temporal-promote --ignore-not-found
+  kc apply -k k8s/overlays/kind
+  kc -n orders-infra wait --for=condition=complete job/openbao-unseal --timeout=600s
+  kc -n orders-infra wait --for=condition=complete job/temporal-promote --timeout=900s
+  kc -n orders-infra logs job/temporal-promote --tail=5
+}
+
 down() {
   preflight
   kind delete cluster --name "$CLUSTER"
@@ -192,12 +207,13 @@ case "${1:-}" in
   demo) demo ;;
   down) down ;;
   verify) verify ;;
+  promote) promote ;;
   evidence)
     preflight
     evidence
     ;;
   *)
-    echo "usage: k8s/kind.sh up|verify|demo|down|evidence" >&2
+    echo "usage: k8s/kind.sh up|verify|demo|promote|down|evidence" >&2
     exit 2
     ;;
 esac

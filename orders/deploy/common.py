@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from orders.contract import identities, pki_names, temporal_access
-from orders.contract.identities import Identity
+from orders.contract.identities import Identity, Kind
 from orders.deploy import front, tls
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -151,6 +151,11 @@ def identity_env(identity: Identity) -> dict[str, str]:
     if temporal_access.temporal_permissions(identity):
         # An authorizing Temporal server needs the identity's own JWT (orders.vault.tokens).
         env["ORDERS_TEMPORAL_TOKEN"] = "true"
+    if identity.kind is Kind.WORKFLOW:
+        # Polls as the Worker Deployment version (identity, the image's build ID: no
+        # ORDERS_BUILD_ID, so orders.rollout.code_build_id, the digest of the source baked
+        # into the image); the promote step, from the same image, makes it current.
+        env["ORDERS_WORKER_VERSIONING"] = "true"
     return env
 
 

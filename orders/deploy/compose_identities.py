@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from orders.contract import identities, pki_names
 from orders.contract.identities import Identity, Kind
-from orders.deploy import compose_networks, front, people_auth, tls
+from orders.deploy import compose_networks, compose_steps, front, people_auth, setup_temporal, tls
 from orders.deploy.common import (
     CODEC_PORT,
     PROJECT,
@@ -36,6 +36,7 @@ from orders.deploy.compose_infra import (
     INFRA_FILE,
     NAMESPACE_STEP,
     PROBE,
+    PROMOTE_STEP,
     TLS_CA,
     done,
     healthcheck,
@@ -153,6 +154,9 @@ def compose() -> dict[str, Any]:
         ident.name: identity_service(ident)
         for ident in (identities.ORDER_MIGRATE, identities.CODEC_SERVER, *identities.workers())
     }
+    # Versioned workflow workers get new runs only once their version is current.
+    versioned = [i.name for i in setup_temporal.workflow_identities()]
+    services[PROMOTE_STEP] = compose_steps.promote_step(versioned)
     return {
         "name": PROJECT,
         "include": [INFRA_FILE.as_posix()],

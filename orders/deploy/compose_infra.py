@@ -163,6 +163,9 @@ codec server resolve on the ``vault`` network and browsers on the host map to lo
 sees one issuer. The UI and the codec server are reached on published loopback ports."""
 NAMESPACE_STEP: Final = "temporal-namespace"
 """Compose service / kind Job registering the namespace (``orders.deploy.setup namespace``)."""
+PROMOTE_STEP: Final = "temporal-promote"
+"""Compose service / kind Job making the workflow workers' version current
+(``orders.deploy.setup promote``, :mod:`orders.deploy.setup_temporal`)."""
 
 # ----------------------------------------------------------------- Postgres
 

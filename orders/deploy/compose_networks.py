@@ -106,6 +106,7 @@ INFRA: Final[dict[str, tuple[Net, ...]]] = {
     # The database bootstrap goes over Postgres' socket (a volume), not a network.
     "setup": (Net.VAULT,),
     "temporal-namespace": (Net.VAULT, Net.FRONT),
+    "temporal-promote": (Net.VAULT, Net.FRONT),
     "tls-bootstrap": (),
 }
 """The servers' and setup steps' networks: what each one calls, and its own."""

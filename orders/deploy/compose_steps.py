@@ -3,7 +3,8 @@
 In order: ``tls-bootstrap`` (OpenBao's throwaway first certificate), ``openbao-init``
 (initialise, unseal), ``pki`` (Vault PKI, every server's certificate), ``setup`` (database
 bootstrap over the Postgres socket, ``vault/`` applied, OIDC clients written),
-``temporal-namespace``; see :mod:`orders.deploy.setup`. The servers themselves are in
+``temporal-namespace``, and, in ``docker-compose.yml`` beside the workers,
+``temporal-promote``; see :mod:`orders.deploy.setup`. The servers themselves are in
 :mod:`orders.deploy.compose_infra`; :func:`infra` assembles the included file.
 """
 
@@ -27,6 +28,7 @@ from orders.deploy.compose_infra import (
     PG_SOCKET_VOLUME,
     PROBE,
     PROJECT,
+    PROMOTE_STEP,
     STATE_DIR,
     TEMPORAL_GID,
     TLS_CA,
@@ -202,21 +204,37 @@ def setup() -> dict[str, Any]:
     )
 
 
-def namespace_step() -> dict[str, Any]:
-    """Registers the Temporal namespace once Temporal answers (via the front)."""
+def _temporal_admin_step(step: Step, name: str, depends_on: dict[str, Any]) -> dict[str, Any]:
+    """A step acting as ``temporal-admin`` through the front (its own token, OpenBao, front)."""
     return project_service(
         [
             *SETUP,
-            "namespace",
-            *_vault(step=Step.NAMESPACE),
+            step.value,
+            *_vault(step=step),
             *flags(("--temporal-address", COMPOSE_TEMPORAL), ("--temporal-ca-file", tls.CA_PATH)),
         ],
-        networks=service_networks(NAMESPACE_STEP),
-        volumes=[_step_token(Step.NAMESPACE), *tls_mounts(None)],
-        # After `setup` applied the admin token role, once Temporal answers (via the front).
-        depends_on={**healthy("openbao", front.NAME), **done("setup")},
+        networks=service_networks(name),
+        volumes=[_step_token(step), *tls_mounts(None)],
+        depends_on=depends_on,
         restart="no",
     )
+
+
+def namespace_step() -> dict[str, Any]:
+    """Registers the Temporal namespace once Temporal answers (via the front)."""
+    # After `setup` applied the admin token role, once Temporal answers (via the front).
+    deps = {**healthy("openbao", front.NAME), **done("setup")}
+    return _temporal_admin_step(Step.NAMESPACE, NAMESPACE_STEP, deps)
+
+
+def promote_step(workflow_workers: list[str]) -> dict[str, Any]:
+    """Makes this image's workflow version current once its workers poll (healthy = polling).
+
+    The worker services are in ``docker-compose.yml``, so is this step (it runs from the
+    same image as they do: the build ID both compute is the image's own).
+    """
+    deps = {**healthy("openbao", front.NAME, *workflow_workers), **done(NAMESPACE_STEP)}
+    return _temporal_admin_step(Step.PROMOTE, PROMOTE_STEP, deps)
 
 
 SECRETS: Final = (

@@ -275,8 +275,11 @@ INFRA: Final = "orders-infra"
 _NAME: Final = "app.kubernetes.io/name"
 TEMPORAL_APP: Final = "temporal"
 """``app.kubernetes.io/name`` of Temporal's pods (its Service ``temporal-frontend``)."""
-INFRA_CALLERS: Final = ("temporal-ui", "temporal-namespace")
-"""Pods of ``orders-infra`` that call Temporal: the UI and the namespace-registration Job."""
+INFRA_CALLERS: Final = ("temporal-ui", "temporal-namespace", "temporal-promote")
+"""Pods of ``orders-infra`` that call Temporal: the UI, then the Jobs acting as
+``temporal-admin`` (namespace registration, promoting the workflow workers' version)."""
+ADMIN_JOBS: Final = INFRA_CALLERS[1:]
+"""The Jobs of :data:`INFRA_CALLERS` acting as ``temporal-admin``."""
 
 
 def app_callers() -> tuple[str, ...]:

@@ -21,7 +21,8 @@ temporal-schema      nobody                                        temporal-db
 openbao-unseal,      nobody                                        OpenBao, the apiserver
 vault-pki
 vault-configure      nobody                                        OpenBao, Postgres, apiserver
-temporal-namespace   nobody                                        OpenBao, the front
+temporal-namespace,  nobody                                        OpenBao, the front
+temporal-promote
 ===================  ==========================================  ===========================
 
 plus DNS for every pod that dials a name. The apiserver is no pod a policy can select: its
@@ -47,8 +48,8 @@ _NAME: Final = "app.kubernetes.io/name"
 APISERVER_CIDRS: Final = ("10.96.0.1/32", "172.18.0.0/16")
 """The ``kubernetes`` Service VIP (before DNAT) and kind's Docker network (after it)."""
 APISERVER_PORTS: Final = (443, 6443)
-SETUP_JOBS: Final = ("openbao-unseal", "vault-pki", "vault-configure", front.INFRA_CALLERS[1])
-"""The Jobs that talk to OpenBao (``temporal-namespace`` last)."""
+SETUP_JOBS: Final = ("openbao-unseal", "vault-pki", "vault-configure", *front.ADMIN_JOBS)
+"""The Jobs that talk to OpenBao (``temporal-namespace`` and ``temporal-promote`` last)."""
 API_JOBS: Final = ("openbao-unseal", "vault-pki", "vault-configure")
 """The Jobs that write Secrets / ConfigMaps through the apiserver."""
 PG_PORT: Final = 5432
@@ -184,7 +185,7 @@ def policies() -> dict[str, dict[str, Any]]:
             egress.append(APISERVER_RULE)
         if job == "vault-configure":
             egress.append(_to("postgres", port=PG_PORT))
-        if job == front.INFRA_CALLERS[1]:
+        if job in front.ADMIN_JOBS:
             egress.append(_to(front.NAME, port=front.PORT))
         objs.append(policy(job, ingress=[], egress=egress))
     return {f"{o['metadata']['name']}.yaml": o for o in objs}

@@ -26,13 +26,10 @@ run as one-shot services / Jobs from the project's image, in this order:
 ``migrate``
     Run the schema migrations as the ``order-migrate`` identity: its own ServiceAccount
     token, Vault login and short-lived Postgres credential, configured by ``ORDERS_*``.
-``namespace``
-    Once Temporal is healthy and before any worker: register the application namespace
-    (:mod:`orders.deploy.temporal_namespace`) through the authorization front, with a
-    namespace-admin JWT that OpenBao mints for this step only
-    (:func:`orders.vault.tokens.mint_admin_token`) and a minutes-long ``temporal-admin``
-    client certificate (:func:`orders.security.certs.issue_temporal_admin`, the front's one
-    principal allowed to register the namespace); both are kept in memory. Idempotent.
+``namespace``, ``promote``
+    As ``temporal-admin`` (credentials minted for the step, in memory): register the
+    application namespace before any worker; make the workflow workers' Worker Deployment
+    version current once they poll (:mod:`orders.deploy.setup_temporal`).
 """
 
 from __future__ import annotations
@@ -42,13 +39,14 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Final
 
 import hvac
 import structlog
 
 from orders import logging as olog
-from orders.contract import identities, pki_names
-from orders.deploy import setup_tokens
+from orders.contract import identities
+from orders.deploy import setup_temporal, setup_tokens
 from orders.deploy.setup_stores import (
     ROOT_TOKEN,
     UNSEAL_KEY,
@@ -73,11 +71,14 @@ __all__ = [
     "k8s_bootstrap",
     "main",
     "namespace",
+    "promote",
     "publish_codec_client_id",
     "wait_for_vault",
 ]
 
 log = structlog.get_logger(__name__)
+namespace = setup_temporal.namespace
+promote = setup_temporal.promote
 
 
 def wait_for_vault(client: hvac.Client, timeout: float) -> None:
@@ -323,26 +324,12 @@ def write_client_files(
     log.info("oidc.clients_written", files=sorted(ids), secret_mode=oct(mode))
 
 
-def namespace(args: argparse.Namespace) -> str:
-    """Register the Temporal namespace with the admin JWT (see the module docstring)."""
-    from orders import temporal
-    from orders.deploy import temporal_namespace
-    from orders.security import certs
-    from orders.vault import tokens as vault_tokens
-
-    root = _step_client(args)
-    jwt = vault_tokens.mint_admin_token(root, _verify(args.vault_ca_file))
-    cert = certs.issue_temporal_admin(root)
-    config = temporal.tls_config(
-        args.temporal_ca_file.read_bytes(), args.temporal_server_name, cert
-    )
-    return asyncio.run(
-        temporal_namespace.register(args.temporal_address, args.namespace, tls=config, api_key=jwt)
-    )
-
-
 def _namespace(args: argparse.Namespace) -> None:
-    log.info("temporal.namespace.done", result=namespace(args))
+    log.info("temporal.namespace.done", result=setup_temporal.namespace(args))
+
+
+def _promote(args: argparse.Namespace) -> None:
+    log.info("rollout.promote.done", deployments=setup_temporal.promote(args))
 
 
 async def migrate(settings: WorkerSettings) -> None:
@@ -439,15 +426,12 @@ def _parser() -> argparse.ArgumentParser:
 
     steps.add_parser("migrate", help="alembic upgrade as order-migrate (ORDERS_* settings)")
 
-    ns = steps.add_parser("namespace", help="register the Temporal namespace (admin JWT)")
-    ns.add_argument("--vault-addr", required=True)
-    ns.add_argument("--token-file", type=Path, required=True, help=TOKEN_HELP)
-    ns.add_argument("--vault-ca-file", type=Path, action="append")
-    ns.add_argument("--temporal-address", required=True, help="host:port of the front")
-    ns.add_argument("--temporal-ca-file", type=Path, required=True, help="the Vault root CA")
-    ns.add_argument("--temporal-server-name", default=pki_names.Server.TEMPORAL.value)
-    ns.add_argument("--namespace", default=identities.TEMPORAL_NAMESPACE)
+    setup_temporal.add_parsers(steps, TOKEN_HELP)
     return ap
+
+
+STEPS: Final = {"pki": pki, "configure": configure, "namespace": _namespace, "promote": _promote}
+"""The steps that hold a token of their own (revoked when done)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -486,8 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                 K8sObjects.in_cluster(), args.k8s_secret, args.k8s_ca_configmap, args.ca_file
             )
         log.info("tls.bootstrap", written=written)
-    elif args.step in ("pki", "configure", "namespace"):
-        {"pki": pki, "configure": configure, "namespace": _namespace}[args.step](args)
+    elif args.step in STEPS:
+        STEPS[args.step](args)
         # Done: the step's token ends here (a rerun of `unseal` mints a fresh one).
         setup_tokens.revoke_own(_step_client(args))
     else:

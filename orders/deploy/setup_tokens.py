@@ -44,6 +44,7 @@ class Step(enum.StrEnum):
     PKI = "pki"
     CONFIGURE = "configure"
     NAMESPACE = "namespace"
+    PROMOTE = "promote"
 
     @property
     def policy(self) -> str:

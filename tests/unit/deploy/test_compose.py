@@ -7,7 +7,7 @@ import pytest
 from orders.contract import identities
 from orders.deploy import observability
 from orders.deploy.common import UID
-from orders.deploy.compose_infra import NAMESPACE_STEP
+from orders.deploy.compose_infra import NAMESPACE_STEP, PROMOTE_STEP
 from tests.support.deploy import SERVICES
 
 ONE_SHOT = {
@@ -17,6 +17,7 @@ ONE_SHOT = {
     "pki",
     "setup",
     NAMESPACE_STEP,
+    PROMOTE_STEP,
     identities.ORDER_MIGRATE.name,
 }
 NO_PROBE = {observability.COLLECTOR}

@@ -81,10 +81,11 @@ def problems(compose: dict[str, Any]) -> list[str]:
     db = {i.name for i in common.workloads() if i.grants or i.owns_schema}
     if members(compose, "postgres") != {"postgres", "openbao", *db}:
         out.append(f"postgres network: {sorted(members(compose, 'postgres'))}")
-    callers = {i.name for i in identities.workers()} | {"temporal-ui", "temporal-namespace"}
+    admin_steps = {"temporal-namespace", "temporal-promote"}
+    callers = {i.name for i in identities.workers()} | {"temporal-ui", *admin_steps}
     if members(compose, "temporal-front") != {"temporal-front", *callers}:
         out.append(f"temporal-front network: {sorted(members(compose, 'temporal-front'))}")
-    steps = {"openbao-init", "pki", "setup", "temporal-namespace"}
+    steps = {"openbao-init", "pki", "setup", *admin_steps}
     vault_callers = {"ingress", "temporal-front", "openbao-relay", "temporal-ui", *steps}
     workloads = {i.name for i in common.workloads()}
     if members(compose, "vault") != {"openbao", *vault_callers, *workloads}:
@@ -172,6 +173,8 @@ MUTANTS = {
         lambda svc, _c: svc.update({"networks": ["vault", "identity", "temporal-front"]}),
     ),
     "Temporal on the identities' vault network": ("temporal", _add_network("vault")),
+    "the promote step on the database network": ("temporal-promote", _add_network("postgres")),
+    "the promote step on Temporal's own network": ("temporal-promote", _add_network("temporal")),
 }
 
 

@@ -19,11 +19,17 @@ from orders.deploy.compose_steps import step_volume
 from orders.deploy.render import load_compose
 from orders.deploy.setup_tokens import Step
 
-COMPOSE_STEPS = {Step.PKI: "pki", Step.CONFIGURE: "setup", Step.NAMESPACE: "temporal-namespace"}
+COMPOSE_STEPS = {
+    Step.PKI: "pki",
+    Step.CONFIGURE: "setup",
+    Step.NAMESPACE: "temporal-namespace",
+    Step.PROMOTE: "temporal-promote",
+}
 KIND_JOBS = {
     Step.PKI: "vault-pki",
     Step.CONFIGURE: "vault-configure",
     Step.NAMESPACE: "temporal-namespace",
+    Step.PROMOTE: "temporal-promote",
 }
 
 
