@@ -26,12 +26,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 from orders.contract.transit_names import CUSTOMER_NAMES_KEY, customer_key
+from orders.security.lru import Lru
 from orders.security.transit import TransitClient, TransitInvalidError
 
 TAG_BYTES: Final = 16
@@ -39,9 +38,6 @@ TAG_BYTES: Final = 16
 NAME_KEY_VERSION: Final = 1
 """The names key version every tag is computed with: a rotation must never rename keys."""
 DATA_KEY_BYTES: Final = 32
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class CustomerErasedError(LookupError):
@@ -62,34 +58,6 @@ class CustomerDataKey:
 
     def __repr__(self) -> str:
         return f"CustomerDataKey(tag={self.tag})"
-
-
-class _Lru(Generic[K, V]):
-    """A bounded LRU map whose entries expire ``max_age`` seconds after they were stored."""
-
-    def __init__(self, size: int, max_age: float | None) -> None:
-        self._size = size
-        self._max_age = max_age
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if self._max_age is not None and time.monotonic() - item[0] >= self._max_age:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return item[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = (time.monotonic(), value)
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def drop(self, key: K) -> None:
-        self._items.pop(key, None)
 
 
 def tag_of(mac: str) -> str:
@@ -123,9 +91,9 @@ class CustomerKeys:
         self.transit = transit
         self.max_uses = max_uses
         # Tags never change (the names key version is pinned): kept without expiry.
-        self._tags: _Lru[str, str] = _Lru(cache_size, None)
-        self._current: _Lru[str, tuple[CustomerDataKey, list[int]]] = _Lru(cache_size, max_age)
-        self._unwrapped: _Lru[tuple[str, str], bytes] = _Lru(cache_size, max_age)
+        self._tags: Lru[str, str] = Lru(cache_size, None)
+        self._current: Lru[str, tuple[CustomerDataKey, list[int]]] = Lru(cache_size, max_age)
+        self._unwrapped: Lru[tuple[str, str], bytes] = Lru(cache_size, max_age)
         self._lock = asyncio.Lock()
 
     async def tag(self, customer_id: str) -> str:

@@ -12,11 +12,10 @@ then still never open, but are shown as sealed, not ``erased``.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from typing import Any, Final
 
 from orders.contract.transit_names import TRANSIT_MOUNT, customer_key
+from orders.security.lru import Lru
 from orders.security.sealing import SEALED_V2_PREFIX, customer_tag
 from orders.security.transit import TransitClient
 
@@ -38,20 +37,15 @@ class ErasedView:
         self, transit: TransitClient, *, max_age: float = 30.0, cache_size: int = 1024
     ) -> None:
         self._transit = transit
-        self._max_age = max_age
-        self._size = cache_size
-        self._known: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self._known: Lru[str, bool] = Lru(cache_size, max_age)
 
     async def erased(self, tag: str) -> bool:
         """Whether the key of the customer with ``tag`` no longer exists."""
         hit = self._known.get(tag)
-        if hit is not None and time.monotonic() - hit[0] < self._max_age:
-            return hit[1]
+        if hit is not None:
+            return hit
         gone = await self._transit.read(f"{TRANSIT_MOUNT}/keys/{customer_key(tag)}") is None
-        self._known[tag] = (time.monotonic(), gone)
-        self._known.move_to_end(tag)
-        while len(self._known) > self._size:
-            self._known.popitem(last=False)
+        self._known.put(tag, gone)
         return gone
 
     async def mark(self, value: Any) -> Any:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from orders import logging as olog
+from orders.security.lru import Lru
 from orders.security.transit import DataKey, TransitClient
 from orders.security.vault import VaultUnavailableError
 
@@ -63,7 +63,7 @@ class KeyRing:
         self._created = 0.0
         self._uses = 0
         self._lock = asyncio.Lock()
-        self._unwrapped: OrderedDict[str, bytes] = OrderedDict()
+        self._unwrapped: Lru[str, bytes] = Lru(cache_size)
         self.new_keys = 0
         self.unwraps = 0
 
@@ -88,7 +88,7 @@ class KeyRing:
                 else:
                     self._created, self._uses = time.monotonic(), 0
                     self.new_keys += 1
-                    self._remember(self._current.wrapped, self._current.plaintext)
+                    self._unwrapped.put(self._current.wrapped, self._current.plaintext)
             self._uses += 1
             assert self._current is not None
             return self._current
@@ -104,16 +104,15 @@ class KeyRing:
         """The plaintext of a wrapped data key (asks Transit only the first time)."""
         cached = self._unwrapped.get(wrapped)
         if cached is not None:
-            self._unwrapped.move_to_end(wrapped)
             return cached
         plaintext = await self._waiting(lambda t: t.decrypt(self.key_name, wrapped))
         self.unwraps += 1
-        self._remember(wrapped, plaintext)
+        self._unwrapped.put(wrapped, plaintext)
         return plaintext
 
     def holds(self, wrapped: str) -> bool:
         """Whether the plaintext of ``wrapped`` is cached (unwrapping it costs Vault nothing)."""
-        return wrapped in self._unwrapped
+        return self._unwrapped.holds(wrapped)
 
     async def _waiting(self, call: Callable[[TransitClient], Awaitable[T]]) -> T:
         """``call(transit)``, retried with backoff while Vault is away, for ``outage_wait`` s."""
@@ -129,9 +128,3 @@ class KeyRing:
                 log.warning("codec.vault.waiting", key=self.key_name, error=str(exc))
                 await asyncio.sleep(min(delay, left))
                 delay = min(2 * delay, 2.0)
-
-    def _remember(self, wrapped: str, plaintext: bytes) -> None:
-        self._unwrapped[wrapped] = plaintext
-        self._unwrapped.move_to_end(wrapped)
-        while len(self._unwrapped) > self.cache_size:
-            self._unwrapped.popitem(last=False)
