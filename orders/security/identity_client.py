@@ -56,19 +56,6 @@ class Seat:
 
 
 @contextlib.asynccontextmanager
-async def identity_client(
-    identity: Identity,
-    settings: WorkerSettings,
-    *,
-    person: Person | None = None,
-    attempts: int = 30,
-) -> AsyncIterator[Client]:
-    """Connect to Temporal as ``identity``: :func:`seat`'s client alone."""
-    async with seat(identity, settings, person=person, attempts=attempts) as held:
-        yield held.client
-
-
-@contextlib.asynccontextmanager
 async def seat(
     identity: Identity,
     settings: WorkerSettings,

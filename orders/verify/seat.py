@@ -20,7 +20,7 @@ from temporalio.client import Client
 from orders.contract import identities, temporal_access
 from orders.contract.identities import Identity
 from orders.files import write_private
-from orders.security.identity_client import identity_client
+from orders.security.identity_client import seat
 from orders.settings import WorkerSettings
 from orders.verify.target import DevstackTokens, FileTokens, KubectlTokens, Target
 
@@ -124,5 +124,5 @@ async def temporal_client(
         token_file = Path(tmp) / "token"
         write_private(token_file, token)
         settings = worker_settings(target, identity, token_file)
-        async with identity_client(identity, settings, attempts=3) as client:
-            yield client
+        async with seat(identity, settings, attempts=3) as held:
+            yield held.client
