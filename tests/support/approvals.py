@@ -10,11 +10,13 @@ and sending live in :mod:`orders.verify.approvals` (``orders verify`` sends them
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from temporalio.client import WorkflowHandle
 
 from orders.approvals import (
     ApprovalMessage,
@@ -22,6 +24,8 @@ from orders.approvals import (
     SignedApproval,
     canonical_bytes,
 )
+from orders.contract.api import STATUS_QUERY
+from orders.models import OrderItem, OrderRequest, OrderStatus
 from orders.verify.approvals import OrderRef as Target
 from orders.verify.approvals import Signer, nonce, send_signal, send_update, signed
 
@@ -143,3 +147,21 @@ SHAPED = st.fixed_dictionaries(
 )
 
 HOSTILE = st.one_of(JSONISH, SHAPED, st.binary(max_size=64).map(lambda b: b.hex()))
+
+
+def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest:
+    """An order over the approval threshold (laptops)."""
+    return OrderRequest(
+        order_id=f"ord-{uuid.uuid4()}",
+        customer_id=customer,
+        customer_email="ann@example.org",
+        shipping_address="12 Quay Street, Dublin",
+        payment_reference="tok-4242",
+        items=(OrderItem(sku="SKU-LAPTOP", quantity=laptops),),
+    )
+
+
+async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
+    """The workflow's status query."""
+    status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
+    return status

@@ -5,7 +5,6 @@ large enough to need approval, waiting for the approval step, and what the recor
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -15,11 +14,10 @@ from orders import client as orders_client
 from orders.contract import approval_policy, transit_names
 from orders.devstack import people as dev_people
 from orders.devstack.state import StackInfo, StackPaths
-from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Step
+from orders.models import ApprovalPolicy, OrderRequest, Step
 from orders.vault import approvers as vault_approvers
-from tests.support.approvals import Signer
+from tests.support.approvals import Signer, status_of
 from tests.support.stack import admin_pg, eventually, vault
-from workflows.order import STATUS_QUERY
 
 
 def signer(stack: StackInfo, paths: StackPaths) -> Signer:
@@ -44,24 +42,6 @@ def signer(stack: StackInfo, paths: StackPaths) -> Signer:
         )
 
     return sign
-
-
-def large(*, customer: str = "cust-approvals", laptops: int = 1) -> OrderRequest:
-    """An order over the approval threshold (laptops)."""
-    return OrderRequest(
-        order_id=f"ord-{uuid.uuid4()}",
-        customer_id=customer,
-        customer_email="ann@example.org",
-        shipping_address="12 Quay Street, Dublin",
-        payment_reference="tok-4242",
-        items=(OrderItem(sku="SKU-LAPTOP", quantity=laptops),),
-    )
-
-
-async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
-    """The workflow's status query."""
-    status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-    return status
 
 
 async def awaiting(

@@ -7,7 +7,6 @@ tests/integration/workflows/test_approvals.py; here they are fast and also fuzze
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -17,20 +16,22 @@ from temporalio.worker import Replayer
 
 from orders.approvals import Decision, RejectReason
 from orders.contract import identities
-from orders.models import ApprovalPolicy, OrderItem, OrderRequest, OrderStatus, Outcome, Step
+from orders.models import ApprovalPolicy, OrderRequest, OrderStatus, Outcome, Step
 from tests.support.approvals import (
     Target,
     fuzz_values,
+    large,
     rejection_cases,
     send_signal,
     send_update,
     signed,
+    status_of,
 )
 from tests.support.golden import NAMESPACE
 from tests.support.shop import PAY, RELEASE, Harness, new_order
 from tests.support.wait import wait_for
 from workflows import OrderWorkflow
-from workflows.order import APPROVAL_STEP, NO_APPROVAL, STATUS_QUERY
+from workflows.order import APPROVAL_STEP, NO_APPROVAL
 
 
 def local_signer(h: Harness) -> Any:
@@ -45,22 +46,6 @@ def _throwaway() -> Any:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     return Ed25519PrivateKey.generate()
-
-
-def large(*, customer: str = "cust-7", laptops: int = 1) -> OrderRequest:
-    return OrderRequest(
-        order_id=f"ord-{uuid.uuid4()}",
-        customer_id=customer,
-        customer_email="ann@example.org",
-        shipping_address="12 Quay Street, Dublin",
-        payment_reference="tok_visa_4242",
-        items=(OrderItem(sku="SKU-LAPTOP", quantity=laptops),),
-    )
-
-
-async def status_of(handle: WorkflowHandle[Any, Any]) -> OrderStatus:
-    status: OrderStatus = await handle.query(STATUS_QUERY, result_type=OrderStatus)
-    return status
 
 
 async def awaiting(h: Harness, order: OrderRequest, deadline: int = 60) -> WorkflowHandle[Any, Any]:

@@ -18,9 +18,9 @@ from orders.approvals import RejectReason
 from orders.devstack import actas
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import ApprovalPolicy
-from tests.support.approvals import Target, send_update, signed
+from tests.support.approvals import Target, large, send_update, signed
 from tests.support.stack import person_client
-from tests.support.stack_approvals import awaiting, large, signer
+from tests.support.stack_approvals import awaiting, signer
 
 pytestmark = pytest.mark.integration
 

@@ -26,9 +26,9 @@ from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.observability import names
 from tests.support import series
-from tests.support.approvals import Target, send_signal, send_update, signed
+from tests.support.approvals import Target, large, send_signal, send_update, signed
 from tests.support.stack import complete, make_order, vault
-from tests.support.stack_approvals import awaiting, large, signer
+from tests.support.stack_approvals import awaiting, signer
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration

@@ -25,10 +25,10 @@ from orders.devstack import users
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import Outcome
 from orders.observability import tracing
-from tests.support.approvals import Target, send_update, signed
+from tests.support.approvals import Target, large, send_update, signed
 from tests.support.spans import Span, check_links, orphans, trace_of
 from tests.support.stack import make_order
-from tests.support.stack_approvals import awaiting, large, signer
+from tests.support.stack_approvals import awaiting, signer
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration

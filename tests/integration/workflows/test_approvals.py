@@ -31,21 +31,15 @@ from orders.vault.people import PersonLoginError
 from tests.support.approvals import (
     Target,
     fuzz_values,
+    large,
     rejection_cases,
     send_signal,
     send_update,
     signed,
-)
-from tests.support.stack import admin_pg, eventually, person_client, vault
-from tests.support.stack_approvals import (
-    approve_as,
-    awaiting,
-    failed_tasks,
-    large,
-    payments,
-    signer,
     status_of,
 )
+from tests.support.stack import admin_pg, eventually, person_client, vault
+from tests.support.stack_approvals import approve_as, awaiting, failed_tasks, payments, signer
 from workflows.order import NO_APPROVAL
 
 pytestmark = pytest.mark.integration

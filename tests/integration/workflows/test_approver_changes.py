@@ -22,16 +22,9 @@ from orders.contract import approval_policy, identities, transit_names
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome, Step
 from orders.vault.people import PersonLoginError
-from tests.support.approvals import Target, send_update, signed
+from tests.support.approvals import Target, large, send_update, signed, status_of
 from tests.support.stack import login_as, vault
-from tests.support.stack_approvals import (
-    awaiting,
-    failed_tasks,
-    large,
-    payments,
-    signer,
-    status_of,
-)
+from tests.support.stack_approvals import awaiting, failed_tasks, payments, signer
 
 pytestmark = pytest.mark.integration
 

@@ -30,8 +30,9 @@ from orders.devstack import actas
 from orders.devstack.identity_env import identity_settings
 from orders.devstack.state import StackInfo, StackPaths
 from orders.models import OrderStatus, Outcome
+from tests.support.approvals import large
 from tests.support.stack import make_order, orders_cli
-from tests.support.stack_approvals import approve_as, awaiting, large
+from tests.support.stack_approvals import approve_as, awaiting
 from tests.support.wait import wait_for
 from workers.build import build_worker
 
