@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ssl
 import sys
 
 from orders import logging as olog
@@ -48,10 +49,18 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 async def _handle(
-    target: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    target: tuple[str, int],
+    tls: ssl.SSLContext | None,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
 ) -> None:
     try:
-        up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*target), 10)
+        up_reader, up_writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                *target, ssl=tls, server_hostname=target[0] if tls is not None else None
+            ),
+            10,
+        )
     except (OSError, TimeoutError) as exc:
         log.warning("relay.upstream_unreachable", target=f"{target[0]}:{target[1]}", error=str(exc))
         writer.close()
@@ -59,10 +68,16 @@ async def _handle(
     await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
 
-async def serve(listen: tuple[str, int], target: tuple[str, int]) -> asyncio.Server:
-    """Start relaying connections on ``listen`` to ``target`` (returns the listening server)."""
+async def serve(
+    listen: tuple[str, int], target: tuple[str, int], *, tls: ssl.SSLContext | None = None
+) -> asyncio.Server:
+    """Start relaying connections on ``listen`` to ``target`` (returns the listening server).
+
+    With ``tls`` the relay opens TLS towards ``target`` (verifying its name), for a plain
+    client of a TLS-only server: the tests' ``pg_dump``, whose wheel build has no SSL.
+    """
     return await asyncio.start_server(
-        lambda r, w: _handle(target, r, w), host=listen[0], port=listen[1]
+        lambda r, w: _handle(target, tls, r, w), host=listen[0], port=listen[1]
     )
 
 

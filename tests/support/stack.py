@@ -26,6 +26,7 @@ from orders import evidence
 from orders.contract import identities
 from orders.contract.identities import Identity
 from orders.db.engine import create_engine, ssl_context
+from orders.deploy import relay
 from orders.devstack import actas, control
 from orders.devstack.actas import login, login_as, projected_token
 from orders.devstack.identity_endpoint import IdentityState, mint_token
@@ -268,21 +269,8 @@ async def pg_plain_relay(stack: StackInfo) -> AsyncIterator[int]:
     tls = ssl_context(Path(stack.ca_file))
     tls.set_alpn_protocols(["postgresql"])  # what direct-TLS libpq offers
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            writer.close()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(
-            stack.postgres_host, stack.postgres_port, ssl=tls, server_hostname=stack.postgres_host
-        )
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    target = (stack.postgres_host, stack.postgres_port)
+    server = await relay.serve(("127.0.0.1", 0), target, tls=tls)
     async with server:
         yield server.sockets[0].getsockname()[1]
 
