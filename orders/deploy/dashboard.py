@@ -99,6 +99,11 @@ def _legend(*labels: str) -> str:
     return " ".join(f"{{{{{label}}}}}" for label in labels)
 
 
+def _counts(counter: str, *labels: str) -> tuple[str, str]:
+    """A counter's increase by ``labels``, with those labels as its legend."""
+    return _increase(f"{counter}_total", *labels), _legend(*labels)
+
+
 def panels() -> list[dict[str, Any]]:
     """The rows and panels, top to bottom (positions are set by :func:`dashboard`)."""
     ident = names.IDENTITY
@@ -116,12 +121,7 @@ def panels() -> list[dict[str, Any]]:
         ),
         _panel(
             "Credential events (5 min)",
-            [
-                (
-                    _increase(f"{names.CREDENTIAL_GENERATIONS}_total", ident, names.EVENT),
-                    _legend(ident, names.EVENT),
-                )
-            ],
+            [_counts(names.CREDENTIAL_GENERATIONS, ident, names.EVENT)],
         ),
         _panel(
             "Credential failures and refusals (5 min)",
@@ -139,44 +139,24 @@ def panels() -> list[dict[str, Any]]:
         _row("Security refusals"),
         _panel(
             "Payloads refused by a codec (5 min)",
-            [
-                (
-                    _increase(f"{names.CODEC_REFUSED}_total", ident, names.REASON, names.ACTION),
-                    _legend(ident, names.REASON, names.ACTION),
-                )
-            ],
+            [_counts(names.CODEC_REFUSED, ident, names.REASON, names.ACTION)],
         ),
         _panel(
             "Temporal calls refused by the front (5 min)",
-            [
-                (
-                    _increase(f"{names.FRONT_DENIED}_total", ident, names.CALL),
-                    _legend(ident, names.CALL),
-                )
-            ],
+            [_counts(names.FRONT_DENIED, ident, names.CALL)],
         ),
         _panel(
             "Approvals refused (5 min)",
-            [
-                (
-                    _increase(f"{names.APPROVALS_REJECTED}_total", names.ENTRY, names.REASON),
-                    _legend(names.ENTRY, names.REASON),
-                )
-            ],
+            [_counts(names.APPROVALS_REJECTED, names.ENTRY, names.REASON)],
         ),
         _row("Orders"),
         _panel(
             "Order outcomes (5 min)",
-            [(_increase(f"{names.ORDER_OUTCOMES}_total", names.OUTCOME), _legend(names.OUTCOME))],
+            [_counts(names.ORDER_OUTCOMES, names.OUTCOME)],
         ),
         _panel(
             "Approvals accepted (5 min)",
-            [
-                (
-                    _increase(f"{names.APPROVALS_ACCEPTED}_total", names.ENTRY, names.DECISION),
-                    _legend(names.ENTRY, names.DECISION),
-                )
-            ],
+            [_counts(names.APPROVALS_ACCEPTED, names.ENTRY, names.DECISION)],
         ),
         _row("Temporal SDK, per identity"),
         _panel(
