@@ -55,6 +55,9 @@ class Plan:
     interval: float
     concurrency: int
     result_timeout: float = 300.0
+    at_least: int = 0
+    """Orders the run places in all: the stream goes on past ``stream_seconds`` (by at most
+    as long again, all faults over) until it has placed this many."""
 
     def __post_init__(self) -> None:
         if {s.kind for s in self.steps} != set(FaultKind):
@@ -102,6 +105,7 @@ SHORT = Plan(
     interval=0.4,
     concurrency=10,
     result_timeout=120.0,
+    at_least=20,
 )
 
 
@@ -178,7 +182,9 @@ async def run(
     started = injector.started = time.monotonic()
     stop = asyncio.Event()
     say(f"chaos ({plan.name}): streaming orders for {plan.stream_seconds:.0f}s with faults")
-    placing = asyncio.create_task(stream.run(stop))
+    placing = asyncio.create_task(
+        stream.run(stop, at_least=plan.at_least, overtime=plan.stream_seconds)
+    )
     try:
         await _inject(injector, plan, started)
         await asyncio.sleep(max(0.0, started + plan.stream_seconds - time.monotonic()))

@@ -115,12 +115,29 @@ class OrderStream:
         picked: Outcome = self.rng.choices(outcomes, weights)[0]
         return picked
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Place orders until ``stop`` is set (then return; :meth:`drain` waits for them)."""
+    async def run(self, stop: asyncio.Event, *, at_least: int = 0, overtime: float = 0.0) -> None:
+        """Place orders until ``stop`` is set (then return; :meth:`drain` waits for them).
+
+        Args:
+            stop: Set when the stream should end.
+            at_least: Orders to place in all: after ``stop`` the stream goes on (without
+                pausing between placements) until it has placed this many, so a slow
+                machine, whose orders hold their slots longer, still checks as many orders.
+            overtime: Seconds after ``stop`` the stream may go on to reach ``at_least``.
+        """
         slots = asyncio.Semaphore(self.concurrency)
-        while not stop.is_set():
+        stopped_at: float | None = None
+
+        def more() -> bool:
+            nonlocal stopped_at
+            if not stop.is_set():
+                return True
+            stopped_at = stopped_at or time.monotonic()
+            return len(self.orders) < at_least and time.monotonic() - stopped_at < overtime
+
+        while more():
             await slots.acquire()
-            if stop.is_set():
+            if not more():
                 slots.release()
                 break
             expected = self._pick()

@@ -62,7 +62,7 @@ async def test_orders_survive_every_fault(
     print_report(report, Console(width=160))
     assert report.ok, [f"{i.name}: {i.detail}" for i in report.failed()]
     assert {f.kind for f in report.faults} == set(FaultKind)
-    assert len(report.orders) >= 20
+    assert len(report.orders) >= SHORT.at_least
 
     # Outages were seen by the workers as retries, each a structured warning with fields.
     warnings = _warnings(stack_paths, began)
