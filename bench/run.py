@@ -78,6 +78,7 @@ class LocalKeyRing(KeyRing):
 
 
 CUSTOMERS = 50
+BENCH_SKU = "SKU-CABLE"
 """Distinct customers of a run: each has a key of its own (crypto-shredding), so the
 warm-up places at least one order per customer and the rounds measure the steady state."""
 
@@ -107,7 +108,7 @@ def make_order(prefix: str, i: int) -> OrderRequest:
         customer_email=f"{oid}@example.com",
         shipping_address=f"{i} Benchmark Avenue, Loadtown",
         payment_reference=f"tok-{i}",
-        items=(OrderItem(sku="SKU-CABLE", quantity=1),),
+        items=(OrderItem(sku=BENCH_SKU, quantity=1),),
     )
 
 
@@ -121,6 +122,23 @@ def stack_pids(paths: StackPaths) -> list[int]:
             with contextlib.suppress(psutil.Error):
                 pids.extend(c.pid for c in psutil.Process(pid).children(recursive=True))
     return pids
+
+
+async def restock(info: StackInfo, needed: int) -> None:
+    """Make sure the bench SKU has ``needed`` units (a kept ``.orders/bench`` runs dry).
+
+    The benchmark's stack home is its own: topping up as the Postgres admin touches no
+    other stack's stock.
+    """
+    conn = await asyncpg.connect(info.postgres_admin_dsn)
+    try:
+        await conn.execute(
+            "UPDATE orders.inventory SET available = GREATEST(available, $2) WHERE sku = $1",
+            BENCH_SKU,
+            needed,
+        )
+    finally:
+        await conn.close()
 
 
 async def static_credential(info: StackInfo) -> tuple[str, str]:
@@ -408,6 +426,7 @@ async def main_async(args: argparse.Namespace) -> int:
         control.UpOptions(db_ttl=900, db_max_ttl=3600, token_ttl=1800, token_max_ttl=7200),
     )
     info = StackInfo.load(paths)
+    await restock(info, 2 * (args.orders + args.warmup) + 100)
     results: dict[str, list[PhaseResult]] = {"plain": [], "hardened": []}
     try:
         async with (
