@@ -78,9 +78,10 @@ class LocalKeyRing(KeyRing):
 
 
 CUSTOMERS = 50
-BENCH_SKU = "SKU-CABLE"
 """Distinct customers of a run: each has a key of its own (crypto-shredding), so the
 warm-up places at least one order per customer and the rounds measure the steady state."""
+BENCH_SKU = "SKU-CABLE"
+"""The one item every bench order buys (:func:`restock` tops it up)."""
 
 
 class LocalCustomerKeys(CustomerKeys):
