@@ -54,6 +54,7 @@ from orders.security.customer_keys import CustomerDataKey, CustomerKeys
 from orders.security.keyring import KeyRing
 from orders.security.sealing import Sealer, Unsealer
 from orders.security.transit import DataKey, TransitClient
+from workers.build import workflow_runner
 from workflows import OrderWorkflow
 
 PLAIN_NAMESPACE = "orders-plain"
@@ -251,7 +252,14 @@ async def _plain_workers(
     workers = []
     for ident in identities.workers():
         if ident.kind is identities.Kind.WORKFLOW:
-            workers.append(Worker(client, task_queue=ident.task_queue, workflows=[OrderWorkflow]))
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=ident.task_queue,
+                    workflows=[OrderWorkflow],
+                    workflow_runner=workflow_runner(),  # the same sandbox as hardened
+                )
+            )
         else:
             unsealer = Unsealer(unused, ident, rings=rings, customers=customers)
             workers.append(

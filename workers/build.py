@@ -43,6 +43,20 @@ DEFAULT_ACTIVITY_SLOTS: Final = 50
 """Activity slots of a worker without a database (its activities wait on Vault only)."""
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every workflow worker (and the benchmark's plain worker) runs in.
+
+    The workflow modules import the project's own modules (``orders.*``: contract, models,
+    approval verification) inside ``workflow.unsafe.imports_passed_through()``, so the
+    sandbox re-runs only ``workflows.*`` for each run; ``tests/unit/workflows/
+    test_sandbox_imports.py`` holds them to it. cryptography (Ed25519 verification of
+    approvals) is passed through as well.
+    """
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography")
+    )
+
+
 def activity_slots(identity: Identity, settings: WorkerSettings) -> int:
     """Activity slots of ``identity``'s worker: never more than its database pool serves.
 
@@ -94,10 +108,7 @@ def build_worker(
             # The SDK takes the build ID from the deployment version when there is one.
             build_id=None if deployment is not None else build_id,
             deployment_config=deployment,
-            # Approval signatures are verified in the sandbox with cryptography's Ed25519.
-            workflow_runner=SandboxedWorkflowRunner(
-                restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography")
-            ),
+            workflow_runner=workflow_runner(),
         )
     if (
         identity.kind is not Kind.ACTIVITY

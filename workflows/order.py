@@ -24,7 +24,6 @@ from typing import Final, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from orders.contract import api
 from workflows import _metrics
 from workflows._approvals import (
     APPROVAL_REJECTED,
@@ -38,7 +37,7 @@ from workflows._approvals import (
 from workflows._options import STEP_DEADLINE, STEP_RETRY, STEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
-    from orders.contract import identities
+    from orders.contract import api, identities
     from orders.models import (
         BusinessError,
         Model,
