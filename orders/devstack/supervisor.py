@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from orders.contract import identities
 from orders.contract.pki_names import Server
 from orders.db.bootstrap import bootstrap
 from orders.db.engine import tls_query
-from orders.devstack import identity_procs, servers, tls
+from orders.devstack import identity_procs, rotation, servers, tls
 from orders.devstack.lifecycle import (
     leftover_roles,
     make_current,
@@ -300,8 +301,12 @@ class Supervisor:
         log.info("tls.server_cert.issued", server=server.value, serial=cert.serial)
 
     async def watch(self) -> None:
-        """Restart dead children (with backoff) until asked to stop."""
+        """Restart dead children (with backoff) and rotate large files until asked to stop."""
+        rotated_at = time.monotonic()
         while not self.stopping.is_set():
+            if time.monotonic() - rotated_at >= rotation.CHECK_SECONDS:
+                rotated_at = time.monotonic()
+                await asyncio.to_thread(rotation.rotate_all, self.paths)
             changed = False
             for proc in self.procs.values():
                 if proc.maybe_restart():
