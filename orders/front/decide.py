@@ -38,7 +38,8 @@ TOKEN_METHODS: Final = frozenset(
 """Methods that answer a task by its token: only the principal that polled it may."""
 
 WORKER_HOUSEKEEPING: Final = frozenset({"ResetStickyTaskQueue", "ShutdownWorker"})
-"""Calls a polling worker makes about its own sticky queue (workflow pollers only)."""
+"""Calls a polling worker makes about its own sticky queue (workflow pollers), or, for
+``ShutdownWorker`` without a sticky queue, about its own task queue (activity pollers)."""
 HEARTBEAT: Final = "RecordWorkerHeartbeat"
 """The SDK's worker heartbeat: allowed for the queues the principal polls."""
 
@@ -126,6 +127,15 @@ def _owned(grants: Iterable[WorkflowGrant], workflow_id: str) -> WorkflowGrant |
     return None
 
 
+def _activity_shutdown(access: TemporalAccess, request: Any) -> Verdict:
+    """An activity worker says it is shutting down: about its own queue, no sticky queue."""
+    polled = set(access.poll_activity_queues)
+    queues = {q for q in (request.task_queue, request.worker_heartbeat.task_queue) if q}
+    if request.sticky_task_queue or not queues <= polled:
+        return deny("ShutdownWorker for another queue")
+    return ALLOW
+
+
 def decide(access: TemporalAccess, namespace: str, method: str, request: Any) -> Verdict:
     """Whether a principal with ``access`` may make this WorkflowService call.
 
@@ -165,7 +175,11 @@ def decide(access: TemporalAccess, namespace: str, method: str, request: Any) ->
             return ALLOW
         return deny(f"{method} without polling")
     if method in WORKER_HOUSEKEEPING:
-        return ALLOW if access.poll_workflow_queues else deny(f"{method} without polling")
+        if access.poll_workflow_queues:
+            return ALLOW
+        if method == "ShutdownWorker" and access.poll_activity_queues:
+            return _activity_shutdown(access, request)
+        return deny(f"{method} without polling")
     if method == HEARTBEAT:
         polled = {*access.poll_workflow_queues, *access.poll_activity_queues}
         queues = {hb.task_queue for hb in request.worker_heartbeat}

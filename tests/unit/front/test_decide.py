@@ -198,3 +198,25 @@ def test_the_operator_promotes_and_describes_but_ramps_and_deletes_nothing() -> 
         assert not decide(ADMIN, NS, method, None).allowed, method
     other = wsv1.SetWorkerDeploymentCurrentVersionRequest(namespace="billing", build_id="v2")
     assert not decide(ADMIN, NS, "SetWorkerDeploymentCurrentVersion", other).allowed
+
+
+def test_an_activity_worker_may_say_it_shuts_down_about_its_own_queue_only() -> None:
+    def shutdown(queue: str, sticky: str = "") -> wsv1.ShutdownWorkerRequest:
+        return wsv1.ShutdownWorkerRequest(
+            namespace=NS,
+            sticky_task_queue=sticky,
+            task_queue=queue,
+            worker_heartbeat=WorkerHeartbeat(task_queue=queue),
+        )
+
+    assert decide(NOTIFY, NS, "ShutdownWorker", shutdown("order-notify")).allowed
+    for refused in (
+        shutdown("order-process-payment"),
+        shutdown("order-notify", sticky="order-workflow-sticky-1"),
+    ):
+        assert not decide(NOTIFY, NS, "ShutdownWorker", refused).allowed
+    # A sticky queue is a workflow worker's; an activity worker never resets one.
+    reset = wsv1.ResetStickyTaskQueueRequest(namespace=NS)
+    assert not decide(NOTIFY, NS, "ResetStickyTaskQueue", reset).allowed
+    assert not decide(CLIENT, NS, "ShutdownWorker", shutdown("")).allowed
+    assert decide(WORKFLOW, NS, "ShutdownWorker", shutdown("", sticky="s")).allowed
