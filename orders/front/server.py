@@ -372,17 +372,32 @@ _TOKEN_ONLY: Final = _TokenOnly()
 class _Handler(grpc.GenericRpcHandler):
     def __init__(self, front: Front, people: bool) -> None:
         self._front, self._people = front, people
+        # One handler per method the front knows (a bounded set), made once: grpcio asks
+        # for it on every call. Unknown paths get a fresh one, never a cache entry.
+        self._known: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
-    def service(
-        self, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        path: str = handler_call_details.method
+    def _make(self, path: str) -> grpc.RpcMethodHandler[Any, Any]:
         front, people = self._front, self._people
 
         async def call(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
             return await front.handle(path, request, context, people)
 
         return grpc.unary_unary_rpc_method_handler(call)
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        path: str = handler_call_details.method
+        made = self._known.get(path)
+        if made is not None:
+            return made
+        made = self._make(path)
+        service, _, method = path[1:].rpartition("/")
+        if path == decide.HEALTH_CHECK or (
+            service == decide.WORKFLOW_SERVICE and method in decide.PARSED
+        ):
+            self._known[path] = made
+        return made
 
 
 def server_credentials(files: TlsFiles, require_client_cert: bool) -> grpc.ServerCredentials:
