@@ -27,6 +27,7 @@ from temporalio.api.operatorservice.v1 import request_response_pb2 as opv1
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.update.v1 import Input, Request
+from temporalio.api.worker.v1 import WorkerHeartbeat
 from temporalio.api.workflowservice.v1 import request_response_pb2 as wsv1
 
 from orders.contract import api, identities, temporal_access
@@ -101,6 +102,22 @@ def _manages(access: TemporalAccess) -> bool:
     return access.manage_deployments
 
 
+def _shuts_down(queue: str) -> Rule:
+    # Workflow pollers' housekeeping names sticky queues; an activity poller its own queue.
+    return lambda a: bool(a.poll_workflow_queues) or queue in a.poll_activity_queues
+
+
+def _shutdown(queue: str, sticky: str = "") -> wsv1.ShutdownWorkerRequest:
+    # A worker instance nobody runs: Temporal has nothing to shut down, no real poller is hit.
+    return wsv1.ShutdownWorkerRequest(
+        namespace=NS,
+        sticky_task_queue=sticky,
+        task_queue=queue,
+        worker_instance_key=f"matrix-{uuid.uuid4().hex[:8]}",
+        worker_heartbeat=WorkerHeartbeat(task_queue=queue),
+    )
+
+
 def _tq(name: str, sticky_of: str | None = None) -> TaskQueue:
     if sticky_of is None:
         return TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL)
@@ -162,6 +179,13 @@ def probes(tokens: TokenBinding, caller: Identity | str) -> Iterator[Probe]:
             wsv1.RespondActivityTaskCompletedRequest(namespace=NS, task_token=bound),
             _is(ident.name, name),
         )
+        yield Probe(
+            f"report a worker shutdown on {q}",
+            ws,
+            "ShutdownWorker",
+            _shutdown(q),
+            _shuts_down(q),
+        )
         # The backlog (KEDA's scaler): its own grant, not a side effect of polling.
         queue_type = (
             TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
@@ -177,6 +201,13 @@ def probes(tokens: TokenBinding, caller: Identity | str) -> Iterator[Probe]:
             ),
             _describes(q),
         )
+    yield Probe(
+        "release a sticky queue",
+        ws,
+        "ShutdownWorker",
+        _shutdown("", sticky=f"matrix-sticky-{uuid.uuid4().hex[:8]}"),
+        lambda a: bool(a.poll_workflow_queues),
+    )
     yield Probe(
         "describe a queue nobody polls",
         ws,
