@@ -94,7 +94,10 @@ class CustomerKeys:
         self._tags: Lru[str, str] = Lru(cache_size, None)
         self._current: Lru[str, tuple[CustomerDataKey, list[int]]] = Lru(cache_size, max_age)
         self._unwrapped: Lru[tuple[str, str], bytes] = Lru(cache_size, max_age)
-        self._lock = asyncio.Lock()
+        # One key being made per customer at a time, and only for that customer: a Vault
+        # round trip for one customer never holds up another's seal. Entries last as long
+        # as the request, so this stays as small as the requests in flight.
+        self._making: dict[str, asyncio.Task[None]] = {}
 
     async def tag(self, customer_id: str) -> str:
         """The customer's tag (hex): names their Transit key, never reveals the id."""
@@ -109,17 +112,25 @@ class CustomerKeys:
 
     async def current(self, customer_id: str) -> CustomerDataKey:
         """The data key to seal the customer's next value with (counts one use)."""
-        async with self._lock:
+        while True:
             entry = self._current.get(customer_id)
-            if entry is None or entry[1][0] >= self.max_uses:
-                tag = await self.tag(customer_id)
-                plaintext = os.urandom(DATA_KEY_BYTES)
-                wrapped = await self.transit.encrypt(customer_key(tag), plaintext)
-                entry = (CustomerDataKey(tag, plaintext, wrapped), [0])
-                self._current.put(customer_id, entry)
-                self._unwrapped.put((tag, wrapped), plaintext)
-            entry[1][0] += 1
-            return entry[0]
+            if entry is not None and entry[1][0] < self.max_uses:
+                entry[1][0] += 1
+                return entry[0]
+            making = self._making.get(customer_id)
+            if making is None:
+                making = asyncio.create_task(self._new_key(customer_id))
+                self._making[customer_id] = making
+                making.add_done_callback(lambda _: self._making.pop(customer_id, None))
+            # Shielded: a caller that gives up does not cancel the key others wait for.
+            await asyncio.shield(making)
+
+    async def _new_key(self, customer_id: str) -> None:
+        tag = await self.tag(customer_id)
+        plaintext = os.urandom(DATA_KEY_BYTES)
+        wrapped = await self.transit.encrypt(customer_key(tag), plaintext)
+        self._current.put(customer_id, (CustomerDataKey(tag, plaintext, wrapped), [0]))
+        self._unwrapped.put((tag, wrapped), plaintext)
 
     async def unwrap(self, tag: str, wrapped: str) -> bytes:
         """The plaintext of a customer data key (asks Transit at most once per ``max_age``).

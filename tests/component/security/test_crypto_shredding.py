@@ -7,6 +7,7 @@ values and values sealed before per-customer keys (``v1``) still open.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import uuid
@@ -123,3 +124,19 @@ async def test_a_returning_customer_costs_no_vault_request(transits: Transits) -
     second = await sealer.seal("shipping_address", "ord-cache-2", ADDRESS, customer)
     assert await unsealer.unseal("shipping_address", "ord-cache-2", second) == ADDRESS
     assert (client.requests, fulfill.requests) == (sealed, opened)
+
+
+async def test_concurrent_seals_share_one_key_per_customer_and_respect_its_uses(
+    transits: Transits,
+) -> None:
+
+    keys = CustomerKeys(transits(identities.ORDER_CLIENT), max_uses=4)
+    a, b = f"cust-a-{uuid.uuid4().hex[:8]}", f"cust-b-{uuid.uuid4().hex[:8]}"
+    made = await asyncio.gather(*(keys.current(c) for c in (a, b) * 6))
+    for customer in (a, b):
+        mine = [k for k, c in zip(made, (a, b) * 6, strict=True) if c == customer]
+        wrapped = [k.wrapped for k in mine]
+        # Six seals, four uses a key: exactly two keys, the first used four times.
+        assert len(set(wrapped)) == 2
+        assert sorted(wrapped.count(w) for w in set(wrapped)) == [2, 4]
+    assert not keys._making  # nothing left behind once every key is made
