@@ -124,13 +124,10 @@ async def dynamic_roles(stack: StackInfo) -> list[str]:
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on (for outage tests)."""
-    import socket
+    """A loopback port nothing listens on (for outage tests): the stack's own pick."""
+    from orders.devstack.servers import free_port as pick
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return pick()
 
 
 def make_order(

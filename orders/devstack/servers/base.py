@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import ssl
 import time
@@ -20,14 +21,54 @@ log = olog.get(__name__)
 
 HOST = "127.0.0.1"
 Ready = Callable[[], Awaitable[bool]]
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORTS_FROM = 20_000
+"""Listening ports are picked from here up to the kernel's ephemeral range."""
+_handed_out: set[int] = set()
 
 
-def free_port() -> int:
-    """A currently free TCP port on loopback."""
+def ephemeral_low(path: Path = EPHEMERAL_RANGE) -> int:
+    """The first port the kernel hands to outgoing connections (Linux's default: 32768)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def candidate(high: int) -> int:
+    """A port to try, at random from :data:`LISTEN_PORTS_FROM` up to ``high`` (excluded)."""
+    return LISTEN_PORTS_FROM + secrets.randbelow(high - LISTEN_PORTS_FROM)
+
+
+def free_port(tries: int = 200) -> int:
+    """A free TCP port on loopback for a server to listen on, below the ephemeral range.
+
+    ``bind(0)`` would answer with an ephemeral port: the range every outgoing connection
+    takes its local port from. Between this pick and the server's own bind, any process's
+    connection could take it (seen: a worker's SDK metrics endpoint failing at start-up with
+    "Address already in use" while the other workers dialled Vault and Postgres). A port
+    below the range is never taken by an outgoing connection, and one this process handed
+    out is not handed out again. Falls back to ``bind(0)`` when the range leaves no room
+    below it.
+    """
+    high = ephemeral_low()
+    if high - LISTEN_PORTS_FROM >= 1_000:
+        for _ in range(tries):
+            port = candidate(high)
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     with socket.socket() as s:
         s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+        picked: int = s.getsockname()[1]
+        _handed_out.add(picked)
+        return picked
 
 
 async def wait_ready(name: str, check: Ready, proc: Proc, timeout: float = 60.0) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from temporalio.api.common.v1 import Payloads
 from orders.devstack import identity_procs
 from orders.devstack import people as dev_people
 from orders.devstack.procs import Proc
+from orders.devstack.servers import free_port
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.trust import httpx_verify
 from orders.vault import people as vault_people
@@ -38,13 +38,6 @@ from tests.support.stack_codec import NS, Sealer
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class SwitchingFront:
