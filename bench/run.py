@@ -143,6 +143,26 @@ async def restock(info: StackInfo, needed: int) -> None:
         await conn.close()
 
 
+def fresh_temporal_store(paths: StackPaths) -> int:
+    """Empty the bench stack's Temporal store before a run; the bytes removed.
+
+    The dev server keeps every history of every earlier run in one SQLite file (a kept
+    ``.orders/bench`` had grown to 1.5 GB), and both configurations share that server: a
+    run must not measure how many runs came before it. Only while the stack is down: a
+    live server's file is never touched (the run then measures the store as it is; its
+    size at the start is in the results' ``meta``).
+    """
+    if control.supervisor_process(paths) is not None:
+        return 0
+    removed = 0
+    for suffix in ("", "-wal", "-shm"):
+        path = paths.temporal_db.with_name(paths.temporal_db.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            removed += path.stat().st_size
+            path.unlink()
+    return removed
+
+
 async def static_credential(info: StackInfo) -> tuple[str, str]:
     """The plain configuration's one long-lived Postgres login, member of every group."""
     user, password = "bench_static", secrets.token_urlsafe(18)
@@ -368,6 +388,15 @@ def combine(name: str, parts: list[PhaseResult]) -> PhaseResult:
     )
 
 
+def round_ratios(plain: list[PhaseResult], hard: list[PhaseResult]) -> list[float]:
+    """Hardened/plain throughput of each round, in the order the rounds ran.
+
+    The rounds of one run already disagree by several hundredths on this machine kind (and
+    runs by more): the spread says how far a single run's ratio can be read.
+    """
+    return [round(h.throughput / p.throughput, 3) for p, h in zip(plain, hard, strict=True)]
+
+
 def report(plain: PhaseResult, hard: PhaseResult, meta: dict[str, Any]) -> dict[str, Any]:
     """Print the table and return the JSON report."""
     rows = [
@@ -427,6 +456,9 @@ async def main_async(args: argparse.Namespace) -> int:
     """Start the stack, run warm-up and alternating rounds, report, stop."""
     paths = StackPaths(Path(args.home).resolve())
     os.environ["ORDERS_HOME"] = str(paths.home)
+    removed = fresh_temporal_store(paths)
+    if removed:
+        console.print(f"emptied the bench's Temporal store ({removed / 2**20:.0f} MiB)")
     console.print(f"starting the stack under {paths.home} …")
     # Production-like lifetimes: the demo's short TTLs (60 s/300 s) exist to show renewal,
     # and their background renewals would dominate "Vault requests per order".
@@ -435,6 +467,7 @@ async def main_async(args: argparse.Namespace) -> int:
         control.UpOptions(db_ttl=900, db_max_ttl=3600, token_ttl=1800, token_max_ttl=7200),
     )
     info = StackInfo.load(paths)
+    store_at_start = paths.temporal_db.stat().st_size
     await restock(info, 2 * (args.orders + args.warmup) + 100)
     results: dict[str, list[PhaseResult]] = {"plain": [], "hardened": []}
     try:
@@ -474,11 +507,14 @@ async def main_async(args: argparse.Namespace) -> int:
         "concurrency": args.concurrency,
         "cpus": os.cpu_count(),
         "machine": os.uname().machine,
+        "temporal_store_bytes_at_start": store_at_start,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     data = report(
         combine("plain", results["plain"]), combine("hardened", results["hardened"]), meta
     )
+    data["round_ratios"] = round_ratios(results["plain"], results["hardened"])
+    console.print(f"throughput ratio of each round: {data['round_ratios']}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     write_json(RESULTS / f"bench-{stamp}.json", data)
     if plot(data, RESULTS / f"bench-{stamp}.png"):
