@@ -123,13 +123,6 @@ async def dynamic_roles(stack: StackInfo) -> list[str]:
         await conn.close()
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (for outage tests): the stack's own pick."""
-    from orders.devstack.servers import free_port as pick
-
-    return pick()
-
-
 def make_order(
     prefix: str = "t",
     sku: str = "SKU-WIDGET",

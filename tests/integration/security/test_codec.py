@@ -13,6 +13,7 @@ from temporalio.converter import ActivitySerializationContext, WorkflowSerializa
 
 from orders.contract import identities, transit_names
 from orders.devstack.identity_env import identity_settings
+from orders.devstack.servers import free_port
 from orders.devstack.state import StackInfo, StackPaths
 from orders.security.codec import (
     ENCODING,
@@ -184,7 +185,7 @@ def test_field_keys_open_only_for_their_consumer(
 
 
 async def test_vault_outage_is_a_retryable_error(stack: StackInfo) -> None:
-    transit = TransitClient(f"http://127.0.0.1:{support.free_port()}", lambda: "t", timeout=2)
+    transit = TransitClient(f"http://127.0.0.1:{free_port()}", lambda: "t", timeout=2)
     codec = EnvelopeCodec(transit, transit_names.PAYLOAD_KEY, NS)
     with pytest.raises(VaultUnavailableError):
         await codec.with_context(wf("order-o")).encode([json_payload(1)])
